@@ -8,6 +8,7 @@ module.exports = {
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   globalSetup: '<rootDir>/test/globalSetup.ts',
   globalTeardown: '<rootDir>/test/globalTeardown.ts',
+  setupFiles: ['<rootDir>/test/setupTemporalLogging.ts'],
   testTimeout: 120000,
   slowTestThreshold: 30,
 };

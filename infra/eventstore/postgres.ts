@@ -1,0 +1,445 @@
+// The SQL adapter of the event store port: PostgreSQL through `pg`, with schema migrations run at open.
+//
+// The $all order and the commit-order gap. A bigserial number is taken when a row is inserted, not when its
+// transaction commits, so with concurrent writers event 11 can become visible before event 10; a subscriber that
+// had already moved past 11 would never see 10. We do not serialize writers to avoid this (a global lock held
+// across commit would also serialize the fsyncs and defeat group commit). Instead every row records the id of the
+// transaction that wrote it (xid8, `pg_current_xact_id()`), and $all is ordered by (transaction_id, global_seq):
+// the Position's `commit` is the transaction id and `prepare` the sequence number. Readers of $all only return rows
+// whose transaction id is below the xmin of their own snapshot (`pg_snapshot_xmin(pg_current_snapshot())`): every
+// transaction below xmin has finished, and every transaction still running or yet to start has an id >= xmin. So
+// once a reader has returned position P, no row can later appear before P: the order is final and gap-free as
+// subscribers see it. The cost: an open transaction holds $all back until it ends, so keep transactions short.
+//
+// Live subscriptions are woken by LISTEN/NOTIFY. A NOTIFY inside the append transaction would take the
+// notification queue's lock until commit and so serialize every append's commit; instead each store instance sends
+// one coalesced NOTIFY after its appends commit, from a connection with synchronous_commit off. Subscribers also
+// poll on a short timer, which covers writers in other processes whose notifications were lost.
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from '../logger';
+import { DuplicateEventId, EventStoreError, StreamNotFound, WrongExpectedVersion } from './errors';
+import {
+  START,
+  type AppendOptions,
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedRevision,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeToAllOptions,
+  type Subscription,
+} from './port';
+import { assertStreamName, serializeEvents, type SerializedEvent } from './validate';
+
+export interface PgEventStoreOptions {
+  connectionString: string;
+  /** Schema holding the tables; lets tests and several deployments share one database. */
+  schema?: string;
+  maxEventBytes: number;
+  poolSize?: number;
+  /** Fallback poll interval of live subscriptions. */
+  pollIntervalMs?: number;
+  logger?: Logger;
+}
+
+const WRONG_VERSION = 'RF001';
+const PAGE = 1000;
+
+function migrations(s: string): string[] {
+  return [
+    `CREATE TABLE ${s}.streams (
+       stream_name text PRIMARY KEY,
+       revision bigint NOT NULL
+     );
+     CREATE TABLE ${s}.events (
+       global_seq bigserial NOT NULL,
+       transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+       event_id uuid NOT NULL,
+       stream_name text NOT NULL,
+       revision bigint NOT NULL,
+       type text NOT NULL,
+       data jsonb NOT NULL,
+       metadata jsonb NOT NULL,
+       created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+       PRIMARY KEY (transaction_id, global_seq),
+       CONSTRAINT events_event_id_unique UNIQUE (event_id),
+       CONSTRAINT events_stream_revision_unique UNIQUE (stream_name, revision)
+     );
+     -- One round trip per append: lock the stream row, check the expected revision, insert the batch.
+     CREATE FUNCTION ${s}.append_events(p_stream text, p_expected text, p_ids uuid[], p_types text[], p_data text[], p_meta text[])
+     RETURNS TABLE (next_revision bigint, commit_position text, prepare_position bigint)
+     LANGUAGE plpgsql AS $fn$
+     DECLARE
+       current_revision bigint;
+       last_seq bigint;
+       n int := cardinality(p_ids);
+     BEGIN
+       INSERT INTO ${s}.streams AS st (stream_name, revision) VALUES (p_stream, -1)
+         ON CONFLICT (stream_name) DO UPDATE SET revision = st.revision
+         RETURNING st.revision INTO current_revision;
+       IF (p_expected = 'no_stream' AND current_revision <> -1)
+          OR (p_expected = 'stream_exists' AND current_revision = -1)
+          OR (p_expected NOT IN ('any', 'no_stream', 'stream_exists') AND current_revision <> p_expected::bigint) THEN
+         RAISE EXCEPTION USING ERRCODE = '${WRONG_VERSION}', MESSAGE = current_revision::text;
+       END IF;
+       WITH ins AS (
+         INSERT INTO ${s}.events (event_id, stream_name, revision, type, data, metadata)
+         SELECT i.id, p_stream, current_revision + i.ord, i.type, i.data::jsonb, i.meta::jsonb
+         FROM unnest(p_ids, p_types, p_data, p_meta) WITH ORDINALITY AS i(id, type, data, meta, ord)
+         RETURNING global_seq
+       )
+       SELECT max(global_seq) INTO last_seq FROM ins;
+       UPDATE ${s}.streams SET revision = current_revision + n WHERE stream_name = p_stream;
+       RETURN QUERY SELECT current_revision + n, pg_current_xact_id()::text, last_seq;
+     END
+     $fn$;`,
+  ];
+}
+
+interface EventRow {
+  event_id: string;
+  stream_name: string;
+  revision: string;
+  type: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  commit_position: string;
+  global_seq: string;
+}
+
+const EVENT_COLUMNS = `event_id::text, stream_name, revision, type, data, metadata, created_at,
+  transaction_id::text AS commit_position, global_seq`;
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    streamName: row.stream_name,
+    type: row.type,
+    revision: BigInt(row.revision),
+    position: { commit: BigInt(row.commit_position), prepare: BigInt(row.global_seq) },
+    data: row.data,
+    metadata: row.metadata,
+    created: row.created_at,
+  };
+}
+
+function expectedToText(expected: ExpectedRevision): string {
+  if (typeof expected === 'bigint') {
+    if (expected < 0n) throw new EventStoreError(`expectedRevision must be >= 0, got ${expected}`);
+    return expected.toString();
+  }
+  if (expected !== 'any' && expected !== 'no_stream' && expected !== 'stream_exists') {
+    throw new EventStoreError(`expectedRevision must be 'any', 'no_stream', 'stream_exists' or a bigint, got ${String(expected)}`);
+  }
+  return expected;
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new EventStoreError(`invalid schema name ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+export class PgEventStore implements EventStore {
+  private readonly pool: pg.Pool;
+  private readonly s: string;
+  private readonly channel: string;
+  private readonly wake = new EventEmitter();
+  private listener: pg.Client | undefined;
+  private notifier: pg.Client | undefined;
+  private notifyPending = false;
+  private notifyRunning = false;
+  private closed = false;
+  private readonly subscriptions = new Set<PgSubscription>();
+
+  private constructor(private readonly options: PgEventStoreOptions) {
+    this.s = quoteIdent(options.schema ?? 'eventstore');
+    this.channel = `reelforge_events_${options.schema ?? 'eventstore'}`;
+    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 20 });
+    this.pool.on('error', (err) => options.logger?.warn({ err }, 'idle event store connection failed'));
+    this.wake.setMaxListeners(0);
+  }
+
+  /** Connects, runs pending migrations and starts listening for appends. */
+  static async open(options: PgEventStoreOptions): Promise<PgEventStore> {
+    const store = new PgEventStore(options);
+    try {
+      await store.migrate();
+      await store.listen();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Serializes concurrent starts of several processes against one database.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reelforge-migrate-${this.s}`]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const done = await client.query<{ version: number }>(`SELECT version FROM ${this.s}.schema_migrations`);
+      const applied = new Set(done.rows.map((r) => r.version));
+      const all = migrations(this.s);
+      for (let v = 1; v <= all.length; v++) {
+        if (applied.has(v)) continue;
+        await client.query(all[v - 1]!);
+        await client.query(`INSERT INTO ${this.s}.schema_migrations (version) VALUES ($1)`, [v]);
+        this.options.logger?.info({ version: v, schema: this.options.schema ?? 'eventstore' }, 'event store migration applied');
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.connectionString });
+    client.on('error', (err) => {
+      this.options.logger?.warn({ err }, 'event store listen connection lost; subscriptions fall back to polling');
+      this.listener = undefined;
+      if (!this.closed) setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
+    });
+    await client.connect();
+    client.on('notification', () => this.wake.emit('append'));
+    await client.query(`LISTEN ${this.channel}`);
+    this.listener = client;
+    // Anything appended while we were not listening is picked up by the next read.
+    this.wake.emit('append');
+  }
+
+  async appendToStream(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    assertStreamName(stream);
+    const expected = expectedToText(options.expectedRevision ?? 'any');
+    const batch = serializeEvents(events, this.options.maxEventBytes);
+    try {
+      const res = await this.pool.query<{ next_revision: string; commit_position: string; prepare_position: string }>(
+        `SELECT * FROM ${this.s}.append_events($1, $2, $3::uuid[], $4::text[], $5::text[], $6::text[])`,
+        [stream, expected, batch.map((e) => e.id), batch.map((e) => e.type), batch.map((e) => e.data), batch.map((e) => e.metadata)],
+      );
+      const row = res.rows[0]!;
+      this.notifyAppended();
+      return {
+        nextExpectedRevision: BigInt(row.next_revision),
+        position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
+      };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const constraint = (err as { constraint?: string }).constraint;
+      if (code === WRONG_VERSION || (code === '23505' && constraint === 'events_event_id_unique')) {
+        // A retry of an append that already happened fails the revision check or the id constraint; recognise it.
+        const previous = await this.previousAppend(stream, batch);
+        if (previous) return previous;
+        if (code === WRONG_VERSION) {
+          const actual = BigInt((err as Error).message);
+          throw new WrongExpectedVersion(stream, expected, actual < 0n ? 'no_stream' : actual);
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** The result of an earlier append of exactly these events, or undefined if none of them was appended. */
+  private async previousAppend(stream: string, batch: SerializedEvent[]): Promise<AppendResult | undefined> {
+    const res = await this.pool.query<{ id: string; stream_name: string; revision: string; commit_position: string; global_seq: string; same: boolean; ord: string }>(
+      `SELECT i.id::text, e.stream_name, e.revision, e.transaction_id::text AS commit_position, e.global_seq, i.ord,
+              (e.type = i.type AND e.data = i.data::jsonb AND e.metadata = i.meta::jsonb) AS same
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS i(id, type, data, meta, ord)
+       JOIN ${this.s}.events e ON e.event_id = i.id
+       ORDER BY i.ord`,
+      [batch.map((e) => e.id), batch.map((e) => e.type), batch.map((e) => e.data), batch.map((e) => e.metadata)],
+    );
+    if (res.rowCount === 0) return undefined;
+    for (const row of res.rows) {
+      if (row.stream_name !== stream) throw new DuplicateEventId(row.id, `in stream ${row.stream_name}`);
+      if (!row.same) throw new DuplicateEventId(row.id, 'for an event with other content');
+    }
+    if (res.rows.length !== batch.length) {
+      throw new DuplicateEventId(res.rows[0]!.id, `in an earlier append that held only ${res.rows.length} of these ${batch.length} events`);
+    }
+    const last = res.rows[res.rows.length - 1]!;
+    return {
+      nextExpectedRevision: BigInt(last.revision),
+      position: { commit: BigInt(last.commit_position), prepare: BigInt(last.global_seq) },
+    };
+  }
+
+  /** One NOTIFY in flight at a time per store; appends that commit meanwhile share the next one. */
+  private notifyAppended(): void {
+    this.wake.emit('append');
+    this.notifyPending = true;
+    if (this.notifyRunning || this.closed) return;
+    this.notifyRunning = true;
+    void (async () => {
+      try {
+        while (this.notifyPending && !this.closed) {
+          this.notifyPending = false;
+          if (!this.notifier) {
+            const client = new pg.Client({ connectionString: this.options.connectionString });
+            client.on('error', () => {
+              this.notifier = undefined;
+            });
+            await client.connect();
+            // Losing a wake-up on a crash costs one poll interval, not an event: no need to wait for the disk.
+            await client.query('SET synchronous_commit = off');
+            this.notifier = client;
+          }
+          await this.notifier.query(`NOTIFY ${this.channel}`);
+        }
+      } catch (err) {
+        this.options.logger?.debug({ err }, 'append notification failed; subscribers will poll');
+        this.notifier?.end().catch(() => undefined);
+        this.notifier = undefined;
+      } finally {
+        this.notifyRunning = false;
+      }
+    })();
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    assertStreamName(stream);
+    const backwards = options.direction === 'backwards';
+    const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const exists = await this.pool.query<{ revision: string }>(`SELECT revision FROM ${this.s}.streams WHERE stream_name = $1`, [stream]);
+    if (exists.rowCount === 0) throw new StreamNotFound(stream);
+    const from = options.fromRevision ?? (backwards ? 'end' : 'start');
+    let cursor: bigint = from === 'start' ? 0n : from === 'end' ? BigInt(exists.rows[0]!.revision) : from;
+    const out: RecordedEvent[] = [];
+    while (out.length < maxCount) {
+      const limit = Math.min(PAGE, maxCount - out.length);
+      const res = await this.pool.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM ${this.s}.events
+         WHERE stream_name = $1 AND revision ${backwards ? '<=' : '>='} $2
+         ORDER BY revision ${backwards ? 'DESC' : 'ASC'} LIMIT $3`,
+        [stream, cursor.toString(), limit],
+      );
+      for (const row of res.rows) out.push(toRecorded(row));
+      if (res.rows.length < limit) break;
+      const last = out[out.length - 1]!.revision;
+      cursor = backwards ? last - 1n : last + 1n;
+      if (cursor < 0n) break;
+    }
+    return out;
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    let position = options.fromPosition ?? START;
+    const out: RecordedEvent[] = [];
+    while (out.length < maxCount) {
+      const limit = Math.min(PAGE, maxCount - out.length);
+      const page = await this.readAllPage(position, limit);
+      out.push(...page);
+      if (page.length < limit) break;
+      position = page[page.length - 1]!.position;
+    }
+    return out;
+  }
+
+  /** Events strictly after `after`, only from transactions that can no longer be overtaken (see the top of the file). */
+  async readAllPage(after: Position, limit: number): Promise<RecordedEvent[]> {
+    const res = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.s}.events
+       WHERE (transaction_id, global_seq) > ($1::text::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id, global_seq
+       LIMIT $3`,
+      [after.commit.toString(), after.prepare.toString(), limit],
+    );
+    return res.rows.map(toRecorded);
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions = {}): Subscription {
+    if (this.closed) throw new EventStoreError('event store is closed');
+    const sub = new PgSubscription(this, this.wake, options.fromPosition ?? START, this.options.pollIntervalMs ?? 100, () =>
+      this.subscriptions.delete(sub),
+    );
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new EventStoreError('event store is closed');
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.listener?.end().catch(() => undefined);
+    await this.notifier?.end().catch(() => undefined);
+    await this.pool.end();
+  }
+}
+
+class PgSubscription implements Subscription {
+  private closed = false;
+  private iterating = false;
+  private readonly closeSignal = new EventEmitter();
+
+  constructor(
+    private readonly store: PgEventStore,
+    private readonly wake: EventEmitter,
+    private position: Position,
+    private readonly pollIntervalMs: number,
+    private readonly onClose: () => void,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncIterator<RecordedEvent> {
+    if (this.iterating) throw new EventStoreError('a subscription can be iterated only once');
+    this.iterating = true;
+    // Counts wake-ups, so an append that lands while a read is running is not slept through.
+    let wakes = 0;
+    const onWake = () => {
+      wakes++;
+    };
+    this.wake.on('append', onWake);
+    try {
+      while (!this.closed) {
+        const seen = wakes;
+        const page = await this.store.readAllPage(this.position, 500);
+        for (const event of page) {
+          if (this.closed) return;
+          this.position = event.position;
+          yield event;
+        }
+        if (page.length === 500 || this.closed || wakes !== seen) continue;
+        await this.sleep();
+      }
+    } finally {
+      this.wake.off('append', onWake);
+    }
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake.off('append', done);
+        this.closeSignal.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollIntervalMs);
+      this.wake.on('append', done);
+      this.closeSignal.on('close', done);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeSignal.emit('close');
+    this.onClose();
+  }
+}

@@ -1,0 +1,53 @@
+// Starts what the whole jest run shares: one Temporal dev server (TestWorkflowEnvironment.createLocal with the
+// provisioned CLI), one embedded PostgreSQL in a temporary folder, and the workflow bundle, built once.
+// Test files find them through the REELFORGE_TEST_* environment variables set here.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startEmbeddedPostgres } from '../infra/postgres/embedded';
+import { describeFailure, readTools } from '../infra/tools';
+
+export default async function globalSetup(): Promise<void> {
+  const started = Date.now();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-test-'));
+  // The embedded PostgreSQL runs as the postgres user when we are root; it must be able to enter this folder.
+  fs.chmodSync(tmp, 0o755);
+  const tools = readTools();
+  const cli = tools.temporalCli;
+
+  const [pg, env, bundle] = await Promise.all([
+    startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0 }),
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: cli.path ? { type: 'existing-path', path: cli.path } : { type: 'cached-download' },
+        ui: false,
+        log: { format: 'pretty', level: 'error' },
+        // Lets tests reach the continue-as-new path of long-lived workflows without thousands of events.
+        extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=200'],
+      },
+    }).catch((err: unknown) => {
+      throw new Error(describeFailure(cli, 'a Temporal dev server', err));
+    }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index'), logger: quietLogger }),
+  ]);
+  const bundlePath = path.join(tmp, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, bundle.code);
+
+  process.env.REELFORGE_TEST_TMP = tmp;
+  process.env.REELFORGE_TEST_PG_URL = pg.connectionString;
+  process.env.REELFORGE_TEST_TEMPORAL_ADDRESS = env.address;
+  process.env.REELFORGE_TEST_WORKFLOW_BUNDLE = bundlePath;
+  (globalThis as Record<string, unknown>).__reelforge = { pg, env, tmp };
+  process.stderr.write(`\n[test setup] Temporal ${env.address}, embedded PostgreSQL :${pg.port}, bundle ready in ${Date.now() - started} ms\n`);
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
+  error: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
+};

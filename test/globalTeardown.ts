@@ -1,0 +1,13 @@
+// Stops what test/globalSetup.ts started and removes its temporary folder.
+import fs from 'node:fs';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { EmbeddedPostgres } from '../infra/postgres/embedded';
+
+export default async function globalTeardown(): Promise<void> {
+  const shared = (globalThis as Record<string, unknown>).__reelforge as
+    | { pg: EmbeddedPostgres; env: TestWorkflowEnvironment; tmp: string }
+    | undefined;
+  if (!shared) return;
+  await Promise.allSettled([shared.env.teardown(), shared.pg.stop()]);
+  fs.rmSync(shared.tmp, { recursive: true, force: true });
+}
