@@ -1,0 +1,74 @@
+// Settings come from the environment, with embedded defaults; a bad value is named with its expected form.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../infra/config';
+
+describe('config', () => {
+  it('runs on embedded defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8080,
+      dataDir: path.resolve('.data'),
+      temporalAddress: undefined,
+      temporalDevPort: 7233,
+      temporalUiPort: 8233,
+      temporalNamespace: 'default',
+      embeddedPgPort: 0,
+      eventStoreUrl: undefined,
+      databaseUrl: undefined,
+      eventMaxBytes: 1024 * 1024,
+      inferenceEp: 'auto',
+      gpuConcurrency: 1,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable it is given', () => {
+    const config = loadConfig({
+      PORT: '0',
+      DATA_DIR: '/tmp/rf',
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      EVENTSTORE_URL: 'kurrentdb://127.0.0.1:2113?tls=false',
+      DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
+      INFERENCE_EP: 'webgpu',
+      GPU_CONCURRENCY: '4',
+      LOG_LEVEL: 'debug',
+      EVENT_MAX_BYTES: '2048',
+    });
+    expect(config).toMatchObject({
+      port: 0,
+      dataDir: '/tmp/rf',
+      temporalAddress: '127.0.0.1:7233',
+      eventStoreUrl: 'kurrentdb://127.0.0.1:2113?tls=false',
+      databaseUrl: 'postgres://u@127.0.0.1:5432/db',
+      inferenceEp: 'webgpu',
+      gpuConcurrency: 4,
+      logLevel: 'debug',
+      eventMaxBytes: 2048,
+    });
+  });
+
+  it.each([
+    ['PORT', '70000', 'invalid PORT="70000": expected an integer from 0 to 65535'],
+    ['PORT', 'eighty', 'invalid PORT="eighty": expected an integer from 0 to 65535'],
+    ['GPU_CONCURRENCY', '0', 'invalid GPU_CONCURRENCY="0": expected an integer from 1 to 64'],
+    ['INFERENCE_EP', 'tpu', 'invalid INFERENCE_EP="tpu": expected one of cpu, webgpu, cuda, auto'],
+    ['LOG_LEVEL', 'loud', 'invalid LOG_LEVEL="loud": expected one of fatal, error, warn, info, debug, trace, silent'],
+    ['DATABASE_URL', 'mysql://x@y/z', 'invalid DATABASE_URL="mysql://x@y/z": expected a URL of the form postgres://... or postgresql://...'],
+    ['EVENTSTORE_URL', 'not a url', 'invalid EVENTSTORE_URL="not a url": expected a URL of the form'],
+    ['TEMPORAL_ADDRESS', 'http://x', 'invalid TEMPORAL_ADDRESS="http://x": expected host:port'],
+  ])('refuses %s=%s with a message naming the variable, the value and the expected form', (name, value, message) => {
+    const attempt = () => loadConfig({ [name]: value });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(message);
+  });
+
+  it('stops a process that starts with a bad value, printing one line', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', "require('./infra/config').loadConfigOrExit()"], {
+      env: { ...process.env, PORT: 'eighty' },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe('reelforge: invalid PORT="eighty": expected an integer from 0 to 65535');
+  });
+});
