@@ -1,0 +1,46 @@
+// Entry point of the orchestration worker: every workflow, and the light activities, on task queue
+// `orchestration` (one of the roles `npm start` supervises; scale it out with replicas in production).
+import { Worker } from '@temporalio/worker';
+import { loadConfigOrExit } from '../infra/config';
+import { openEventStore } from '../infra/eventstore';
+import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
+import { createLogger } from '../infra/logger';
+import { connectTemporalWorker } from '../infra/temporal/connection';
+import { createActivities } from './index';
+
+export const ORCHESTRATION_TASK_QUEUE = 'orchestration';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ level: config.logLevel, name: 'orchestration-worker' });
+  const shutdown = handleShutdown(logger);
+  const fatal = exitOnFatal(logger, 'orchestration worker');
+  const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
+  if (!eventStoreUrl) return fatal(new Error('neither EVENTSTORE_URL nor DATABASE_URL is set (`npm start` sets them)'));
+
+  const eventStore = await openEventStore({ url: eventStoreUrl, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
+  const connection = await connectTemporalWorker(config, logger).catch(fatal);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: ORCHESTRATION_TASK_QUEUE,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ eventStore, logger }),
+    // Activities in flight get this long to finish before shutdown cancels them.
+    shutdownGraceTime: '10 seconds',
+  }).catch(fatal);
+
+  const running = worker.run();
+  shutdown.setStop(async () => {
+    worker.shutdown();
+    await running;
+    await Promise.allSettled([eventStore.close(), connection.close()]);
+  });
+  logger.info({ taskQueue: ORCHESTRATION_TASK_QUEUE, namespace: config.temporalNamespace }, 'orchestration worker polling');
+  await running.catch(fatal);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`orchestration worker: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+// The Fastify app: one plugin per concern (request ids, errors, metrics, OpenAPI) and one per resource, built
+// from the dependencies it is given so tests run it against the real stack. Listening is the caller's job.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { EventStore } from '../infra/eventstore/port';
+import type { Logger } from '../infra/logger';
+import { pingPgPool, type PgPool } from '../infra/postgres/pool';
+import type { TemporalClient } from '../infra/temporal/connection';
+import { version } from '../package.json';
+import { errorsPlugin } from './plugins/errors';
+import { metricsPlugin } from './plugins/metrics';
+import { openapiPlugin } from './plugins/openapi';
+import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
+import { operationsRoutes } from './routes/operations';
+
+export interface ServerDeps {
+  logger: Logger;
+  eventStore: EventStore;
+  temporal: TemporalClient;
+  /** The read models' database. */
+  readModels: PgPool;
+  /** How long /readyz waits for each dependency. */
+  readinessTimeoutMs?: number;
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Typed as the base logger so the app is a plain FastifyInstance that route plugins accept.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: requestIdOf,
+    logController: new LogController({ requestIdLogLabel: REQUEST_ID_LOG_LABEL }),
+    // Request bodies up to the largest event we would accept, plus envelope.
+    bodyLimit: 2 * 1024 * 1024,
+  });
+
+  await app.register(requestIdPlugin);
+  await app.register(errorsPlugin);
+  await app.register(metricsPlugin);
+  await app.register(openapiPlugin, { version });
+
+  await app.register(operationsRoutes, {
+    checkTimeoutMs: deps.readinessTimeoutMs,
+    checks: {
+      temporal: () => deps.temporal.ping(deps.readinessTimeoutMs),
+      eventstore: () => deps.eventStore.ping(),
+      readmodels: () => pingPgPool(deps.readModels),
+    },
+  });
+  return app;
+}

@@ -1,0 +1,77 @@
+// Connections to the Temporal server named by config: a lazy client for the API (with its readiness probe), and a
+// native connection for workers, with the SDK runtime's logs sent to pino.
+import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+
+type TemporalSettings = Pick<Config, 'temporalAddress' | 'temporalDevPort' | 'temporalNamespace'>;
+
+/** TEMPORAL_ADDRESS, else the local dev server on its configured port (what `npm start` runs). */
+export function temporalAddress(config: Pick<Config, 'temporalAddress' | 'temporalDevPort'>): string {
+  return config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}`;
+}
+
+export interface TemporalClient {
+  address: string;
+  namespace: string;
+  connection: Connection;
+  client: Client;
+  /** The readiness round trip; rejects within `timeoutMs` when the server does not answer. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A client whose connection is made on first use, so a process can start (and report itself not ready) while
+ * Temporal is still down; gRPC reconnects by itself once the server is back.
+ */
+export function connectTemporalClient(config: TemporalSettings): TemporalClient {
+  const address = temporalAddress(config);
+  const connection = Connection.lazy({ address });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  // Readiness probes go through a connection without the SDK's retry interceptor: a probe answers "down" at its
+  // deadline instead of retrying, and leaves no retry timer behind that would fire on a closed channel later.
+  const probe = Connection.lazy({ address, interceptors: [] });
+  return {
+    address,
+    namespace: config.temporalNamespace,
+    connection,
+    client,
+    ping: (timeoutMs) => pingTemporal(probe, config.temporalNamespace, timeoutMs),
+    close: async () => {
+      await Promise.all([connection.close(), probe.close()]);
+    },
+  };
+}
+
+/**
+ * A cheap round trip that also proves the namespace exists: the dev server registers namespaces only after its
+ * gRPC port opens, so "port open" alone is not "ready".
+ */
+export async function pingTemporal(connection: Connection, namespace: string, timeoutMs = 2000): Promise<void> {
+  await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.describeNamespace({ namespace }));
+}
+
+const PINO_LEVEL = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+
+let runtimeInstalled = false;
+
+/**
+ * The native connection a Worker needs. The first call installs the SDK runtime with its logs (the Rust core's
+ * too) going to `logger`, and without the runtime's own signal handlers: each entry point stops its worker itself.
+ */
+export async function connectTemporalWorker(config: TemporalSettings, logger: Logger): Promise<NativeConnection> {
+  const { DefaultLogger, NativeConnection, Runtime } = await import('@temporalio/worker');
+  if (!runtimeInstalled) {
+    const temporalLogger = logger.child({ component: 'temporal-sdk' });
+    const level = logger.levelVal <= 20 ? 'DEBUG' : logger.levelVal <= 30 ? 'INFO' : 'WARN';
+    Runtime.install({
+      logger: new DefaultLogger(level, (entry) => temporalLogger[PINO_LEVEL[entry.level]](entry.meta ?? {}, entry.message)),
+      telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+      shutdownSignals: [],
+    });
+    runtimeInstalled = true;
+  }
+  return NativeConnection.connect({ address: temporalAddress(config) });
+}

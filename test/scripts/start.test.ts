@@ -1,0 +1,281 @@
+// `npm start` as a user runs it: ready within 60 s, a dead role restarted, every event and workflow intact after the
+// whole tree is SIGKILLed, and on SIGTERM an exit 0 that leaves no process behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { openEventStore } from '../../infra/eventstore';
+import { freePort } from '../../infra/postgres/embedded';
+import { PROJECT_ROOT } from '../../infra/tools';
+import { recordEventsWorkflow } from '../../workflows';
+import { eventually } from '../support/env';
+
+interface RuntimeFile {
+  supervisorPid: number;
+  api: { url: string; port: number; docsUrl: string };
+  temporal: { address: string; uiUrl: string | null; pid: number };
+  postgres: { url: string; port: number; pid: number };
+  eventStoreUrl: string;
+  children: Record<string, number>;
+}
+
+interface Supervisor {
+  proc: ChildProcess;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  logFile: string;
+}
+
+// ---- processes, through /proc -----------------------------------------------------------------------------------
+
+function stat(pid: number): { ppid: number; pgid: number; state: string } | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may contain spaces; the fields after it are fixed.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, ppid: Number(fields[1]), pgid: Number(fields[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+}
+
+function livePids(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      const s = stat(pid);
+      return s !== undefined && s.state !== 'Z';
+    });
+}
+
+/** The process and all its descendants (PostgreSQL backends put themselves in their own process groups). */
+function tree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const pid of livePids()) {
+    const s = stat(pid);
+    if (s) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  }
+  const out: number[] = [];
+  const visit = (pid: number): void => {
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) visit(c);
+  };
+  if (stat(root)) visit(root);
+  return out;
+}
+
+/** Anything that still belongs to this run: in its process group, or naming its data folder (postgres -D, temporal). */
+function survivors(pgid: number, dataDir: string, known: number[]): string[] {
+  const alive = livePids();
+  return alive
+    .filter((pid) => known.includes(pid) || stat(pid)?.pgid === pgid || cmdline(pid).includes(dataDir))
+    .map((pid) => `${pid} ${cmdline(pid).slice(0, 120)}`);
+}
+
+// ---- the supervisor ---------------------------------------------------------------------------------------------
+
+function startSupervisor(dataDir: string, port: number, run: number): Supervisor {
+  const logFile = path.join(dataDir, `..`, `supervisor-${run}.log`);
+  const out = fs.openSync(logFile, 'w');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['DATABASE_URL', 'EVENTSTORE_URL', 'TEMPORAL_ADDRESS', 'KURRENTDB_URL']) delete env[name];
+  Object.assign(env, {
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    TEMPORAL_DEV_PORT: '0',
+    TEMPORAL_UI_PORT: '0',
+    EMBEDDED_PG_PORT: '0',
+    LOG_LEVEL: 'info',
+  });
+  // What `npm start` runs after the bootstrap, in a process group of its own so the test can kill the whole tree.
+  const proc = spawn(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts'], {
+    cwd: PROJECT_ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  return { proc, exit, logFile };
+}
+
+function logOf(s: Supervisor): string {
+  return fs.readFileSync(s.logFile, 'utf8');
+}
+
+async function waitReady(port: number, s: Supervisor): Promise<{ body: unknown; ms: number }> {
+  const started = Date.now();
+  const ready = eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) });
+      return res.status === 200 ? ((await res.json()) as unknown) : undefined;
+    },
+    'GET /readyz to answer 200',
+    60000,
+    250,
+  );
+  // A supervisor that gives up fails the wait at once, not at the deadline.
+  const gaveUp = s.exit.then(({ code, signal }) => {
+    throw new Error(`the supervisor exited (code ${code}, signal ${signal}) before it was ready`);
+  });
+  try {
+    const body = await Promise.race([ready, gaveUp]);
+    return { body, ms: Date.now() - started };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- supervisor log (tail) ---\n${logOf(s).slice(-4000)}`);
+  } finally {
+    gaveUp.catch(() => undefined);
+    ready.catch(() => undefined);
+  }
+}
+
+function readRuntime(dataDir: string): RuntimeFile {
+  return JSON.parse(fs.readFileSync(path.join(dataDir, 'runtime.json'), 'utf8')) as RuntimeFile;
+}
+
+function killTree(pgid: number, pids: number[]): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // the group may be gone already
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+describe('npm start (scripts/start.ts)', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-start-'));
+  // As root the embedded PostgreSQL runs as the postgres user, who must be able to reach the data folder.
+  fs.chmodSync(base, 0o755);
+  const dataDir = path.join(base, 'data');
+  const started: Supervisor[] = [];
+
+  afterAll(async () => {
+    // Whatever a failed test left running goes, so the next run starts clean.
+    for (const s of started) if (s.proc.pid) killTree(s.proc.pid, tree(s.proc.pid));
+    for (const pid of livePids()) if (cmdline(pid).includes(dataDir)) killTree(pid, tree(pid));
+    fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  it('comes up ready, restarts a dead role, keeps every event across a SIGKILL of the whole tree, and stops cleanly', async () => {
+    const port = await freePort();
+    const timings: Record<string, number> = {};
+
+    // --- first start -------------------------------------------------------------------------------------------
+    const first = startSupervisor(dataDir, port, 1);
+    started.push(first);
+    const ready1 = await waitReady(port, first);
+    timings.firstReadyMs = ready1.ms;
+    expect(ready1.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok' } });
+    expect(ready1.ms).toBeLessThan(60000);
+
+    const runtimeStat = fs.statSync(path.join(dataDir, 'runtime.json'));
+    expect(runtimeStat.mode & 0o777).toBe(0o600);
+    const runtime1 = readRuntime(dataDir);
+    expect(runtime1.api.url).toBe(`http://127.0.0.1:${port}`);
+    expect(runtime1.temporal.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(Object.keys(runtime1.children).sort()).toEqual(['api', 'gpu-worker', 'orchestration-worker', 'projector']);
+    // Where everything listens, for people: the URLs, with the database password left out.
+    const out1 = logOf(first);
+    expect(out1).toContain(`API docs     http://127.0.0.1:${port}/docs`);
+    expect(out1).toContain(`Temporal UI  ${runtime1.temporal.uiUrl}`);
+    expect(out1).toMatch(/PostgreSQL {3}postgres:\/\/reelforge:\*\*\*@127\.0\.0\.1:\d+\/reelforge/);
+    expect(out1).not.toMatch(/reelforge:reelforge@/);
+    const docs = await fetch(`http://127.0.0.1:${port}/docs`);
+    expect(docs.status).toBe(200);
+
+    // Every role is up and stays up (none is crash-looping).
+    await eventually(() => (logOf(first).includes('orchestration worker polling') && logOf(first).includes('gpu worker polling') && logOf(first).includes('projector running') ? true : undefined), 'all four roles running', 60000, 250);
+    expect(logOf(first)).not.toMatch(/restarting in/);
+
+    // --- a role that dies is restarted, and the log says so ----------------------------------------------------
+    const oldApi = runtime1.children.api!;
+    process.kill(oldApi, 'SIGKILL');
+    await eventually(() => (/child api exited with signal SIGKILL; restarting in 500 ms/.test(logOf(first)) ? true : undefined), 'the restart to be logged', 10000, 100);
+    await waitReady(port, first);
+    const newApi = readRuntime(dataDir).children.api!;
+    expect(newApi).not.toBe(oldApi);
+    expect(cmdline(newApi)).toContain('api/main.ts');
+
+    // --- events appended now must survive a crash of everything ---------------------------------------------------
+    const stream = `start-test-${randomUUID()}`;
+    const written = [0, 1, 2].map((i) => ({ id: randomUUID(), type: 'SomethingHappened', data: { i, note: 'survives SIGKILL' } }));
+    const store1 = await openEventStore({ url: runtime1.eventStoreUrl, maxEventBytes: 1024 * 1024 });
+    await store1.appendToStream(stream, written, { expectedRevision: 'no_stream' });
+    await store1.close();
+
+    // A workflow run through the supervised orchestration worker: its history lives in the dev server's SQLite file.
+    const workflowStream = `video-start-test-${randomUUID()}`;
+    const connection1 = await Connection.connect({ address: runtime1.temporal.address });
+    const result = await new Client({ connection: connection1 }).workflow.execute(recordEventsWorkflow, {
+      taskQueue: 'orchestration',
+      workflowId: workflowStream,
+      args: [{ stream: workflowStream, actor: 'user_start_test', batches: [[{ type: 'VideoRequested', data: { prompt: 'a ball' } }]] }],
+      workflowExecutionTimeout: '60 seconds',
+    });
+    expect(result.eventsRecorded).toBe(1);
+    await connection1.close();
+
+    // SIGKILL every process of the tree at once, as a crash of the machine would.
+    const pgid = first.proc.pid!;
+    const doomed = tree(pgid);
+    expect(doomed).toEqual(expect.arrayContaining([runtime1.supervisorPid, runtime1.temporal.pid, runtime1.postgres.pid, newApi]));
+    killTree(pgid, doomed);
+    expect(await first.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    await eventually(() => (survivors(pgid, dataDir, doomed).length === 0 ? true : undefined), 'every process of the killed tree to be gone', 10000, 100).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${survivors(pgid, dataDir, doomed).join('\n')}`);
+      },
+    );
+
+    // --- restart: ready again, with everything that was appended ------------------------------------------------
+    const second = startSupervisor(dataDir, port, 2);
+    started.push(second);
+    const ready2 = await waitReady(port, second);
+    timings.restartReadyMs = ready2.ms;
+    expect(ready2.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok' } });
+    const runtime2 = readRuntime(dataDir);
+    expect(runtime2.supervisorPid).not.toBe(runtime1.supervisorPid);
+    const store2 = await openEventStore({ url: runtime2.eventStoreUrl, maxEventBytes: 1024 * 1024 });
+    const read = await store2.readStream(stream);
+    expect(read.map((e) => ({ id: e.id, type: e.type, data: e.data }))).toEqual(written);
+    expect(read.map((e) => e.revision)).toEqual([0n, 1n, 2n]);
+    const fromWorkflow = await store2.readStream(workflowStream);
+    expect(fromWorkflow.map((e) => e.type)).toEqual(['VideoRequested']);
+    await store2.close();
+    const connection2 = await Connection.connect({ address: runtime2.temporal.address });
+    const described = await new Client({ connection: connection2 }).workflow.getHandle(workflowStream).describe();
+    await connection2.close();
+    expect(described.status.name).toBe('COMPLETED');
+
+    // --- SIGTERM: everything stops, the supervisor exits 0, nothing is left -------------------------------------
+    const pgid2 = second.proc.pid!;
+    const before = tree(pgid2);
+    expect(before).toEqual(expect.arrayContaining([runtime2.supervisorPid, runtime2.temporal.pid, runtime2.postgres.pid]));
+    const stopStarted = Date.now();
+    process.kill(pgid2, 'SIGTERM');
+    expect(await second.exit).toEqual({ code: 0, signal: null });
+    timings.stopMs = Date.now() - stopStarted;
+    expect(survivors(pgid2, dataDir, before)).toEqual([]);
+    expect(fs.existsSync(path.join(dataDir, 'runtime.json'))).toBe(false);
+    expect(logOf(second)).toMatch(/"msg":"stopped"/);
+
+    process.stderr.write(`[start.test] first ready ${timings.firstReadyMs} ms, ready after SIGKILL + restart ${timings.restartReadyMs} ms, SIGTERM to exit ${timings.stopMs} ms\n`);
+  });
+});
