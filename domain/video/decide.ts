@@ -1,0 +1,131 @@
+// The video decider: a command and the current state give the events to record, or a typed refusal.
+// Pure: time, ids and verdicts come in with the command.
+import type { ChunkPlan, FailureCode, StopCode, VideoEvent, VideoRequestedData } from './events';
+import { isFinished, type VideoState } from './state';
+
+export type VideoCommand =
+  | { type: 'RequestVideo'; data: VideoRequestedData }
+  | { type: 'RecordPromptVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; at: number } }
+  | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: number; at: number } }
+  | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
+  | { type: 'RecordMux'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; at: number } }
+  | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'CompleteVideo'; data: { at: number } }
+  | { type: 'StopVideo'; data: { code: StopCode; message: string; at: number } }
+  | { type: 'FailVideo'; data: { code: FailureCode; message: string; at: number } }
+  | { type: 'CancelVideo'; data: { by: string; at: number } }
+  | { type: 'PublishVideo'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } };
+
+export type RefusalCode = 'already_exists' | 'not_found' | 'already_finished' | 'wrong_stage' | 'not_completed' | 'invalid_chunk';
+
+export class VideoCommandRefused extends Error {
+  constructor(
+    readonly code: RefusalCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'VideoCommandRefused';
+  }
+}
+
+function refuse(code: RefusalCode, message: string): never {
+  throw new VideoCommandRefused(code, message);
+}
+
+function requireRunning(state: VideoState, command: string): void {
+  if (!state.exists) refuse('not_found', `${command}: the video was never requested`);
+  if (isFinished(state)) refuse('already_finished', `${command}: the video is already ${state.status}`);
+}
+
+/** Splits `seconds` of video into chunks of `framesPerChunk` frames; the last one may be shorter. */
+export function planChunks(seconds: number, fps: number, framesPerChunk: number): ChunkPlan[] {
+  const frames = seconds * fps;
+  const chunks: ChunkPlan[] = [];
+  for (let start = 0, index = 0; start < frames; start += framesPerChunk, index++) {
+    chunks.push({ index, start_frame: start, num_frames: Math.min(framesPerChunk, frames - start) });
+  }
+  return chunks;
+}
+
+export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
+  switch (command.type) {
+    case 'RequestVideo':
+      if (state.exists) refuse('already_exists', `video ${command.data.video_id} was already requested`);
+      return [{ type: 'VideoRequested', data: command.data }];
+
+    case 'RecordPromptVerdict': {
+      requireRunning(state, 'RecordPromptVerdict');
+      const moderated: VideoEvent = { type: 'PromptModerated', data: command.data };
+      if (command.data.verdict === 'allow') return [moderated];
+      const why = command.data.reasons.join('; ') || command.data.categories.join(', ');
+      return [moderated, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: `prompt blocked by moderation: ${why}`, at: command.data.at } }];
+    }
+
+    case 'PlanChunks': {
+      requireRunning(state, 'PlanChunks');
+      if (state.chunks.total > 0) return [];
+      const chunks = planChunks(state.request!.seconds, command.data.fps, command.data.frames_per_chunk);
+      return [{ type: 'ChunksPlanned', data: { total: chunks.length, fps: command.data.fps, frames: state.request!.seconds * command.data.fps, chunks, at: command.data.at } }];
+    }
+
+    case 'RecordVideoChunk':
+    case 'RecordAudioChunk': {
+      requireRunning(state, command.type);
+      const { index } = command.data;
+      if (!Number.isInteger(index) || index < 0 || index >= state.chunks.total) {
+        refuse('invalid_chunk', `chunk ${index} is not one of the ${state.chunks.total} planned chunks`);
+      }
+      if (command.type === 'RecordVideoChunk') {
+        // A retried activity reports the same chunk again: record it once.
+        if (state.videoChunkKeys[index] !== undefined) return [];
+        return [{ type: 'VideoChunkRendered', data: command.data }];
+      }
+      if (state.audioChunkKeys[index] !== undefined) return [];
+      return [{ type: 'AudioChunkRendered', data: command.data }];
+    }
+
+    case 'RecordMux':
+      requireRunning(state, 'RecordMux');
+      if (state.chunks.total === 0 || state.chunks.videoDone < state.chunks.total || state.chunks.audioDone < state.chunks.total) {
+        refuse('wrong_stage', `RecordMux: ${state.chunks.videoDone}/${state.chunks.total} video and ${state.chunks.audioDone}/${state.chunks.total} audio chunks are rendered`);
+      }
+      if (state.content) return [];
+      return [{ type: 'Muxed', data: command.data }];
+
+    case 'RecordOutputVerdict': {
+      requireRunning(state, 'RecordOutputVerdict');
+      if (!state.content) refuse('wrong_stage', 'RecordOutputVerdict: nothing has been muxed yet');
+      const moderated: VideoEvent = { type: 'OutputModerated', data: command.data };
+      if (command.data.verdict === 'allow') return [moderated];
+      const why = command.data.reasons.join('; ') || command.data.categories.join(', ');
+      return [moderated, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: `output blocked by moderation: ${why}`, at: command.data.at } }];
+    }
+
+    case 'CompleteVideo':
+      requireRunning(state, 'CompleteVideo');
+      if (!state.content || state.stage !== 'reviewing') refuse('wrong_stage', `CompleteVideo: the video is at stage ${state.stage}, not reviewed output`);
+      return [{ type: 'VideoCompleted', data: command.data }];
+
+    case 'StopVideo':
+      requireRunning(state, 'StopVideo');
+      return [{ type: 'VideoBlocked', data: command.data }];
+
+    case 'FailVideo':
+      if (!state.exists) refuse('not_found', 'FailVideo: the video was never requested');
+      // A failure reported after the video ended (a late activity error) changes nothing.
+      if (isFinished(state)) return [];
+      return [{ type: 'VideoFailed', data: command.data }];
+
+    case 'CancelVideo':
+      requireRunning(state, 'CancelVideo');
+      return [{ type: 'VideoCancelled', data: command.data }];
+
+    case 'PublishVideo':
+      if (!state.exists) refuse('not_found', 'PublishVideo: the video was never requested');
+      if (state.status !== 'completed') refuse('not_completed', `only a completed video can be published; this one is ${state.status}`);
+      if (state.visibility === 'published') return [];
+      if (state.visibility === 'taken_down') refuse('already_finished', 'the video was taken down');
+      return [{ type: 'VideoPublished', data: command.data }];
+  }
+}

@@ -1,0 +1,45 @@
+// The events of the `video-<id>` stream: one stream for a video's whole life, from job to result.
+// Times are Unix seconds, as the Videos API reports them.
+
+export type StopCode = 'moderation_blocked' | 'consent_missing' | 'consent_revoked';
+export type FailureCode = 'render_failed' | 'mux_failed' | 'internal_error' | 'invalid_request';
+
+export interface VideoRequestedData {
+  video_id: string;
+  owner_id: string;
+  prompt: string;
+  model: string;
+  seconds: number;
+  size: string;
+  style: string;
+  camera: string;
+  seed: number;
+  cameo_ids: string[];
+  publish: boolean;
+  remixed_from_video_id: string | null;
+  extended_from_video_id: string | null;
+  has_input_reference: boolean;
+  at: number;
+}
+
+export interface ChunkPlan {
+  index: number;
+  start_frame: number;
+  num_frames: number;
+}
+
+export type VideoEvent =
+  | { type: 'VideoRequested'; data: VideoRequestedData }
+  | { type: 'PromptModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'ChunksPlanned'; data: { total: number; fps: number; frames: number; chunks: ChunkPlan[]; at: number } }
+  | { type: 'VideoChunkRendered'; data: { index: number; blob_key: string; frames: number; collisions: number; at: number } }
+  | { type: 'AudioChunkRendered'; data: { index: number; blob_key: string; samples: number; at: number } }
+  | { type: 'Muxed'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; at: number } }
+  | { type: 'OutputModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'VideoCompleted'; data: { at: number } }
+  | { type: 'VideoBlocked'; data: { code: StopCode; message: string; at: number } }
+  | { type: 'VideoFailed'; data: { code: FailureCode; message: string; at: number } }
+  | { type: 'VideoCancelled'; data: { by: string; at: number } }
+  | { type: 'VideoPublished'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } };
+
+export type VideoEventType = VideoEvent['type'];

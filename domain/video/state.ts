@@ -1,0 +1,109 @@
+// The video's state folded from its events: what the job is doing and what the result is. Used by the workflow,
+// the videos read model and the debugging endpoints alike.
+import type { ChunkPlan, FailureCode, StopCode, VideoEvent, VideoRequestedData } from './events';
+
+export type VideoStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+export type VideoStage = 'queued' | 'moderating' | 'rendering' | 'muxing' | 'reviewing' | 'completed' | 'failed' | 'cancelled' | 'blocked';
+export type Visibility = 'private' | 'published' | 'taken_down';
+
+export interface VideoState {
+  exists: boolean;
+  request: VideoRequestedData | null;
+  status: VideoStatus;
+  stage: VideoStage;
+  progress: number;
+  chunks: { total: number; videoDone: number; audioDone: number; plan: ChunkPlan[] };
+  videoChunkKeys: Record<number, string>;
+  audioChunkKeys: Record<number, string>;
+  content: { contentKey: string; thumbnailKey: string; spritesheetKey: string; durationS: number } | null;
+  error: { code: StopCode | FailureCode; message: string } | null;
+  visibility: Visibility;
+  cameoUses: { cameo_id: string; grant_revision: number }[];
+  createdAt: number | null;
+  completedAt: number | null;
+}
+
+export const initialVideoState: VideoState = Object.freeze({
+  exists: false,
+  request: null,
+  status: 'queued',
+  stage: 'queued',
+  progress: 0,
+  chunks: { total: 0, videoDone: 0, audioDone: 0, plan: [] },
+  videoChunkKeys: {},
+  audioChunkKeys: {},
+  content: null,
+  error: null,
+  visibility: 'private',
+  cameoUses: [],
+  createdAt: null,
+  completedAt: null,
+}) as VideoState;
+
+/** Progress bands: moderation 0-5, rendering 5-85 (video and audio chunks), muxing 85-95, output review 95-99. */
+export function renderProgress(chunks: VideoState['chunks']): number {
+  if (chunks.total === 0) return 5;
+  const done = chunks.videoDone * 0.7 + chunks.audioDone * 0.3;
+  return Math.min(85, Math.floor(5 + (80 * done) / chunks.total));
+}
+
+export function isFinished(state: VideoState): boolean {
+  return state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled';
+}
+
+export function evolve(state: VideoState, event: VideoEvent): VideoState {
+  switch (event.type) {
+    case 'VideoRequested':
+      return { ...state, exists: true, request: event.data, status: 'queued', stage: 'moderating', progress: 0, createdAt: event.data.at };
+    case 'PromptModerated':
+      return event.data.verdict === 'allow' ? { ...state, status: 'in_progress', progress: 5 } : state;
+    case 'ChunksPlanned':
+      return {
+        ...state,
+        status: 'in_progress',
+        stage: 'rendering',
+        progress: 5,
+        chunks: { total: event.data.total, videoDone: 0, audioDone: 0, plan: event.data.chunks },
+      };
+    case 'VideoChunkRendered': {
+      if (state.videoChunkKeys[event.data.index] !== undefined) return state;
+      const chunks = { ...state.chunks, videoDone: state.chunks.videoDone + 1 };
+      return { ...state, chunks, progress: renderProgress(chunks), videoChunkKeys: { ...state.videoChunkKeys, [event.data.index]: event.data.blob_key } };
+    }
+    case 'AudioChunkRendered': {
+      if (state.audioChunkKeys[event.data.index] !== undefined) return state;
+      const chunks = { ...state.chunks, audioDone: state.chunks.audioDone + 1 };
+      const next = { ...state, chunks, progress: renderProgress(chunks), audioChunkKeys: { ...state.audioChunkKeys, [event.data.index]: event.data.blob_key } };
+      const allDone = chunks.total > 0 && chunks.videoDone === chunks.total && chunks.audioDone === chunks.total;
+      return allDone ? { ...next, stage: 'muxing' } : next;
+    }
+    case 'Muxed':
+      return {
+        ...state,
+        stage: 'reviewing',
+        progress: 95,
+        content: {
+          contentKey: event.data.content_key,
+          thumbnailKey: event.data.thumbnail_key,
+          spritesheetKey: event.data.spritesheet_key,
+          durationS: event.data.duration_s,
+        },
+      };
+    case 'OutputModerated':
+      return event.data.verdict === 'allow' ? { ...state, progress: 99 } : state;
+    case 'VideoCompleted':
+      return { ...state, status: 'completed', stage: 'completed', progress: 100, completedAt: event.data.at };
+    case 'VideoBlocked':
+      return { ...state, status: 'failed', stage: 'blocked', error: { code: event.data.code, message: event.data.message }, completedAt: event.data.at };
+    case 'VideoFailed':
+      return { ...state, status: 'failed', stage: 'failed', error: { code: event.data.code, message: event.data.message }, completedAt: event.data.at };
+    case 'VideoCancelled':
+      return { ...state, status: 'cancelled', stage: 'cancelled', completedAt: event.data.at };
+    case 'VideoPublished':
+      return { ...state, visibility: 'published', cameoUses: event.data.cameo_uses };
+  }
+}
+
+export function foldVideo(events: readonly VideoEvent[]): VideoState {
+  return events.reduce(evolve, initialVideoState);
+}

@@ -1,0 +1,117 @@
+// The video decider, given/when/then: what each command records, and what it refuses.
+import { decide, evolve, foldVideo, initialVideoState, planChunks, VideoCommandRefused, type VideoEvent, type VideoRequestedData } from '../../domain/video';
+import { specFor } from '../support/decider';
+
+const spec = specFor({ decide, evolve, initialState: initialVideoState });
+
+const request: VideoRequestedData = {
+  video_id: 'video_1',
+  owner_id: 'user_1',
+  prompt: 'three red balls',
+  model: 'reference',
+  seconds: 2,
+  size: '256x256',
+  style: 'cinematic',
+  camera: 'static',
+  seed: 42,
+  cameo_ids: [],
+  publish: false,
+  remixed_from_video_id: null,
+  extended_from_video_id: null,
+  has_input_reference: false,
+  at: 1000,
+};
+const requested: VideoEvent = { type: 'VideoRequested', data: request };
+const allowed: VideoEvent = { type: 'PromptModerated', data: { case_id: 'case_1', verdict: 'allow', categories: [], reasons: [], at: 1001 } };
+const planned: VideoEvent = {
+  type: 'ChunksPlanned',
+  data: { total: 2, fps: 24, frames: 48, chunks: planChunks(2, 24, 24), at: 1002 },
+};
+const rendered = (index: number): VideoEvent[] => [
+  { type: 'VideoChunkRendered', data: { index, blob_key: `v/${index}`, frames: 24, collisions: 1, at: 1003 } },
+  { type: 'AudioChunkRendered', data: { index, blob_key: `a/${index}`, samples: 48000, at: 1003 } },
+];
+const muxed: VideoEvent = { type: 'Muxed', data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, at: 1004 } };
+const outputAllowed: VideoEvent = { type: 'OutputModerated', data: { case_id: 'case_2', verdict: 'allow', categories: [], reasons: [], at: 1005 } };
+const completed: VideoEvent = { type: 'VideoCompleted', data: { at: 1006 } };
+const refusal = (code: string) => (err: unknown) => err instanceof VideoCommandRefused && err.code === code;
+
+describe('video decider', () => {
+  it('records a request once and refuses the same video twice', () => {
+    spec.given([]).when({ type: 'RequestVideo', data: request }).then([requested]);
+    spec.given([requested]).when({ type: 'RequestVideo', data: request }).thenThrows(refusal('already_exists'));
+  });
+
+  it('blocks the video before any rendering when the prompt is blocked', () => {
+    spec
+      .given([requested])
+      .when({ type: 'RecordPromptVerdict', data: { case_id: 'c', verdict: 'block', categories: ['violence'], reasons: ['graphic violence'], at: 1001 } })
+      .then([
+        { type: 'PromptModerated', data: { case_id: 'c', verdict: 'block', categories: ['violence'], reasons: ['graphic violence'], at: 1001 } },
+        { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'prompt blocked by moderation: graphic violence', at: 1001 } },
+      ]);
+    const state = foldVideo([requested, ...decide({ type: 'RecordPromptVerdict', data: { case_id: 'c', verdict: 'block', categories: ['x'], reasons: ['y'], at: 1 } }, foldVideo([requested]))]);
+    expect(state).toMatchObject({ status: 'failed', stage: 'blocked', error: { code: 'moderation_blocked' } });
+    spec.given([requested, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'm', at: 1 } }]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at: 2 } }).thenThrows(refusal('already_finished'));
+  });
+
+  it('plans chunks of 24 frames with a shorter last one', () => {
+    expect(planChunks(2, 24, 24)).toEqual([
+      { index: 0, start_frame: 0, num_frames: 24 },
+      { index: 1, start_frame: 24, num_frames: 24 },
+    ]);
+    expect(planChunks(1, 24, 10).map((c) => c.num_frames)).toEqual([10, 10, 4]);
+    spec.given([requested, allowed]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at: 1002 } }).then([planned]);
+  });
+
+  it('records each chunk once, even when a retried activity reports it again', () => {
+    const chunk = { index: 0, blob_key: 'v/0', frames: 24, collisions: 1, at: 1003 };
+    spec.given([requested, allowed, planned]).when({ type: 'RecordVideoChunk', data: chunk }).then([{ type: 'VideoChunkRendered', data: chunk }]);
+    spec.given([requested, allowed, planned, { type: 'VideoChunkRendered', data: chunk }]).when({ type: 'RecordVideoChunk', data: chunk }).then([]);
+    spec.given([requested, allowed, planned]).when({ type: 'RecordVideoChunk', data: { ...chunk, index: 2 } }).thenThrows(refusal('invalid_chunk'));
+  });
+
+  it('tracks progress and stages through rendering, muxing and review', () => {
+    const states = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed].map((_, i, all) => foldVideo(all.slice(0, i + 1)));
+    expect(states.map((s) => s.stage)).toEqual(['moderating', 'moderating', 'rendering', 'rendering', 'rendering', 'rendering', 'muxing', 'reviewing', 'reviewing', 'completed']);
+    const progress = states.map((s) => s.progress);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]!).toBeGreaterThanOrEqual(progress[i - 1]!);
+    expect(progress[progress.length - 1]).toBe(100);
+    expect(states[states.length - 1]).toMatchObject({ status: 'completed', chunks: { total: 2, videoDone: 2, audioDone: 2 }, completedAt: 1006 });
+  });
+
+  it('refuses to mux before every chunk is rendered', () => {
+    spec.given([requested, allowed, planned, ...rendered(0)]).when({ type: 'RecordMux', data: muxed.data as never }).thenThrows(refusal('wrong_stage'));
+  });
+
+  it('blocks a video whose output fails moderation, so it never becomes available', () => {
+    const blocked = { case_id: 'c2', verdict: 'block' as const, categories: ['photosensitivity'], reasons: ['5.0 general flashes per second'], at: 1005 };
+    const history = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed];
+    spec.given(history).when({ type: 'RecordOutputVerdict', data: blocked }).then([
+      { type: 'OutputModerated', data: blocked },
+      { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'output blocked by moderation: 5.0 general flashes per second', at: 1005 } },
+    ]);
+    spec.given([...history, { type: 'OutputModerated', data: blocked }, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'm', at: 1005 } }])
+      .when({ type: 'CompleteVideo', data: { at: 1006 } })
+      .thenThrows(refusal('already_finished'));
+  });
+
+  it('cancels a running video and refuses to cancel a finished one', () => {
+    spec.given([requested, allowed, planned]).when({ type: 'CancelVideo', data: { by: 'user_1', at: 1003 } }).then([{ type: 'VideoCancelled', data: { by: 'user_1', at: 1003 } }]);
+    spec.given([requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed]).when({ type: 'CancelVideo', data: { by: 'user_1', at: 1 } }).thenThrows(refusal('already_finished'));
+  });
+
+  it('ignores a failure reported after the video ended', () => {
+    spec.given([requested, { type: 'VideoCancelled', data: { by: 'u', at: 1 } }]).when({ type: 'FailVideo', data: { code: 'render_failed', message: 'x', at: 2 } }).then([]);
+    spec.given([requested]).when({ type: 'FailVideo', data: { code: 'render_failed', message: 'boom', at: 2 } }).then([{ type: 'VideoFailed', data: { code: 'render_failed', message: 'boom', at: 2 } }]);
+  });
+
+  it('publishes only a completed video, once', () => {
+    const done = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed];
+    const publish = { by: 'user_1', cameo_uses: [], at: 1007 };
+    spec.given(done).when({ type: 'PublishVideo', data: publish }).then([{ type: 'VideoPublished', data: publish }]);
+    spec.given([...done, { type: 'VideoPublished', data: publish }]).when({ type: 'PublishVideo', data: publish }).then([]);
+    spec.given([requested, allowed, planned]).when({ type: 'PublishVideo', data: publish }).thenThrows(refusal('not_completed'));
+    expect(foldVideo([...done, { type: 'VideoPublished', data: publish }]).visibility).toBe('published');
+  });
+});
