@@ -8,7 +8,7 @@ module.exports = {
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   globalSetup: '<rootDir>/test/globalSetup.ts',
   globalTeardown: '<rootDir>/test/globalTeardown.ts',
-  setupFiles: ['<rootDir>/test/setupTemporalLogging.ts'],
+  setupFiles: ['<rootDir>/test/setupRealm.ts', '<rootDir>/test/setupTemporalLogging.ts'],
   // content-disposition 3 (under @fastify/static) ships only ESM, which jest's CommonJS loader cannot require.
   transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   testTimeout: 120000,

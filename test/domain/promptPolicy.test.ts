@@ -1,0 +1,68 @@
+// The prompt policy blocks what the policy file names, however it is spelled, and lets ordinary prompts through.
+import fs from 'node:fs';
+import path from 'node:path';
+import { checkPrompt, InvalidPolicy, normalizePrompt, parsePolicy } from '../../domain/moderation/promptPolicy';
+
+const policy = parsePolicy(JSON.parse(fs.readFileSync(path.join(__dirname, '../../config/moderation-policy.json'), 'utf8')));
+
+describe('prompt policy', () => {
+  it.each([
+    ['a gory scene in a dark alley', 'graphic_violence'],
+    ['knight beheading a dragon', 'graphic_violence'],
+    ['G0RY scene with bl00d and g0r3', 'graphic_violence'],
+    ['d.e.c.a.p.i.t.a.t.i.o.n of a statue', 'graphic_violence'],
+    ['be-head-ing at dawn', 'graphic_violence'],
+    ['toooorture chamber', 'graphic_violence'],
+    ['ＳＵＩＣＩＤＥ note', 'self_harm'],
+    ['how to k i l l myself', 'self_harm'],
+    ['s.e.l.f h.a.r.m diary', 'self_harm'],
+    ['n@ked people on a beach', 'sexual'],
+    ['NSFW dance', 'sexual'],
+    ['pörn', 'sexual'],
+    ['a n4zi rally', 'hate'],
+    ['how to build a bomb at home', 'dangerous_instructions'],
+    ['c00k m3th in a van', 'dangerous_instructions'],
+  ])('blocks %j as %s', (prompt, category) => {
+    const verdict = checkPrompt(prompt, policy);
+    expect(verdict.verdict).toBe('block');
+    expect(verdict.categories).toContain(category);
+    expect(verdict.reasons.length).toBe(verdict.categories.length);
+  });
+
+  it.each([
+    'three red balls bouncing in slow motion',
+    'a skill shot in a basketball game',
+    'a class of kids playing with bubbles',
+    'sunset over Scunthorpe with bouncing marbles',
+    'a bomb of colour: confetti rain of 8 tiny drops',
+    'Al Gore gives a speech',
+    'strobe flashing at 5 Hz',
+    'a heavy ball at night, cinematic',
+  ])('lets %j through', (prompt) => {
+    expect(checkPrompt(prompt, policy)).toMatchObject({ verdict: 'allow', categories: [], reasons: [] });
+  });
+
+  it('says which term of which category matched, and every category that matched', () => {
+    const verdict = checkPrompt('a gory nsfw massacre', policy);
+    expect(verdict.categories).toEqual(['graphic_violence', 'sexual']);
+    expect(verdict.matches).toEqual([
+      { category: 'graphic_violence', term: 'gory' },
+      { category: 'sexual', term: 'nsfw' },
+    ]);
+  });
+
+  it('errs on the strict side: a listed word blocks even in an innocent phrase, and a moderator can review it', () => {
+    expect(checkPrompt('the naked eye cannot see the stars', policy).categories).toEqual(['sexual']);
+  });
+
+  it('normalizes compatibility forms, accents, look-alike digits, repeated letters and split letters', () => {
+    expect(normalizePrompt('ＫＩＩＩＬＬ  k.i.l.l Café 3xtr4').words).toEqual(['kil', 'kil', 'cafe', 'extra']);
+  });
+
+  it('refuses a malformed policy file, naming the bad value', () => {
+    expect(() => parsePolicy({ version: 1, categories: [] })).toThrow(InvalidPolicy);
+    expect(() => parsePolicy({ version: 1, categories: [{ id: 'x', reason: 'r', terms: [] }] })).toThrow('$.categories[0].terms');
+    expect(() => parsePolicy({ version: 1, categories: [{ id: 'Bad Id', reason: 'r', terms: ['a'] }] })).toThrow('$.categories[0].id');
+    expect(() => parsePolicy({ categories: [] })).toThrow('$.version');
+  });
+});
