@@ -2,10 +2,13 @@
 // `orchestration` (one of the roles `npm start` supervises; scale it out with replicas in production).
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
+import { createBlobStore } from '../infra/blobs';
 import { openEventStore } from '../infra/eventstore';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
+import { createFfmpeg } from '../infra/media/ffmpeg';
 import { connectTemporalWorker } from '../infra/temporal/connection';
+import { loadPolicy } from './moderation';
 import { createActivities } from './index';
 
 export const ORCHESTRATION_TASK_QUEUE = 'orchestration';
@@ -18,6 +21,12 @@ async function main(): Promise<void> {
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
   if (!eventStoreUrl) return fatal(new Error('neither EVENTSTORE_URL nor DATABASE_URL is set (`npm start` sets them)'));
 
+  let policy;
+  try {
+    policy = loadPolicy(config.moderationPolicyPath);
+  } catch (err) {
+    return fatal(err);
+  }
   const eventStore = await openEventStore({ url: eventStoreUrl, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = await Worker.create({
@@ -25,7 +34,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueue: ORCHESTRATION_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ eventStore, logger }),
+    activities: createActivities({ eventStore, logger, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), policy }),
     // Activities in flight get this long to finish before shutdown cancels them.
     shutdownGraceTime: '10 seconds',
   }).catch(fatal);

@@ -1,11 +1,14 @@
 // Entry point of the API process (one of the roles `npm start` supervises; run alone in production):
-// opens the event store, the read models' database and a Temporal client, then serves HTTP on PORT.
+// opens the event store, the read models' database, the users store and a Temporal client, then serves HTTP on PORT.
+// On the very first start it creates the development keys and prints them, once, to stdout.
 import { loadConfigOrExit } from '../infra/config';
 import { openEventStore } from '../infra/eventstore';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createPgPool } from '../infra/postgres/pool';
 import { connectTemporalClient } from '../infra/temporal/connection';
+import type { DevKeysResult } from '../infra/users/port';
+import { openUserStore } from '../infra/users/store';
 import { buildServer } from './server';
 
 async function main(): Promise<void> {
@@ -20,18 +23,46 @@ async function main(): Promise<void> {
   const temporal = connectTemporalClient(config);
   const readModels = createPgPool({ connectionString: config.databaseUrl, logger });
   const eventStore = await openEventStore({ url: eventStoreUrl, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
-  const app = await buildServer({ logger, eventStore, temporal, readModels }).catch(fatal);
+  const users = await openUserStore({ pool: readModels, logger }).catch(fatal);
+  // Every replica calls it; the store lets exactly one create the keys, so they are printed by one process, once.
+  const devKeys = await users.ensureDevKeys(config.dataDir).catch(fatal);
+  const app = await buildServer({ logger, eventStore, temporal, readModels, users }).catch(fatal);
 
   shutdown.setStop(async () => {
     // Stop taking requests and finish those in flight before the stores they use go away.
     await app.close();
-    await Promise.allSettled([eventStore.close(), readModels.end(), temporal.close()]);
+    await Promise.allSettled([eventStore.close(), users.close(), temporal.close()]);
+    await readModels.end();
   });
 
-  await app.listen({ port: config.port, host: '0.0.0.0' }).catch(fatal);
+  await app.listen({ port: config.port, host: '0.0.0.0' }).catch((err: unknown) => {
+    // The keys were created and will not be created again: print them even though this start fails.
+    if (devKeys.created) printDevKeys(devKeys);
+    return fatal(err);
+  });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, temporal: temporal.address, namespace: temporal.namespace }, `API listening on http://127.0.0.1:${port}`);
+  if (devKeys.created) printDevKeys(devKeys, `http://127.0.0.1:${port}`);
+}
+
+/**
+ * The keys go to stdout as plain text, not into the JSON log: log pipelines keep and ship what they receive, and
+ * these are admin credentials. The log line (from the store) names the file and the user ids only.
+ */
+function printDevKeys(devKeys: Extract<DevKeysResult, { created: true }>, apiUrl?: string): void {
+  process.stdout.write(
+    [
+      '',
+      'Development API keys (created on this first start; shown only now, and kept in the file below, mode 0600):',
+      `  admin  ${devKeys.keys.admin}`,
+      `  user   ${devKeys.keys.user}`,
+      `  file   ${devKeys.file}`,
+      ...(apiUrl ? [`  try    curl -H "Authorization: Bearer ${devKeys.keys.user}" ${apiUrl}/v1/users/me`] : []),
+      '',
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -1,16 +1,19 @@
-// The Fastify app: one plugin per concern (request ids, errors, metrics, OpenAPI) and one per resource, built
+// The Fastify app: one plugin per concern (request ids, errors, metrics, auth, OpenAPI) and one per resource, built
 // from the dependencies it is given so tests run it against the real stack. Listening is the caller's job.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
 import { pingPgPool, type PgPool } from '../infra/postgres/pool';
 import type { TemporalClient } from '../infra/temporal/connection';
+import type { UserStore } from '../infra/users/port';
 import { version } from '../package.json';
+import { authPlugin } from './plugins/auth';
 import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
 import { openapiPlugin } from './plugins/openapi';
 import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
 import { operationsRoutes } from './routes/operations';
+import { usersRoutes } from './routes/users';
 
 export interface ServerDeps {
   logger: Logger;
@@ -18,6 +21,11 @@ export interface ServerDeps {
   temporal: TemporalClient;
   /** The read models' database. */
   readModels: PgPool;
+  /**
+   * Users and their API keys. Absent (tests of other concerns), no key is valid: every /v1 route answers 401, so
+   * leaving it out fails closed.
+   */
+  users?: UserStore;
   /** How long /readyz waits for each dependency. */
   readinessTimeoutMs?: number;
 }
@@ -35,6 +43,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(requestIdPlugin);
   await app.register(errorsPlugin);
   await app.register(metricsPlugin);
+  const users = deps.users ?? noUsers;
+  // Before the OpenAPI plugin and every route: its onRoute hook marks the /v1 routes as needing a key.
+  await app.register(authPlugin, { users });
   await app.register(openapiPlugin, { version });
 
   await app.register(operationsRoutes, {
@@ -45,5 +56,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       readmodels: () => pingPgPool(deps.readModels),
     },
   });
+  await app.register(usersRoutes, { users });
   return app;
 }
+
+/** The stand-in when no users store is given: knows no key, so authentication refuses everyone. */
+const noUsers: UserStore = {
+  findByKey: async () => undefined,
+  findById: async () => undefined,
+  createUser: async () => {
+    throw new Error('no users store configured');
+  },
+  ensureDevKeys: async () => {
+    throw new Error('no users store configured');
+  },
+  close: async () => undefined,
+};

@@ -19,6 +19,12 @@ export interface Config {
   kurrentDbUrl: string | undefined;
   eventMaxBytes: number;
   inferenceEp: InferenceEp;
+  /** ONNX Runtime intra-op threads per session; 0 lets ORT pick (one per physical core). */
+  inferenceThreads: number;
+  /** A pack folder name under gpu-workers/models/, or an absolute path to a pack folder. */
+  modelPack: string;
+  /** The prompt policy file of automated moderation. */
+  moderationPolicyPath: string;
   gpuConcurrency: number;
   ffmpegPath: string | undefined;
   logLevel: LogLevel;
@@ -58,6 +64,14 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
   return raw as T;
+}
+
+/** A model pack: a plain folder name (under gpu-workers/models/) or an absolute path to the folder. */
+function modelPack(env: Env, name: string, fallback: string): string {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (path.isAbsolute(raw) || /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(raw)) return raw;
+  throw new ConfigError(name, raw, 'a pack folder name under gpu-workers/models/ (letters, digits, ".", "_", "-") or an absolute path');
 }
 
 function url(env: Env, name: string, schemes: readonly string[]): string | undefined {
@@ -103,6 +117,9 @@ export function loadConfig(env: Env = process.env): Config {
     kurrentDbUrl: url(env, 'KURRENTDB_URL', ES_SCHEMES.filter((s) => !s.startsWith('postgres'))),
     eventMaxBytes: integer(env, 'EVENT_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     inferenceEp: oneOf(env, 'INFERENCE_EP', 'auto', ['cpu', 'webgpu', 'cuda', 'auto'] as const),
+    inferenceThreads: integer(env, 'INFERENCE_THREADS', 0, 0, 256),
+    modelPack: modelPack(env, 'MODEL_PACK', 'reference'),
+    moderationPolicyPath: path.resolve(__dirname, '..', text(env, 'MODERATION_POLICY') ?? 'config/moderation-policy.json'),
     gpuConcurrency: integer(env, 'GPU_CONCURRENCY', 1, 1, 64),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

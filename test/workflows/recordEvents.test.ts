@@ -4,11 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import pg from 'pg';
-import { createActivities } from '../../activities';
 import type { AppendEventsInput } from '../../activities/appendEvents';
 import { PgEventStore } from '../../infra/eventstore/postgres';
-import { createLogger } from '../../infra/logger';
 import { recordEventsWorkflow } from '../../workflows';
+import { realActivities } from '../support/activities';
 import { testEnv } from '../support/env';
 
 describe('recordEventsWorkflow on the Temporal dev server', () => {
@@ -30,8 +29,7 @@ describe('recordEventsWorkflow on the Temporal dev server', () => {
   });
 
   it('records each event exactly once when the append activity fails after committing and is retried', async () => {
-    const logger = createLogger({ level: 'silent', name: 'test' });
-    const real = createActivities({ eventStore: store, logger });
+    const real = realActivities(store).activities;
     const attempts: number[] = [];
     const taskQueue = `harness-${randomUUID()}`;
     const worker = await Worker.create({

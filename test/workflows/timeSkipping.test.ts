@@ -3,10 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import pg from 'pg';
-import { createActivities } from '../../activities';
 import { PgEventStore } from '../../infra/eventstore/postgres';
-import { createLogger } from '../../infra/logger';
 import { reminderWorkflow } from '../fixtures/workflows/timers';
+import { realActivities } from '../support/activities';
 import { testEnv } from '../support/env';
 import { timeSkippingServer } from '../support/temporal';
 
@@ -35,7 +34,7 @@ describe('time-skipping test environment', () => {
       connection: env.nativeConnection,
       taskQueue: 'timers',
       workflowsPath: require.resolve('../fixtures/workflows/timers'),
-      activities: createActivities({ eventStore: store, logger: createLogger({ level: 'silent', name: 'test' }) }),
+      activities: realActivities(store).activities,
     });
     const stream = `moderation-case_${randomUUID().replace(/-/g, '')}`;
     const serverStart = await env.currentTimeMs();

@@ -1,0 +1,71 @@
+// Moderation classifiers as activities: the prompt policy (from its file) and the photosensitivity check on the
+// decoded output. The policy file is read once per worker; a bad file stops the worker at start with its path.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Context } from '@temporalio/activity';
+import type { Verdict } from '../domain/moderation/events';
+import { analyzeFlashes } from '../domain/moderation/photosensitivity';
+import { checkPrompt, parsePolicy, type PromptPolicy } from '../domain/moderation/promptPolicy';
+import type { BlobStore } from '../infra/blobs';
+import type { Logger } from '../infra/logger';
+import type { Ffmpeg } from '../infra/media/ffmpeg';
+
+export interface AutomatedVerdict {
+  verdict: Verdict;
+  categories: string[];
+  reasons: string[];
+  details: Record<string, unknown>;
+}
+
+export const DEFAULT_POLICY_PATH = path.resolve(__dirname, '..', 'config', 'moderation-policy.json');
+
+export function loadPolicy(file: string): PromptPolicy {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read the moderation policy ${file}: ${(err as Error).message}`);
+  }
+  return parsePolicy(raw);
+}
+
+/** The analysis runs on a small copy of the frames: flashes are area averages, so 96 pixels across are plenty. */
+const ANALYSIS_WIDTH = 96;
+
+/** Copies a blob to a temporary file for ffmpeg, and removes it afterwards. */
+export async function withLocalCopy<T>(blobs: BlobStore, key: string, use: (file: string) => Promise<T>): Promise<T> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'reelforge-blob-'));
+  const file = path.join(dir, path.basename(key));
+  try {
+    await pipeline(await blobs.stream(key), fs.createWriteStream(file));
+    return await use(file);
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function createModerationActivities(deps: { policy: PromptPolicy; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
+  return {
+    async moderatePrompt(input: { prompt: string }): Promise<AutomatedVerdict> {
+      const result = checkPrompt(input.prompt, deps.policy);
+      return { verdict: result.verdict, categories: result.categories, reasons: result.reasons, details: { matches: result.matches, policyVersion: deps.policy.version } };
+    },
+
+    async checkOutputFlashes(input: { contentKey: string; width: number; height: number; fps: number }): Promise<AutomatedVerdict> {
+      const width = ANALYSIS_WIDTH;
+      // Even dimensions keep ffmpeg's scaler exact for yuv420p sources.
+      const height = Math.max(2, Math.round((input.height * width) / input.width / 2) * 2);
+      const decoded = await withLocalCopy(deps.blobs, input.contentKey, (file) => deps.ffmpeg.decodeToRgb(file, width, height));
+      Context.current().heartbeat({ decodedFrames: decoded.count });
+      const report = analyzeFlashes({ frames: decoded.frames, width, height, fps: input.fps });
+      return {
+        verdict: report.verdict,
+        categories: report.verdict === 'block' ? ['photosensitivity'] : [],
+        reasons: report.reasons,
+        details: { generalFlashesPerSecond: report.generalFlashesPerSecond, redFlashesPerSecond: report.redFlashesPerSecond, worst: report.worst, frames: decoded.count },
+      };
+    },
+  };
+}

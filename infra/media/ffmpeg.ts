@@ -1,0 +1,219 @@
+// The one module over ffmpeg: finds the binary (FFMPEG_PATH, else the system ffmpeg, else @ffmpeg-installer/ffmpeg) and
+// wraps fluent-ffmpeg, which is unmaintained upstream, so replacing it later touches this file only.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
+import ffmpeg from 'fluent-ffmpeg';
+import type { Config } from '../config';
+
+export type FfmpegSource = 'FFMPEG_PATH' | 'system' | '@ffmpeg-installer/ffmpeg';
+
+export interface FfmpegBinary {
+  path: string;
+  source: FfmpegSource;
+  /** First line of `ffmpeg -version`. */
+  version: string;
+}
+
+export class FfmpegNotFound extends Error {
+  constructor(readonly tried: string[]) {
+    super(`no working ffmpeg: ${tried.join('; ')}`);
+    this.name = 'FfmpegNotFound';
+  }
+}
+
+export class FfmpegFailed extends Error {
+  constructor(
+    readonly operation: string,
+    readonly stderrTail: string,
+    cause?: unknown,
+  ) {
+    super(`ffmpeg ${operation} failed: ${(cause as Error)?.message ?? 'exit status not 0'}${stderrTail ? `\n${stderrTail}` : ''}`);
+    this.name = 'FfmpegFailed';
+  }
+}
+
+function versionOf(command: string): { ok: true; version: string } | { ok: false; reason: string } {
+  // spawnSync looks `command` up on PATH itself, so nothing here reads the environment (infra/config alone does).
+  const result = spawnSync(command, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000 });
+  if (result.error) return { ok: false, reason: (result.error as NodeJS.ErrnoException).code ?? result.error.message };
+  if (result.status !== 0) return { ok: false, reason: `exit status ${result.status}` };
+  return { ok: true, version: result.stdout.split('\n')[0]!.trim() };
+}
+
+const resolved = new Map<string, FfmpegBinary>();
+
+/**
+ * Finds ffmpeg once per setting. A set FFMPEG_PATH that does not run is an error rather than a silent fallback:
+ * whoever set it expects that binary (its codecs, its version).
+ */
+export function resolveFfmpeg(ffmpegPath: string | undefined, options: { systemCommand?: string; bundledPath?: () => string } = {}): FfmpegBinary {
+  const systemCommand = options.systemCommand ?? 'ffmpeg';
+  const cacheKey = `${ffmpegPath ?? ''}|${systemCommand}`;
+  const cached = resolved.get(cacheKey);
+  if (cached) return cached;
+  const tried: string[] = [];
+  let found: FfmpegBinary | undefined;
+  if (ffmpegPath !== undefined) {
+    const v = versionOf(ffmpegPath);
+    if (!v.ok) throw new FfmpegNotFound([`FFMPEG_PATH=${ffmpegPath} does not run (${v.reason})`]);
+    found = { path: ffmpegPath, source: 'FFMPEG_PATH', version: v.version };
+  } else {
+    const system = versionOf(systemCommand);
+    if (system.ok) found = { path: systemCommand, source: 'system', version: system.version };
+    else tried.push(`system ${systemCommand}: ${system.reason}`);
+    if (!found) {
+      try {
+        const bundled = (options.bundledPath ?? (() => (require('@ffmpeg-installer/ffmpeg') as { path: string }).path))();
+        const v = versionOf(bundled);
+        if (v.ok) found = { path: bundled, source: '@ffmpeg-installer/ffmpeg', version: v.version };
+        else tried.push(`@ffmpeg-installer/ffmpeg at ${bundled}: ${v.reason}`);
+      } catch (err) {
+        tried.push(`@ffmpeg-installer/ffmpeg: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  if (!found) throw new FfmpegNotFound(tried);
+  resolved.set(cacheKey, found);
+  return found;
+}
+
+export interface EncodeRgbSegment {
+  /** F x H x W x 3 RGB bytes. */
+  frames: Uint8Array;
+  width: number;
+  height: number;
+  fps: number;
+  /** Global index of the first frame: the segment's timestamps start at startFrame / fps, so segments join seamlessly. */
+  startFrame?: number;
+  outFile: string;
+}
+
+export interface MediaInfo {
+  durationS: number | undefined;
+  /** Frames (video packets) counted by reading the whole file. */
+  videoFrames: number;
+  video?: { codec: string; pixelFormat: string; width: number; height: number; fps: number };
+  audio?: { codec: string; sampleRateHz: number; channels: string };
+}
+
+export interface Ffmpeg {
+  readonly binary: FfmpegBinary;
+  /**
+   * Encodes RGB frames as one H.264 (yuv420p, BT.709) MPEG-TS segment. MPEG-TS rather than fragmented MP4: every
+   * segment stands alone (no shared init segment), segments join by plain concatenation or the concat demuxer with
+   * `-c copy`, and a chunk re-rendered after a retry simply replaces its file. The mux step turns them into one
+   * faststart MP4 with AAC audio.
+   */
+  encodeRgbSegment(input: EncodeRgbSegment): Promise<{ bytes: number }>;
+  /** Decodes a video file back to RGB frames at the given size (tests, moderation classifiers). */
+  decodeToRgb(file: string, width: number, height: number): Promise<{ frames: Uint8Array; count: number }>;
+  /** What `ffmpeg -i` says about a file (ffprobe is not shipped by @ffmpeg-installer), plus a frame count. */
+  probe(file: string): Promise<MediaInfo>;
+}
+
+export function createFfmpeg(config: Pick<Config, 'ffmpegPath'>, options?: Parameters<typeof resolveFfmpeg>[1]): Ffmpeg {
+  const binary = resolveFfmpeg(config.ffmpegPath, options);
+  return {
+    binary,
+    encodeRgbSegment: (input) => encodeRgbSegment(binary.path, input),
+    decodeToRgb: (file, width, height) => decodeToRgb(binary.path, file, width, height),
+    probe: (file) => probe(binary.path, file),
+  };
+}
+
+/** Runs a fluent-ffmpeg command to its end, keeping the last lines of stderr for the error. */
+function runCommand(command: ffmpeg.FfmpegCommand, operation: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    command
+      .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
+        reject(new FfmpegFailed(operation, (stderr ?? '').trim().split('\n').slice(-6).join('\n'), err));
+      })
+      .on('end', () => resolve())
+      .run();
+  });
+}
+
+async function encodeRgbSegment(binary: string, input: EncodeRgbSegment): Promise<{ bytes: number }> {
+  const { frames, width, height, fps } = input;
+  const frameBytes = width * height * 3;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width % 2 !== 0 || height % 2 !== 0 || width <= 0 || height <= 0) {
+    throw new RangeError(`encodeRgbSegment: ${width}x${height} is not a positive even size (4:2:0 chroma needs even sizes)`);
+  }
+  if (frames.length === 0 || frames.length % frameBytes !== 0) {
+    throw new RangeError(`encodeRgbSegment: ${frames.length} bytes is not a whole number of ${width}x${height} RGB frames`);
+  }
+  const count = frames.length / frameBytes;
+  // One frame per read, without copying: the stream's backpressure keeps at most a few frames in flight.
+  const source = Readable.from(
+    (function* () {
+      for (let i = 0; i < count; i++) yield Buffer.from(frames.buffer, frames.byteOffset + i * frameBytes, frameBytes);
+    })(),
+    { objectMode: false },
+  );
+  const command = ffmpeg()
+    .setFfmpegPath(binary)
+    .input(source)
+    .inputFormat('rawvideo')
+    .inputOptions(['-pix_fmt rgb24', `-video_size ${width}x${height}`, `-framerate ${fps}`])
+    // Explicit BT.709 matrix and tags, so a decoder (and decodeToRgb) turns the YUV back into the same RGB.
+    .videoFilters(`scale=out_color_matrix=bt709:out_range=tv,format=yuv420p`)
+    .videoCodec('libx264')
+    .outputOptions([
+      '-preset veryfast',
+      '-crf 18',
+      '-profile:v high',
+      // A keyframe per second at most, and each segment starts on one (a fresh encoder always does).
+      `-g ${Math.max(1, Math.round(fps))}`,
+      '-colorspace bt709',
+      '-color_primaries bt709',
+      '-color_trc bt709',
+      '-color_range tv',
+      `-output_ts_offset ${((input.startFrame ?? 0) / fps).toFixed(6)}`,
+      '-an',
+    ])
+    .format('mpegts')
+    .output(input.outFile);
+  await runCommand(command, `encoding ${count} frames of ${width}x${height} to ${input.outFile}`);
+  return { bytes: fs.statSync(input.outFile).size };
+}
+
+async function decodeToRgb(binary: string, file: string, width: number, height: number): Promise<{ frames: Uint8Array; count: number }> {
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  const command = ffmpeg(file)
+    .setFfmpegPath(binary)
+    .videoFilters(`scale=${width}:${height}:in_color_matrix=bt709:in_range=tv`)
+    .outputOptions(['-pix_fmt rgb24', '-an'])
+    .format('rawvideo')
+    .output(sink);
+  await runCommand(command, `decoding ${file}`);
+  const frames = new Uint8Array(Buffer.concat(chunks));
+  return { frames, count: frames.length / (width * height * 3) };
+}
+
+function probe(binary: string, file: string): Promise<MediaInfo> {
+  return new Promise((resolve, reject) => {
+    // `-c copy -f null -` reads every packet without decoding: a cheap, exact frame count.
+    const child = spawn(binary, ['-hide_banner', '-nostats', '-i', file, '-map', '0:v:0?', '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new FfmpegFailed(`probing ${file}`, err.trim().split('\n').slice(-4).join('\n')));
+      const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(err);
+      const video = /Stream #\S+: Video: (\w+)[^,]*, (\w+)[^,]*(?:\([^)]*\))?, (\d+)x(\d+)[^\n]*?, ([\d.]+) fps/.exec(err);
+      const audio = /Stream #\S+: Audio: (\w+)[^,]*, (\d+) Hz, ([^,\n]+)/.exec(err);
+      const frames = [...out.matchAll(/^frame=(\d+)$/gm)].pop();
+      resolve({
+        durationS: duration ? Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]) : undefined,
+        videoFrames: frames ? Number(frames[1]) : 0,
+        ...(video ? { video: { codec: video[1]!, pixelFormat: video[2]!, width: Number(video[3]), height: Number(video[4]), fps: Number(video[5]) } } : {}),
+        ...(audio ? { audio: { codec: audio[1]!, sampleRateHz: Number(audio[2]), channels: audio[3]!.trim() } } : {}),
+      });
+    });
+  });
+}

@@ -1,0 +1,78 @@
+// The ffmpeg module: which binary it runs (FFMPEG_PATH, else the system one, else the npm one), and an RGB segment
+// that decodes back to the frames it was made of.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../infra/config';
+import { createFfmpeg, FfmpegNotFound, resolveFfmpeg } from '../../infra/media/ffmpeg';
+
+const NPM_FFMPEG = (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+
+describe('ffmpeg', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-ffmpeg-'));
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('runs the binary FFMPEG_PATH names', () => {
+    const link = path.join(tmp, 'my-ffmpeg');
+    fs.symlinkSync(NPM_FFMPEG, link);
+    const config = loadConfig({ FFMPEG_PATH: link });
+    const binary = resolveFfmpeg(config.ffmpegPath);
+    expect(binary).toMatchObject({ path: link, source: 'FFMPEG_PATH' });
+    expect(binary.version).toMatch(/^ffmpeg version /);
+  });
+
+  it('refuses an FFMPEG_PATH that does not run rather than quietly using another ffmpeg', () => {
+    expect(() => resolveFfmpeg(path.join(tmp, 'missing-ffmpeg'))).toThrow(FfmpegNotFound);
+    expect(() => resolveFfmpeg(path.join(tmp, 'missing-ffmpeg'))).toThrow(/FFMPEG_PATH=.*missing-ffmpeg does not run \(ENOENT\)/);
+  });
+
+  it('without FFMPEG_PATH uses the system ffmpeg when there is one, else the npm-installed binary', () => {
+    const fallback = resolveFfmpeg(undefined, { systemCommand: 'reelforge-no-such-ffmpeg' });
+    expect(fallback).toMatchObject({ path: NPM_FFMPEG, source: '@ffmpeg-installer/ffmpeg' });
+    const system = resolveFfmpeg(undefined, { systemCommand: NPM_FFMPEG });
+    expect(system).toMatchObject({ path: NPM_FFMPEG, source: 'system' });
+    const none = () => resolveFfmpeg(undefined, { systemCommand: 'reelforge-no-such-ffmpeg-2', bundledPath: () => path.join(tmp, 'nothing') });
+    expect(none).toThrow(/no working ffmpeg: system reelforge-no-such-ffmpeg-2: ENOENT; @ffmpeg-installer\/ffmpeg at .*nothing: ENOENT/);
+  });
+
+  it('encodes RGB frames into an H.264 MPEG-TS segment that decodes back to the same frames', async () => {
+    const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+    const width = 64;
+    const height = 48;
+    const count = 12;
+    // Flat colour blocks that change per frame: lossy coding keeps them close; a wrong colour matrix or size would not.
+    const frames = new Uint8Array(count * width * height * 3);
+    for (let f = 0; f < count; f++) {
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const i = ((f * height + y) * width + x) * 3;
+          frames[i] = x < width / 2 ? 220 : 30;
+          frames[i + 1] = y < height / 2 ? 40 + f * 10 : 200;
+          frames[i + 2] = 128;
+        }
+      }
+    }
+    const outFile = path.join(tmp, 'seg.ts');
+    const { bytes } = await ffmpeg.encodeRgbSegment({ frames, width, height, fps: 24, startFrame: 24, outFile });
+    expect(bytes).toBe(fs.statSync(outFile).size);
+
+    const info = await ffmpeg.probe(outFile);
+    expect(info.video).toMatchObject({ codec: 'h264', pixelFormat: 'yuv420p', width, height, fps: 24 });
+    expect(info.videoFrames).toBe(count);
+
+    const decoded = await ffmpeg.decodeToRgb(outFile, width, height);
+    expect(decoded.count).toBe(count);
+    let error = 0;
+    for (let i = 0; i < frames.length; i++) error += Math.abs(decoded.frames[i]! - frames[i]!);
+    expect(error / frames.length).toBeLessThan(4);
+  });
+
+  it('names the problem when the frames do not make whole frames of the size', async () => {
+    const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+    await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(100), width: 64, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a whole number of 64x48 RGB frames');
+    await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(63 * 48 * 3), width: 63, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a positive even size');
+  });
+});

@@ -1,0 +1,25 @@
+// Real orchestration activities for workflow tests: the given event store, a blob store in a fresh temporary
+// folder, the resolved ffmpeg and the shipped moderation policy.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createActivities } from '../../activities';
+import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
+import { FsBlobStore } from '../../infra/blobs';
+import type { EventStore } from '../../infra/eventstore/port';
+import { createLogger } from '../../infra/logger';
+import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { testEnv } from './env';
+
+export function realActivities(eventStore: EventStore, dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'activities-'))) {
+  const blobs = new FsBlobStore(path.join(dataDir, 'blobs'));
+  return {
+    blobs,
+    activities: createActivities({
+      eventStore,
+      blobs,
+      ffmpeg: createFfmpeg({ ffmpegPath: undefined }),
+      policy: loadPolicy(DEFAULT_POLICY_PATH),
+      logger: createLogger({ level: 'silent', name: 'test' }),
+    }),
+  };
+}

@@ -1,0 +1,63 @@
+// moderationWorkflow: one case per judged subject (a prompt, or a rendered output). Automated classifiers decide
+// today; a borderline verdict would wait for a moderator's ReviewDecided signal with a timeout and a default here
+// (the seam for human review, which comes later).
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ModerationEvent, ModerationStage, Verdict } from '../domain/moderation/events';
+
+const { appendEvents } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
+});
+const { moderatePrompt, checkOutputFlashes } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+export type ModerationSubject = { stage: 'prompt'; prompt: string } | { stage: 'output'; contentKey: string; width: number; height: number; fps: number };
+
+export interface ModerationInput {
+  caseId: string;
+  subjectId: string;
+  subject: ModerationSubject;
+  actor: string;
+  correlationId: string;
+}
+
+export interface ModerationResult {
+  caseId: string;
+  verdict: Verdict;
+  categories: string[];
+  reasons: string[];
+}
+
+export async function moderationWorkflow(input: ModerationInput): Promise<ModerationResult> {
+  const stream = workflowInfo().workflowId;
+  let revision = 'no_stream';
+  let seq = 0;
+  const record = async (events: ModerationEvent[]) => {
+    const result = await appendEvents({
+      stream,
+      expectedRevision: revision,
+      firstSeq: seq,
+      events,
+      metadata: { actor: input.actor, correlationId: input.correlationId, causationId: input.subjectId },
+    });
+    revision = result.nextExpectedRevision;
+    seq += events.length;
+  };
+  const now = () => Math.floor(Date.now() / 1000);
+  const stage: ModerationStage = input.subject.stage;
+
+  await record([{ type: 'CaseOpened', data: { case_id: input.caseId, subject_id: input.subjectId, stage, at: now() } }]);
+  const automated =
+    input.subject.stage === 'prompt'
+      ? await moderatePrompt({ prompt: input.subject.prompt })
+      : await checkOutputFlashes({ contentKey: input.subject.contentKey, width: input.subject.width, height: input.subject.height, fps: input.subject.fps });
+  await record([
+    { type: 'AutomatedVerdict', data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at: now() } },
+    { type: 'CaseClosed', data: { verdict: automated.verdict, at: now() } },
+  ]);
+  return { caseId: input.caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
+}
