@@ -11,7 +11,8 @@ import { connectTemporalWorker } from '../infra/temporal/connection';
 import { loadPolicy } from './moderation';
 import { createActivities } from './index';
 
-export const ORCHESTRATION_TASK_QUEUE = 'orchestration';
+export { ORCHESTRATION_TASK_QUEUE } from '../infra/temporal/taskQueues';
+import { ORCHESTRATION_TASK_QUEUE } from '../infra/temporal/taskQueues';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();

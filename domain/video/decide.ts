@@ -1,13 +1,13 @@
 // The video decider: a command and the current state give the events to record, or a typed refusal.
 // Pure: time, ids and verdicts come in with the command.
-import type { ChunkPlan, FailureCode, StopCode, VideoEvent, VideoRequestedData } from './events';
+import type { ChunkPlan, Collision, FailureCode, StopCode, VideoEvent, VideoRequestedData } from './events';
 import { isFinished, type VideoState } from './state';
 
 export type VideoCommand =
   | { type: 'RequestVideo'; data: VideoRequestedData }
   | { type: 'RecordPromptVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; at: number } }
-  | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: number; at: number } }
+  | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
   | { type: 'RecordMux'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; at: number } }
   | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
@@ -15,7 +15,8 @@ export type VideoCommand =
   | { type: 'StopVideo'; data: { code: StopCode; message: string; at: number } }
   | { type: 'FailVideo'; data: { code: FailureCode; message: string; at: number } }
   | { type: 'CancelVideo'; data: { by: string; at: number } }
-  | { type: 'PublishVideo'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } };
+  | { type: 'PublishVideo'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
+  | { type: 'DeleteVideo'; data: { by: string; at: number } };
 
 export type RefusalCode = 'already_exists' | 'not_found' | 'already_finished' | 'wrong_stage' | 'not_completed' | 'invalid_chunk';
 
@@ -121,8 +122,15 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       requireRunning(state, 'CancelVideo');
       return [{ type: 'VideoCancelled', data: command.data }];
 
+    case 'DeleteVideo':
+      if (!state.exists) refuse('not_found', 'DeleteVideo: the video was never requested');
+      if (state.deleted) return [];
+      if (!isFinished(state)) refuse('wrong_stage', 'a video still being generated must be cancelled before it is deleted');
+      return [{ type: 'VideoDeleted', data: command.data }];
+
     case 'PublishVideo':
       if (!state.exists) refuse('not_found', 'PublishVideo: the video was never requested');
+      if (state.deleted) refuse('already_finished', 'the video was deleted');
       if (state.status !== 'completed') refuse('not_completed', `only a completed video can be published; this one is ${state.status}`);
       if (state.visibility === 'published') return [];
       if (state.visibility === 'taken_down') refuse('already_finished', 'the video was taken down');

@@ -22,6 +22,15 @@ export interface VideoRequestedData {
   at: number;
 }
 
+/** One impact of the model's event track: which frame, which global audio sample, how hard. */
+export interface Collision {
+  frame: number;
+  sample: number;
+  speed: number;
+  body: number;
+  kind: 'floor' | 'wall' | 'body';
+}
+
 export interface ChunkPlan {
   index: number;
   start_frame: number;
@@ -32,7 +41,7 @@ export type VideoEvent =
   | { type: 'VideoRequested'; data: VideoRequestedData }
   | { type: 'PromptModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   | { type: 'ChunksPlanned'; data: { total: number; fps: number; frames: number; chunks: ChunkPlan[]; at: number } }
-  | { type: 'VideoChunkRendered'; data: { index: number; blob_key: string; frames: number; collisions: number; at: number } }
+  | { type: 'VideoChunkRendered'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'AudioChunkRendered'; data: { index: number; blob_key: string; samples: number; at: number } }
   | { type: 'Muxed'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; at: number } }
   | { type: 'OutputModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
@@ -40,6 +49,7 @@ export type VideoEvent =
   | { type: 'VideoBlocked'; data: { code: StopCode; message: string; at: number } }
   | { type: 'VideoFailed'; data: { code: FailureCode; message: string; at: number } }
   | { type: 'VideoCancelled'; data: { by: string; at: number } }
-  | { type: 'VideoPublished'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } };
+  | { type: 'VideoPublished'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
+  | { type: 'VideoDeleted'; data: { by: string; at: number } };
 
 export type VideoEventType = VideoEvent['type'];

@@ -21,6 +21,8 @@ export interface VideoState {
   cameoUses: { cameo_id: string; grant_revision: number }[];
   createdAt: number | null;
   completedAt: number | null;
+  /** Deleted by its owner: files removed, the events stay as the record. */
+  deleted: boolean;
 }
 
 export const initialVideoState: VideoState = Object.freeze({
@@ -38,6 +40,7 @@ export const initialVideoState: VideoState = Object.freeze({
   cameoUses: [],
   createdAt: null,
   completedAt: null,
+  deleted: false,
 }) as VideoState;
 
 /** Progress bands: moderation 0-5, rendering 5-85 (video and audio chunks), muxing 85-95, output review 95-99. */
@@ -101,6 +104,8 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
       return { ...state, status: 'cancelled', stage: 'cancelled', completedAt: event.data.at };
     case 'VideoPublished':
       return { ...state, visibility: 'published', cameoUses: event.data.cameo_uses };
+    case 'VideoDeleted':
+      return { ...state, deleted: true };
   }
 }
 

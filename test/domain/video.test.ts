@@ -28,7 +28,7 @@ const planned: VideoEvent = {
   data: { total: 2, fps: 24, frames: 48, chunks: planChunks(2, 24, 24), at: 1002 },
 };
 const rendered = (index: number): VideoEvent[] => [
-  { type: 'VideoChunkRendered', data: { index, blob_key: `v/${index}`, frames: 24, collisions: 1, at: 1003 } },
+  { type: 'VideoChunkRendered', data: { index, blob_key: `v/${index}`, frames: 24, collisions: [{ frame: 3, sample: 7250, speed: 1.5, body: 0, kind: 'floor' }], at: 1003 } },
   { type: 'AudioChunkRendered', data: { index, blob_key: `a/${index}`, samples: 48000, at: 1003 } },
 ];
 const muxed: VideoEvent = { type: 'Muxed', data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, at: 1004 } };
@@ -65,7 +65,7 @@ describe('video decider', () => {
   });
 
   it('records each chunk once, even when a retried activity reports it again', () => {
-    const chunk = { index: 0, blob_key: 'v/0', frames: 24, collisions: 1, at: 1003 };
+    const chunk = { index: 0, blob_key: 'v/0', frames: 24, collisions: [{ frame: 3, sample: 7250, speed: 1.5, body: 0, kind: 'floor' as const }], at: 1003 };
     spec.given([requested, allowed, planned]).when({ type: 'RecordVideoChunk', data: chunk }).then([{ type: 'VideoChunkRendered', data: chunk }]);
     spec.given([requested, allowed, planned, { type: 'VideoChunkRendered', data: chunk }]).when({ type: 'RecordVideoChunk', data: chunk }).then([]);
     spec.given([requested, allowed, planned]).when({ type: 'RecordVideoChunk', data: { ...chunk, index: 2 } }).thenThrows(refusal('invalid_chunk'));
@@ -113,5 +113,12 @@ describe('video decider', () => {
     spec.given([...done, { type: 'VideoPublished', data: publish }]).when({ type: 'PublishVideo', data: publish }).then([]);
     spec.given([requested, allowed, planned]).when({ type: 'PublishVideo', data: publish }).thenThrows(refusal('not_completed'));
     expect(foldVideo([...done, { type: 'VideoPublished', data: publish }]).visibility).toBe('published');
+  });
+
+  it('deletes a finished video once, and refuses to delete one still being generated', () => {
+    const cancelled: VideoEvent = { type: 'VideoCancelled', data: { by: 'user_1', at: 5 } };
+    spec.given([requested, cancelled]).when({ type: 'DeleteVideo', data: { by: 'user_1', at: 6 } }).then([{ type: 'VideoDeleted', data: { by: 'user_1', at: 6 } }]);
+    spec.given([requested, cancelled, { type: 'VideoDeleted', data: { by: 'user_1', at: 6 } }]).when({ type: 'DeleteVideo', data: { by: 'user_1', at: 7 } }).then([]);
+    spec.given([requested, allowed, planned]).when({ type: 'DeleteVideo', data: { by: 'user_1', at: 6 } }).thenThrows(refusal('wrong_stage'));
   });
 });
