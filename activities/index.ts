@@ -6,6 +6,8 @@ import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
 import { createAppendEvents } from './appendEvents';
 import { createModerationActivities } from './moderation';
+import { createMuxActivities } from './mux';
+import { createReadStream } from './readStream';
 
 export interface ActivityDeps {
   eventStore: EventStore;
@@ -19,6 +21,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     appendEvents: createAppendEvents(deps),
     ...createModerationActivities(deps),
+    ...createMuxActivities(deps),
+    ...createReadStream(deps),
   };
 }
 

@@ -1,28 +1,42 @@
 // Entry point of the GPU worker: inference activities on task queue `gpu`, as many at once as the GPU has
-// slots (GPU_CONCURRENCY). One process per GPU; the renderers arrive with the inference engine.
+// slots (GPU_CONCURRENCY). One process per GPU; it loads the model pack and warms it up before it polls.
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { connectTemporalWorker } from '../infra/temporal/connection';
+import { createBlobStore } from '../infra/blobs';
+import { createFfmpeg } from '../infra/media/ffmpeg';
+import { createGpuActivities } from './activities';
+import { createEngine } from './engine/engine';
 
-export const GPU_TASK_QUEUE = 'gpu';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'gpu-worker' });
   const shutdown = handleShutdown(logger);
   const fatal = exitOnFatal(logger, 'gpu worker');
+  // The engine first: a pack that does not load, or no working provider, should stop the worker before it takes a
+  // task it cannot render. createEngine logs the provider it chose and why, and the warm-up time.
+  const engine = await createEngine({ config, logger }).catch(fatal);
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
-    taskQueue: GPU_TASK_QUEUE,
-    // No renderers yet. The SDK refuses a worker with nothing to run, so until they arrive it runs one
-    // diagnostic activity, which also shows which GPU worker picks up a task and how it is configured.
+    taskQueue: config.gpuTaskQueue,
     activities: {
-      gpuWorkerInfo: async () => ({ hostname: os.hostname(), pid: process.pid, inferenceEp: config.inferenceEp, concurrency: config.gpuConcurrency }),
+      ...createGpuActivities({ engine, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), logger }),
+      // Which GPU worker picks up a task, its provider and its pack: a cheap check for operators.
+      gpuWorkerInfo: async () => ({
+        hostname: os.hostname(),
+        pid: process.pid,
+        inferenceEp: config.inferenceEp,
+        provider: engine.provider,
+        threads: engine.report.threads,
+        pack: `${engine.pack.name}@${engine.pack.version}`,
+        concurrency: config.gpuConcurrency,
+      }),
     },
     maxConcurrentActivityTaskExecutions: config.gpuConcurrency,
     // A chunk in progress gets this long to finish; a chunk cut short is retried elsewhere from its start.
@@ -34,8 +48,9 @@ async function main(): Promise<void> {
     worker.shutdown();
     await running;
     await connection.close();
+    await engine.close();
   });
-  logger.info({ taskQueue: GPU_TASK_QUEUE, concurrency: config.gpuConcurrency, inferenceEp: config.inferenceEp }, 'gpu worker polling');
+  logger.info({ taskQueue: config.gpuTaskQueue, concurrency: config.gpuConcurrency, provider: engine.provider, pack: engine.pack.name }, 'gpu worker polling');
   await running.catch(fatal);
 }
 

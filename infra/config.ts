@@ -26,6 +26,8 @@ export interface Config {
   /** The prompt policy file of automated moderation. */
   moderationPolicyPath: string;
   gpuConcurrency: number;
+  /** The inference task queue the GPU workers poll and generation workflows send chunks to. */
+  gpuTaskQueue: string;
   ffmpegPath: string | undefined;
   logLevel: LogLevel;
   ci: boolean;
@@ -96,6 +98,13 @@ function hostPort(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function taskQueue(env: Env, name: string, fallback: string): string {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(raw)) throw new ConfigError(name, raw, 'a task queue name of letters, digits, ".", "_" or "-"');
+  return raw;
+}
+
 const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
 const ES_SCHEMES = ['postgres:', 'postgresql:', 'kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'] as const;
 
@@ -121,6 +130,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelPack: modelPack(env, 'MODEL_PACK', 'reference'),
     moderationPolicyPath: path.resolve(__dirname, '..', text(env, 'MODERATION_POLICY') ?? 'config/moderation-policy.json'),
     gpuConcurrency: integer(env, 'GPU_CONCURRENCY', 1, 1, 64),
+    gpuTaskQueue: taskQueue(env, 'GPU_TASK_QUEUE', 'gpu'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),

@@ -1,3 +1,5 @@
 // Every workflow of the orchestration worker; the bundle is built from this file.
+export { generationWorkflow, progressQuery } from './generation';
 export { moderationWorkflow } from './moderation';
+export { publishWorkflow } from './publish';
 export { recordEventsWorkflow } from './recordEvents';

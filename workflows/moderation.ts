@@ -4,11 +4,8 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ModerationEvent, ModerationStage, Verdict } from '../domain/moderation/events';
+import { streamWriter } from './streamWriter';
 
-const { appendEvents } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
-});
 const { moderatePrompt, checkOutputFlashes } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '30 seconds',
@@ -34,19 +31,8 @@ export interface ModerationResult {
 
 export async function moderationWorkflow(input: ModerationInput): Promise<ModerationResult> {
   const stream = workflowInfo().workflowId;
-  let revision = 'no_stream';
-  let seq = 0;
-  const record = async (events: ModerationEvent[]) => {
-    const result = await appendEvents({
-      stream,
-      expectedRevision: revision,
-      firstSeq: seq,
-      events,
-      metadata: { actor: input.actor, correlationId: input.correlationId, causationId: input.subjectId },
-    });
-    revision = result.nextExpectedRevision;
-    seq += events.length;
-  };
+  const writer = streamWriter(stream, { actor: input.actor, correlationId: input.correlationId });
+  const record = (events: ModerationEvent[]) => writer.append(() => events, input.subjectId);
   const now = () => Math.floor(Date.now() / 1000);
   const stage: ModerationStage = input.subject.stage;
 

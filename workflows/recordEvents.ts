@@ -1,13 +1,8 @@
-// recordEventsWorkflow: appends batches of events to one stream through the appendEvents activity, tracking the
-// stream revision and the per-workflow event sequence; the building block every domain workflow uses to record.
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+// recordEventsWorkflow: appends batches of events to one stream. The smallest user of the stream writer; the Temporal
+// harness test proves with it that a retried append lands each event exactly once.
+import { workflowInfo } from '@temporalio/workflow';
 import type { NewEvent } from '../activities/appendEvents';
-
-const { appendEvents } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', backoffCoefficient: 2 },
-});
+import { streamWriter } from './streamWriter';
 
 export interface RecordEventsInput {
   stream: string;
@@ -22,12 +17,8 @@ export interface RecordEventsResult {
 }
 
 export async function recordEventsWorkflow(input: RecordEventsInput): Promise<RecordEventsResult> {
-  let revision = 'no_stream';
-  let seq = 0;
-  for (const batch of input.batches) {
-    const result = await appendEvents({ stream: input.stream, expectedRevision: revision, firstSeq: seq, events: batch, metadata: { actor: input.actor } });
-    revision = result.nextExpectedRevision;
-    seq += batch.length;
-  }
-  return { revision, eventsRecorded: seq };
+  const writer = streamWriter(input.stream, { actor: input.actor, correlationId: workflowInfo().workflowId });
+  let recorded = 0;
+  for (const batch of input.batches) recorded += (await writer.append(() => batch)).length;
+  return { revision: String(recorded - 1), eventsRecorded: recorded };
 }

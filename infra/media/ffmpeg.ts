@@ -110,6 +110,25 @@ export interface Ffmpeg {
   decodeToRgb(file: string, width: number, height: number): Promise<{ frames: Uint8Array; count: number }>;
   /** What `ffmpeg -i` says about a file (ffprobe is not shipped by @ffmpeg-installer), plus a frame count. */
   probe(file: string): Promise<MediaInfo>;
+  /** Joins chunk segments and raw PCM into one MP4 (H.264 copied, AAC, faststart), then a thumbnail and a spritesheet. */
+  mux(input: MuxFiles): Promise<{ durationS: number }>;
+  /** Decodes a file's audio to interleaved float samples (tests, moderation). */
+  decodeAudio(file: string, sampleRateHz?: number, channels?: number): Promise<Float32Array>;
+}
+
+export interface MuxFiles {
+  /** MPEG-TS segments, in order. */
+  segments: string[];
+  /** Signed 16-bit little-endian interleaved PCM covering the same time as the segments. */
+  audioFile: string;
+  sampleRateHz: number;
+  channels: number;
+  fps: number;
+  width: number;
+  height: number;
+  content: string;
+  thumbnail: string;
+  spritesheet: string;
 }
 
 export function createFfmpeg(config: Pick<Config, 'ffmpegPath'>, options?: Parameters<typeof resolveFfmpeg>[1]): Ffmpeg {
@@ -119,6 +138,8 @@ export function createFfmpeg(config: Pick<Config, 'ffmpegPath'>, options?: Param
     encodeRgbSegment: (input) => encodeRgbSegment(binary.path, input),
     decodeToRgb: (file, width, height) => decodeToRgb(binary.path, file, width, height),
     probe: (file) => probe(binary.path, file),
+    mux: (input) => mux(binary.path, input),
+    decodeAudio: (file, sampleRateHz = 48000, channels = 2) => decodeAudio(binary.path, file, sampleRateHz, channels),
   };
 }
 
@@ -216,4 +237,75 @@ function probe(binary: string, file: string): Promise<MediaInfo> {
       });
     });
   });
+}
+
+/**
+ * The mux. The video stream is copied, never re-encoded, so the MP4 holds exactly the frames the GPU workers made;
+ * bitexact flags and no metadata (no creation time) make the same inputs give the same bytes, so a job that was
+ * interrupted and resumed produces the file an uninterrupted run would.
+ */
+async function mux(binary: string, input: MuxFiles): Promise<{ durationS: number }> {
+  if (input.segments.length === 0) throw new RangeError('mux: no video segments');
+  const pcmBytes = fs.statSync(input.audioFile).size;
+  const bytesPerSample = 2 * input.channels;
+  if (pcmBytes === 0 || pcmBytes % bytesPerSample !== 0) throw new RangeError(`mux: ${input.audioFile} holds ${pcmBytes} bytes, not whole ${input.channels}-channel samples`);
+  const durationS = pcmBytes / bytesPerSample / input.sampleRateHz;
+  const list = `${input.content}.concat.txt`;
+  // The concat demuxer's list format: one quoted path a line, with quotes escaped.
+  fs.writeFileSync(list, input.segments.map((f) => `file '${f.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
+  const bitexact = ['-fflags +bitexact', '-flags:v +bitexact', '-flags:a +bitexact', '-map_metadata -1'];
+  try {
+    await runCommand(
+      ffmpeg()
+        .setFfmpegPath(binary)
+        .input(list)
+        .inputOptions(['-f concat', '-safe 0'])
+        .input(input.audioFile)
+        .inputOptions(['-f s16le', `-ar ${input.sampleRateHz}`, `-ac ${input.channels}`])
+        .outputOptions(['-map 0:v:0', '-map 1:a:0', '-c:v copy', '-c:a aac', '-b:a 160k', '-movflags +faststart', ...bitexact])
+        .format('mp4')
+        .output(input.content),
+      `muxing ${input.segments.length} segments into ${input.content}`,
+    );
+  } finally {
+    fs.rmSync(list, { force: true });
+  }
+  await runCommand(
+    ffmpeg(input.content)
+      .setFfmpegPath(binary)
+      .inputOptions([`-ss ${(durationS / 2).toFixed(3)}`])
+      .outputOptions(['-frames:v 1', '-q:v 3', '-an', ...bitexact])
+      .format('image2')
+      .output(input.thumbnail),
+    `thumbnail of ${input.content}`,
+  );
+  // Two frames a second, 160 pixels wide, in rows of five.
+  const tiles = Math.max(1, Math.ceil(durationS * 2));
+  const columns = Math.min(5, tiles);
+  const rows = Math.ceil(tiles / columns);
+  await runCommand(
+    ffmpeg(input.content)
+      .setFfmpegPath(binary)
+      .videoFilters([`fps=2`, `scale=160:-2`, `tile=${columns}x${rows}`])
+      .outputOptions(['-frames:v 1', '-q:v 4', '-an', ...bitexact])
+      .format('image2')
+      .output(input.spritesheet),
+    `spritesheet of ${input.content}`,
+  );
+  return { durationS };
+}
+
+async function decodeAudio(binary: string, file: string, sampleRateHz: number, channels: number): Promise<Float32Array> {
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  const command = ffmpeg(file)
+    .setFfmpegPath(binary)
+    .outputOptions(['-vn', `-ac ${channels}`, `-ar ${sampleRateHz}`])
+    .audioCodec('pcm_f32le')
+    .format('f32le')
+    .output(sink);
+  await runCommand(command, `decoding the audio of ${file}`);
+  const all = Buffer.concat(chunks);
+  return new Float32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength));
 }

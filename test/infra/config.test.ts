@@ -34,6 +34,9 @@ describe('config', () => {
       GPU_CONCURRENCY: '4',
       LOG_LEVEL: 'debug',
       EVENT_MAX_BYTES: '2048',
+      INFERENCE_THREADS: '2',
+      MODEL_PACK: 'reference',
+      GPU_TASK_QUEUE: 'gpu-h100',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -45,6 +48,9 @@ describe('config', () => {
       gpuConcurrency: 4,
       logLevel: 'debug',
       eventMaxBytes: 2048,
+      inferenceThreads: 2,
+      modelPack: 'reference',
+      gpuTaskQueue: 'gpu-h100',
     });
   });
 
@@ -57,6 +63,8 @@ describe('config', () => {
     ['DATABASE_URL', 'mysql://x@y/z', 'invalid DATABASE_URL="mysql://x@y/z": expected a URL of the form postgres://... or postgresql://...'],
     ['EVENTSTORE_URL', 'not a url', 'invalid EVENTSTORE_URL="not a url": expected a URL of the form'],
     ['TEMPORAL_ADDRESS', 'http://x', 'invalid TEMPORAL_ADDRESS="http://x": expected host:port'],
+    ['INFERENCE_THREADS', '-1', 'invalid INFERENCE_THREADS="-1": expected an integer from 0 to 256'],
+    ['GPU_TASK_QUEUE', 'gpu queue', 'invalid GPU_TASK_QUEUE="gpu queue": expected a task queue name'],
   ])('refuses %s=%s with a message naming the variable, the value and the expected form', (name, value, message) => {
     const attempt = () => loadConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);

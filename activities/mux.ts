@@ -1,0 +1,73 @@
+// The mux activity: a video's chunk segments and PCM audio become one MP4 (H.264 + AAC, faststart), plus a
+// thumbnail and a spritesheet, all in the blob store. The ffmpeg work itself lives in infra/media/ffmpeg.ts.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Context } from '@temporalio/activity';
+import type { BlobStore } from '../infra/blobs';
+import type { Logger } from '../infra/logger';
+import type { Ffmpeg } from '../infra/media/ffmpeg';
+
+export interface MuxInput {
+  videoId: string;
+  videoKeys: string[];
+  audioKeys: string[];
+  fps: number;
+  width: number;
+  height: number;
+}
+
+export interface MuxResult {
+  content_key: string;
+  thumbnail_key: string;
+  spritesheet_key: string;
+  duration_s: number;
+  bytes: number;
+}
+
+export function contentKeys(videoId: string) {
+  return {
+    content: `videos/${videoId}/content.mp4`,
+    thumbnail: `videos/${videoId}/thumbnail.jpg`,
+    spritesheet: `videos/${videoId}/spritesheet.jpg`,
+  };
+}
+
+export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
+  return {
+    async muxVideo(input: MuxInput): Promise<MuxResult> {
+      if (input.videoKeys.length === 0 || input.videoKeys.length !== input.audioKeys.length) {
+        throw new Error(`mux needs one audio chunk per video chunk, got ${input.videoKeys.length} video and ${input.audioKeys.length} audio`);
+      }
+      const ctx = Context.current();
+      const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'reelforge-mux-'));
+      try {
+        const segments: string[] = [];
+        for (const [i, key] of input.videoKeys.entries()) {
+          const file = path.join(dir, `v${String(i).padStart(3, '0')}.ts`);
+          await pipeline(await deps.blobs.stream(key), fs.createWriteStream(file));
+          segments.push(file);
+        }
+        // Raw PCM chunks join by plain concatenation: same format, no headers.
+        const audioFile = path.join(dir, 'audio.pcm');
+        const out = fs.createWriteStream(audioFile);
+        for (const key of input.audioKeys) await pipeline(await deps.blobs.stream(key), out, { end: false });
+        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        ctx.heartbeat({ step: 'inputs ready' });
+
+        const files = { content: path.join(dir, 'content.mp4'), thumbnail: path.join(dir, 'thumbnail.jpg'), spritesheet: path.join(dir, 'spritesheet.jpg') };
+        const result = await deps.ffmpeg.mux({ segments, audioFile, sampleRateHz: 48000, channels: 2, fps: input.fps, width: input.width, height: input.height, ...files });
+        ctx.heartbeat({ step: 'muxed' });
+        const keys = contentKeys(input.videoId);
+        const content = await deps.blobs.put(keys.content, fs.createReadStream(files.content));
+        await deps.blobs.put(keys.thumbnail, fs.createReadStream(files.thumbnail));
+        await deps.blobs.put(keys.spritesheet, fs.createReadStream(files.spritesheet));
+        deps.logger.debug({ videoId: input.videoId, bytes: content.bytes }, 'video muxed');
+        return { content_key: keys.content, thumbnail_key: keys.thumbnail, spritesheet_key: keys.spritesheet, duration_s: result.durationS, bytes: content.bytes };
+      } finally {
+        await fs.promises.rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

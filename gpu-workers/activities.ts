@@ -1,0 +1,148 @@
+// The GPU task queue's activities: render one video chunk or one audio chunk of a video and store it in the blob
+// store. A chunk's final physics state and event track are stored beside it, so chunk i+1 (and a retry of it on any
+// worker) starts from exactly what chunk i recorded, and audio chunk i finds the events it must sound.
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import type { Collision } from '../domain/video/events';
+import type { BlobStore } from '../infra/blobs';
+import type { Logger } from '../infra/logger';
+import type { Ffmpeg } from '../infra/media/ffmpeg';
+import type { Engine, Scene } from './engine/engine';
+import { writeAudioSegment, writeVideoSegment } from './engine/segments';
+
+export interface ChunkJob {
+  videoId: string;
+  index: number;
+  startFrame: number;
+  numFrames: number;
+  prompt: string;
+  seed: number;
+  size: string;
+  style: string;
+  camera: string;
+}
+
+export interface VideoChunkResult {
+  blob_key: string;
+  frames: number;
+  collisions: Collision[];
+}
+
+export interface AudioChunkResult {
+  blob_key: string;
+  samples: number;
+}
+
+/** Frames rendered between heartbeats: a chunk reports progress and notices cancellation a few times a second. */
+const FRAMES_PER_SLICE = 6;
+const KINDS: Collision['kind'][] = ['floor', 'wall', 'body'];
+
+function carriedKey(videoId: string, index: number): string {
+  return `videos/${videoId}/chunks/${String(index).padStart(3, '0')}.carry.json`;
+}
+
+function eventsKey(videoId: string, index: number): string {
+  return `videos/${videoId}/chunks/${String(index).padStart(3, '0')}.events.f32`;
+}
+
+/** Collisions of an event track ([F, substeps, bodies, 4]: speed, sample in frame, x, kind). */
+export function collisionsOf(events: Float32Array, startFrame: number, samplesPerFrame: number, frameSize: number): Collision[] {
+  const out: Collision[] = [];
+  const frames = events.length / frameSize;
+  const bodies = 8;
+  for (let f = 0; f < frames; f++) {
+    for (let i = f * frameSize; i < (f + 1) * frameSize; i += 4) {
+      const speed = events[i]!;
+      if (speed <= 0) continue;
+      const body = Math.floor((i - f * frameSize) / 4) % bodies;
+      out.push({
+        frame: startFrame + f,
+        sample: (startFrame + f) * samplesPerFrame + events[i + 1]!,
+        speed: Math.round(speed * 1e4) / 1e4,
+        body,
+        kind: KINDS[Math.round(events[i + 3]!) - 1] ?? 'body',
+      });
+    }
+  }
+  return out;
+}
+
+function checkCancelled(): void {
+  const ctx = Context.current();
+  if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk rendering cancelled');
+}
+
+export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
+  const { engine, blobs } = deps;
+  const manifest = engine.pack.manifest;
+  const fps = manifest.fps;
+  const samplesPerFrame = manifest.samples_per_frame;
+  const sceneOf = (job: ChunkJob): Promise<Scene> => engine.describeScene(job.prompt, job.seed, job.size);
+
+  return {
+    async renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
+      const ctx = Context.current();
+      const log = deps.logger.child({ videoId: job.videoId, chunk: job.index, attempt: ctx.info.attempt });
+      const scene = await sceneOf(job);
+      let state: ArrayLike<number> = scene.initialState;
+      if (job.index > 0) {
+        // A retried or moved chunk starts from the state the previous chunk recorded, never from a guess.
+        state = (JSON.parse((await blobs.get(carriedKey(job.videoId, job.index - 1))).toString('utf8')) as { state: number[] }).state;
+      }
+      const frames: Uint8Array[] = [];
+      const events: Float32Array[] = [];
+      let width = 0;
+      let height = 0;
+      for (let done = 0; done < job.numFrames; ) {
+        checkCancelled();
+        const n = Math.min(FRAMES_PER_SLICE, job.numFrames - done);
+        // The model carries state exactly, so slices render the same frames as one call would.
+        const part = await engine.renderVideoChunk({ scene, state, startFrame: job.startFrame + done, numFrames: n, size: job.size, style: job.style, camera: job.camera });
+        frames.push(part.frames);
+        events.push(part.events);
+        state = part.state;
+        width = part.width;
+        height = part.height;
+        done += n;
+        ctx.heartbeat({ framesDone: done, frames: job.numFrames });
+      }
+      checkCancelled();
+      const allFrames = Buffer.concat(frames);
+      const allEvents = new Float32Array(events.reduce((n, e) => n + e.length, 0));
+      events.reduce((offset, e) => (allEvents.set(e, offset), offset + e.length), 0);
+      const segment = await writeVideoSegment({
+        blobs,
+        ffmpeg: deps.ffmpeg,
+        videoId: job.videoId,
+        index: job.index,
+        startFrame: job.startFrame,
+        fps,
+        video: { frames: allFrames, events: allEvents, state: state as Float32Array, numFrames: job.numFrames, width, height },
+      });
+      await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(allEvents.buffer, allEvents.byteOffset, allEvents.byteLength));
+      // Written last: its presence means the chunk is whole, and the next chunk continues from it.
+      await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(state), startFrame: job.startFrame, numFrames: job.numFrames })));
+      const collisions = collisionsOf(allEvents, job.startFrame, samplesPerFrame, allEvents.length / job.numFrames);
+      log.debug({ bytes: segment.bytes, collisions: collisions.length }, 'video chunk rendered');
+      return { blob_key: segment.key, frames: job.numFrames, collisions };
+    },
+
+    async renderAudioChunk(job: ChunkJob): Promise<AudioChunkResult> {
+      const ctx = Context.current();
+      const scene = await sceneOf(job);
+      const readEvents = async (index: number) => {
+        const buf = await blobs.get(eventsKey(job.videoId, index));
+        return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      };
+      const current = await readEvents(job.index);
+      const previous = job.index > 0 ? await readEvents(job.index - 1) : undefined;
+      checkCancelled();
+      const audio = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames });
+      ctx.heartbeat({ samples: audio.length / 2 });
+      const segment = await writeAudioSegment({ blobs, videoId: job.videoId, index: job.index, sampleRateHz: manifest.sample_rate_hz, audio });
+      return { blob_key: segment.key, samples: segment.samples };
+    },
+  };
+}
+
+export type GpuActivities = ReturnType<typeof createGpuActivities>;

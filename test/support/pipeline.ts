@@ -1,0 +1,51 @@
+// The whole generation pipeline for tests: an orchestration worker running the workflow bundle with the real
+// activities, and a GPU worker with the real engine (CPU) and GPU activities, sharing one blob store.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createGpuActivities } from '../../gpu-workers/activities';
+import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
+import type { EventStore } from '../../infra/eventstore/port';
+import { createLogger } from '../../infra/logger';
+import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { realActivities } from './activities';
+import { testEnv } from './env';
+
+let sharedEngine: Promise<Engine> | undefined;
+
+/** One engine per test file: loading and warming the pack takes a moment. */
+export function testEngine(): Promise<Engine> {
+  sharedEngine ??= createEngine({
+    config: { inferenceEp: 'cpu', inferenceThreads: 2, modelPack: 'reference' },
+    logger: createLogger({ level: 'silent', name: 'test-engine' }),
+  });
+  return sharedEngine;
+}
+
+export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore) {
+  const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'pipeline-'));
+  const { activities, blobs } = realActivities(eventStore, dataDir);
+  const engine = await testEngine();
+  const taskQueue = `orchestration-${randomUUID()}`;
+  const gpuTaskQueue = `gpu-${randomUUID()}`;
+  const orchestration = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities });
+  const gpu = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: gpuTaskQueue,
+    activities: createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }) }),
+  });
+  const running = Promise.all([orchestration.run(), gpu.run()]);
+  return {
+    taskQueue,
+    gpuTaskQueue,
+    blobs,
+    dataDir,
+    async stop() {
+      orchestration.shutdown();
+      gpu.shutdown();
+      await running;
+    },
+  };
+}

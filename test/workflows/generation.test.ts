@@ -1,0 +1,140 @@
+// generationWorkflow end to end on the dev server: real moderation, real inference on the CPU, real ffmpeg mux.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import pg from 'pg';
+import type { Collision, VideoEvent, VideoRequestedData } from '../../domain/video';
+import { PgEventStore } from '../../infra/eventstore/postgres';
+import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { generationWorkflow, progressQuery } from '../../workflows';
+import { detectOnsets, matchOnsets } from '../gpu-workers/support/onsets';
+import { eventually, testEnv } from '../support/env';
+import { startPipeline } from '../support/pipeline';
+import { sharedDevServer } from '../support/temporal';
+
+const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+
+function request(prompt: string, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData {
+  const id = `video_${randomUUID().replace(/-/g, '')}`;
+  return {
+    video_id: id,
+    owner_id: 'user_test',
+    prompt,
+    model: 'reference',
+    seconds: 2,
+    size: '256x256',
+    style: 'cinematic',
+    camera: 'static',
+    seed: 7,
+    cameo_ids: [],
+    publish: false,
+    remixed_from_video_id: null,
+    extended_from_video_id: null,
+    has_input_reference: false,
+    at: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+describe('generationWorkflow', () => {
+  const schema = `gen_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let env: TestWorkflowEnvironment;
+  let store: PgEventStore;
+  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+
+  beforeAll(async () => {
+    env = await sharedDevServer();
+    store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema, maxEventBytes: 1024 * 1024 });
+    pipeline = await startPipeline(env, store);
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+    await store?.close();
+    await env?.teardown();
+    const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+
+  const run = (req: VideoRequestedData) =>
+    env.client.workflow.execute(generationWorkflow, {
+      taskQueue: pipeline.taskQueue,
+      workflowId: `video-${req.video_id}`,
+      args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
+    });
+  const eventsOf = async (req: VideoRequestedData) => (await store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+
+  it('turns a prompt into an MP4 with H.264 and AAC whose sounds fall on the collisions', async () => {
+    const req = request('three red balls bouncing');
+    const result = await run(req);
+    expect(result).toMatchObject({ status: 'completed', stage: 'completed', progress: 100, chunks: { total: 2, video_done: 2, audio_done: 2 } });
+
+    const events = await eventsOf(req);
+    const types = events.map((e) => e.type);
+    expect(types.slice(0, 3)).toEqual(['VideoRequested', 'PromptModerated', 'ChunksPlanned']);
+    expect(types.slice(-3)).toEqual(['Muxed', 'OutputModerated', 'VideoCompleted']);
+    // Audio chunk 0 renders beside video chunk 1, so their order in the middle may vary.
+    expect(types.slice(3, -3).sort()).toEqual(['AudioChunkRendered', 'AudioChunkRendered', 'VideoChunkRendered', 'VideoChunkRendered']);
+    expect(types.indexOf('VideoChunkRendered')).toBeLessThan(types.indexOf('AudioChunkRendered'));
+    expect(events.filter((e) => e.type === 'VideoChunkRendered')).toHaveLength(2);
+
+    const muxed = events.find((e) => e.type === 'Muxed')!.data as { content_key: string };
+    const file = path.join(pipeline.dataDir, 'check.mp4');
+    fs.writeFileSync(file, await pipeline.blobs.get(muxed.content_key));
+    const info = await ffmpeg.probe(file);
+    expect(info.video).toMatchObject({ codec: 'h264', width: 256, height: 256, fps: 24 });
+    expect(info.audio).toMatchObject({ codec: 'aac', sampleRateHz: 48000 });
+    expect(info.videoFrames).toBe(48);
+    expect(Math.abs(info.durationS! - 2)).toBeLessThanOrEqual(1 / 24);
+
+    // Audio and video in sync: onsets found in the decoded audio fall within one frame of the recorded collisions.
+    const collisions = events.filter((e) => e.type === 'VideoChunkRendered').flatMap((e) => (e.data as { collisions: Collision[] }).collisions).filter((c) => c.speed >= 0.4);
+    expect(collisions.length).toBeGreaterThan(0);
+    const audio = await ffmpeg.decodeAudio(file);
+    const onsets = detectOnsets(audio);
+    // Both bodies of a body-to-body collision report it: one sound, one onset.
+    const expected = [...new Set(collisions.map((c) => c.sample))];
+    const match = matchOnsets(expected, onsets, 2000);
+    expect(match.missed).toEqual([]);
+    // Tighter than the one-frame requirement: the AAC encoder's priming delay must be compensated in the file.
+    expect(Math.max(...match.errors.map(Math.abs))).toBeLessThanOrEqual(48);
+  });
+
+  it('blocks a prompt the policy names before any GPU work', async () => {
+    const req = request('a gory bloodbath');
+    expect(await run(req)).toMatchObject({ status: 'failed', stage: 'blocked' });
+    const events = await eventsOf(req);
+    expect(events.map((e) => e.type)).toEqual(['VideoRequested', 'PromptModerated', 'VideoBlocked']);
+    expect(events[2]!.data).toMatchObject({ code: 'moderation_blocked' });
+  });
+
+  it('renders a 5 Hz strobe but blocks it at the output check; a 1 Hz one completes', async () => {
+    const fast = request('strobe flashing at 5 hz with two balls');
+    expect(await run(fast)).toMatchObject({ status: 'failed', stage: 'blocked' });
+    const fastEvents = await eventsOf(fast);
+    expect(fastEvents.map((e) => e.type)).toContain('Muxed');
+    expect(fastEvents.find((e) => e.type === 'VideoBlocked')!.data).toMatchObject({ code: 'moderation_blocked' });
+    expect(fastEvents.map((e) => e.type)).not.toContain('VideoCompleted');
+
+    const slow = request('strobe flashing at 1 hz with two balls');
+    expect(await run(slow)).toMatchObject({ status: 'completed' });
+  });
+
+  it('is cancelled cleanly mid-render and records VideoCancelled', async () => {
+    const req = request('eight bouncy balls', { seconds: 8, size: '512x512' });
+    const handle = await env.client.workflow.start(generationWorkflow, {
+      taskQueue: pipeline.taskQueue,
+      workflowId: `video-${req.video_id}`,
+      args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
+    });
+    await eventually(async () => ((await handle.query(progressQuery)).stage === 'rendering' ? true : undefined), 'rendering to start');
+    await handle.cancel();
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const events = await eventsOf(req);
+    expect(events[events.length - 1]!.type).toBe('VideoCancelled');
+    expect(events.map((e) => e.type)).not.toContain('Muxed');
+  });
+});
