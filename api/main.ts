@@ -1,15 +1,25 @@
 // Entry point of the API process (one of the roles `npm start` supervises; run alone in production):
-// opens the event store, the read models' database, the users store and a Temporal client, then serves HTTP on PORT.
+// opens the event store, the read models' database (users, idempotency keys, the projector's videos table), the blob
+// store and a Temporal client, then serves HTTP on PORT.
 // On the very first start it creates the development keys and prints them, once, to stdout.
+import path from 'node:path';
 import { loadConfigOrExit } from '../infra/config';
+import { createBlobStore } from '../infra/blobs';
 import { openEventStore } from '../infra/eventstore';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createPgPool } from '../infra/postgres/pool';
 import { connectTemporalClient } from '../infra/temporal/connection';
+import { ORCHESTRATION_TASK_QUEUE } from '../infra/temporal/taskQueues';
 import type { DevKeysResult } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
-import { buildServer } from './server';
+import { DEFAULT_READMODELS_SCHEMA } from '../projections/store';
+import { DEFAULT_INPUT_REFERENCE_MAX_BYTES, buildServer } from './server';
+import { PgIdempotencyStore } from './videos/idempotency';
+import { createVideoReadModel } from './videos/readModel';
+
+/** Expired Idempotency-Keys are forgotten this often (claims ignore expired rows anyway; this keeps the table small). */
+const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -26,10 +36,28 @@ async function main(): Promise<void> {
   const users = await openUserStore({ pool: readModels, logger }).catch(fatal);
   // Every replica calls it; the store lets exactly one create the keys, so they are printed by one process, once.
   const devKeys = await users.ensureDevKeys(config.dataDir).catch(fatal);
-  const app = await buildServer({ logger, eventStore, temporal, readModels, users }).catch(fatal);
+  const idempotency = await PgIdempotencyStore.open({ pool: readModels, logger }).catch(fatal);
+  const videos = {
+    blobs: createBlobStore(config),
+    // The projector process writes this table; the API reads it.
+    readModel: createVideoReadModel(readModels, { schema: DEFAULT_READMODELS_SCHEMA }),
+    idempotency,
+    config: {
+      // MODEL_PACK may be a path; the model's name is its folder's.
+      modelName: path.basename(config.modelPack),
+      taskQueue: ORCHESTRATION_TASK_QUEUE,
+      inputReferenceMaxBytes: DEFAULT_INPUT_REFERENCE_MAX_BYTES,
+    },
+  };
+  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos }).catch(fatal);
+  const purge = setInterval(() => {
+    idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));
+  }, IDEMPOTENCY_PURGE_INTERVAL_MS);
+  purge.unref();
 
   shutdown.setStop(async () => {
     // Stop taking requests and finish those in flight before the stores they use go away.
+    clearInterval(purge);
     await app.close();
     await Promise.allSettled([eventStore.close(), users.close(), temporal.close()]);
     await readModels.end();

@@ -1,6 +1,7 @@
 // The Fastify app: one plugin per concern (request ids, errors, metrics, auth, OpenAPI) and one per resource, built
 // from the dependencies it is given so tests run it against the real stack. Listening is the caller's job.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
 import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
 import { pingPgPool, type PgPool } from '../infra/postgres/pool';
@@ -14,6 +15,10 @@ import { openapiPlugin } from './plugins/openapi';
 import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
 import { operationsRoutes } from './routes/operations';
 import { usersRoutes } from './routes/users';
+import { videosRoutes, type VideosRoutesOptions } from './routes/videos';
+
+/** The largest input_reference image, unless the videos config says otherwise. */
+export const DEFAULT_INPUT_REFERENCE_MAX_BYTES = 10 * 1024 * 1024;
 
 export interface ServerDeps {
   logger: Logger;
@@ -28,6 +33,8 @@ export interface ServerDeps {
   users?: UserStore;
   /** How long /readyz waits for each dependency. */
   readinessTimeoutMs?: number;
+  /** The Videos resource (blob store, read model, idempotency store, config); absent, its routes are not served. */
+  videos?: Omit<VideosRoutesOptions, 'temporal' | 'eventStore'>;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -47,6 +54,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Before the OpenAPI plugin and every route: its onRoute hook marks the /v1 routes as needing a key.
   await app.register(authPlugin, { users });
   await app.register(openapiPlugin, { version });
+  // multipart/form-data, as the OpenAI SDKs send video requests. Parts are read by the routes (request.parts()), so an
+  // upload is bounded while it streams in: one file, a handful of short fields.
+  await app.register(multipart, {
+    limits: {
+      fileSize: deps.videos?.config.inputReferenceMaxBytes ?? DEFAULT_INPUT_REFERENCE_MAX_BYTES,
+      files: 1,
+      fields: 32,
+      fieldSize: 64 * 1024,
+      fieldNameSize: 100,
+      parts: 40,
+    },
+  });
 
   await app.register(operationsRoutes, {
     checkTimeoutMs: deps.readinessTimeoutMs,
@@ -57,6 +76,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(usersRoutes, { users });
+  if (deps.videos) await app.register(videosRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
   return app;
 }
 

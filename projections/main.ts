@@ -1,12 +1,13 @@
-// Entry point of the projector process: folds the event store into read models in DATABASE_URL. It has no read
-// models yet, so it holds its connections, checks them now and then, and waits to be stopped.
+// Entry point of the projector process: folds the event store into the read models in DATABASE_URL (schema
+// `readmodels`), one checkpointed subscription per read model, until it is stopped.
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfigOrExit } from '../infra/config';
 import { openEventStore } from '../infra/eventstore';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createPgPool, pingPgPool } from '../infra/postgres/pool';
-
-const CHECK_INTERVAL_MS = 30000;
+import { ProjectionRunner } from './runner';
+import { createVideosReadModel } from './videos';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -20,16 +21,19 @@ async function main(): Promise<void> {
   const readModels = createPgPool({ connectionString: config.databaseUrl, logger });
   await pingPgPool(readModels).catch(fatal);
 
-  // Also what keeps the process alive: nothing else is scheduled until read models subscribe.
-  const timer = setInterval(() => {
-    Promise.all([eventStore.ping(), pingPgPool(readModels)]).catch((err: unknown) => logger.warn({ err }, 'a store did not answer'));
-  }, CHECK_INTERVAL_MS);
+  // The lag gauges live here until the projector serves /metrics on a port of its own.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'reelforge_' });
+  const runner = new ProjectionRunner({ eventStore, pool: readModels, readModels: [createVideosReadModel()], logger, registry });
 
+  // Set before start: a stop request while the runner migrates still closes everything in order.
   shutdown.setStop(async () => {
-    clearInterval(timer);
+    // The runner first, so no batch is cut off by its pool closing under it.
+    await runner.stop();
     await Promise.allSettled([eventStore.close(), readModels.end()]);
   });
-  logger.info('projector running; no read models yet');
+  await runner.start().catch(fatal);
+  logger.info({ schema: runner.schema, readModels: ['videos'] }, 'projector running');
 }
 
 main().catch((err: unknown) => {

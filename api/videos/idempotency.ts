@@ -1,0 +1,134 @@
+// Idempotency-Key for POST /v1/videos: one row per (owner, key) in `app.idempotency_keys`, inserted first, so of two
+// concurrent requests with one key exactly one creates the video and the other answers it (or 409 on another body).
+import type { VideoRequestedData } from '../../domain/video';
+import type { Logger } from '../../infra/logger';
+import type { PgPool } from '../../infra/postgres/pool';
+
+export const DEFAULT_IDEMPOTENCY_SCHEMA = 'app';
+/** How long a key is remembered; a key reused after this starts a new video (as Stripe's and OpenAI's keys do). */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface IdempotencyRecord {
+  videoId: string;
+  requestHash: string;
+  /** The request as first recorded, seed included: a replay restarts exactly this if the first attempt never did. */
+  request: VideoRequestedData;
+}
+
+export type IdempotencyClaim =
+  /** The key is new: this request creates the video. */
+  | { outcome: 'claimed' }
+  /** The key was used with the same body: answer its video. */
+  | { outcome: 'replay'; record: IdempotencyRecord }
+  /** The key was used with another body. */
+  | { outcome: 'conflict'; record: IdempotencyRecord };
+
+export interface IdempotencyStore {
+  /** Claims `key` for this owner and request, or reports what it was used for. */
+  claim(ownerId: string, key: string, requestHash: string, request: VideoRequestedData): Promise<IdempotencyClaim>;
+  /** Forgets keys older than the TTL; returns how many. */
+  purgeExpired(): Promise<number>;
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid idempotency schema name ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+function migrations(s: string): string[] {
+  return [
+    `CREATE TABLE ${s}.idempotency_keys (
+       owner_id text NOT NULL,
+       key text NOT NULL,
+       -- SHA-256 of the normalized parameters and the uploaded image (api/videos/params.ts requestHash).
+       request_hash text NOT NULL,
+       video_id text NOT NULL,
+       request jsonb NOT NULL,
+       created_at timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (owner_id, key)
+     );
+     CREATE INDEX idempotency_keys_created_at ON ${s}.idempotency_keys (created_at);`,
+  ];
+}
+
+interface Row {
+  video_id: string;
+  request_hash: string;
+  request: VideoRequestedData;
+}
+
+export class PgIdempotencyStore implements IdempotencyStore {
+  private readonly s: string;
+
+  private constructor(
+    private readonly pool: PgPool,
+    private readonly schema: string,
+    private readonly ttlMs: number,
+  ) {
+    this.s = quoteIdent(schema);
+  }
+
+  /** Migrates the table (safe from several replicas at once), then the store is ready. */
+  static async open(options: { pool: PgPool; schema?: string; ttlMs?: number; logger?: Logger }): Promise<PgIdempotencyStore> {
+    const store = new PgIdempotencyStore(options.pool, options.schema ?? DEFAULT_IDEMPOTENCY_SCHEMA, options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS);
+    await store.migrate(options.logger);
+    return store;
+  }
+
+  private async migrate(logger: Logger | undefined): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reelforge-migrate-idempotency-${this.schema}`]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
+      // Its own bookkeeping table: the schema is shared with the users store, each with its own versions.
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.idempotency_keys_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const done = await client.query<{ version: number }>(`SELECT version FROM ${this.s}.idempotency_keys_migrations`);
+      const applied = new Set(done.rows.map((r) => r.version));
+      const all = migrations(this.s);
+      for (let v = 1; v <= all.length; v++) {
+        if (applied.has(v)) continue;
+        await client.query(all[v - 1]!);
+        await client.query(`INSERT INTO ${this.s}.idempotency_keys_migrations (version) VALUES ($1)`, [v]);
+        logger?.info({ version: v, schema: this.schema }, 'idempotency keys migration applied');
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async claim(ownerId: string, key: string, requestHash: string, request: VideoRequestedData): Promise<IdempotencyClaim> {
+    // An expired row is dropped first, so the key starts afresh; the insert below then decides as for a new key.
+    await this.pool.query(`DELETE FROM ${this.s}.idempotency_keys WHERE owner_id = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)`, [
+      ownerId,
+      key,
+      this.ttlMs / 1000,
+    ]);
+    // Two attempts: a concurrent purge could delete the row between a lost insert and the select.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit, then reports the conflict:
+      // the loser always sees the winner's row.
+      const inserted = await this.pool.query(
+        `INSERT INTO ${this.s}.idempotency_keys (owner_id, key, request_hash, video_id, request) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (owner_id, key) DO NOTHING RETURNING video_id`,
+        [ownerId, key, requestHash, request.video_id, JSON.stringify(request)],
+      );
+      if (inserted.rowCount === 1) return { outcome: 'claimed' };
+      const found = await this.pool.query<Row>(`SELECT video_id, request_hash, request FROM ${this.s}.idempotency_keys WHERE owner_id = $1 AND key = $2`, [ownerId, key]);
+      const row = found.rows[0];
+      if (!row) continue;
+      const record = { videoId: row.video_id, requestHash: row.request_hash, request: row.request };
+      return row.request_hash === requestHash ? { outcome: 'replay', record } : { outcome: 'conflict', record };
+    }
+    throw new Error(`idempotency key could be neither claimed nor read for owner ${ownerId}`);
+  }
+
+  async purgeExpired(): Promise<number> {
+    const res = await this.pool.query(`DELETE FROM ${this.s}.idempotency_keys WHERE created_at < now() - make_interval(secs => $1)`, [this.ttlMs / 1000]);
+    return res.rowCount ?? 0;
+  }
+}

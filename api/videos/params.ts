@@ -1,0 +1,180 @@
+// The parameters of POST /v1/videos, checked field by field and normalized into what VideoRequested records: JSON
+// and multipart (all strings) go through this one validator, so both refuse alike and every failure names its field.
+import { createHash } from 'node:crypto';
+import { ProblemError } from '../plugins/errors';
+import { CAMERA_MOVES, DEFAULT_SECONDS, PROMPT_MAX_CHARS, SECONDS_MAX, SECONDS_MIN, SEED_MAX, VIDEO_SIZES, VIDEO_STYLES } from './schemas';
+
+export type FieldError = { field: string; message: string };
+
+/** What a create request asks for, before the server fills in the seed. */
+export interface CreateVideoParams {
+  prompt: string;
+  model: string;
+  seconds: number;
+  size: (typeof VIDEO_SIZES)[number];
+  style: (typeof VIDEO_STYLES)[number];
+  camera: (typeof CAMERA_MOVES)[number];
+  /** null: the server picks one at random (and records it). */
+  seed: number | null;
+  cameo_ids: string[];
+  publish: boolean;
+}
+
+/** The request's fields as they arrived: JSON values, or multipart strings (a repeated field as an array). */
+export interface RawCreateRequest {
+  source: 'json' | 'multipart';
+  fields: Record<string, unknown>;
+}
+
+export interface ParamOptions {
+  /** The configured model pack's name: the default model, and what the aliases stand for. */
+  modelName: string;
+}
+
+/** The OpenAI model names the SDKs send (with or without a snapshot date), accepted as aliases of the configured pack. */
+const MODEL_ALIAS = /^sora-2(-pro)?(-\d{4}-\d{2}-\d{2})?$/;
+// C0 controls but tab, newline and carriage return; DEL; C1 controls. They render as nothing, break logs and terminals,
+// and no honest prompt needs them.
+const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+const KNOWN_FIELDS = new Set(['prompt', 'model', 'seconds', 'size', 'style', 'camera', 'seed', 'cameo_ids', 'publish', 'input_reference']);
+
+function oneOfMessage(values: readonly string[]): string {
+  return `must be one of ${values.map((v) => `"${v}"`).join(', ')}`;
+}
+
+/** A bad request naming every field at fault; the first one is `error.param`. */
+export function invalidParams(errors: FieldError[]): ProblemError {
+  return new ProblemError({
+    status: 400,
+    code: 'validation_failed',
+    title: 'Invalid request',
+    detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+    errors,
+  });
+}
+
+/**
+ * Checks and normalizes the fields; throws a 400 ProblemError naming every bad field, with `earlierErrors` (the
+ * image's, from createRequest.ts, which reads `input_reference`) among them.
+ */
+export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, earlierErrors: readonly FieldError[] = []): CreateVideoParams {
+  const errors: FieldError[] = [...earlierErrors];
+  const fail = (field: string, message: string): undefined => {
+    errors.push({ field, message });
+    return undefined;
+  };
+  const multipart = raw.source === 'multipart';
+  const { fields } = raw;
+
+  for (const name of Object.keys(fields)) {
+    // Refused rather than ignored, as the OpenAI API does: a misspelt `second` must not quietly render 4 seconds.
+    if (!KNOWN_FIELDS.has(name)) fail(name, 'is not a parameter of this endpoint');
+  }
+
+  /** A single value; in a form, a field given twice is ambiguous and refused. */
+  const single = (name: string): unknown => {
+    const v = fields[name];
+    if (multipart && Array.isArray(v)) return fail(name, 'is given more than once');
+    return v;
+  };
+
+  const text = (name: string): string | undefined => {
+    const v = single(name);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') return fail(name, 'must be a string');
+    return v;
+  };
+
+  const choice = <T extends string>(name: string, values: readonly T[], fallback: T): T => {
+    const v = text(name);
+    if (v === undefined) return fallback;
+    if (!(values as readonly string[]).includes(v)) {
+      fail(name, oneOfMessage(values));
+      return fallback;
+    }
+    return v as T;
+  };
+
+  // prompt: required, 1..2000 characters (code points, so an emoji counts once), not blank, no control characters.
+  let prompt = '';
+  const promptValue = single('prompt');
+  if (promptValue === undefined || promptValue === null) fail('prompt', 'is required');
+  else if (typeof promptValue !== 'string') fail('prompt', 'must be a string');
+  else {
+    const length = [...promptValue].length;
+    if (length === 0) fail('prompt', 'must not be empty');
+    else if (length > PROMPT_MAX_CHARS) fail('prompt', `must be at most ${PROMPT_MAX_CHARS} characters (it has ${length})`);
+    else if (promptValue.trim() === '') fail('prompt', 'must not be blank');
+    else if (CONTROL_CHARS.test(promptValue)) fail('prompt', 'must not contain control characters (other than newline, carriage return and tab)');
+    else prompt = promptValue;
+  }
+
+  let model = options.modelName;
+  const modelValue = text('model');
+  if (modelValue !== undefined) {
+    if (modelValue === options.modelName || MODEL_ALIAS.test(modelValue)) model = options.modelName;
+    else fail('model', `must be "${options.modelName}" (the installed model pack), or "sora-2" or "sora-2-pro", its aliases`);
+  }
+
+  let seconds = DEFAULT_SECONDS;
+  const secondsValue = single('seconds');
+  if (secondsValue !== undefined) {
+    const n = typeof secondsValue === 'number' ? secondsValue : typeof secondsValue === 'string' && /^\d{1,3}$/.test(secondsValue) ? Number(secondsValue) : NaN;
+    if (!Number.isInteger(n) || n < SECONDS_MIN || n > SECONDS_MAX) {
+      fail('seconds', `must be an integer from ${SECONDS_MIN} to ${SECONDS_MAX}, as a number or a string ("4", "8" or "12", as the OpenAI API has them)`);
+    } else seconds = n;
+  }
+
+  const size = choice('size', VIDEO_SIZES, '720x1280');
+  const style = choice('style', VIDEO_STYLES, 'cinematic');
+  const camera = choice('camera', CAMERA_MOVES, 'static');
+
+  let seed: number | null = null;
+  const seedValue = single('seed');
+  if (seedValue !== undefined && seedValue !== null) {
+    // A form carries numbers as text; in JSON a seed is a number, as the schema documents.
+    const n = typeof seedValue === 'number' ? seedValue : multipart && typeof seedValue === 'string' && /^\d{1,10}$/.test(seedValue) ? Number(seedValue) : NaN;
+    if (!Number.isInteger(n) || n < 0 || n > SEED_MAX) fail('seed', `must be an integer from 0 to ${SEED_MAX}`);
+    else seed = n;
+  }
+
+  let cameoIds: string[] = [];
+  const cameoValue = fields.cameo_ids;
+  if (cameoValue !== undefined) {
+    const list = multipart ? (Array.isArray(cameoValue) ? cameoValue : [cameoValue]) : cameoValue;
+    if (!Array.isArray(list) || list.some((c) => typeof c !== 'string')) fail('cameo_ids', 'must be a list of cameo ids');
+    else if (list.length > 0) fail('cameo_ids', 'cameos are not available yet');
+    else cameoIds = list as string[];
+  }
+
+  let publish = false;
+  const publishValue = single('publish');
+  if (publishValue !== undefined) {
+    if (typeof publishValue === 'boolean') publish = publishValue;
+    else if (multipart && (publishValue === 'true' || publishValue === 'false')) publish = publishValue === 'true';
+    else fail('publish', multipart ? 'must be "true" or "false"' : 'must be a boolean');
+  }
+
+  if (errors.length > 0) throw invalidParams(errors);
+  return { prompt, model, seconds, size, style, camera, seed, cameo_ids: cameoIds, publish };
+}
+
+/**
+ * What "the same body" means for Idempotency-Key: the normalized parameters (so `"8"` and `8` agree, and an absent
+ * seed stays absent rather than becoming the random one) and the digest of the uploaded image, in a fixed order.
+ */
+export function requestHash(params: CreateVideoParams, inputReference: Buffer | undefined): string {
+  const canonical = JSON.stringify([
+    params.prompt,
+    params.model,
+    params.seconds,
+    params.size,
+    params.style,
+    params.camera,
+    params.seed,
+    params.cameo_ids,
+    params.publish,
+    inputReference ? createHash('sha256').update(inputReference).digest('hex') : null,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}

@@ -1,0 +1,21 @@
+// The routes' VideoReadModel over the projector's videos query (projections/videosQuery.ts): the one place the API
+// meets that module, so its shapes and errors are translated here and nowhere else.
+import type { SqlClient } from '../../projections/store';
+import { createVideosQuery, InvalidCursor } from '../../projections/videosQuery';
+import { UnknownCursor, type VideoReadModel } from '../routes/videos';
+
+/** `schema`: where the projector keeps the videos table (its default `readmodels`; tests use their own). */
+export function createVideoReadModel(db: SqlClient, options: { schema?: string } = {}): VideoReadModel {
+  const query = createVideosQuery(db, options);
+  return {
+    get: (id) => query.getVideo(id),
+    async list(options) {
+      try {
+        return await query.listVideos(options);
+      } catch (err) {
+        if (err instanceof InvalidCursor) throw new UnknownCursor(err.after);
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,293 @@
+// The videos read model: one row per video (status, stage, progress, chunk counts, visibility), folded from the
+// `video-<id>` streams with the domain's own evolve; GET /v1/videos reads it through videosQuery.ts.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { evolve, initialVideoState, type VideoEvent, type VideoEventType, type VideoState } from '../domain/video';
+import type { RecordedEvent } from '../infra/eventstore/port';
+import type { ReadModel } from './runner';
+import { quoteSchema, type SqlClient } from './store';
+
+export const VIDEOS_READ_MODEL = 'videos';
+const STREAM_PREFIX = 'video-';
+
+type DataOf<K extends VideoEventType> = Extract<VideoEvent, { type: K }>['data'];
+
+/**
+ * The shape each event must have before it is folded: evolve trusts its input, and a malformed event (a chunk
+ * without an index) would otherwise fold into a wrong row silently instead of being parked. The type parameter
+ * makes the compiler prove that every event the domain's types allow passes its schema, so no valid event is parked.
+ */
+function eventSchemas<S extends { [K in VideoEventType]: TSchema }>(
+  schemas: S & { [K in VideoEventType]: [DataOf<K>] extends [Static<S[K]>] ? unknown : 'rejects events that the domain type allows' },
+): S {
+  return schemas;
+}
+
+const At = Type.Integer({ minimum: 0, description: 'Unix seconds' });
+const Id = Type.String({ minLength: 1 });
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Moderated = Type.Object({
+  case_id: Type.String(),
+  verdict: Type.Union([Type.Literal('allow'), Type.Literal('block')]),
+  categories: Type.Array(Type.String()),
+  reasons: Type.Array(Type.String()),
+  at: At,
+});
+const ChunkIndex = Type.Integer({ minimum: 0 });
+
+const dataSchemas = eventSchemas({
+  VideoRequested: Type.Object({
+    video_id: Id,
+    owner_id: Id,
+    prompt: Type.String(),
+    model: Type.String(),
+    seconds: Type.Integer({ minimum: 1 }),
+    size: Type.String(),
+    style: Type.String(),
+    camera: Type.String(),
+    seed: Type.Integer(),
+    cameo_ids: Type.Array(Type.String()),
+    publish: Type.Boolean(),
+    remixed_from_video_id: Nullable(Type.String()),
+    extended_from_video_id: Nullable(Type.String()),
+    has_input_reference: Type.Boolean(),
+    at: At,
+  }),
+  PromptModerated: Moderated,
+  ChunksPlanned: Type.Object({
+    total: Type.Integer({ minimum: 0 }),
+    fps: Type.Number(),
+    frames: Type.Integer({ minimum: 0 }),
+    chunks: Type.Array(Type.Object({ index: ChunkIndex, start_frame: Type.Integer(), num_frames: Type.Integer() })),
+    at: At,
+  }),
+  // Collisions feed the audio, not this read model: their shape is the renderer's business.
+  VideoChunkRendered: Type.Object({ index: ChunkIndex, blob_key: Type.String(), frames: Type.Integer(), collisions: Type.Array(Type.Unknown()), at: At }),
+  AudioChunkRendered: Type.Object({ index: ChunkIndex, blob_key: Type.String(), samples: Type.Integer(), at: At }),
+  Muxed: Type.Object({ content_key: Type.String(), thumbnail_key: Type.String(), spritesheet_key: Type.String(), duration_s: Type.Number(), bytes: Type.Integer(), at: At }),
+  OutputModerated: Moderated,
+  VideoCompleted: Type.Object({ at: At }),
+  // Codes as plain strings: a code the domain adds later must not park the events that carry it.
+  VideoBlocked: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
+  VideoFailed: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
+  VideoCancelled: Type.Object({ by: Type.String(), at: At }),
+  VideoPublished: Type.Object({ by: Type.String(), cameo_uses: Type.Array(Type.Object({ cameo_id: Type.String(), grant_revision: Type.Integer() })), at: At }),
+  VideoDeleted: Type.Object({ by: Type.String(), at: At }),
+});
+
+const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(dataSchemas).map(([type, schema]) => [type, TypeCompiler.Compile(schema as TSchema)]));
+
+/** An event the read model refuses to fold; the runner parks it. */
+export class MalformedVideoEvent extends Error {
+  constructor(event: RecordedEvent, why: string) {
+    super(`${event.type} at revision ${event.revision} of ${event.streamName}: ${why}`);
+    this.name = 'MalformedVideoEvent';
+  }
+}
+
+/** A row of the `videos` table as `pg` returns it (bigint columns come back as strings). */
+export interface VideoRow {
+  id: string;
+  owner_id: string;
+  prompt: string;
+  model: string;
+  seconds: number;
+  size: string;
+  style: string;
+  camera: string;
+  seed: string;
+  status: VideoState['status'];
+  stage: VideoState['stage'];
+  progress: number;
+  chunks_total: number;
+  chunks_video_done: number;
+  chunks_audio_done: number;
+  visibility: VideoState['visibility'];
+  error_code: string | null;
+  error_message: string | null;
+  remixed_from_video_id: string | null;
+  extended_from_video_id: string | null;
+  cameo_uses: { cameo_id: string; grant_revision: number }[];
+  content_key: string | null;
+  thumbnail_key: string | null;
+  spritesheet_key: string | null;
+  created_at: string;
+  completed_at: string | null;
+  updated_at: string;
+  deleted: boolean;
+  last_revision: string;
+  last_position: string;
+  state: VideoState;
+}
+
+export const VIDEO_COLUMNS = `id, owner_id, prompt, model, seconds, size, style, camera, seed, status, stage, progress, chunks_total,
+  chunks_video_done, chunks_audio_done, visibility, error_code, error_message, remixed_from_video_id, extended_from_video_id,
+  cameo_uses, content_key, thumbnail_key, spritesheet_key, created_at, completed_at, updated_at, deleted, last_revision,
+  last_position, state`;
+
+function migrate(s: string): string {
+  return `
+    CREATE TABLE IF NOT EXISTS ${s}.videos (
+      -- "C": ids are ASCII, and a byte order is the same in SQL and in JavaScript, which keyset pages rely on.
+      id text COLLATE "C" PRIMARY KEY,
+      owner_id text NOT NULL,
+      prompt text NOT NULL,
+      model text NOT NULL,
+      seconds int NOT NULL,
+      size text NOT NULL,
+      style text NOT NULL,
+      camera text NOT NULL,
+      seed bigint NOT NULL,
+      status text NOT NULL,
+      stage text NOT NULL,
+      progress int NOT NULL,
+      chunks_total int NOT NULL,
+      chunks_video_done int NOT NULL,
+      chunks_audio_done int NOT NULL,
+      visibility text NOT NULL,
+      error_code text,
+      error_message text,
+      remixed_from_video_id text,
+      extended_from_video_id text,
+      cameo_uses jsonb NOT NULL,
+      content_key text,
+      thumbnail_key text,
+      spritesheet_key text,
+      created_at bigint NOT NULL,
+      completed_at bigint,
+      -- The time of the last event folded in (its data.at), not the wall clock: a rebuild must produce the same rows.
+      updated_at bigint NOT NULL,
+      deleted boolean NOT NULL DEFAULT false,
+      -- The stream revision of the last event folded in: a redelivered event (revision <= this) changes nothing.
+      last_revision bigint NOT NULL,
+      last_position text NOT NULL,
+      -- The folded VideoState: the next event is evolve(state, event) with the domain's evolve, as everywhere else.
+      state jsonb NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS videos_owner_created_id ON ${s}.videos (owner_id, created_at, id);`;
+}
+
+const UPSERT_COLUMNS = [
+  'id',
+  'owner_id',
+  'prompt',
+  'model',
+  'seconds',
+  'size',
+  'style',
+  'camera',
+  'seed',
+  'status',
+  'stage',
+  'progress',
+  'chunks_total',
+  'chunks_video_done',
+  'chunks_audio_done',
+  'visibility',
+  'error_code',
+  'error_message',
+  'remixed_from_video_id',
+  'extended_from_video_id',
+  'cameo_uses',
+  'content_key',
+  'thumbnail_key',
+  'spritesheet_key',
+  'created_at',
+  'completed_at',
+  'updated_at',
+  'deleted',
+  'last_revision',
+  'last_position',
+  'state',
+] as const;
+
+function upsertSql(s: string): string {
+  const placeholders = UPSERT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
+  const updates = UPSERT_COLUMNS.filter((c) => c !== 'id')
+    .map((c) => `${c} = EXCLUDED.${c}`)
+    .join(', ');
+  return `INSERT INTO ${s}.videos (${UPSERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (id) DO UPDATE SET ${updates}`;
+}
+
+function rowValues(id: string, state: VideoState, event: RecordedEvent, at: number): unknown[] {
+  const request = state.request!;
+  const values: Record<(typeof UPSERT_COLUMNS)[number], unknown> = {
+    id,
+    owner_id: request.owner_id,
+    prompt: request.prompt,
+    model: request.model,
+    seconds: request.seconds,
+    size: request.size,
+    style: request.style,
+    camera: request.camera,
+    seed: String(request.seed),
+    status: state.status,
+    stage: state.stage,
+    progress: state.progress,
+    chunks_total: state.chunks.total,
+    chunks_video_done: state.chunks.videoDone,
+    chunks_audio_done: state.chunks.audioDone,
+    visibility: state.visibility,
+    error_code: state.error?.code ?? null,
+    error_message: state.error?.message ?? null,
+    remixed_from_video_id: request.remixed_from_video_id,
+    extended_from_video_id: request.extended_from_video_id,
+    cameo_uses: JSON.stringify(state.cameoUses),
+    content_key: state.content?.contentKey ?? null,
+    thumbnail_key: state.content?.thumbnailKey ?? null,
+    spritesheet_key: state.content?.spritesheetKey ?? null,
+    created_at: state.createdAt,
+    completed_at: state.completedAt,
+    updated_at: at,
+    deleted: state.deleted,
+    last_revision: event.revision.toString(),
+    last_position: `${event.position.commit}/${event.position.prepare}`,
+    state: JSON.stringify(state),
+  };
+  return UPSERT_COLUMNS.map((c) => values[c]);
+}
+
+/** `video-video_abc` → `video_abc`. */
+export function videoIdOfStream(streamName: string): string {
+  return streamName.slice(STREAM_PREFIX.length);
+}
+
+export function createVideosReadModel(): ReadModel {
+  return {
+    name: VIDEOS_READ_MODEL,
+    version: 1,
+    tables: ['videos'],
+
+    async migrate(client: SqlClient, schema: string): Promise<void> {
+      await client.query(migrate(quoteSchema(schema)));
+    },
+
+    handles(eventType: string, streamName: string): boolean {
+      return streamName.startsWith(STREAM_PREFIX) && checks.has(eventType);
+    },
+
+    async apply(client: SqlClient, event: RecordedEvent, schema: string): Promise<void> {
+      const type = event.type as VideoEventType;
+      const check = checks.get(type);
+      if (!check) throw new MalformedVideoEvent(event, 'not an event of the video stream');
+      if (!check.Check(event.data)) {
+        const first = check.Errors(event.data).First();
+        throw new MalformedVideoEvent(event, first ? `${first.path || 'data'}: ${first.message}` : 'data does not match the event type');
+      }
+      const domainEvent = { type, data: event.data } as VideoEvent;
+      const id = videoIdOfStream(event.streamName);
+      const s = quoteSchema(schema);
+      // The row lock orders concurrent writers of one video (two runners during a lease hand-over); the revision
+      // check makes a redelivered event a no-op, so a chunk is never counted twice.
+      const found = await client.query<{ state: VideoState; last_revision: string }>(`SELECT state, last_revision FROM ${s}.videos WHERE id = $1 FOR UPDATE`, [id]);
+      const row = found.rows[0];
+      if (row && BigInt(row.last_revision) >= event.revision) return;
+      if (!row && domainEvent.type !== 'VideoRequested') throw new MalformedVideoEvent(event, `video ${id} was never requested`);
+      if (domainEvent.type === 'VideoRequested' && domainEvent.data.video_id !== id) {
+        throw new MalformedVideoEvent(event, `video_id ${domainEvent.data.video_id} does not match the stream`);
+      }
+      const state = evolve(row ? row.state : initialVideoState, domainEvent);
+      await client.query(upsertSql(s), rowValues(id, state, event, domainEvent.data.at));
+    },
+  };
+}

@@ -1,0 +1,277 @@
+// The videos read model against the embedded PostgreSQL: rows folded with the domain's evolve, the API's Video shape,
+// redelivery that changes nothing, and the list endpoint's keyset pages.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { foldVideo, planChunks, type VideoEvent } from '../../domain/video';
+import type { Position } from '../../infra/eventstore/port';
+import { PgEventStore } from '../../infra/eventstore/postgres';
+import { createLogger } from '../../infra/logger';
+import { createPgPool, type PgPool } from '../../infra/postgres/pool';
+import { ProjectionRunner } from '../../projections/runner';
+import { createVideosReadModel, type VideoRow } from '../../projections/videos';
+import { createVideosQuery, InvalidCursor, type ApiVideo } from '../../projections/videosQuery';
+import { testEnv } from '../support/env';
+
+const logger = createLogger({ level: 'silent', name: 'projections-test' });
+const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
+const esSchema = `es_videos_${suffix}`;
+let schemaCount = 0;
+const schemas: string[] = [];
+/** A read models schema of its own per test, dropped after the file. */
+function freshSchema(): string {
+  const name = `rm_videos_${suffix}_${++schemaCount}`;
+  schemas.push(name);
+  return name;
+}
+
+let store: PgEventStore;
+let pool: PgPool;
+const runners: ProjectionRunner[] = [];
+
+beforeAll(async () => {
+  store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema: esSchema, maxEventBytes: 1024 * 1024, pollIntervalMs: 50 });
+  pool = createPgPool({ connectionString: testEnv.embeddedPgUrl, max: 8 });
+});
+afterEach(async () => {
+  await Promise.all(runners.splice(0).map((r) => r.stop()));
+});
+afterAll(async () => {
+  await store?.close();
+  await pool?.end();
+  const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
+  await client.connect();
+  for (const s of [esSchema, ...schemas]) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  await client.end();
+});
+
+function startRunner(schema: string): ProjectionRunner {
+  const runner = new ProjectionRunner({ eventStore: store, pool, schema, readModels: [createVideosReadModel()], logger, retryMinMs: 50 });
+  runners.push(runner);
+  return runner;
+}
+
+async function append(videoId: string, events: VideoEvent[]): Promise<Position> {
+  const result = await store.appendToStream(
+    `video-${videoId}`,
+    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data })),
+  );
+  return result.position;
+}
+
+function requested(videoId: string, ownerId: string, at: number, extra: Partial<Extract<VideoEvent, { type: 'VideoRequested' }>['data']> = {}): VideoEvent {
+  return {
+    type: 'VideoRequested',
+    data: {
+      video_id: videoId,
+      owner_id: ownerId,
+      prompt: `three red balls (${videoId})`,
+      model: 'reference',
+      seconds: 2,
+      size: '256x256',
+      style: 'cinematic',
+      camera: 'static',
+      seed: 42,
+      cameo_ids: [],
+      publish: false,
+      remixed_from_video_id: null,
+      extended_from_video_id: null,
+      has_input_reference: false,
+      at,
+      ...extra,
+    },
+  };
+}
+
+const allowed = (at: number): VideoEvent => ({ type: 'PromptModerated', data: { case_id: 'case_1', verdict: 'allow', categories: [], reasons: [], at } });
+const planned = (at: number): VideoEvent => ({ type: 'ChunksPlanned', data: { total: 2, fps: 24, frames: 48, chunks: planChunks(2, 24, 24), at } });
+const chunk = (index: number, at: number): VideoEvent[] => [
+  { type: 'VideoChunkRendered', data: { index, blob_key: `v/${index}`, frames: 24, collisions: [], at } },
+  { type: 'AudioChunkRendered', data: { index, blob_key: `a/${index}`, samples: 48000, at } },
+];
+const muxed = (at: number): VideoEvent => ({ type: 'Muxed', data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, at } });
+const outputAllowed = (at: number): VideoEvent => ({ type: 'OutputModerated', data: { case_id: 'case_2', verdict: 'allow', categories: [], reasons: [], at } });
+
+async function rowOf(schema: string, id: string): Promise<VideoRow | undefined> {
+  const res = await pool.query<VideoRow>(`SELECT * FROM "${schema}".videos WHERE id = $1`, [id]);
+  return res.rows[0];
+}
+
+describe('videos read model', () => {
+  it('projects each video to the row foldVideo gives for the same events, and serves it in the API shape', async () => {
+    const schema = freshSchema();
+    const runner = startRunner(schema);
+    await runner.start();
+    const done = `video_done_${suffix}`;
+    const blocked = `video_blocked_${suffix}`;
+    const rendering = `video_rendering_${suffix}`;
+    const stories: Record<string, VideoEvent[]> = {
+      [done]: [
+        requested(done, 'user_a', 1000, { seed: 7, remixed_from_video_id: 'video_parent' }),
+        allowed(1001),
+        planned(1002),
+        ...chunk(0, 1003),
+        ...chunk(1, 1004),
+        muxed(1005),
+        outputAllowed(1006),
+        { type: 'VideoCompleted', data: { at: 1007 } },
+        { type: 'VideoPublished', data: { by: 'user_a', cameo_uses: [{ cameo_id: 'cameo_1', grant_revision: 3 }], at: 1008 } },
+      ],
+      [blocked]: [
+        requested(blocked, 'user_a', 1100),
+        { type: 'PromptModerated', data: { case_id: 'case_9', verdict: 'block', categories: ['violence'], reasons: ['graphic'], at: 1101 } },
+        { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'prompt blocked by moderation: graphic', at: 1101 } },
+      ],
+      [rendering]: [requested(rendering, 'user_b', 1200), allowed(1201), planned(1202), ...chunk(0, 1203).slice(0, 1)],
+    };
+    let last: Position | undefined;
+    // Appended in pieces, so events of several videos interleave in $all as they do in production.
+    for (let i = 0; i < 12; i++) {
+      for (const [id, events] of Object.entries(stories)) {
+        if (events[i]) last = await append(id, [events[i]!]);
+      }
+    }
+    await runner.waitFor(last!, { timeoutMs: 20000 });
+
+    for (const [id, events] of Object.entries(stories)) {
+      const row = (await rowOf(schema, id))!;
+      const folded = foldVideo(events);
+      expect(row.state).toEqual(folded);
+      expect({
+        status: row.status,
+        stage: row.stage,
+        progress: row.progress,
+        chunks: [row.chunks_total, row.chunks_video_done, row.chunks_audio_done],
+        visibility: row.visibility,
+        lastRevision: row.last_revision,
+      }).toEqual({
+        status: folded.status,
+        stage: folded.stage,
+        progress: folded.progress,
+        chunks: [folded.chunks.total, folded.chunks.videoDone, folded.chunks.audioDone],
+        visibility: folded.visibility,
+        lastRevision: String(events.length - 1),
+      });
+    }
+
+    const query = createVideosQuery(pool, { schema });
+    expect(await query.getVideo(done)).toEqual<ApiVideo>({
+      id: done,
+      object: 'video',
+      status: 'completed',
+      progress: 100,
+      model: 'reference',
+      prompt: `three red balls (${done})`,
+      seconds: '2',
+      size: '256x256',
+      created_at: 1000,
+      completed_at: 1007,
+      expires_at: null,
+      error: null,
+      remixed_from_video_id: 'video_parent',
+      stage: 'completed',
+      style: 'cinematic',
+      camera: 'static',
+      seed: 7,
+      owner_id: 'user_a',
+      cameo_uses: [{ cameo_id: 'cameo_1', grant_revision: 3 }],
+      visibility: 'published',
+      extended_from_video_id: null,
+      chunks: { total: 2, video_done: 2, audio_done: 2 },
+    });
+    expect(await query.getVideo(blocked)).toMatchObject({
+      status: 'failed',
+      stage: 'blocked',
+      error: { code: 'moderation_blocked', message: 'prompt blocked by moderation: graphic' },
+      completed_at: 1101,
+      visibility: 'private',
+    });
+    expect(await query.getVideo(rendering)).toMatchObject({ status: 'in_progress', stage: 'rendering', chunks: { total: 2, video_done: 1, audio_done: 0 }, completed_at: null });
+    expect(await query.getVideo('video_unknown')).toBeUndefined();
+  });
+
+  it('leaves rows unchanged when events are delivered again after the checkpoint was rewound', async () => {
+    const schema = freshSchema();
+    const id = `video_redeliver_${suffix}`;
+    const events = [requested(id, 'user_r', 2000), allowed(2001), planned(2002), ...chunk(0, 2003), ...chunk(1, 2004)];
+    const positions: Position[] = [];
+    for (const e of events) positions.push(await append(id, [e]));
+    const first = startRunner(schema);
+    await first.start();
+    await first.waitFor(positions[positions.length - 1]!, { timeoutMs: 20000 });
+    await first.stop();
+    const before = await rowOf(schema, id);
+    expect(before).toMatchObject({ chunks_video_done: 2, chunks_audio_done: 2, stage: 'muxing' });
+
+    // At-least-once delivery, as after restoring an older checkpoint: ChunksPlanned and every chunk arrive again.
+    // Folded a second time they would reset the chunk counts (evolve keeps the chunk keys, so the re-sent chunks
+    // would not count again); the revision guard must make each one a no-op.
+    await pool.query(`UPDATE "${schema}".projection_checkpoints SET position = $1 WHERE read_model = 'videos'`, [`${positions[1]!.commit}/${positions[1]!.prepare}`]);
+    const second = startRunner(schema);
+    await second.start();
+    await second.waitFor(positions[positions.length - 1]!, { timeoutMs: 20000 });
+    expect(await rowOf(schema, id)).toEqual(before);
+    expect((await second.status())[0]).toMatchObject({ parked: 0 });
+  });
+
+  it('lists an owner their videos in keyset pages: each exactly once, in order, with has_more, in both orders', async () => {
+    const schema = freshSchema();
+    const runner = startRunner(schema);
+    await runner.start();
+    const owner = `user_pages_${suffix}`;
+    const other = `user_other_${suffix}`;
+    const mine: { id: string; at: number }[] = [];
+    let last: Position | undefined;
+    // Pairs share a created_at, so the id must break ties for a page boundary to be exact.
+    const order = Array.from({ length: 25 }, (_, i) => i).sort(() => Math.random() - 0.5);
+    for (const i of order) {
+      const id = `video_p${String(i).padStart(2, '0')}_${suffix}`;
+      const at = 5000 + Math.floor(i / 2);
+      mine.push({ id, at });
+      last = await append(id, [requested(id, owner, at)]);
+    }
+    for (let i = 0; i < 5; i++) {
+      const id = `video_o${i}_${suffix}`;
+      last = await append(id, [requested(id, other, 5000 + i)]);
+    }
+    const gone = `video_gone_${suffix}`;
+    await append(gone, [requested(gone, owner, 5003)]);
+    last = await append(gone, [{ type: 'VideoDeleted', data: { by: owner, at: 5100 } }]);
+    await runner.waitFor(last!, { timeoutMs: 20000 });
+
+    const query = createVideosQuery(pool, { schema });
+    const asc = [...mine].sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => v.id);
+    for (const [direction, expected] of [
+      ['asc', asc],
+      ['desc', [...asc].reverse()],
+    ] as const) {
+      const seen: string[] = [];
+      const hasMore: boolean[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await query.listVideos({ ownerId: owner, after, limit: 10, order: direction });
+        expect(page.object).toBe('list');
+        expect(page.first_id).toBe(page.data[0]?.id ?? null);
+        expect(page.last_id).toBe(page.data[page.data.length - 1]?.id ?? null);
+        for (const v of page.data) expect(v.owner_id).toBe(owner);
+        seen.push(...page.data.map((v) => v.id));
+        hasMore.push(page.has_more);
+        if (!page.has_more) break;
+        after = page.last_id!;
+      }
+      expect(seen).toEqual(expected);
+      expect(hasMore).toEqual([true, true, false]);
+    }
+    const newest = await query.listVideos({ ownerId: owner });
+    expect(newest.data.map((v) => v.id)).toEqual([...asc].reverse().slice(0, 20));
+    expect(newest.has_more).toBe(true);
+
+    expect(await query.getVideo(gone)).toBeUndefined();
+    const others = await query.listVideos({ ownerId: other, limit: 100 });
+    expect(others.data.map((v) => v.id)).toEqual([4, 3, 2, 1, 0].map((i) => `video_o${i}_${suffix}`));
+    expect(others.has_more).toBe(false);
+    await expect(query.listVideos({ ownerId: owner, after: `video_o0_${suffix}` })).rejects.toBeInstanceOf(InvalidCursor);
+    await expect(query.listVideos({ ownerId: owner, limit: 0 })).rejects.toBeInstanceOf(RangeError);
+    await expect(query.listVideos({ ownerId: owner, limit: 101 })).rejects.toBeInstanceOf(RangeError);
+    expect(await query.listVideos({ ownerId: 'user_nobody' })).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+  });
+});
