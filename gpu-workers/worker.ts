@@ -39,6 +39,8 @@ async function main(): Promise<void> {
       }),
     },
     maxConcurrentActivityTaskExecutions: config.gpuConcurrency,
+    // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
+    maxHeartbeatThrottleInterval: '1 second',
     // A chunk in progress gets this long to finish; a chunk cut short is retried elsewhere from its start.
     shutdownGraceTime: '10 seconds',
   }).catch(fatal);

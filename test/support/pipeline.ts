@@ -31,10 +31,23 @@ export async function startPipeline(env: TestWorkflowEnvironment, eventStore: Ev
   const taskQueue = `orchestration-${randomUUID()}`;
   const gpuTaskQueue = `gpu-${randomUUID()}`;
   const orchestration = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities });
+  // Counts GPU activities running in this worker, so a test can see GPU work stop.
+  let inFlight = 0;
+  const counted = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    inFlight++;
+    try {
+      return await fn(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }) });
   const gpu = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: gpuTaskQueue,
-    activities: createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }) }),
+    // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
+    maxHeartbeatThrottleInterval: '1 second',
+    activities: { renderVideoChunk: counted(gpuActivities.renderVideoChunk), renderAudioChunk: counted(gpuActivities.renderAudioChunk) },
   });
   const running = Promise.all([orchestration.run(), gpu.run()]);
   return {
@@ -42,6 +55,7 @@ export async function startPipeline(env: TestWorkflowEnvironment, eventStore: Ev
     gpuTaskQueue,
     blobs,
     dataDir,
+    inFlight: () => inFlight,
     async stop() {
       orchestration.shutdown();
       gpu.shutdown();

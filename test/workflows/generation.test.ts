@@ -131,10 +131,20 @@ describe('generationWorkflow', () => {
       args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
     });
     await eventually(async () => ((await handle.query(progressQuery)).stage === 'rendering' ? true : undefined), 'rendering to start');
+    await eventually(async () => ((await store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), 'a first chunk');
     await handle.cancel();
+    // Cancelled within 2 s: VideoCancelled is on the stream by then.
+    await eventually(async () => ((await store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoCancelled') ? true : undefined), 'VideoCancelled', 2000);
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    // GPU work stops: the chunk in flight sees the cancellation at its next heartbeat, and no further chunk starts.
+    const chunkFiles = async () => (await pipeline.blobs.list(`videos/${req.video_id}/`)).filter((k) => k.endsWith('.carry.json'));
+    await eventually(() => (pipeline.inFlight() === 0 ? true : undefined), 'the GPU activity in flight to stop', 5000);
+    const rendered = (await chunkFiles()).length;
+    expect(rendered).toBeLessThan(8);
     const events = await eventsOf(req);
     expect(events[events.length - 1]!.type).toBe('VideoCancelled');
+    // No content.
+    expect(await pipeline.blobs.exists(`videos/${req.video_id}/content.mp4`)).toBe(false);
     expect(events.map((e) => e.type)).not.toContain('Muxed');
   });
 });
