@@ -4,14 +4,14 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import pg from 'pg';
 import type { Collision, VideoEvent, VideoRequestedData } from '../../domain/video';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { generationWorkflow, progressQuery } from '../../workflows';
 import { detectOnsets, matchOnsets } from '../gpu-workers/support/onsets';
-import { eventually, testEnv } from '../support/env';
+import { eventually } from '../support/env';
 import { startPipeline } from '../support/pipeline';
+import { freshEventStore } from '../support/schemas';
 import { sharedDevServer } from '../support/temporal';
 
 const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
@@ -39,24 +39,20 @@ function request(prompt: string, overrides: Partial<VideoRequestedData> = {}): V
 }
 
 describe('generationWorkflow', () => {
-  const schema = `gen_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let dropStore: () => Promise<void>;
   let env: TestWorkflowEnvironment;
   let store: PgEventStore;
   let pipeline: Awaited<ReturnType<typeof startPipeline>>;
 
   beforeAll(async () => {
     env = await sharedDevServer();
-    store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema, maxEventBytes: 1024 * 1024 });
+    ({ store, drop: dropStore } = await freshEventStore('wf'));
     pipeline = await startPipeline(env, store);
   });
   afterAll(async () => {
     await pipeline?.stop();
-    await store?.close();
     await env?.teardown();
-    const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropStore?.();
   });
 
   const run = (req: VideoRequestedData) =>

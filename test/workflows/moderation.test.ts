@@ -4,30 +4,26 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import pg from 'pg';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { moderationWorkflow } from '../../workflows';
 import { realActivities } from '../support/activities';
 import { testEnv } from '../support/env';
+import { freshEventStore } from '../support/schemas';
 import { sharedDevServer } from '../support/temporal';
 
 describe('moderationWorkflow', () => {
-  const schema = `mod_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let dropStore: () => Promise<void>;
   let env: TestWorkflowEnvironment;
   let store: PgEventStore;
 
   beforeAll(async () => {
     env = await sharedDevServer();
-    store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema, maxEventBytes: 1024 * 1024 });
+    ({ store, drop: dropStore } = await freshEventStore('wf'));
   });
   afterAll(async () => {
-    await store?.close();
     await env?.teardown();
-    const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropStore?.();
   });
 
   async function run(subject: Parameters<typeof moderationWorkflow>[0]['subject'], activities = realActivities(store)) {

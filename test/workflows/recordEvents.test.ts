@@ -3,29 +3,25 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import pg from 'pg';
 import type { AppendEventsInput } from '../../activities/appendEvents';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { recordEventsWorkflow } from '../../workflows';
 import { realActivities } from '../support/activities';
+import { freshEventStore } from '../support/schemas';
 import { testEnv } from '../support/env';
 
 describe('recordEventsWorkflow on the Temporal dev server', () => {
-  const schema = `wf_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let dropStore: () => Promise<void>;
   let env: TestWorkflowEnvironment;
   let store: PgEventStore;
 
   beforeAll(async () => {
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: testEnv.temporalAddress });
-    store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema, maxEventBytes: 1024 * 1024 });
+    ({ store, drop: dropStore } = await freshEventStore('wf'));
   });
   afterAll(async () => {
-    await store?.close();
     await env?.teardown();
-    const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropStore?.();
   });
 
   it('records each event exactly once when the append activity fails after committing and is retried', async () => {

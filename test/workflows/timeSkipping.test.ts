@@ -2,31 +2,26 @@
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import pg from 'pg';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { reminderWorkflow } from '../fixtures/workflows/timers';
 import { realActivities } from '../support/activities';
-import { testEnv } from '../support/env';
+import { freshEventStore } from '../support/schemas';
 import { timeSkippingServer } from '../support/temporal';
 
 describe('time-skipping test environment', () => {
-  const schema = `ts_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let dropStore: () => Promise<void>;
   let env: TestWorkflowEnvironment;
   let store: PgEventStore;
 
   beforeAll(async () => {
     [env, store] = await Promise.all([
       timeSkippingServer(),
-      PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema, maxEventBytes: 1024 * 1024 }),
+      freshEventStore('wf').then((f) => ((dropStore = f.drop), f.store)),
     ]);
   });
   afterAll(async () => {
-    await store?.close();
     await env?.teardown();
-    const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropStore?.();
   });
 
   it('fires a 30-day timer without waiting 30 days', async () => {
