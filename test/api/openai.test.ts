@@ -3,17 +3,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
+import type { Collision } from '../../domain/video';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { detectOnsets } from '../gpu-workers/support/onsets';
+import { syncReport } from '../support/sync';
 import { startApiStack } from '../support/apiStack';
 import { eventually } from '../support/env';
 
 describe('OpenAI SDK compatibility', () => {
   let stack: Awaited<ReturnType<typeof startApiStack>>;
   let client: OpenAI;
+  let apiKey: string;
 
   beforeAll(async () => {
     stack = await startApiStack();
-    const { apiKey } = await stack.user('sdk-user');
+    ({ apiKey } = await stack.user('sdk-user'));
     client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey, maxRetries: 0 });
   });
   afterAll(async () => {
@@ -45,6 +49,15 @@ describe('OpenAI SDK compatibility', () => {
     expect(info.video).toMatchObject({ codec: 'h264', width: 720, height: 1280, fps: 24 });
     expect(info.audio).toMatchObject({ codec: 'aac' });
     expect(info.videoFrames).toBe(96);
+    expect(Math.abs(info.durationS! - 4)).toBeLessThanOrEqual(1 / 24);
+
+    // In sync: onsets in the decoded audio fall within one frame of the collisions the video's events record.
+    const events = (await (await fetch(`${stack.url}/v1/videos/${created.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { type: string; data: { collisions?: Collision[] } }[];
+    const collisions = events.filter((e) => e.type === 'VideoChunkRendered').flatMap((e) => e.data.collisions ?? []);
+    const onsets = detectOnsets(await createFfmpeg({ ffmpegPath: undefined }).decodeAudio(file));
+    const sync = syncReport(collisions, onsets, 2000);
+    expect(sync.audible).toBeGreaterThan(0);
+    expect(sync).toMatchObject({ silent: [], unexplained: [] });
     for (const variant of ['thumbnail', 'spritesheet'] as const) {
       const image = Buffer.from(await (await client.videos.downloadContent(created.id, { variant })).arrayBuffer());
       expect(image.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
