@@ -1,5 +1,6 @@
 // Entry point of the orchestration worker: every workflow, and the light activities, on task queue
-// `orchestration` (one of the roles `npm start` supervises; scale it out with replicas in production).
+// ORCHESTRATION_TASK_QUEUE (default `orchestration`; one of the roles `npm start` supervises; scale it out with
+// replicas in production).
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { createBlobStore } from '../infra/blobs';
@@ -12,7 +13,6 @@ import { loadPolicy } from './moderation';
 import { createActivities } from './index';
 
 export { ORCHESTRATION_TASK_QUEUE } from '../infra/temporal/taskQueues';
-import { ORCHESTRATION_TASK_QUEUE } from '../infra/temporal/taskQueues';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -28,12 +28,12 @@ async function main(): Promise<void> {
   } catch (err) {
     return fatal(err);
   }
-  const eventStore = await openEventStore({ url: eventStoreUrl, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
+  const eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
-    taskQueue: ORCHESTRATION_TASK_QUEUE,
+    taskQueue: config.orchestrationTaskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities({ eventStore, logger, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), policy }),
     // Activities in flight get this long to finish before shutdown cancels them.
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     await running;
     await Promise.allSettled([eventStore.close(), connection.close()]);
   });
-  logger.info({ taskQueue: ORCHESTRATION_TASK_QUEUE, namespace: config.temporalNamespace }, 'orchestration worker polling');
+  logger.info({ taskQueue: config.orchestrationTaskQueue, namespace: config.temporalNamespace }, 'orchestration worker polling');
   await running.catch(fatal);
 }
 

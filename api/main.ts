@@ -10,7 +10,6 @@ import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createPgPool } from '../infra/postgres/pool';
 import { connectTemporalClient } from '../infra/temporal/connection';
-import { ORCHESTRATION_TASK_QUEUE } from '../infra/temporal/taskQueues';
 import type { DevKeysResult } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
 import { DEFAULT_READMODELS_SCHEMA } from '../projections/store';
@@ -32,7 +31,7 @@ async function main(): Promise<void> {
   // Temporal is connected lazily: the API starts, and /readyz says "degraded", while Temporal is still down.
   const temporal = connectTemporalClient(config);
   const readModels = createPgPool({ connectionString: config.databaseUrl, logger });
-  const eventStore = await openEventStore({ url: eventStoreUrl, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
+  const eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
   const users = await openUserStore({ pool: readModels, logger }).catch(fatal);
   // Every replica calls it; the store lets exactly one create the keys, so they are printed by one process, once.
   const devKeys = await users.ensureDevKeys(config.dataDir).catch(fatal);
@@ -45,7 +44,8 @@ async function main(): Promise<void> {
     config: {
       // MODEL_PACK may be a path; the model's name is its folder's.
       modelName: path.basename(config.modelPack),
-      taskQueue: ORCHESTRATION_TASK_QUEUE,
+      taskQueue: config.orchestrationTaskQueue,
+      gpuTaskQueue: config.gpuTaskQueue,
       inputReferenceMaxBytes: DEFAULT_INPUT_REFERENCE_MAX_BYTES,
     },
   };

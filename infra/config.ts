@@ -15,6 +15,8 @@ export interface Config {
   temporalTestServerPath: string | undefined;
   embeddedPgPort: number;
   eventStoreUrl: string | undefined;
+  /** The PostgreSQL schema of the event store's tables (PostgreSQL event stores only). */
+  eventStoreSchema: string;
   databaseUrl: string | undefined;
   kurrentDbUrl: string | undefined;
   eventMaxBytes: number;
@@ -28,6 +30,8 @@ export interface Config {
   gpuConcurrency: number;
   /** The inference task queue the GPU workers poll and generation workflows send chunks to. */
   gpuTaskQueue: string;
+  /** The task queue the orchestration workers poll and the API starts workflows on. */
+  orchestrationTaskQueue: string;
   ffmpegPath: string | undefined;
   logLevel: LogLevel;
   ci: boolean;
@@ -105,6 +109,14 @@ function taskQueue(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+/** A PostgreSQL schema name as the event store accepts it: lower case, unquoted, at most 63 characters. */
+function schemaName(env: Env, name: string, fallback: string): string {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(name, raw, 'a schema name of lower-case letters, digits and "_" (at most 63, not starting with a digit)');
+  return raw;
+}
+
 const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
 const ES_SCHEMES = ['postgres:', 'postgresql:', 'kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'] as const;
 
@@ -122,6 +134,7 @@ export function loadConfig(env: Env = process.env): Config {
     temporalTestServerPath: text(env, 'TEMPORAL_TEST_SERVER_PATH'),
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
     eventStoreUrl: url(env, 'EVENTSTORE_URL', ES_SCHEMES),
+    eventStoreSchema: schemaName(env, 'EVENTSTORE_SCHEMA', 'eventstore'),
     databaseUrl: url(env, 'DATABASE_URL', PG_SCHEMES),
     kurrentDbUrl: url(env, 'KURRENTDB_URL', ES_SCHEMES.filter((s) => !s.startsWith('postgres'))),
     eventMaxBytes: integer(env, 'EVENT_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -131,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     moderationPolicyPath: path.resolve(__dirname, '..', text(env, 'MODERATION_POLICY') ?? 'config/moderation-policy.json'),
     gpuConcurrency: integer(env, 'GPU_CONCURRENCY', 1, 1, 64),
     gpuTaskQueue: taskQueue(env, 'GPU_TASK_QUEUE', 'gpu'),
+    orchestrationTaskQueue: taskQueue(env, 'ORCHESTRATION_TASK_QUEUE', 'orchestration'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),

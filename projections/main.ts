@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) return fatal(new Error('DATABASE_URL is not set (`npm start` sets it to the embedded PostgreSQL)'));
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
 
-  const eventStore = await openEventStore({ url: eventStoreUrl, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
+  const eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
   const readModels = createPgPool({ connectionString: config.databaseUrl, logger });
   await pingPgPool(readModels).catch(fatal);
 

@@ -15,10 +15,13 @@ describe('config', () => {
       temporalNamespace: 'default',
       embeddedPgPort: 0,
       eventStoreUrl: undefined,
+      eventStoreSchema: 'eventstore',
       databaseUrl: undefined,
       eventMaxBytes: 1024 * 1024,
       inferenceEp: 'auto',
       gpuConcurrency: 1,
+      gpuTaskQueue: 'gpu',
+      orchestrationTaskQueue: 'orchestration',
       logLevel: 'info',
     });
   });
@@ -37,6 +40,8 @@ describe('config', () => {
       INFERENCE_THREADS: '2',
       MODEL_PACK: 'reference',
       GPU_TASK_QUEUE: 'gpu-h100',
+      ORCHESTRATION_TASK_QUEUE: 'orchestration-eu',
+      EVENTSTORE_SCHEMA: 'eventstore_eu',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -51,6 +56,8 @@ describe('config', () => {
       inferenceThreads: 2,
       modelPack: 'reference',
       gpuTaskQueue: 'gpu-h100',
+      orchestrationTaskQueue: 'orchestration-eu',
+      eventStoreSchema: 'eventstore_eu',
     });
   });
 
@@ -65,6 +72,10 @@ describe('config', () => {
     ['TEMPORAL_ADDRESS', 'http://x', 'invalid TEMPORAL_ADDRESS="http://x": expected host:port'],
     ['INFERENCE_THREADS', '-1', 'invalid INFERENCE_THREADS="-1": expected an integer from 0 to 256'],
     ['GPU_TASK_QUEUE', 'gpu queue', 'invalid GPU_TASK_QUEUE="gpu queue": expected a task queue name'],
+    ['ORCHESTRATION_TASK_QUEUE', 'orchestration/eu', 'invalid ORCHESTRATION_TASK_QUEUE="orchestration/eu": expected a task queue name'],
+    ['EVENTSTORE_SCHEMA', 'EventStore', 'invalid EVENTSTORE_SCHEMA="EventStore": expected a schema name'],
+    ['EVENTSTORE_SCHEMA', 'events; drop', 'invalid EVENTSTORE_SCHEMA="events; drop": expected a schema name'],
+    ['EVENTSTORE_SCHEMA', `e${'x'.repeat(63)}`, 'expected a schema name of lower-case letters, digits and "_" (at most 63'],
   ])('refuses %s=%s with a message naming the variable, the value and the expected form', (name, value, message) => {
     const attempt = () => loadConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);

@@ -4,9 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities } from '../../gpu-workers/activities';
 import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
+import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
 import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
@@ -24,13 +25,32 @@ export function testEngine(): Promise<Engine> {
   return sharedEngine;
 }
 
+/** The orchestration worker of the tests: the prebuilt workflow bundle and the given activities. */
+export function createOrchestrationWorker(connection: NativeConnection, taskQueue: string, activities: object): Promise<Worker> {
+  return Worker.create({ connection, taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities });
+}
+
+type Wrap = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A) => Promise<R>;
+
+/** A GPU worker in this process: the file's engine, the real GPU activities (each passed through `wrap`), `blobs`. */
+export async function createGpuWorker(connection: NativeConnection, taskQueue: string, blobs: BlobStore, wrap: Wrap = (fn) => fn): Promise<Worker> {
+  const engine = await testEngine();
+  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }) });
+  return Worker.create({
+    connection,
+    taskQueue,
+    // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
+    maxHeartbeatThrottleInterval: '1 second',
+    activities: { renderVideoChunk: wrap(gpuActivities.renderVideoChunk), renderAudioChunk: wrap(gpuActivities.renderAudioChunk) },
+  });
+}
+
 export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'pipeline-'));
   const { activities, blobs } = realActivities(eventStore, dataDir);
-  const engine = await testEngine();
   const taskQueue = `orchestration-${randomUUID()}`;
   const gpuTaskQueue = `gpu-${randomUUID()}`;
-  const orchestration = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities });
+  const orchestration = await createOrchestrationWorker(env.nativeConnection, taskQueue, activities);
   // Counts GPU activities running in this worker, so a test can see GPU work stop.
   let inFlight = 0;
   const counted = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
@@ -41,14 +61,7 @@ export async function startPipeline(env: TestWorkflowEnvironment, eventStore: Ev
       inFlight--;
     }
   };
-  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }) });
-  const gpu = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: gpuTaskQueue,
-    // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
-    maxHeartbeatThrottleInterval: '1 second',
-    activities: { renderVideoChunk: counted(gpuActivities.renderVideoChunk), renderAudioChunk: counted(gpuActivities.renderAudioChunk) },
-  });
+  const gpu = await createGpuWorker(env.nativeConnection, gpuTaskQueue, blobs, counted);
   const running = Promise.all([orchestration.run(), gpu.run()]);
   return {
     taskQueue,

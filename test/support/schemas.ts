@@ -19,11 +19,12 @@ export async function dropSchemas(...schemas: string[]): Promise<void> {
 }
 
 /** An event store on the run's embedded PostgreSQL in a fresh schema; `drop()` closes it and removes the schema. */
-export async function freshEventStore(prefix: string): Promise<{ store: PgEventStore; drop(): Promise<void> }> {
+export async function freshEventStore(prefix: string): Promise<{ store: PgEventStore; schema: string; drop(): Promise<void> }> {
   const schema = schemaName(prefix);
   const store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema, maxEventBytes: 1024 * 1024 });
   return {
     store,
+    schema,
     async drop() {
       await store.close();
       await dropSchemas(schema);
