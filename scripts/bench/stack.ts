@@ -1,0 +1,165 @@
+// The whole platform in one process, over HTTP: the API server, the orchestration worker (workflow bundle and real
+// activities), a GPU worker with the given engine, the videos projector, the event store and the users, on a Temporal
+// server and a PostgreSQL given by address, each store in fresh schemas dropped on stop. Shared by the API tests
+// (test/support/apiStack.ts) and `npm run bench:pipeline`.
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
+import { buildServer } from '../../api/server';
+import { PgIdempotencyStore } from '../../api/videos/idempotency';
+import { createVideoReadModel } from '../../api/videos/readModel';
+import { createGpuActivities } from '../../gpu-workers/activities';
+import type { Engine } from '../../gpu-workers/engine/engine';
+import { FsBlobStore } from '../../infra/blobs';
+import { PgEventStore } from '../../infra/eventstore/postgres';
+import { createLogger, type Logger } from '../../infra/logger';
+import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { createPgPool } from '../../infra/postgres/pool';
+import { connectTemporalClient } from '../../infra/temporal/connection';
+import type { CreatedUser, Role } from '../../infra/users/port';
+import { openUserStore } from '../../infra/users/store';
+import { ProjectionRunner } from '../../projections/runner';
+import { createVideosReadModel } from '../../projections/videos';
+
+export interface PlatformStackOptions {
+  /** host:port of the Temporal front end. */
+  temporalAddress: string;
+  temporalNamespace?: string;
+  /** The workers' connection; absent, the stack opens (and closes) its own with the SDK's default runtime. */
+  connection?: NativeConnection;
+  /** PostgreSQL for the event store, the users, the idempotency keys and the read models. */
+  databaseUrl: string;
+  workflowBundle: WorkflowBundleOption;
+  engine: Engine;
+  /** An existing folder for the blobs; returned as `dataDir`, left in place on stop. */
+  dataDir: string;
+  /** Prefix of the schemas and task queues, so concurrent stacks on one server do not meet. */
+  name?: string;
+  /**
+   * The GPU worker as gpu-workers/worker.ts runs it: this many activities at once (GPU_CONCURRENCY) and heartbeats
+   * throttled to 1 s. Absent: the SDK's defaults, as the API tests have always run it.
+   */
+  gpuConcurrency?: number;
+  /** The event store's subscription poll interval (the projector's wake-up when no append wakes it). */
+  eventStorePollIntervalMs?: number;
+  ffmpegPath?: string;
+  /** For the components; silent by default. */
+  logger?: Logger;
+}
+
+export interface PlatformStack {
+  url: string;
+  eventStore: PgEventStore;
+  blobs: FsBlobStore;
+  dataDir: string;
+  taskQueue: string;
+  gpuTaskQueue: string;
+  user(name: string, role?: Role): Promise<CreatedUser>;
+  stop(): Promise<void>;
+}
+
+export async function startPlatformStack(options: PlatformStackOptions): Promise<PlatformStack> {
+  const name = options.name ?? 'stack';
+  const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
+  const schemas = { events: `${name}_es_${suffix}`, app: `${name}_app_${suffix}`, readModels: `${name}_rm_${suffix}` };
+  const namespace = options.temporalNamespace ?? 'default';
+  const logger = options.logger ?? createLogger({ level: 'silent', name });
+  const ffmpeg = createFfmpeg({ ffmpegPath: options.ffmpegPath });
+
+  // Each part registers its release as soon as it exists: a start that fails half-way leaves nothing running.
+  const releases: { what: string; run: () => Promise<unknown> }[] = [];
+  const release = async () => {
+    const errors: unknown[] = [];
+    for (const step of releases.splice(0).reverse()) await step.run().catch((err: unknown) => errors.push(new Error(`${step.what}: ${(err as Error)?.message ?? String(err)}`)));
+    if (errors.length > 0) throw new AggregateError(errors, `the stack did not stop cleanly: ${errors.map((e) => (e as Error).message).join('; ')}`);
+  };
+
+  try {
+    const pool = createPgPool({ connectionString: options.databaseUrl, max: 12, logger });
+    releases.push({ what: 'read models pool', run: () => pool.end() });
+    // Registered before the stores create them, so a failure half-way still drops every schema.
+    releases.push({
+      what: 'schemas',
+      run: async () => {
+        for (const schema of Object.values(schemas)) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      },
+    });
+    const eventStore = await PgEventStore.open({
+      connectionString: options.databaseUrl,
+      schema: schemas.events,
+      maxEventBytes: 1024 * 1024,
+      ...(options.eventStorePollIntervalMs !== undefined ? { pollIntervalMs: options.eventStorePollIntervalMs } : {}),
+    });
+    releases.push({ what: 'event store', run: () => eventStore.close() });
+    const users = await openUserStore({ pool, schema: schemas.app });
+    const idempotency = await PgIdempotencyStore.open({ pool, schema: schemas.app });
+    const projector = new ProjectionRunner({ eventStore, pool, schema: schemas.readModels, readModels: [createVideosReadModel()], logger: logger.child({ component: 'projector' }) });
+    await projector.start();
+    releases.push({ what: 'projector', run: () => projector.stop() });
+
+    const blobs = new FsBlobStore(path.join(options.dataDir, 'blobs'));
+    const activities = createActivities({ eventStore, blobs, ffmpeg, policy: loadPolicy(DEFAULT_POLICY_PATH), logger: logger.child({ component: 'activities' }) });
+    const taskQueue = `${name}-${suffix}`;
+    const gpuTaskQueue = `${name}-gpu-${suffix}`;
+    let connection = options.connection;
+    if (!connection) {
+      const own = await NativeConnection.connect({ address: options.temporalAddress });
+      releases.push({ what: 'Temporal worker connection', run: () => own.close() });
+      connection = own;
+    }
+    const orchestration = await Worker.create({ connection, namespace, taskQueue, workflowBundle: options.workflowBundle, activities });
+    const gpu = await Worker.create({
+      connection,
+      namespace,
+      taskQueue: gpuTaskQueue,
+      activities: createGpuActivities({ engine: options.engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }) }),
+      ...(options.gpuConcurrency !== undefined ? { maxConcurrentActivityTaskExecutions: options.gpuConcurrency, maxHeartbeatThrottleInterval: '1 second' } : {}),
+    });
+    const workers = Promise.all([orchestration.run(), gpu.run()]);
+    releases.push({
+      what: 'workers',
+      run: async () => {
+        orchestration.shutdown();
+        gpu.shutdown();
+        await workers;
+      },
+    });
+
+    const temporal = connectTemporalClient({ temporalAddress: options.temporalAddress, temporalDevPort: 0, temporalNamespace: namespace });
+    releases.push({ what: 'Temporal client', run: () => temporal.close() });
+    const app = await buildServer({
+      logger: logger.child({ component: 'api' }),
+      eventStore,
+      temporal,
+      readModels: pool,
+      users,
+      videos: {
+        blobs,
+        readModel: createVideoReadModel(pool, { schema: schemas.readModels }),
+        idempotency,
+        config: { modelName: 'reference', taskQueue, gpuTaskQueue, inputReferenceMaxBytes: 1024 * 1024, streamPollMs: 100 },
+      },
+    });
+    releases.push({ what: 'API server', run: () => app.close() });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    if (!address || typeof address !== 'object') throw new Error('the API server has no address');
+
+    return {
+      url: `http://127.0.0.1:${address.port}`,
+      eventStore,
+      blobs,
+      dataDir: options.dataDir,
+      taskQueue,
+      gpuTaskQueue,
+      user: (userName: string, role: Role = 'user') => users.createUser({ name: userName, role }),
+      stop: release,
+    };
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw err;
+  }
+}
+
