@@ -1,6 +1,7 @@
 // The read models' SQL home: one schema (default `readmodels`) holding every read model's tables beside the
 // runner's own bookkeeping, projection_checkpoints and projection_parked, so rows and checkpoints share transactions.
 import type { PgPool } from '../infra/postgres/pool';
+import { applyMigrations } from '../infra/postgres/migrations';
 
 export const DEFAULT_READMODELS_SCHEMA = 'readmodels';
 
@@ -56,17 +57,7 @@ export async function migrateStore(pool: PgPool, schema: string): Promise<void> 
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [migrationLockKey(schema)]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const done = await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`);
-    const applied = new Set(done.rows.map((r) => r.version));
-    const all = migrations(s);
-    for (let v = 1; v <= all.length; v++) {
-      if (applied.has(v)) continue;
-      await client.query(all[v - 1]!);
-      await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [v]);
-    }
+    await applyMigrations(client, { schema: s, table: 'schema_migrations', lockKey: migrationLockKey(schema), statements: migrations(s) });
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

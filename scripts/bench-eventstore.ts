@@ -14,6 +14,7 @@ import type { EventData, ExpectedRevision, Position } from '../infra/eventstore/
 import { PgEventStore } from '../infra/eventstore/postgres';
 import { startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { fmt, renderTable, type Cell } from './bench/table';
+import { writeResults } from './bench/results';
 
 // The targets from the issue. They are reported as PASS/MISS, never turned into a failing exit code: a bench run on a
 // loaded laptop should still produce its numbers.
@@ -646,11 +647,9 @@ async function main(): Promise<void> {
     };
 
     process.stdout.write(`${report(results, cells, reads, lag)}\n`);
-    const dir = path.resolve(__dirname, '..', 'bench-results');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `eventstore-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write(`\nJSON: ${path.relative(process.cwd(), file)}\n`);
+    process.stdout.write(`
+JSON: ${writeResults('eventstore', startedAt, results)}
+`);
   } finally {
     await cleanup.run();
     process.off('SIGINT', onSignal);

@@ -35,6 +35,7 @@ import { Cleanup, withoutForeignSignalHandlers } from './bench/cleanup';
 import { cpuDelta, cpuMeter, type CpuSample } from './bench/cpu';
 import { startPlatformStack, type PlatformStack } from './bench/stack';
 import { fmt, renderTable } from './bench/table';
+import { writeResults } from './bench/results';
 
 // The target of issue #4, reported as PASS/MISS rather than an exit code: a loaded machine should still give numbers.
 const OVERHEAD_TARGET = 1.1;
@@ -743,11 +744,9 @@ async function main(): Promise<void> {
     };
 
     process.stdout.write(`${report(results)}\n`);
-    const dir = path.resolve(__dirname, '..', 'bench-results');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `pipeline-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write(`\nJSON: ${path.relative(process.cwd(), file)}\n`);
+    process.stdout.write(`
+JSON: ${writeResults('pipeline', startedAt, results)}
+`);
   } finally {
     await cleanup.run();
     process.off('SIGINT', onSignal);

@@ -2,6 +2,7 @@
 // concurrent requests with one key exactly one creates the video and the other answers it (or 409 on another body).
 import type { VideoRequestedData } from '../../domain/video';
 import type { Logger } from '../../infra/logger';
+import { applyMigrations } from '../../infra/postgres/migrations';
 import type { PgPool } from '../../infra/postgres/pool';
 
 export const DEFAULT_IDEMPOTENCY_SCHEMA = 'app';
@@ -79,19 +80,14 @@ export class PgIdempotencyStore implements IdempotencyStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reelforge-migrate-idempotency-${this.schema}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
       // Its own bookkeeping table: the schema is shared with the users store, each with its own versions.
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.idempotency_keys_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const done = await client.query<{ version: number }>(`SELECT version FROM ${this.s}.idempotency_keys_migrations`);
-      const applied = new Set(done.rows.map((r) => r.version));
-      const all = migrations(this.s);
-      for (let v = 1; v <= all.length; v++) {
-        if (applied.has(v)) continue;
-        await client.query(all[v - 1]!);
-        await client.query(`INSERT INTO ${this.s}.idempotency_keys_migrations (version) VALUES ($1)`, [v]);
-        logger?.info({ version: v, schema: this.schema }, 'idempotency keys migration applied');
-      }
+      await applyMigrations(client, {
+        schema: this.s,
+        table: 'idempotency_keys_migrations',
+        lockKey: `reelforge-migrate-idempotency-${this.schema}`,
+        statements: migrations(this.s),
+        onApplied: (version) => logger?.info({ version, schema: this.schema }, 'idempotency keys migration applied'),
+      });
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -18,6 +18,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../logger';
+import { applyMigrations } from '../postgres/migrations';
 import { DuplicateEventId, EventStoreError, StreamNotFound, WrongExpectedVersion } from './errors';
 import {
   START,
@@ -223,19 +224,13 @@ export class PgEventStore implements EventStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      // Serializes concurrent starts of several processes against one database.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reelforge-migrate-${this.s}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const done = await client.query<{ version: number }>(`SELECT version FROM ${this.s}.schema_migrations`);
-      const applied = new Set(done.rows.map((r) => r.version));
-      const all = migrations(this.s);
-      for (let v = 1; v <= all.length; v++) {
-        if (applied.has(v)) continue;
-        await client.query(all[v - 1]!);
-        await client.query(`INSERT INTO ${this.s}.schema_migrations (version) VALUES ($1)`, [v]);
-        this.options.logger?.info({ version: v, schema: this.options.schema ?? 'eventstore' }, 'event store migration applied');
-      }
+      await applyMigrations(client, {
+        schema: this.s,
+        table: 'schema_migrations',
+        lockKey: `reelforge-migrate-${this.s}`,
+        statements: migrations(this.s),
+        onApplied: (version) => this.options.logger?.info({ version, schema: this.options.schema ?? 'eventstore' }, 'event store migration applied'),
+      });
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -2,6 +2,7 @@
 // `app`), migrated at open; API keys are stored only as their SHA-256 (see keys.ts for why that hash suffices).
 import pg from 'pg';
 import type { Logger } from '../logger';
+import { applyMigrations } from '../postgres/migrations';
 import { createPgPool, type PgPool } from '../postgres/pool';
 import { devKeysPath, writeDevKeysFile } from './devKeysFile';
 import { hashApiKey, looksLikeApiKey, newApiKey, newUserId } from './keys';
@@ -84,20 +85,14 @@ export class PgUserStore implements UserStore {
 
   private async migrate(): Promise<void> {
     await this.transaction(async (client) => {
-      // Several replicas may start at once against one database: one migrates, the others wait and find it done.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reelforge-migrate-users-${this.schemaName}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
       // Its own bookkeeping table: the schema is shared with other read models, each with its own versions.
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.users_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const done = await client.query<{ version: number }>(`SELECT version FROM ${this.s}.users_migrations`);
-      const applied = new Set(done.rows.map((r) => r.version));
-      const all = migrations(this.s);
-      for (let v = 1; v <= all.length; v++) {
-        if (applied.has(v)) continue;
-        await client.query(all[v - 1]!);
-        await client.query(`INSERT INTO ${this.s}.users_migrations (version) VALUES ($1)`, [v]);
-        this.logger?.info({ version: v, schema: this.schemaName }, 'users migration applied');
-      }
+      await applyMigrations(client, {
+        schema: this.s,
+        table: 'users_migrations',
+        lockKey: `reelforge-migrate-users-${this.schemaName}`,
+        statements: migrations(this.s),
+        onApplied: (version) => this.logger?.info({ version, schema: this.schemaName }, 'users migration applied'),
+      });
     });
   }
 

@@ -1,0 +1,33 @@
+// Versioned schema migrations, shared by every store that keeps tables in PostgreSQL (event store, users,
+// idempotency keys, read models). Runs inside the caller's transaction, under an advisory lock, so several
+// processes starting at once against one database migrate once: the others wait and find it done.
+
+export interface SqlRunner {
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface MigrationSet {
+  /** The schema, already quoted as an identifier. */
+  schema: string;
+  /** The bookkeeping table inside the schema; stores sharing a schema each keep their own. */
+  table: string;
+  /** Names the advisory lock; the same key serializes the same store's starts. */
+  lockKey: string;
+  /** Migration n (from 1) is `statements[n - 1]`; applied ones are never run again, so only ever append. */
+  statements: string[];
+  onApplied?(version: number): void;
+}
+
+export async function applyMigrations(client: SqlRunner, set: MigrationSet): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [set.lockKey]);
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${set.schema}`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${set.schema}.${set.table} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const done = await client.query<{ version: number }>(`SELECT version FROM ${set.schema}.${set.table}`);
+  const applied = new Set(done.rows.map((r) => r.version));
+  for (let v = 1; v <= set.statements.length; v++) {
+    if (applied.has(v)) continue;
+    await client.query(set.statements[v - 1]!);
+    await client.query(`INSERT INTO ${set.schema}.${set.table} (version) VALUES ($1)`, [v]);
+    set.onApplied?.(v);
+  }
+}
