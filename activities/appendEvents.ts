@@ -10,6 +10,8 @@ import type { Logger } from '../infra/logger';
 export interface NewEvent {
   type: string;
   data: unknown;
+  /** This event's own metadata (a causation id), over the batch's. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface AppendEventsInput {
@@ -56,7 +58,7 @@ export function createAppendEvents(deps: { eventStore: EventStore; logger: Logge
       id: deterministicEventId(workflowId, input.firstSeq + i),
       type: e.type,
       data: e.data,
-      metadata: { ...input.metadata, workflowId, workflowRunId: runId, seq: input.firstSeq + i, at },
+      metadata: { ...input.metadata, ...e.metadata, workflowId, workflowRunId: runId, seq: input.firstSeq + i, at },
     }));
     try {
       const result = await deps.eventStore.appendToStream(input.stream, events, { expectedRevision: parseExpected(input.expectedRevision) });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type { Verdict } from '../domain/moderation/events';
-import { analyzeFlashes } from '../domain/moderation/photosensitivity';
+import { analyzeRegionSeries, joinRegionSeries, measureRegions, type RegionSeries } from '../domain/moderation/photosensitivity';
 import { checkPrompt, parsePolicy, type PromptPolicy } from '../domain/moderation/promptPolicy';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
@@ -31,6 +31,11 @@ export function loadPolicy(file: string): PromptPolicy {
   return parsePolicy(raw);
 }
 
+interface StoredMeasurement {
+  frames: number;
+  regions: RegionSeries[];
+}
+
 /** The analysis runs on a small copy of the frames: flashes are area averages, so 96 pixels across are plenty. */
 const ANALYSIS_WIDTH = 96;
 
@@ -53,18 +58,40 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
       return { verdict: result.verdict, categories: result.categories, reasons: result.reasons, details: { matches: result.matches, policyVersion: deps.policy.version } };
     },
 
-    async checkOutputFlashes(input: { contentKey: string; width: number; height: number; fps: number }): Promise<AutomatedVerdict> {
+    /**
+     * Decodes one video segment of an output (the MP4's video stream is these segments, copied) and stores the
+     * per-frame region means the flash analysis needs. Runs as each chunk is rendered, so the output review after
+     * the mux only has to join and analyse them.
+     */
+    async measureSegmentFlashes(input: { segmentKey: string; width: number; height: number }): Promise<{ measurementKey: string; frames: number }> {
       const width = ANALYSIS_WIDTH;
       // Even dimensions keep ffmpeg's scaler exact for yuv420p sources.
       const height = Math.max(2, Math.round((input.height * width) / input.width / 2) * 2);
-      const decoded = await withLocalCopy(deps.blobs, input.contentKey, (file) => deps.ffmpeg.decodeToRgb(file, width, height));
-      Context.current().heartbeat({ decodedFrames: decoded.count });
-      const report = analyzeFlashes({ frames: decoded.frames, width, height, fps: input.fps });
+      const decoded = await withLocalCopy(deps.blobs, input.segmentKey, (file) => deps.ffmpeg.decodeToRgb(file, width, height));
+      const regions = measureRegions({ frames: decoded.frames, width, height });
+      const measurementKey = `${input.segmentKey}.flash.json`;
+      const stored: StoredMeasurement = { frames: decoded.count, regions: regions.map((r) => ({ name: r.name, luminance: Array.from(r.luminance), red: Array.from(r.red) })) };
+      await deps.blobs.put(measurementKey, Buffer.from(JSON.stringify(stored)));
+      return { measurementKey, frames: decoded.count };
+    },
+
+    /** The photosensitivity verdict on an output's measured segments (measureSegmentFlashes), in playback order. */
+    async checkOutputFlashes(input: { measurementKeys: string[]; fps: number }): Promise<AutomatedVerdict> {
+      if (input.measurementKeys.length === 0) throw new Error('the output review needs the measurements of at least one segment');
+      const pieces: RegionSeries[][] = [];
+      let frames = 0;
+      for (const key of input.measurementKeys) {
+        const stored = JSON.parse((await deps.blobs.get(key)).toString('utf8')) as StoredMeasurement;
+        pieces.push(stored.regions);
+        frames += stored.frames;
+      }
+      Context.current().heartbeat({ measuredFrames: frames });
+      const report = analyzeRegionSeries(joinRegionSeries(pieces), input.fps);
       return {
         verdict: report.verdict,
         categories: report.verdict === 'block' ? ['photosensitivity'] : [],
         reasons: report.reasons,
-        details: { generalFlashesPerSecond: report.generalFlashesPerSecond, redFlashesPerSecond: report.redFlashesPerSecond, worst: report.worst, frames: decoded.count },
+        details: { generalFlashesPerSecond: report.generalFlashesPerSecond, redFlashesPerSecond: report.redFlashesPerSecond, worst: report.worst, frames },
       };
     },
   };

@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
+import { contentKeys } from '../domain/video/content';
 
 export interface MuxInput {
   videoId: string;
@@ -24,14 +25,6 @@ export interface MuxResult {
   spritesheet_key: string;
   duration_s: number;
   bytes: number;
-}
-
-export function contentKeys(videoId: string) {
-  return {
-    content: `videos/${videoId}/content.mp4`,
-    thumbnail: `videos/${videoId}/thumbnail.jpg`,
-    spritesheet: `videos/${videoId}/spritesheet.jpg`,
-  };
 }
 
 export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {

@@ -67,82 +67,155 @@ export function collisionsOf(events: Float32Array, startFrame: number, samplesPe
   return out;
 }
 
+/**
+ * At most `limit` holders at once; the rest wait in order. A waiting activity heartbeats, so a long queue inside
+ * the worker is not mistaken for a dead one, and notices its cancellation.
+ */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) {
+      const ctx = Context.current();
+      const turn = new Promise<void>((resolve) => this.waiting.push(resolve));
+      const beat = setInterval(() => ctx.heartbeat({ waitingForSlot: true }), 1000);
+      try {
+        await Promise.race([turn, ctx.cancelled]);
+      } catch (err) {
+        // Cancelled while waiting: give the turn, when it comes, to the next in line.
+        void turn.then(() => this.release());
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    } else {
+      this.active++;
+    }
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
+  }
+}
+
+/** Scenes by prompt, seed and size: the video and audio activities of one video describe the same scene. */
+const SCENE_CACHE_SIZE = 32;
+
+/**
+ * The GPU worker's Temporal options for `concurrency` GPU slots: each slot renders one video chunk and, beside it,
+ * one audio chunk (audio chunk i runs while video chunk i+1 does), so the worker takes twice as many tasks.
+ */
+export function gpuWorkerOptions(concurrency: number) {
+  return {
+    maxConcurrentActivityTaskExecutions: 2 * concurrency,
+    // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
+    maxHeartbeatThrottleInterval: '1 second',
+  } as const;
+}
+
 function checkCancelled(): void {
   const ctx = Context.current();
   if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk rendering cancelled');
 }
 
-export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
+export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; concurrency?: number }) {
   const { engine, blobs } = deps;
   const manifest = engine.pack.manifest;
   const fps = manifest.fps;
   const samplesPerFrame = manifest.samples_per_frame;
-  const sceneOf = (job: ChunkJob): Promise<Scene> => engine.describeScene(job.prompt, job.seed, job.size);
+  const scenes = new Map<string, Promise<Scene>>();
+  const sceneOf = (job: ChunkJob): Promise<Scene> => {
+    const key = `${job.prompt}\u0000${job.seed}\u0000${job.size}`;
+    let scene = scenes.get(key);
+    if (scene) {
+      scenes.delete(key); // re-inserted below: the map's order is least recently used first
+    } else {
+      scene = engine.describeScene(job.prompt, job.seed, job.size);
+      scene.catch(() => scenes.delete(key));
+    }
+    scenes.set(key, scene);
+    if (scenes.size > SCENE_CACHE_SIZE) scenes.delete(scenes.keys().next().value!);
+    return scene;
+  };
+  const videoSlots = new Slots(deps.concurrency ?? 1);
+  const audioSlots = new Slots(deps.concurrency ?? 1);
 
   return {
-    async renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
-      const ctx = Context.current();
-      const log = deps.logger.child({ videoId: job.videoId, chunk: job.index, attempt: ctx.info.attempt });
-      const scene = await sceneOf(job);
-      let state: ArrayLike<number> = scene.initialState;
-      if (job.index > 0) {
-        // A retried or moved chunk starts from the state the previous chunk recorded, never from a guess.
-        state = (JSON.parse((await blobs.get(carriedKey(job.videoId, job.index - 1))).toString('utf8')) as { state: number[] }).state;
-      }
-      const frames: Uint8Array[] = [];
-      const events: Float32Array[] = [];
-      let width = 0;
-      let height = 0;
-      for (let done = 0; done < job.numFrames; ) {
-        checkCancelled();
-        const n = Math.min(FRAMES_PER_SLICE, job.numFrames - done);
-        // The model carries state exactly, so slices render the same frames as one call would.
-        const part = await engine.renderVideoChunk({ scene, state, startFrame: job.startFrame + done, numFrames: n, size: job.size, style: job.style, camera: job.camera });
-        frames.push(part.frames);
-        events.push(part.events);
-        state = part.state;
-        width = part.width;
-        height = part.height;
-        done += n;
-        ctx.heartbeat({ framesDone: done, frames: job.numFrames });
-      }
-      checkCancelled();
-      const allFrames = Buffer.concat(frames);
-      const allEvents = new Float32Array(events.reduce((n, e) => n + e.length, 0));
-      events.reduce((offset, e) => (allEvents.set(e, offset), offset + e.length), 0);
-      const segment = await writeVideoSegment({
-        blobs,
-        ffmpeg: deps.ffmpeg,
-        videoId: job.videoId,
-        index: job.index,
-        startFrame: job.startFrame,
-        fps,
-        video: { frames: allFrames, events: allEvents, state: state as Float32Array, numFrames: job.numFrames, width, height },
-      });
-      await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(allEvents.buffer, allEvents.byteOffset, allEvents.byteLength));
-      // Written last: its presence means the chunk is whole, and the next chunk continues from it.
-      await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(state), startFrame: job.startFrame, numFrames: job.numFrames })));
-      const collisions = collisionsOf(allEvents, job.startFrame, samplesPerFrame, allEvents.length / job.numFrames);
-      log.debug({ bytes: segment.bytes, collisions: collisions.length }, 'video chunk rendered');
-      return { blob_key: segment.key, frames: job.numFrames, collisions };
-    },
-
-    async renderAudioChunk(job: ChunkJob): Promise<AudioChunkResult> {
-      const ctx = Context.current();
-      const scene = await sceneOf(job);
-      const readEvents = async (index: number) => {
-        const buf = await blobs.get(eventsKey(job.videoId, index));
-        return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-      };
-      const current = await readEvents(job.index);
-      const previous = job.index > 0 ? await readEvents(job.index - 1) : undefined;
-      checkCancelled();
-      const audio = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames });
-      ctx.heartbeat({ samples: audio.length / 2 });
-      const segment = await writeAudioSegment({ blobs, videoId: job.videoId, index: job.index, sampleRateHz: manifest.sample_rate_hz, audio });
-      return { blob_key: segment.key, samples: segment.samples };
-    },
+    renderVideoChunk: (job: ChunkJob): Promise<VideoChunkResult> => videoSlots.run(() => renderVideoChunk(job)),
+    renderAudioChunk: (job: ChunkJob): Promise<AudioChunkResult> => audioSlots.run(() => renderAudioChunk(job)),
   };
+
+  async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
+    const ctx = Context.current();
+    const log = deps.logger.child({ videoId: job.videoId, chunk: job.index, attempt: ctx.info.attempt });
+    const scene = await sceneOf(job);
+    let state: ArrayLike<number> = scene.initialState;
+    if (job.index > 0) {
+      // A retried or moved chunk starts from the state the previous chunk recorded, never from a guess.
+      state = (JSON.parse((await blobs.get(carriedKey(job.videoId, job.index - 1))).toString('utf8')) as { state: number[] }).state;
+    }
+    const frames: Uint8Array[] = [];
+    const events: Float32Array[] = [];
+    let width = 0;
+    let height = 0;
+    for (let done = 0; done < job.numFrames; ) {
+      checkCancelled();
+      const n = Math.min(FRAMES_PER_SLICE, job.numFrames - done);
+      // The model carries state exactly, so slices render the same frames as one call would.
+      const part = await engine.renderVideoChunk({ scene, state, startFrame: job.startFrame + done, numFrames: n, size: job.size, style: job.style, camera: job.camera });
+      frames.push(part.frames);
+      events.push(part.events);
+      state = part.state;
+      width = part.width;
+      height = part.height;
+      done += n;
+      ctx.heartbeat({ framesDone: done, frames: job.numFrames });
+    }
+    checkCancelled();
+    const allFrames = Buffer.concat(frames);
+    const allEvents = new Float32Array(events.reduce((n, e) => n + e.length, 0));
+    events.reduce((offset, e) => (allEvents.set(e, offset), offset + e.length), 0);
+    const segment = await writeVideoSegment({
+      blobs,
+      ffmpeg: deps.ffmpeg,
+      videoId: job.videoId,
+      index: job.index,
+      startFrame: job.startFrame,
+      fps,
+      video: { frames: allFrames, events: allEvents, state: state as Float32Array, numFrames: job.numFrames, width, height },
+    });
+    await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(allEvents.buffer, allEvents.byteOffset, allEvents.byteLength));
+    // Written last: its presence means the chunk is whole, and the next chunk continues from it.
+    await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(state), startFrame: job.startFrame, numFrames: job.numFrames })));
+    const collisions = collisionsOf(allEvents, job.startFrame, samplesPerFrame, allEvents.length / job.numFrames);
+    log.debug({ bytes: segment.bytes, collisions: collisions.length }, 'video chunk rendered');
+    return { blob_key: segment.key, frames: job.numFrames, collisions };
+  }
+
+  async function renderAudioChunk(job: ChunkJob): Promise<AudioChunkResult> {
+    const ctx = Context.current();
+    const scene = await sceneOf(job);
+    const readEvents = async (index: number) => {
+      const buf = await blobs.get(eventsKey(job.videoId, index));
+      return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    };
+    const current = await readEvents(job.index);
+    const previous = job.index > 0 ? await readEvents(job.index - 1) : undefined;
+    checkCancelled();
+    const audio = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames });
+    ctx.heartbeat({ samples: audio.length / 2 });
+    const segment = await writeAudioSegment({ blobs, videoId: job.videoId, index: job.index, sampleRateHz: manifest.sample_rate_hz, audio });
+    return { blob_key: segment.key, samples: segment.samples };
+  }
 }
 
 export type GpuActivities = ReturnType<typeof createGpuActivities>;

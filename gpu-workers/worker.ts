@@ -1,5 +1,6 @@
-// Entry point of the GPU worker: inference activities on task queue `gpu`, as many at once as the GPU has
-// slots (GPU_CONCURRENCY). One process per GPU; it loads the model pack and warms it up before it polls.
+// Entry point of the GPU worker: inference activities on task queue `gpu`, as many video chunks at once as the GPU
+// has slots (GPU_CONCURRENCY), each with an audio chunk beside it. One process per GPU; it loads the model pack
+// and warms it up before it polls.
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
@@ -8,7 +9,7 @@ import { createLogger } from '../infra/logger';
 import { connectTemporalWorker } from '../infra/temporal/connection';
 import { createBlobStore } from '../infra/blobs';
 import { createFfmpeg } from '../infra/media/ffmpeg';
-import { createGpuActivities } from './activities';
+import { createGpuActivities, gpuWorkerOptions } from './activities';
 import { createEngine } from './engine/engine';
 
 
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueue: config.gpuTaskQueue,
     activities: {
-      ...createGpuActivities({ engine, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), logger }),
+      ...createGpuActivities({ engine, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), logger, concurrency: config.gpuConcurrency }),
       // Which GPU worker picks up a task, its provider and its pack: a cheap check for operators.
       gpuWorkerInfo: async () => ({
         hostname: os.hostname(),
@@ -38,9 +39,7 @@ async function main(): Promise<void> {
         concurrency: config.gpuConcurrency,
       }),
     },
-    maxConcurrentActivityTaskExecutions: config.gpuConcurrency,
-    // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
-    maxHeartbeatThrottleInterval: '1 second',
+    ...gpuWorkerOptions(config.gpuConcurrency),
     // A chunk in progress gets this long to finish; a chunk cut short is retried elsewhere from its start.
     shutdownGraceTime: '10 seconds',
   }).catch(fatal);

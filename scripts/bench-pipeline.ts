@@ -18,7 +18,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pino from 'pino';
 import { createModerationActivities, loadPolicy, type AutomatedVerdict } from '../activities/moderation';
-import { createMuxActivities, type MuxResult } from '../activities/mux';
+import { createMuxActivities } from '../activities/mux';
 import { planChunks } from '../domain/video';
 import { createEngine, type Engine } from '../gpu-workers/engine/engine';
 import { writeAudioSegment, writeVideoSegment } from '../gpu-workers/engine/segments';
@@ -439,10 +439,13 @@ async function runDirect(deps: DirectDeps, spec: VideoSpec): Promise<DirectRun> 
     await audio;
     const rendered = performance.now();
     // The mux activity's code as is; the mock environment only gives its heartbeats somewhere to go.
-    const muxed: MuxResult = await new MockActivityEnvironment().run(deps.mux.muxVideo, { videoId, videoKeys, audioKeys, fps: FPS, width, height });
+    await new MockActivityEnvironment().run(deps.mux.muxVideo, { videoId, videoKeys, audioKeys, fps: FPS, width, height });
     const done = performance.now();
     const cpuS = cpuDelta(cpuBefore, deps.cpu()).self;
-    const review: AutomatedVerdict = await new MockActivityEnvironment().run(deps.moderation.checkOutputFlashes, { contentKey: muxed.content_key, width, height, fps: FPS });
+    // The output review's compute: every segment decoded and measured, then the analysis.
+    const measurementKeys: string[] = [];
+    for (const segmentKey of videoKeys) measurementKeys.push((await deps.moderation.measureSegmentFlashes({ segmentKey, width, height })).measurementKey);
+    const review: AutomatedVerdict = await new MockActivityEnvironment().run(deps.moderation.checkOutputFlashes, { measurementKeys, fps: FPS });
     if (review.verdict !== 'allow') throw new Error(`the bench video would be blocked by the output review (${review.reasons.join('; ')}): change PROMPT`);
     return { totalMs: done - started, renderMs: rendered - started, muxMs: done - rendered, sceneMs, reviewComputeMs: performance.now() - done, cpuS };
   } finally {

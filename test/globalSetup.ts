@@ -7,6 +7,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startEmbeddedPostgres } from '../infra/postgres/embedded';
+import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from '../infra/temporal/devServer';
 import { describeFailure, readTools } from '../infra/tools';
 
 export default async function globalSetup(): Promise<void> {
@@ -25,7 +26,7 @@ export default async function globalSetup(): Promise<void> {
         ui: false,
         log: { format: 'pretty', level: 'error' },
         // Lets tests reach the continue-as-new path of long-lived workflows without thousands of events.
-        extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=200'],
+        extraArgs: dynamicConfigArgs([...DEV_SERVER_DYNAMIC_CONFIG, 'limit.historyCount.suggestContinueAsNew=200']),
       },
     }).catch((err: unknown) => {
       throw new Error(describeFailure(cli, 'a Temporal dev server', err));

@@ -15,14 +15,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { decide, evolve, initialVideoState, type VideoCommand, type VideoRequestedData, type VideoState } from '../domain/video';
+import { contentKeys } from '../domain/video/content';
+import { decide, evolve, initialVideoState, isFinished, type VideoCommand, type VideoEvent, type VideoRequestedData, type VideoState } from '../domain/video';
 import type { GpuActivities } from '../gpu-workers/activities';
 import { GPU_TASK_QUEUE } from '../infra/temporal/taskQueues';
 import { moderationWorkflow } from './moderation';
 import { publishWorkflow } from './publish';
 import { streamWriter } from './streamWriter';
 
-const { muxVideo } = proxyActivities<Activities>({
+const { muxVideo, measureSegmentFlashes } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
@@ -64,10 +65,23 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
   const stream = workflowInfo().workflowId;
   let state = initialVideoState;
   const writer = streamWriter(stream, { actor: input.actor, correlationId: request.video_id });
-  // The decider sees the state as of the previous append, so a command is decided after the one before it lands.
-  const apply = async (command: VideoCommand): Promise<void> => {
-    const events = await writer.append(() => decide(command, state), command.type);
-    state = events.reduce(evolve, state);
+  // Commands are decided in the order they are given, each against the state the ones before it leave (the
+  // stream writer computes a request only after every earlier one), and given together they are decided in turn and
+  // appended as one batch; once one of them ends the video, the rest are not decided. `state` moves on when a command
+  // is decided; a failed append fails the workflow.
+  const apply = async (...commands: VideoCommand[]): Promise<void> => {
+    await writer.append(() => {
+      const batch: VideoEvent[] = [];
+      let next = state;
+      for (const command of commands) {
+        if (batch.length > 0 && isFinished(next)) break;
+        const decided = decide(command, next);
+        next = decided.reduce(evolve, next);
+        batch.push(...decided);
+      }
+      state = next;
+      return batch;
+    }, commands[0]!.type);
   };
   const progress = (): Progress => ({
     status: state.status,
@@ -80,37 +94,62 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
   const blocked = () => state.stage === 'blocked';
 
   try {
-    await apply({ type: 'RequestVideo', data: request });
-
+    // The request is recorded while the prompt is judged: neither waits for the other.
+    const requested = apply({ type: 'RequestVideo', data: request });
+    requested.catch(() => undefined); // awaited below, after the verdict
     const promptCase = `case_${uuid4().replace(/-/g, '')}`;
     const promptVerdict = await executeChild(moderationWorkflow, {
       workflowId: `moderation-${promptCase}`,
       args: [{ caseId: promptCase, subjectId: request.video_id, subject: { stage: 'prompt', prompt: request.prompt }, actor: input.actor, correlationId: request.video_id }],
     });
-    await apply({ type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } });
+    await requested;
+    await apply(
+      { type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } },
+      { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, at: now() } },
+    );
     if (blocked()) return progress();
 
-    await apply({ type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, at: now() } });
+    const [width, height] = request.size.split('x').map(Number) as [number, number];
     const job = (index: number) => {
       const chunk = state.chunks.plan[index]!;
       return { videoId: request.video_id, index, startFrame: chunk.start_frame, numFrames: chunk.num_frames, prompt: request.prompt, seed: request.seed, size: request.size, style: request.style, camera: request.camera };
     };
+    // Video chunk i+1 is scheduled as soon as chunk i returns (it starts from the state chunk i stored); what
+    // follows from chunk i runs beside it: its event is recorded, its segment measured for the output review, and
+    // its audio rendered (after audio chunk i-1, whose tail it continues).
+    // Their failures surface where they are awaited (below); marked handled at once, so a cancellation or a failed
+    // chunk meanwhile is not also reported as an unhandled rejection.
+    const handled = <T>(p: Promise<T>): Promise<T> => (p.catch(() => undefined), p);
+    const background: Promise<unknown>[] = [];
+    const measurements: Promise<{ measurementKey: string }>[] = [];
     let audio: Promise<void> = Promise.resolve();
     for (let index = 0; index < state.chunks.plan.length; index++) {
       const video = await gpu.renderVideoChunk(job(index));
-      await apply({ type: 'RecordVideoChunk', data: { index, ...video, at: now() } });
-      // Audio chunk i renders while video chunk i+1 does; it only needs chunk i's (and i-1's) event track.
+      background.push(handled(apply({ type: 'RecordVideoChunk', data: { index, ...video, at: now() } })));
+      measurements.push(handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height })));
       const previousAudio = audio;
-      audio = (async () => {
-        await previousAudio;
-        const rendered = await gpu.renderAudioChunk(job(index));
-        await apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } });
-      })();
-      audio.catch(() => undefined);
+      audio = handled(
+        (async () => {
+          await previousAudio;
+          const rendered = await gpu.renderAudioChunk(job(index));
+          await apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } });
+        })(),
+      );
+      background.push(audio);
     }
-    await audio;
+    await Promise.all(background);
 
-    const [width, height] = request.size.split('x').map(Number) as [number, number];
+    // The mux and the output review run side by side: the review judges the segments the mux copies.
+    const outputCase = `case_${uuid4().replace(/-/g, '')}`;
+    const contentKey = contentKeys(request.video_id).content;
+    const review = handled(
+      Promise.all(measurements).then((measured) =>
+        executeChild(moderationWorkflow, {
+          workflowId: `moderation-${outputCase}`,
+          args: [{ caseId: outputCase, subjectId: request.video_id, subject: { stage: 'output', contentKey, measurementKeys: measured.map((m) => m.measurementKey), fps: FPS }, actor: input.actor, correlationId: request.video_id }],
+        }),
+      ),
+    );
     const muxed = await muxVideo({
       videoId: request.video_id,
       videoKeys: state.chunks.plan.map((c) => state.videoChunkKeys[c.index]!),
@@ -119,17 +158,14 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
       width,
       height,
     });
-    await apply({ type: 'RecordMux', data: { ...muxed, at: now() } });
-
-    const outputCase = `case_${uuid4().replace(/-/g, '')}`;
-    const outputVerdict = await executeChild(moderationWorkflow, {
-      workflowId: `moderation-${outputCase}`,
-      args: [{ caseId: outputCase, subjectId: request.video_id, subject: { stage: 'output', contentKey: muxed.content_key, width, height, fps: FPS }, actor: input.actor, correlationId: request.video_id }],
-    });
-    await apply({ type: 'RecordOutputVerdict', data: { case_id: outputCase, verdict: outputVerdict.verdict, categories: outputVerdict.categories, reasons: outputVerdict.reasons, at: now() } });
+    const outputVerdict = await review;
+    await apply(
+      { type: 'RecordMux', data: { ...muxed, at: now() } },
+      { type: 'RecordOutputVerdict', data: { case_id: outputCase, verdict: outputVerdict.verdict, categories: outputVerdict.categories, reasons: outputVerdict.reasons, at: now() } },
+      { type: 'CompleteVideo', data: { at: now() } },
+    );
     if (blocked()) return progress();
 
-    await apply({ type: 'CompleteVideo', data: { at: now() } });
     if (request.publish) {
       await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: input.actor }] });
     }

@@ -1,18 +1,28 @@
 // moderationWorkflow: one case per judged subject (a prompt, or a rendered output). Automated classifiers decide
 // today; a borderline verdict would wait for a moderator's ReviewDecided signal with a timeout and a default here
 // (the seam for human review, which comes later).
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ModerationEvent, ModerationStage, Verdict } from '../domain/moderation/events';
 import { streamWriter } from './streamWriter';
 
-const { moderatePrompt, checkOutputFlashes } = proxyActivities<Activities>({
+const { checkOutputFlashes } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
+// The prompt policy is a pure function of the prompt and the worker's policy file: a local activity (no task queue
+// round trip), its result recorded in the history like any other.
+const { moderatePrompt } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
+});
 
-export type ModerationSubject = { stage: 'prompt'; prompt: string } | { stage: 'output'; contentKey: string; width: number; height: number; fps: number };
+/**
+ * What a case judges. An output is judged on its video segments as decoded (the MP4's video stream is these
+ * segments, copied by the mux), measured one by one while the video rendered (measureSegmentFlashes).
+ */
+export type ModerationSubject = { stage: 'prompt'; prompt: string } | { stage: 'output'; contentKey: string; measurementKeys: string[]; fps: number };
 
 export interface ModerationInput {
   caseId: string;
@@ -36,11 +46,14 @@ export async function moderationWorkflow(input: ModerationInput): Promise<Modera
   const now = () => Math.floor(Date.now() / 1000);
   const stage: ModerationStage = input.subject.stage;
 
-  await record([{ type: 'CaseOpened', data: { case_id: input.caseId, subject_id: input.subjectId, stage, at: now() } }]);
+  // The case is opened while the classifier runs: the verdict is appended after it either way.
+  const opened = record([{ type: 'CaseOpened', data: { case_id: input.caseId, subject_id: input.subjectId, stage, at: now() } }]);
+  opened.catch(() => undefined);
   const automated =
     input.subject.stage === 'prompt'
       ? await moderatePrompt({ prompt: input.subject.prompt })
-      : await checkOutputFlashes({ contentKey: input.subject.contentKey, width: input.subject.width, height: input.subject.height, fps: input.subject.fps });
+      : await checkOutputFlashes({ measurementKeys: input.subject.measurementKeys, fps: input.subject.fps });
+  await opened;
   await record([
     { type: 'AutomatedVerdict', data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at: now() } },
     { type: 'CaseClosed', data: { verdict: automated.verdict, at: now() } },

@@ -4,7 +4,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { contentKeys } from '../../activities/mux';
+import { contentKeys } from '../../domain/video/content';
 import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';
 import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';

@@ -36,9 +36,21 @@ const LINEAR = Array.from({ length: 256 }, (_, v) => {
   return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
 });
 
-/** Per region and frame: mean relative luminance and mean saturated-red value. */
-function regionSeries(seq: FrameSequence): { name: string; luminance: Float64Array; red: Float64Array }[] {
+/** One region's per-frame means: relative luminance and saturated-red value. */
+export interface RegionSeries {
+  name: string;
+  luminance: ArrayLike<number>;
+  red: ArrayLike<number>;
+}
+
+/**
+ * Per region (the whole frame, then the 3 x 3 cells) and frame: mean relative luminance and mean saturated-red
+ * value. What the analysis needs of the pixels; the series of consecutive pieces of one video join by concatenation
+ * (see joinRegionSeries), so a video can be measured chunk by chunk as it is rendered.
+ */
+export function measureRegions(seq: Pick<FrameSequence, 'frames' | 'width' | 'height'>): { name: string; luminance: Float64Array; red: Float64Array }[] {
   const { width: w, height: h, frames } = seq;
+  if (w <= 0 || h <= 0) throw new RangeError('width and height must be positive');
   const frameCount = Math.floor(frames.length / (w * h * 3));
   const regions = [{ name: 'frame', x0: 0, x1: w, y0: 0, y1: h }];
   for (let r = 0; r < GRID; r++) {
@@ -126,14 +138,36 @@ export function maxFlashesPerSecond(transitionFrames: number[], fps: number): { 
   return best;
 }
 
+/** The series of consecutive pieces of one video, in order, as the series of the whole. */
+export function joinRegionSeries(pieces: readonly (readonly RegionSeries[])[]): RegionSeries[] {
+  if (pieces.length === 0) return [];
+  const names = pieces[0]!.map((r) => r.name);
+  for (const [i, piece] of pieces.entries()) {
+    if (piece.length !== names.length || piece.some((r, j) => r.name !== names[j])) {
+      throw new RangeError(`piece ${i} measures regions ${piece.map((r) => r.name).join(', ')}, not ${names.join(', ')}`);
+    }
+  }
+  return names.map((name, j) => ({
+    name,
+    luminance: pieces.flatMap((piece) => Array.from(piece[j]!.luminance)),
+    red: pieces.flatMap((piece) => Array.from(piece[j]!.red)),
+  }));
+}
+
 export function analyzeFlashes(seq: FrameSequence): FlashReport {
-  if (seq.width <= 0 || seq.height <= 0 || seq.fps <= 0) throw new RangeError('width, height and fps must be positive');
+  if (seq.fps <= 0) throw new RangeError('fps must be positive');
+  return analyzeRegionSeries(measureRegions(seq), seq.fps);
+}
+
+/** The WCAG 2.3.1 verdict on measured region series (measureRegions) of frames shown at `fps`. */
+export function analyzeRegionSeries(regions: readonly RegionSeries[], fps: number): FlashReport {
+  if (fps <= 0) throw new RangeError('fps must be positive');
   let general = { flashes: 0, startFrame: 0, region: 'frame' };
   let red = { flashes: 0, startFrame: 0, region: 'frame' };
-  for (const region of regionSeries(seq)) {
-    const g = maxFlashesPerSecond(transitions(region.luminance, GENERAL_DELTA, GENERAL_DARK_BELOW), seq.fps);
+  for (const region of regions) {
+    const g = maxFlashesPerSecond(transitions(region.luminance, GENERAL_DELTA, GENERAL_DARK_BELOW), fps);
     if (g.flashes > general.flashes) general = { ...g, region: region.name };
-    const r = maxFlashesPerSecond(transitions(region.red, RED_DELTA), seq.fps);
+    const r = maxFlashesPerSecond(transitions(region.red, RED_DELTA), fps);
     if (r.flashes > red.flashes) red = { ...r, region: region.name };
   }
   const reasons: string[] = [];

@@ -38,6 +38,17 @@ export interface DevServerOptions {
 
 const IP = '127.0.0.1';
 
+/**
+ * Server settings the platform relies on, as dev-server flags (a production cluster sets the same keys in its
+ * dynamic config). Eager activity execution hands an activity scheduled on the workflow's own task queue (event
+ * appends, measurements, the mux) straight back to the worker that scheduled it, saving a matching round trip.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = ['system.enableActivityEagerExecution=true'];
+
+export function dynamicConfigArgs(values: readonly string[] = DEV_SERVER_DYNAMIC_CONFIG): string[] {
+  return values.flatMap((v) => ['--dynamic-config-value', v]);
+}
+
 /** The SQLite file the dev server of this data folder uses; also how a leftover server is recognised. */
 export function temporalDbFilename(dataDir: string): string {
   return path.join(dataDir, 'temporal', 'temporal.sqlite');
@@ -53,7 +64,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const dbFilename = temporalDbFilename(options.dataDir);
   fs.mkdirSync(path.dirname(dbFilename), { recursive: true });
   const args = ['server', 'start-dev', '--ip', IP, '--port', String(port), '--ui-port', String(uiPort)];
-  args.push('--db-filename', dbFilename, '--namespace', options.namespace, '--log-level', 'warn', '--log-format', 'json');
+  args.push('--db-filename', dbFilename, '--namespace', options.namespace, '--log-level', 'warn', '--log-format', 'json', ...dynamicConfigArgs());
 
   // The CLI also reads TEMPORAL_* connection settings from the environment; ours are not meant for it.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')));

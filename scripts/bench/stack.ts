@@ -10,7 +10,7 @@ import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
 import { buildServer } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import { createVideoReadModel } from '../../api/videos/readModel';
-import { createGpuActivities } from '../../gpu-workers/activities';
+import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import type { Engine } from '../../gpu-workers/engine/engine';
 import { FsBlobStore } from '../../infra/blobs';
 import { PgEventStore } from '../../infra/eventstore/postgres';
@@ -114,8 +114,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       connection,
       namespace,
       taskQueue: gpuTaskQueue,
-      activities: createGpuActivities({ engine: options.engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }) }),
-      ...(options.gpuConcurrency !== undefined ? { maxConcurrentActivityTaskExecutions: options.gpuConcurrency, maxHeartbeatThrottleInterval: '1 second' } : {}),
+      activities: createGpuActivities({ engine: options.engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }), concurrency: options.gpuConcurrency }),
+      ...(options.gpuConcurrency !== undefined ? gpuWorkerOptions(options.gpuConcurrency) : {}),
     });
     const workers = Promise.all([orchestration.run(), gpu.run()]);
     releases.push({

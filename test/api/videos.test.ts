@@ -10,7 +10,7 @@ import { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import OpenAI, { toFile } from 'openai';
 import pino from 'pino';
-import { contentKeys } from '../../activities/mux';
+import { contentKeys } from '../../domain/video/content';
 import { buildServer, type ServerDeps } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import type { VideoReadModel } from '../../api/routes/videos';

@@ -1,5 +1,5 @@
 // The photosensitivity check (WCAG 2.3.1) on synthetic frame sequences with known flash rates.
-import { analyzeFlashes, maxFlashesPerSecond, transitions } from '../../domain/moderation/photosensitivity';
+import { analyzeFlashes, analyzeRegionSeries, joinRegionSeries, maxFlashesPerSecond, measureRegions, transitions } from '../../domain/moderation/photosensitivity';
 
 const W = 48;
 const H = 36;
@@ -71,5 +71,22 @@ describe('photosensitivity check', () => {
     expect(report.verdict).toBe('allow');
     expect(report.generalFlashesPerSecond).toBe(0);
     expect(report.redFlashesPerSecond).toBeLessThanOrEqual(1);
+  });
+
+  it('gives the same verdict on a video measured chunk by chunk as on the whole, with a strobe across chunk seams', () => {
+    // Given 3 s of a 5 Hz strobe, measured in 1 s pieces as chunks are rendered
+    const whole = frames(3, strobe(5, [240, 240, 240], [20, 20, 20]));
+    const frameBytes = W * H * 3;
+    const pieces = [0, 1, 2].map((s) => measureRegions({ frames: whole.frames.subarray(s * FPS * frameBytes, (s + 1) * FPS * frameBytes), width: W, height: H }));
+    // When the pieces are joined and analysed
+    const joined = analyzeRegionSeries(joinRegionSeries(pieces), FPS);
+    // Then the report equals that of the whole sequence
+    expect(joined).toEqual(analyzeFlashes(whole));
+    expect(joined.verdict).toBe('block');
+  });
+
+  it('refuses to join pieces measured over different regions', () => {
+    const a = measureRegions(frames(1, () => [0, 0, 0]));
+    expect(() => joinRegionSeries([a, a.slice(1)])).toThrow(/piece 1 measures regions/);
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { createGpuActivities } from '../../gpu-workers/activities';
+import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
@@ -13,6 +13,9 @@ import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { realActivities } from './activities';
 import { testEnv } from './env';
+
+/** Videos of one test file render side by side on the test's GPU worker. */
+const TEST_GPU_CONCURRENCY = 2;
 
 let sharedEngine: Promise<Engine> | undefined;
 
@@ -35,12 +38,11 @@ type Wrap = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args
 /** A GPU worker in this process: the file's engine, the real GPU activities (each passed through `wrap`), `blobs`. */
 export async function createGpuWorker(connection: NativeConnection, taskQueue: string, blobs: BlobStore, wrap: Wrap = (fn) => fn): Promise<Worker> {
   const engine = await testEngine();
-  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }) });
+  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: TEST_GPU_CONCURRENCY });
   return Worker.create({
     connection,
     taskQueue,
-    // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
-    maxHeartbeatThrottleInterval: '1 second',
+    ...gpuWorkerOptions(TEST_GPU_CONCURRENCY),
     activities: { renderVideoChunk: wrap(gpuActivities.renderVideoChunk), renderAudioChunk: wrap(gpuActivities.renderAudioChunk) },
   });
 }

@@ -60,14 +60,22 @@ describe('moderationWorkflow', () => {
     const width = 64;
     const height = 48;
     const fps = 24;
-    const frames = new Uint8Array(2 * fps * width * height * 3);
-    for (let f = 0; f < 2 * fps; f++) frames.fill(Math.floor((2 * hz * f) / fps) % 2 === 0 ? 235 : 16, f * width * height * 3, (f + 1) * width * height * 3);
-    const file = path.join(testEnv.tmpDir, `strobe-${randomUUID()}.ts`);
-    await createFfmpeg({ ffmpegPath: undefined }).encodeRgbSegment({ frames, width, height, fps, outFile: file });
-    const contentKey = `videos/video_test/strobe-${hz}.ts`;
-    await activities.blobs.put(contentKey, fs.readFileSync(file));
+    // Two 1 s segments, as two chunks of a video are, with the strobe running across the seam.
+    const frameBytes = width * height * 3;
+    const measurementKeys: string[] = [];
+    for (const second of [0, 1]) {
+      const frames = new Uint8Array(fps * frameBytes);
+      for (let f = 0; f < fps; f++) frames.fill(Math.floor((2 * hz * (second * fps + f)) / fps) % 2 === 0 ? 235 : 16, f * frameBytes, (f + 1) * frameBytes);
+      const file = path.join(testEnv.tmpDir, `strobe-${randomUUID()}.ts`);
+      await createFfmpeg({ ffmpegPath: undefined }).encodeRgbSegment({ frames, width, height, fps, outFile: file });
+      const segmentKey = `videos/video_test/strobe-${hz}-${second}.ts`;
+      await activities.blobs.put(segmentKey, fs.readFileSync(file));
+      const measured = await activities.activities.measureSegmentFlashes({ segmentKey, width, height });
+      expect(measured.frames).toBe(fps);
+      measurementKeys.push(measured.measurementKey);
+    }
 
-    const { result, events } = await run({ stage: 'output', contentKey, width, height, fps }, activities);
+    const { result, events } = await run({ stage: 'output', contentKey: 'videos/video_test/content.mp4', measurementKeys, fps }, activities);
     expect(result.verdict).toBe(verdict);
     const details = events.find((e) => e.type === 'AutomatedVerdict')!.data as { details: { generalFlashesPerSecond: number } };
     expect(details.details.generalFlashesPerSecond).toBe(hz);
