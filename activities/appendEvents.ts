@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { eventHash } from '../domain/cameo/chain';
 import { WrongExpectedVersion } from '../infra/eventstore/errors';
 import type { EventStore, ExpectedRevision } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
@@ -23,10 +24,18 @@ export interface AppendEventsInput {
   events: NewEvent[];
   /** Actor, correlation and causation ids; workflow id, run id and time are added here. */
   metadata?: Record<string, unknown>;
+  /**
+   * For a hash-chained stream (a cameo's consent history): the hash of the stream's last event (GENESIS_HASH for a
+   * new stream). Each event then carries `prev_hash` and `hash` in its metadata (domain/cameo/chain.ts); the
+   * expected revision must be exact.
+   */
+  chain?: { prevHash: string };
 }
 
 export interface AppendEventsResult {
   nextExpectedRevision: string;
+  /** The hash of the last event appended, for a chained stream. */
+  headHash?: string;
 }
 
 /** A UUID (version 8, RFC 9562 "custom") derived from the workflow id and the event's sequence number. */
@@ -54,16 +63,34 @@ export function createAppendEvents(deps: { eventStore: EventStore; logger: Logge
     // The recorded time is the first attempt's schedule time, so a retry carries the same content as the
     // original and is recognised as the same event.
     const at = new Date(info.scheduledTimestampMs).toISOString();
-    const events = input.events.map((e, i) => ({
-      id: deterministicEventId(workflowId, input.firstSeq + i),
-      type: e.type,
-      data: e.data,
-      metadata: { ...input.metadata, ...e.metadata, workflowId, workflowRunId: runId, seq: input.firstSeq + i, at },
-    }));
+    const expected = parseExpected(input.expectedRevision);
+    let prevHash = input.chain?.prevHash;
+    let firstRevision = 0;
+    if (input.chain) {
+      if (typeof expected !== 'bigint' && expected !== 'no_stream') {
+        throw ApplicationFailure.nonRetryable(`a hash-chained append needs an exact expected revision, not ${input.expectedRevision}`, 'InvalidExpectedRevision');
+      }
+      firstRevision = expected === 'no_stream' ? 0 : Number(expected) + 1;
+    }
+    const events = input.events.map((e, i) => {
+      const link: Record<string, string> = {};
+      if (prevHash !== undefined) {
+        const hash = eventHash(prevHash, firstRevision + i, e.type, e.data);
+        link.prev_hash = prevHash;
+        link.hash = hash;
+        prevHash = hash;
+      }
+      return {
+        id: deterministicEventId(workflowId, input.firstSeq + i),
+        type: e.type,
+        data: e.data,
+        metadata: { ...input.metadata, ...e.metadata, ...link, workflowId, workflowRunId: runId, seq: input.firstSeq + i, at },
+      };
+    });
     try {
-      const result = await deps.eventStore.appendToStream(input.stream, events, { expectedRevision: parseExpected(input.expectedRevision) });
+      const result = await deps.eventStore.appendToStream(input.stream, events, { expectedRevision: expected });
       deps.logger.debug({ stream: input.stream, count: events.length, attempt: info.attempt }, 'events appended');
-      return { nextExpectedRevision: result.nextExpectedRevision.toString() };
+      return { nextExpectedRevision: result.nextExpectedRevision.toString(), ...(prevHash !== undefined ? { headHash: prevHash } : {}) };
     } catch (err) {
       if (err instanceof WrongExpectedVersion) {
         // Another writer moved the stream: retrying the same append cannot succeed.

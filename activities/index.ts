@@ -1,10 +1,13 @@
 // The activities of the orchestration task queue, built from their dependencies (tests pass real ones).
+import type { Client } from '@temporalio/client';
 import type { PromptPolicy } from '../domain/moderation/promptPolicy';
 import type { BlobStore } from '../infra/blobs';
 import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
 import { createAppendEvents } from './appendEvents';
+import { createCameoConsentActivities } from './cameo/consent';
+import { createCameoVerificationActivities } from './cameo/verify';
 import { createModerationActivities } from './moderation';
 import { createMuxActivities } from './mux';
 import { createReadStream } from './readStream';
@@ -15,6 +18,8 @@ export interface ActivityDeps {
   ffmpeg: Ffmpeg;
   policy: PromptPolicy;
   logger: Logger;
+  /** A Temporal client, for the activities that send Updates to other workflows (cameo consent). */
+  temporal?: () => Client;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -23,6 +28,15 @@ export function createActivities(deps: ActivityDeps) {
     ...createModerationActivities(deps),
     ...createMuxActivities(deps),
     ...createReadStream(deps),
+    ...createCameoVerificationActivities(deps),
+    ...createCameoConsentActivities({
+      eventStore: deps.eventStore,
+      temporal:
+        deps.temporal ??
+        (() => {
+          throw new Error('this worker was built without a Temporal client: cameo consent activities cannot run');
+        }),
+    }),
   };
 }
 

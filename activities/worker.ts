@@ -8,7 +8,7 @@ import { openEventStore } from '../infra/eventstore';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createFfmpeg } from '../infra/media/ffmpeg';
-import { connectTemporalWorker } from '../infra/temporal/connection';
+import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { loadPolicy } from './moderation';
 import { createActivities } from './index';
 
@@ -30,12 +30,14 @@ async function main(): Promise<void> {
   }
   const eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
+  // For the activities that send Updates to other workflows (cameo consent).
+  const temporal = connectTemporalClient(config);
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.orchestrationTaskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ eventStore, logger, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), policy }),
+    activities: createActivities({ eventStore, logger, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), policy, temporal: () => temporal.client }),
     // Activities in flight get this long to finish before shutdown cancels them.
     shutdownGraceTime: '10 seconds',
   }).catch(fatal);
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   shutdown.setStop(async () => {
     worker.shutdown();
     await running;
-    await Promise.allSettled([eventStore.close(), connection.close()]);
+    await Promise.allSettled([eventStore.close(), connection.close(), temporal.close()]);
   });
   logger.info({ taskQueue: config.orchestrationTaskQueue, namespace: config.temporalNamespace }, 'orchestration worker polling');
   await running.catch(fatal);

@@ -7,7 +7,8 @@ import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
-import type { Engine, Scene } from './engine/engine';
+import { loadLikeness } from '../activities/cameo/likeness';
+import type { Cameo, Engine, Scene } from './engine/engine';
 import { writeAudioSegment, writeVideoSegment } from './engine/segments';
 
 export interface ChunkJob {
@@ -20,6 +21,8 @@ export interface ChunkJob {
   size: string;
   style: string;
   camera: string;
+  /** The likeness to render into the video (a verified cameo's asset in the blob store). */
+  cameo?: { likenessKey: string };
 }
 
 export interface VideoChunkResult {
@@ -146,6 +149,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     if (scenes.size > SCENE_CACHE_SIZE) scenes.delete(scenes.keys().next().value!);
     return scene;
   };
+  const likenessOf = async (job: ChunkJob): Promise<Cameo | undefined> => (job.cameo ? await loadLikeness(blobs, job.cameo.likenessKey) : undefined);
   const videoSlots = new Slots(deps.concurrency ?? 1);
   const audioSlots = new Slots(deps.concurrency ?? 1);
 
@@ -158,6 +162,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const ctx = Context.current();
     const log = deps.logger.child({ videoId: job.videoId, chunk: job.index, attempt: ctx.info.attempt });
     const scene = await sceneOf(job);
+    const cameo = await likenessOf(job);
     let state: ArrayLike<number> = scene.initialState;
     if (job.index > 0) {
       // A retried or moved chunk starts from the state the previous chunk recorded, never from a guess.
@@ -171,7 +176,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       checkCancelled();
       const n = Math.min(FRAMES_PER_SLICE, job.numFrames - done);
       // The model carries state exactly, so slices render the same frames as one call would.
-      const part = await engine.renderVideoChunk({ scene, state, startFrame: job.startFrame + done, numFrames: n, size: job.size, style: job.style, camera: job.camera });
+      const part = await engine.renderVideoChunk({ scene, state, startFrame: job.startFrame + done, numFrames: n, size: job.size, style: job.style, camera: job.camera, ...(cameo ? { cameo } : {}) });
       frames.push(part.frames);
       events.push(part.events);
       state = part.state;
@@ -211,7 +216,8 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const current = await readEvents(job.index);
     const previous = job.index > 0 ? await readEvents(job.index - 1) : undefined;
     checkCancelled();
-    const audio = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames });
+    const cameo = await likenessOf(job);
+    const audio = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames, ...(cameo ? { cameo } : {}) });
     ctx.heartbeat({ samples: audio.length / 2 });
     const segment = await writeAudioSegment({ blobs, videoId: job.videoId, index: job.index, sampleRateHz: manifest.sample_rate_hz, audio });
     return { blob_key: segment.key, samples: segment.samples };

@@ -73,6 +73,8 @@ const dataSchemas = eventSchemas({
   VideoCancelled: Type.Object({ by: Type.String(), at: At }),
   VideoPublished: Type.Object({ by: Type.String(), cameo_uses: Type.Array(Type.Object({ cameo_id: Type.String(), grant_revision: Type.Integer() })), at: At }),
   VideoDeleted: Type.Object({ by: Type.String(), at: At }),
+  CameoUseReserved: Type.Object({ cameo_id: Type.String(), basis: Type.String(), grant_revision: Type.Integer(), at: At }),
+  VideoTakenDown: Type.Object({ by: Type.String(), reason: Type.String(), at: At }),
 });
 
 const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(dataSchemas).map(([type, schema]) => [type, TypeCompiler.Compile(schema as TSchema)]));

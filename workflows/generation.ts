@@ -19,10 +19,15 @@ import { contentKeys } from '../domain/video/content';
 import { decide, evolve, initialVideoState, isFinished, type VideoCommand, type VideoEvent, type VideoRequestedData, type VideoState } from '../domain/video';
 import type { GpuActivities } from '../gpu-workers/activities';
 import { GPU_TASK_QUEUE } from '../infra/temporal/taskQueues';
+import { consentRevokedSignal } from './definitions';
 import { moderationWorkflow } from './moderation';
 import { publishWorkflow } from './publish';
 import { streamWriter } from './streamWriter';
 
+const { reserveCameoUse, checkCameoUse } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
 const { muxVideo, measureSegmentFlashes } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
@@ -92,8 +97,37 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
   setHandler(progressQuery, progress);
   // Read through a function: `apply` replaces `state`, which the compiler's narrowing cannot see.
   const blocked = () => state.stage === 'blocked';
+  /** Stops the video for want of consent, unless it has already ended. */
+  const stop = async (code: 'consent_missing' | 'consent_revoked', message: string): Promise<Progress> => {
+    if (!isFinished(state)) await CancellationScope.nonCancellable(() => apply({ type: 'StopVideo', data: { code, message: message.slice(0, 500), at: now() } }));
+    return progress();
+  };
+
+  // A cameo's owner revoking consent (or narrowing it, or deleting the cameo) stops the job wherever it is: the
+  // work scope is cancelled (GPU chunks stop through their heartbeats) and the video ends blocked.
+  let revoked: { cameo_id: string; code: 'consent_missing' | 'consent_revoked'; reason: string } | undefined;
+  const work = new CancellationScope();
+  setHandler(consentRevokedSignal, (signal) => {
+    if (revoked || isFinished(state)) return;
+    revoked = signal;
+    work.cancel();
+  });
 
   try {
+    return await work.run(() => generate());
+  } catch (err) {
+    if (revoked && isCancellation(err)) return await stop(revoked.code, `consent for cameo ${revoked.cameo_id} was withdrawn: ${revoked.reason}`);
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => apply({ type: 'CancelVideo', data: { by: input.actor, at: now() } }));
+      throw err;
+    }
+    const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+    const code = err instanceof ActivityFailure && err.activityType?.startsWith('render') ? 'render_failed' : err instanceof ActivityFailure && err.activityType === 'muxVideo' ? 'mux_failed' : 'internal_error';
+    await CancellationScope.nonCancellable(() => apply({ type: 'FailVideo', data: { code, message: message.slice(0, 500), at: now() } }));
+    throw ApplicationFailure.nonRetryable(`video ${request.video_id} failed: ${message}`, code);
+  }
+
+  async function generate(): Promise<Progress> {
     // The request is recorded while the prompt is judged: neither waits for the other.
     const requested = apply({ type: 'RequestVideo', data: request });
     requested.catch(() => undefined); // awaited below, after the verdict
@@ -103,16 +137,42 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
       args: [{ caseId: promptCase, subjectId: request.video_id, subject: { stage: 'prompt', prompt: request.prompt }, actor: input.actor, correlationId: request.video_id }],
     });
     await requested;
-    await apply(
-      { type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } },
-      { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, at: now() } },
-    );
+    const verdict: VideoCommand = { type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } };
+    const plan: VideoCommand = { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, at: now() } };
+    let likenessKey: string | undefined;
+    if (request.cameo_ids.length === 0) {
+      await apply(verdict, plan);
+    } else {
+      await apply(verdict);
+      if (blocked()) return progress();
+      // A use of each cameo is reserved on the cameo's workflow before any GPU work; without consent the video stops.
+      const reservations: VideoCommand[] = [];
+      for (const cameoId of request.cameo_ids) {
+        const reserved = await reserveCameoUse({ cameoId, videoId: request.video_id, userId: request.owner_id });
+        if (!reserved.ok) return await stop(reserved.code, `cameo ${cameoId}: ${reserved.reason}`);
+        likenessKey ??= reserved.likeness_key ?? undefined;
+        reservations.push({ type: 'ReserveCameo', data: { cameo_id: cameoId, basis: reserved.basis, grant_revision: reserved.grant_revision, at: now() } });
+      }
+      await apply(...reservations, plan);
+    }
     if (blocked()) return progress();
 
     const [width, height] = request.size.split('x').map(Number) as [number, number];
     const job = (index: number) => {
       const chunk = state.chunks.plan[index]!;
-      return { videoId: request.video_id, index, startFrame: chunk.start_frame, numFrames: chunk.num_frames, prompt: request.prompt, seed: request.seed, size: request.size, style: request.style, camera: request.camera };
+      return {
+        videoId: request.video_id,
+        index,
+        startFrame: chunk.start_frame,
+        numFrames: chunk.num_frames,
+        prompt: request.prompt,
+        seed: request.seed,
+        size: request.size,
+        style: request.style,
+        camera: request.camera,
+        // The reference pack renders one likeness: the first cameo's (every cameo named is reserved all the same).
+        ...(likenessKey ? { cameo: { likenessKey } } : {}),
+      };
     };
     // Video chunk i+1 is scheduled as soon as chunk i returns (it starts from the state chunk i stored); what
     // follows from chunk i runs beside it: its event is recorded, its segment measured for the output review, and
@@ -159,6 +219,11 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
       height,
     });
     const outputVerdict = await review;
+    // Consent again, just before completing: a use blocked meanwhile stops the video here.
+    for (const cameoId of request.cameo_ids) {
+      const still = await checkCameoUse({ cameoId, videoId: request.video_id, userId: request.owner_id });
+      if (!still.ok) return await stop(still.code, `cameo ${cameoId}: ${still.reason}`);
+    }
     await apply(
       { type: 'RecordMux', data: { ...muxed, at: now() } },
       { type: 'RecordOutputVerdict', data: { case_id: outputCase, verdict: outputVerdict.verdict, categories: outputVerdict.categories, reasons: outputVerdict.reasons, at: now() } },
@@ -167,17 +232,9 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
     if (blocked()) return progress();
 
     if (request.publish) {
-      await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: input.actor }] });
+      // Publishing re-checks consent; a refusal leaves the video a private draft, not a failed job.
+      await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: input.actor }] }).catch(() => undefined);
     }
     return progress();
-  } catch (err) {
-    if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => apply({ type: 'CancelVideo', data: { by: input.actor, at: now() } }));
-      throw err;
-    }
-    const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-    const code = err instanceof ActivityFailure && err.activityType?.startsWith('render') ? 'render_failed' : err instanceof ActivityFailure && err.activityType === 'muxVideo' ? 'mux_failed' : 'internal_error';
-    await CancellationScope.nonCancellable(() => apply({ type: 'FailVideo', data: { code, message: message.slice(0, 500), at: now() } }));
-    throw ApplicationFailure.nonRetryable(`video ${request.video_id} failed: ${message}`, code);
   }
 }

@@ -3,3 +3,5 @@ export { generationWorkflow, progressQuery } from './generation';
 export { moderationWorkflow } from './moderation';
 export { publishWorkflow } from './publish';
 export { recordEventsWorkflow } from './recordEvents';
+export { cameoWorkflow } from './cameo';
+export { takedownWorkflow } from './takedown';

@@ -2,9 +2,12 @@
 // source of deterministic event ids), and appends one batch at a time, so each append states the right revision
 // even when several branches of the workflow record concurrently. What is asked for while an append is in flight
 // goes out together in the next one: one activity for many small records.
-import { proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { NewEvent } from '../activities/appendEvents';
+
+/** GENESIS_HASH of domain/cameo/chain.ts (which uses node:crypto, so the workflow sandbox cannot import it). */
+const GENESIS = '0'.repeat(64);
 
 const { appendEvents } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -17,6 +20,17 @@ export interface StreamWriter {
    * resolves once they are recorded. A throwing `events` rejects this request only.
    */
   append<E extends NewEvent>(events: () => E[], causationId?: string): Promise<E[]>;
+  /** Where the stream stands after the appends so far: what a continued-as-new run starts from. */
+  position(): WriterPosition;
+}
+
+export interface WriterPosition {
+  /** The stream's revision as the next append's expected revision ('no_stream' before the first event). */
+  revision: string;
+  /** The workflow's next event sequence number (event ids derive from the workflow id and it). */
+  seq: number;
+  /** For a hash-chained stream: the hash of its last event. */
+  headHash?: string;
 }
 
 interface Request {
@@ -26,9 +40,10 @@ interface Request {
   reject: (err: unknown) => void;
 }
 
-export function streamWriter(stream: string, metadata: { actor: string; correlationId: string }): StreamWriter {
-  let revision = 'no_stream';
-  let seq = 0;
+export function streamWriter(stream: string, metadata: { actor: string; correlationId: string }, from?: Partial<WriterPosition> & { chained?: boolean }): StreamWriter {
+  let revision = from?.revision ?? 'no_stream';
+  let seq = from?.seq ?? 0;
+  let headHash = from?.headHash ?? (from?.chained ? GENESIS : undefined);
   const queue: Request[] = [];
   let draining = false;
 
@@ -48,8 +63,12 @@ export function streamWriter(stream: string, metadata: { actor: string; correlat
         const batch = decided.flatMap(({ request, events }) => events.map((e) => (request.causationId ? { ...e, metadata: { causationId: request.causationId } } : e)));
         try {
           if (batch.length > 0) {
-            const result = await appendEvents({ stream, expectedRevision: revision, firstSeq: seq, events: batch, metadata });
+            // Not cancellable: once decided, events are recorded (the deciding side's state already includes them),
+            // even when the scope that asked for them is being cancelled.
+            const input = { stream, expectedRevision: revision, firstSeq: seq, events: batch, metadata, ...(headHash !== undefined ? { chain: { prevHash: headHash } } : {}) };
+            const result = await CancellationScope.nonCancellable(() => appendEvents(input));
             revision = result.nextExpectedRevision;
+            if (headHash !== undefined) headHash = result.headHash;
             seq += batch.length;
           }
           for (const { request, events } of decided) request.resolve(events);
@@ -68,5 +87,6 @@ export function streamWriter(stream: string, metadata: { actor: string; correlat
       if (!draining) void drain();
       return done;
     },
+    position: () => ({ revision, seq, ...(headHash !== undefined ? { headHash } : {}) }),
   };
 }

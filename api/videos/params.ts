@@ -36,6 +36,9 @@ const MODEL_ALIAS = /^sora-2(-pro)?(-\d{4}-\d{2}-\d{2})?$/;
 // C0 controls but tab, newline and carriage return; DEL; C1 controls. They render as nothing, break logs and terminals,
 // and no honest prompt needs them.
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+const MAX_CAMEOS = 4;
+const CAMEO_ID = /^cameo_[A-Za-z0-9]{1,64}$/;
+
 const KNOWN_FIELDS = new Set(['prompt', 'model', 'seconds', 'size', 'style', 'camera', 'seed', 'cameo_ids', 'publish', 'input_reference']);
 
 function oneOfMessage(values: readonly string[]): string {
@@ -143,7 +146,9 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
   if (cameoValue !== undefined) {
     const list = multipart ? (Array.isArray(cameoValue) ? cameoValue : [cameoValue]) : cameoValue;
     if (!Array.isArray(list) || list.some((c) => typeof c !== 'string')) fail('cameo_ids', 'must be a list of cameo ids');
-    else if (list.length > 0) fail('cameo_ids', 'cameos are not available yet');
+    else if (list.length > MAX_CAMEOS) fail('cameo_ids', `at most ${MAX_CAMEOS} cameos, got ${list.length}`);
+    else if ((list as string[]).some((c) => !CAMEO_ID.test(c))) fail('cameo_ids', `${JSON.stringify((list as string[]).find((c) => !CAMEO_ID.test(c)))} is not a cameo id (cameo_ followed by letters and digits)`);
+    else if (new Set(list).size !== list.length) fail('cameo_ids', 'names a cameo more than once');
     else cameoIds = list as string[];
   }
 

@@ -110,7 +110,7 @@ export const CreateVideoJson = Type.Object(
     style: Type.Optional(StringEnum(VIDEO_STYLES, { default: 'cinematic' })),
     camera: Type.Optional(StringEnum(CAMERA_MOVES, { default: 'static' })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: SEED_MAX, description: 'Random when absent; the one used is recorded and answered' })),
-    cameo_ids: Type.Optional(Type.Array(Type.String(), { maxItems: 0, description: 'Cameos are not available yet: must be empty' })),
+    cameo_ids: Type.Optional(Type.Array(Type.String(), { maxItems: 4, description: 'Cameos to put into the video (each needs its owner\'s consent, reserved before rendering)' })),
     publish: Type.Optional(Type.Boolean({ default: false, description: 'Publish to the feed once completed' })),
     input_reference: Type.Optional(
       Type.Object(
@@ -132,7 +132,7 @@ export const CreateVideoForm = Type.Object(
     style: Type.Optional(StringEnum(VIDEO_STYLES)),
     camera: Type.Optional(StringEnum(CAMERA_MOVES)),
     seed: Type.Optional(Type.String({ pattern: '^\\d+$' })),
-    'cameo_ids[]': Type.Optional(Type.Array(Type.String(), { maxItems: 0 })),
+    'cameo_ids[]': Type.Optional(Type.Array(Type.String(), { maxItems: 4 })),
     publish: Type.Optional(StringEnum(['true', 'false'] as const)),
     input_reference: Type.Optional(Type.String({ format: 'binary', description: 'A PNG or JPEG image (checked by its content, not its name)' })),
   },

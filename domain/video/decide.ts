@@ -6,6 +6,7 @@ import { isFinished, type VideoState } from './state';
 export type VideoCommand =
   | { type: 'RequestVideo'; data: VideoRequestedData }
   | { type: 'RecordPromptVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'ReserveCameo'; data: { cameo_id: string; basis: string; grant_revision: number; at: number } }
   | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; at: number } }
   | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
@@ -16,9 +17,10 @@ export type VideoCommand =
   | { type: 'FailVideo'; data: { code: FailureCode; message: string; at: number } }
   | { type: 'CancelVideo'; data: { by: string; at: number } }
   | { type: 'PublishVideo'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
-  | { type: 'DeleteVideo'; data: { by: string; at: number } };
+  | { type: 'DeleteVideo'; data: { by: string; at: number } }
+  | { type: 'TakeDownVideo'; data: { by: string; reason: string; at: number } };
 
-export type RefusalCode = 'already_exists' | 'not_found' | 'already_finished' | 'wrong_stage' | 'not_completed' | 'invalid_chunk';
+export type RefusalCode = 'already_exists' | 'not_found' | 'already_finished' | 'wrong_stage' | 'not_completed' | 'invalid_chunk' | 'invalid_cameo';
 
 export class VideoCommandRefused extends Error {
   constructor(
@@ -62,6 +64,13 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       const why = command.data.reasons.join('; ') || command.data.categories.join(', ');
       return [moderated, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: `prompt blocked by moderation: ${why}`, at: command.data.at } }];
     }
+
+    case 'ReserveCameo':
+      requireRunning(state, 'ReserveCameo');
+      if (!state.request!.cameo_ids.includes(command.data.cameo_id)) refuse('invalid_cameo', `cameo ${command.data.cameo_id} is not one the video asked for`);
+      if (state.chunks.total > 0) refuse('wrong_stage', 'ReserveCameo: cameo uses are reserved before rendering is planned');
+      if (state.cameoReservations.some((r) => r.cameo_id === command.data.cameo_id)) return [];
+      return [{ type: 'CameoUseReserved', data: command.data }];
 
     case 'PlanChunks': {
       requireRunning(state, 'PlanChunks');
@@ -135,5 +144,11 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       if (state.visibility === 'published') return [];
       if (state.visibility === 'taken_down') refuse('already_finished', 'the video was taken down');
       return [{ type: 'VideoPublished', data: command.data }];
+
+    case 'TakeDownVideo':
+      if (!state.exists) refuse('not_found', 'TakeDownVideo: the video was never requested');
+      if (state.visibility === 'taken_down' || state.deleted) return [];
+      if (!isFinished(state)) refuse('wrong_stage', 'a video still being generated is stopped by its consent, not taken down');
+      return [{ type: 'VideoTakenDown', data: command.data }];
   }
 }

@@ -40,6 +40,8 @@ export interface ChunkPlan {
 export type VideoEvent =
   | { type: 'VideoRequested'; data: VideoRequestedData }
   | { type: 'PromptModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  /** A use of a cameo reserved on the cameo's workflow before any rendering: the consent it rests on. */
+  | { type: 'CameoUseReserved'; data: { cameo_id: string; basis: string; grant_revision: number; at: number } }
   | { type: 'ChunksPlanned'; data: { total: number; fps: number; frames: number; chunks: ChunkPlan[]; at: number } }
   | { type: 'VideoChunkRendered'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'AudioChunkRendered'; data: { index: number; blob_key: string; samples: number; at: number } }
@@ -50,6 +52,8 @@ export type VideoEvent =
   | { type: 'VideoFailed'; data: { code: FailureCode; message: string; at: number } }
   | { type: 'VideoCancelled'; data: { by: string; at: number } }
   | { type: 'VideoPublished'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
-  | { type: 'VideoDeleted'; data: { by: string; at: number } };
+  | { type: 'VideoDeleted'; data: { by: string; at: number } }
+  /** Off the feed and not served to others: by the owner of a cameo in it, or because that cameo was deleted. */
+  | { type: 'VideoTakenDown'; data: { by: string; reason: string; at: number } };
 
 export type VideoEventType = VideoEvent['type'];

@@ -19,6 +19,8 @@ export interface VideoState {
   error: { code: StopCode | FailureCode; message: string } | null;
   visibility: Visibility;
   cameoUses: { cameo_id: string; grant_revision: number }[];
+  /** Cameo uses reserved for this video before rendering (the consent each rests on). */
+  cameoReservations: { cameo_id: string; basis: string; grant_revision: number }[];
   createdAt: number | null;
   completedAt: number | null;
   /** Deleted by its owner: files removed, the events stay as the record. */
@@ -38,6 +40,7 @@ export const initialVideoState: VideoState = Object.freeze({
   error: null,
   visibility: 'private',
   cameoUses: [],
+  cameoReservations: [],
   createdAt: null,
   completedAt: null,
   deleted: false,
@@ -60,6 +63,10 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
       return { ...state, exists: true, request: event.data, status: 'queued', stage: 'moderating', progress: 0, createdAt: event.data.at };
     case 'PromptModerated':
       return event.data.verdict === 'allow' ? { ...state, status: 'in_progress', progress: 5 } : state;
+    case 'CameoUseReserved':
+      // `?? []`: states folded and stored before reservations existed lack the field.
+      if ((state.cameoReservations ?? []).some((r) => r.cameo_id === event.data.cameo_id)) return state;
+      return { ...state, cameoReservations: [...(state.cameoReservations ?? []), { cameo_id: event.data.cameo_id, basis: event.data.basis, grant_revision: event.data.grant_revision }] };
     case 'ChunksPlanned':
       return {
         ...state,
@@ -106,6 +113,8 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
       return { ...state, visibility: 'published', cameoUses: event.data.cameo_uses };
     case 'VideoDeleted':
       return { ...state, deleted: true };
+    case 'VideoTakenDown':
+      return { ...state, visibility: 'taken_down' };
   }
 }
 

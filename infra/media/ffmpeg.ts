@@ -97,6 +97,36 @@ export interface MediaInfo {
   audio?: { codec: string; sampleRateHz: number; channels: string };
 }
 
+/** What ffmpeg sees when it opens a file, without judging it: a file it cannot open is an answer, not an error. */
+export interface MediaStreams {
+  /** False when ffmpeg could not open the file as media (damaged, truncated, not media at all). */
+  readable: boolean;
+  /** ffmpeg's last words when it could not open the file. */
+  error?: string;
+  /** The demuxer ffmpeg chose, as it names it ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"). */
+  format?: string;
+  durationS?: number;
+  /** The first video stream; width and height as displayed (a 90 degree rotation tag swaps the coded size). */
+  video?: { codec: string; width: number; height: number };
+  /** The first audio stream. */
+  audio?: { codec: string; sampleRateHz: number | undefined };
+}
+
+export interface DecodeFrames {
+  width: number;
+  height: number;
+  /** Frames per second to sample (the fps filter drops or repeats frames); every frame of the source when absent. */
+  fps?: number;
+  /** Seek to this time (seconds) before decoding. */
+  startS?: number;
+  /** Decode at most this many seconds. */
+  durationS?: number;
+  /** Stop after this many frames. */
+  maxFrames?: number;
+  /** Crop the centred square of the picture before scaling, so the size given keeps the subject undistorted. */
+  centreSquare?: boolean;
+}
+
 export interface Ffmpeg {
   readonly binary: FfmpegBinary;
   /**
@@ -112,8 +142,16 @@ export interface Ffmpeg {
   probe(file: string): Promise<MediaInfo>;
   /** Joins chunk segments and raw PCM into one MP4 (H.264 copied, AAC, faststart), then a thumbnail and a spritesheet. */
   mux(input: MuxFiles): Promise<{ durationS: number }>;
-  /** Decodes a file's audio to interleaved float samples (tests, moderation). */
-  decodeAudio(file: string, sampleRateHz?: number, channels?: number): Promise<Float32Array>;
+  /** Decodes a file's audio to interleaved float samples (tests, moderation); `maxDurationS` stops early. */
+  decodeAudio(file: string, sampleRateHz?: number, channels?: number, options?: { maxDurationS?: number }): Promise<Float32Array>;
+  /** Opens a file and says which streams it holds; never rejects for a damaged file (upload checks). */
+  inspect(file: string): Promise<MediaStreams>;
+  /**
+   * Decodes video frames to RGB at a given size, optionally sampled at a lower frame rate, from a point, or cropped
+   * to the centre square (upload checks, likeness). The source's own colour matrix tags decide the YUV to RGB
+   * conversion, unlike decodeToRgb, which reads back our BT.709 segments.
+   */
+  decodeFrames(file: string, options: DecodeFrames): Promise<{ frames: Uint8Array; count: number }>;
 }
 
 export interface MuxFiles {
@@ -139,7 +177,9 @@ export function createFfmpeg(config: Pick<Config, 'ffmpegPath'>, options?: Param
     decodeToRgb: (file, width, height) => decodeToRgb(binary.path, file, width, height),
     probe: (file) => probe(binary.path, file),
     mux: (input) => mux(binary.path, input),
-    decodeAudio: (file, sampleRateHz = 48000, channels = 2) => decodeAudio(binary.path, file, sampleRateHz, channels),
+    decodeAudio: (file, sampleRateHz = 48000, channels = 2, options = {}) => decodeAudio(binary.path, file, sampleRateHz, channels, options),
+    inspect: (file) => inspect(binary.path, file),
+    decodeFrames: (file, options) => decodeFrames(binary.path, file, options),
   };
 }
 
@@ -295,17 +335,92 @@ async function mux(binary: string, input: MuxFiles): Promise<{ durationS: number
   return { durationS };
 }
 
-async function decodeAudio(binary: string, file: string, sampleRateHz: number, channels: number): Promise<Float32Array> {
+async function decodeAudio(binary: string, file: string, sampleRateHz: number, channels: number, options: { maxDurationS?: number }): Promise<Float32Array> {
   const sink = new PassThrough();
   const chunks: Buffer[] = [];
   sink.on('data', (c: Buffer) => chunks.push(c));
   const command = ffmpeg(file)
     .setFfmpegPath(binary)
-    .outputOptions(['-vn', `-ac ${channels}`, `-ar ${sampleRateHz}`])
+    .outputOptions(['-vn', `-ac ${channels}`, `-ar ${sampleRateHz}`, ...(options.maxDurationS !== undefined ? [`-t ${options.maxDurationS}`] : [])])
     .audioCodec('pcm_f32le')
     .format('f32le')
     .output(sink);
   await runCommand(command, `decoding the audio of ${file}`);
   const all = Buffer.concat(chunks);
   return new Float32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength));
+}
+
+function inspect(binary: string, file: string): Promise<MediaStreams> {
+  return new Promise((resolve, reject) => {
+    // With no output ffmpeg exits 1 after printing what it found, so the exit status says nothing; "Input #0" does.
+    const child = spawn(binary, ['-hide_banner', '-nostdin', '-i', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(parseInputInfo(err)));
+  });
+}
+
+/** Reads ffmpeg's description of its input (the stderr of `ffmpeg -i`). */
+function parseInputInfo(stderr: string): MediaStreams {
+  const input = /^Input #0, ([^\n]+?), from /m.exec(stderr);
+  if (!input) {
+    const lines = stderr.trim().split('\n').filter((l) => l.trim() !== '' && !/must be specified/.test(l));
+    return { readable: false, error: lines.slice(-2).join('\n') || 'ffmpeg printed nothing' };
+  }
+  const lines = stderr.split('\n');
+  const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
+  const info: MediaStreams = { readable: true, format: input[1]! };
+  if (duration) info.durationS = Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]);
+  // Cover art in an audio file is a one-frame "video" stream marked (attached pic): not a recording's picture.
+  const videoAt = lines.findIndex((l) => /^\s*Stream #\S+: Video: /.test(l) && !l.includes('(attached pic)'));
+  if (videoAt >= 0) {
+    const line = lines[videoAt]!;
+    const codec = /: Video: (\w+)/.exec(line)![1]!;
+    const size = /, (\d+)x(\d+)/.exec(line);
+    let width = size ? Number(size[1]) : 0;
+    let height = size ? Number(size[2]) : 0;
+    // The stream's metadata and side data follow its line, indented, until the next stream.
+    const rest = lines.slice(videoAt + 1);
+    const next = rest.findIndex((l) => /^\s*Stream #/.test(l));
+    const block = (next >= 0 ? rest.slice(0, next) : rest).join('\n');
+    const rotation = /rotate\s*:\s*(-?\d+)/.exec(block) ?? /displaymatrix: rotation of (-?[\d.]+) degrees/.exec(block);
+    if (rotation && Math.round(Math.abs(Number(rotation[1]))) % 180 === 90) [width, height] = [height, width];
+    info.video = { codec, width, height };
+  }
+  const audio = /^\s*Stream #\S+: Audio: (\w+)(?:[^\n]*?, (\d+) Hz)?/m.exec(stderr);
+  if (audio) info.audio = { codec: audio[1]!, sampleRateHz: audio[2] ? Number(audio[2]) : undefined };
+  return info;
+}
+
+async function decodeFrames(binary: string, file: string, options: DecodeFrames): Promise<{ frames: Uint8Array; count: number }> {
+  const { width, height } = options;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new RangeError(`decodeFrames: ${width}x${height} is not a positive size`);
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  // fps first, so dropped frames are never cropped or scaled; area scaling averages, so a small frame is a fair summary.
+  const filters = [
+    ...(options.fps !== undefined ? [`fps=${options.fps}`] : []),
+    ...(options.centreSquare ? ["crop='min(iw,ih)':'min(iw,ih)'"] : []),
+    `scale=${width}:${height}:flags=area`,
+  ];
+  const command = ffmpeg(file).setFfmpegPath(binary);
+  if (options.startS !== undefined && options.startS > 0) command.seekInput(options.startS.toFixed(3));
+  command
+    .videoFilters(filters)
+    .outputOptions([
+      '-pix_fmt rgb24',
+      '-an',
+      ...(options.durationS !== undefined ? [`-t ${options.durationS}`] : []),
+      ...(options.maxFrames !== undefined ? [`-frames:v ${options.maxFrames}`] : []),
+    ])
+    .format('rawvideo')
+    .output(sink);
+  await runCommand(command, `decoding frames of ${file}`);
+  const frameBytes = width * height * 3;
+  const all = Buffer.concat(chunks);
+  // A decoder that dies mid-frame leaves a partial frame: keep the whole ones.
+  const count = Math.floor(all.length / frameBytes);
+  return { frames: new Uint8Array(all.buffer, all.byteOffset, count * frameBytes), count };
 }

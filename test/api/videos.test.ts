@@ -419,9 +419,13 @@ describe('POST /v1/videos', () => {
       expect(body.detail).toContain(field);
     });
 
-    it('cameo ids are refused with "cameos are not available yet"', async () => {
-      const res = await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT, cameo_ids: ['cameo_1'] }, target: idleServer });
-      expect((await problem(res, 400)).errors).toEqual([{ field: 'cameo_ids', message: 'cameos are not available yet' }]);
+    it.each([
+      [['cameo_1', 'cameo_2', 'cameo_3', 'cameo_4', 'cameo_5'], 'at most 4 cameos, got 5'],
+      [['video_1'], '"video_1" is not a cameo id (cameo_ followed by letters and digits)'],
+      [['cameo_1', 'cameo_1'], 'names a cameo more than once'],
+    ])('refuses cameo_ids %j: %s', async (cameoIds, message) => {
+      const res = await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT, cameo_ids: cameoIds }, target: idleServer });
+      expect((await problem(res, 400)).errors).toEqual([{ field: 'cameo_ids', message }]);
     });
 
     it('names every bad field at once', async () => {

@@ -1,6 +1,7 @@
 // Real orchestration activities for workflow tests: the given event store, a blob store in a fresh temporary
 // folder, the resolved ffmpeg and the shipped moderation policy.
 import fs from 'node:fs';
+import type { Client } from '@temporalio/client';
 import path from 'node:path';
 import { createActivities } from '../../activities';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
@@ -10,7 +11,7 @@ import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { testEnv } from './env';
 
-export function realActivities(eventStore: EventStore, dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'activities-'))) {
+export function realActivities(eventStore: EventStore, dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'activities-')), temporal?: Client) {
   const blobs = new FsBlobStore(path.join(dataDir, 'blobs'));
   return {
     blobs,
@@ -20,6 +21,7 @@ export function realActivities(eventStore: EventStore, dataDir = fs.mkdtempSync(
       ffmpeg: createFfmpeg({ ffmpegPath: undefined }),
       policy: loadPolicy(DEFAULT_POLICY_PATH),
       logger: createLogger({ level: 'silent', name: 'test' }),
+      ...(temporal ? { temporal: () => temporal } : {}),
     }),
   };
 }

@@ -49,7 +49,7 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
 
 export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'pipeline-'));
-  const { activities, blobs } = realActivities(eventStore, dataDir);
+  const { activities, blobs } = realActivities(eventStore, dataDir, env.client);
   const taskQueue = `orchestration-${randomUUID()}`;
   const gpuTaskQueue = `gpu-${randomUUID()}`;
   const orchestration = await createOrchestrationWorker(env.nativeConnection, taskQueue, activities);

@@ -1,0 +1,91 @@
+// Consent from the side of a video: reserve a use of a cameo before rendering, check it again before completing,
+// confirm it at publication. Reservations and confirmations are Updates on the cameo's workflow (serialized with
+// grants and revocations there); the check before completion reads the cameo's stream. Whether two users follow
+// each other (for `mutuals`) comes from their user streams.
+import type { Client } from '@temporalio/client';
+import { decide, CameoCommandRefused } from '../../domain/cameo/decide';
+import type { CameoEvent, ConsentCode, UserEvent } from '../../domain/cameo/events';
+import { cameoStream, followeesOf, userStream } from '../../domain/cameo/follows';
+import { foldCameo, type CameoState } from '../../domain/cameo/state';
+import { StreamNotFound } from '../../infra/eventstore/errors';
+import type { EventStore } from '../../infra/eventstore/port';
+import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
+import { publishUseUpdate, reserveUseUpdate } from '../../workflows/definitions';
+
+export type ConsentOutcome<R> = ({ ok: true } & R) | { ok: false; code: ConsentCode; reason: string };
+
+export interface CameoUseInput {
+  cameoId: string;
+  videoId: string;
+  /** The video's owner: the user who puts the cameo into it. */
+  userId: string;
+}
+
+async function readOrEmpty<E>(eventStore: EventStore, stream: string): Promise<E[]> {
+  try {
+    return (await eventStore.readStream(stream)).map((e) => ({ type: e.type, data: e.data }) as E);
+  } catch (err) {
+    if (err instanceof StreamNotFound) return [];
+    throw err;
+  }
+}
+
+export async function readCameo(eventStore: EventStore, cameoId: string): Promise<CameoState> {
+  return foldCameo(await readOrEmpty<CameoEvent>(eventStore, cameoStream(cameoId)));
+}
+
+/** Whether `a` and `b` follow each other. */
+export async function areMutuals(eventStore: EventStore, a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  const [ofA, ofB] = await Promise.all([readOrEmpty<UserEvent>(eventStore, userStream(a)), readOrEmpty<UserEvent>(eventStore, userStream(b))]);
+  return followeesOf(ofA).has(b) && followeesOf(ofB).has(a);
+}
+
+/** An Update refusal as a consent outcome: the consent codes pass through; anything else means no consent. */
+function asConsentFailure(cameoId: string, code: string, message: string): { ok: false; code: ConsentCode; reason: string } {
+  if (code === 'consent_revoked') return { ok: false, code, reason: message };
+  if (code === 'not_running') return { ok: false, code: 'consent_missing', reason: `cameo ${cameoId} does not exist or was deleted` };
+  return { ok: false, code: 'consent_missing', reason: message };
+}
+
+export function createCameoConsentActivities(deps: { eventStore: EventStore; temporal: () => Client }) {
+  const { eventStore } = deps;
+  const mutualWithOwner = async (cameoId: string, userId: string): Promise<{ exists: boolean; mutual: boolean }> => {
+    const cameo = await readCameo(eventStore, cameoId);
+    if (!cameo.exists) return { exists: false, mutual: false };
+    return { exists: true, mutual: await areMutuals(eventStore, userId, cameo.ownerId!) };
+  };
+
+  return {
+    async reserveCameoUse(input: CameoUseInput): Promise<ConsentOutcome<{ basis: string; grant_revision: number; likeness_key: string | null }>> {
+      const { exists, mutual } = await mutualWithOwner(input.cameoId, input.userId);
+      if (!exists) return { ok: false, code: 'consent_missing', reason: `cameo ${input.cameoId} does not exist` };
+      const handle = deps.temporal().workflow.getHandle(cameoStream(input.cameoId));
+      const outcome = await executeUpdateOrRefusal(handle, reserveUseUpdate, [{ video_id: input.videoId, user_id: input.userId, mutual }]);
+      return outcome.ok ? { ok: true, ...outcome.result } : asConsentFailure(input.cameoId, outcome.code, outcome.message);
+    },
+
+    /** The check before a video completes: the use is still covered (read from the cameo's stream). */
+    async checkCameoUse(input: CameoUseInput): Promise<ConsentOutcome<object>> {
+      const cameo = await readCameo(eventStore, input.cameoId);
+      if (!cameo.exists) return { ok: false, code: 'consent_missing', reason: `cameo ${input.cameoId} does not exist` };
+      const mutual = await areMutuals(eventStore, input.userId, cameo.ownerId!);
+      try {
+        decide({ type: 'CheckUse', data: { video_id: input.videoId, mutual } }, cameo);
+        return { ok: true };
+      } catch (err) {
+        if (err instanceof CameoCommandRefused) return asConsentFailure(input.cameoId, err.code, err.message);
+        throw err;
+      }
+    },
+
+    /** At publication: the cameo's workflow confirms the use (or refuses it); later revocations no longer stop it. */
+    async publishCameoUse(input: CameoUseInput): Promise<ConsentOutcome<{ grant_revision: number }>> {
+      const { exists, mutual } = await mutualWithOwner(input.cameoId, input.userId);
+      if (!exists) return { ok: false, code: 'consent_missing', reason: `cameo ${input.cameoId} does not exist` };
+      const handle = deps.temporal().workflow.getHandle(cameoStream(input.cameoId));
+      const outcome = await executeUpdateOrRefusal(handle, publishUseUpdate, [{ video_id: input.videoId, mutual }]);
+      return outcome.ok ? { ok: true, ...outcome.result } : asConsentFailure(input.cameoId, outcome.code, outcome.message);
+    },
+  };
+}

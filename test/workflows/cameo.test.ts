@@ -1,0 +1,233 @@
+// cameoWorkflow on the dev server with the real verification, and the generation pipeline using cameos: Updates
+// refused by their validators record nothing; the stream is hash-chained; the live state equals the stream folded;
+// the workflow continues as new and goes on; a video without consent stops before GPU work, one whose consent is
+// revoked mid-render stops with consent_revoked, and publishing confirms each use with its grant revision.
+import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { verifyChain } from '../../domain/cameo/chain';
+import type { CameoEvent, Permission } from '../../domain/cameo/events';
+import { foldCameo, type CameoState } from '../../domain/cameo/state';
+import type { VideoEvent, VideoRequestedData } from '../../domain/video';
+import type { PgEventStore } from '../../infra/eventstore/postgres';
+import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
+import { generationWorkflow, publishWorkflow } from '../../workflows';
+import { cameoWorkflow } from '../../workflows/cameo';
+import { cameoStateQuery, changePermissionUpdate, grantAccessUpdate, revokeAccessUpdate } from '../../workflows/definitions';
+import { talkingClip } from '../support/clips';
+import { eventually } from '../support/env';
+import { startPipeline } from '../support/pipeline';
+import { freshEventStore } from '../support/schemas';
+import { sharedDevServer } from '../support/temporal';
+
+const OWNER = 'user_owner';
+const FRIEND = 'user_friend';
+const STRANGER = 'user_stranger';
+const hex = () => randomUUID().replace(/-/g, '');
+
+describe('cameoWorkflow', () => {
+  let env: TestWorkflowEnvironment;
+  let store: PgEventStore;
+  let dropStore: () => Promise<void>;
+  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+  let recording: Buffer;
+
+  beforeAll(async () => {
+    env = await sharedDevServer();
+    ({ store, drop: dropStore } = await freshEventStore('cameo'));
+    pipeline = await startPipeline(env, store);
+    recording = fs.readFileSync(await talkingClip(4));
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+    await env?.teardown();
+    await dropStore?.();
+  });
+
+  const streamOf = async (cameoId: string) => (await store.readStream(`cameo-${cameoId}`)).map((e) => ({ revision: Number(e.revision), type: e.type, data: e.data, metadata: e.metadata as Record<string, string> }));
+
+  /** Registers a cameo of OWNER and waits until its recording is judged. */
+  async function registerCameo(permission: Permission = 'approved'): Promise<{ cameoId: string; handle: WorkflowHandle<typeof cameoWorkflow> }> {
+    const cameoId = `cameo_${hex()}`;
+    const recordingKey = `cameos/${cameoId}/recording`;
+    await pipeline.blobs.put(recordingKey, recording);
+    const handle = await env.client.workflow.start(cameoWorkflow, {
+      taskQueue: pipeline.taskQueue,
+      workflowId: `cameo-${cameoId}`,
+      args: [{ cameoId, actor: OWNER, registration: { cameo_id: cameoId, owner_id: OWNER, display_name: 'Olive', permission, challenge_id: null, phrase: 'blue river seven lamps', recording_key: recordingKey, at: 1_700_000_000 } }],
+    });
+    const status = await eventually(async () => {
+      const state = await handle.query(cameoStateQuery);
+      return state.status === 'pending' ? undefined : state.status;
+    }, 'the recording judged');
+    expect(status).toBe('verified');
+    return { cameoId, handle };
+  }
+
+  async function expectLiveEqualsStream(cameoId: string, handle: WorkflowHandle): Promise<CameoState> {
+    const live = await handle.query(cameoStateQuery);
+    const stored = await streamOf(cameoId);
+    expect(live).toEqual(foldCameo(stored.map((e) => ({ type: e.type, data: e.data }) as CameoEvent)));
+    const chain = verifyChain(stored.map((e) => ({ revision: e.revision, type: e.type, data: e.data, prev_hash: e.metadata.prev_hash, hash: e.metadata.hash })));
+    expect(chain).toMatchObject({ valid: true, checked: stored.length });
+    return live;
+  }
+
+  it('records registration and verification, grants and revocations on a hash-chained stream equal to its live state', async () => {
+    const { cameoId, handle } = await registerCameo();
+    const granted = await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+    expect(granted).toMatchObject({ user_id: FRIEND, revision: 2 });
+    const revoked = await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+    expect(revoked.revision).toBe(3);
+    const stored = await streamOf(cameoId);
+    expect(stored.map((e) => e.type)).toEqual(['CameoRegistered', 'CameoVerified', 'CameoAccessGranted', 'CameoAccessRevoked']);
+    expect(stored[1]!.data).toMatchObject({ likeness_key: `cameos/${cameoId}/likeness.json` });
+    expect(stored.every((e) => e.metadata.actor === OWNER)).toBe(true);
+    await expectLiveEqualsStream(cameoId, handle);
+  });
+
+  it('refuses an invalid Update in its validator: nothing is recorded, and the refusal names its code', async () => {
+    const { cameoId, handle } = await registerCameo();
+    const before = (await streamOf(cameoId)).length;
+    const byStranger = await executeUpdateOrRefusal(handle, grantAccessUpdate, [{ by: STRANGER, user_id: FRIEND }]);
+    expect(byStranger).toMatchObject({ ok: false, code: 'forbidden' });
+    const selfGrant = await executeUpdateOrRefusal(handle, grantAccessUpdate, [{ by: OWNER, user_id: OWNER }]);
+    expect(selfGrant).toMatchObject({ ok: false, code: 'invalid' });
+    const notGranted = await executeUpdateOrRefusal(handle, revokeAccessUpdate, [{ by: OWNER, user_id: STRANGER }]);
+    expect(notGranted).toMatchObject({ ok: false, code: 'not_granted' });
+    const badPermission = await executeUpdateOrRefusal(handle, changePermissionUpdate, [{ by: OWNER, permission: 'whoever' as Permission }]);
+    expect(badPermission).toMatchObject({ ok: false, code: 'invalid' });
+    expect((await streamOf(cameoId)).length).toBe(before);
+    // The refused Updates left no trace in the workflow's history either: validators reject before acceptance.
+    const history = await handle.fetchHistory();
+    const accepted = history.events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+    expect(accepted).toBe(0);
+  });
+
+  it('continues as new before its history grows large, carrying its state, revision and chain', async () => {
+    const { cameoId, handle } = await registerCameo();
+    const firstRun = (await handle.describe()).runId;
+    // The test server suggests continue-as-new at 200 history events; each grant or revoke adds about ten.
+    for (let i = 0; i < 15; i++) {
+      await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+    }
+    await eventually(async () => ((await handle.describe()).runId !== firstRun ? true : undefined), 'a new run', 10_000);
+    const granted = await env.client.workflow.getHandle(`cameo-${cameoId}`).executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+    expect(granted.revision).toBe(32);
+    const live = await expectLiveEqualsStream(cameoId, env.client.workflow.getHandle(`cameo-${cameoId}`));
+    expect(live.grants[FRIEND]).toMatchObject({ revision: 32 });
+  });
+
+  describe('with the generation pipeline', () => {
+    const request = (cameoIds: string[], owner = FRIEND, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData => ({
+      video_id: `video_${hex()}`,
+      owner_id: owner,
+      prompt: 'a red ball bouncing',
+      model: 'reference',
+      seconds: 2,
+      size: '256x256',
+      style: 'cinematic',
+      camera: 'static',
+      seed: 11,
+      cameo_ids: cameoIds,
+      publish: false,
+      remixed_from_video_id: null,
+      extended_from_video_id: null,
+      has_input_reference: false,
+      at: 1_700_000_000,
+      ...overrides,
+    });
+    const startVideo = (req: VideoRequestedData) =>
+      env.client.workflow.start(generationWorkflow, {
+        taskQueue: pipeline.taskQueue,
+        workflowId: `video-${req.video_id}`,
+        args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
+      });
+    const videoEvents = async (req: VideoRequestedData) => (await store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+
+    it('stops a video whose owner has no consent before any GPU work: blocked, consent_missing', async () => {
+      const { cameoId } = await registerCameo('approved');
+      const req = request([cameoId], STRANGER);
+      const result = await (await startVideo(req)).result();
+      expect(result).toMatchObject({ status: 'failed', stage: 'blocked' });
+      const events = await videoEvents(req);
+      expect(events.map((e) => e.type)).toEqual(['VideoRequested', 'PromptModerated', 'VideoBlocked']);
+      expect(events[2]!.data).toMatchObject({ code: 'consent_missing' });
+      expect((events[2]!.data as { message: string }).message).toContain(cameoId);
+      // Nothing about this video reached the cameo's history.
+      expect((await streamOf(cameoId)).some((e) => (e.data as { video_id?: string }).video_id === req.video_id)).toBe(false);
+    });
+
+    it('renders a granted cameo, reserves its use and publishes it with the grant revision behind it', async () => {
+      const { cameoId, handle } = await registerCameo('approved');
+      const granted = await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const req = request([cameoId]);
+      const result = await (await startVideo(req)).result();
+      expect(result).toMatchObject({ status: 'completed' });
+      const events = await videoEvents(req);
+      expect(events.find((e) => e.type === 'CameoUseReserved')!.data).toMatchObject({ cameo_id: cameoId, basis: 'grant', grant_revision: granted.revision });
+
+      await env.client.workflow.execute(publishWorkflow, { taskQueue: pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
+      const published = (await videoEvents(req)).find((e) => e.type === 'VideoPublished')!;
+      expect(published.data).toMatchObject({ cameo_uses: [{ cameo_id: cameoId, grant_revision: granted.revision }] });
+      const cameoTypes = (await streamOf(cameoId)).map((e) => e.type);
+      expect(cameoTypes.slice(-2)).toEqual(['CameoUsed', 'CameoUsePublished']);
+      // Published: a later revocation no longer stops it.
+      await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      expect((await streamOf(cameoId)).map((e) => e.type).slice(-1)).toEqual(['CameoAccessRevoked']);
+      await expectLiveEqualsStream(cameoId, handle);
+    });
+
+    it('renders the likeness: the same video with and without the cameo differs', async () => {
+      const { cameoId, handle } = await registerCameo('approved');
+      await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const withCameo = request([cameoId]);
+      const without = request([]);
+      await Promise.all([(await startVideo(withCameo)).result(), (await startVideo(without)).result()]);
+      const contentOf = async (req: VideoRequestedData) => pipeline.blobs.get(((await videoEvents(req)).find((e) => e.type === 'Muxed')!.data as { content_key: string }).content_key);
+      expect((await contentOf(withCameo)).equals(await contentOf(without))).toBe(false);
+    });
+
+    it('stops a job whose cameo consent is revoked while it renders: consent_revoked, no content, revoke then blocked use in the history', async () => {
+      const { cameoId, handle } = await registerCameo('approved');
+      await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const req = request([cameoId], FRIEND, { seconds: 8, size: '512x512' });
+      const video = await startVideo(req);
+      await eventually(async () => ((await videoEvents(req)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), 'a first chunk');
+      await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const result = await video.result();
+      expect(result).toMatchObject({ status: 'failed', stage: 'blocked' });
+      const events = await videoEvents(req);
+      expect(events.at(-1)).toMatchObject({ type: 'VideoBlocked', data: { code: 'consent_revoked' } });
+      expect(events.some((e) => e.type === 'Muxed' || e.type === 'VideoCompleted')).toBe(false);
+      const history = (await streamOf(cameoId)).map((e) => ({ type: e.type, video: (e.data as { video_id?: string }).video_id }));
+      const revokedAt = history.findIndex((e) => e.type === 'CameoAccessRevoked');
+      expect(history.slice(revokedAt)).toEqual([
+        { type: 'CameoAccessRevoked', video: undefined },
+        { type: 'CameoUseBlocked', video: req.video_id },
+      ]);
+      expect(history.findIndex((e) => e.type === 'CameoUsed' && e.video === req.video_id)).toBeLessThan(revokedAt);
+      // The GPU work stopped: nothing keeps rendering for a blocked video.
+      await eventually(() => (pipeline.inFlight() === 0 ? true : undefined), 'GPU work to stop', 10_000);
+      // Publishing it is refused with the consent code.
+      const publish = env.client.workflow.execute(publishWorkflow, { taskQueue: pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
+      await expect(publish).rejects.toBeInstanceOf(WorkflowFailedError);
+    });
+
+    it('refuses to publish a completed draft whose cameo consent was revoked after completion', async () => {
+      const { cameoId, handle } = await registerCameo('approved');
+      await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const req = request([cameoId]);
+      expect(await (await startVideo(req)).result()).toMatchObject({ status: 'completed' });
+      await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const failure = await env.client.workflow
+        .execute(publishWorkflow, { taskQueue: pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] })
+        .catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'consent_revoked' });
+      expect((await videoEvents(req)).some((e) => e.type === 'VideoPublished')).toBe(false);
+    });
+  });
+});

@@ -1,0 +1,31 @@
+// The messages workflows accept (queries, updates, signals), apart from the workflow code, so clients (the API,
+// activities) import them without importing a workflow.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ConsentCode, Permission } from '../domain/cameo/events';
+import type { CameoState } from '../domain/cameo/state';
+
+export interface GrantResult {
+  user_id: string;
+  revision: number;
+  granted_at: number;
+}
+export interface RevokeResult {
+  revision: number;
+  revoked_at: number;
+}
+export interface ReserveResult {
+  basis: string;
+  grant_revision: number;
+  likeness_key: string | null;
+}
+
+export const cameoStateQuery = defineQuery<CameoState>('cameoState');
+export const changePermissionUpdate = defineUpdate<CameoState, [{ by: string; permission: Permission }]>('changePermission');
+export const grantAccessUpdate = defineUpdate<GrantResult, [{ by: string; user_id: string }]>('grantAccess');
+export const revokeAccessUpdate = defineUpdate<RevokeResult, [{ by: string; user_id: string }]>('revokeAccess');
+export const reserveUseUpdate = defineUpdate<ReserveResult, [{ video_id: string; user_id: string; mutual: boolean }]>('reserveUse');
+export const publishUseUpdate = defineUpdate<{ grant_revision: number }, [{ video_id: string; mutual: boolean }]>('publishUse');
+export const deleteCameoUpdate = defineUpdate<{ revision: number }, [{ by: string; take_down: boolean }]>('deleteCameo');
+
+/** From cameoWorkflow to a generation that holds a use of the cameo: that use was blocked (revoked, narrowed, deleted). */
+export const consentRevokedSignal = defineSignal<[{ cameo_id: string; code: ConsentCode; reason: string }]>('consentRevoked');
