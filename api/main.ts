@@ -1,6 +1,6 @@
 // Entry point of the API process (one of the roles `npm start` supervises; run alone in production):
-// opens the event store, the read models' database (users, idempotency keys, the projector's videos table), the blob
-// store and a Temporal client, then serves HTTP on PORT.
+// opens the event store, the read models' database (users, idempotency keys, cameo challenges, the projector's videos
+// table), the blob store and a Temporal client, then serves HTTP on PORT.
 // On the very first start it creates the development keys and prints them, once, to stdout.
 import path from 'node:path';
 import { loadConfigOrExit } from '../infra/config';
@@ -13,11 +13,16 @@ import { connectTemporalClient } from '../infra/temporal/connection';
 import type { DevKeysResult } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
 import { DEFAULT_READMODELS_SCHEMA } from '../projections/store';
+import { PgChallengeStore } from './cameos/challenges';
+import { DEFAULT_RECORDING_MAX_BYTES } from './cameos/upload';
 import { DEFAULT_INPUT_REFERENCE_MAX_BYTES, buildServer } from './server';
 import { PgIdempotencyStore } from './videos/idempotency';
 import { createVideoReadModel } from './videos/readModel';
 
-/** Expired Idempotency-Keys are forgotten this often (claims ignore expired rows anyway; this keeps the table small). */
+/**
+ * Expired Idempotency-Keys and cameo challenges are forgotten this often (claims ignore expired rows anyway; this keeps
+ * the tables small).
+ */
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 async function main(): Promise<void> {
@@ -36,10 +41,13 @@ async function main(): Promise<void> {
   // Every replica calls it; the store lets exactly one create the keys, so they are printed by one process, once.
   const devKeys = await users.ensureDevKeys(config.dataDir).catch(fatal);
   const idempotency = await PgIdempotencyStore.open({ pool: readModels, logger }).catch(fatal);
+  const challenges = await PgChallengeStore.open({ pool: readModels, logger }).catch(fatal);
+  const blobs = createBlobStore(config);
+  // The projector process writes this table; the API reads it.
+  const videoReadModel = createVideoReadModel(readModels, { schema: DEFAULT_READMODELS_SCHEMA });
   const videos = {
-    blobs: createBlobStore(config),
-    // The projector process writes this table; the API reads it.
-    readModel: createVideoReadModel(readModels, { schema: DEFAULT_READMODELS_SCHEMA }),
+    blobs,
+    readModel: videoReadModel,
     idempotency,
     config: {
       // MODEL_PACK may be a path; the model's name is its folder's.
@@ -49,9 +57,16 @@ async function main(): Promise<void> {
       inputReferenceMaxBytes: DEFAULT_INPUT_REFERENCE_MAX_BYTES,
     },
   };
-  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos }).catch(fatal);
+  const cameos = {
+    blobs,
+    videos: videoReadModel,
+    challenges,
+    config: { taskQueue: config.orchestrationTaskQueue, recordingMaxBytes: DEFAULT_RECORDING_MAX_BYTES },
+  };
+  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));
+    challenges.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired cameo challenges not purged'));
   }, IDEMPOTENCY_PURGE_INTERVAL_MS);
   purge.unref();
 

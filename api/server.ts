@@ -13,6 +13,7 @@ import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
 import { openapiPlugin } from './plugins/openapi';
 import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
+import { cameosRoutes, type CameosRoutesOptions } from './routes/cameos';
 import { operationsRoutes } from './routes/operations';
 import { usersRoutes } from './routes/users';
 import { videosRoutes, type VideosRoutesOptions } from './routes/videos';
@@ -35,6 +36,11 @@ export interface ServerDeps {
   readinessTimeoutMs?: number;
   /** The Videos resource (blob store, read model, idempotency store, config); absent, its routes are not served. */
   videos?: Omit<VideosRoutesOptions, 'temporal' | 'eventStore'>;
+  /**
+   * The Cameos resource (blob store, challenge store, the videos read model, config) and follows; absent, their routes
+   * are not served.
+   */
+  cameos?: Omit<CameosRoutesOptions, 'temporal' | 'eventStore' | 'users'>;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -77,6 +83,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(usersRoutes, { users });
   if (deps.videos) await app.register(videosRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
+  if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users });
   return app;
 }
 

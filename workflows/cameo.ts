@@ -6,6 +6,7 @@
 // stops (signal consentRevoked). Before its history grows large it continues as new, carrying its state and its
 // place in the stream.
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -49,6 +50,13 @@ export interface CameoWorkflowInput {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** Who a command is recorded for: the acting user, or for a use the user whose video it is. */
+function actorOf(command: CameoCommand): string | undefined {
+  const data = command.data as { by?: string; user_id?: string; owner_id?: string };
+  if (command.type === 'ReserveUse') return data.user_id;
+  return data.by ?? data.owner_id;
+}
+
 /** A refusal as the failure an Update caller sees: its type is the refusal code (consent_missing, forbidden, ...). */
 function refusal(err: unknown): never {
   if (err instanceof CameoCommandRefused) throw ApplicationFailure.nonRetryable(err.message, err.code);
@@ -70,7 +78,7 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
         firstRevision = state.revision + 1;
         state = decided.reduce(evolve, state);
         return decided;
-      }, command.type)
+      }, command.type, { actor: actorOf(command) })
       .catch(refusal);
     for (const e of events) {
       if (e.type !== 'CameoUseBlocked') continue;
@@ -137,11 +145,11 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
   );
   setHandler(
     deleteCameoUpdate,
-    async ({ by, take_down }) => {
-      const { firstRevision } = await apply({ type: 'DeleteCameo', data: { by, take_down, at: now() } });
+    async ({ by, take_down, as_admin }) => {
+      const { firstRevision } = await apply({ type: 'DeleteCameo', data: { by, take_down, as_admin, at: now() } });
       return { revision: firstRevision };
     },
-    { validator: ({ by, take_down }) => validate({ type: 'DeleteCameo', data: { by, take_down, at: now() } }) },
+    { validator: ({ by, take_down, as_admin }) => validate({ type: 'DeleteCameo', data: { by, take_down, as_admin, at: now() } }) },
   );
 
   if (!input.carried) {
@@ -149,7 +157,12 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
     await apply({ type: 'RegisterCameo', data: input.registration });
   }
   if (state.status === 'pending' && state.recordingKey) {
-    const result = await verifyCameoRecording({ cameoId, recordingKey: state.recordingKey, phrase: state.phrase });
+    // A verification that cannot run at all (its retries spent) rejects the cameo with the reason, rather than
+    // leaving it pending with a failed workflow.
+    const result = await verifyCameoRecording({ cameoId, recordingKey: state.recordingKey, phrase: state.phrase }).catch((err: unknown) => {
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+      return { accepted: false, reason: `the recording could not be verified: ${cause}`, checks: {}, likeness_key: null, verifier: 'none' };
+    });
     // A cameo deleted while its recording was checked stays deleted.
     if (state.status === 'pending') {
       await apply({ type: 'RecordVerification', data: { accepted: result.accepted, likeness_key: result.likeness_key, reason: result.reason, checks: { ...result.checks, verifier: result.verifier }, at: now() } });
@@ -160,9 +173,8 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
   await condition(allHandlersFinished);
   if (state.status === 'deleted') {
     if (state.takeDown) {
-      // Every video that used the cameo and was not stopped comes down; one still rendering was blocked above.
-      for (const [videoId, use] of Object.entries(state.uses)) {
-        if (use.status === 'blocked') continue;
+      // Every video that used the cameo comes down (drafts too); one still rendering was stopped by its blocked use.
+      for (const videoId of Object.keys(state.uses)) {
         const child = await startChild(takedownWorkflow, {
           workflowId: `takedown-${videoId}-${cameoId}`,
           args: [{ videoId, by: input.actor, reason: `cameo ${cameoId} was deleted by its owner` }],

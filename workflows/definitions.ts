@@ -25,7 +25,7 @@ export const grantAccessUpdate = defineUpdate<GrantResult, [{ by: string; user_i
 export const revokeAccessUpdate = defineUpdate<RevokeResult, [{ by: string; user_id: string }]>('revokeAccess');
 export const reserveUseUpdate = defineUpdate<ReserveResult, [{ video_id: string; user_id: string; mutual: boolean }]>('reserveUse');
 export const publishUseUpdate = defineUpdate<{ grant_revision: number }, [{ video_id: string; mutual: boolean }]>('publishUse');
-export const deleteCameoUpdate = defineUpdate<{ revision: number }, [{ by: string; take_down: boolean }]>('deleteCameo');
+export const deleteCameoUpdate = defineUpdate<{ revision: number }, [{ by: string; take_down: boolean; as_admin?: boolean }]>('deleteCameo');
 
 /** From cameoWorkflow to a generation that holds a use of the cameo: that use was blocked (revoked, narrowed, deleted). */
 export const consentRevokedSignal = defineSignal<[{ cameo_id: string; code: ConsentCode; reason: string }]>('consentRevoked');

@@ -19,7 +19,7 @@ export interface StreamWriter {
    * Appends `events()`, computed when every earlier request has been computed (in the order they were made);
    * resolves once they are recorded. A throwing `events` rejects this request only.
    */
-  append<E extends NewEvent>(events: () => E[], causationId?: string): Promise<E[]>;
+  append<E extends NewEvent>(events: () => E[], causationId?: string, metadata?: Record<string, unknown>): Promise<E[]>;
   /** Where the stream stands after the appends so far: what a continued-as-new run starts from. */
   position(): WriterPosition;
 }
@@ -36,6 +36,8 @@ export interface WriterPosition {
 interface Request {
   events: () => NewEvent[];
   causationId?: string;
+  /** Over the writer's metadata for these events only (an actor other than the workflow's). */
+  metadata?: Record<string, unknown>;
   resolve: (events: NewEvent[]) => void;
   reject: (err: unknown) => void;
 }
@@ -60,7 +62,10 @@ export function streamWriter(stream: string, metadata: { actor: string; correlat
             request.reject(err);
           }
         }
-        const batch = decided.flatMap(({ request, events }) => events.map((e) => (request.causationId ? { ...e, metadata: { causationId: request.causationId } } : e)));
+        const batch = decided.flatMap(({ request, events }) => {
+          const own = { ...(request.causationId ? { causationId: request.causationId } : {}), ...Object.fromEntries(Object.entries(request.metadata ?? {}).filter(([, v]) => v !== undefined)) };
+          return events.map((e) => (Object.keys(own).length > 0 ? { ...e, metadata: own } : e));
+        });
         try {
           if (batch.length > 0) {
             // Not cancellable: once decided, events are recorded (the deciding side's state already includes them),
@@ -82,8 +87,8 @@ export function streamWriter(stream: string, metadata: { actor: string; correlat
   };
 
   return {
-    append<E extends NewEvent>(events: () => E[], causationId?: string): Promise<E[]> {
-      const done = new Promise<E[]>((resolve, reject) => queue.push({ events, causationId, resolve: resolve as (e: NewEvent[]) => void, reject }));
+    append<E extends NewEvent>(events: () => E[], causationId?: string, metadata?: Record<string, unknown>): Promise<E[]> {
+      const done = new Promise<E[]>((resolve, reject) => queue.push({ events, causationId, metadata, resolve: resolve as (e: NewEvent[]) => void, reject }));
       if (!draining) void drain();
       return done;
     },

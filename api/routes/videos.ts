@@ -4,6 +4,8 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { readCameo } from '../../activities/cameo/consent';
 import { contentKeys } from '../../domain/video/content';
 import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';
@@ -12,6 +14,7 @@ import type { EventStore, RecordedEvent } from '../../infra/eventstore/port';
 import type { User } from '../../infra/users/port';
 import type { generationWorkflow } from '../../workflows/generation';
 import type { publishWorkflow } from '../../workflows/publish';
+import type { takedownWorkflow } from '../../workflows/takedown';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
 import { readCreateRequest } from '../videos/createRequest';
@@ -578,20 +581,87 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
     },
   );
 
+  /** When the caller does not own the video but owns a cameo it asked for or reserved: that cameo's id and the state. */
+  async function cameoOwnedIn(caller: User, videoId: string): Promise<{ cameoId: string; state: VideoState } | undefined> {
+    const loaded = await loadStream(videoId);
+    const request = loaded?.state.request;
+    if (!loaded || !request || loaded.state.deleted || request.owner_id === caller.id) return undefined;
+    const state = loaded.state;
+    const cameoIds = new Set([...request.cameo_ids, ...(state.cameoReservations ?? []).map((r) => r.cameo_id), ...state.cameoUses.map((u) => u.cameo_id)]);
+    for (const cameoId of cameoIds) {
+      if ((await readCameo(eventStore, cameoId)).ownerId === caller.id) return { cameoId, state };
+    }
+    return undefined;
+  }
+
+  /** takedownWorkflow for the owner of a cameo in the video, awaited; answered as a deletion (API.md). */
+  async function takeDown(request: FastifyRequest, state: VideoState, videoId: string, cameoId: string) {
+    const caller = callerOf(request);
+    if (!isFinished(state)) {
+      throw new ProblemError({
+        status: 409,
+        code: 'video_not_finished',
+        detail: `video ${videoId} is still being generated: it can be taken down once it has finished (revoking its use of cameo ${cameoId}, or deleting the cameo, stops it now)`,
+      });
+    }
+    if (state.visibility !== 'taken_down') {
+      const handle = await workflows.start<typeof takedownWorkflow>('takedownWorkflow', {
+        taskQueue: config.taskQueue,
+        workflowId: `takedown-${videoId}-${cameoId}`,
+        args: [{ videoId, by: caller.id, reason: `the owner of cameo ${cameoId} asked for the video to be taken down` }],
+        // Taking down is idempotent: a later request runs again (and records nothing), one running now is joined.
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          handle.result(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new ProblemError({ status: 504, code: 'takedown_pending', detail: `taking down video ${videoId} is taking longer than ${publishWaitMs} ms; it goes on` })), publishWaitMs);
+          }),
+        ]);
+      } catch (err) {
+        if (err instanceof WorkflowFailedError) {
+          throw new ProblemError({ status: 409, code: 'takedown_refused', detail: `video ${videoId} could not be taken down: ${(err.cause as Error | undefined)?.message ?? err.message}` });
+        }
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+      request.log.info({ videoId, cameoId }, 'video taken down by the owner of a cameo in it');
+    }
+    // Answered once the read model no longer offers it to others, so the feed and GETs right after agree.
+    await poll(async () => {
+      const video = await readModel.get(videoId);
+      return !video || video.visibility === 'taken_down' ? true : undefined;
+    }, readModelWaitMs);
+    return { id: videoId, object: 'video.deleted' as const, deleted: true as const };
+  }
+
   app.delete<{ Params: VideoIdParams }>(
     '/v1/videos/:id',
     {
       schema: {
         tags: ['videos'],
-        summary: 'Delete a video and its files',
-        description: 'By its owner. A video still being generated is cancelled first. Its events stay as the record.',
+        summary: 'Delete a video and its files, or take it down',
+        description:
+          'By its owner: a video still being generated is cancelled first; its events stay as the record. By the owner of a cameo in it: the finished video is taken down (off the feed, out of others\' reach).',
         params: VideoIdParams,
-        response: { 200: DeletedVideo, ...errorResponses, 409: problemResponse('The generation did not stop in time (`video_busy`); retry') },
+        response: {
+          200: DeletedVideo,
+          ...errorResponses,
+          409: problemResponse('The generation did not stop in time (`video_busy`); retry. Or, for a cameo owner, the video is still being generated (`video_not_finished`)'),
+          504: problemResponse('Taking the video down did not finish in time; it goes on'),
+        },
       },
     },
     async (request) => {
       const caller = callerOf(request);
       const { id } = request.params;
+      // Not the video's owner, but the owner of a cameo in it: the video is taken down, not deleted.
+      const asCameoOwner = await cameoOwnedIn(caller, id);
+      if (asCameoOwner) return takeDown(request, asCameoOwner.state, id, asCameoOwner.cameoId);
       let loaded = await ownedState(caller, id);
       if (!isFinished(loaded.state)) {
         await cancelWorkflow(id);
@@ -651,7 +721,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
         response: {
           200: VideoObject,
           ...errorResponses,
-          409: problemResponse('The video is not completed (`video_not_completed`), or was taken down'),
+          409: problemResponse('The video is not completed (`video_not_completed`), was taken down, or a cameo in it is no longer covered by consent (`consent_revoked`, `consent_missing`)'),
           504: problemResponse('Publishing did not finish in time; it goes on'),
         },
       },
@@ -684,7 +754,10 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
         } catch (err) {
           if (err instanceof WorkflowFailedError) {
             const cause = (err.cause as Error | undefined)?.message ?? err.message;
-            throw new ProblemError({ status: 409, code: 'publish_refused', detail: `video ${id} could not be published: ${cause}` });
+            // A cameo use no longer covered by consent answers with the consent code itself.
+            const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+            const code = type === 'consent_revoked' || type === 'consent_missing' ? type : 'publish_refused';
+            throw new ProblemError({ status: 409, code, detail: `video ${id} could not be published: ${cause}` });
           }
           throw err;
         } finally {

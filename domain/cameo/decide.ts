@@ -15,7 +15,8 @@ export type CameoCommand =
   /** Read-only: records nothing, refuses when the use may not go on. `at` is accepted but not needed. */
   | { type: 'CheckUse'; data: { video_id: string; mutual: boolean; at?: number } }
   | { type: 'BlockUse'; data: { video_id: string; code: ConsentCode; reason: string; at: number } }
-  | { type: 'DeleteCameo'; data: { by: string; take_down: boolean; at: number } };
+  /** By its owner, or by an admin (`as_admin`: the platform's staff removing it; recorded as such). */
+  | { type: 'DeleteCameo'; data: { by: string; take_down: boolean; as_admin?: boolean; at: number } };
 
 export type CameoRefusalCode =
   | 'already_exists'
@@ -203,10 +204,11 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
 
     case 'DeleteCameo': {
       const d = command.data;
-      requireOwner(state, d.by, 'DeleteCameo');
+      if (d.as_admin) requireExists(state, 'DeleteCameo');
+      else requireOwner(state, d.by, 'DeleteCameo');
       if (state.status === 'deleted') return [];
       return [
-        { type: 'CameoDeleted', data: { by: d.by, take_down: d.take_down, at: d.at } },
+        { type: 'CameoDeleted', data: { by: d.by, take_down: d.take_down, ...(d.as_admin ? { as_admin: true } : {}), at: d.at } },
         ...activeUses(state).map(([videoId, use]) => blocked(videoId, use, 'the owner deleted the cameo', d.at)),
       ];
     }

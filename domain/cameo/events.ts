@@ -38,7 +38,7 @@ export type CameoEvent =
   | { type: 'CameoUseBlocked'; data: { video_id: string; user_id: string; code: ConsentCode; reason: string; at: number } }
   /** The use was confirmed at publication: consent held at that moment; later revocations no longer stop it. */
   | { type: 'CameoUsePublished'; data: { video_id: string; grant_revision: number; at: number } }
-  | { type: 'CameoDeleted'; data: { by: string; take_down: boolean; at: number } };
+  | { type: 'CameoDeleted'; data: { by: string; take_down: boolean; as_admin?: boolean; at: number } };
 
 export type CameoEventType = CameoEvent['type'];
 

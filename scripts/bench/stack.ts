@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
+import { PgChallengeStore } from '../../api/cameos/challenges';
 import { buildServer } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import { createVideoReadModel } from '../../api/videos/readModel';
@@ -48,6 +49,9 @@ export interface PlatformStackOptions {
   /** For the components; silent by default. */
   logger?: Logger;
 }
+
+/** The largest cameo recording the stack's API accepts. */
+export const RECORDING_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface PlatformStack {
   url: string;
@@ -95,12 +99,15 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     releases.push({ what: 'event store', run: () => eventStore.close() });
     const users = await openUserStore({ pool, schema: schemas.app });
     const idempotency = await PgIdempotencyStore.open({ pool, schema: schemas.app });
+    const challenges = await PgChallengeStore.open({ pool, schema: schemas.app });
     const projector = new ProjectionRunner({ eventStore, pool, schema: schemas.readModels, readModels: [createVideosReadModel()], logger: logger.child({ component: 'projector' }) });
     await projector.start();
     releases.push({ what: 'projector', run: () => projector.stop() });
 
     const blobs = new FsBlobStore(path.join(options.dataDir, 'blobs'));
-    const activities = createActivities({ eventStore, blobs, ffmpeg, policy: loadPolicy(DEFAULT_POLICY_PATH), logger: logger.child({ component: 'activities' }) });
+    const temporal = connectTemporalClient({ temporalAddress: options.temporalAddress, temporalDevPort: 0, temporalNamespace: namespace });
+    releases.push({ what: 'Temporal client', run: () => temporal.close() });
+    const activities = createActivities({ eventStore, blobs, ffmpeg, policy: loadPolicy(DEFAULT_POLICY_PATH), logger: logger.child({ component: 'activities' }), temporal: () => temporal.client });
     const taskQueue = `${name}-${suffix}`;
     const gpuTaskQueue = `${name}-gpu-${suffix}`;
     let connection = options.connection;
@@ -127,8 +134,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       },
     });
 
-    const temporal = connectTemporalClient({ temporalAddress: options.temporalAddress, temporalDevPort: 0, temporalNamespace: namespace });
-    releases.push({ what: 'Temporal client', run: () => temporal.close() });
+    const videoReadModel = createVideoReadModel(pool, { schema: schemas.readModels });
     const app = await buildServer({
       logger: logger.child({ component: 'api' }),
       eventStore,
@@ -137,10 +143,12 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       users,
       videos: {
         blobs,
-        readModel: createVideoReadModel(pool, { schema: schemas.readModels }),
+        readModel: videoReadModel,
         idempotency,
         config: { modelName: 'reference', taskQueue, gpuTaskQueue, inputReferenceMaxBytes: 1024 * 1024, streamPollMs: 100 },
       },
+      // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.
+      cameos: { blobs, videos: videoReadModel, challenges, config: { taskQueue, recordingMaxBytes: RECORDING_MAX_BYTES } },
     });
     releases.push({ what: 'API server', run: () => app.close() });
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -405,7 +405,7 @@ describe('POST /v1/videos', () => {
       { name: 'unknown model', json: { prompt: PROMPT, model: 'gpt-video' }, field: 'model' },
       { name: 'negative seed', json: { prompt: PROMPT, seed: -1 }, field: 'seed' },
       { name: 'seed past 2^31-1', json: { prompt: PROMPT, seed: 2147483648 }, field: 'seed' },
-      { name: 'cameo ids', json: { prompt: PROMPT, cameo_ids: ['cameo_0123'] }, field: 'cameo_ids' },
+      { name: 'cameo ids', json: { prompt: PROMPT, cameo_ids: ['video_0123'] }, field: 'cameo_ids' },
       { name: 'publish not a boolean', json: { prompt: PROMPT, publish: 'yes' }, field: 'publish' },
       { name: 'an unknown parameter', json: { prompt: PROMPT, second: 8 }, field: 'second' },
       { name: 'a JSON array', json: [PROMPT], field: 'body' },
@@ -459,7 +459,7 @@ describe('POST /v1/videos', () => {
       expect((await problem(await post(form({ prompt: PROMPT, seconds: '0' })), 400)).error.param).toBe('seconds');
       expect((await problem(await post(form({ prompt: PROMPT, publish: 'maybe' })), 400)).error.param).toBe('publish');
       expect((await problem(await post(form({ prompt: PROMPT, seed: '-3' })), 400)).error.param).toBe('seed');
-      expect((await problem(await post(form({ prompt: PROMPT, 'cameo_ids[]': 'cameo_1' })), 400)).error.param).toBe('cameo_ids');
+      expect((await problem(await post(form({ prompt: PROMPT, 'cameo_ids[]': 'video_1' })), 400)).error.param).toBe('cameo_ids');
       expect((await problem(await post(form({ prompt: '' })), 400)).error.param).toBe('prompt');
       // A text file named like an image is still text: the bytes decide.
       const fake = await problem(await post(form({ prompt: PROMPT }, { bytes: Buffer.from('not an image at all'), name: 'backdrop.png', type: 'image/png' })), 400);

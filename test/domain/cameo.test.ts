@@ -426,6 +426,13 @@ describe('cameo decider', () => {
   describe('DeleteCameo', () => {
     const del = (by = OWNER, take_down = true) => ({ type: 'DeleteCameo' as const, data: { by, take_down, at: 3000 } });
 
+    it('takes a deletion from an admin, recorded as one', () => {
+      spec
+        .given(live())
+        .when({ type: 'DeleteCameo', data: { by: 'user_admin', take_down: true, as_admin: true, at: 3000 } })
+        .then([{ type: 'CameoDeleted', data: { by: 'user_admin', take_down: true, as_admin: true, at: 3000 } }]);
+    });
+
     it('deletes the cameo and blocks every use in progress, not the published ones', () => {
       const history = [...live('everyone'), used('v_owner', OWNER, 'owner', 1), used('v_pub', STRANGER, 'everyone', 0), published('v_pub', 0), used('v_2', MUTUAL, 'everyone', 0)];
       spec.given(history).when(del()).then([

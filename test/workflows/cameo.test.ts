@@ -14,7 +14,7 @@ import type { PgEventStore } from '../../infra/eventstore/postgres';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
 import { generationWorkflow, publishWorkflow } from '../../workflows';
 import { cameoWorkflow } from '../../workflows/cameo';
-import { cameoStateQuery, changePermissionUpdate, grantAccessUpdate, revokeAccessUpdate } from '../../workflows/definitions';
+import { cameoStateQuery, changePermissionUpdate, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../../workflows/definitions';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
 import { startPipeline } from '../support/pipeline';
@@ -228,6 +228,22 @@ describe('cameoWorkflow', () => {
       expect(failure).toBeInstanceOf(WorkflowFailedError);
       expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'consent_revoked' });
       expect((await videoEvents(req)).some((e) => e.type === 'VideoPublished')).toBe(false);
+    });
+  
+    it('deletes a cameo with take_down: its completed videos come down, and no new use is possible', async () => {
+      const { cameoId, handle } = await registerCameo('approved');
+      await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const req = request([cameoId]);
+      expect(await (await startVideo(req)).result()).toMatchObject({ status: 'completed' });
+      await handle.executeUpdate(deleteCameoUpdate, { args: [{ by: OWNER, take_down: true }] });
+      expect(await handle.result()).toMatchObject({ status: 'deleted', takeDown: true });
+      const takenDown = (await videoEvents(req)).find((e) => e.type === 'VideoTakenDown');
+      expect(takenDown?.data).toMatchObject({ by: OWNER });
+      expect((takenDown!.data as { reason: string }).reason).toContain(cameoId);
+      // The workflow has ended; a new video naming the cameo is stopped for want of consent.
+      const next = request([cameoId]);
+      expect(await (await startVideo(next)).result()).toMatchObject({ status: 'failed', stage: 'blocked' });
+      expect((await videoEvents(next)).at(-1)).toMatchObject({ type: 'VideoBlocked', data: { code: 'consent_missing' } });
     });
   });
 });

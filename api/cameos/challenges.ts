@@ -1,0 +1,181 @@
+// Liveness challenges for cameo registration: a phrase the person says on camera, one row per challenge in
+// `app.cameo_challenges`. A challenge belongs to the user who asked for it, expires, and is spent by exactly one
+// registration (the claim is one conditional UPDATE, so two uploads racing for one challenge cannot both win).
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Logger } from '../../infra/logger';
+import { applyMigrations } from '../../infra/postgres/migrations';
+import type { PgPool } from '../../infra/postgres/pool';
+
+export const DEFAULT_CHALLENGES_SCHEMA = 'app';
+/** How long a phrase may be used: time to read it, record, and upload. */
+export const DEFAULT_CHALLENGE_TTL_MS = 10 * 60 * 1000;
+export const PHRASE_WORDS = 4;
+
+/**
+ * Short, common, easy-to-say words, each clearly distinct when spoken; 200 of them and 4 per phrase give 1.6e9
+ * phrases, enough that a recording made in advance for a guessed phrase is hopeless.
+ */
+export const WORDS: readonly string[] = [
+  'apple', 'arrow', 'autumn', 'baker', 'banjo', 'basket', 'beach', 'bicycle', 'blanket', 'bottle',
+  'bridge', 'bright', 'bucket', 'butter', 'cabin', 'camera', 'candle', 'canyon', 'carpet', 'castle',
+  'cherry', 'circle', 'cliff', 'clock', 'cloud', 'coffee', 'copper', 'corner', 'cotton', 'crayon',
+  'dancer', 'desert', 'diamond', 'dinner', 'doctor', 'dolphin', 'donkey', 'dragon', 'drum', 'eagle',
+  'engine', 'falcon', 'feather', 'fiddle', 'forest', 'fountain', 'garden', 'giant', 'ginger', 'glove',
+  'golden', 'guitar', 'hammer', 'harbor', 'helmet', 'honey', 'island', 'jacket', 'jungle', 'kettle',
+  'kitten', 'ladder', 'lantern', 'lemon', 'letter', 'lizard', 'magnet', 'mango', 'marble', 'meadow',
+  'melon', 'mirror', 'monkey', 'morning', 'mountain', 'muffin', 'needle', 'night', 'noodle', 'ocean',
+  'olive', 'orange', 'orbit', 'otter', 'paddle', 'palace', 'panda', 'paper', 'parrot', 'peach',
+  'pencil', 'pepper', 'piano', 'pillow', 'pirate', 'planet', 'pocket', 'potato', 'puzzle', 'rabbit',
+  'radio', 'rainbow', 'river', 'robot', 'rocket', 'saddle', 'salmon', 'sandal', 'school', 'shadow',
+  'silver', 'singer', 'spider', 'spoon', 'squirrel', 'station', 'stone', 'sugar', 'summer', 'sunset',
+  'table', 'teapot', 'thunder', 'ticket', 'tiger', 'tomato', 'tower', 'tractor', 'treasure', 'tulip',
+  'turtle', 'umbrella', 'valley', 'velvet', 'violin', 'wagon', 'walnut', 'window', 'winter', 'wizard',
+  'yellow', 'zebra', 'anchor', 'badger', 'balloon', 'barrel', 'beetle', 'biscuit', 'blossom', 'bonnet',
+  'breeze', 'bubble', 'cactus', 'canoe', 'carrot', 'cello', 'cinnamon', 'coconut', 'comet', 'cricket',
+  'crystal', 'daisy', 'ember', 'fossil', 'galaxy', 'glacier', 'harvest', 'hazel', 'iceberg', 'jasmine',
+  'kayak', 'koala', 'lagoon', 'lemonade', 'lobster', 'maple', 'meteor', 'mitten', 'nectar', 'nutmeg',
+  'orchid', 'pebble', 'pelican', 'penguin', 'pickle', 'pumpkin', 'quilt', 'raccoon', 'ribbon', 'saffron',
+  'sapphire', 'sparrow', 'strawberry', 'thimble', 'toffee', 'trumpet', 'velcro', 'waffle', 'walrus', 'whistle',
+];
+
+export function randomPhrase(words = PHRASE_WORDS): string {
+  const picked: string[] = [];
+  // Distinct words: a repeated one is easier to mishear and adds nothing.
+  while (picked.length < words) {
+    const word = WORDS[randomInt(WORDS.length)]!;
+    if (!picked.includes(word)) picked.push(word);
+  }
+  return picked.join(' ');
+}
+
+export function newChallengeId(): string {
+  return `chal_${randomBytes(16).toString('hex')}`;
+}
+
+export interface Challenge {
+  id: string;
+  userId: string;
+  phrase: string;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+/** Why a challenge cannot be used for a registration; each is a 400 naming `challenge_id`. */
+export type ChallengeProblem = 'unknown' | 'expired' | 'used';
+
+export interface ChallengeStore {
+  create(userId: string): Promise<Challenge>;
+  /** The caller's challenge if it may be used now, else why not (another user's challenge is `unknown`). */
+  check(id: string, userId: string): Promise<{ ok: true; challenge: Challenge } | { ok: false; problem: ChallengeProblem }>;
+  /** Spends the challenge; false when it was spent, expired or is not the user's (a concurrent upload won it). */
+  claim(id: string, userId: string): Promise<boolean>;
+  /** Gives back a claimed challenge whose registration could not be started, so the user can retry with it. */
+  release(id: string): Promise<void>;
+  /** Forgets challenges expired for a day; returns how many. */
+  purgeExpired(): Promise<number>;
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid challenges schema name ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+function migrations(s: string): string[] {
+  return [
+    `CREATE TABLE ${s}.cameo_challenges (
+       id text PRIMARY KEY,
+       user_id text NOT NULL,
+       phrase text NOT NULL,
+       expires_at timestamptz NOT NULL,
+       used_at timestamptz,
+       created_at timestamptz NOT NULL DEFAULT now()
+     );
+     CREATE INDEX cameo_challenges_expires_at ON ${s}.cameo_challenges (expires_at);`,
+  ];
+}
+
+interface Row {
+  id: string;
+  user_id: string;
+  phrase: string;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+const toChallenge = (row: Row): Challenge => ({ id: row.id, userId: row.user_id, phrase: row.phrase, expiresAt: row.expires_at, usedAt: row.used_at });
+
+export class PgChallengeStore implements ChallengeStore {
+  private readonly s: string;
+
+  private constructor(
+    private readonly pool: PgPool,
+    private readonly schema: string,
+    private readonly ttlMs: number,
+  ) {
+    this.s = quoteIdent(schema);
+  }
+
+  /** Migrates the table (safe from several replicas at once), then the store is ready. */
+  static async open(options: { pool: PgPool; schema?: string; ttlMs?: number; logger?: Logger }): Promise<PgChallengeStore> {
+    const store = new PgChallengeStore(options.pool, options.schema ?? DEFAULT_CHALLENGES_SCHEMA, options.ttlMs ?? DEFAULT_CHALLENGE_TTL_MS);
+    const client = await options.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Its own bookkeeping table: the schema is shared with the users and idempotency stores.
+      await applyMigrations(client, {
+        schema: store.s,
+        table: 'cameo_challenges_migrations',
+        lockKey: `reelforge-migrate-cameo-challenges-${store.schema}`,
+        statements: migrations(store.s),
+        onApplied: (version) => options.logger?.info({ version, schema: store.schema }, 'cameo challenges migration applied'),
+      });
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+    return store;
+  }
+
+  async create(userId: string): Promise<Challenge> {
+    const res = await this.pool.query<Row>(
+      `INSERT INTO ${this.s}.cameo_challenges (id, user_id, phrase, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+       RETURNING id, user_id, phrase, expires_at, used_at`,
+      [newChallengeId(), userId, randomPhrase(), this.ttlMs / 1000],
+    );
+    return toChallenge(res.rows[0]!);
+  }
+
+  async check(id: string, userId: string): Promise<{ ok: true; challenge: Challenge } | { ok: false; problem: ChallengeProblem }> {
+    // The database's clock judges expiry, as claim() does: the two never disagree about the same instant.
+    const res = await this.pool.query<Row & { expired: boolean }>(
+      `SELECT id, user_id, phrase, expires_at, used_at, expires_at <= now() AS expired FROM ${this.s}.cameo_challenges WHERE id = $1`,
+      [id],
+    );
+    const row = res.rows[0];
+    // Another user's challenge reads as unknown: challenge ids say nothing about other users.
+    if (!row || row.user_id !== userId) return { ok: false, problem: 'unknown' };
+    if (row.used_at) return { ok: false, problem: 'used' };
+    if (row.expired) return { ok: false, problem: 'expired' };
+    return { ok: true, challenge: toChallenge(row) };
+  }
+
+  async claim(id: string, userId: string): Promise<boolean> {
+    const res = await this.pool.query(
+      `UPDATE ${this.s}.cameo_challenges SET used_at = now() WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND expires_at > now()`,
+      [id, userId],
+    );
+    return res.rowCount === 1;
+  }
+
+  async release(id: string): Promise<void> {
+    await this.pool.query(`UPDATE ${this.s}.cameo_challenges SET used_at = NULL WHERE id = $1`, [id]);
+  }
+
+  async purgeExpired(): Promise<number> {
+    const res = await this.pool.query(`DELETE FROM ${this.s}.cameo_challenges WHERE expires_at < now() - interval '1 day'`);
+    return res.rowCount ?? 0;
+  }
+}
