@@ -1,5 +1,6 @@
 // The mux activity: a video's chunk segments and PCM audio become one MP4 (H.264 + AAC, faststart), plus a
 // thumbnail and a spritesheet, all in the blob store. The ffmpeg work itself lives in infra/media/ffmpeg.ts.
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,9 +45,16 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
         }
         // Raw PCM chunks join by plain concatenation: same format, no headers.
         const audioFile = path.join(dir, 'audio.pcm');
+        // One write stream fed chunk by chunk (a pipeline per key would add listeners to it for every chunk).
         const out = fs.createWriteStream(audioFile);
-        for (const key of input.audioKeys) await pipeline(await deps.blobs.stream(key), out, { end: false });
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        const failed = new Promise<never>((_, reject) => out.once('error', reject));
+        failed.catch(() => undefined);
+        for (const key of input.audioKeys) {
+          for await (const piece of await deps.blobs.stream(key)) {
+            if (!out.write(piece)) await Promise.race([once(out, 'drain'), failed]);
+          }
+        }
+        await Promise.race([new Promise<void>((resolve) => out.end(() => resolve())), failed]);
         ctx.heartbeat({ step: 'inputs ready' });
 
         const files = { content: path.join(dir, 'content.mp4'), thumbnail: path.join(dir, 'thumbnail.jpg'), spritesheet: path.join(dir, 'spritesheet.jpg') };
