@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     challenges,
     config: { taskQueue: config.orchestrationTaskQueue, recordingMaxBytes: DEFAULT_RECORDING_MAX_BYTES },
   };
-  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos }).catch(fatal);
+  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos, engagement: { schema: DEFAULT_READMODELS_SCHEMA } }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));
     challenges.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired cameo challenges not purged'));

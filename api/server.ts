@@ -14,9 +14,12 @@ import { metricsPlugin } from './plugins/metrics';
 import { openapiPlugin } from './plugins/openapi';
 import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
 import { cameosRoutes, type CameosRoutesOptions } from './routes/cameos';
+import { engagementRoutes } from './routes/engagement';
 import { operationsRoutes } from './routes/operations';
+import { remixRoutes } from './routes/remix';
 import { usersRoutes } from './routes/users';
 import { videosRoutes, type VideosRoutesOptions } from './routes/videos';
+import { createViewCounter } from './videos/views';
 
 /** The largest input_reference image, unless the videos config says otherwise. */
 export const DEFAULT_INPUT_REFERENCE_MAX_BYTES = 10 * 1024 * 1024;
@@ -41,6 +44,11 @@ export interface ServerDeps {
    * are not served.
    */
   cameos?: Omit<CameosRoutesOptions, 'temporal' | 'eventStore' | 'users'>;
+  /**
+   * Likes, lineage, the feed and view counting, over the read models in `schema` (default `readmodels`); served with
+   * the Videos resource. Absent, those routes are not served and views are not counted.
+   */
+  engagement?: { schema?: string; viewWindowMs?: number; viewFlushMs?: number };
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -82,7 +90,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(usersRoutes, { users });
-  if (deps.videos) await app.register(videosRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
+  // Views are batched in memory and flushed on close, after the last request has been answered.
+  const views = deps.videos && deps.engagement ? createViewCounter({ eventStore: deps.eventStore, logger: deps.logger, windowMs: deps.engagement.viewWindowMs, flushMs: deps.engagement.viewFlushMs }) : undefined;
+  if (views) app.addHook('onClose', () => views.close());
+  if (deps.videos) await app.register(videosRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore, views });
+  if (deps.videos && deps.engagement) {
+    await app.register(engagementRoutes, { eventStore: deps.eventStore, db: deps.readModels, schema: deps.engagement.schema, readModel: deps.videos.readModel });
+  }
+  if (deps.videos) await app.register(remixRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
   if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users });
   return app;
 }

@@ -2,13 +2,14 @@
 // store. A chunk's final physics state and event track are stored beside it, so chunk i+1 (and a retry of it on any
 // worker) starts from exactly what chunk i recorded, and audio chunk i finds the events it must sound.
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
 import { loadLikeness } from '../activities/cameo/likeness';
 import type { Cameo, Engine, Scene } from './engine/engine';
+import { promptMentions, remixScene, vocabularyOf } from './engine/remix';
 import { writeAudioSegment, writeVideoSegment } from './engine/segments';
 
 export interface ChunkJob {
@@ -23,6 +24,22 @@ export interface ChunkJob {
   camera: string;
   /** The likeness to render into the video (a verified cameo's asset in the blob store). */
   cameo?: { likenessKey: string };
+  /** The scene to render (the one the video recorded: a remix's or an extension's); absent, described from the prompt. */
+  scene?: Scene;
+  /**
+   * Where the chunk before this one lives when it is not this video's chunk index - 1: an extension's first chunk
+   * continues from its source's last carry and event track.
+   */
+  previous?: { videoId: string; index: number };
+}
+
+export interface DescribeSceneInput {
+  videoId: string;
+  prompt: string;
+  seed: number;
+  size: string;
+  /** A remix: this scene (the parent's, as recorded) changed by what the prompt's words set. */
+  remixOf?: Scene;
 }
 
 export interface VideoChunkResult {
@@ -137,6 +154,9 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
   const samplesPerFrame = manifest.samples_per_frame;
   const scenes = new Map<string, Promise<Scene>>();
   const sceneOf = (job: ChunkJob): Promise<Scene> => {
+    // A recorded scene is the scene: nothing to describe, and the prompt (a remix's) would not give it back. The cache
+    // is keyed on everything that makes a described one.
+    if (job.scene) return Promise.resolve(job.scene);
     const key = `${job.prompt}\u0000${job.seed}\u0000${job.size}`;
     let scene = scenes.get(key);
     if (scene) {
@@ -154,9 +174,27 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
   const audioSlots = new Slots(deps.concurrency ?? 1);
 
   return {
+    describeVideoScene,
     renderVideoChunk: (job: ChunkJob): Promise<VideoChunkResult> => videoSlots.run(() => renderVideoChunk(job)),
     renderAudioChunk: (job: ChunkJob): Promise<AudioChunkResult> => audioSlots.run(() => renderAudioChunk(job)),
   };
+
+  /** The scene a video's chunks will render: its prompt's, or (a remix) its parent's changed by the prompt's words. */
+  async function describeVideoScene(input: DescribeSceneInput): Promise<Scene> {
+    const described = await sceneOf({ videoId: input.videoId, index: 0, startFrame: 0, numFrames: 1, prompt: input.prompt, seed: input.seed, size: input.size, style: '', camera: '' });
+    if (!input.remixOf) return described;
+    try {
+      return remixScene(input.remixOf, described, promptMentions(input.prompt, vocabularyOf(engine.pack.name)));
+    } catch (err) {
+      // A remix that cannot be made now cannot be made on a retry either.
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidRenderInput');
+    }
+  }
+
+  /** Where the chunk before `job` stored its carry and event track. */
+  function previousOf(job: ChunkJob): { videoId: string; index: number } | undefined {
+    return job.index > 0 ? { videoId: job.videoId, index: job.index - 1 } : job.previous;
+  }
 
   async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
     const ctx = Context.current();
@@ -164,9 +202,10 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const scene = await sceneOf(job);
     const cameo = await likenessOf(job);
     let state: ArrayLike<number> = scene.initialState;
-    if (job.index > 0) {
+    const previous = previousOf(job);
+    if (previous) {
       // A retried or moved chunk starts from the state the previous chunk recorded, never from a guess.
-      state = (JSON.parse((await blobs.get(carriedKey(job.videoId, job.index - 1))).toString('utf8')) as { state: number[] }).state;
+      state = (JSON.parse((await blobs.get(carriedKey(previous.videoId, previous.index))).toString('utf8')) as { state: number[] }).state;
     }
     const frames: Uint8Array[] = [];
     const events: Float32Array[] = [];
@@ -209,12 +248,13 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
   async function renderAudioChunk(job: ChunkJob): Promise<AudioChunkResult> {
     const ctx = Context.current();
     const scene = await sceneOf(job);
-    const readEvents = async (index: number) => {
-      const buf = await blobs.get(eventsKey(job.videoId, index));
+    const readEvents = async (videoId: string, index: number) => {
+      const buf = await blobs.get(eventsKey(videoId, index));
       return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     };
-    const current = await readEvents(job.index);
-    const previous = job.index > 0 ? await readEvents(job.index - 1) : undefined;
+    const current = await readEvents(job.videoId, job.index);
+    const before = previousOf(job);
+    const previous = before ? await readEvents(before.videoId, before.index) : undefined;
     checkCancelled();
     const cameo = await likenessOf(job);
     const audio = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames, ...(cameo ? { cameo } : {}) });

@@ -7,7 +7,7 @@ import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createPgPool, pingPgPool } from '../infra/postgres/pool';
 import { ProjectionRunner } from './runner';
-import { createVideosReadModel } from './videos';
+import { createReadModels } from './readModels';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   // The lag gauges live here until the projector serves /metrics on a port of its own.
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'reelforge_' });
-  const runner = new ProjectionRunner({ eventStore, pool: readModels, readModels: [createVideosReadModel()], logger, registry });
+  const runner = new ProjectionRunner({ eventStore, pool: readModels, readModels: createReadModels(), logger, registry });
 
   // Set before start: a stop request while the runner migrates still closes everything in order.
   shutdown.setStop(async () => {
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     await Promise.allSettled([eventStore.close(), readModels.end()]);
   });
   await runner.start().catch(fatal);
-  logger.info({ schema: runner.schema, readModels: ['videos'] }, 'projector running');
+  logger.info({ schema: runner.schema, readModels: createReadModels().map((m) => m.name) }, 'projector running');
 }
 
 main().catch((err: unknown) => {

@@ -484,6 +484,8 @@ class ReadModelWorker {
           this.onAdvance();
         });
         this.projection.parkedCount = stored.parked;
+        // A checkpoint committed before a retry (or by another runner) may already be past what someone waits for.
+        this.onAdvance();
         this.phase = 'running';
         this.logger.info({ checkpoint: positionToString(stored.position), parked: stored.parked }, 'read model subscribed');
         await this.consume(client, this.projection);

@@ -59,6 +59,7 @@ const dataSchemas = eventSchemas({
     fps: Type.Number(),
     frames: Type.Integer({ minimum: 0 }),
     chunks: Type.Array(Type.Object({ index: ChunkIndex, start_frame: Type.Integer(), num_frames: Type.Integer() })),
+    from_frame: Type.Optional(Type.Integer({ minimum: 0 })),
     at: At,
   }),
   // Collisions feed the audio, not this read model: their shape is the renderer's business.
@@ -75,6 +76,23 @@ const dataSchemas = eventSchemas({
   VideoDeleted: Type.Object({ by: Type.String(), at: At }),
   CameoUseReserved: Type.Object({ cameo_id: Type.String(), basis: Type.String(), grant_revision: Type.Integer(), at: At }),
   VideoTakenDown: Type.Object({ by: Type.String(), reason: Type.String(), at: At }),
+  SceneDescribed: Type.Object({
+    prompt_used: Type.String(),
+    seed: Type.Integer(),
+    pack: Type.String(),
+    width: Type.Integer(),
+    height: Type.Integer(),
+    bodies: Type.Array(Type.Number()),
+    world: Type.Array(Type.Number()),
+    ambient: Type.Array(Type.Number()),
+    initial_state: Type.Array(Type.Number()),
+    source: Type.Union([Type.Literal('prompt'), Type.Literal('remix'), Type.Literal('extension')]),
+    at: At,
+  }),
+  VideoRemixed: Type.Object({ child_video_id: Type.String(), by: Type.String(), at: At }),
+  VideoLiked: Type.Object({ user_id: Id, at: At }),
+  VideoUnliked: Type.Object({ user_id: Id, at: At }),
+  VideoViewed: Type.Object({ count: Type.Integer({ minimum: 1 }), at: At }),
 });
 
 const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(dataSchemas).map(([type, schema]) => [type, TypeCompiler.Compile(schema as TSchema)]));

@@ -341,7 +341,7 @@ async function workflowProfile(temporal: TemporalClient, workflowId: string): Pr
   return profile;
 }
 
-const GPU_ACTIVITIES = ['renderVideoChunk', 'renderAudioChunk'];
+const GPU_ACTIVITIES = ['describeVideoScene', 'renderVideoChunk', 'renderAudioChunk'];
 const PROFILE_FIELDS = ['workflowTasks', 'workflowTaskMs', 'appends', 'appendMs', 'gpuActivities', 'gpuQueueMs', 'gpuRunMs', 'muxRunMs', 'childrenMs'] as const;
 type ProfileSummary = Record<(typeof PROFILE_FIELDS)[number], number>;
 

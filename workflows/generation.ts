@@ -1,4 +1,5 @@
 // generationWorkflow: a prompt becomes a video. Request recorded; prompt moderated (child workflow); chunks planned;
+// the scene described (from the prompt; a remix's parent's changed by it; an extension's source's) and recorded;
 // video chunk i on the `gpu` queue, then audio chunk i beside video chunk i+1; mux; output moderated (child);
 // completed as a private draft, and published when asked. Every step is a command to the video decider whose events
 // are appended through an activity, with the stream's expected revision.
@@ -16,15 +17,17 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { contentKeys } from '../domain/video/content';
-import { decide, evolve, initialVideoState, isFinished, type VideoCommand, type VideoEvent, type VideoRequestedData, type VideoState } from '../domain/video';
+import { decide, evolve, foldVideo, initialVideoState, isFinished, type SceneDescribedData, type SceneSource, type VideoCommand, type VideoEvent, type VideoRequestedData, type VideoState } from '../domain/video';
 import type { GpuActivities } from '../gpu-workers/activities';
+import type { Scene } from '../gpu-workers/engine/engine';
 import { GPU_TASK_QUEUE } from '../infra/temporal/taskQueues';
 import { consentRevokedSignal } from './definitions';
 import { moderationWorkflow } from './moderation';
 import { publishWorkflow } from './publish';
+import { recordRemixWorkflow } from './recordRemix';
 import { streamWriter } from './streamWriter';
 
-const { reserveCameoUse, checkCameoUse } = proxyActivities<Activities>({
+const { reserveCameoUse, checkCameoUse, readVideoStream } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10 },
 });
@@ -63,6 +66,44 @@ export interface Progress {
 export const progressQuery = defineQuery<Progress>('progress');
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** The recorded scene as the engine takes it. */
+export function sceneOf(recorded: SceneDescribedData): Scene {
+  return { pack: recorded.pack, seed: recorded.seed, width: recorded.width, height: recorded.height, bodies: recorded.bodies, initialState: recorded.initial_state, world: recorded.world, ambient: recorded.ambient };
+}
+
+async function readVideo(videoId: string): Promise<VideoState> {
+  return foldVideo((await readVideoStream({ stream: `video-${videoId}` })).events as VideoEvent[]);
+}
+
+/** The chunk keys of a video in order, its extended sources' first: what its content is made of. */
+async function contentChunks(video: VideoState): Promise<{ videoKeys: string[]; audioKeys: string[] }> {
+  const videoKeys: string[] = [];
+  const audioKeys: string[] = [];
+  for (let current: VideoState | undefined = video; current; ) {
+    videoKeys.unshift(...current.chunks.plan.map((c) => current!.videoChunkKeys[c.index]!));
+    audioKeys.unshift(...current.chunks.plan.map((c) => current!.audioChunkKeys[c.index]!));
+    const source: string | null | undefined = current.request?.extended_from_video_id;
+    current = source ? await readVideo(source) : undefined;
+  }
+  return { videoKeys, audioKeys };
+}
+
+/** What a video builds on: nothing (a prompt), a remix's parent, or an extension's source and where it stopped. */
+interface Origin {
+  parent?: { id: string; request: VideoRequestedData; scene: SceneDescribedData | null };
+  fromFrame: number;
+  /** An extension: its source's last chunk (carry and event track) and the source's content, which comes first. */
+  continues?: { videoId: string; index: number; videoKeys: string[]; audioKeys: string[] };
+}
+
+/** What a video renders: its scene and where it came from. */
+interface ScenePlan {
+  scene: Scene;
+  source: SceneSource;
+  /** The prompt the scene was made from: the video's own, or (an extension) its source's scene's. */
+  promptUsed: string;
+}
 
 export async function generationWorkflow(input: GenerationInput): Promise<Progress> {
   const { request } = input;
@@ -122,7 +163,14 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
       throw err;
     }
     const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-    const code = err instanceof ActivityFailure && err.activityType?.startsWith('render') ? 'render_failed' : err instanceof ActivityFailure && err.activityType === 'muxVideo' ? 'mux_failed' : 'internal_error';
+    const code =
+      err instanceof ApplicationFailure && err.type === 'invalid_request'
+        ? 'invalid_request'
+        : err instanceof ActivityFailure && (err.activityType?.startsWith('render') || err.activityType === 'describeVideoScene')
+          ? 'render_failed'
+          : err instanceof ActivityFailure && err.activityType === 'muxVideo'
+            ? 'mux_failed'
+            : 'internal_error';
     await CancellationScope.nonCancellable(() => apply({ type: 'FailVideo', data: { code, message: message.slice(0, 500), at: now() } }));
     throw ApplicationFailure.nonRetryable(`video ${request.video_id} failed: ${message}`, code);
   }
@@ -138,7 +186,9 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
     });
     await requested;
     const verdict: VideoCommand = { type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } };
-    const plan: VideoCommand = { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, at: now() } };
+    // An extension's plan continues its source's frames, so the source (a remix's parent too) is read first.
+    const origin = await readOrigin();
+    const plan: VideoCommand = { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, ...(origin.fromFrame > 0 ? { from_frame: origin.fromFrame } : {}), at: now() } };
     let likenessKey: string | undefined;
     if (request.cameo_ids.length === 0) {
       await apply(verdict, plan);
@@ -156,6 +206,11 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
       await apply(...reservations, plan);
     }
     if (blocked()) return progress();
+    // The scene is described on the GPU queue and recorded before any chunk, and every chunk renders exactly it.
+    const planned = await planScene(origin);
+    const { scene } = planned;
+    await apply({ type: 'RecordScene', data: { prompt_used: planned.promptUsed, seed: scene.seed, pack: scene.pack, width: scene.width, height: scene.height, bodies: scene.bodies, world: scene.world, ambient: scene.ambient, initial_state: scene.initialState, source: planned.source, at: now() } });
+    if (blocked()) return progress();
 
     const [width, height] = request.size.split('x').map(Number) as [number, number];
     const job = (index: number) => {
@@ -170,6 +225,8 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
         size: request.size,
         style: request.style,
         camera: request.camera,
+        scene,
+        ...(index === 0 && origin.continues ? { previous: { videoId: origin.continues.videoId, index: origin.continues.index } } : {}),
         // The reference pack renders one likeness: the first cameo's (every cameo named is reserved all the same).
         ...(likenessKey ? { cameo: { likenessKey } } : {}),
       };
@@ -210,10 +267,11 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
         }),
       ),
     );
+    // An extension's content is its source's, then its own chunks.
     const muxed = await muxVideo({
       videoId: request.video_id,
-      videoKeys: state.chunks.plan.map((c) => state.videoChunkKeys[c.index]!),
-      audioKeys: state.chunks.plan.map((c) => state.audioChunkKeys[c.index]!),
+      videoKeys: [...(origin.continues?.videoKeys ?? []), ...state.chunks.plan.map((c) => state.videoChunkKeys[c.index]!)],
+      audioKeys: [...(origin.continues?.audioKeys ?? []), ...state.chunks.plan.map((c) => state.audioChunkKeys[c.index]!)],
       fps: FPS,
       width,
       height,
@@ -231,10 +289,45 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
     );
     if (blocked()) return progress();
 
+    if (request.remixed_from_video_id) {
+      // The parent's own workflow has long finished: a small workflow appends VideoRemixed at the revision it reads.
+      // A parent deleted meanwhile refuses it; the remix stands all the same.
+      await executeChild(recordRemixWorkflow, {
+        workflowId: `remixed-${request.video_id}`,
+        args: [{ parentVideoId: request.remixed_from_video_id, childVideoId: request.video_id, by: request.owner_id, actor: input.actor }],
+      }).catch(() => undefined);
+    }
+
     if (request.publish) {
       // Publishing re-checks consent; a refusal leaves the video a private draft, not a failed job.
       await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: input.actor }] }).catch(() => undefined);
     }
     return progress();
+  }
+
+  /** The video this one builds on (a remix's parent, an extension's source), read from its stream; none for a prompt. */
+  async function readOrigin(): Promise<Origin> {
+    const parentId = request.extended_from_video_id ?? request.remixed_from_video_id;
+    if (!parentId) return { fromFrame: 0 };
+    const parent = await readVideo(parentId);
+    if (!parent.request || parent.status !== 'completed' || parent.deleted) {
+      throw ApplicationFailure.nonRetryable(`source video ${parentId} is not a completed video`, 'invalid_request');
+    }
+    const parentOf = { id: parentId, request: parent.request, scene: parent.scene ?? null };
+    if (!request.extended_from_video_id) return { parent: parentOf, fromFrame: 0 };
+    const last = parent.chunks.plan[parent.chunks.plan.length - 1]!;
+    return { parent: parentOf, fromFrame: last.start_frame + last.num_frames, continues: { videoId: parentId, index: last.index, ...(await contentChunks(parent)) } };
+  }
+
+  async function planScene(origin: Origin): Promise<ScenePlan> {
+    const describe = (remixOf?: Scene) => gpu.describeVideoScene({ videoId: request.video_id, prompt: request.prompt, seed: request.seed, size: request.size, ...(remixOf ? { remixOf } : {}) });
+    const { parent } = origin;
+    if (!parent) return { scene: await describe(), source: 'prompt', promptUsed: request.prompt };
+    // A parent made before scenes were recorded rendered its prompt's scene: described again, the same numbers.
+    const parentScene = parent.scene
+      ? sceneOf(parent.scene)
+      : await gpu.describeVideoScene({ videoId: parent.id, prompt: parent.request.prompt, seed: parent.request.seed, size: parent.request.size });
+    if (!origin.continues) return { scene: await describe(parentScene), source: 'remix', promptUsed: request.prompt };
+    return { scene: parentScene, source: 'extension', promptUsed: parent.scene?.prompt_used ?? parent.request.prompt };
   }
 }

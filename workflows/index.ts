@@ -5,3 +5,4 @@ export { publishWorkflow } from './publish';
 export { recordEventsWorkflow } from './recordEvents';
 export { cameoWorkflow } from './cameo';
 export { takedownWorkflow } from './takedown';
+export { recordRemixWorkflow } from './recordRemix';

@@ -21,6 +21,7 @@ import { readCreateRequest } from '../videos/createRequest';
 import type { IdempotencyStore } from '../videos/idempotency';
 import { parseCreateParams, requestHash } from '../videos/params';
 import { parseRange } from '../videos/range';
+import type { ViewCounter } from '../videos/views';
 import {
   ContentQuery,
   CreateVideoForm,
@@ -77,6 +78,8 @@ export interface VideosRoutesOptions {
   readModel: VideoReadModel;
   idempotency: IdempotencyStore;
   config: VideosConfig;
+  /** Counts views of the content (api/videos/views.ts); absent, none are counted. */
+  views?: ViewCounter;
 }
 
 const VIDEO_ID = /^video_[0-9a-f]{32}$/;
@@ -419,6 +422,8 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
       const key = variant === 'video' ? keys.content : variant === 'thumbnail' ? keys.thumbnail : keys.spritesheet;
       const info = await blobs.stat(key);
       if (!info) throw new ProblemError({ status: 404, code: 'content_not_found', detail: `the ${variant} of video ${id} is not stored` });
+      // Batched: at most once per viewer and window, recorded as one VideoViewed per video every few seconds.
+      if (variant === 'video' && request.method !== 'HEAD') options.views?.record(callerOf(request).id, id);
 
       const etag = `"${info.bytes.toString(16)}-${info.modifiedAt.getTime().toString(16)}"`;
       reply

@@ -1,13 +1,15 @@
 // The video decider: a command and the current state give the events to record, or a typed refusal.
 // Pure: time, ids and verdicts come in with the command.
-import type { ChunkPlan, Collision, FailureCode, StopCode, VideoEvent, VideoRequestedData } from './events';
+import type { ChunkPlan, Collision, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
 import { isFinished, type VideoState } from './state';
 
 export type VideoCommand =
   | { type: 'RequestVideo'; data: VideoRequestedData }
   | { type: 'RecordPromptVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   | { type: 'ReserveCameo'; data: { cameo_id: string; basis: string; grant_revision: number; at: number } }
-  | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; at: number } }
+  | { type: 'RecordScene'; data: SceneDescribedData }
+  /** `from_frame`: an extension plans only the chunks after its source's frames (same boundaries as one long render). */
+  | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; from_frame?: number; at: number } }
   | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
   | { type: 'RecordMux'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; at: number } }
@@ -18,7 +20,11 @@ export type VideoCommand =
   | { type: 'CancelVideo'; data: { by: string; at: number } }
   | { type: 'PublishVideo'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
   | { type: 'DeleteVideo'; data: { by: string; at: number } }
-  | { type: 'TakeDownVideo'; data: { by: string; reason: string; at: number } };
+  | { type: 'TakeDownVideo'; data: { by: string; reason: string; at: number } }
+  | { type: 'RecordRemix'; data: { child_video_id: string; by: string; at: number } }
+  | { type: 'LikeVideo'; data: { user_id: string; at: number } }
+  | { type: 'UnlikeVideo'; data: { user_id: string; at: number } }
+  | { type: 'RecordViews'; data: { count: number; at: number } };
 
 export type RefusalCode = 'already_exists' | 'not_found' | 'already_finished' | 'wrong_stage' | 'not_completed' | 'invalid_chunk' | 'invalid_cameo';
 
@@ -41,12 +47,17 @@ function requireRunning(state: VideoState, command: string): void {
   if (isFinished(state)) refuse('already_finished', `${command}: the video is already ${state.status}`);
 }
 
-/** Splits `seconds` of video into chunks of `framesPerChunk` frames; the last one may be shorter. */
-export function planChunks(seconds: number, fps: number, framesPerChunk: number): ChunkPlan[] {
+/**
+ * Splits `seconds` of video into chunks of `framesPerChunk` frames; the last one may be shorter. With `fromFrame`
+ * (an extension), only the chunks from that frame on, numbered from 0 but keeping the boundaries of the whole render,
+ * so an extension renders exactly the frames the longer video would have.
+ */
+export function planChunks(seconds: number, fps: number, framesPerChunk: number, fromFrame = 0): ChunkPlan[] {
   const frames = seconds * fps;
   const chunks: ChunkPlan[] = [];
-  for (let start = 0, index = 0; start < frames; start += framesPerChunk, index++) {
-    chunks.push({ index, start_frame: start, num_frames: Math.min(framesPerChunk, frames - start) });
+  for (let start = 0; start < frames; start += framesPerChunk) {
+    if (start < fromFrame) continue;
+    chunks.push({ index: chunks.length, start_frame: start, num_frames: Math.min(framesPerChunk, frames - start) });
   }
   return chunks;
 }
@@ -72,11 +83,23 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       if (state.cameoReservations.some((r) => r.cameo_id === command.data.cameo_id)) return [];
       return [{ type: 'CameoUseReserved', data: command.data }];
 
+    case 'RecordScene':
+      requireRunning(state, 'RecordScene');
+      // Recorded once the chunks are planned and before any is rendered: every chunk renders the recorded scene.
+      if (state.chunks.total === 0 || state.chunks.videoDone > 0) refuse('wrong_stage', 'RecordScene: the scene is recorded after the chunks are planned, before any is rendered');
+      if (state.scene) return [];
+      return [{ type: 'SceneDescribed', data: command.data }];
+
     case 'PlanChunks': {
       requireRunning(state, 'PlanChunks');
       if (state.chunks.total > 0) return [];
-      const chunks = planChunks(state.request!.seconds, command.data.fps, command.data.frames_per_chunk);
-      return [{ type: 'ChunksPlanned', data: { total: chunks.length, fps: command.data.fps, frames: state.request!.seconds * command.data.fps, chunks, at: command.data.at } }];
+      const fromFrame = command.data.from_frame ?? 0;
+      const frames = state.request!.seconds * command.data.fps;
+      if (!Number.isInteger(fromFrame) || fromFrame < 0 || fromFrame % command.data.frames_per_chunk !== 0 || fromFrame >= frames) {
+        refuse('invalid_chunk', `PlanChunks: from_frame ${fromFrame} is not a chunk boundary inside the video's ${frames} frames`);
+      }
+      const chunks = planChunks(state.request!.seconds, command.data.fps, command.data.frames_per_chunk, fromFrame);
+      return [{ type: 'ChunksPlanned', data: { total: chunks.length, fps: command.data.fps, frames, chunks, ...(fromFrame > 0 ? { from_frame: fromFrame } : {}), at: command.data.at } }];
     }
 
     case 'RecordVideoChunk':
@@ -144,6 +167,31 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       if (state.visibility === 'published') return [];
       if (state.visibility === 'taken_down') refuse('already_finished', 'the video was taken down');
       return [{ type: 'VideoPublished', data: command.data }];
+
+    case 'LikeVideo':
+      if (!state.exists) refuse('not_found', 'LikeVideo: the video was never requested');
+      if (state.deleted) refuse('already_finished', 'the video was deleted');
+      if (state.visibility === 'taken_down') refuse('already_finished', 'the video was taken down');
+      if (state.status !== 'completed') refuse('not_completed', `only a completed video can be liked; this one is ${state.status}`);
+      // A second like by the same user records nothing: a like is a state, not a counter that clicks can inflate.
+      if ((state.likers ?? []).includes(command.data.user_id)) return [];
+      return [{ type: 'VideoLiked', data: command.data }];
+
+    case 'UnlikeVideo':
+      if (!state.exists) refuse('not_found', 'UnlikeVideo: the video was never requested');
+      if (!(state.likers ?? []).includes(command.data.user_id)) return [];
+      return [{ type: 'VideoUnliked', data: command.data }];
+
+    case 'RecordViews':
+      if (!state.exists) refuse('not_found', 'RecordViews: the video was never requested');
+      if (!Number.isInteger(command.data.count) || command.data.count < 1) return [];
+      return [{ type: 'VideoViewed', data: command.data }];
+
+    case 'RecordRemix':
+      if (!state.exists) refuse('not_found', 'RecordRemix: the video was never requested');
+      if (state.status !== 'completed') refuse('not_completed', `only a completed video has remixes; this one is ${state.status}`);
+      if ((state.remixes ?? []).includes(command.data.child_video_id)) return [];
+      return [{ type: 'VideoRemixed', data: command.data }];
 
     case 'TakeDownVideo':
       if (!state.exists) refuse('not_found', 'TakeDownVideo: the video was never requested');

@@ -37,12 +37,36 @@ export interface ChunkPlan {
   num_frames: number;
 }
 
+/** Where a video's scene came from: its own prompt, its parent's changed by a remix prompt, or its source's. */
+export type SceneSource = 'prompt' | 'remix' | 'extension';
+
+/**
+ * The scene the chunks render, as numbers (the model's text graph's outputs, or a remix of them): what a remix keeps
+ * and an extension continues. `initial_state` is the bodies' layout at frame 0 (x, y, vx, vy per body).
+ */
+export interface SceneDescribedData {
+  prompt_used: string;
+  seed: number;
+  /** `name@version` of the pack whose graphs read these numbers. */
+  pack: string;
+  width: number;
+  height: number;
+  bodies: number[];
+  world: number[];
+  ambient: number[];
+  initial_state: number[];
+  source: SceneSource;
+  at: number;
+}
+
 export type VideoEvent =
   | { type: 'VideoRequested'; data: VideoRequestedData }
   | { type: 'PromptModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   /** A use of a cameo reserved on the cameo's workflow before any rendering: the consent it rests on. */
   | { type: 'CameoUseReserved'; data: { cameo_id: string; basis: string; grant_revision: number; at: number } }
-  | { type: 'ChunksPlanned'; data: { total: number; fps: number; frames: number; chunks: ChunkPlan[]; at: number } }
+  | { type: 'SceneDescribed'; data: SceneDescribedData }
+  /** `from_frame`: an extension's chunks continue its source's frame numbering from there (absent: 0). */
+  | { type: 'ChunksPlanned'; data: { total: number; fps: number; frames: number; chunks: ChunkPlan[]; from_frame?: number; at: number } }
   | { type: 'VideoChunkRendered'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'AudioChunkRendered'; data: { index: number; blob_key: string; samples: number; at: number } }
   | { type: 'Muxed'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; at: number } }
@@ -54,6 +78,13 @@ export type VideoEvent =
   | { type: 'VideoPublished'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
   | { type: 'VideoDeleted'; data: { by: string; at: number } }
   /** Off the feed and not served to others: by the owner of a cameo in it, or because that cameo was deleted. */
-  | { type: 'VideoTakenDown'; data: { by: string; reason: string; at: number } };
+  | { type: 'VideoTakenDown'; data: { by: string; reason: string; at: number } }
+  /** On the parent's stream: a remix (or edit) of this video completed as `child_video_id`. */
+  | { type: 'VideoRemixed'; data: { child_video_id: string; by: string; at: number } }
+  /** Engagement, appended by the API itself once the video has finished: one like per user at a time. */
+  | { type: 'VideoLiked'; data: { user_id: string; at: number } }
+  | { type: 'VideoUnliked'; data: { user_id: string; at: number } }
+  /** Views batched in the API: `count` distinct (viewer, window) views since the last one, never one per request. */
+  | { type: 'VideoViewed'; data: { count: number; at: number } };
 
 export type VideoEventType = VideoEvent['type'];

@@ -1,6 +1,6 @@
 // The video's state folded from its events: what the job is doing and what the result is. Used by the workflow,
 // the videos read model and the debugging endpoints alike.
-import type { ChunkPlan, FailureCode, StopCode, VideoEvent, VideoRequestedData } from './events';
+import type { ChunkPlan, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
 
 export type VideoStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
 export type VideoStage = 'queued' | 'moderating' | 'rendering' | 'muxing' | 'reviewing' | 'completed' | 'failed' | 'cancelled' | 'blocked';
@@ -25,6 +25,14 @@ export interface VideoState {
   completedAt: number | null;
   /** Deleted by its owner: files removed, the events stay as the record. */
   deleted: boolean;
+  /** The scene its chunks render (absent on videos made before scenes were recorded). */
+  scene: SceneDescribedData | null;
+  /** Remixes of this video (VideoRemixed on its stream), in order. */
+  remixes: string[];
+  /** How many users like it now, and who (an array, so the state stays plain JSON). */
+  likes: number;
+  likers: string[];
+  views: number;
 }
 
 export const initialVideoState: VideoState = Object.freeze({
@@ -44,6 +52,11 @@ export const initialVideoState: VideoState = Object.freeze({
   createdAt: null,
   completedAt: null,
   deleted: false,
+  scene: null,
+  remixes: [],
+  likes: 0,
+  likers: [],
+  views: 0,
 }) as VideoState;
 
 /** Progress bands: moderation 0-5, rendering 5-85 (video and audio chunks), muxing 85-95, output review 95-99. */
@@ -67,6 +80,12 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
       // `?? []`: states folded and stored before reservations existed lack the field.
       if ((state.cameoReservations ?? []).some((r) => r.cameo_id === event.data.cameo_id)) return state;
       return { ...state, cameoReservations: [...(state.cameoReservations ?? []), { cameo_id: event.data.cameo_id, basis: event.data.basis, grant_revision: event.data.grant_revision }] };
+    case 'SceneDescribed':
+      return { ...state, scene: event.data };
+    case 'VideoRemixed':
+      // `?? []`: states folded and stored before remixes were recorded lack the field.
+      if ((state.remixes ?? []).includes(event.data.child_video_id)) return state;
+      return { ...state, remixes: [...(state.remixes ?? []), event.data.child_video_id] };
     case 'ChunksPlanned':
       return {
         ...state,
@@ -115,6 +134,20 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
       return { ...state, deleted: true };
     case 'VideoTakenDown':
       return { ...state, visibility: 'taken_down' };
+    // `?? []`, `?? 0`: states folded and stored before engagement existed lack the fields.
+    case 'VideoLiked': {
+      const likers = state.likers ?? [];
+      if (likers.includes(event.data.user_id)) return state;
+      return { ...state, likers: [...likers, event.data.user_id], likes: likers.length + 1 };
+    }
+    case 'VideoUnliked': {
+      const likers = state.likers ?? [];
+      if (!likers.includes(event.data.user_id)) return state;
+      const rest = likers.filter((u) => u !== event.data.user_id);
+      return { ...state, likers: rest, likes: rest.length };
+    }
+    case 'VideoViewed':
+      return { ...state, views: (state.views ?? 0) + event.data.count };
   }
 }
 

@@ -22,7 +22,7 @@ import { connectTemporalClient } from '../../infra/temporal/connection';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
 import { ProjectionRunner } from '../../projections/runner';
-import { createVideosReadModel } from '../../projections/videos';
+import { createReadModels } from '../../projections/readModels';
 
 export interface PlatformStackOptions {
   /** host:port of the Temporal front end. */
@@ -100,7 +100,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     const users = await openUserStore({ pool, schema: schemas.app });
     const idempotency = await PgIdempotencyStore.open({ pool, schema: schemas.app });
     const challenges = await PgChallengeStore.open({ pool, schema: schemas.app });
-    const projector = new ProjectionRunner({ eventStore, pool, schema: schemas.readModels, readModels: [createVideosReadModel()], logger: logger.child({ component: 'projector' }) });
+    const projector = new ProjectionRunner({ eventStore, pool, schema: schemas.readModels, readModels: createReadModels(), logger: logger.child({ component: 'projector' }) });
     await projector.start();
     releases.push({ what: 'projector', run: () => projector.stop() });
 
@@ -149,6 +149,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       },
       // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.
       cameos: { blobs, videos: videoReadModel, challenges, config: { taskQueue, recordingMaxBytes: RECORDING_MAX_BYTES } },
+      engagement: { schema: schemas.readModels, viewFlushMs: 200 },
     });
     releases.push({ what: 'API server', run: () => app.close() });
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -122,3 +122,77 @@ describe('video decider', () => {
     spec.given([requested, allowed, planned]).when({ type: 'DeleteVideo', data: { by: 'user_1', at: 6 } }).thenThrows(refusal('wrong_stage'));
   });
 });
+
+describe('video engagement', () => {
+  const finished = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed];
+  const liked = (user_id: string, at = 2000): VideoEvent => ({ type: 'VideoLiked', data: { user_id, at } });
+
+  it('records a like once per user and an unlike only of a like', () => {
+    spec.given(finished).when({ type: 'LikeVideo', data: { user_id: 'user_2', at: 2000 } }).then([liked('user_2')]);
+    spec.given([...finished, liked('user_2')]).when({ type: 'LikeVideo', data: { user_id: 'user_2', at: 2001 } }).then([]);
+    spec.given([...finished, liked('user_2')]).when({ type: 'UnlikeVideo', data: { user_id: 'user_2', at: 2002 } }).then([{ type: 'VideoUnliked', data: { user_id: 'user_2', at: 2002 } }]);
+    spec.given(finished).when({ type: 'UnlikeVideo', data: { user_id: 'user_2', at: 2002 } }).then([]);
+  });
+
+  it('counts likes and keeps the likers, across likes and unlikes', () => {
+    const state = foldVideo([...finished, liked('user_2'), liked('user_3'), { type: 'VideoUnliked', data: { user_id: 'user_2', at: 2003 } }, liked('user_4')]);
+    expect(state).toMatchObject({ likes: 2, likers: ['user_3', 'user_4'] });
+    expect(foldVideo([...finished, { type: 'VideoViewed', data: { count: 3, at: 2000 } }, { type: 'VideoViewed', data: { count: 2, at: 2005 } }]).views).toBe(5);
+  });
+
+  it('refuses a like on an unfinished, deleted or taken-down video', () => {
+    const like = { type: 'LikeVideo' as const, data: { user_id: 'user_2', at: 2000 } };
+    spec.given([requested, allowed, planned]).when(like).thenThrows(refusal('not_completed'));
+    spec.given([...finished, { type: 'VideoDeleted', data: { by: 'user_1', at: 1500 } }]).when(like).thenThrows(refusal('already_finished'));
+    spec.given([...finished, { type: 'VideoTakenDown', data: { by: 'user_9', reason: 'cameo owner', at: 1500 } }]).when(like).thenThrows(refusal('already_finished'));
+    spec.given([]).when(like).thenThrows(refusal('not_found'));
+  });
+});
+
+describe('video scenes, remixes and extensions', () => {
+  const scene = {
+    prompt_used: 'three red balls',
+    seed: 42,
+    pack: 'reference@1.0.0',
+    width: 256,
+    height: 256,
+    bodies: [1, 0.9, 0.1, 0.1, 0.06, 1, 0.72, 0],
+    world: [1.6, 0.8, 0, 0, 0.1, 0.1, 0.1, 1],
+    ambient: [0.3, 110, 0.3, 0],
+    initial_state: [0.2, 0.5, 0.1, 0],
+    source: 'prompt' as const,
+    at: 1002,
+  };
+  const described: VideoEvent = { type: 'SceneDescribed', data: scene };
+  const finished = [requested, allowed, planned, described, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed];
+
+  it('records the scene once, once the chunks are planned and before any is rendered, and keeps it in the state', () => {
+    spec.given([requested, allowed, planned]).when({ type: 'RecordScene', data: scene }).then([described]);
+    spec.given([requested, allowed, planned, described]).when({ type: 'RecordScene', data: { ...scene, at: 1003 } }).then([]);
+    spec.given([requested, allowed]).when({ type: 'RecordScene', data: scene }).thenThrows(refusal('wrong_stage'));
+    spec.given([requested, allowed, planned, ...rendered(0)]).when({ type: 'RecordScene', data: scene }).thenThrows(refusal('wrong_stage'));
+    spec.given([]).when({ type: 'RecordScene', data: scene }).thenThrows(refusal('not_found'));
+    expect(foldVideo([requested, allowed, planned, described]).scene).toEqual(scene);
+  });
+
+  it("plans an extension's chunks from its source's last frame, on the whole render's boundaries", () => {
+    const extension: VideoEvent = { type: 'VideoRequested', data: { ...request, seconds: 8, extended_from_video_id: 'video_0' } };
+    const chunks = planChunks(8, 24, 24, 96);
+    expect(chunks).toEqual(planChunks(8, 24, 24).slice(4).map((c, i) => ({ ...c, index: i })));
+    spec
+      .given([extension, allowed])
+      .when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 96, at: 1002 } })
+      .then([{ type: 'ChunksPlanned', data: { total: 4, fps: 24, frames: 192, chunks, from_frame: 96, at: 1002 } }]);
+    spec.given([extension, allowed]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 100, at: 1002 } }).thenThrows(refusal('invalid_chunk'));
+    spec.given([extension, allowed]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 192, at: 1002 } }).thenThrows(refusal('invalid_chunk'));
+  });
+
+  it('records a remix on its completed parent once', () => {
+    const remixed: VideoEvent = { type: 'VideoRemixed', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } };
+    spec.given(finished).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } }).then([remixed]);
+    spec.given([...finished, remixed]).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2001 } }).then([]);
+    spec.given([requested, allowed, planned]).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } }).thenThrows(refusal('not_completed'));
+    spec.given([]).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } }).thenThrows(refusal('not_found'));
+    expect(foldVideo([...finished, remixed]).remixes).toEqual(['video_2']);
+  });
+});

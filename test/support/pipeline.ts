@@ -43,7 +43,7 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
     connection,
     taskQueue,
     ...gpuWorkerOptions(TEST_GPU_CONCURRENCY),
-    activities: { renderVideoChunk: wrap(gpuActivities.renderVideoChunk), renderAudioChunk: wrap(gpuActivities.renderAudioChunk) },
+    activities: { describeVideoScene: wrap(gpuActivities.describeVideoScene), renderVideoChunk: wrap(gpuActivities.renderVideoChunk), renderAudioChunk: wrap(gpuActivities.renderAudioChunk) },
   });
 }
 

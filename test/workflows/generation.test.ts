@@ -71,10 +71,10 @@ describe('generationWorkflow', () => {
 
     const events = await eventsOf(req);
     const types = events.map((e) => e.type);
-    expect(types.slice(0, 3)).toEqual(['VideoRequested', 'PromptModerated', 'ChunksPlanned']);
+    expect(types.slice(0, 4)).toEqual(['VideoRequested', 'PromptModerated', 'ChunksPlanned', 'SceneDescribed']);
     expect(types.slice(-3)).toEqual(['Muxed', 'OutputModerated', 'VideoCompleted']);
     // Audio chunk 0 renders beside video chunk 1, so their order in the middle may vary.
-    expect(types.slice(3, -3).sort()).toEqual(['AudioChunkRendered', 'AudioChunkRendered', 'VideoChunkRendered', 'VideoChunkRendered']);
+    expect(types.slice(4, -3).sort()).toEqual(['AudioChunkRendered', 'AudioChunkRendered', 'VideoChunkRendered', 'VideoChunkRendered']);
     expect(types.indexOf('VideoChunkRendered')).toBeLessThan(types.indexOf('AudioChunkRendered'));
     expect(events.filter((e) => e.type === 'VideoChunkRendered')).toHaveLength(2);
 

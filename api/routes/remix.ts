@@ -1,0 +1,208 @@
+// Remixes, edits and extensions: a new video from a completed one. A remix (or an edit) keeps the source's scene and
+// seed and changes what its prompt's words name; an extension continues the source from its last frame and is
+// stitched after it. Both run generationWorkflow like any video (prompt moderation, cameo consent for the caller).
+import { createHash, randomBytes } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { evolve, foldVideo, initialVideoState, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
+import { StreamNotFound } from '../../infra/eventstore/errors';
+import type { User } from '../../infra/users/port';
+import type { generationWorkflow } from '../../workflows/generation';
+import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
+import { ProblemError } from '../plugins/errors';
+import { IdempotencyHeaders, VideoIdParams, VideoObject } from '../videos/schemas';
+import { videoFromState, type VideosRoutesOptions } from './videos';
+
+const VIDEO_ID = /^video_[0-9a-f]{32}$/;
+/** As POST /v1/videos: printable ASCII, 1 to 255 characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const MAX_EXTENSION_S = 20;
+
+const Prompt = Type.String({ minLength: 1, maxLength: 2000, pattern: '\\S', description: 'What to change (remix, edit) or what happens next (extension)' });
+const SourceRef = Type.Object({ id: Type.String({ description: 'The completed source video, `video_...`' }) }, { additionalProperties: false });
+
+const RemixBody = Type.Object({ prompt: Prompt }, { additionalProperties: false });
+type RemixBody = Static<typeof RemixBody>;
+const EditBody = Type.Object({ prompt: Prompt, video: SourceRef }, { additionalProperties: false });
+type EditBody = Static<typeof EditBody>;
+const ExtensionBody = Type.Object(
+  {
+    prompt: Prompt,
+    seconds: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_EXTENSION_S }), Type.String({ pattern: '^(?:[1-9]|1[0-9]|20)$' })], {
+      description: 'Seconds to add, 1..20 (a number or a numeric string); the new video lasts the source plus these',
+    }),
+    video: SourceRef,
+  },
+  { additionalProperties: false },
+);
+type ExtensionBody = Static<typeof ExtensionBody>;
+
+const responses = {
+  200: VideoObject,
+  400: problemResponse('A parameter is invalid; `errors` names each field'),
+  404: problemResponse('No such source video, or one the caller may not use (a draft of someone else)'),
+  409: problemResponse('The source is not completed (`video_not_completed`) or was taken down (`video_taken_down`), or the Idempotency-Key was used with another body (`idempotency_key_reused`)'),
+  503: problemResponse('Temporal did not take the job'),
+};
+
+type Kind = 'remix' | 'extension';
+
+export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, options) => {
+  const { eventStore, readModel, idempotency, config } = options;
+  const workflows = options.temporal.client.workflow;
+  const readModelWaitMs = config.readModelWaitMs ?? 2000;
+
+  async function sourceState(videoId: string): Promise<VideoState | undefined> {
+    if (!VIDEO_ID.test(videoId)) return undefined;
+    try {
+      const events = await eventStore.readStream(`video-${videoId}`);
+      return events.length === 0 ? undefined : foldVideo(events.map((e) => ({ type: e.type, data: e.data }) as VideoEvent));
+    } catch (err) {
+      if (err instanceof StreamNotFound) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The source, if the caller may build on it: anyone a published video, its owner a completed draft. A video the
+   * caller may not see is 404 (its existence does not leak); a taken-down one is 409 for whoever could have seen it.
+   */
+  async function usableSource(caller: User, videoId: string): Promise<VideoState & { request: VideoRequestedData }> {
+    const state = await sourceState(videoId);
+    const notFound = new ProblemError({ status: 404, code: 'video_not_found', detail: `no video ${videoId}` });
+    if (!state?.request || state.deleted) throw notFound;
+    const own = mayAccess(caller, state.request.owner_id, 'admin');
+    if (state.visibility === 'taken_down') {
+      throw new ProblemError({ status: 409, code: 'video_taken_down', detail: `video ${videoId} was taken down; it cannot be remixed or extended` });
+    }
+    if (!own && state.visibility !== 'published') throw notFound;
+    if (state.status !== 'completed') {
+      throw new ProblemError({ status: 409, code: 'video_not_completed', detail: `video ${videoId} is ${state.status}; only a completed video can be remixed or extended` });
+    }
+    return state as VideoState & { request: VideoRequestedData };
+  }
+
+  function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+    const raw = request.headers['idempotency-key'];
+    if (raw === undefined) return undefined;
+    const values = Array.isArray(raw) ? raw : [raw];
+    if (values.length !== 1 || !IDEMPOTENCY_KEY.test(values[0]!)) {
+      throw new ProblemError({
+        status: 400,
+        code: 'invalid_idempotency_key',
+        detail: 'Idempotency-Key must be one value of 1 to 255 printable ASCII characters',
+        errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters, given once' }],
+      });
+    }
+    return values[0];
+  }
+
+  async function create(request: FastifyRequest, reply: FastifyReply, kind: Kind, sourceId: string, prompt: string, addSeconds = 0): Promise<VideoObject> {
+    const caller = callerOf(request);
+    const key = idempotencyKeyOf(request);
+    const source = await usableSource(caller, sourceId);
+    const from = source.request;
+    let videoRequest: VideoRequestedData = {
+      video_id: `video_${randomBytes(16).toString('hex')}`,
+      owner_id: caller.id,
+      prompt,
+      model: from.model,
+      // An extension's seconds are the whole: the source's, then the new ones.
+      seconds: kind === 'extension' ? from.seconds + addSeconds : from.seconds,
+      size: from.size,
+      style: from.style,
+      camera: from.camera,
+      seed: from.seed,
+      // The source's cameos come along; the generation reserves each for the caller, so consent is asked again.
+      cameo_ids: [...from.cameo_ids],
+      publish: false,
+      remixed_from_video_id: kind === 'remix' ? from.video_id : null,
+      extended_from_video_id: kind === 'extension' ? from.video_id : null,
+      has_input_reference: false,
+      at: Math.floor(Date.now() / 1000),
+    };
+    if (key !== undefined) {
+      // The same key as POST /v1/videos: one key, one video, whichever endpoint made it.
+      const hash = createHash('sha256').update(JSON.stringify([kind, sourceId, prompt, addSeconds])).digest('hex');
+      const claim = await idempotency.claim(caller.id, key, hash, videoRequest);
+      if (claim.outcome === 'conflict') {
+        throw new ProblemError({ status: 409, code: 'idempotency_key_reused', detail: `this Idempotency-Key was used for video ${claim.record.videoId} with another request body; use a new key for a new request`, param: 'Idempotency-Key' });
+      }
+      if (claim.outcome === 'replay') {
+        videoRequest = claim.record.request;
+        reply.header('idempotent-replayed', 'true');
+      }
+    }
+    const videoId = videoRequest.video_id;
+    try {
+      await workflows.start<typeof generationWorkflow>('generationWorkflow', {
+        taskQueue: config.taskQueue,
+        workflowId: `video-${videoId}`,
+        args: [{ request: videoRequest, actor: caller.id, ...(config.gpuTaskQueue ? { gpuTaskQueue: config.gpuTaskQueue } : {}) }],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        request.log.error({ err, videoId }, 'generationWorkflow not started');
+        throw new ProblemError({ status: 503, code: 'temporal_unavailable', detail: 'the video could not be queued; retry' });
+      }
+    }
+    request.log.info({ videoId, kind, sourceId }, `video ${kind} requested`);
+    // As create: wait a moment for the read model, else answer the request as the read model will show it.
+    const deadline = Date.now() + readModelWaitMs;
+    for (;;) {
+      const video = await readModel.get(videoId);
+      if (video) return video;
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return videoFromState(evolve(initialVideoState, { type: 'VideoRequested', data: videoRequest }));
+  }
+
+  app.post<{ Params: VideoIdParams; Body: RemixBody }>(
+    '/v1/videos/:id/remix',
+    {
+      schema: {
+        tags: ['videos'],
+        summary: 'Remix a completed video',
+        description: "A new video with `remixed_from_video_id`: the source's scene, seed, size, seconds, style, camera and cameos, changed by what the new prompt's words name.",
+        params: VideoIdParams,
+        headers: IdempotencyHeaders,
+        body: RemixBody,
+        response: responses,
+      },
+    },
+    async (request, reply) => create(request, reply, 'remix', request.params.id, request.body.prompt),
+  );
+
+  app.post<{ Body: EditBody }>(
+    '/v1/videos/edits',
+    {
+      schema: {
+        tags: ['videos'],
+        summary: 'Edit a completed video',
+        description: 'As a remix of `video.id`: a new video with `remixed_from_video_id`, the same scene changed by the prompt.',
+        headers: IdempotencyHeaders,
+        body: EditBody,
+        response: responses,
+      },
+    },
+    async (request, reply) => create(request, reply, 'remix', request.body.video.id, request.body.prompt),
+  );
+
+  app.post<{ Body: ExtensionBody }>(
+    '/v1/videos/extensions',
+    {
+      schema: {
+        tags: ['videos'],
+        summary: 'Extend a completed video',
+        description: "A new video with `extended_from_video_id` that continues the source from its last frame (the model's carried state) for `seconds` more, stitched after it: its `seconds` is the total.",
+        headers: IdempotencyHeaders,
+        body: ExtensionBody,
+        response: responses,
+      },
+    },
+    async (request, reply) => create(request, reply, 'extension', request.body.video.id, request.body.prompt, Number(request.body.seconds)),
+  );
+};

@@ -1,0 +1,117 @@
+// The feed read model: one row per published, not taken-down, not deleted video with what its score is computed from
+// (published_at, likes, remixes; views for the record). feedQuery.ts ranks and pages it.
+//
+// Engagement counts move while a client walks the feed, so each like, unlike and remix is also logged with its $all
+// position (feed_engagement): a walk subtracts what came after its snapshot position and ranks every page on the
+// values as they were at the snapshot. Counters of videos not yet published (liked by their owner, remixed while
+// private) live in feed_counters and come along when the video is published.
+import type { RecordedEvent } from '../infra/eventstore/port';
+import type { ReadModel } from './runner';
+import { quoteSchema, type SqlClient } from './store';
+import { field, MalformedEvent, VIDEO_STREAM_PREFIX, videoIdOf } from './engagement';
+
+export const FEED_READ_MODEL = 'feed';
+const TYPES = new Set(['VideoRequested', 'VideoPublished', 'VideoTakenDown', 'VideoDeleted', 'VideoLiked', 'VideoUnliked', 'VideoRemixed', 'VideoViewed']);
+
+function migrate(s: string): string {
+  return `
+    CREATE TABLE IF NOT EXISTS ${s}.feed_counters (
+      video_id text COLLATE "C" PRIMARY KEY,
+      owner_id text NOT NULL,
+      created_at bigint NOT NULL,
+      likes int NOT NULL DEFAULT 0,
+      remixes int NOT NULL DEFAULT 0,
+      views bigint NOT NULL DEFAULT 0,
+      removed boolean NOT NULL DEFAULT false,
+      -- The stream revision of the last event folded in: a redelivered event (revision <= this) changes nothing.
+      last_revision bigint NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.feed (
+      video_id text COLLATE "C" PRIMARY KEY,
+      owner_id text COLLATE "C" NOT NULL,
+      created_at bigint NOT NULL,
+      -- data.at of VideoPublished (Unix seconds), and its $all position: a walk's snapshot boundary.
+      published_at bigint NOT NULL,
+      pub_commit numeric NOT NULL,
+      pub_prepare bigint NOT NULL,
+      likes int NOT NULL,
+      remixes int NOT NULL,
+      views bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS feed_owner ON ${s}.feed (owner_id);
+    CREATE TABLE IF NOT EXISTS ${s}.feed_engagement (
+      commit_pos numeric NOT NULL,
+      prepare_pos bigint NOT NULL,
+      video_id text COLLATE "C" NOT NULL,
+      likes_delta int NOT NULL,
+      remixes_delta int NOT NULL,
+      PRIMARY KEY (commit_pos, prepare_pos)
+    );`;
+}
+
+export function createFeedReadModel(): ReadModel {
+  return {
+    name: FEED_READ_MODEL,
+    version: 1,
+    tables: ['feed', 'feed_counters', 'feed_engagement'],
+    async migrate(client: SqlClient, schema: string) {
+      await client.query(migrate(quoteSchema(schema)));
+    },
+    handles: (type, stream) => stream.startsWith(VIDEO_STREAM_PREFIX) && TYPES.has(type),
+    async apply(client: SqlClient, event: RecordedEvent, schema: string) {
+      const s = quoteSchema(schema);
+      const id = videoIdOf(event);
+      const at = field(FEED_READ_MODEL, event, 'at', 'number');
+      if (event.type === 'VideoRequested') {
+        const owner = field(FEED_READ_MODEL, event, 'owner_id', 'string');
+        await client.query(
+          `INSERT INTO ${s}.feed_counters (video_id, owner_id, created_at, last_revision) VALUES ($1, $2, $3, $4) ON CONFLICT (video_id) DO NOTHING`,
+          [id, owner, at, event.revision.toString()],
+        );
+        return;
+      }
+      const found = await client.query<{ last_revision: string; owner_id: string; created_at: string; likes: number; remixes: number; views: string; removed: boolean }>(
+        `SELECT last_revision, owner_id, created_at, likes, remixes, views, removed FROM ${s}.feed_counters WHERE video_id = $1 FOR UPDATE`,
+        [id],
+      );
+      const row = found.rows[0];
+      if (!row) throw new MalformedEvent(FEED_READ_MODEL, event, `video ${id} was never requested`);
+      if (BigInt(row.last_revision) >= event.revision) return;
+      const revision = event.revision.toString();
+      switch (event.type) {
+        case 'VideoPublished':
+          await client.query(`UPDATE ${s}.feed_counters SET last_revision = $2 WHERE video_id = $1`, [id, revision]);
+          if (row.removed) return;
+          await client.query(
+            `INSERT INTO ${s}.feed (video_id, owner_id, created_at, published_at, pub_commit, pub_prepare, likes, remixes, views)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (video_id) DO NOTHING`,
+            [id, row.owner_id, row.created_at, at, event.position.commit.toString(), event.position.prepare.toString(), row.likes, row.remixes, row.views],
+          );
+          return;
+        case 'VideoTakenDown':
+        case 'VideoDeleted':
+          await client.query(`UPDATE ${s}.feed_counters SET removed = true, last_revision = $2 WHERE video_id = $1`, [id, revision]);
+          await client.query(`DELETE FROM ${s}.feed WHERE video_id = $1`, [id]);
+          return;
+        case 'VideoViewed': {
+          const count = field(FEED_READ_MODEL, event, 'count', 'number');
+          await client.query(`UPDATE ${s}.feed_counters SET views = views + $2, last_revision = $3 WHERE video_id = $1`, [id, count, revision]);
+          await client.query(`UPDATE ${s}.feed SET views = views + $2 WHERE video_id = $1`, [id, count]);
+          return;
+        }
+        default: {
+          // VideoLiked, VideoUnliked, VideoRemixed: the decider records a like once per user, so +1/-1 is exact.
+          field(FEED_READ_MODEL, event, event.type === 'VideoRemixed' ? 'child_video_id' : 'user_id', 'string');
+          const likes = event.type === 'VideoLiked' ? 1 : event.type === 'VideoUnliked' ? -1 : 0;
+          const remixes = event.type === 'VideoRemixed' ? 1 : 0;
+          await client.query(`UPDATE ${s}.feed_counters SET likes = likes + $2, remixes = remixes + $3, last_revision = $4 WHERE video_id = $1`, [id, likes, remixes, revision]);
+          await client.query(`UPDATE ${s}.feed SET likes = likes + $2, remixes = remixes + $3 WHERE video_id = $1`, [id, likes, remixes]);
+          await client.query(
+            `INSERT INTO ${s}.feed_engagement (commit_pos, prepare_pos, video_id, likes_delta, remixes_delta) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+            [event.position.commit.toString(), event.position.prepare.toString(), id, likes, remixes],
+          );
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Reads of the feed read model for GET /v1/feed: published, not taken-down videos ranked by
+//
+//   score = (1 + likes + 2 * remixes) / (hours since published + 2) ^ 1.5
+//
+// in cursor pages that are stable while the feed changes. The first page fixes a walk: its ranking time (now, in
+// Unix seconds) and its snapshot (the feed read model's checkpoint, an $all position). Every page of the walk ranks
+// only videos published at or before the snapshot, on their likes and remixes as of the snapshot (engagement logged
+// after it is subtracted), at the walk's ranking time; so every video's score is frozen for the whole walk and the
+// (score, id) keyset carried in the cursor returns each one exactly once. Videos published after the snapshot wait
+// for the next walk; a video taken down or deleted leaves at the next page (rows removed never shift the others).
+import { positionFromString, positionToString, START, type Position } from '../infra/eventstore/port';
+import { FEED_READ_MODEL } from './feed';
+import { DEFAULT_READMODELS_SCHEMA, quoteSchema, readCheckpoint, type SqlClient } from './store';
+import { VIDEO_COLUMNS, type VideoRow } from './videos';
+import { toApiVideo, type ApiVideo } from './videosQuery';
+
+export const FEED_SCORE_FORMULA = '(1 + likes + 2 * remixes) / (hours since published + 2) ^ 1.5';
+
+/** The documented score, for tests and clients that want to check an order. */
+export function feedScore(inputs: { likes: number; remixes: number; publishedAt: number }, rankedAtS: number): number {
+  return (1 + inputs.likes + 2 * inputs.remixes) / Math.pow(Math.max(rankedAtS - inputs.publishedAt, 0) / 3600 + 2, 1.5);
+}
+
+/** `after` is not a cursor this API issued: a 400 naming `after`. */
+export class InvalidFeedCursor extends Error {
+  constructor(readonly after: string) {
+    super(`after is not a feed cursor`);
+    this.name = 'InvalidFeedCursor';
+  }
+}
+
+interface Cursor {
+  /** Ranking time, Unix seconds. */
+  t: number;
+  /** Snapshot position, "commit/prepare". */
+  p: string;
+  /** Score and id of the last video of the previous page. */
+  s: number;
+  i: string;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(after: string): { at: number; snapshot: Position; score: number; id: string } {
+  try {
+    if (!/^[A-Za-z0-9_-]{1,600}$/.test(after)) throw new Error('not base64url');
+    const c = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (!Number.isInteger(c.t) || typeof c.p !== 'string' || typeof c.s !== 'number' || !Number.isFinite(c.s) || typeof c.i !== 'string') throw new Error('fields');
+    return { at: c.t!, snapshot: positionFromString(c.p), score: c.s, id: c.i };
+  } catch {
+    throw new InvalidFeedCursor(after);
+  }
+}
+
+export interface FeedPageOptions {
+  /** 1..100. */
+  limit: number;
+  /** The `last_id` of the previous page (an opaque cursor). */
+  after?: string;
+  /** Only these owners' videos (following=true); absent: everyone's. */
+  owners?: readonly string[];
+  /** The ranking time of a new walk, Unix seconds (injected by tests; the API passes the clock). */
+  nowS: number;
+}
+
+export interface FeedPage {
+  object: 'list';
+  data: ApiVideo[];
+  last_id: string | null;
+  has_more: boolean;
+}
+
+export interface FeedQuery {
+  page(options: FeedPageOptions): Promise<FeedPage>;
+}
+
+export function createFeedQuery(db: SqlClient, options: { schema?: string } = {}): FeedQuery {
+  const schema = options.schema ?? DEFAULT_READMODELS_SCHEMA;
+  const s = quoteSchema(schema);
+  return {
+    async page({ limit, after, owners, nowS }) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new RangeError(`limit must be an integer from 1 to 100, got ${limit}`);
+      let at = nowS;
+      let snapshot: Position;
+      let keyset: { score: number; id: string } | undefined;
+      if (after !== undefined) {
+        const c = decodeCursor(after);
+        at = c.at;
+        snapshot = c.snapshot;
+        keyset = { score: c.score, id: c.id };
+      } else {
+        const stored = await readCheckpoint(db, schema, FEED_READ_MODEL);
+        snapshot = stored ? positionFromString(stored.position) : START;
+      }
+      const params: unknown[] = [snapshot.commit.toString(), snapshot.prepare.toString(), at];
+      let ownerFilter = '';
+      if (owners) {
+        params.push([...owners]);
+        ownerFilter = `AND f.owner_id = ANY($${params.length}::text[])`;
+      }
+      let keysetFilter = '';
+      if (keyset) {
+        params.push(keyset.score, keyset.id);
+        keysetFilter = `WHERE score < $${params.length - 1}::float8 OR (score = $${params.length - 1}::float8 AND video_id > $${params.length}::text)`;
+      }
+      params.push(limit + 1);
+      const ranked = await db.query<{ video_id: string; score: number }>(
+        `WITH later AS (
+           SELECT video_id, sum(likes_delta) AS l, sum(remixes_delta) AS r FROM ${s}.feed_engagement
+           WHERE (commit_pos, prepare_pos) > ($1::numeric, $2::bigint) GROUP BY video_id
+         ), ranked AS (
+           SELECT f.video_id,
+                  (1 + (f.likes - coalesce(later.l, 0)) + 2 * (f.remixes - coalesce(later.r, 0)))::float8
+                    / power(greatest($3::float8 - f.published_at, 0) / 3600.0 + 2, 1.5) AS score
+           FROM ${s}.feed f LEFT JOIN later USING (video_id)
+           WHERE (f.pub_commit, f.pub_prepare) <= ($1::numeric, $2::bigint) ${ownerFilter}
+         )
+         SELECT video_id, score FROM ranked ${keysetFilter}
+         ORDER BY score DESC, video_id ASC
+         LIMIT $${params.length}`,
+        params,
+      );
+      const page = ranked.rows.slice(0, limit);
+      const rows = page.length
+        ? (await db.query<VideoRow>(`SELECT ${VIDEO_COLUMNS} FROM ${s}.videos WHERE id = ANY($1::text[]) AND NOT deleted`, [page.map((r) => r.video_id)])).rows
+        : [];
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      // The videos read model has its own checkpoint: one that already saw a takedown the feed has not is believed.
+      const data = page.flatMap((r) => {
+        const row = byId.get(r.video_id);
+        return row && row.visibility === 'published' ? [toApiVideo(row)] : [];
+      });
+      const last = page[page.length - 1];
+      return {
+        object: 'list',
+        data,
+        last_id: last ? encodeCursor({ t: at, p: positionToString(snapshot), s: Number(last.score), i: last.video_id }) : null,
+        has_more: ranked.rows.length > limit,
+      };
+    },
+  };
+}

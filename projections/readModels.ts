@@ -1,0 +1,10 @@
+// Every read model the projector runs, in one list: the projector, the test stack and the benchmark all take it from here.
+import { createFeedReadModel } from './feed';
+import { createLikesReadModel } from './likes';
+import { createLineageReadModel } from './lineage';
+import type { ReadModel } from './runner';
+import { createVideosReadModel } from './videos';
+
+export function createReadModels(): ReadModel[] {
+  return [createVideosReadModel(), createFeedReadModel(), createLineageReadModel(), createLikesReadModel()];
+}

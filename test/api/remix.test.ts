@@ -1,0 +1,224 @@
+// Remixes, edits and extensions over HTTP against the real stack: who may build on which video (published: anyone;
+// a draft: its owner only; taken down: 409; unknown: 404), what a bad body is told, and the source's cameos asked for
+// the remixer's consent again (a remixer without it ends blocked, consent_missing).
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { contentKeys } from '../../domain/video/content';
+import { decide, evolve, initialVideoState, type VideoCommand, type VideoEvent, type VideoRequestedData } from '../../domain/video';
+import type { Role } from '../../infra/users/port';
+import { startApiStack } from '../support/apiStack';
+import { talkingClip } from '../support/clips';
+import { eventually } from '../support/env';
+
+interface Video {
+  id: string;
+  status: string;
+  stage: string;
+  prompt: string;
+  seconds: string;
+  seed: number;
+  owner_id: string;
+  remixed_from_video_id: string | null;
+  extended_from_video_id: string | null;
+  error: { code: string; message: string } | null;
+}
+interface Problem {
+  status: number;
+  errors?: Array<{ field: string; message: string }>;
+  error: { code: string | null; param: string | null };
+}
+
+type Who = 'alice' | 'bob' | 'carol';
+let stack: Awaited<ReturnType<typeof startApiStack>>;
+const keys = {} as Record<Who, string>;
+const ids = {} as Record<Who, string>;
+
+function call(who: Who, method: string, route: string, json?: unknown, body?: FormData): Promise<Response> {
+  return fetch(`${stack.url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${keys[who]}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: json !== undefined ? JSON.stringify(json) : body,
+  });
+}
+
+async function ok<T>(res: Response, status = 200): Promise<T> {
+  const text = await res.text();
+  expect({ status: res.status, text }).toEqual({ status, text: expect.any(String) });
+  return JSON.parse(text) as T;
+}
+
+/** A completed video of `owner` recorded through the decider: a draft, published, or published then taken down. */
+async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'taken_down', cameoIds: string[] = []): Promise<string> {
+  const id = `video_${randomBytes(16).toString('hex')}`;
+  const at = Math.floor(Date.now() / 1000);
+  const request: VideoRequestedData = {
+    video_id: id,
+    owner_id: ids[owner],
+    prompt: 'three red balls',
+    model: 'reference',
+    seconds: 1,
+    size: '256x256',
+    style: 'cinematic',
+    camera: 'static',
+    seed: 5,
+    cameo_ids: cameoIds,
+    publish: false,
+    remixed_from_video_id: null,
+    extended_from_video_id: null,
+    has_input_reference: false,
+    at,
+  };
+  const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
+  const k = contentKeys(id);
+  const commands: VideoCommand[] = [
+    { type: 'RequestVideo', data: request },
+    { type: 'RecordPromptVerdict', data: verdict },
+    { type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at } },
+    { type: 'RecordVideoChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.ts`, frames: 24, collisions: [], at } },
+    { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
+    { type: 'RecordMux', data: { content_key: k.content, thumbnail_key: k.thumbnail, spritesheet_key: k.spritesheet, duration_s: 1, bytes: 100, at } },
+    { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
+    { type: 'CompleteVideo', data: { at } },
+  ];
+  if (visibility !== 'private') commands.push({ type: 'PublishVideo', data: { by: ids[owner], cameo_uses: [], at } });
+  if (visibility === 'taken_down') commands.push({ type: 'TakeDownVideo', data: { by: ids.carol, reason: 'cameo owner', at } });
+  let state = initialVideoState;
+  const events: VideoEvent[] = [];
+  for (const command of commands) {
+    const decided = decide(command, state);
+    state = decided.reduce(evolve, state);
+    events.push(...decided);
+  }
+  await stack.eventStore.appendToStream(`video-${id}`, events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: ids[owner] } })), { expectedRevision: 'no_stream' });
+  return id;
+}
+
+const finished = (who: Who, id: string) =>
+  eventually(
+    async () => {
+      const video = await ok<Video>(await call(who, 'GET', `/v1/videos/${id}`));
+      return ['completed', 'failed', 'cancelled'].includes(video.status) ? video : undefined;
+    },
+    `video ${id} to finish`,
+    60000,
+    200,
+  );
+
+beforeAll(async () => {
+  stack = await startApiStack();
+  const roles: Record<Who, Role> = { alice: 'user', bob: 'user', carol: 'user' };
+  for (const [who, role] of Object.entries(roles) as Array<[Who, Role]>) {
+    const created = await stack.user(who, role);
+    keys[who] = created.apiKey;
+    ids[who] = created.user.id;
+  }
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', () => {
+  it("remixes someone else's published video: a new video of the caller's, with the source's seed and size", async () => {
+    const source = await seedVideo('alice', 'published');
+    const remix = await ok<Video>(await call('bob', 'POST', `/v1/videos/${source}/remix`, { prompt: 'make them blue' }));
+    expect(remix).toMatchObject({ remixed_from_video_id: source, extended_from_video_id: null, owner_id: ids.bob, prompt: 'make them blue', seed: 5, seconds: '1' });
+    expect(remix.id).not.toBe(source);
+    const edit = await ok<Video>(await call('bob', 'POST', '/v1/videos/edits', { prompt: 'add rain', video: { id: source } }));
+    expect(edit).toMatchObject({ remixed_from_video_id: source, owner_id: ids.bob });
+    expect(await finished('bob', remix.id)).toMatchObject({ status: 'completed', stage: 'completed' });
+    expect(await finished('bob', edit.id)).toMatchObject({ status: 'completed' });
+    const events = await ok<Array<{ type: string; data: Record<string, unknown> }>>(await call('bob', 'GET', `/v1/videos/${remix.id}/events`));
+    expect(events.find((e) => e.type === 'SceneDescribed')?.data).toMatchObject({ source: 'remix', prompt_used: 'make them blue', seed: 5 });
+    // Both recorded on the parent's stream, which its owner reads.
+    await eventually(
+      async () => {
+        const parent = await ok<Array<{ type: string; data: { child_video_id?: string } }>>(await call('alice', 'GET', `/v1/videos/${source}/events`));
+        const children = parent.filter((e) => e.type === 'VideoRemixed').map((e) => e.data.child_video_id);
+        return children.length === 2 ? children : undefined;
+      },
+      'VideoRemixed on the parent',
+      10000,
+      100,
+    ).then((children) => expect(children.sort()).toEqual([remix.id, edit.id].sort()));
+  });
+
+  it('an Idempotency-Key gives the same video for the same body, and 409 for another', async () => {
+    const source = await seedVideo('alice', 'published');
+    const key = randomUUID();
+    const post = (prompt: string) =>
+      fetch(`${stack.url}/v1/videos/${source}/remix`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ prompt }) });
+    const first = await ok<Video>(await post('make them blue'));
+    const again = await post('make them blue');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await ok<Video>(again)).id).toBe(first.id);
+    expect((await ok<Problem>(await post('make them green'), 409)).error.code).toBe('idempotency_key_reused');
+  });
+
+  it("an extension's seconds are the source's plus the new ones", async () => {
+    const source = await seedVideo('alice', 'private');
+    const extension = await ok<Video>(await call('alice', 'POST', '/v1/videos/extensions', { prompt: 'and then', seconds: 3, video: { id: source } }));
+    expect(extension).toMatchObject({ extended_from_video_id: source, remixed_from_video_id: null, seconds: '4', owner_id: ids.alice });
+  });
+
+  it("someone else's draft and an unknown video are 404; a taken-down video is 409", async () => {
+    const draft = await seedVideo('alice', 'private');
+    const code = async (res: Response, status: number) => (await ok<Problem>(res, status)).error.code;
+    expect(await code(await call('bob', 'POST', `/v1/videos/${draft}/remix`, { prompt: 'blue' }), 404)).toBe('video_not_found');
+    expect(await code(await call('bob', 'POST', '/v1/videos/edits', { prompt: 'blue', video: { id: draft } }), 404)).toBe('video_not_found');
+    expect(await code(await call('bob', 'POST', '/v1/videos/extensions', { prompt: 'more', seconds: 2, video: { id: draft } }), 404)).toBe('video_not_found');
+    const unknown = `video_${randomBytes(16).toString('hex')}`;
+    expect(await code(await call('bob', 'POST', `/v1/videos/${unknown}/remix`, { prompt: 'blue' }), 404)).toBe('video_not_found');
+    expect(await code(await call('bob', 'POST', '/v1/videos/remix-of-nothing/remix', { prompt: 'blue' }), 404)).toBe('video_not_found');
+    const takenDown = await seedVideo('alice', 'taken_down');
+    expect(await code(await call('bob', 'POST', `/v1/videos/${takenDown}/remix`, { prompt: 'blue' }), 409)).toBe('video_taken_down');
+    expect(await code(await call('alice', 'POST', '/v1/videos/extensions', { prompt: 'more', seconds: 2, video: { id: takenDown } }), 409)).toBe('video_taken_down');
+  });
+
+  it('a bad body is a 400 naming the field', async () => {
+    const source = await seedVideo('alice', 'published');
+    const param = async (res: Response) => (await ok<Problem>(res, 400)).error.param;
+    expect(await param(await call('bob', 'POST', `/v1/videos/${source}/remix`, {}))).toBe('prompt');
+    expect(await param(await call('bob', 'POST', `/v1/videos/${source}/remix`, { prompt: '' }))).toBe('prompt');
+    expect(await param(await call('bob', 'POST', '/v1/videos/edits', { prompt: 'blue' }))).toBe('video');
+    expect(await param(await call('bob', 'POST', '/v1/videos/extensions', { prompt: 'more', seconds: 0, video: { id: source } }))).toBe('seconds');
+    expect(await param(await call('bob', 'POST', '/v1/videos/extensions', { prompt: 'more', seconds: 21, video: { id: source } }))).toBe('seconds');
+    expect(await param(await call('bob', 'POST', '/v1/videos/extensions', { seconds: 2, video: { id: source } }))).toBe('prompt');
+  });
+
+  it('the three routes are in the OpenAPI document under the videos tag, behind the API key', async () => {
+    const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { tags?: string[]; security?: unknown; responses: Record<string, unknown> }>> };
+    for (const route of ['/v1/videos/{id}/remix', '/v1/videos/edits', '/v1/videos/extensions']) {
+      const post = doc.paths[route]?.post;
+      expect(post).toBeDefined();
+      expect(post!.tags).toEqual(['videos']);
+      expect(post!.security).toEqual([{ bearer: [] }]);
+      expect(Object.keys(post!.responses)).toEqual(expect.arrayContaining(['200', '400', '404', '409']));
+    }
+  });
+
+  it('a remix of a video with a cameo the remixer may not use ends failed, blocked, consent_missing', async () => {
+    // Carol's verified cameo, granted to Alice only.
+    const { challenge_id } = await ok<{ challenge_id: string }>(await call('carol', 'POST', '/v1/cameos/challenges'), 201);
+    const form = new FormData();
+    form.append('challenge_id', challenge_id);
+    form.append('display_name', 'Carol');
+    form.append('recording', new Blob([fs.readFileSync(await talkingClip())], { type: 'video/mp4' }), 'me.mp4');
+    const cameo = await ok<{ id: string }>(await call('carol', 'POST', '/v1/cameos', undefined, form), 202);
+    await eventually(
+      async () => {
+        const c = await ok<{ status: string }>(await call('carol', 'GET', `/v1/cameos/${cameo.id}`));
+        if (c.status === 'rejected') throw new Error('the cameo was rejected');
+        return c.status === 'verified' ? c : undefined;
+      },
+      'the cameo to be verified',
+      45000,
+      100,
+    );
+    await ok(await call('carol', 'POST', `/v1/cameos/${cameo.id}/grants`, { user_id: ids.alice }), 201);
+
+    const source = await seedVideo('alice', 'published', [cameo.id]);
+    const remix = await ok<Video>(await call('bob', 'POST', `/v1/videos/${source}/remix`, { prompt: 'make them blue' }));
+    expect(await finished('bob', remix.id)).toMatchObject({ status: 'failed', stage: 'blocked', error: { code: 'consent_missing' } });
+  });
+});

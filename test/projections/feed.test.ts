@@ -1,0 +1,374 @@
+// The feed, lineage and likes read models, run by the ProjectionRunner against the embedded PostgreSQL with events
+// written straight to the event store: stable feed walks while videos are published and liked, takedowns, the
+// documented score, 1,000-level lineage, poison parked per read model, and a projector killed mid-burst that ends
+// identical to a rebuild from zero.
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { planChunks, type VideoEvent } from '../../domain/video';
+import { comparePositions, type Position } from '../../infra/eventstore/port';
+import { PgEventStore } from '../../infra/eventstore/postgres';
+import { createLogger } from '../../infra/logger';
+import { createPgPool, type PgPool } from '../../infra/postgres/pool';
+import { createFeedQuery, feedScore, InvalidFeedCursor } from '../../projections/feedQuery';
+import { createLineageQuery } from '../../projections/lineageQuery';
+import { createReadModels } from '../../projections/readModels';
+import { ProjectionRunner, rebuild, type ReadModel } from '../../projections/runner';
+import { listParked } from '../../projections/store';
+import { testEnv } from '../support/env';
+
+const silent = createLogger({ level: 'silent', name: 'feed-test' });
+const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
+let count = 0;
+const schemas: string[] = [];
+function freshSchema(kind: string): string {
+  const name = `${kind}_feed_${suffix}_${++count}`;
+  schemas.push(name);
+  return name;
+}
+
+let store: PgEventStore;
+let pool: PgPool;
+let appName: string;
+const runners: ProjectionRunner[] = [];
+const gates: (() => void)[] = [];
+
+beforeEach(async () => {
+  store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema: freshSchema('es'), maxEventBytes: 1024 * 1024, pollIntervalMs: 50 });
+  appName = `rf_feed_${suffix}_${count}`;
+  const url = new URL(testEnv.embeddedPgUrl);
+  url.searchParams.set('application_name', appName);
+  pool = createPgPool({ connectionString: url.toString(), max: 12 });
+});
+afterEach(async () => {
+  for (const open of gates.splice(0)) open();
+  await Promise.all(runners.splice(0).map((r) => r.stop()));
+  await store.close();
+  await pool.end();
+});
+afterAll(async () => {
+  const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
+  await client.connect();
+  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  await client.end();
+});
+
+function runner(schema: string, readModels: ReadModel[] = createReadModels()): ProjectionRunner {
+  const r = new ProjectionRunner({ eventStore: store, pool, schema, readModels, logger: silent, retryMinMs: 50 });
+  runners.push(r);
+  return r;
+}
+
+const newVideoId = () => `video_${randomBytes(16).toString('hex')}`;
+const BASE = 1_760_000_000;
+let head: Position | undefined;
+
+async function append(videoId: string, events: VideoEvent[]): Promise<Position> {
+  const result = await store.appendToStream(
+    `video-${videoId}`,
+    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'test' } })),
+  );
+  if (!head || comparePositions(result.position, head) > 0) head = result.position;
+  return result.position;
+}
+
+function requested(videoId: string, ownerId: string, at: number, parent: { remix?: string; extend?: string } = {}): VideoEvent {
+  return {
+    type: 'VideoRequested',
+    data: {
+      video_id: videoId,
+      owner_id: ownerId,
+      prompt: `balls bouncing in a ${videoId.slice(-4)} room`,
+      model: 'reference',
+      seconds: 1,
+      size: '256x256',
+      style: 'cinematic',
+      camera: 'static',
+      seed: at % 1000,
+      cameo_ids: [],
+      publish: true,
+      remixed_from_video_id: parent.remix ?? null,
+      extended_from_video_id: parent.extend ?? null,
+      has_input_reference: false,
+      at,
+    },
+  };
+}
+
+/** A whole generation, completed (and published at `publishedAt` when given): 9 events as the workflows record them. */
+function story(videoId: string, ownerId: string, at: number, publishedAt?: number): VideoEvent[] {
+  const events: VideoEvent[] = [
+    requested(videoId, ownerId, at),
+    { type: 'PromptModerated', data: { case_id: `case_${videoId}`, verdict: 'allow', categories: [], reasons: [], at: at + 1 } },
+    { type: 'ChunksPlanned', data: { total: 1, fps: 24, frames: 24, chunks: planChunks(1, 24, 24), at: at + 2 } },
+    { type: 'VideoChunkRendered', data: { index: 0, blob_key: `v/${videoId}/0`, frames: 24, collisions: [], at: at + 3 } },
+    { type: 'AudioChunkRendered', data: { index: 0, blob_key: `a/${videoId}/0`, samples: 16000, at: at + 3 } },
+    { type: 'Muxed', data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 1, bytes: 1000, at: at + 4 } },
+    { type: 'OutputModerated', data: { case_id: `case2_${videoId}`, verdict: 'allow', categories: [], reasons: [], at: at + 5 } },
+    { type: 'VideoCompleted', data: { at: at + 6 } },
+  ];
+  if (publishedAt !== undefined) events.push({ type: 'VideoPublished', data: { by: ownerId, cameo_uses: [], at: publishedAt } });
+  return events;
+}
+
+const like = (user_id: string, at: number): VideoEvent => ({ type: 'VideoLiked', data: { user_id, at } });
+const unlike = (user_id: string, at: number): VideoEvent => ({ type: 'VideoUnliked', data: { user_id, at } });
+const takedown = (at: number): VideoEvent => ({ type: 'VideoTakenDown', data: { by: 'user_cameo_owner', reason: 'cameo owner asked', at } });
+const remixed = (child: string, by: string, at: number): VideoEvent => ({ type: 'VideoRemixed', data: { child_video_id: child, by, at } });
+
+/** Every row of a table as sorted JSON text: equal read models give equal lists. */
+async function tableRows(schema: string, table: string): Promise<string[]> {
+  const res = await pool.query<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM "${schema}"."${table}" t`);
+  return res.rows.map((r) => r.row).sort();
+}
+
+describe('feed read model', () => {
+  it('walks the feed from the first page to the last returning each eligible video exactly once while 300 videos are published across 10 users, likes arrive and videos are taken down', async () => {
+    const schema = freshSchema('rm');
+    const r = runner(schema);
+    await r.start();
+    const users = Array.from({ length: 10 }, (_, i) => `user_${i}_${suffix}`);
+    const rankAt = BASE + 40 * 3600;
+    const likes = new Map<string, number>();
+    const publishedAt = new Map<string, number>();
+
+    // Before the walk: 150 published videos (some liked), 10 of them taken down.
+    const before = Array.from({ length: 150 }, (_, i) => ({ id: newVideoId(), owner: users[i % 10]!, at: BASE + i * 600 }));
+    await Promise.all(
+      before.map(async (v, i) => {
+        const likers = users.slice(0, i % 7);
+        publishedAt.set(v.id, v.at + 10);
+        likes.set(v.id, likers.length);
+        await append(v.id, [...story(v.id, v.owner, v.at, v.at + 10), ...likers.map((u, k) => like(u, v.at + 20 + k))]);
+      }),
+    );
+    const takenBefore = new Set(before.filter((_, i) => i % 15 === 3).map((v) => v.id));
+    for (const id of takenBefore) await append(id, [takedown(BASE + 100_000)]);
+    await r.waitFor(head!, { timeoutMs: 60000 });
+
+    // During the walk, after each page: 10 more videos published, likes on earlier ones, and a takedown.
+    const during = Array.from({ length: 150 }, (_, i) => ({ id: newVideoId(), owner: users[(i * 3) % 10]!, at: BASE + 200_000 + i * 60 }));
+    const stillUp = before.filter((v) => !takenBefore.has(v.id));
+    const takenDuring: { id: string; afterPage: number }[] = [];
+    let step = 0;
+    async function writeMore(page: number): Promise<void> {
+      const batch = during.slice(step * 10, step * 10 + 10);
+      const target = stillUp[(step * 37) % stillUp.length]!;
+      step++;
+      await Promise.all(batch.map((v) => append(v.id, story(v.id, v.owner, v.at, v.at + 10))));
+      // Likes that would lift low-ranked videos to the top if the walk ranked on live counts.
+      for (const v of stillUp.slice(-3 - step, -step)) await append(v.id, users.filter((u) => !likes.has(`${v.id} ${u}`)).slice(0, 1).map((u) => like(`${u}_late${step}`, BASE + 300_000)));
+      if (!takenDuring.some((t) => t.id === target.id)) {
+        await append(target.id, [takedown(BASE + 300_000 + step)]);
+        takenDuring.push({ id: target.id, afterPage: page });
+      }
+      await r.waitFor(head!, { timeoutMs: 60000 });
+    }
+
+    const query = createFeedQuery(pool, { schema });
+    const pages: string[][] = [];
+    let after: string | undefined;
+    for (;;) {
+      // nowS moves on between pages, as the clock does: the walk keeps its own ranking time.
+      const page = await query.page({ limit: 7, after, nowS: rankAt + pages.length * 60 });
+      pages.push(page.data.map((v) => v.id));
+      for (const v of page.data) expect(v).toMatchObject({ object: 'video', visibility: 'published', status: 'completed' });
+      if (!page.has_more) break;
+      after = page.last_id!;
+      if (step < 15) await writeMore(pages.length - 1);
+    }
+    expect(step).toBe(15);
+    const seen = pages.flat();
+    expect(new Set(seen).size).toBe(seen.length);
+    // Exactly the videos eligible at the first page, less those taken down before their page came.
+    const duringIds = new Set(during.map((v) => v.id));
+    for (const id of seen) {
+      expect(duringIds.has(id)).toBe(false);
+      expect(takenBefore.has(id)).toBe(false);
+    }
+    const taken = new Map(takenDuring.map((t) => [t.id, t.afterPage]));
+    for (const v of stillUp) if (!taken.has(v.id)) expect(seen).toContain(v.id);
+    pages.forEach((ids, p) => {
+      for (const id of ids) if (taken.has(id)) expect(p).toBeLessThanOrEqual(taken.get(id)!);
+    });
+    // In the documented order, on the counts as of the first page.
+    const expected = stillUp
+      .map((v) => ({ id: v.id, score: feedScore({ likes: likes.get(v.id)!, remixes: 0, publishedAt: publishedAt.get(v.id)! }, rankAt) }))
+      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+      .map((v) => v.id);
+    expect(seen).toEqual(expected.filter((id) => seen.includes(id)));
+
+    // A new walk sees the videos published since, and none taken down.
+    const fresh: string[] = [];
+    after = undefined;
+    for (;;) {
+      const page = await query.page({ limit: 100, after, nowS: rankAt + 3600 });
+      fresh.push(...page.data.map((v) => v.id));
+      if (!page.has_more) break;
+      after = page.last_id!;
+    }
+    expect(new Set(fresh)).toEqual(new Set([...stillUp.map((v) => v.id).filter((id) => !taken.has(id)), ...during.map((v) => v.id)]));
+
+    // following: only the given owners.
+    const mine = await query.page({ limit: 100, owners: [users[0]!, users[3]!], nowS: rankAt });
+    expect(mine.data.length).toBeGreaterThan(0);
+    for (const v of mine.data) expect([users[0], users[3]]).toContain(v.owner_id);
+    expect((await query.page({ limit: 5, owners: [], nowS: rankAt })).data).toEqual([]);
+    await expect(query.page({ limit: 5, after: 'not-a-cursor!', nowS: rankAt })).rejects.toBeInstanceOf(InvalidFeedCursor);
+    await expect(query.page({ limit: 5, after: Buffer.from('{"t":1}').toString('base64url'), nowS: rankAt })).rejects.toBeInstanceOf(InvalidFeedCursor);
+    await expect(query.page({ limit: 101, nowS: rankAt })).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('ranks by (1 + likes + 2·remixes) / (hours since published + 2)^1.5 at the injected time, ties by id', async () => {
+    const schema = freshSchema('rm');
+    const r = runner(schema);
+    await r.start();
+    const now = BASE + 100 * 3600;
+    // [hours before now, likes, remixes]
+    const shapes: [number, number, number][] = [
+      [1, 0, 0],
+      [1, 5, 0],
+      [30, 40, 3],
+      [0.5, 0, 1],
+      [72, 100, 10],
+      [10, 2, 2],
+      [10, 2, 2],
+      [5, 1, 0],
+    ];
+    const videos = shapes.map(([hours, likeCount, remixCount], i) => ({ id: newVideoId(), owner: `user_r${i}`, publishedAt: now - Math.round(hours * 3600), likeCount, remixCount }));
+    for (const v of videos) {
+      const events = story(v.id, v.owner, v.publishedAt - 100, v.publishedAt);
+      for (let k = 0; k < v.likeCount; k++) events.push(like(`user_l${k}`, v.publishedAt + 1));
+      // One remix taken back as a like (unlike) keeps the count honest.
+      events.push(like('user_fickle', v.publishedAt + 2), unlike('user_fickle', v.publishedAt + 3));
+      for (let k = 0; k < v.remixCount; k++) events.push(remixed(newVideoId(), `user_m${k}`, v.publishedAt + 4));
+      await append(v.id, events);
+    }
+    await r.waitFor(head!, { timeoutMs: 30000 });
+    const page = await createFeedQuery(pool, { schema }).page({ limit: 100, nowS: now });
+    const expected = videos
+      .map((v) => ({ id: v.id, score: feedScore({ likes: v.likeCount, remixes: v.remixCount, publishedAt: v.publishedAt }, now) }))
+      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    expect(page.data.map((v) => v.id)).toEqual(expected.map((v) => v.id));
+    expect(page.has_more).toBe(false);
+    const row = (await pool.query(`SELECT likes, remixes FROM "${schema}".feed WHERE video_id = $1`, [videos[4]!.id])).rows[0];
+    expect(row).toEqual({ likes: 100, remixes: 10 });
+    expect((await pool.query(`SELECT count(*)::int AS n FROM "${schema}".likes WHERE video_id = $1`, [videos[4]!.id])).rows[0]).toEqual({ n: 100 });
+  });
+
+  it('answers the lineage of a video 1,000 levels deep: ancestors parent first, root last; children oldest first', async () => {
+    const schema = freshSchema('rm');
+    const r = runner(schema);
+    await r.start();
+    const chain = Array.from({ length: 1001 }, () => newVideoId());
+    const owner = `user_deep_${suffix}`;
+    // One append per level would take a while; the events are independent streams, appended 50 at a time.
+    for (let i = 0; i < chain.length; i += 50) {
+      await Promise.all(chain.slice(i, i + 50).map((id, k) => append(id, [requested(id, owner, BASE + i + k, i + k === 0 ? {} : (i + k) % 2 ? { remix: chain[i + k - 1]! } : { extend: chain[i + k - 1]! })])));
+    }
+    const sibling = newVideoId();
+    await append(sibling, [requested(sibling, owner, BASE + 5000, { remix: chain[500]! })]);
+    await r.waitFor(head!, { timeoutMs: 60000 });
+
+    const query = createLineageQuery(pool, { schema });
+    const started = Date.now();
+    const deepest = await query.lineage(chain[1000]!, { userId: owner, seesAll: false });
+    const tookMs = Date.now() - started;
+    expect(deepest.ancestors).toHaveLength(1000);
+    expect(deepest.ancestors.map((a) => a.id)).toEqual(chain.slice(0, 1000).reverse());
+    expect(deepest.ancestors[0]).toEqual({ id: chain[999], owner_id: owner, prompt: `balls bouncing in a ${chain[999]!.slice(-4)} room`, created_at: BASE + 999 });
+    expect(deepest.children).toEqual([]);
+    expect(tookMs).toBeLessThan(2000);
+    const middle = await query.lineage(chain[500]!, { userId: owner, seesAll: false });
+    expect(middle.ancestors).toHaveLength(500);
+    expect(middle.children.map((c) => c.id)).toEqual([chain[501], sibling]);
+    expect((await pool.query(`SELECT parent_id, relation FROM "${schema}".lineage WHERE video_id = $1`, [chain[1000]])).rows[0]).toEqual({ parent_id: chain[999], relation: 'extension' });
+    // Another user sees none of these private videos.
+    expect(await query.lineage(chain[1000]!, { userId: 'user_stranger', seesAll: false })).toEqual({ ancestors: [], children: [] });
+  });
+
+  it('parks an event that is poison to the feed for the feed only, and goes on', async () => {
+    const schema = freshSchema('rm');
+    const r = runner(schema);
+    await r.start();
+    const id = newVideoId();
+    await append(id, story(id, 'user_p', BASE, BASE + 10));
+    // Valid to the videos read model (a string), not to the feed (an empty child id names no video).
+    const poison = await append(id, [remixed('', 'user_x', BASE + 20)]);
+    await append(id, [like('user_q', BASE + 30)]);
+    await r.waitFor(head!, { timeoutMs: 30000 });
+    const parked = await listParked(pool, schema, 'feed');
+    expect(parked).toEqual([expect.objectContaining({ type: 'VideoRemixed', stream: `video-${id}`, revision: 9n })]);
+    expect(parked[0]!.position).toBe(`${poison.commit}/${poison.prepare}`);
+    for (const other of ['videos', 'lineage', 'likes']) expect(await listParked(pool, schema, other)).toEqual([]);
+    expect((await pool.query(`SELECT likes, remixes FROM "${schema}".feed WHERE video_id = $1`, [id])).rows[0]).toEqual({ likes: 1, remixes: 0 });
+    const statuses = await r.status();
+    for (const s of statuses) expect(s).toMatchObject({ phase: 'running', parked: s.readModel === 'feed' ? 1 : 0 });
+  });
+
+  it('a projector whose connections die in the middle of a burst of 2,000 events, restarted, ends with every read model equal to a rebuild from zero', async () => {
+    const schema = freshSchema('rm');
+    // The feed stops in the middle of a transaction at its 400th apply until released, so the kill lands mid-batch.
+    const models = createReadModels();
+    let applies = 0;
+    let inFlight!: () => void;
+    const reachedMidBatch = new Promise<void>((resolve) => (inFlight = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    gates.push(() => release());
+    const gated = models.map((m): ReadModel =>
+      m.name !== 'feed'
+        ? m
+        : {
+            ...m,
+            async apply(client, event, s) {
+              if (++applies === 400) {
+                inFlight();
+                await released;
+              }
+              return m.apply(client, event, s);
+            },
+          },
+    );
+    const first = runner(schema, gated);
+    await first.start();
+
+    // 2,060 events: 100 published videos (900), 800 likes, 260 unlikes, 60 remixes, 20 takedowns, 20 view batches.
+    const users = Array.from({ length: 8 }, (_, i) => `user_b${i}`);
+    const vids = Array.from({ length: 100 }, (_, i) => ({ id: newVideoId(), owner: users[i % 8]!, at: BASE + i * 100 }));
+    const burst = Promise.all(
+      vids.map(async (v, i) => {
+        const events: VideoEvent[] = [...story(v.id, v.owner, v.at, v.at + 10), ...users.map((u, k) => like(u, v.at + 20 + k))];
+        events.push(...(i % 10 === 0 ? users : users.slice(0, 2)).map((u) => unlike(u, v.at + 40)));
+        if (i < 60) events.push(remixed(vids[(i + 1) % 100]!.id, users[1]!, v.at + 50));
+        if (i % 5 === 0) events.push({ type: 'VideoViewed', data: { count: 3, at: v.at + 60 } });
+        if (i % 5 === 1) events.push(takedown(v.at + 70));
+        for (let k = 0; k < events.length; k += 5) await append(v.id, events.slice(k, k + 5));
+      }),
+    );
+    await reachedMidBatch;
+    const killer = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
+    await killer.connect();
+    const killed = await killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [appName]);
+    await killer.end();
+    expect(killed.rowCount).toBeGreaterThan(0);
+    const stopped = first.stop();
+    release();
+    await stopped;
+    await burst;
+    const all = await store.readAll();
+    expect(all.length).toBeGreaterThanOrEqual(2000);
+
+    const second = runner(schema);
+    await second.start();
+    await second.waitFor(head!, { timeoutMs: 90000 });
+    const rebuilt = freshSchema('rb');
+    for (const model of createReadModels()) {
+      const result = await rebuild({ eventStore: store, pool, readModel: model, schema: rebuilt, logger: silent, batchSize: 250 });
+      expect(result).toMatchObject({ parked: 0, events: all.length });
+      for (const table of model.tables) expect(await tableRows(schema, table)).toEqual(await tableRows(rebuilt, table));
+    }
+    for (const s of await second.status()) expect(s).toMatchObject({ parked: 0 });
+    const feedRows = (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".feed`)).rows[0];
+    expect(feedRows).toEqual({ n: 80 });
+  });
+});
