@@ -1,4 +1,5 @@
 // Every read model the projector runs, in one list: the projector, the test stack and the benchmark all take it from here.
+import { createAppearancesReadModel } from './appearances';
 import { createFeedReadModel } from './feed';
 import { createLikesReadModel } from './likes';
 import { createLineageReadModel } from './lineage';
@@ -6,5 +7,5 @@ import type { ReadModel } from './runner';
 import { createVideosReadModel } from './videos';
 
 export function createReadModels(): ReadModel[] {
-  return [createVideosReadModel(), createFeedReadModel(), createLineageReadModel(), createLikesReadModel()];
+  return [createVideosReadModel(), createFeedReadModel(), createLineageReadModel(), createLikesReadModel(), createAppearancesReadModel()];
 }

@@ -1,4 +1,4 @@
-// The feed, lineage and likes read models, run by the ProjectionRunner against the embedded PostgreSQL with events
+// The feed, lineage, likes and cameo appearances read models, run by the ProjectionRunner against the embedded PostgreSQL with events
 // written straight to the event store: stable feed walks while videos are published and liked, takedowns, the
 // documented score, 1,000-level lineage, poison parked per read model, and a projector killed mid-burst that ends
 // identical to a rebuild from zero.
@@ -370,5 +370,33 @@ describe('feed read model', () => {
     for (const s of await second.status()) expect(s).toMatchObject({ parked: 0 });
     const feedRows = (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".feed`)).rows[0];
     expect(feedRows).toEqual({ n: 80 });
+  });
+
+  it('lists the videos that use a cameo, with the consent each rests on and whether the use stands', async () => {
+    const schema = freshSchema('rm');
+    const r = runner(schema);
+    await r.start();
+    const cameoId = `cameo_${randomBytes(16).toString('hex')}`;
+    const [v1, v2, v3] = [newVideoId(), newVideoId(), newVideoId()];
+    const events = [
+      { type: 'CameoUsed', data: { video_id: v1, user_id: 'user_a', basis: 'grant', grant_revision: 2, at: BASE + 1 } },
+      { type: 'CameoUsed', data: { video_id: v2, user_id: 'user_b', basis: 'everyone', grant_revision: 3, at: BASE + 2 } },
+      { type: 'CameoUsed', data: { video_id: v3, user_id: 'user_a', basis: 'grant', grant_revision: 2, at: BASE + 3 } },
+      { type: 'CameoUsePublished', data: { video_id: v1, grant_revision: 2, at: BASE + 4 } },
+      { type: 'CameoAccessRevoked', data: { user_id: 'user_a', by: 'user_o', at: BASE + 5 } },
+      { type: 'CameoUseBlocked', data: { video_id: v3, user_id: 'user_a', code: 'consent_revoked', reason: 'revoked', at: BASE + 5 } },
+    ];
+    const result = await store.appendToStream(`cameo-${cameoId}`, events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'test' } })));
+    await r.waitFor(result.position, { timeoutMs: 30000 });
+    const rows = (await pool.query(`SELECT video_id, user_id, basis, grant_revision::int, use_status, blocked_code FROM "${schema}".cameo_appearances WHERE cameo_id = $1 ORDER BY reserved_at`, [cameoId])).rows;
+    expect(rows).toEqual([
+      { video_id: v1, user_id: 'user_a', basis: 'grant', grant_revision: 2, use_status: 'published', blocked_code: null },
+      { video_id: v2, user_id: 'user_b', basis: 'everyone', grant_revision: 3, use_status: 'active', blocked_code: null },
+      { video_id: v3, user_id: 'user_a', basis: 'grant', grant_revision: 2, use_status: 'blocked', blocked_code: 'consent_revoked' },
+    ]);
+    const rebuilt = freshSchema('rb');
+    const model = createReadModels().find((m) => m.name === 'cameo_appearances')!;
+    await rebuild({ eventStore: store, pool, readModel: model, schema: rebuilt, logger: silent, batchSize: 250 });
+    expect(await tableRows(schema, 'cameo_appearances')).toEqual(await tableRows(rebuilt, 'cameo_appearances'));
   });
 });
