@@ -12,7 +12,6 @@ import { createPgPool } from '../infra/postgres/pool';
 import { connectTemporalClient } from '../infra/temporal/connection';
 import type { DevKeysResult } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
-import { DEFAULT_READMODELS_SCHEMA } from '../projections/store';
 import { PgChallengeStore } from './cameos/challenges';
 import { DEFAULT_RECORDING_MAX_BYTES } from './cameos/upload';
 import { DEFAULT_INPUT_REFERENCE_MAX_BYTES, buildServer } from './server';
@@ -44,7 +43,7 @@ async function main(): Promise<void> {
   const challenges = await PgChallengeStore.open({ pool: readModels, logger }).catch(fatal);
   const blobs = createBlobStore(config);
   // The projector process writes this table; the API reads it.
-  const videoReadModel = createVideoReadModel(readModels, { schema: DEFAULT_READMODELS_SCHEMA });
+  const videoReadModel = createVideoReadModel(readModels, { schema: config.readModelsSchema });
   const videos = {
     blobs,
     readModel: videoReadModel,
@@ -63,7 +62,7 @@ async function main(): Promise<void> {
     challenges,
     config: { taskQueue: config.orchestrationTaskQueue, recordingMaxBytes: DEFAULT_RECORDING_MAX_BYTES },
   };
-  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos, engagement: { schema: DEFAULT_READMODELS_SCHEMA } }).catch(fatal);
+  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos, engagement: { schema: config.readModelsSchema } }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));
     challenges.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired cameo challenges not purged'));

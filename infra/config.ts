@@ -17,6 +17,8 @@ export interface Config {
   eventStoreUrl: string | undefined;
   /** The PostgreSQL schema of the event store's tables (PostgreSQL event stores only). */
   eventStoreSchema: string;
+  /** The PostgreSQL schema of the read models (projector writes, API reads). */
+  readModelsSchema: string;
   databaseUrl: string | undefined;
   kurrentDbUrl: string | undefined;
   eventMaxBytes: number;
@@ -135,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
     eventStoreUrl: url(env, 'EVENTSTORE_URL', ES_SCHEMES),
     eventStoreSchema: schemaName(env, 'EVENTSTORE_SCHEMA', 'eventstore'),
+    readModelsSchema: schemaName(env, 'READMODELS_SCHEMA', 'readmodels'),
     databaseUrl: url(env, 'DATABASE_URL', PG_SCHEMES),
     kurrentDbUrl: url(env, 'KURRENTDB_URL', ES_SCHEMES.filter((s) => !s.startsWith('postgres'))),
     eventMaxBytes: integer(env, 'EVENT_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),

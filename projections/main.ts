@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   // The lag gauges live here until the projector serves /metrics on a port of its own.
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'reelforge_' });
-  const runner = new ProjectionRunner({ eventStore, pool: readModels, readModels: createReadModels(), logger, registry });
+  const runner = new ProjectionRunner({ eventStore, pool: readModels, schema: config.readModelsSchema, readModels: createReadModels(), logger, registry });
 
   // Set before start: a stop request while the runner migrates still closes everything in order.
   shutdown.setStop(async () => {

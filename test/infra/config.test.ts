@@ -16,6 +16,7 @@ describe('config', () => {
       embeddedPgPort: 0,
       eventStoreUrl: undefined,
       eventStoreSchema: 'eventstore',
+      readModelsSchema: 'readmodels',
       databaseUrl: undefined,
       eventMaxBytes: 1024 * 1024,
       inferenceEp: 'auto',
@@ -42,6 +43,7 @@ describe('config', () => {
       GPU_TASK_QUEUE: 'gpu-h100',
       ORCHESTRATION_TASK_QUEUE: 'orchestration-eu',
       EVENTSTORE_SCHEMA: 'eventstore_eu',
+      READMODELS_SCHEMA: 'readmodels_eu',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -58,6 +60,7 @@ describe('config', () => {
       gpuTaskQueue: 'gpu-h100',
       orchestrationTaskQueue: 'orchestration-eu',
       eventStoreSchema: 'eventstore_eu',
+      readModelsSchema: 'readmodels_eu',
     });
   });
 

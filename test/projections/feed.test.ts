@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { planChunks, type VideoEvent } from '../../domain/video';
-import { comparePositions, type Position } from '../../infra/eventstore/port';
+import { comparePositions, positionFromString, type Position } from '../../infra/eventstore/port';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger } from '../../infra/logger';
 import { createPgPool, type PgPool } from '../../infra/postgres/pool';
@@ -13,8 +13,9 @@ import { createFeedQuery, feedScore, InvalidFeedCursor } from '../../projections
 import { createLineageQuery } from '../../projections/lineageQuery';
 import { createReadModels } from '../../projections/readModels';
 import { ProjectionRunner, rebuild, type ReadModel } from '../../projections/runner';
-import { listParked } from '../../projections/store';
-import { testEnv } from '../support/env';
+import { listParked, readCheckpoint } from '../../projections/store';
+import { startRole } from '../support/processes';
+import { eventually, testEnv } from '../support/env';
 
 const silent = createLogger({ level: 'silent', name: 'feed-test' });
 const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
@@ -27,13 +28,15 @@ function freshSchema(kind: string): string {
 }
 
 let store: PgEventStore;
+let esSchema: string;
 let pool: PgPool;
 let appName: string;
 const runners: ProjectionRunner[] = [];
 const gates: (() => void)[] = [];
 
 beforeEach(async () => {
-  store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema: freshSchema('es'), maxEventBytes: 1024 * 1024, pollIntervalMs: 50 });
+  esSchema = freshSchema('es');
+  store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema: esSchema, maxEventBytes: 1024 * 1024, pollIntervalMs: 50 });
   appName = `rf_feed_${suffix}_${count}`;
   const url = new URL(testEnv.embeddedPgUrl);
   url.searchParams.set('application_name', appName);
@@ -399,4 +402,53 @@ describe('feed read model', () => {
     await rebuild({ eventStore: store, pool, readModel: model, schema: rebuilt, logger: silent, batchSize: 250 });
     expect(await tableRows(schema, 'cameo_appearances')).toEqual(await tableRows(rebuilt, 'cameo_appearances'));
   });
+
+  it('a projector process SIGKILLed in the middle of a burst of 2,000 events, started again, ends with every read model equal to a rebuild from zero', async () => {
+    const schema = freshSchema('rm');
+    const env = { DATABASE_URL: testEnv.embeddedPgUrl, EVENTSTORE_SCHEMA: esSchema, READMODELS_SCHEMA: schema, LOG_LEVEL: 'warn' };
+    const first = startRole('projections/main.ts', env);
+    const users = Array.from({ length: 8 }, (_, i) => `user_k${i}`);
+    const vids = Array.from({ length: 100 }, (_, i) => ({ id: newVideoId(), owner: users[i % 8]!, at: BASE + i * 100 }));
+    let written = 0;
+    const burst = Promise.all(
+      vids.map(async (v, i) => {
+        const events: VideoEvent[] = [...story(v.id, v.owner, v.at, v.at + 10), ...users.map((u, k) => like(u, v.at + 20 + k)), ...users.slice(0, 3).map((u) => unlike(u, v.at + 40))];
+        if (i % 5 === 1) events.push(takedown(v.at + 70));
+        for (let k = 0; k < events.length; k += 4) {
+          await append(v.id, events.slice(k, k + 4));
+          written += Math.min(4, events.length - k);
+        }
+      }),
+    );
+    try {
+      // Killed once it is projecting: some of the burst is in the read models, most is still to come.
+      await eventually(async () => ((await readCheckpoint(pool, schema, 'feed')) && written > 400 ? true : undefined), 'the projector under way', 60_000);
+      expect(await first.kill('SIGKILL')).toBe('signal SIGKILL');
+      await burst;
+      expect((await store.readAll()).length).toBeGreaterThanOrEqual(2000);
+
+      const second = startRole('projections/main.ts', env);
+      try {
+        await eventually(async () => {
+          for (const model of createReadModels()) {
+            const checkpoint = await readCheckpoint(pool, schema, model.name);
+            if (!checkpoint || comparePositions(positionFromString(checkpoint.position), head!) < 0) return undefined;
+          }
+          return true;
+        }, 'every read model caught up after the restart', 90_000);
+      } finally {
+        await second.kill('SIGTERM');
+      }
+      const rebuilt = freshSchema('rb');
+      for (const model of createReadModels()) {
+        await rebuild({ eventStore: store, pool, readModel: model, schema: rebuilt, logger: silent, batchSize: 250 });
+        for (const table of model.tables) expect({ table, rows: await tableRows(schema, table) }).toEqual({ table, rows: await tableRows(rebuilt, table) });
+      }
+    } catch (err) {
+      if (err instanceof Error) err.message += first.output();
+      throw err;
+    } finally {
+      await first.kill('SIGKILL');
+    }
+  }, 180_000);
 });
