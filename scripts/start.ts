@@ -354,6 +354,9 @@ function redact(url: string): string {
   }
 }
 
+/** A second signal this soon after the first is the same Ctrl-C arriving by another path. */
+const SIGNAL_ECHO_MS = 1000;
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'supervisor' });
@@ -377,10 +380,15 @@ async function main(): Promise<void> {
     process.exit(exitCode);
   };
   let signals = 0;
+  let firstSignalAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      // One Ctrl-C reaches us twice: from the terminal (the whole process group) and relayed by `npm start`'s tsx
+      // wrapper. A repeat within a second is that echo, not a person asking again.
+      if (signals > 0 && Date.now() - firstSignalAt < SIGNAL_ECHO_MS) return;
       signals += 1;
       if (signals === 1) {
+        firstSignalAt = Date.now();
         void shutdown(0, signal);
         return;
       }
