@@ -76,6 +76,11 @@ describe('OpenAI SDK compatibility', () => {
     expect(new Set(seen.map((v) => v.id)).size).toBe(seen.length);
     expect(seen.map((v) => v.id)).toEqual(expect.arrayContaining(ids));
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.created_at).toBeGreaterThanOrEqual(seen[i - 1]!.created_at);
+    // Listing was the point: cancel them (our extra endpoint) rather than keep the GPU worker busy for the next test.
+    for (const id of ids) {
+      const res = await fetch(`${stack.url}/v1/videos/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` } });
+      expect([202, 409]).toContain(res.status);
+    }
   });
 
   it('deletes a finished video', async () => {
