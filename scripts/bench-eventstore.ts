@@ -15,6 +15,7 @@ import { PgEventStore } from '../infra/eventstore/postgres';
 import { startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { fmt, renderTable, type Cell } from './bench/table';
 import { writeResults } from './bench/results';
+import { Cleanup } from './bench/cleanup';
 
 // The targets from the issue. They are reported as PASS/MISS, never turned into a failing exit code: a bench run on a
 // loaded laptop should still produce its numbers.
@@ -62,28 +63,6 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 class UsageError extends Error {}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Shutdown: every resource registers its release here as soon as it exists, so an error or Ctrl-C part-way still
-// closes pools, drops the schema and stops the embedded server (which would otherwise outlive us).
-
-class Cleanup {
-  private readonly steps: { name: string; run: () => Promise<unknown> }[] = [];
-  private running: Promise<void> | undefined;
-
-  push(name: string, run: () => Promise<unknown>): void {
-    this.steps.push({ name, run });
-  }
-
-  run(): Promise<void> {
-    this.running ??= (async () => {
-      for (const step of this.steps.reverse()) {
-        await step.run().catch((err: unknown) => process.stderr.write(`[bench] cleanup: ${step.name} failed: ${String(err)}\n`));
-      }
-    })();
-    return this.running;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Numbers
@@ -545,6 +524,7 @@ async function main(): Promise<void> {
   // Recorded because on a shared box other work skews the numbers; a high value here explains a noisy run.
   const loadAverageAtStart = os.loadavg();
   const cleanup = new Cleanup();
+  cleanup.stopOnCrash();
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`[bench] ${signal}: cleaning up\n`);
     void cleanup.run().finally(() => process.exit(130));

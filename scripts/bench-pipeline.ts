@@ -651,6 +651,7 @@ async function main(): Promise<void> {
   // Logs go to stderr at warn: stdout is the report.
   const logger = pino({ name: 'bench-pipeline', level: 'warn' }, pino.destination(2));
   const cleanup = new Cleanup();
+  cleanup.stopOnCrash();
   const onSignal = (signal: NodeJS.Signals) => {
     log(`${signal}: cleaning up`);
     void cleanup.run().finally(() => process.exit(130));

@@ -119,6 +119,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadAverageAtStart = os.loadavg();
   const cleanup = new Cleanup();
+  cleanup.stopOnCrash();
   const onSignal = () => void cleanup.run().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -17,6 +17,19 @@ export class Cleanup {
     await step!.run();
   }
 
+  /**
+   * On an uncaught exception or an unhandled rejection (a library's bug, say) the run still stops what it started
+   * before exiting 1: otherwise its Temporal dev server and PostgreSQL would outlive it.
+   */
+  stopOnCrash(): void {
+    const crash = (err: unknown) => {
+      process.stderr.write(`[bench] crashed: ${(err as Error)?.stack ?? String(err)}\n`);
+      void this.run().finally(() => process.exit(1));
+    };
+    process.on('uncaughtException', crash);
+    process.on('unhandledRejection', crash);
+  }
+
   run(): Promise<void> {
     this.running ??= (async () => {
       for (const step of this.steps.splice(0).reverse()) {
