@@ -1,7 +1,7 @@
 // The read models' SQL home: one schema (default `readmodels`) holding every read model's tables beside the
 // runner's own bookkeeping, projection_checkpoints and projection_parked, so rows and checkpoints share transactions.
 import type { PgPool } from '../infra/postgres/pool';
-import { applyMigrations } from '../infra/postgres/migrations';
+import { applyMigrations, quoteSchemaName } from '../infra/postgres/migrations';
 
 export const DEFAULT_READMODELS_SCHEMA = 'readmodels';
 
@@ -21,10 +21,7 @@ export function leaseClient(pool: PgPool): Promise<LeasedClient> {
 }
 
 /** A schema name as a quoted identifier; anything but a plain lower-case name is refused, so it can be spliced into SQL. */
-export function quoteSchema(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid read models schema name ${JSON.stringify(name)}`);
-  return `"${name}"`;
-}
+export const quoteSchema = (name: string): string => quoteSchemaName(name, 'read models schema');
 
 function migrations(s: string): string[] {
   return [

@@ -3,7 +3,7 @@
 // registration (the claim is one conditional UPDATE, so two uploads racing for one challenge cannot both win).
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../../infra/logger';
-import { applyMigrations } from '../../infra/postgres/migrations';
+import { applyMigrations, quoteSchemaName } from '../../infra/postgres/migrations';
 import type { PgPool } from '../../infra/postgres/pool';
 
 export const DEFAULT_CHALLENGES_SCHEMA = 'app';
@@ -75,10 +75,7 @@ export interface ChallengeStore {
   purgeExpired(): Promise<number>;
 }
 
-function quoteIdent(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid challenges schema name ${JSON.stringify(name)}`);
-  return `"${name}"`;
-}
+const quoteIdent = (name: string): string => quoteSchemaName(name, 'challenges schema');
 
 function migrations(s: string): string[] {
   return [

@@ -2,7 +2,7 @@
 // concurrent requests with one key exactly one creates the video and the other answers it (or 409 on another body).
 import type { VideoRequestedData } from '../../domain/video';
 import type { Logger } from '../../infra/logger';
-import { applyMigrations } from '../../infra/postgres/migrations';
+import { applyMigrations, quoteSchemaName } from '../../infra/postgres/migrations';
 import type { PgPool } from '../../infra/postgres/pool';
 
 export const DEFAULT_IDEMPOTENCY_SCHEMA = 'app';
@@ -31,10 +31,7 @@ export interface IdempotencyStore {
   purgeExpired(): Promise<number>;
 }
 
-function quoteIdent(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid idempotency schema name ${JSON.stringify(name)}`);
-  return `"${name}"`;
-}
+const quoteIdent = (name: string): string => quoteSchemaName(name, 'idempotency schema');
 
 function migrations(s: string): string[] {
   return [

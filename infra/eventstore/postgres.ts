@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../logger';
-import { applyMigrations } from '../postgres/migrations';
+import { applyMigrations, quoteSchemaName } from '../postgres/migrations';
 import { DuplicateEventId, EventStoreError, StreamNotFound, WrongExpectedVersion } from './errors';
 import {
   START,
@@ -182,10 +182,7 @@ function expectedToText(expected: ExpectedRevision): string {
   return expected;
 }
 
-function quoteIdent(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new EventStoreError(`invalid schema name ${JSON.stringify(name)}`);
-  return `"${name}"`;
-}
+const quoteIdent = (name: string): string => quoteSchemaName(name, 'schema', (m) => new EventStoreError(m));
 
 export class PgEventStore implements EventStore {
   private readonly pool: pg.Pool;

@@ -2,6 +2,16 @@
 // idempotency keys, read models). Runs inside the caller's transaction, under an advisory lock, so several
 // processes starting at once against one database migrate once: the others wait and find it done.
 
+/**
+ * A schema name as a quoted identifier: lower-case letters, digits and "_", at most 63 characters (PostgreSQL's
+ * limit), so it can be spliced into SQL. `what` names it in the error ("users schema"); `error` builds the error a
+ * store throws for bad configuration.
+ */
+export function quoteSchemaName(name: string, what: string, error: (message: string) => Error = (m) => new Error(m)): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw error(`invalid ${what} name ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
 export interface SqlRunner {
   query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
 }

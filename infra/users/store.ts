@@ -2,7 +2,7 @@
 // `app`), migrated at open; API keys are stored only as their SHA-256 (see keys.ts for why that hash suffices).
 import pg from 'pg';
 import type { Logger } from '../logger';
-import { applyMigrations } from '../postgres/migrations';
+import { applyMigrations, quoteSchemaName } from '../postgres/migrations';
 import { createPgPool, type PgPool } from '../postgres/pool';
 import { devKeysPath, writeDevKeysFile } from './devKeysFile';
 import { hashApiKey, looksLikeApiKey, newApiKey, newUserId } from './keys';
@@ -33,10 +33,7 @@ function migrations(s: string): string[] {
   ];
 }
 
-function quoteIdent(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`invalid users schema name ${JSON.stringify(name)}`);
-  return `"${name}"`;
-}
+const quoteIdent = (name: string): string => quoteSchemaName(name, 'users schema');
 
 interface UserRow {
   id: string;

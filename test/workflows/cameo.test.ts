@@ -17,7 +17,7 @@ import { cameoWorkflow } from '../../workflows/cameo';
 import { cameoStateQuery, changePermissionUpdate, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../../workflows/definitions';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
-import { startPipeline } from '../support/pipeline';
+import { startPipeline, videoRequest } from '../support/pipeline';
 import { freshEventStore } from '../support/schemas';
 import { sharedDevServer } from '../support/temporal';
 
@@ -121,24 +121,8 @@ describe('cameoWorkflow', () => {
   });
 
   describe('with the generation pipeline', () => {
-    const request = (cameoIds: string[], owner = FRIEND, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData => ({
-      video_id: `video_${hex()}`,
-      owner_id: owner,
-      prompt: 'a red ball bouncing',
-      model: 'reference',
-      seconds: 2,
-      size: '256x256',
-      style: 'cinematic',
-      camera: 'static',
-      seed: 11,
-      cameo_ids: cameoIds,
-      publish: false,
-      remixed_from_video_id: null,
-      extended_from_video_id: null,
-      has_input_reference: false,
-      at: 1_700_000_000,
-      ...overrides,
-    });
+    const request = (cameoIds: string[], owner = FRIEND, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData =>
+      videoRequest('a red ball bouncing', { owner_id: owner, seed: 11, cameo_ids: cameoIds, ...overrides });
     const startVideo = (req: VideoRequestedData) =>
       env.client.workflow.start(generationWorkflow, {
         taskQueue: pipeline.taskQueue,

@@ -16,29 +16,13 @@ import { readTools } from '../../infra/tools';
 import { generationWorkflow } from '../../workflows';
 import { realActivities } from '../support/activities';
 import { eventually, testEnv } from '../support/env';
-import { createGpuWorker, createOrchestrationWorker, startPipeline } from '../support/pipeline';
+import { createGpuWorker, createOrchestrationWorker, startPipeline, videoRequest } from '../support/pipeline';
 import { startRole, withRoleOutput, type RoleProcess } from '../support/processes';
 import { freshEventStore } from '../support/schemas';
 import { sharedDevServer } from '../support/temporal';
 
 function request(): VideoRequestedData {
-  return {
-    video_id: `video_${randomUUID().replace(/-/g, '')}`,
-    owner_id: 'user_test',
-    prompt: 'five bouncy balls in a storm',
-    model: 'reference',
-    seconds: 3,
-    size: '1280x720',
-    style: 'anime',
-    camera: 'pan',
-    seed: 1234,
-    cameo_ids: [],
-    publish: false,
-    remixed_from_video_id: null,
-    extended_from_video_id: null,
-    has_input_reference: false,
-    at: 1_700_000_000,
-  };
+  return videoRequest('five bouncy balls in a storm', { seconds: 3, size: '1280x720', style: 'anime', camera: 'pan', seed: 1234 });
 }
 
 function startGeneration(client: Client, req: VideoRequestedData, taskQueue: string, gpuTaskQueue: string) {

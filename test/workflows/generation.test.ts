@@ -1,7 +1,6 @@
 // generationWorkflow end to end on the dev server: real moderation, real inference on the CPU, real ffmpeg mux.
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Collision, VideoEvent, VideoRequestedData } from '../../domain/video';
@@ -10,34 +9,12 @@ import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { generationWorkflow, progressQuery } from '../../workflows';
 import { detectOnsets } from '../gpu-workers/support/onsets';
 import { eventually } from '../support/env';
-import { startPipeline } from '../support/pipeline';
+import { startPipeline, videoRequest as request } from '../support/pipeline';
 import { syncReport } from '../support/sync';
 import { freshEventStore } from '../support/schemas';
 import { sharedDevServer } from '../support/temporal';
 
 const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
-
-function request(prompt: string, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData {
-  const id = `video_${randomUUID().replace(/-/g, '')}`;
-  return {
-    video_id: id,
-    owner_id: 'user_test',
-    prompt,
-    model: 'reference',
-    seconds: 2,
-    size: '256x256',
-    style: 'cinematic',
-    camera: 'static',
-    seed: 7,
-    cameo_ids: [],
-    publish: false,
-    remixed_from_video_id: null,
-    extended_from_video_id: null,
-    has_input_reference: false,
-    at: 1_700_000_000,
-    ...overrides,
-  };
-}
 
 describe('generationWorkflow', () => {
   let dropStore: () => Promise<void>;

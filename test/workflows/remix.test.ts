@@ -9,32 +9,13 @@ import type { SceneDescribedData, VideoEvent, VideoRequestedData } from '../../d
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { generationWorkflow } from '../../workflows';
-import { startPipeline } from '../support/pipeline';
+import { startPipeline, videoRequest } from '../support/pipeline';
+
+const request = (prompt: string, overrides: Partial<VideoRequestedData> = {}) => videoRequest(prompt, { seconds: 1, seed: 11, ...overrides });
 import { freshEventStore } from '../support/schemas';
 import { sharedDevServer } from '../support/temporal';
 
 const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
-
-function request(prompt: string, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData {
-  return {
-    video_id: `video_${randomUUID().replace(/-/g, '')}`,
-    owner_id: 'user_test',
-    prompt,
-    model: 'reference',
-    seconds: 1,
-    size: '256x256',
-    style: 'cinematic',
-    camera: 'static',
-    seed: 11,
-    cameo_ids: [],
-    publish: false,
-    remixed_from_video_id: null,
-    extended_from_video_id: null,
-    has_input_reference: false,
-    at: 1_700_000_000,
-    ...overrides,
-  };
-}
 
 const B = 8;
 const rows = (xs: number[], stride: number) => Array.from({ length: xs.length / stride }, (_, i) => xs.slice(i * stride, (i + 1) * stride));
