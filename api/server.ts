@@ -6,6 +6,7 @@ import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
 import { pingPgPool, type PgPool } from '../infra/postgres/pool';
 import type { TemporalClient } from '../infra/temporal/connection';
+import type { WorkflowCode } from '../infra/temporal/replay';
 import type { UserStore } from '../infra/users/port';
 import { version } from '../package.json';
 import { authPlugin } from './plugins/auth';
@@ -14,6 +15,7 @@ import { metricsPlugin } from './plugins/metrics';
 import { openapiPlugin } from './plugins/openapi';
 import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
 import { cameosRoutes, type CameosRoutesOptions } from './routes/cameos';
+import { debugRoutes } from './routes/debug';
 import { engagementRoutes } from './routes/engagement';
 import { operationsRoutes } from './routes/operations';
 import { remixRoutes } from './routes/remix';
@@ -49,6 +51,8 @@ export interface ServerDeps {
    * the Videos resource. Absent, those routes are not served and views are not counted.
    */
   engagement?: { schema?: string; viewWindowMs?: number; viewFlushMs?: number };
+  /** The debugging endpoints (admin): the workflow code replays run against. Absent, they are not served. */
+  debug?: { workflowCode: () => Promise<WorkflowCode> };
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -99,6 +103,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }
   if (deps.videos) await app.register(remixRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
   if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users });
+  if (deps.debug) await app.register(debugRoutes, { ...deps.debug, temporal: deps.temporal, eventStore: deps.eventStore });
   return app;
 }
 

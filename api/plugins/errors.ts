@@ -107,6 +107,14 @@ function fieldOf(v: { instancePath?: string; params?: Record<string, unknown> },
   return path === '' ? (context ?? 'body') : path;
 }
 
+/**
+ * The answer to a route that does not exist. Routes hidden from some callers (debugging, for non-admins) answer them
+ * with exactly this, so their existence is not revealed.
+ */
+export function sendRouteNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return send(request, reply, { status: 404, title: 'Not Found', detail: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'route_not_found', param: null });
+}
+
 export const errorsPlugin = fp(
   async (app) => {
     app.addSchema(Problem);
@@ -129,15 +137,7 @@ export const errorsPlugin = fp(
       return send(request, reply, { status, title: statusTitle(status), detail: err.message, code: (err.code ?? 'bad_request').toLowerCase(), param: null });
     });
 
-    app.setNotFoundHandler((request, reply) =>
-      send(request, reply, {
-        status: 404,
-        title: 'Not Found',
-        detail: `no route ${request.method} ${request.url.split('?')[0]}`,
-        code: 'route_not_found',
-        param: null,
-      }),
-    );
+    app.setNotFoundHandler(sendRouteNotFound);
   },
   { name: 'reelforge-errors' },
 );
