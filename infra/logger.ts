@@ -4,11 +4,13 @@ import type { LogLevel } from './config';
 
 export type { Logger };
 
-export function createLogger(options: { level: LogLevel; name: string }): Logger {
-  return pino({
+/** `toStderr`: for command-line tools whose stdout is their answer (a table, JSON), so the logs do not mix into it. */
+export function createLogger(options: { level: LogLevel; name: string; toStderr?: boolean }): Logger {
+  const settings = {
     name: options.name,
     level: options.level,
     base: { pid: process.pid, role: options.name },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return options.toStderr ? pino(settings, pino.destination(2)) : pino(settings);
 }

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../infra/logger';
 import { freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { startTemporalDevServer, temporalDbFilename, type TemporalDevServer } from '../infra/temporal/devServer';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
+import { redactUrl } from './database';
 
 const ROLES = [
   { name: 'api', file: 'api/main.ts' },
@@ -344,15 +345,6 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 /** A second signal this soon after the first is the same Ctrl-C arriving by another path. */
 const SIGNAL_ECHO_MS = 1000;
@@ -536,8 +528,8 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
     docs: `${apiUrl}/docs`,
     temporal: temporalAddress,
     temporalUi: devServer?.uiUrl ?? null,
-    postgres: redact(databaseUrl!),
-    eventStore: redact(eventStoreUrl),
+    postgres: redactUrl(databaseUrl!),
+    eventStore: redactUrl(eventStoreUrl),
     dataDir: config.dataDir,
   };
   logger.info(where, 'reelforge is starting; where everything listens');

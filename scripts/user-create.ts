@@ -1,11 +1,10 @@
 // `npm run user:create -- --role user --name alice`: creates a user in the users store and prints
 // `{id, name, role, api_key}` as JSON on stdout (the only time the key is shown). Errors go to stderr.
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../infra/config';
 import { ROLES, validateNewUser, type Role } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
+import { findDatabase, NoDatabaseError, redactUrl } from './database';
 
 const USAGE = `usage: npm run user:create -- --role <${ROLES.join('|')}> --name <name>`;
 
@@ -35,44 +34,19 @@ function parse(argv: string[]): { name: string; role: Role } {
   return { name: values.name!, role: values.role as Role };
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
-/** DATABASE_URL, else the running `npm start`'s embedded PostgreSQL, as its supervisor recorded in runtime.json. */
-function databaseUrl(config: { databaseUrl: string | undefined; dataDir: string }): { url: string; from: string } {
-  if (config.databaseUrl) return { url: config.databaseUrl, from: 'DATABASE_URL' };
-  const file = path.join(config.dataDir, 'runtime.json');
-  let runtime: { databaseUrl?: unknown; postgres?: { url?: unknown } };
-  try {
-    runtime = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof runtime;
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CliError(
-      missing
-        ? `no database to create the user in: DATABASE_URL is not set and ${file} does not exist. Start reelforge (npm start) in another terminal, or set DATABASE_URL.`
-        : `cannot read ${file}: ${(err as Error).message}`,
-      1,
-    );
-  }
-  const url = typeof runtime.databaseUrl === 'string' ? runtime.databaseUrl : typeof runtime.postgres?.url === 'string' ? runtime.postgres.url : undefined;
-  if (!url) throw new CliError(`${file} names no database yet (is npm start still starting?). Wait for it, or set DATABASE_URL.`, 1);
-  return { url, from: file };
-}
-
 async function main(): Promise<void> {
   const input = parse(process.argv.slice(2));
   const config = loadConfigOrExit();
-  const db = databaseUrl(config);
+  let db: { url: string; from: string };
+  try {
+    db = findDatabase(config, 'create the user in');
+  } catch (err) {
+    if (err instanceof NoDatabaseError) throw new CliError(err.message, 1);
+    throw err;
+  }
   const users = await openUserStore({ connectionString: db.url }).catch((err: unknown) => {
     const hint = db.from === 'DATABASE_URL' ? '' : ' Is npm start running?';
-    throw new CliError(`cannot use the database at ${redact(db.url)} (from ${db.from}): ${(err as Error).message}.${hint}`, 1);
+    throw new CliError(`cannot use the database at ${redactUrl(db.url)} (from ${db.from}): ${(err as Error).message}.${hint}`, 1);
   });
   try {
     const { user, apiKey } = await users.createUser(input);

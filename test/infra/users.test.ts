@@ -1,16 +1,14 @@
 // The users store on the real (embedded) PostgreSQL: keys stored only hashed, lookups, validation, the first start's
 // development keys (once, 0600, one pair even when replicas race), and `npm run user:create` end to end.
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createPgPool, type PgPool } from '../../infra/postgres/pool';
-import { PROJECT_ROOT } from '../../infra/tools';
 import { newApiKey } from '../../infra/users/keys';
 import { InvalidUserError, type UserStore } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
 import { testEnv } from '../support/env';
+import { runScript } from '../support/processes';
 
 const suffix = () => randomUUID().replace(/-/g, '').slice(0, 12);
 
@@ -174,30 +172,9 @@ describe('users store', () => {
 
 // ---- npm run user:create ------------------------------------------------------------------------------------------
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** What `npm run user:create --` runs after the bootstrap. */
-function userCreate(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete childEnv[k];
-    else childEnv[k] = v;
-  }
-  const tsx = pathToFileURL(require.resolve('tsx')).href;
-  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, 'scripts/user-create.ts'), ...args], { cwd: PROJECT_ROOT, env: childEnv });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `npm run user:create -- <args>`, as it runs after the bootstrap. */
+const userCreate = (args: string[], env: Record<string, string | undefined>) => runScript('scripts/user-create.ts', args, env);
 
 describe('npm run user:create', () => {
   // A database of its own: the script uses the default `app` schema, which this test must not share.

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../../infra/tools';
 
 export interface RoleProcess {
@@ -55,4 +56,33 @@ export async function withRoleOutput<T>(roles: () => RoleProcess[], body: () => 
     if (err instanceof Error) err.message += roles().map((r) => r.output()).join('');
     throw err;
   }
+}
+
+export interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command-line script (relative to the project root) to its end, as `npm run <script> --` runs it after the
+ * bootstrap, with the test's environment changed by `env` (undefined removes a variable); LOG_LEVEL is silent unless
+ * `env` says otherwise.
+ */
+export function runScript(script: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<ScriptRun> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const tsx = pathToFileURL(require.resolve('tsx')).href;
+  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, script), ...args], { cwd: PROJECT_ROOT, env: childEnv });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
