@@ -1,8 +1,9 @@
-// The videos read model: one row per video (status, stage, progress, chunk counts, visibility), folded from the
-// `video-<id>` streams with the domain's own evolve; GET /v1/videos reads it through videosQuery.ts.
+// The videos read model: one row per video (status, stage, progress, chunk counts, visibility, the job's timeline),
+// folded from the `video-<id>` streams with the domain's own evolve; GET /v1/videos reads it through videosQuery.ts.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { evolve, initialVideoState, type VideoEvent, type VideoEventType, type VideoState } from '../domain/video';
+import { advanceTimeline, type TimelineEntry } from '../domain/video/timeline';
 import type { RecordedEvent } from '../infra/eventstore/port';
 import type { ReadModel } from './runner';
 import { quoteSchema, type SqlClient } from './store';
@@ -138,12 +139,13 @@ export interface VideoRow {
   last_revision: string;
   last_position: string;
   state: VideoState;
+  timeline: TimelineEntry[];
 }
 
 export const VIDEO_COLUMNS = `id, owner_id, prompt, model, seconds, size, style, camera, seed, status, stage, progress, chunks_total,
   chunks_video_done, chunks_audio_done, visibility, error_code, error_message, remixed_from_video_id, extended_from_video_id,
   cameo_uses, content_key, thumbnail_key, spritesheet_key, created_at, completed_at, updated_at, deleted, last_revision,
-  last_position, state`;
+  last_position, state, timeline`;
 
 function migrate(s: string): string {
   return `
@@ -182,7 +184,9 @@ function migrate(s: string): string {
       last_revision bigint NOT NULL,
       last_position text NOT NULL,
       -- The folded VideoState: the next event is evolve(state, event) with the domain's evolve, as everywhere else.
-      state jsonb NOT NULL
+      state jsonb NOT NULL,
+      -- The stages the job went through, timed by the events' created times (the store's clock, so a rebuild agrees).
+      timeline jsonb NOT NULL
     );
     CREATE INDEX IF NOT EXISTS videos_owner_created_id ON ${s}.videos (owner_id, created_at, id);`;
 }
@@ -219,6 +223,7 @@ const UPSERT_COLUMNS = [
   'last_revision',
   'last_position',
   'state',
+  'timeline',
 ] as const;
 
 function upsertSql(s: string): string {
@@ -229,7 +234,7 @@ function upsertSql(s: string): string {
   return `INSERT INTO ${s}.videos (${UPSERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (id) DO UPDATE SET ${updates}`;
 }
 
-function rowValues(id: string, state: VideoState, event: RecordedEvent, at: number): unknown[] {
+function rowValues(id: string, state: VideoState, timeline: readonly TimelineEntry[], event: RecordedEvent, at: number): unknown[] {
   const request = state.request!;
   const values: Record<(typeof UPSERT_COLUMNS)[number], unknown> = {
     id,
@@ -263,6 +268,7 @@ function rowValues(id: string, state: VideoState, event: RecordedEvent, at: numb
     last_revision: event.revision.toString(),
     last_position: `${event.position.commit}/${event.position.prepare}`,
     state: JSON.stringify(state),
+    timeline: JSON.stringify(timeline),
   };
   return UPSERT_COLUMNS.map((c) => values[c]);
 }
@@ -275,7 +281,8 @@ export function videoIdOfStream(streamName: string): string {
 export function createVideosReadModel(): ReadModel {
   return {
     name: VIDEOS_READ_MODEL,
-    version: 1,
+    // 2: the timeline column; a table of version 1 is rebuilt from position zero.
+    version: 2,
     tables: ['videos'],
 
     async migrate(client: SqlClient, schema: string): Promise<void> {
@@ -299,7 +306,10 @@ export function createVideosReadModel(): ReadModel {
       const s = quoteSchema(schema);
       // The row lock orders concurrent writers of one video (two runners during a lease hand-over); the revision
       // check makes a redelivered event a no-op, so a chunk is never counted twice.
-      const found = await client.query<{ state: VideoState; last_revision: string }>(`SELECT state, last_revision FROM ${s}.videos WHERE id = $1 FOR UPDATE`, [id]);
+      const found = await client.query<{ state: VideoState; timeline: TimelineEntry[]; last_revision: string }>(
+        `SELECT state, timeline, last_revision FROM ${s}.videos WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
       const row = found.rows[0];
       if (row && BigInt(row.last_revision) >= event.revision) return;
       if (!row && domainEvent.type !== 'VideoRequested') throw new MalformedVideoEvent(event, `video ${id} was never requested`);
@@ -307,7 +317,8 @@ export function createVideosReadModel(): ReadModel {
         throw new MalformedVideoEvent(event, `video_id ${domainEvent.data.video_id} does not match the stream`);
       }
       const state = evolve(row ? row.state : initialVideoState, domainEvent);
-      await client.query(upsertSql(s), rowValues(id, state, event, domainEvent.data.at));
+      const timeline = advanceTimeline(row ? row.timeline : [], state.stage, event.created.getTime());
+      await client.query(upsertSql(s), rowValues(id, state, timeline, event, domainEvent.data.at));
     },
   };
 }

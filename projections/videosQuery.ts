@@ -1,6 +1,7 @@
 // Reads of the videos read model for the API: one video, and a caller's videos in keyset pages on (created_at, id),
 // shaped as the OpenAI Videos API's Video object plus reelforge's fields.
 import { DEFAULT_READMODELS_SCHEMA, quoteSchema, type SqlClient } from './store';
+import type { TimelineEntry } from '../domain/video/timeline';
 import { VIDEO_COLUMNS, type VideoRow } from './videos';
 
 /** The Video object of API.md. */
@@ -28,6 +29,8 @@ export interface ApiVideo {
   visibility: VideoRow['visibility'];
   extended_from_video_id: string | null;
   chunks: { total: number; video_done: number; audio_done: number };
+  /** The stages the job went through, timed by its events (domain/video/timeline.ts). */
+  timeline: TimelineEntry[];
 }
 
 export interface VideoList {
@@ -80,6 +83,7 @@ export function toApiVideo(row: VideoRow): ApiVideo {
     visibility: row.visibility,
     extended_from_video_id: row.extended_from_video_id,
     chunks: { total: row.chunks_total, video_done: row.chunks_video_done, audio_done: row.chunks_audio_done },
+    timeline: row.timeline,
   };
 }
 

@@ -137,6 +137,8 @@ export function videoFromState(state: VideoState): VideoObject {
     visibility: state.visibility,
     extended_from_video_id: request.extended_from_video_id,
     chunks: { total: state.chunks.total, video_done: state.chunks.videoDone, audio_done: state.chunks.audioDone },
+    // The timeline is timed by the events' store times, which the state does not carry: the read model's alone.
+    timeline: [],
   };
 }
 

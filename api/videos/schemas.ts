@@ -23,6 +23,20 @@ export const SEED_MAX = 2147483647;
 const StringEnum = <T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
+/**
+ * One stage of a video job. Times are ISO 8601 strings in UTC with milliseconds (not the Unix seconds of
+ * `created_at`: a stage often lasts less than a second), taken from the event store's record of the events.
+ */
+export const TimelineEntry = Type.Object(
+  {
+    stage: StringEnum(VIDEO_STAGES),
+    started_at: Type.String({ format: 'date-time', description: 'ISO 8601 (UTC, milliseconds): when the event that entered the stage was recorded' }),
+    ended_at: Nullable(Type.String({ format: 'date-time', description: 'ISO 8601 (UTC, milliseconds): when the next stage started; null while in this stage' })),
+    duration_ms: Nullable(Type.Integer({ minimum: 0, description: 'ended_at - started_at in milliseconds; null while in this stage' })),
+  },
+  { title: 'TimelineEntry', description: 'Final stages (completed, failed, cancelled, blocked) start and end at once.' },
+);
+
 export const VideoObject = Type.Object(
   {
     id: Type.String({ description: '`video_` + 32 hex digits' }),
@@ -47,6 +61,11 @@ export const VideoObject = Type.Object(
     visibility: StringEnum(VISIBILITIES),
     extended_from_video_id: Nullable(Type.String()),
     chunks: Type.Object({ total: Type.Integer(), video_done: Type.Integer(), audio_done: Type.Integer() }),
+    timeline: Type.Array(TimelineEntry, {
+      description:
+        'reelforge: the stages the job went through, oldest first, each starting when the previous one ended; the last one is open (`ended_at` null) while the job runs. ' +
+        'Empty until the read model has the video.',
+    }),
   },
   { title: 'Video' },
 );

@@ -31,20 +31,13 @@ import { realActivities } from '../support/activities';
 import { testEngine } from '../support/pipeline';
 import { eventually, testEnv } from '../support/env';
 import { sharedDevServer } from '../support/temporal';
+import type { Problem as ProblemBody } from '../../api/plugins/errors';
 
 interface Running {
   app: FastifyInstance;
   url: string;
 }
 
-interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors?: Array<{ field: string; message: string }>;
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
 
 interface Video {
   id: string;
@@ -874,6 +867,21 @@ describe('end to end with the real renderer', () => {
     expect(done).toEqual({ event: 'done', data: expect.objectContaining({ id: video.id, status: 'completed', stage: 'completed', progress: 100 }) });
     const progress = events.filter((e) => e.event === 'progress').map((e) => (e.data as Video).progress);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
+
+    // Where its time went: the stages in order, contiguous, each ended (the final one at once), timed by its events.
+    const { timeline } = (await (await getVideo(keys.alice, video.id)).json()) as { timeline: Array<{ stage: string; started_at: string; ended_at: string | null; duration_ms: number | null }> };
+    expect(timeline.map((e) => e.stage)).toEqual(['moderating', 'rendering', 'muxing', 'reviewing', 'completed']);
+    const recorded = await eventStore.readStream(`video-${video.id}`);
+    expect(timeline[0]!.started_at).toBe(recorded[0]!.created.toISOString());
+    expect(timeline.at(-1)).toMatchObject({ started_at: recorded.find((e) => e.type === 'VideoCompleted')!.created.toISOString(), duration_ms: 0 });
+    for (const [i, entry] of timeline.entries()) {
+      expect(entry.ended_at).not.toBeNull();
+      expect(entry.duration_ms).toBe(Date.parse(entry.ended_at!) - Date.parse(entry.started_at));
+      expect(entry.duration_ms).toBeGreaterThanOrEqual(0);
+      if (i > 0) expect(entry.started_at).toBe(timeline[i - 1]!.ended_at);
+    }
+    // Rendering is where a video's time goes; a timeline that misplaced it would not show that.
+    expect(timeline.find((e) => e.stage === 'rendering')!.duration_ms).toBeGreaterThan(0);
 
     const whole = await call('GET', `/v1/videos/${video.id}/content`, { key: keys.alice, target: live });
     expect(whole.status).toBe(200);

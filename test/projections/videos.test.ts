@@ -177,7 +177,30 @@ describe('videos read model', () => {
       visibility: 'published',
       extended_from_video_id: null,
       chunks: { total: 2, video_done: 2, audio_done: 2 },
+      timeline: expect.any(Array),
     });
+    // The timeline: a stage per change of the folded stage, timed by the store's `created` of the event that made it.
+    const recorded = await store.readStream(`video-${done}`);
+    const iso = (type: string, nth = 0) => recorded.filter((e) => e.type === type)[nth]!.created.toISOString();
+    const starts: Array<[string, string]> = [
+      ['moderating', iso('VideoRequested')],
+      ['rendering', iso('ChunksPlanned')],
+      ['muxing', iso('AudioChunkRendered', 1)],
+      ['reviewing', iso('Muxed')],
+      ['completed', iso('VideoCompleted')],
+    ];
+    expect((await query.getVideo(done))!.timeline).toEqual(
+      starts.map(([stage, startedAt], i) => {
+        const endedAt = stage === 'completed' ? startedAt : starts[i + 1]![1];
+        return { stage, started_at: startedAt, ended_at: endedAt, duration_ms: Date.parse(endedAt) - Date.parse(startedAt) };
+      }),
+    );
+    // A job still running: its last stage is open.
+    const planning = (await store.readStream(`video-${rendering}`)).find((e) => e.type === 'ChunksPlanned')!.created.toISOString();
+    expect((await query.getVideo(rendering))!.timeline.map((e) => [e.stage, e.ended_at, e.duration_ms === null])).toEqual([
+      ['moderating', planning, false],
+      ['rendering', null, true],
+    ]);
     expect(await query.getVideo(blocked)).toMatchObject({
       status: 'failed',
       stage: 'blocked',
