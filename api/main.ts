@@ -3,13 +3,15 @@
 // table), the blob store and a Temporal client, then serves HTTP on PORT.
 // On the very first start it creates the development keys and prints them, once, to stdout.
 import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { createBlobStore } from '../infra/blobs';
 import { openEventStore } from '../infra/eventstore';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
-import { createLogger } from '../infra/logger';
+import { createLogger, type Logger } from '../infra/logger';
 import { createPgPool } from '../infra/postgres/pool';
 import { connectTemporalClient } from '../infra/temporal/connection';
+import type { WorkflowCode } from '../infra/temporal/replay';
 import type { DevKeysResult } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
 import { PgChallengeStore } from './cameos/challenges';
@@ -62,7 +64,8 @@ async function main(): Promise<void> {
     challenges,
     config: { taskQueue: config.orchestrationTaskQueue, recordingMaxBytes: DEFAULT_RECORDING_MAX_BYTES },
   };
-  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos, engagement: { schema: config.readModelsSchema } }).catch(fatal);
+  const debug = { workflowCode: lazyWorkflowCode(logger) };
+  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos, engagement: { schema: config.readModelsSchema }, debug }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));
     challenges.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired cameo challenges not purged'));
@@ -86,6 +89,62 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, temporal: temporal.address, namespace: temporal.namespace }, `API listening on http://127.0.0.1:${port}`);
   if (devKeys.created) printDevKeys(devKeys, `http://127.0.0.1:${port}`);
+}
+
+/**
+ * The workflow code replays run against: this build's workflows, bundled on the first replay (seconds of CPU that
+ * most API processes never need) and kept. Concurrent first replays share one bundling; a failed one is forgotten, so
+ * the next replay tries again.
+ */
+function lazyWorkflowCode(logger: Logger): () => Promise<WorkflowCode> {
+  const bundleLogger = logger.child({ component: 'workflow-bundle' });
+  // The bundler's progress (webpack's whole stats) is debug detail; its warnings and errors are not.
+  const quiet = (message: string, meta?: Record<string, unknown>) => bundleLogger.debug(meta ?? {}, message);
+  let pending: Promise<WorkflowCode> | undefined;
+  return () => {
+    if (pending) return pending;
+    installReplayRuntime(logger);
+    const started = Date.now();
+    pending = bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      logger: {
+        log: (_level, message, meta) => quiet(message, meta),
+        trace: quiet,
+        debug: quiet,
+        info: quiet,
+        warn: (message, meta) => bundleLogger.warn(meta ?? {}, message),
+        error: (message, meta) => bundleLogger.error(meta ?? {}, message),
+      },
+    }).then(
+      (bundle): WorkflowCode => {
+        bundleLogger.info({ durationMs: Date.now() - started, bytes: bundle.code.length }, 'workflow code bundled for replays');
+        return { workflowBundle: bundle };
+      },
+      (err: unknown) => {
+        pending = undefined;
+        throw err;
+      },
+    );
+    return pending;
+  };
+}
+
+let replayRuntimeInstalled = false;
+
+/**
+ * Replays run replay workers on the SDK runtime. Installed here rather than left to the SDK's default: its warnings go
+ * to pino instead of plain lines on stderr, and it installs no signal handlers, so SIGTERM stays handleShutdown's.
+ */
+function installReplayRuntime(logger: Logger): void {
+  if (replayRuntimeInstalled) return;
+  replayRuntimeInstalled = true;
+  const temporalLogger = logger.child({ component: 'temporal-sdk' });
+  const levels = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => temporalLogger[levels[entry.level]](entry.meta ?? {}, entry.message)),
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+    shutdownSignals: [],
+  });
 }
 
 /**

@@ -56,6 +56,15 @@ export function createCameoConsentActivities(deps: { eventStore: EventStore; tem
     return { exists: true, mutual: await areMutuals(eventStore, userId, cameo.ownerId!) };
   };
 
+  /** At publication: the cameo's workflow confirms the use (or refuses it); later revocations no longer stop it. */
+  const publishCameoUse = async (input: CameoUseInput): Promise<ConsentOutcome<{ grant_revision: number }>> => {
+    const { exists, mutual } = await mutualWithOwner(input.cameoId, input.userId);
+    if (!exists) return { ok: false, code: 'consent_missing', reason: `cameo ${input.cameoId} does not exist` };
+    const handle = deps.temporal().workflow.getHandle(cameoStream(input.cameoId));
+    const outcome = await executeUpdateOrRefusal(handle, publishUseUpdate, [{ video_id: input.videoId, mutual }]);
+    return outcome.ok ? { ok: true, ...outcome.result } : asConsentFailure(input.cameoId, outcome.code, outcome.message);
+  };
+
   return {
     async reserveCameoUse(input: CameoUseInput): Promise<ConsentOutcome<{ basis: string; grant_revision: number; likeness_key: string | null }>> {
       const { exists, mutual } = await mutualWithOwner(input.cameoId, input.userId);
@@ -79,13 +88,23 @@ export function createCameoConsentActivities(deps: { eventStore: EventStore; tem
       }
     },
 
-    /** At publication: the cameo's workflow confirms the use (or refuses it); later revocations no longer stop it. */
-    async publishCameoUse(input: CameoUseInput): Promise<ConsentOutcome<{ grant_revision: number }>> {
-      const { exists, mutual } = await mutualWithOwner(input.cameoId, input.userId);
-      if (!exists) return { ok: false, code: 'consent_missing', reason: `cameo ${input.cameoId} does not exist` };
-      const handle = deps.temporal().workflow.getHandle(cameoStream(input.cameoId));
-      const outcome = await executeUpdateOrRefusal(handle, publishUseUpdate, [{ video_id: input.videoId, mutual }]);
-      return outcome.ok ? { ok: true, ...outcome.result } : asConsentFailure(input.cameoId, outcome.code, outcome.message);
+    // Still registered: publishWorkflows that scheduled it before the publish-cameo-uses-in-one-activity patch (see
+    // workflows/publish.ts) replay and retry it.
+    publishCameoUse,
+
+    /**
+     * All of a video's cameo uses confirmed at publication in one activity (one task instead of one per cameo), in
+     * order, each as publishCameoUse confirms it; stops at the first refusal, which ends the list. Confirming a use
+     * again (a retry) is harmless: the cameo's decider records a use's publication once.
+     */
+    async publishCameoUses(input: { uses: CameoUseInput[] }): Promise<ConsentOutcome<{ grant_revision: number }>[]> {
+      const outcomes: ConsentOutcome<{ grant_revision: number }>[] = [];
+      for (const use of input.uses) {
+        const outcome = await publishCameoUse(use);
+        outcomes.push(outcome);
+        if (!outcome.ok) break;
+      }
+      return outcomes;
     },
   };
 }

@@ -3,8 +3,9 @@
 // build, which is how a change that would break running workflows (non-determinism) is found before it is deployed.
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
-import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
+import { historyFromJSON, historyToJSON } from './historyJson';
 
 /** Something given as a history that is not one; `reason` says what is wrong in words for the person who sent it. */
 export class NotAHistoryError extends Error {
@@ -123,8 +124,8 @@ export async function replayHistory(history: History, code: WorkflowCode, workfl
     await Worker.runReplayHistory({ ...code, replayName: `replay-${workflowType}` }, history, workflowId);
     return { deterministic: true, workflow_type: workflowType, workflow_id: workflowId, events_replayed: total, error: null };
   } catch (err) {
-    const message = (err as Error)?.message ?? String(err);
-    const eventId = failedEventId(message);
+    const message = sdkMessage((err as Error)?.message ?? String(err));
+    const eventId = failedEventId(message) ?? (/nondetermin/i.test(message) ? await divergentEventId(history, code, workflowId, message) : undefined);
     return {
       deterministic: false,
       workflow_type: workflowType,
@@ -135,15 +136,87 @@ export async function replayHistory(history: History, code: WorkflowCode, workfl
   }
 }
 
+/**
+ * The SDK's error without its wrapping: core reports a non-determinism as a Rust debug print
+ * (`Workflow activation completion failed: Failure { failure: Some(Failure { message: "[TMPRL1100] ..." ...`), whose
+ * only useful part is the inner message.
+ */
+function sdkMessage(raw: string): string {
+  const inner = /message: "((?:[^"\\]|\\.)*)"/.exec(raw)?.[1];
+  if (!inner) return raw.replace(/\s+/g, ' ').trim();
+  return `${/nondetermin/i.test(raw) && !/nondetermin/i.test(inner) ? 'Nondeterminism error: ' : ''}${inner.replace(/\\"/g, '"')}`;
+}
+
 /** The id of the history event a non-determinism error names, when it names one. */
 function failedEventId(message: string): number | undefined {
   const m = /HistoryEvent\(id: (\d+)/.exec(message) ?? /event (?:id )?(\d+)/i.exec(message);
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * Where a history stops replaying, for the errors that do not say (core's "Activity type of scheduled event 'a' does
+ * not match activity type of activity command 'b'" names no event): the history cut after the commands of ever more
+ * workflow tasks is replayed (bisecting), which finds the first workflow task whose commands differ; the event is the
+ * first of that task's command events the message names (by activity, timer or child workflow), else its first.
+ */
+async function divergentEventId(history: History, code: WorkflowCode, workflowId: string, message: string): Promise<number | undefined> {
+  const events = history.events ?? [];
+  // Cut before each WorkflowTaskScheduled after the first completed workflow task: the prefix then ends with a
+  // workflow task's commands and what followed them. (A prefix with no completed workflow task never finishes replaying.)
+  const firstCompleted = events.findIndex((e) => eventTypeName(e.eventType) === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+  if (firstCompleted < 0) return undefined;
+  const cuts = events.flatMap((e, i) => (i > firstCompleted && eventTypeName(e.eventType) === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED' ? [i] : []));
+  cuts.push(events.length);
+  // A cut that never finishes replaying (a shape not foreseen above) must not hold the report: past the deadline the
+  // search gives up and the report names no event.
+  const deadline = Date.now() + LOCATE_DEADLINE_MS;
+  const replays = async (n: number): Promise<boolean> => {
+    const replay = Worker.runReplayHistory({ ...code, replayName: 'replay-locate' }, { events: events.slice(0, n) }, workflowId).then(
+      () => true,
+      () => false,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LocateTimeout()), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([replay, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  // The smallest cut that fails; the whole history fails, so there is one.
+  let lo = 0;
+  let hi = cuts.length - 1;
+  try {
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (await replays(cuts[mid]!)) lo = mid + 1;
+      else hi = mid;
+    }
+  } catch (err) {
+    if (err instanceof LocateTimeout) return undefined;
+    throw err;
+  }
+  const end = cuts[lo]!;
+  const start = lo > 0 ? cuts[lo - 1]! : 0;
+  const lastTaskCompleted = events.slice(start, end).reverse().find((e) => eventTypeName(e.eventType) === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+  const from = lastTaskCompleted ? Number(lastTaskCompleted.eventId) : start;
+  const commands = events.slice(start, end).filter((e) => Number(e.eventId) > from);
+  const named = [...message.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+  const match = commands.find((e) => named.includes(commandName(e) ?? ''));
+  const event = match ?? commands[0];
+  return event ? Number(event.eventId) : undefined;
+}
+
+/** How long the search for the diverging event may take in all. */
+const LOCATE_DEADLINE_MS = 30_000;
+
+class LocateTimeout extends Error {}
+
 /** The SDK's message, with the history event it refers to and what to do about it. */
 function explain(history: History, message: string, eventId: number | undefined): string {
-  const parts = [message.replace(/\s+/g, ' ').trim()];
+  const parts = [message.endsWith('.') ? message : `${message}.`];
   const event = eventId ? history.events?.find((e) => Number(e.eventId) === eventId) : undefined;
   if (event) parts.push(`History event ${eventId} is ${readableEventType(event.eventType)}${describeEvent(event)}.`);
   if (/nondetermin/i.test(message)) {
@@ -152,6 +225,18 @@ function explain(history: History, message: string, eventId: number | undefined)
     );
   }
   return parts.join(' ');
+}
+
+/** What a command event names: its activity type, child workflow type, timer id, marker or signal name. */
+function commandName(event: NonNullable<History['events']>[number]): string | undefined {
+  return (
+    event.activityTaskScheduledEventAttributes?.activityType?.name ??
+    event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name ??
+    event.timerStartedEventAttributes?.timerId ??
+    event.markerRecordedEventAttributes?.markerName ??
+    event.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName ??
+    undefined
+  );
 }
 
 function describeEvent(event: NonNullable<History['events']>[number]): string {

@@ -150,6 +150,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.
       cameos: { blobs, videos: videoReadModel, challenges, config: { taskQueue, recordingMaxBytes: RECORDING_MAX_BYTES } },
       engagement: { schema: schemas.readModels, viewFlushMs: 200 },
+      // Replays run against the bundle the orchestration worker runs, so nothing is bundled again.
+      debug: { workflowCode: async () => ({ workflowBundle: options.workflowBundle }) },
     });
     releases.push({ what: 'API server', run: () => app.close() });
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -16,6 +16,7 @@ import { newApiKey } from '../../infra/users/keys';
 import type { UserStore } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
 import { eventually, testEnv } from '../support/env';
+import type { Problem as ProblemBody } from '../../api/plugins/errors';
 
 interface Running {
   app: FastifyInstance;
@@ -30,15 +31,6 @@ async function listen(deps: ServerDeps): Promise<Running> {
   return { app, url: `http://127.0.0.1:${address.port}` };
 }
 
-interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  errors?: Array<{ field: string; message: string }>;
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
 
 describe('authentication and users', () => {
   const schema = `auth_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;

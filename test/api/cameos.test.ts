@@ -15,17 +15,8 @@ import { RECORDING_MAX_BYTES } from '../../scripts/bench/stack';
 import { startApiStack } from '../support/apiStack';
 import { silentClip, stillClip, talkingClip, textFile } from '../support/clips';
 import { eventually, testEnv } from '../support/env';
+import type { Problem as ProblemBody } from '../../api/plugins/errors';
 
-interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  request_id: string;
-  errors?: Array<{ field: string; message: string }>;
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
 
 interface Cameo {
   id: string;

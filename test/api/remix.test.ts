@@ -9,6 +9,7 @@ import type { Role } from '../../infra/users/port';
 import { startApiStack } from '../support/apiStack';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
+import type { Problem } from '../../api/plugins/errors';
 
 interface Video {
   id: string;
@@ -21,11 +22,6 @@ interface Video {
   remixed_from_video_id: string | null;
   extended_from_video_id: string | null;
   error: { code: string; message: string } | null;
-}
-interface Problem {
-  status: number;
-  errors?: Array<{ field: string; message: string }>;
-  error: { code: string | null; param: string | null };
 }
 
 type Who = 'alice' | 'bob' | 'carol';

@@ -1,0 +1,373 @@
+// `npm run fixtures:record [-- name ...]`: records the workflow histories the test suite replays
+// (test/workflows/replay.test.ts). Starts a platform of its own (a throw-away Temporal dev server and embedded
+// PostgreSQL in a temporary folder, the stack of scripts/bench/stack.ts on them, workflows bundled from this checkout),
+// runs each scenario through it, fetches the histories and writes them to test/fixtures/histories/<name>.json (the
+// JSON Temporal's tools read) with index.json listing what each one is. Names given on the command line re-record only
+// those. Entries marked `before_patch` were recorded with the code before a patch and are kept as they are: they are
+// the old histories the patched code must still replay.
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { VideoEvent, VideoRequestedData } from '../domain/video';
+import { createEngine } from '../gpu-workers/engine/engine';
+import { loadConfig } from '../infra/config';
+import { createLogger } from '../infra/logger';
+import { startEmbeddedPostgres } from '../infra/postgres/embedded';
+import { connectTemporalWorker } from '../infra/temporal/connection';
+import { startTemporalDevServer } from '../infra/temporal/devServer';
+import { fetchHistoryJson } from '../infra/temporal/replay';
+import { PROJECT_ROOT, readTools } from '../infra/tools';
+import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, takedownWorkflow } from '../workflows';
+import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
+import { talkingClip } from '../test/support/clips';
+import { startRole, type RoleProcess } from '../test/support/processes';
+import { videoRequest } from '../test/support/pipeline';
+import { Cleanup, withoutForeignSignalHandlers } from './bench/cleanup';
+import { startPlatformStack, type PlatformStack } from './bench/stack';
+
+const HISTORIES_DIR = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+const INDEX = path.join(HISTORIES_DIR, 'index.json');
+
+/** One line of index.json. */
+interface FixtureEntry {
+  file: string;
+  workflow_type: string;
+  workflow_id: string;
+  /** What happened in the run, in words. */
+  path: string;
+  recorded_at: string;
+  commit: string;
+  /** Set on a history recorded with the code before the named patch; fixtures:record never overwrites it. */
+  before_patch?: string;
+}
+
+const OWNER = 'user_owner';
+const FRIEND = 'user_friend';
+const POLL_MS = 50;
+const hex = () => randomUUID().replace(/-/g, '');
+const log = (msg: string) => process.stderr.write(`[fixtures] ${msg}\n`);
+
+/** What a scenario records: the workflow id whose history becomes <name>.json, and what happened in it. */
+interface Recorded {
+  name: string;
+  workflowId: string;
+  path: string;
+}
+
+interface Ctx {
+  stack: PlatformStack;
+  client: Client;
+  temporalAddress: string;
+  /** Videos and cameos the later scenarios build on. */
+  shared: { completed?: VideoRequestedData; cameoId?: string; cameo?: WorkflowHandle<typeof cameoWorkflow> };
+}
+
+async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+const eventsOf = async (ctx: Ctx, videoId: string) => (await ctx.stack.eventStore.readStream(`video-${videoId}`).catch(() => [])).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+
+function startVideo(ctx: Ctx, req: VideoRequestedData, gpuTaskQueue = ctx.stack.gpuTaskQueue) {
+  return ctx.client.workflow.start(generationWorkflow, { taskQueue: ctx.stack.taskQueue, workflowId: `video-${req.video_id}`, args: [{ request: req, actor: req.owner_id, gpuTaskQueue }] });
+}
+
+/** Runs a video to its end and checks it ended as the scenario says. */
+async function runVideo(ctx: Ctx, req: VideoRequestedData, expected: { status: string; stage?: string }): Promise<void> {
+  const result = await (await startVideo(ctx, req)).result();
+  if (result.status !== expected.status || (expected.stage && result.stage !== expected.stage)) {
+    throw new Error(`video ${req.video_id} ended ${result.status}/${result.stage}, expected ${expected.status}${expected.stage ? `/${expected.stage}` : ''}`);
+  }
+}
+
+const firstChunkRendered = (ctx: Ctx, videoId: string) => until(async () => ((await eventsOf(ctx, videoId)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), `a first chunk of ${videoId}`);
+
+/** The child workflow ids a history started, by workflow type. */
+async function childrenOf(ctx: Ctx, workflowId: string): Promise<Record<string, string[]>> {
+  const history = await ctx.client.workflow.getHandle(workflowId).fetchHistory();
+  const children: Record<string, string[]> = {};
+  for (const e of history.events ?? []) {
+    const started = e.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (started?.workflowType?.name && started.workflowId) (children[started.workflowType.name] ??= []).push(started.workflowId);
+  }
+  return children;
+}
+
+async function registerCameo(ctx: Ctx): Promise<{ cameoId: string; handle: WorkflowHandle<typeof cameoWorkflow> }> {
+  const cameoId = `cameo_${hex()}`;
+  const recordingKey = `cameos/${cameoId}/recording`;
+  await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await talkingClip(4)));
+  const handle = await ctx.client.workflow.start(cameoWorkflow, {
+    taskQueue: ctx.stack.taskQueue,
+    workflowId: `cameo-${cameoId}`,
+    args: [{ cameoId, actor: OWNER, registration: { cameo_id: cameoId, owner_id: OWNER, display_name: 'Olive', permission: 'approved', challenge_id: null, phrase: 'blue river seven lamps', recording_key: recordingKey, at: Math.floor(Date.now() / 1000) } }],
+  });
+  const status = await until(async () => {
+    const state = await handle.query(cameoStateQuery);
+    return state.status === 'pending' ? undefined : state.status;
+  }, 'the cameo recording judged');
+  if (status !== 'verified') throw new Error(`cameo ${cameoId} was ${status}, not verified`);
+  return { cameoId, handle };
+}
+
+/**
+ * The scenarios, in the order they run (later ones use what earlier ones made). Each returns the histories it
+ * records; the names are the fixture files'. Videos are short and small so that histories stay short.
+ */
+const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] = [
+  {
+    names: ['generation-completed-published', 'moderation-prompt', 'moderation-output', 'publish'],
+    run: async (ctx) => {
+      const req = videoRequest('three red balls bouncing', { seconds: 1, publish: true });
+      await runVideo(ctx, req, { status: 'completed' });
+      if (!(await eventsOf(ctx, req.video_id)).some((e) => e.type === 'VideoPublished')) throw new Error(`video ${req.video_id} completed but was not published`);
+      ctx.shared.completed = req;
+      const workflowId = `video-${req.video_id}`;
+      const children = await childrenOf(ctx, workflowId);
+      const [promptCase, outputCase] = children.moderationWorkflow ?? [];
+      const [publish] = children.publishWorkflow ?? [];
+      if (!promptCase || !outputCase || !publish) throw new Error(`video ${req.video_id} did not start the moderation and publish children: ${JSON.stringify(children)}`);
+      return [
+        { name: 'generation-completed-published', workflowId, path: 'a 1 s video completed, then published (publish: true, no cameo)' },
+        { name: 'moderation-prompt', workflowId: promptCase, path: 'prompt moderation of a video: allowed' },
+        { name: 'moderation-output', workflowId: outputCase, path: 'output moderation of a video (flash measurements): allowed' },
+        { name: 'publish', workflowId: publish, path: 'publication of a completed video without cameos, as a child of its generation' },
+      ];
+    },
+  },
+  {
+    names: ['generation-cancelled'],
+    run: async (ctx) => {
+      const req = videoRequest('two blue balls rolling', { seconds: 4 });
+      const handle = await startVideo(ctx, req);
+      await firstChunkRendered(ctx, req.video_id);
+      await handle.cancel();
+      await handle.result().then(
+        () => Promise.reject(new Error(`video ${req.video_id} completed although it was cancelled`)),
+        () => undefined,
+      );
+      const last = (await eventsOf(ctx, req.video_id)).at(-1);
+      if (last?.type !== 'VideoCancelled') throw new Error(`video ${req.video_id} ends with ${last?.type}, not VideoCancelled`);
+      return [{ name: 'generation-cancelled', workflowId: handle.workflowId, path: 'a 4 s video cancelled after its first chunk was rendered' }];
+    },
+  },
+  {
+    names: ['generation-blocked-prompt'],
+    run: async (ctx) => {
+      const req = videoRequest('a gory bloodbath', { seconds: 1 });
+      await runVideo(ctx, req, { status: 'failed', stage: 'blocked' });
+      return [{ name: 'generation-blocked-prompt', workflowId: `video-${req.video_id}`, path: 'a video blocked by prompt moderation before any GPU work' }];
+    },
+  },
+  {
+    names: ['generation-remix', 'record-remix'],
+    run: async (ctx) => {
+      const parent = ctx.shared.completed!;
+      const req = videoRequest('make them blue', { seconds: 1, remixed_from_video_id: parent.video_id, owner_id: FRIEND });
+      await runVideo(ctx, req, { status: 'completed' });
+      const [remixed] = (await childrenOf(ctx, `video-${req.video_id}`)).recordRemixWorkflow ?? [];
+      if (!remixed) throw new Error(`remix ${req.video_id} did not start recordRemixWorkflow`);
+      return [
+        { name: 'generation-remix', workflowId: `video-${req.video_id}`, path: 'a 1 s remix of a completed video, completed' },
+        { name: 'record-remix', workflowId: remixed, path: 'VideoRemixed recorded on the parent of a remix' },
+      ];
+    },
+  },
+  {
+    names: ['generation-extension'],
+    run: async (ctx) => {
+      const source = ctx.shared.completed!;
+      const req = videoRequest('and they keep bouncing', { seconds: 2, extended_from_video_id: source.video_id });
+      await runVideo(ctx, req, { status: 'completed' });
+      return [{ name: 'generation-extension', workflowId: `video-${req.video_id}`, path: 'a 1 s video extended by 1 s, completed' }];
+    },
+  },
+  {
+    names: ['takedown'],
+    run: async (ctx) => {
+      const videoId = ctx.shared.completed!.video_id;
+      const workflowId = `takedown-${videoId}`;
+      await ctx.client.workflow.execute(takedownWorkflow, { taskQueue: ctx.stack.taskQueue, workflowId, args: [{ videoId, by: OWNER, reason: 'recorded for the replay tests' }] });
+      return [{ name: 'takedown', workflowId, path: 'a published video taken down' }];
+    },
+  },
+  {
+    names: ['publish-with-cameo'],
+    run: async (ctx) => {
+      const { cameoId, handle } = await registerCameo(ctx);
+      await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      ctx.shared.cameoId = cameoId;
+      ctx.shared.cameo = handle;
+      const req = videoRequest('a red ball bouncing', { seconds: 1, owner_id: FRIEND, cameo_ids: [cameoId] });
+      await runVideo(ctx, req, { status: 'completed' });
+      const workflowId = `publish-${req.video_id}`;
+      await ctx.client.workflow.execute(publishWorkflow, { taskQueue: ctx.stack.taskQueue, workflowId, args: [{ videoId: req.video_id, actor: FRIEND }] });
+      const published = (await eventsOf(ctx, req.video_id)).find((e) => e.type === 'VideoPublished');
+      if ((published?.data as { cameo_uses?: unknown[] } | undefined)?.cameo_uses?.length !== 1) throw new Error(`video ${req.video_id} was not published with its cameo use`);
+      return [{ name: 'publish-with-cameo', workflowId, path: 'a completed video with one granted cameo published: the cameo use confirmed' }];
+    },
+  },
+  {
+    names: ['generation-blocked-cameo-revoked', 'cameo'],
+    run: async (ctx) => {
+      if (!ctx.shared.cameo) {
+        const { cameoId, handle } = await registerCameo(ctx);
+        await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+        ctx.shared.cameoId = cameoId;
+        ctx.shared.cameo = handle;
+      }
+      const cameo = ctx.shared.cameo;
+      const req = videoRequest('a red ball bouncing', { seconds: 4, owner_id: FRIEND, cameo_ids: [ctx.shared.cameoId!] });
+      const video = await startVideo(ctx, req);
+      await firstChunkRendered(ctx, req.video_id);
+      await cameo.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+      const result = await video.result();
+      const last = (await eventsOf(ctx, req.video_id)).at(-1);
+      if (result.stage !== 'blocked' || (last?.data as { code?: string })?.code !== 'consent_revoked') throw new Error(`video ${req.video_id} ended ${result.status}/${result.stage} (${last?.type}), not blocked by the revocation`);
+      // Deleted (without taking its videos down), the cameo's workflow ends: its history is whole.
+      await cameo.executeUpdate(deleteCameoUpdate, { args: [{ by: OWNER, take_down: false }] });
+      await cameo.result();
+      return [
+        { name: 'generation-blocked-cameo-revoked', workflowId: video.workflowId, path: 'a 4 s video with a cameo blocked (consent_revoked) when the grant was revoked during rendering' },
+        { name: 'cameo', workflowId: cameo.workflowId, path: 'a cameo registered and verified, access granted, uses reserved and published, access revoked while a video rendered, the cameo deleted' },
+      ];
+    },
+  },
+  {
+    names: ['generation-gpu-worker-killed'],
+    run: async (ctx) => {
+      // A GPU worker process of its own, on a task queue of its own, so that killing it leaves the stack's alone.
+      const gpuTaskQueue = `fixtures-gpu-${hex()}`;
+      const env = { TEMPORAL_ADDRESS: ctx.temporalAddress, GPU_TASK_QUEUE: gpuTaskQueue, DATA_DIR: ctx.stack.dataDir, INFERENCE_EP: 'cpu', INFERENCE_THREADS: '1', LOG_LEVEL: 'warn' };
+      const roles: RoleProcess[] = [startRole('gpu-workers/worker.ts', env)];
+      try {
+        const req = videoRequest('five bouncy balls in a storm', { seconds: 2, size: '1280x720' });
+        const handle = await startVideo(ctx, req, gpuTaskQueue);
+        // Chunk 0 recorded and chunk 1 reporting progress from inside its render: the worker dies mid-chunk.
+        await until(async () => {
+          if (!(await eventsOf(ctx, req.video_id)).some((e) => e.type === 'VideoChunkRendered')) return undefined;
+          const pending = (await handle.describe()).raw.pendingActivities ?? [];
+          return pending.some((a) => a.activityType?.name === 'renderVideoChunk' && a.heartbeatDetails?.payloads?.length) ? true : undefined;
+        }, 'chunk 1 in progress');
+        await roles[0]!.kill('SIGKILL');
+        roles.push(startRole('gpu-workers/worker.ts', env));
+        const result = await Promise.race([handle.result(), roles[1]!.exited.then((how) => Promise.reject(new Error(`the second GPU worker stopped (${how})${roles[1]!.output()}`)))]);
+        if (result.status !== 'completed') throw new Error(`video ${req.video_id} ended ${result.status} after the GPU worker was killed`);
+        const history = await handle.fetchHistory();
+        if (!(history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)) throw new Error(`the history of ${handle.workflowId} shows no retried activity attempt`);
+        return [{ name: 'generation-gpu-worker-killed', workflowId: handle.workflowId, path: 'a 2 s video whose GPU worker was killed (SIGKILL) mid-chunk: the chunk retried (attempt 2) on a new worker, completed' }];
+      } finally {
+        await Promise.all(roles.map((r) => r.kill('SIGKILL')));
+      }
+    },
+  },
+  {
+    names: ['record-events'],
+    run: async (ctx) => {
+      const workflowId = `record-events-${hex()}`;
+      await ctx.client.workflow.execute(recordEventsWorkflow, {
+        taskQueue: ctx.stack.taskQueue,
+        workflowId,
+        args: [{ stream: `fixture-${hex()}`, actor: OWNER, batches: [[{ type: 'Noted', data: { n: 1 } }], [{ type: 'Noted', data: { n: 2 } }, { type: 'Noted', data: { n: 3 } }]] }],
+      });
+      return [{ name: 'record-events', workflowId, path: 'three events appended to a new stream in two batches' }];
+    },
+  },
+];
+
+function readIndex(): FixtureEntry[] {
+  if (!fs.existsSync(INDEX)) return [];
+  return JSON.parse(fs.readFileSync(INDEX, 'utf8')) as FixtureEntry[];
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2).filter((a) => a !== '--');
+  const known = SCENARIOS.flatMap((s) => s.names);
+  const unknown = only.filter((n) => !known.includes(n));
+  if (unknown.length > 0) throw new Error(`no scenario records ${unknown.join(', ')}; the names are: ${known.join(', ')}`);
+  const previous = readIndex();
+  const kept = previous.filter((e) => e.before_patch);
+  const keptFiles = new Set(kept.map((e) => e.file));
+  const clash = known.find((n) => keptFiles.has(`${n}.json`));
+  if (clash) throw new Error(`${clash}.json is a history recorded before a patch; a scenario must not overwrite it`);
+  // The scenarios a wanted one builds on run too (they are cheap), but only the wanted histories are written.
+  const wanted = new Set(only.length > 0 ? only : known);
+  const lastNeeded = Math.max(...SCENARIOS.map((s, i) => (s.names.some((n) => wanted.has(n)) ? i : -1)));
+  const scenarios = SCENARIOS.filter((s, i) => i <= lastNeeded && (s.names.some((n) => wanted.has(n)) || i === 0));
+
+  const config = loadConfig();
+  const logger = createLogger({ level: 'warn', name: 'fixtures-record' });
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
+  const cleanup = new Cleanup();
+  cleanup.stopOnCrash();
+  const onSignal = () => void cleanup.run().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const started = Date.now();
+  try {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-fixtures-'));
+    // As root the embedded server runs as the postgres user, who must be able to enter this folder.
+    fs.chmodSync(tmp, 0o755);
+    cleanup.push('remove temp folder', async () => fs.rmSync(tmp, { recursive: true, force: true }));
+    // test/support/clips.ts writes the cameo recording under the test run's temporary folder.
+    process.env.REELFORGE_TEST_TMP = tmp;
+    log('starting a Temporal dev server and embedded PostgreSQL, bundling the workflows');
+    const [temporal, postgres, bundle, engine] = await Promise.all([
+      startTemporalDevServer({ cli: readTools().temporalCli, dataDir: tmp, port: 0, uiPort: 0, namespace: 'default', logger }).then((s) => (cleanup.push('stop Temporal dev server', () => s.stop()), s)),
+      withoutForeignSignalHandlers(() => startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0, logger })).then((s) => (cleanup.push('stop embedded PostgreSQL', () => s.stop()), s)),
+      bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => log(m) } }),
+      createEngine({ config: { inferenceEp: 'cpu', inferenceThreads: 1, modelPack: config.modelPack }, logger }).then((e) => (cleanup.push('close engine', () => e.close()), e)),
+    ]);
+    const connection = await connectTemporalWorker({ ...config, temporalAddress: temporal.address, temporalNamespace: 'default' }, logger);
+    cleanup.push('close Temporal worker connection', () => connection.close());
+    const dataDir = fs.mkdtempSync(path.join(tmp, 'stack-'));
+    const stack = await startPlatformStack({ temporalAddress: temporal.address, connection, databaseUrl: postgres.connectionString, workflowBundle: { code: bundle.code }, engine, dataDir, name: 'fixtures', logger });
+    cleanup.push('stop stack', () => stack.stop());
+    const clientConnection = await Connection.connect({ address: temporal.address });
+    cleanup.push('close Temporal client', () => clientConnection.close());
+    const ctx: Ctx = { stack, client: new Client({ connection: clientConnection, namespace: 'default' }), temporalAddress: temporal.address, shared: {} };
+
+    const recorded: FixtureEntry[] = [];
+    fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+    for (const scenario of scenarios) {
+      const t0 = Date.now();
+      log(`${scenario.names.join(', ')}: running`);
+      for (const r of await scenario.run(ctx)) {
+        if (!wanted.has(r.name)) continue;
+        const history = (await fetchHistoryJson(ctx.client, r.workflowId)) as { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] };
+        const file = `${r.name}.json`;
+        fs.writeFileSync(path.join(HISTORIES_DIR, file), `${JSON.stringify(history, null, 2)}\n`);
+        const workflowType = history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'unknown';
+        recorded.push({ file, workflow_type: workflowType, workflow_id: r.workflowId, path: r.path, recorded_at: new Date().toISOString(), commit });
+        log(`  ${file}: ${workflowType}, ${history.events.length} events, ${(fs.statSync(path.join(HISTORIES_DIR, file)).size / 1024).toFixed(1)} KiB`);
+      }
+      log(`${scenario.names.join(', ')}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+
+    // Re-recorded entries replace theirs; a full run drops the files of scenarios that no longer exist.
+    const recordedFiles = new Set(recorded.map((e) => e.file));
+    const others = previous.filter((e) => !e.before_patch && !recordedFiles.has(e.file));
+    if (only.length === 0) for (const stale of others) fs.rmSync(path.join(HISTORIES_DIR, stale.file), { force: true });
+    const index = [...kept, ...(only.length === 0 ? [] : others), ...recorded].sort((a, b) => a.file.localeCompare(b.file));
+    fs.writeFileSync(INDEX, `${JSON.stringify(index, null, 2)}\n`);
+    const total = index.reduce((sum, e) => sum + fs.statSync(path.join(HISTORIES_DIR, e.file)).size, 0);
+    log(`wrote ${recorded.length} ${recorded.length === 1 ? 'history' : 'histories'} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${index.length} in the index, ${(total / 1024).toFixed(0)} KiB in all`);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[fixtures] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

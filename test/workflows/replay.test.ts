@@ -1,0 +1,123 @@
+// Determinism against recorded histories: every history under test/fixtures/histories (recorded from real runs by
+// `npm run fixtures:record`) replays against the workflow code of this build, so a change that would break running
+// workflows fails here before it is deployed. A deliberately non-deterministic change, made in a temporary copy of the
+// workflows, is caught with a message naming the command and the event that differ; the patched() change of
+// publishWorkflow replays both its old and its new history, which the same change without patched() cannot.
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { PROJECT_ROOT } from '../../infra/tools';
+import { parseHistory, replayHistory, type WorkflowCode } from '../../infra/temporal/replay';
+import * as workflows from '../../workflows';
+import { testEnv } from '../support/env';
+
+const HISTORIES = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+
+interface FixtureEntry {
+  file: string;
+  workflow_type: string;
+  workflow_id: string;
+  path: string;
+  before_patch?: string;
+}
+
+const index = JSON.parse(fs.readFileSync(path.join(HISTORIES, 'index.json'), 'utf8')) as FixtureEntry[];
+const entry = (file: string) => index.find((e) => e.file === file)!;
+const historyOf = (file: string) => parseHistory(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+const current = (): WorkflowCode => ({ workflowBundle: { codePath: testEnv.workflowBundlePath } });
+
+const quietLogger = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * The workflows copied to a temporary folder, `edits` applied (file name → [text to find, its replacement]), and
+ * bundled. What the workflows import from the rest of the project (domain/, infra/, the activities' types) and
+ * node_modules are links to this checkout's. An edit whose text is not found fails, so a refactored workflow cannot
+ * make the test pass by changing nothing.
+ */
+async function bundleChangedCopy(edits: Record<string, [string, string][]>): Promise<WorkflowCode> {
+  const root = fs.mkdtempSync(path.join(testEnv.tmpDir, 'changed-workflows-'));
+  fs.cpSync(path.join(PROJECT_ROOT, 'workflows'), path.join(root, 'workflows'), { recursive: true });
+  for (const dir of ['domain', 'infra', 'activities', 'gpu-workers', 'node_modules']) fs.symlinkSync(path.join(PROJECT_ROOT, dir), path.join(root, dir));
+  for (const [file, replacements] of Object.entries(edits)) {
+    const target = path.join(root, 'workflows', file);
+    let source = fs.readFileSync(target, 'utf8');
+    for (const [find, replace] of replacements) {
+      if (!source.includes(find)) throw new Error(`workflows/${file} no longer contains ${JSON.stringify(find)}: update this test's edit`);
+      source = source.replace(find, replace);
+    }
+    fs.writeFileSync(target, source);
+  }
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts'), logger: quietLogger });
+  return { workflowBundle: { code } };
+}
+
+describe('recorded workflow histories', () => {
+  it('cover every workflow type and the notable paths of a video', () => {
+    const types = new Set(index.map((e) => e.workflow_type));
+    const exported = Object.keys(workflows).filter((name) => name.endsWith('Workflow'));
+    expect(exported.filter((name) => !types.has(name))).toEqual([]);
+    for (const file of ['generation-completed-published', 'generation-cancelled', 'generation-blocked-prompt', 'generation-blocked-cameo-revoked', 'generation-gpu-worker-killed', 'generation-remix', 'generation-extension']) {
+      expect(entry(`${file}.json`)).toMatchObject({ workflow_type: 'generationWorkflow' });
+    }
+    // The GPU worker killed mid-chunk: the chunk's second attempt is in the history.
+    const retried = historyOf('generation-gpu-worker-killed.json').events!.filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried.length).toBeGreaterThan(0);
+  });
+
+  describe('replay deterministically against the current workflow code', () => {
+    it.each(index.map((e) => [e.file, e] as const))('%s', async (file, fixture) => {
+      const history = historyOf(file);
+      const report = await replayHistory(history, current(), fixture.workflow_id);
+      expect(report).toEqual({ deterministic: true, workflow_type: fixture.workflow_type, workflow_id: fixture.workflow_id, events_replayed: history.events!.length, error: null });
+    });
+  });
+});
+
+describe('a workflow change that issues different commands', () => {
+  let changed: WorkflowCode;
+
+  beforeAll(async () => {
+    changed = await bundleChangedCopy({
+      // The generation reads the video's stream before anything else: a command the recorded histories do not have.
+      'generation.ts': [['    const requested = apply(', "    await readVideoStream({ stream: `video-${request.video_id}` });\n    const requested = apply("]],
+      // The publication's change without its patched() guard.
+      'publish.ts': [["patched('publish-cameo-uses-in-one-activity')", 'true']],
+    });
+  }, 60_000);
+
+  it('is caught replaying a completed video, with the command and the history event that differ named', async () => {
+    const file = 'generation-completed-published.json';
+    const report = await replayHistory(historyOf(file), changed, entry(file).workflow_id);
+    expect(report.deterministic).toBe(false);
+    expect(report.workflow_type).toBe('generationWorkflow');
+    expect(report.events_replayed).toBeLessThan(historyOf(file).events!.length);
+    expect(report.error).toMatch(/readVideoStream/);
+    expect(report.error).toMatch(/appendEvents/);
+    expect(report.error).toMatch(/History event \d+ is ActivityTaskScheduled of activity appendEvents\./);
+    expect(report.error).toMatch(/patched\(\)/);
+  });
+
+  describe("publishWorkflow's patched() change", () => {
+    it('replays the history recorded before the patch and the one recorded after it', async () => {
+      const before = entry('publish-with-cameo-before-patch.json');
+      expect(before.before_patch).toBe('publish-cameo-uses-in-one-activity');
+      const old = historyOf(before.file);
+      const activities = (h: typeof old) => h.events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+      expect(activities(old)).toContain('publishCameoUse');
+      const recent = historyOf('publish-with-cameo.json');
+      expect(activities(recent)).toContain('publishCameoUses');
+      expect(activities(recent)).not.toContain('publishCameoUse');
+      for (const [history, id] of [[old, before.workflow_id], [recent, entry('publish-with-cameo.json').workflow_id]] as const) {
+        expect(await replayHistory(history, current(), id)).toMatchObject({ deterministic: true, error: null });
+      }
+    });
+
+    it('is what lets the old history replay: the same change without patched() does not', async () => {
+      const before = entry('publish-with-cameo-before-patch.json');
+      const report = await replayHistory(historyOf(before.file), changed, before.workflow_id);
+        expect(report.deterministic).toBe(false);
+      expect(report.error).toMatch(/publishCameoUses/);
+      expect(report.error).toMatch(/History event \d+ is ActivityTaskScheduled of activity publishCameoUse\b/);
+    });
+  });
+});
