@@ -1,9 +1,12 @@
 // Workflow histories and their replay over HTTP against the real stack, and `npm run replay`: one real video is made
 // through the API, then its generationWorkflow history is exported, replayed (from Temporal and uploaded) and checked
 // to be deterministic against this build; bad input and callers who are not admins get what API.md promises.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { parseHistory } from '../../infra/temporal/replay';
+import { readTools } from '../../infra/tools';
 import type { Role } from '../../infra/users/port';
 import { startApiStack } from '../support/apiStack';
 import { eventually, testEnv } from '../support/env';
@@ -20,6 +23,8 @@ interface ReplayReport {
   events_replayed: number;
   error: string | null;
 }
+
+const execFileAsync = promisify(execFile);
 
 type Who = 'admin' | 'alice' | 'moderator' | 'auditor';
 let stack: Awaited<ReturnType<typeof startApiStack>>;
@@ -83,6 +88,18 @@ describe('GET /v1/debug/workflows/:workflow_id/history', () => {
     expect(history.events.map((e) => e.eventType)).toContain('EVENT_TYPE_ACTIVITY_TASK_COMPLETED');
     expect(history.events.map((e) => Number(e.eventId))).toEqual(history.events.map((_, i) => i + 1));
     expect(parseHistory(history).events).toHaveLength(history.events.length);
+  });
+
+  it("is the JSON Temporal's own CLI writes: `temporal workflow show --output json` gives the same events, and its file replays", async () => {
+    const cli = readTools().temporalCli.path;
+    if (!cli) throw new Error("the bootstrap provisioned no Temporal CLI (.tools/tools.json)");
+    const { stdout } = await execFileAsync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', testEnv.temporalAddress, '--namespace', 'default', '--output', 'json'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const fromCli = JSON.parse(stdout) as HistoryJson;
+    expect(fromCli.events.map((e) => [e.eventId, e.eventType])).toEqual(history.events.map((e) => [e.eventId, e.eventType]));
+    const report = await answer<ReplayReport>(await call('admin', 'POST', replayRoute(workflowId), { history: fromCli }), 200);
+    expect(report).toMatchObject({ deterministic: true, workflow_type: 'generationWorkflow', events_replayed: fromCli.events.length });
   });
 
   it('answers 404 workflow_not_found naming an unknown workflow id', async () => {
