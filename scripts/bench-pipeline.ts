@@ -6,7 +6,8 @@
 // Flags: --runs N (per latency cell, default 3), --levels 1,5,20 (concurrent submitters), --min-videos N (a throughput
 // level runs at least this many videos, rounded up to whole rounds of its submitters; default 6), --level-seconds N
 // (no new submission after this long in a level; default 45), --gpu-concurrency 1,2 (GPU worker concurrencies the
-// throughput runs at; default GPU_CONCURRENCY and 2), --skip-latency, --skip-throughput.
+// throughput runs at; default GPU_CONCURRENCY and 2), --skip-latency, --skip-throughput, --gpu-in-process (the GPU worker
+// inside this process, as the API tests run it, instead of its own process running gpu-workers/worker.ts as deployed).
 // Servers: TEMPORAL_ADDRESS and DATABASE_URL when set, else a throw-away Temporal dev server (temporary SQLite) and
 // embedded PostgreSQL, both in a temporary folder removed at the end. Stores live in fresh schemas, dropped at the end.
 import { randomUUID } from 'node:crypto';
@@ -70,15 +71,17 @@ interface Args {
   gpuConcurrency: number[] | undefined;
   latency: boolean;
   throughput: boolean;
+  /** The GPU worker inside this process (as the API tests run it) instead of its own process (as deployed). */
+  gpuInProcess: boolean;
 }
 
 const USAGE =
-  'usage: bench-pipeline [--runs N] [--levels 1,5,20] [--min-videos N] [--level-seconds N] [--gpu-concurrency 1,2] [--skip-latency] [--skip-throughput]';
+  'usage: bench-pipeline [--runs N] [--levels 1,5,20] [--min-videos N] [--level-seconds N] [--gpu-concurrency 1,2] [--skip-latency] [--skip-throughput] [--gpu-in-process]';
 
 class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { runs: 3, levels: [1, 5, 20], minVideos: 6, levelSeconds: 45, gpuConcurrency: undefined, latency: true, throughput: true };
+  const args: Args = { runs: 3, levels: [1, 5, 20], minVideos: 6, levelSeconds: 45, gpuConcurrency: undefined, latency: true, throughput: true, gpuInProcess: false };
   const positive = (flag: string, raw: string): number => {
     if (!/^[1-9][0-9]*$/.test(raw)) throw new UsageError(`${flag} needs a positive integer, got ${JSON.stringify(raw)}; ${USAGE}`);
     return Number(raw);
@@ -88,6 +91,7 @@ function parseArgs(argv: readonly string[]): Args {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     if (flag === '--skip-latency') args.latency = false;
     else if (flag === '--skip-throughput') args.throughput = false;
+    else if (flag === '--gpu-in-process') args.gpuInProcess = true;
     else {
       const raw = inline ?? argv[++i] ?? '';
       if (flag === '--runs') args.runs = positive(flag, raw);
@@ -678,7 +682,7 @@ async function main(): Promise<void> {
     const ffmpeg = createFfmpeg(config);
     const stackOptions = (name: string, gpuConcurrency: number) => {
       const dataDir = fs.mkdtempSync(path.join(tmp, `${name}-`));
-      return { temporalAddress: servers.temporal.address, temporalNamespace: config.temporalNamespace, connection, databaseUrl: servers.postgres.url, workflowBundle: { code: bundle.code }, engine, dataDir, name, gpuConcurrency, ffmpegPath: config.ffmpegPath, logger };
+      return { temporalAddress: servers.temporal.address, temporalNamespace: config.temporalNamespace, connection, databaseUrl: servers.postgres.url, workflowBundle: { code: bundle.code }, engine: args.gpuInProcess ? engine : ('process' as const), dataDir, name, gpuConcurrency, ffmpegPath: config.ffmpegPath, logger };
     };
 
     const cpu = cpuMeter({ temporal: servers.temporal.pid, postgres: servers.postgres.pid });
@@ -786,7 +790,7 @@ function report(r: {
   out.push(`reelforge pipeline benchmark, ${r.startedAt}`);
   out.push(`machine:  ${machine.cpu}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 2 ** 30, 1)} GiB, node ${machine.node}; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end`);
   out.push(`servers:  Temporal ${r.servers.temporal}; PostgreSQL ${r.servers.postgres}`);
-  out.push(`engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency`);
+  out.push(`engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency; the GPU worker ${r.args.gpuInProcess ? 'inside the bench process (--gpu-in-process)' : 'in its own process (gpu-workers/worker.ts), as deployed'}`);
   out.push(`video:    "${PROMPT}", seed ${SEED}, ${STYLE}, camera ${CAMERA}, ${FPS} fps, chunks of ${FRAMES_PER_CHUNK} frames; completion seen by polling GET every ${POLL_MS} ms`);
 
   if (r.latency.length > 0) {
@@ -861,7 +865,7 @@ function report(r: {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
-    out.push('bench process: the API, both workers, the engine, the projector, the polling client and the ffmpeg runs it waited for.');
+    out.push('bench process: this process (the API, the orchestration worker, the projector, the polling client, the direct runs) and the GPU worker process, with the ffmpeg runs they waited for.');
   }
 
   if (r.throughput.length > 0) {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 const CLK_TCK = 100;
 
 export interface CpuSample {
-  /** This process, and the children it has waited for (ffmpeg). */
+  /** This process and its children other than the servers (the GPU worker process, ffmpeg), live or waited for. */
   self: number;
   temporal: number;
   postgres: number;
@@ -47,7 +47,12 @@ function childrenOf(pid: number): number[] {
  */
 export function cpuMeter(pids: { temporal?: number; postgres?: number }): () => CpuSample {
   return () => ({
-    self: cpuSeconds(process.pid, true),
+    // This process, and its children other than the servers: the GPU worker process, live ffmpeg runs.
+    self:
+      cpuSeconds(process.pid, true) +
+      childrenOf(process.pid)
+        .filter((c) => c !== pids.temporal && c !== pids.postgres)
+        .reduce((n, c) => n + cpuSeconds(c, true), 0),
     temporal: pids.temporal ? cpuSeconds(pids.temporal, true) : NaN,
     postgres: pids.postgres ? cpuSeconds(pids.postgres, true) + childrenOf(pids.postgres).reduce((n, c) => n + cpuSeconds(c, false), 0) : NaN,
   });

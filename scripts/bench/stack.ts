@@ -2,7 +2,9 @@
 // activities), a GPU worker with the given engine, the videos projector, the event store and the users, on a Temporal
 // server and a PostgreSQL given by address, each store in fresh schemas dropped on stop. Shared by the API tests
 // (test/support/apiStack.ts) and `npm run bench:pipeline`.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import readline from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -18,6 +20,7 @@ import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createPgPool } from '../../infra/postgres/pool';
+import { PROJECT_ROOT } from '../../infra/tools';
 import { connectTemporalClient } from '../../infra/temporal/connection';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
@@ -33,7 +36,13 @@ export interface PlatformStackOptions {
   /** PostgreSQL for the event store, the users, the idempotency keys and the read models. */
   databaseUrl: string;
   workflowBundle: WorkflowBundleOption;
-  engine: Engine;
+  /**
+   * The GPU worker: in this process with this engine, or (`'process'`) as its own process running
+   * gpu-workers/worker.ts, as `npm start` and production run it. Inference runs on the JavaScript thread of the
+   * process that hosts it, so in-process it holds up the API, the orchestration worker and the projector while each
+   * slice renders; its own process keeps them apart, as deployed.
+   */
+  engine: Engine | 'process';
   /** An existing folder for the blobs; returned as `dataDir`, left in place on stop. */
   dataDir: string;
   /** Prefix of the schemas and task queues, so concurrent stacks on one server do not meet. */
@@ -117,22 +126,37 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       connection = own;
     }
     const orchestration = await Worker.create({ connection, namespace, taskQueue, workflowBundle: options.workflowBundle, activities });
-    const gpu = await Worker.create({
-      connection,
-      namespace,
-      taskQueue: gpuTaskQueue,
-      activities: createGpuActivities({ engine: options.engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }), concurrency: options.gpuConcurrency }),
-      ...(options.gpuConcurrency !== undefined ? gpuWorkerOptions(options.gpuConcurrency) : {}),
-    });
-    const workers = Promise.all([orchestration.run(), gpu.run()]);
+    const engine = options.engine;
+    const gpu =
+      engine === 'process'
+        ? undefined
+        : await Worker.create({
+            connection,
+            namespace,
+            taskQueue: gpuTaskQueue,
+            activities: createGpuActivities({ engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }), concurrency: options.gpuConcurrency }),
+            ...(options.gpuConcurrency !== undefined ? gpuWorkerOptions(options.gpuConcurrency) : {}),
+          });
+    const workers = Promise.all([orchestration.run(), gpu?.run()]);
     releases.push({
       what: 'workers',
       run: async () => {
         orchestration.shutdown();
-        gpu.shutdown();
+        gpu?.shutdown();
         await workers;
       },
     });
+    if (engine === 'process') {
+      const gpuProcess = await startGpuWorkerProcess({
+        TEMPORAL_ADDRESS: options.temporalAddress,
+        TEMPORAL_NAMESPACE: namespace,
+        GPU_TASK_QUEUE: gpuTaskQueue,
+        DATA_DIR: options.dataDir,
+        ...(options.gpuConcurrency !== undefined ? { GPU_CONCURRENCY: String(options.gpuConcurrency) } : {}),
+        ...(options.ffmpegPath ? { FFMPEG_PATH: options.ffmpegPath } : {}),
+      });
+      releases.push({ what: 'GPU worker process', run: () => gpuProcess.stop() });
+    }
 
     const videoReadModel = createVideoReadModel(pool, { schema: schemas.readModels });
     const app = await buildServer({
@@ -174,3 +198,48 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
   }
 }
 
+
+/** How long the GPU worker process may take to load the model pack, warm up and start polling. */
+const GPU_WORKER_START_MS = 120_000;
+
+/**
+ * gpu-workers/worker.ts as a child process with this process's environment plus `env` (its blobs under DATA_DIR/blobs,
+ * the stack's). Resolves once it polls; `stop` asks it to drain (SIGTERM) and waits, SIGKILL after the grace time.
+ */
+async function startGpuWorkerProcess(env: Record<string, string>): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'gpu-workers/worker.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)));
+  const ready = new Promise<void>((resolve) => {
+    for (const stream of [child.stdout, child.stderr]) {
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        if (line.includes('"gpu worker polling"')) resolve();
+      });
+    }
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    ready.then(() => 'ready' as const),
+    exited.then((how) => `exited (${how})`),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`not polling after ${GPU_WORKER_START_MS / 1000} s`), GPU_WORKER_START_MS))),
+  ]);
+  clearTimeout(timer);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(killer);
+  };
+  if (outcome !== 'ready') {
+    await stop();
+    throw new Error(`the GPU worker process ${outcome}:\n${tail.join('\n')}`);
+  }
+  return { pid: child.pid!, stop };
+}
