@@ -1,7 +1,7 @@
 // The read models' SQL home: one schema (default `readmodels`) holding every read model's tables beside the
 // runner's own bookkeeping, projection_checkpoints and projection_parked, so rows and checkpoints share transactions.
 import type { PgPool } from '../infra/postgres/pool';
-import { applyMigrations, quoteSchemaName } from '../infra/postgres/migrations';
+import { migrate, quoteSchemaName } from '../infra/postgres/migrations';
 
 export const DEFAULT_READMODELS_SCHEMA = 'readmodels';
 
@@ -51,17 +51,7 @@ function migrations(s: string): string[] {
 /** Creates the schema and the runner's tables; safe to run from several processes at once. */
 export async function migrateStore(pool: PgPool, schema: string): Promise<void> {
   const s = quoteSchema(schema);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await applyMigrations(client, { schema: s, table: 'schema_migrations', lockKey: migrationLockKey(schema), statements: migrations(s) });
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  await migrate(pool, { schema: s, table: 'schema_migrations', lockKey: migrationLockKey(schema), statements: migrations(s) });
 }
 
 /** Serializes schema changes (the runner's tables, a read model's tables) of one schema across processes. */

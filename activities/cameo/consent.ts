@@ -34,11 +34,16 @@ export async function readCameo(eventStore: EventStore, cameoId: string): Promis
   return foldCameo(await readOrEmpty<CameoEvent>(eventStore, cameoStream(cameoId)));
 }
 
+/** Whom `userId` follows now, folded from their stream (nobody when it does not exist yet). */
+export async function readFollowees(eventStore: EventStore, userId: string): Promise<Set<string>> {
+  return followeesOf(await readOrEmpty<UserEvent>(eventStore, userStream(userId)));
+}
+
 /** Whether `a` and `b` follow each other. */
 export async function areMutuals(eventStore: EventStore, a: string, b: string): Promise<boolean> {
   if (a === b) return true;
-  const [ofA, ofB] = await Promise.all([readOrEmpty<UserEvent>(eventStore, userStream(a)), readOrEmpty<UserEvent>(eventStore, userStream(b))]);
-  return followeesOf(ofA).has(b) && followeesOf(ofB).has(a);
+  const [ofA, ofB] = await Promise.all([readFollowees(eventStore, a), readFollowees(eventStore, b)]);
+  return ofA.has(b) && ofB.has(a);
 }
 
 /** An Update refusal as a consent outcome: the consent codes pass through; anything else means no consent. */

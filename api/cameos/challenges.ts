@@ -3,7 +3,7 @@
 // registration (the claim is one conditional UPDATE, so two uploads racing for one challenge cannot both win).
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../../infra/logger';
-import { applyMigrations, quoteSchemaName } from '../../infra/postgres/migrations';
+import { migrate, quoteSchemaName } from '../../infra/postgres/migrations';
 import type { PgPool } from '../../infra/postgres/pool';
 
 export const DEFAULT_CHALLENGES_SCHEMA = 'app';
@@ -115,24 +115,14 @@ export class PgChallengeStore implements ChallengeStore {
   /** Migrates the table (safe from several replicas at once), then the store is ready. */
   static async open(options: { pool: PgPool; schema?: string; ttlMs?: number; logger?: Logger }): Promise<PgChallengeStore> {
     const store = new PgChallengeStore(options.pool, options.schema ?? DEFAULT_CHALLENGES_SCHEMA, options.ttlMs ?? DEFAULT_CHALLENGE_TTL_MS);
-    const client = await options.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // Its own bookkeeping table: the schema is shared with the users and idempotency stores.
-      await applyMigrations(client, {
-        schema: store.s,
-        table: 'cameo_challenges_migrations',
-        lockKey: `reelforge-migrate-cameo-challenges-${store.schema}`,
-        statements: migrations(store.s),
-        onApplied: (version) => options.logger?.info({ version, schema: store.schema }, 'cameo challenges migration applied'),
-      });
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    // Its own bookkeeping table: the schema is shared with the users and idempotency stores.
+    await migrate(options.pool, {
+      schema: store.s,
+      table: 'cameo_challenges_migrations',
+      lockKey: `reelforge-migrate-cameo-challenges-${store.schema}`,
+      statements: migrations(store.s),
+      onApplied: (version) => options.logger?.info({ version, schema: store.schema }, 'cameo challenges migration applied'),
+    });
     return store;
   }
 

@@ -11,12 +11,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
-import { areMutuals, readCameo } from '../../activities/cameo/consent';
+import { areMutuals, readCameo, readFollowees } from '../../activities/cameo/consent';
 import { verifyChain } from '../../domain/cameo/chain';
 import { consentFor } from '../../domain/cameo/decide';
 import type { CameoRegisteredData, Permission, UserEvent } from '../../domain/cameo/events';
 import { PERMISSIONS } from '../../domain/cameo/events';
-import { cameoStream, followeesOf, userStream } from '../../domain/cameo/follows';
+import { cameoStream, userStream } from '../../domain/cameo/follows';
 import { evolve, grantOf, initialCameoState, type CameoState } from '../../domain/cameo/state';
 import type { BlobStore } from '../../infra/blobs';
 import { StreamNotFound } from '../../infra/eventstore/errors';
@@ -607,14 +607,6 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
 
   // ---- follows ----------------------------------------------------------------------------------------------------
 
-  async function followeesOfUser(userId: string): Promise<Set<string>> {
-    try {
-      return followeesOf((await eventStore.readStream(userStream(userId))).map((e) => ({ type: e.type, data: e.data }) as UserEvent));
-    } catch (err) {
-      if (err instanceof StreamNotFound) return new Set();
-      throw err;
-    }
-  }
 
   /** Records a follow or an unfollow on the caller's stream, unless it already holds: repeating one records nothing. */
   async function setFollowing(request: FastifyRequest<{ Params: UserIdParams }>, following: boolean): Promise<FollowState> {
@@ -622,7 +614,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
     const followee = request.params.id;
     if (followee === caller.id) throw invalidParams([{ field: 'id', message: 'is you: you cannot follow yourself' }]);
     if (!(await users.findById(followee))) throw new ProblemError({ status: 404, code: 'user_not_found', detail: `no user ${followee}` });
-    if ((await followeesOfUser(caller.id)).has(followee) === following) return { following };
+    if ((await readFollowees(eventStore, caller.id)).has(followee) === following) return { following };
     const type = following ? 'UserFollowed' : 'UserUnfollowed';
     const event: UserEvent = { type, data: { followee_id: followee, at: nowS() } };
     await eventStore.appendToStream(userStream(caller.id), [{ id: randomUUID(), type: event.type, data: event.data, metadata: { actor: caller.id, requestId: request.id } }], {

@@ -3,8 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { userStream, followeesOf } from '../../domain/cameo/follows';
-import type { UserEvent } from '../../domain/cameo/events';
+import { readFollowees } from '../../activities/cameo/consent';
 import { decide, evolve, foldVideo, VideoCommandRefused, type VideoCommand, type VideoEvent, type VideoState } from '../../domain/video';
 import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';
 import type { EventStore } from '../../infra/eventstore/port';
@@ -160,7 +159,7 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
     async (request) => {
       const caller = callerOf(request);
       const { limit = 20, after, following = false } = request.query;
-      const owners = following ? [...(await followeesOfUser(caller.id))] : undefined;
+      const owners = following ? [...(await readFollowees(eventStore, caller.id))] : undefined;
       try {
         return await feed.page({ limit, after, owners, nowS: nowS() });
       } catch (err) {
@@ -171,13 +170,4 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
       }
     },
   );
-
-  async function followeesOfUser(userId: string): Promise<Set<string>> {
-    try {
-      return followeesOf((await eventStore.readStream(userStream(userId))).map((e) => ({ type: e.type, data: e.data }) as UserEvent));
-    } catch (err) {
-      if (err instanceof StreamNotFound) return new Set();
-      throw err;
-    }
-  }
 };

@@ -111,6 +111,16 @@ async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: number, i
   }
 }
 
+/** A workflow's result, or the `pending` problem (a 504: the workflow goes on) once `ms` have passed. */
+async function resultWithin<T>(handle: { result(): Promise<T> }, ms: number, pending: () => ProblemError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([handle.result(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(pending()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The Video the read model will show, folded from the stream's state with the same evolve (toApiVideo's shape). */
 export function videoFromState(state: VideoState): VideoObject {
   const request = state.request!;
@@ -620,21 +630,13 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          handle.result(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new ProblemError({ status: 504, code: 'takedown_pending', detail: `taking down video ${videoId} is taking longer than ${publishWaitMs} ms; it goes on` })), publishWaitMs);
-          }),
-        ]);
+        await resultWithin(handle, publishWaitMs, () => new ProblemError({ status: 504, code: 'takedown_pending', detail: `taking down video ${videoId} is taking longer than ${publishWaitMs} ms; it goes on` }));
       } catch (err) {
         if (err instanceof WorkflowFailedError) {
           throw new ProblemError({ status: 409, code: 'takedown_refused', detail: `video ${videoId} could not be taken down: ${(err.cause as Error | undefined)?.message ?? err.message}` });
         }
         throw err;
-      } finally {
-        clearTimeout(timer);
       }
       request.log.info({ videoId, cameoId }, 'video taken down by the owner of a cameo in it');
     }
@@ -750,14 +752,8 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
-        let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([
-            handle.result(),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new ProblemError({ status: 504, code: 'publish_pending', detail: `publishing video ${id} is taking longer than ${publishWaitMs} ms; it goes on` })), publishWaitMs);
-            }),
-          ]);
+          await resultWithin(handle, publishWaitMs, () => new ProblemError({ status: 504, code: 'publish_pending', detail: `publishing video ${id} is taking longer than ${publishWaitMs} ms; it goes on` }));
         } catch (err) {
           if (err instanceof WorkflowFailedError) {
             const cause = (err.cause as Error | undefined)?.message ?? err.message;
@@ -767,8 +763,6 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
             throw new ProblemError({ status: 409, code, detail: `video ${id} could not be published: ${cause}` });
           }
           throw err;
-        } finally {
-          clearTimeout(timer);
         }
         request.log.info({ videoId: id }, 'video published');
       }

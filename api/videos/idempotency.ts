@@ -2,7 +2,7 @@
 // concurrent requests with one key exactly one creates the video and the other answers it (or 409 on another body).
 import type { VideoRequestedData } from '../../domain/video';
 import type { Logger } from '../../infra/logger';
-import { applyMigrations, quoteSchemaName } from '../../infra/postgres/migrations';
+import { migrate, quoteSchemaName } from '../../infra/postgres/migrations';
 import type { PgPool } from '../../infra/postgres/pool';
 
 export const DEFAULT_IDEMPOTENCY_SCHEMA = 'app';
@@ -74,24 +74,14 @@ export class PgIdempotencyStore implements IdempotencyStore {
   }
 
   private async migrate(logger: Logger | undefined): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // Its own bookkeeping table: the schema is shared with the users store, each with its own versions.
-      await applyMigrations(client, {
-        schema: this.s,
-        table: 'idempotency_keys_migrations',
-        lockKey: `reelforge-migrate-idempotency-${this.schema}`,
-        statements: migrations(this.s),
-        onApplied: (version) => logger?.info({ version, schema: this.schema }, 'idempotency keys migration applied'),
-      });
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    // Its own bookkeeping table: the schema is shared with the users store, each with its own versions.
+    await migrate(this.pool, {
+      schema: this.s,
+      table: 'idempotency_keys_migrations',
+      lockKey: `reelforge-migrate-idempotency-${this.schema}`,
+      statements: migrations(this.s),
+      onApplied: (version) => logger?.info({ version, schema: this.schema }, 'idempotency keys migration applied'),
+    });
   }
 
   async claim(ownerId: string, key: string, requestHash: string, request: VideoRequestedData): Promise<IdempotencyClaim> {

@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../logger';
-import { applyMigrations, quoteSchemaName } from '../postgres/migrations';
+import { migrate, quoteSchemaName } from '../postgres/migrations';
 import { DuplicateEventId, EventStoreError, StreamNotFound, WrongExpectedVersion } from './errors';
 import {
   START,
@@ -218,23 +218,13 @@ export class PgEventStore implements EventStore {
   }
 
   private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await applyMigrations(client, {
-        schema: this.s,
-        table: 'schema_migrations',
-        lockKey: `reelforge-migrate-${this.s}`,
-        statements: migrations(this.s),
-        onApplied: (version) => this.options.logger?.info({ version, schema: this.options.schema ?? 'eventstore' }, 'event store migration applied'),
-      });
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    await migrate(this.pool, {
+      schema: this.s,
+      table: 'schema_migrations',
+      lockKey: `reelforge-migrate-${this.s}`,
+      statements: migrations(this.s),
+      onApplied: (version) => this.options.logger?.info({ version, schema: this.options.schema ?? 'eventstore' }, 'event store migration applied'),
+    });
   }
 
   private async listen(): Promise<void> {

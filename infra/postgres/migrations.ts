@@ -41,3 +41,23 @@ export async function applyMigrations(client: SqlRunner, set: MigrationSet): Pro
     set.onApplied?.(v);
   }
 }
+
+/** What migrate() needs of a pool: `pg`'s Pool fits. */
+export interface MigrationPool {
+  connect(): Promise<SqlRunner & { release(): void }>;
+}
+
+/** applyMigrations in a transaction of its own on a connection from `pool`: what a store runs when it opens. */
+export async function migrate(pool: MigrationPool, set: MigrationSet): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await applyMigrations(client, set);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

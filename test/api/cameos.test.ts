@@ -16,6 +16,7 @@ import { startApiStack } from '../support/apiStack';
 import { silentClip, stillClip, talkingClip, textFile } from '../support/clips';
 import { eventually, testEnv } from '../support/env';
 import type { Problem as ProblemBody } from '../../api/plugins/errors';
+import { videoRequest } from '../support/videos';
 
 
 interface Cameo {
@@ -133,21 +134,7 @@ async function seedVideo(ownerId: string, cameoIds: string[], finished: boolean)
   const keysOf = contentKeys(id);
   const at = Math.floor(Date.now() / 1000);
   const request: VideoRequestedData = {
-    video_id: id,
-    owner_id: ownerId,
-    prompt: 'a person waving at the camera',
-    model: 'reference',
-    seconds: 1,
-    size: '256x256',
-    style: 'cinematic',
-    camera: 'static',
-    seed: 7,
-    cameo_ids: cameoIds,
-    publish: false,
-    remixed_from_video_id: null,
-    extended_from_video_id: null,
-    has_input_reference: false,
-    at,
+    ...videoRequest('a person waving at the camera', { video_id: id, owner_id: ownerId, seconds: 1, cameo_ids: cameoIds, at }),
   };
   const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
   const commands: VideoCommand[] = [{ type: 'RequestVideo', data: request }, { type: 'RecordPromptVerdict', data: verdict }];

@@ -10,6 +10,7 @@ import { startApiStack } from '../support/apiStack';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
 import type { Problem } from '../../api/plugins/errors';
+import { videoRequest } from '../support/videos';
 
 interface Video {
   id: string;
@@ -48,21 +49,7 @@ async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'take
   const id = `video_${randomBytes(16).toString('hex')}`;
   const at = Math.floor(Date.now() / 1000);
   const request: VideoRequestedData = {
-    video_id: id,
-    owner_id: ids[owner],
-    prompt: 'three red balls',
-    model: 'reference',
-    seconds: 1,
-    size: '256x256',
-    style: 'cinematic',
-    camera: 'static',
-    seed: 5,
-    cameo_ids: cameoIds,
-    publish: false,
-    remixed_from_video_id: null,
-    extended_from_video_id: null,
-    has_input_reference: false,
-    at,
+    ...videoRequest('three red balls', { video_id: id, owner_id: ids[owner], seconds: 1, seed: 5, cameo_ids: cameoIds, at }),
   };
   const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
   const k = contentKeys(id);

@@ -32,6 +32,7 @@ import { testEngine } from '../support/pipeline';
 import { eventually, testEnv } from '../support/env';
 import { sharedDevServer } from '../support/temporal';
 import type { Problem as ProblemBody } from '../../api/plugins/errors';
+import { videoRequest } from '../support/videos';
 
 interface Running {
   app: FastifyInstance;
@@ -177,21 +178,7 @@ async function seedCompletedVideo(ownerId: string, contentBytes: Buffer): Promis
   const keysOf = contentKeys(id);
   const at = Math.floor(Date.now() / 1000);
   const request: VideoRequestedData = {
-    video_id: id,
-    owner_id: ownerId,
-    prompt: PROMPT,
-    model: 'reference',
-    seconds: 1,
-    size: '256x256',
-    style: 'cinematic',
-    camera: 'static',
-    seed: 7,
-    cameo_ids: [],
-    publish: false,
-    remixed_from_video_id: null,
-    extended_from_video_id: null,
-    has_input_reference: false,
-    at,
+    ...videoRequest(PROMPT, { video_id: id, owner_id: ownerId, seconds: 1, at }),
   };
   const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
   const commands: VideoCommand[] = [

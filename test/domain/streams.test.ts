@@ -5,6 +5,7 @@ import { foldCameo, initialCameoState, type CameoEvent } from '../../domain/came
 import type { ModerationEvent } from '../../domain/moderation/events';
 import { categoryOf, foldStream, STREAM_CATEGORIES, UnfoldableEvent, UnknownStreamCategory, type FoldedStream, type StreamEvent } from '../../domain/streams';
 import { foldVideo, planChunks, type VideoEvent } from '../../domain/video';
+import { videoRequest } from '../support/videos';
 
 /** given(stream, events).whenFoldedUntil(revision).then(state) / .thenThrows(check). */
 function given(stream: string, events: Array<{ type: string; data: unknown }>) {
@@ -36,21 +37,7 @@ const video: VideoEvent[] = [
   {
     type: 'VideoRequested',
     data: {
-      video_id: 'video_1',
-      owner_id: 'user_1',
-      prompt: 'three red balls',
-      model: 'reference',
-      seconds: 1,
-      size: '256x256',
-      style: 'cinematic',
-      camera: 'static',
-      seed: 7,
-      cameo_ids: [],
-      publish: false,
-      remixed_from_video_id: null,
-      extended_from_video_id: null,
-      has_input_reference: false,
-      at,
+      ...videoRequest('three red balls', { video_id: 'video_1', owner_id: 'user_1', seconds: 1, at }),
     },
   },
   { type: 'PromptModerated', data: { case_id: 'case_1', verdict: 'allow', categories: [], reasons: [], at } },

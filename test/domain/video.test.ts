@@ -1,25 +1,12 @@
 // The video decider, given/when/then: what each command records, and what it refuses.
 import { decide, evolve, foldVideo, initialVideoState, planChunks, VideoCommandRefused, type VideoEvent, type VideoRequestedData } from '../../domain/video';
 import { specFor } from '../support/decider';
+import { videoRequest } from '../support/videos';
 
 const spec = specFor({ decide, evolve, initialState: initialVideoState });
 
 const request: VideoRequestedData = {
-  video_id: 'video_1',
-  owner_id: 'user_1',
-  prompt: 'three red balls',
-  model: 'reference',
-  seconds: 2,
-  size: '256x256',
-  style: 'cinematic',
-  camera: 'static',
-  seed: 42,
-  cameo_ids: [],
-  publish: false,
-  remixed_from_video_id: null,
-  extended_from_video_id: null,
-  has_input_reference: false,
-  at: 1000,
+  ...videoRequest('three red balls', { video_id: 'video_1', owner_id: 'user_1', seed: 42, at: 1000 }),
 };
 const requested: VideoEvent = { type: 'VideoRequested', data: request };
 const allowed: VideoEvent = { type: 'PromptModerated', data: { case_id: 'case_1', verdict: 'allow', categories: [], reasons: [], at: 1001 } };

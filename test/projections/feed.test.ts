@@ -16,6 +16,7 @@ import { ProjectionRunner, rebuild, type ReadModel } from '../../projections/run
 import { listParked, readCheckpoint } from '../../projections/store';
 import { startRole } from '../support/processes';
 import { eventually, testEnv } from '../support/env';
+import { videoRequest } from '../support/videos';
 
 const silent = createLogger({ level: 'silent', name: 'feed-test' });
 const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
@@ -78,21 +79,16 @@ function requested(videoId: string, ownerId: string, at: number, parent: { remix
   return {
     type: 'VideoRequested',
     data: {
-      video_id: videoId,
-      owner_id: ownerId,
-      prompt: `balls bouncing in a ${videoId.slice(-4)} room`,
-      model: 'reference',
-      seconds: 1,
-      size: '256x256',
-      style: 'cinematic',
-      camera: 'static',
-      seed: at % 1000,
-      cameo_ids: [],
-      publish: true,
-      remixed_from_video_id: parent.remix ?? null,
-      extended_from_video_id: parent.extend ?? null,
-      has_input_reference: false,
-      at,
+      ...videoRequest(`balls bouncing in a ${videoId.slice(-4)} room`, {
+        video_id: videoId,
+        owner_id: ownerId,
+        seconds: 1,
+        seed: at % 1000,
+        publish: true,
+        remixed_from_video_id: parent.remix ?? null,
+        extended_from_video_id: parent.extend ?? null,
+        at,
+      }),
     },
   };
 }

@@ -29,6 +29,7 @@ import { readCheckpoint } from '../../projections/store';
 import { testEnv } from '../support/env';
 import { dropSchemas, freshEventStore, schemaName } from '../support/schemas';
 import { runScript } from '../support/processes';
+import { videoRequest } from '../support/videos';
 
 jest.setTimeout(90_000);
 
@@ -245,21 +246,19 @@ class Workload {
     await v.run({
       type: 'RequestVideo',
       data: {
-        video_id: videoId,
-        owner_id: owner,
-        prompt: kind === 'blocked_prompt' ? 'a gory fight scene' : `balls bouncing in room ${videoId.slice(-3)}`,
-        model: 'reference',
-        seconds,
-        size: '256x256',
-        style: this.pick(['cinematic', 'toon', 'noir']),
-        camera: this.pick(['static', 'pan', 'orbit']),
-        seed: Math.floor(this.rand() * 1e6),
-        cameo_ids: cameo ? [cameo.id] : [],
-        publish: kind !== 'private' && this.rand() < 0.8,
-        remixed_from_video_id: kind === 'remix' && parent ? parent.request!.video_id : null,
-        extended_from_video_id: kind === 'extension' && parent ? parent.request!.video_id : null,
-        has_input_reference: false,
-        at: this.now(),
+        ...videoRequest(kind === 'blocked_prompt' ? 'a gory fight scene' : `balls bouncing in room ${videoId.slice(-3)}`, {
+          video_id: videoId,
+          owner_id: owner,
+          seconds,
+          style: this.pick(['cinematic', 'toon', 'noir']),
+          camera: this.pick(['static', 'pan', 'orbit']),
+          seed: Math.floor(this.rand() * 1e6),
+          cameo_ids: cameo ? [cameo.id] : [],
+          publish: kind !== 'private' && this.rand() < 0.8,
+          remixed_from_video_id: kind === 'remix' && parent ? parent.request!.video_id : null,
+          extended_from_video_id: kind === 'extension' && parent ? parent.request!.video_id : null,
+          at: this.now(),
+        }),
       },
     });
     const block = kind === 'blocked_prompt';

@@ -14,6 +14,7 @@ import { ProjectionRunner, rebuild, type ReadModel } from '../../projections/run
 import { listParked, quoteSchema, readCheckpoint, type SqlClient } from '../../projections/store';
 import { createVideosReadModel, type VideoRow } from '../../projections/videos';
 import { eventually, testEnv } from '../support/env';
+import { videoRequest } from '../support/videos';
 
 const silent = createLogger({ level: 'silent', name: 'projections-test' });
 const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
@@ -79,21 +80,7 @@ function videoStory(videoId: string, ownerId: string, at: number): VideoEvent[] 
     {
       type: 'VideoRequested',
       data: {
-        video_id: videoId,
-        owner_id: ownerId,
-        prompt: 'balls bouncing',
-        model: 'reference',
-        seconds: 6,
-        size: '256x256',
-        style: 'cinematic',
-        camera: 'pan',
-        seed: at,
-        cameo_ids: [],
-        publish: false,
-        remixed_from_video_id: null,
-        extended_from_video_id: null,
-        has_input_reference: false,
-        at,
+        ...videoRequest('balls bouncing', { video_id: videoId, owner_id: ownerId, seconds: 6, camera: 'pan', seed: at, at }),
       },
     },
     { type: 'PromptModerated', data: { case_id: `case_${videoId}`, verdict: 'allow', categories: [], reasons: [], at: at + 1 } },

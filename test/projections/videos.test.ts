@@ -11,6 +11,7 @@ import { ProjectionRunner } from '../../projections/runner';
 import { createVideosReadModel, type VideoRow } from '../../projections/videos';
 import { createVideosQuery, InvalidCursor, type ApiVideo } from '../../projections/videosQuery';
 import { testEnv } from '../support/env';
+import { videoRequest } from '../support/videos';
 
 const logger = createLogger({ level: 'silent', name: 'projections-test' });
 const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
@@ -62,21 +63,7 @@ function requested(videoId: string, ownerId: string, at: number, extra: Partial<
   return {
     type: 'VideoRequested',
     data: {
-      video_id: videoId,
-      owner_id: ownerId,
-      prompt: `three red balls (${videoId})`,
-      model: 'reference',
-      seconds: 2,
-      size: '256x256',
-      style: 'cinematic',
-      camera: 'static',
-      seed: 42,
-      cameo_ids: [],
-      publish: false,
-      remixed_from_video_id: null,
-      extended_from_video_id: null,
-      has_input_reference: false,
-      at,
+      ...videoRequest(`three red balls (${videoId})`, { video_id: videoId, owner_id: ownerId, seed: 42, at }),
       ...extra,
     },
   };

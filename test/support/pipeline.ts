@@ -8,7 +8,6 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
 import type { BlobStore } from '../../infra/blobs';
-import type { VideoRequestedData } from '../../domain/video';
 import type { EventStore } from '../../infra/eventstore/port';
 import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
@@ -80,24 +79,4 @@ export async function startPipeline(env: TestWorkflowEnvironment, eventStore: Ev
   };
 }
 
-/** A generation request as the API records it: a fresh id, small defaults, and `overrides` on top. */
-export function videoRequest(prompt: string, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData {
-  return {
-    video_id: `video_${randomUUID().replace(/-/g, '')}`,
-    owner_id: 'user_test',
-    prompt,
-    model: 'reference',
-    seconds: 2,
-    size: '256x256',
-    style: 'cinematic',
-    camera: 'static',
-    seed: 7,
-    cameo_ids: [],
-    publish: false,
-    remixed_from_video_id: null,
-    extended_from_video_id: null,
-    has_input_reference: false,
-    at: 1_700_000_000,
-    ...overrides,
-  };
-}
+export { videoRequest } from './videos';
