@@ -9,10 +9,16 @@ import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activit
 import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
+import type { PgEventStore } from '../../infra/eventstore/postgres';
+import type { VideoRequestedData } from '../../domain/video';
+import { generationWorkflow } from '../../workflows';
+import type { Progress } from '../../workflows/generation';
 import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { realActivities } from './activities';
 import { testEnv } from './env';
+import { freshEventStore } from './schemas';
+import { sharedDevServer } from './temporal';
 
 /** Videos of one test file render side by side on the test's GPU worker. */
 const TEST_GPU_CONCURRENCY = 2;
@@ -80,3 +86,33 @@ export async function startPipeline(env: TestWorkflowEnvironment, eventStore: Ev
 }
 
 export { videoRequest } from './videos';
+
+/**
+ * A pipeline for the describe block it is called in: the shared dev server, an event store in a schema of its own
+ * and the workers, started before its tests and stopped (the schema dropped) after them. Read the fields in tests.
+ */
+export function usePipeline(prefix: string) {
+  const ctx = {
+    /** Runs a generation to its end on this pipeline (workflow id `video-<id>`, as the API starts it). */
+    generate: (req: VideoRequestedData) =>
+      ctx.env.client.workflow.execute(generationWorkflow, {
+        taskQueue: ctx.pipeline.taskQueue,
+        workflowId: `video-${req.video_id}`,
+        args: [{ request: req, actor: req.owner_id, gpuTaskQueue: ctx.pipeline.gpuTaskQueue }],
+      }),
+  } as { env: TestWorkflowEnvironment; store: PgEventStore; pipeline: Awaited<ReturnType<typeof startPipeline>>; generate(req: VideoRequestedData): Promise<Progress> };
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    ctx.env = await sharedDevServer();
+    const fresh = await freshEventStore(prefix);
+    ctx.store = fresh.store;
+    drop = fresh.drop;
+    ctx.pipeline = await startPipeline(ctx.env, ctx.store);
+  });
+  afterAll(async () => {
+    await ctx.pipeline?.stop();
+    await ctx.env?.teardown();
+    await drop?.();
+  });
+  return ctx;
+}

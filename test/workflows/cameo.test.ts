@@ -5,21 +5,17 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { verifyChain } from '../../domain/cameo/chain';
 import type { CameoEvent, Permission } from '../../domain/cameo/events';
 import { foldCameo, type CameoState } from '../../domain/cameo/state';
 import type { VideoEvent, VideoRequestedData } from '../../domain/video';
-import type { PgEventStore } from '../../infra/eventstore/postgres';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
 import { generationWorkflow, publishWorkflow } from '../../workflows';
 import { cameoWorkflow } from '../../workflows/cameo';
 import { cameoStateQuery, changePermissionUpdate, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../../workflows/definitions';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
-import { startPipeline, videoRequest } from '../support/pipeline';
-import { freshEventStore } from '../support/schemas';
-import { sharedDevServer } from '../support/temporal';
+import { videoRequest, usePipeline } from '../support/pipeline';
 
 const OWNER = 'user_owner';
 const FRIEND = 'user_friend';
@@ -27,33 +23,22 @@ const STRANGER = 'user_stranger';
 const hex = () => randomUUID().replace(/-/g, '');
 
 describe('cameoWorkflow', () => {
-  let env: TestWorkflowEnvironment;
-  let store: PgEventStore;
-  let dropStore: () => Promise<void>;
-  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+  const stack = usePipeline('cameo');
   let recording: Buffer;
 
   beforeAll(async () => {
-    env = await sharedDevServer();
-    ({ store, drop: dropStore } = await freshEventStore('cameo'));
-    pipeline = await startPipeline(env, store);
     recording = fs.readFileSync(await talkingClip(4));
   });
-  afterAll(async () => {
-    await pipeline?.stop();
-    await env?.teardown();
-    await dropStore?.();
-  });
 
-  const streamOf = async (cameoId: string) => (await store.readStream(`cameo-${cameoId}`)).map((e) => ({ revision: Number(e.revision), type: e.type, data: e.data, metadata: e.metadata as Record<string, string> }));
+  const streamOf = async (cameoId: string) => (await stack.store.readStream(`cameo-${cameoId}`)).map((e) => ({ revision: Number(e.revision), type: e.type, data: e.data, metadata: e.metadata as Record<string, string> }));
 
   /** Registers a cameo of OWNER and waits until its recording is judged. */
   async function registerCameo(permission: Permission = 'approved'): Promise<{ cameoId: string; handle: WorkflowHandle<typeof cameoWorkflow> }> {
     const cameoId = `cameo_${hex()}`;
     const recordingKey = `cameos/${cameoId}/recording`;
-    await pipeline.blobs.put(recordingKey, recording);
-    const handle = await env.client.workflow.start(cameoWorkflow, {
-      taskQueue: pipeline.taskQueue,
+    await stack.pipeline.blobs.put(recordingKey, recording);
+    const handle = await stack.env.client.workflow.start(cameoWorkflow, {
+      taskQueue: stack.pipeline.taskQueue,
       workflowId: `cameo-${cameoId}`,
       args: [{ cameoId, actor: OWNER, registration: { cameo_id: cameoId, owner_id: OWNER, display_name: 'Olive', permission, challenge_id: null, phrase: 'blue river seven lamps', recording_key: recordingKey, at: 1_700_000_000 } }],
     });
@@ -114,9 +99,9 @@ describe('cameoWorkflow', () => {
       await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
     }
     await eventually(async () => ((await handle.describe()).runId !== firstRun ? true : undefined), 'a new run', 10_000);
-    const granted = await env.client.workflow.getHandle(`cameo-${cameoId}`).executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
+    const granted = await stack.env.client.workflow.getHandle(`cameo-${cameoId}`).executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
     expect(granted.revision).toBe(32);
-    const live = await expectLiveEqualsStream(cameoId, env.client.workflow.getHandle(`cameo-${cameoId}`));
+    const live = await expectLiveEqualsStream(cameoId, stack.env.client.workflow.getHandle(`cameo-${cameoId}`));
     expect(live.grants[FRIEND]).toMatchObject({ revision: 32 });
   });
 
@@ -124,12 +109,12 @@ describe('cameoWorkflow', () => {
     const request = (cameoIds: string[], owner = FRIEND, overrides: Partial<VideoRequestedData> = {}): VideoRequestedData =>
       videoRequest('a red ball bouncing', { owner_id: owner, seed: 11, cameo_ids: cameoIds, ...overrides });
     const startVideo = (req: VideoRequestedData) =>
-      env.client.workflow.start(generationWorkflow, {
-        taskQueue: pipeline.taskQueue,
+      stack.env.client.workflow.start(generationWorkflow, {
+        taskQueue: stack.pipeline.taskQueue,
         workflowId: `video-${req.video_id}`,
-        args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
+        args: [{ request: req, actor: req.owner_id, gpuTaskQueue: stack.pipeline.gpuTaskQueue }],
       });
-    const videoEvents = async (req: VideoRequestedData) => (await store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+    const videoEvents = async (req: VideoRequestedData) => (await stack.store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
 
     it('stops a video whose owner has no consent before any GPU work: blocked, consent_missing', async () => {
       const { cameoId } = await registerCameo('approved');
@@ -153,7 +138,7 @@ describe('cameoWorkflow', () => {
       const events = await videoEvents(req);
       expect(events.find((e) => e.type === 'CameoUseReserved')!.data).toMatchObject({ cameo_id: cameoId, basis: 'grant', grant_revision: granted.revision });
 
-      await env.client.workflow.execute(publishWorkflow, { taskQueue: pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
+      await stack.env.client.workflow.execute(publishWorkflow, { taskQueue: stack.pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
       const published = (await videoEvents(req)).find((e) => e.type === 'VideoPublished')!;
       expect(published.data).toMatchObject({ cameo_uses: [{ cameo_id: cameoId, grant_revision: granted.revision }] });
       const cameoTypes = (await streamOf(cameoId)).map((e) => e.type);
@@ -170,7 +155,7 @@ describe('cameoWorkflow', () => {
       const withCameo = request([cameoId]);
       const without = request([]);
       await Promise.all([(await startVideo(withCameo)).result(), (await startVideo(without)).result()]);
-      const contentOf = async (req: VideoRequestedData) => pipeline.blobs.get(((await videoEvents(req)).find((e) => e.type === 'Muxed')!.data as { content_key: string }).content_key);
+      const contentOf = async (req: VideoRequestedData) => stack.pipeline.blobs.get(((await videoEvents(req)).find((e) => e.type === 'Muxed')!.data as { content_key: string }).content_key);
       expect((await contentOf(withCameo)).equals(await contentOf(without))).toBe(false);
     });
 
@@ -194,9 +179,9 @@ describe('cameoWorkflow', () => {
       ]);
       expect(history.findIndex((e) => e.type === 'CameoUsed' && e.video === req.video_id)).toBeLessThan(revokedAt);
       // The GPU work stopped: nothing keeps rendering for a blocked video.
-      await eventually(() => (pipeline.inFlight() === 0 ? true : undefined), 'GPU work to stop', 10_000);
+      await eventually(() => (stack.pipeline.inFlight() === 0 ? true : undefined), 'GPU work to stop', 10_000);
       // Publishing it is refused with the consent code.
-      const publish = env.client.workflow.execute(publishWorkflow, { taskQueue: pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
+      const publish = stack.env.client.workflow.execute(publishWorkflow, { taskQueue: stack.pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
       await expect(publish).rejects.toBeInstanceOf(WorkflowFailedError);
     });
 
@@ -206,8 +191,8 @@ describe('cameoWorkflow', () => {
       const req = request([cameoId]);
       expect(await (await startVideo(req)).result()).toMatchObject({ status: 'completed' });
       await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
-      const failure = await env.client.workflow
-        .execute(publishWorkflow, { taskQueue: pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] })
+      const failure = await stack.env.client.workflow
+        .execute(publishWorkflow, { taskQueue: stack.pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] })
         .catch((err: unknown) => err);
       expect(failure).toBeInstanceOf(WorkflowFailedError);
       expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'consent_revoked' });

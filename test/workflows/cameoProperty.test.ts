@@ -7,20 +7,16 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { verifyChain } from '../../domain/cameo/chain';
 import { decide, CameoCommandRefused } from '../../domain/cameo/decide';
 import type { CameoEvent, Permission } from '../../domain/cameo/events';
 import { foldCameo } from '../../domain/cameo/state';
-import type { PgEventStore } from '../../infra/eventstore/postgres';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
 import { cameoWorkflow } from '../../workflows/cameo';
 import { cameoStateQuery, changePermissionUpdate, grantAccessUpdate, publishUseUpdate, reserveUseUpdate, revokeAccessUpdate } from '../../workflows/definitions';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
-import { startPipeline } from '../support/pipeline';
-import { freshEventStore } from '../support/schemas';
-import { sharedDevServer } from '../support/temporal';
+import { usePipeline } from '../support/pipeline';
 
 const OWNER = 'user_owner';
 const USERS = ['user_a', 'user_b', 'user_c'];
@@ -45,22 +41,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 describe('cameoWorkflow under random interleavings', () => {
-  let env: TestWorkflowEnvironment;
-  let store: PgEventStore;
-  let dropStore: () => Promise<void>;
-  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+  const stack = usePipeline('cameoprop');
   let recording: Buffer;
 
   beforeAll(async () => {
-    env = await sharedDevServer();
-    ({ store, drop: dropStore } = await freshEventStore('cameoprop'));
-    pipeline = await startPipeline(env, store);
     recording = fs.readFileSync(await talkingClip(4));
-  });
-  afterAll(async () => {
-    await pipeline?.stop();
-    await env?.teardown();
-    await dropStore?.();
   });
 
   it('never lets a revoked or narrowed use through, records nothing refused, and its stream replays to its live state', async () => {
@@ -68,9 +53,9 @@ describe('cameoWorkflow under random interleavings', () => {
       fc.asyncProperty(fc.array(step, { minLength: 8, maxLength: 16 }), async (steps) => {
         const cameoId = `cameo_${hex()}`;
         const recordingKey = `cameos/${cameoId}/recording`;
-        await pipeline.blobs.put(recordingKey, recording);
-        const handle = await env.client.workflow.start(cameoWorkflow, {
-          taskQueue: pipeline.taskQueue,
+        await stack.pipeline.blobs.put(recordingKey, recording);
+        const handle = await stack.env.client.workflow.start(cameoWorkflow, {
+          taskQueue: stack.pipeline.taskQueue,
           workflowId: `cameo-${cameoId}`,
           args: [{ cameoId, actor: OWNER, registration: { cameo_id: cameoId, owner_id: OWNER, display_name: 'P', permission: 'approved', challenge_id: null, phrase: null, recording_key: recordingKey, at: 1 } }],
         });
@@ -81,7 +66,7 @@ describe('cameoWorkflow under random interleavings', () => {
         const stoppedBy = new Map<string, string>();
         for (const s of steps) {
           const before = await handle.query(cameoStateQuery);
-          const stream = async () => (await store.readStream(`cameo-${cameoId}`)).length;
+          const stream = async () => (await stack.store.readStream(`cameo-${cameoId}`)).length;
           const lengthBefore = await stream();
           let outcome: { ok: boolean; code?: string };
           if (s.kind === 'grant') outcome = await executeUpdateOrRefusal(handle, grantAccessUpdate, [{ by: OWNER, user_id: s.user }]);
@@ -97,7 +82,7 @@ describe('cameoWorkflow under random interleavings', () => {
             if (s.kind === 'publish') outcome = await executeUpdateOrRefusal(handle, publishUseUpdate, [{ video_id: video.id, mutual: s.mutual }]);
             else {
               // The completion check of a generation: the decider on the state read from the stream.
-              const stored = (await store.readStream(`cameo-${cameoId}`)).map((e) => ({ type: e.type, data: e.data }) as CameoEvent);
+              const stored = (await stack.store.readStream(`cameo-${cameoId}`)).map((e) => ({ type: e.type, data: e.data }) as CameoEvent);
               try {
                 decide({ type: 'CheckUse', data: { video_id: video.id, mutual: s.mutual } }, foldCameo(stored));
                 outcome = { ok: true };
@@ -121,7 +106,7 @@ describe('cameoWorkflow under random interleavings', () => {
           }
         }
 
-        const stored = await store.readStream(`cameo-${cameoId}`);
+        const stored = await stack.store.readStream(`cameo-${cameoId}`);
         const live = await handle.query(cameoStateQuery);
         expect(live).toEqual(foldCameo(stored.map((e) => ({ type: e.type, data: e.data }) as CameoEvent)));
         const meta = (e: (typeof stored)[number]) => e.metadata as { prev_hash?: string; hash?: string };

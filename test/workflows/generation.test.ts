@@ -2,44 +2,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Collision, VideoEvent, VideoRequestedData } from '../../domain/video';
-import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { generationWorkflow, progressQuery } from '../../workflows';
 import { detectOnsets } from '../gpu-workers/support/onsets';
 import { eventually } from '../support/env';
-import { startPipeline, videoRequest as request } from '../support/pipeline';
+import { videoRequest as request, usePipeline } from '../support/pipeline';
 import { syncReport } from '../support/sync';
-import { freshEventStore } from '../support/schemas';
-import { sharedDevServer } from '../support/temporal';
 
 const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
 
 describe('generationWorkflow', () => {
-  let dropStore: () => Promise<void>;
-  let env: TestWorkflowEnvironment;
-  let store: PgEventStore;
-  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+  const stack = usePipeline('wf');
 
-  beforeAll(async () => {
-    env = await sharedDevServer();
-    ({ store, drop: dropStore } = await freshEventStore('wf'));
-    pipeline = await startPipeline(env, store);
-  });
-  afterAll(async () => {
-    await pipeline?.stop();
-    await env?.teardown();
-    await dropStore?.();
-  });
 
-  const run = (req: VideoRequestedData) =>
-    env.client.workflow.execute(generationWorkflow, {
-      taskQueue: pipeline.taskQueue,
-      workflowId: `video-${req.video_id}`,
-      args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
-    });
-  const eventsOf = async (req: VideoRequestedData) => (await store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+  const run = stack.generate;
+  const eventsOf = async (req: VideoRequestedData) => (await stack.store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
 
   it('turns a prompt into an MP4 with H.264 and AAC whose sounds fall on the collisions', async () => {
     const req = request('three red balls bouncing');
@@ -56,8 +34,8 @@ describe('generationWorkflow', () => {
     expect(events.filter((e) => e.type === 'VideoChunkRendered')).toHaveLength(2);
 
     const muxed = events.find((e) => e.type === 'Muxed')!.data as { content_key: string };
-    const file = path.join(pipeline.dataDir, 'check.mp4');
-    fs.writeFileSync(file, await pipeline.blobs.get(muxed.content_key));
+    const file = path.join(stack.pipeline.dataDir, 'check.mp4');
+    fs.writeFileSync(file, await stack.pipeline.blobs.get(muxed.content_key));
     const info = await ffmpeg.probe(file);
     expect(info.video).toMatchObject({ codec: 'h264', width: 256, height: 256, fps: 24 });
     expect(info.audio).toMatchObject({ codec: 'aac', sampleRateHz: 48000 });
@@ -97,26 +75,26 @@ describe('generationWorkflow', () => {
 
   it('is cancelled cleanly mid-render and records VideoCancelled', async () => {
     const req = request('eight bouncy balls', { seconds: 8, size: '512x512' });
-    const handle = await env.client.workflow.start(generationWorkflow, {
-      taskQueue: pipeline.taskQueue,
+    const handle = await stack.env.client.workflow.start(generationWorkflow, {
+      taskQueue: stack.pipeline.taskQueue,
       workflowId: `video-${req.video_id}`,
-      args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
+      args: [{ request: req, actor: req.owner_id, gpuTaskQueue: stack.pipeline.gpuTaskQueue }],
     });
     await eventually(async () => ((await handle.query(progressQuery)).stage === 'rendering' ? true : undefined), 'rendering to start');
-    await eventually(async () => ((await store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), 'a first chunk');
+    await eventually(async () => ((await stack.store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), 'a first chunk');
     await handle.cancel();
     // Cancelled within 2 s: VideoCancelled is on the stream by then.
-    await eventually(async () => ((await store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoCancelled') ? true : undefined), 'VideoCancelled', 2000);
+    await eventually(async () => ((await stack.store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoCancelled') ? true : undefined), 'VideoCancelled', 2000);
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     // GPU work stops: the chunk in flight sees the cancellation at its next heartbeat, and no further chunk starts.
-    const chunkFiles = async () => (await pipeline.blobs.list(`videos/${req.video_id}/`)).filter((k) => k.endsWith('.carry.json'));
-    await eventually(() => (pipeline.inFlight() === 0 ? true : undefined), 'the GPU activity in flight to stop', 5000);
+    const chunkFiles = async () => (await stack.pipeline.blobs.list(`videos/${req.video_id}/`)).filter((k) => k.endsWith('.carry.json'));
+    await eventually(() => (stack.pipeline.inFlight() === 0 ? true : undefined), 'the GPU activity in flight to stop', 5000);
     const rendered = (await chunkFiles()).length;
     expect(rendered).toBeLessThan(8);
     const events = await eventsOf(req);
     expect(events[events.length - 1]!.type).toBe('VideoCancelled');
     // No content.
-    expect(await pipeline.blobs.exists(`videos/${req.video_id}/content.mp4`)).toBe(false);
+    expect(await stack.pipeline.blobs.exists(`videos/${req.video_id}/content.mp4`)).toBe(false);
     expect(events.map((e) => e.type)).not.toContain('Muxed');
   });
 });

@@ -4,16 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SceneDescribedData, VideoEvent, VideoRequestedData } from '../../domain/video';
-import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
-import { generationWorkflow } from '../../workflows';
-import { startPipeline, videoRequest } from '../support/pipeline';
+import { videoRequest, usePipeline } from '../support/pipeline';
 
 const request = (prompt: string, overrides: Partial<VideoRequestedData> = {}) => videoRequest(prompt, { seconds: 1, seed: 11, ...overrides });
-import { freshEventStore } from '../support/schemas';
-import { sharedDevServer } from '../support/temporal';
 
 const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
 
@@ -27,36 +22,18 @@ const isBlue = (rgb: number[]) => rgb[2]! > 0.8 && rgb[0]! < 0.2 && rgb[1]! < 0.
 const isRed = (rgb: number[]) => rgb[0]! > 0.8 && rgb[1]! < 0.2 && rgb[2]! < 0.2;
 
 describe('remixes and extensions', () => {
-  let dropStore: () => Promise<void>;
-  let env: TestWorkflowEnvironment;
-  let store: PgEventStore;
-  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+  const stack = usePipeline('remix');
 
-  beforeAll(async () => {
-    env = await sharedDevServer();
-    ({ store, drop: dropStore } = await freshEventStore('remix'));
-    pipeline = await startPipeline(env, store);
-  });
-  afterAll(async () => {
-    await pipeline?.stop();
-    await env?.teardown();
-    await dropStore?.();
-  });
 
-  const run = (req: VideoRequestedData) =>
-    env.client.workflow.execute(generationWorkflow, {
-      taskQueue: pipeline.taskQueue,
-      workflowId: `video-${req.video_id}`,
-      args: [{ request: req, actor: req.owner_id, gpuTaskQueue: pipeline.gpuTaskQueue }],
-    });
-  const eventsOf = async (videoId: string) => (await store.readStream(`video-${videoId}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+  const run = stack.generate;
+  const eventsOf = async (videoId: string) => (await stack.store.readStream(`video-${videoId}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
   const sceneOf = async (videoId: string) => (await eventsOf(videoId)).find((e) => e.type === 'SceneDescribed')!.data as SceneDescribedData;
   const contentOf = async (videoId: string) => {
     const muxed = (await eventsOf(videoId)).find((e) => e.type === 'Muxed')!.data as { content_key: string; duration_s: number };
-    return { ...muxed, bytes: await pipeline.blobs.get(muxed.content_key) };
+    return { ...muxed, bytes: await stack.pipeline.blobs.get(muxed.content_key) };
   };
   const decode = async (bytes: Buffer) => {
-    const file = path.join(pipeline.dataDir, `${randomUUID()}.mp4`);
+    const file = path.join(stack.pipeline.dataDir, `${randomUUID()}.mp4`);
     fs.writeFileSync(file, bytes);
     return ffmpeg.decodeToRgb(file, 256, 256);
   };
