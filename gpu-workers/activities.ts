@@ -31,6 +31,12 @@ export interface ChunkJob {
    * continues from its source's last carry and event track.
    */
   previous?: { videoId: string; index: number };
+  /**
+   * The video's next chunk, when there is one: the worker renders it ahead, on a free slot, as soon as this chunk's
+   * frames are done, so the device does not idle while the workflow records this chunk and schedules the next; the
+   * next chunk's activity then takes those frames (the render is deterministic) instead of rendering them again.
+   */
+  next?: { startFrame: number; numFrames: number };
 }
 
 export interface DescribeSceneInput {
@@ -120,11 +126,112 @@ class Slots {
     }
   }
 
+  /** `work` on a slot if one is free now (nobody waits for it); undefined, and `work` not started, if none is. */
+  tryRun<T>(work: () => Promise<T>): Promise<T> | undefined {
+    if (this.active >= this.limit) return undefined;
+    this.active++;
+    return work().finally(() => this.release());
+  }
+
   private release(): void {
     const next = this.waiting.shift();
     if (next) next();
     else this.active--;
   }
+}
+
+/** A video chunk's render before it is stored. */
+interface RenderedFrames {
+  frames: Buffer;
+  events: Float32Array;
+  state: Float32Array;
+  width: number;
+  height: number;
+}
+
+/** How long a chunk rendered ahead is kept for its activity (in memory: a 720x1280 chunk's frames are 66 MB). */
+const AHEAD_TTL_MS = 60_000;
+
+type AheadKind = 'video' | 'audio';
+
+/** Everything a chunk's render depends on: a chunk rendered ahead is taken only by an activity asking for exactly it. */
+function aheadKey(job: ChunkJob, kind: AheadKind): string {
+  return JSON.stringify([kind, job.videoId, job.index, job.startFrame, job.numFrames, job.prompt, job.seed, job.size, job.style, job.camera, job.cameo?.likenessKey ?? null, job.scene ?? null, job.previous ?? null]);
+}
+
+/**
+ * Chunks rendered ahead of their activities, on slots nobody was waiting for. Nothing is stored until the chunk's
+ * own activity takes the result (so a cancelled or deleted video leaves no files behind); a worker that dies loses
+ * them, and the activities render those chunks again from what the previous chunks stored.
+ */
+class RenderAhead {
+  private readonly pending = new Map<string, AheadEntry>();
+
+  /**
+   * Starts `work` for `job` if a slot is free and it is not already under way. `progress` throws once the render is
+   * abandoned, and otherwise keeps its details for the heartbeats of the activity that takes it.
+   */
+  start<T>(job: ChunkJob, kind: AheadKind, slots: Slots, work: (progress: (details?: Record<string, unknown>) => void) => Promise<T>): void {
+    const key = aheadKey(job, kind);
+    if (this.pending.has(key)) return;
+    let abandoned = false;
+    const entry: AheadEntry = {
+      result: Promise.resolve(),
+      details: { renderingAhead: true },
+      abandon: () => {
+        abandoned = true;
+        clearTimeout(entry.timer);
+        if (this.pending.get(key) === entry) this.pending.delete(key);
+      },
+    };
+    const result = slots.tryRun(() =>
+      work((details) => {
+        if (abandoned) throw new Error(`${kind} chunk ${job.index} of ${job.videoId} rendered ahead: no longer wanted`);
+        if (details) entry.details = { ...details, renderingAhead: true };
+      }),
+    );
+    if (!result) return;
+    entry.result = result;
+    result.then(
+      () => (entry.timer = setTimeout(entry.abandon, AHEAD_TTL_MS).unref()),
+      () => entry.abandon(),
+    );
+    this.pending.set(key, entry);
+  }
+
+  /**
+   * The chunk rendered (or being rendered) ahead for `job`, waited for while heartbeating its progress; undefined
+   * when none was started or it failed (the caller renders it itself). The activity's cancellation abandons it.
+   */
+  async take<T>(job: ChunkJob, kind: AheadKind): Promise<T | undefined> {
+    const key = aheadKey(job, kind);
+    const entry = this.pending.get(key);
+    if (!entry) return undefined;
+    this.pending.delete(key);
+    clearTimeout(entry.timer);
+    const ctx = Context.current();
+    ctx.heartbeat(entry.details);
+    const beat = setInterval(() => ctx.heartbeat(entry.details), 1000);
+    try {
+      return (await Promise.race([entry.result, ctx.cancelled])) as T;
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) {
+        entry.abandon();
+        throw err;
+      }
+      return undefined;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+}
+
+interface AheadEntry {
+  result: Promise<unknown>;
+  /** The latest progress of the render, for the heartbeats of the activity waiting for it. */
+  details: Record<string, unknown>;
+  abandon(): void;
+  timer?: NodeJS.Timeout;
 }
 
 /** Scenes by prompt, seed and size: the video and audio activities of one video describe the same scene. */
@@ -172,11 +279,12 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
   const likenessOf = async (job: ChunkJob): Promise<Cameo | undefined> => (job.cameo ? await loadLikeness(blobs, job.cameo.likenessKey) : undefined);
   const videoSlots = new Slots(deps.concurrency ?? 1);
   const audioSlots = new Slots(deps.concurrency ?? 1);
+  const ahead = new RenderAhead();
 
   return {
     describeVideoScene,
-    renderVideoChunk: (job: ChunkJob): Promise<VideoChunkResult> => videoSlots.run(() => renderVideoChunk(job)),
-    renderAudioChunk: (job: ChunkJob): Promise<AudioChunkResult> => audioSlots.run(() => renderAudioChunk(job)),
+    renderVideoChunk,
+    renderAudioChunk,
   };
 
   /** The scene a video's chunks will render: its prompt's, or (a remix) its parent's changed by the prompt's words. */
@@ -196,23 +304,14 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     return job.index > 0 ? { videoId: job.videoId, index: job.index - 1 } : job.previous;
   }
 
-  async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
-    const ctx = Context.current();
-    const log = deps.logger.child({ videoId: job.videoId, chunk: job.index, attempt: ctx.info.attempt });
-    const scene = await sceneOf(job);
-    const cameo = await likenessOf(job);
-    let state: ArrayLike<number> = scene.initialState;
-    const previous = previousOf(job);
-    if (previous) {
-      // A retried or moved chunk starts from the state the previous chunk recorded, never from a guess.
-      state = (JSON.parse((await blobs.get(carriedKey(previous.videoId, previous.index))).toString('utf8')) as { state: number[] }).state;
-    }
+  /** A chunk's frames, event track and final state, rendered slice by slice from `state`; `beat` runs after each slice. */
+  async function renderFrames(job: ChunkJob, scene: Scene, cameo: Cameo | undefined, from: ArrayLike<number>, beat: (framesDone: number) => void): Promise<RenderedFrames> {
+    let state = from;
     const frames: Uint8Array[] = [];
     const events: Float32Array[] = [];
     let width = 0;
     let height = 0;
     for (let done = 0; done < job.numFrames; ) {
-      checkCancelled();
       const n = Math.min(FRAMES_PER_SLICE, job.numFrames - done);
       // The model carries state exactly, so slices render the same frames as one call would.
       const part = await engine.renderVideoChunk({ scene, state, startFrame: job.startFrame + done, numFrames: n, size: job.size, style: job.style, camera: job.camera, ...(cameo ? { cameo } : {}) });
@@ -222,12 +321,41 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       width = part.width;
       height = part.height;
       done += n;
-      ctx.heartbeat({ framesDone: done, frames: job.numFrames });
+      beat(done);
     }
-    checkCancelled();
-    const allFrames = Buffer.concat(frames);
     const allEvents = new Float32Array(events.reduce((n, e) => n + e.length, 0));
     events.reduce((offset, e) => (allEvents.set(e, offset), offset + e.length), 0);
+    return { frames: Buffer.concat(frames), events: allEvents, state: state as Float32Array, width, height };
+  }
+
+  async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
+    const ctx = Context.current();
+    const log = deps.logger.child({ videoId: job.videoId, chunk: job.index, attempt: ctx.info.attempt });
+    const scene = await sceneOf(job);
+    const cameo = await likenessOf(job);
+    const heartbeat = (framesDone: number) => {
+      checkCancelled();
+      ctx.heartbeat({ framesDone, frames: job.numFrames });
+    };
+    let rendered = await ahead.take<RenderedFrames>(job, 'video');
+    if (rendered) log.debug('video chunk rendered ahead');
+    else {
+      rendered = await videoSlots.run(async () => {
+        let state: ArrayLike<number> = scene.initialState;
+        const previous = previousOf(job);
+        if (previous) {
+          // A retried or moved chunk starts from the state the previous chunk recorded, never from a guess.
+          state = (JSON.parse((await blobs.get(carriedKey(previous.videoId, previous.index))).toString('utf8')) as { state: number[] }).state;
+        }
+        checkCancelled();
+        return renderFrames(job, scene, cameo, state, heartbeat);
+      });
+    }
+    checkCancelled();
+    const nextJob = job.next ? { ...job, index: job.index + 1, startFrame: job.next.startFrame, numFrames: job.next.numFrames, previous: undefined, next: undefined } : undefined;
+    // The slot is free again: the next chunk starts from this one's final state while this one is stored.
+    const { state } = rendered;
+    if (nextJob) ahead.start(nextJob, 'video', videoSlots, (progress) => renderFrames(nextJob, scene, cameo, state, (framesDone) => progress({ framesDone, frames: nextJob.numFrames })));
     const segment = await writeVideoSegment({
       blobs,
       ffmpeg: deps.ffmpeg,
@@ -235,19 +363,21 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       index: job.index,
       startFrame: job.startFrame,
       fps,
-      video: { frames: allFrames, events: allEvents, state: state as Float32Array, numFrames: job.numFrames, width, height },
+      video: { frames: rendered.frames, events: rendered.events, state: rendered.state, numFrames: job.numFrames, width: rendered.width, height: rendered.height },
     });
+    const allEvents = rendered.events;
     await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(allEvents.buffer, allEvents.byteOffset, allEvents.byteLength));
     // Written last: its presence means the chunk is whole, and the next chunk continues from it.
-    await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(state), startFrame: job.startFrame, numFrames: job.numFrames })));
+    await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(rendered.state), startFrame: job.startFrame, numFrames: job.numFrames })));
+    // This chunk's audio can start now too: its event track is stored, and so is the one before it.
+    ahead.start(job, 'audio', audioSlots, (progress) => renderAudio(job, scene, cameo, () => progress()));
     const collisions = collisionsOf(allEvents, job.startFrame, samplesPerFrame, allEvents.length / job.numFrames);
     log.debug({ bytes: segment.bytes, collisions: collisions.length }, 'video chunk rendered');
     return { blob_key: segment.key, frames: job.numFrames, collisions };
   }
 
-  async function renderAudioChunk(job: ChunkJob): Promise<AudioChunkResult> {
-    const ctx = Context.current();
-    const scene = await sceneOf(job);
+  /** A chunk's audio, from the event tracks stored for it and the chunk before it. */
+  async function renderAudio(job: ChunkJob, scene: Scene, cameo: Cameo | undefined, wanted: () => void = checkCancelled): Promise<Float32Array> {
     const readEvents = async (videoId: string, index: number) => {
       const buf = await blobs.get(eventsKey(videoId, index));
       return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
@@ -255,9 +385,18 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const current = await readEvents(job.videoId, job.index);
     const before = previousOf(job);
     const previous = before ? await readEvents(before.videoId, before.index) : undefined;
-    checkCancelled();
+    wanted();
+    return engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames, ...(cameo ? { cameo } : {}) });
+  }
+
+  async function renderAudioChunk(job: ChunkJob): Promise<AudioChunkResult> {
+    const ctx = Context.current();
+    const scene = await sceneOf(job);
     const cameo = await likenessOf(job);
-    const audio = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames, ...(cameo ? { cameo } : {}) });
+    const audio =
+      (await ahead.take<Float32Array>(job, 'audio')) ??
+      (await audioSlots.run(() => renderAudio(job, scene, cameo)));
+    checkCancelled();
     ctx.heartbeat({ samples: audio.length / 2 });
     const segment = await writeAudioSegment({ blobs, videoId: job.videoId, index: job.index, sampleRateHz: manifest.sample_rate_hz, audio });
     return { blob_key: segment.key, samples: segment.samples };

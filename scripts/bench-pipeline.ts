@@ -7,7 +7,10 @@
 // level runs at least this many videos, rounded up to whole rounds of its submitters; default 6), --level-seconds N
 // (no new submission after this long in a level; default 45), --gpu-concurrency 1,2 (GPU worker concurrencies the
 // throughput runs at; default GPU_CONCURRENCY and 2), --skip-latency, --skip-throughput, --gpu-in-process (the GPU worker
-// inside this process, as the API tests run it, instead of its own process running gpu-workers/worker.ts as deployed).
+// inside this process, as the API tests run it, instead of its own process running gpu-workers/worker.ts as deployed),
+// --dedicated-core (with no accelerator, the last core stands in for one: the GPU worker process and the direct run have
+// it to themselves with one inference thread, and the platform, its servers included, runs on the other cores, as it
+// would beside a GPU; the Temporal server and PostgreSQL are then the bench's own, whatever the environment says).
 // Servers: TEMPORAL_ADDRESS and DATABASE_URL when set, else a throw-away Temporal dev server (temporary SQLite) and
 // embedded PostgreSQL, both in a temporary folder removed at the end. Stores live in fresh schemas, dropped at the end.
 import { randomUUID } from 'node:crypto';
@@ -34,6 +37,7 @@ import { readTools } from '../infra/tools';
 import { FPS, FRAMES_PER_CHUNK } from '../workflows/generation';
 import { Cleanup, withoutForeignSignalHandlers } from './bench/cleanup';
 import { cpuDelta, cpuMeter, type CpuSample } from './bench/cpu';
+import { pin, splitCores, type CoreSplit } from './bench/affinity';
 import { startPlatformStack, type PlatformStack } from './bench/stack';
 import { fmt, renderTable } from './bench/table';
 import { writeResults } from './bench/results';
@@ -73,15 +77,20 @@ interface Args {
   throughput: boolean;
   /** The GPU worker inside this process (as the API tests run it) instead of its own process (as deployed). */
   gpuInProcess: boolean;
+  /**
+   * One core stands in for the accelerator: the GPU worker process and the direct run get it to themselves (one
+   * inference thread), the platform (this process, the Temporal server, PostgreSQL, ffmpeg) the other cores.
+   */
+  dedicatedCore: boolean;
 }
 
 const USAGE =
-  'usage: bench-pipeline [--runs N] [--levels 1,5,20] [--min-videos N] [--level-seconds N] [--gpu-concurrency 1,2] [--skip-latency] [--skip-throughput] [--gpu-in-process]';
+  'usage: bench-pipeline [--runs N] [--levels 1,5,20] [--min-videos N] [--level-seconds N] [--gpu-concurrency 1,2] [--skip-latency] [--skip-throughput] [--gpu-in-process | --dedicated-core]';
 
 class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { runs: 3, levels: [1, 5, 20], minVideos: 6, levelSeconds: 45, gpuConcurrency: undefined, latency: true, throughput: true, gpuInProcess: false };
+  const args: Args = { runs: 3, levels: [1, 5, 20], minVideos: 6, levelSeconds: 45, gpuConcurrency: undefined, latency: true, throughput: true, gpuInProcess: false, dedicatedCore: false };
   const positive = (flag: string, raw: string): number => {
     if (!/^[1-9][0-9]*$/.test(raw)) throw new UsageError(`${flag} needs a positive integer, got ${JSON.stringify(raw)}; ${USAGE}`);
     return Number(raw);
@@ -92,6 +101,7 @@ function parseArgs(argv: readonly string[]): Args {
     if (flag === '--skip-latency') args.latency = false;
     else if (flag === '--skip-throughput') args.throughput = false;
     else if (flag === '--gpu-in-process') args.gpuInProcess = true;
+    else if (flag === '--dedicated-core') args.dedicatedCore = true;
     else {
       const raw = inline ?? argv[++i] ?? '';
       if (flag === '--runs') args.runs = positive(flag, raw);
@@ -102,6 +112,7 @@ function parseArgs(argv: readonly string[]): Args {
       else throw new UsageError(`unknown argument ${JSON.stringify(argv[i - (inline === undefined ? 1 : 0)])}; ${USAGE}`);
     }
   }
+  if (args.gpuInProcess && args.dedicatedCore) throw new UsageError(`--gpu-in-process and --dedicated-core exclude each other; ${USAGE}`);
   return args;
 }
 
@@ -377,6 +388,8 @@ interface DirectDeps {
   mux: ReturnType<typeof createMuxActivities>;
   moderation: ReturnType<typeof createModerationActivities>;
   cpu: () => CpuSample;
+  /** --dedicated-core: the direct run moves this process onto the device core, and back to the platform's after. */
+  cores?: CoreSplit;
 }
 
 interface DirectRun {
@@ -393,6 +406,16 @@ interface DirectRun {
 }
 
 async function runDirect(deps: DirectDeps, spec: VideoSpec): Promise<DirectRun> {
+  if (!deps.cores) return renderDirect(deps, spec);
+  pin(process.pid, deps.cores.device);
+  try {
+    return await renderDirect(deps, spec);
+  } finally {
+    pin(process.pid, deps.cores.platform);
+  }
+}
+
+async function renderDirect(deps: DirectDeps, spec: VideoSpec): Promise<DirectRun> {
   const { engine, blobs, ffmpeg } = deps;
   const cpuBefore = deps.cpu();
   const videoId = `direct_${randomUUID().replace(/-/g, '')}`;
@@ -649,7 +672,11 @@ function redact(url: string): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const config = loadConfig();
+  const loaded = loadConfig();
+  // The device core's one thread for both the GPU worker and the direct run; servers of our own, pinned with us.
+  const cores = args.dedicatedCore ? splitCores() : undefined;
+  const config: Config = cores ? { ...loaded, inferenceThreads: cores.deviceCores, temporalAddress: undefined, databaseUrl: undefined } : loaded;
+  if (cores) pin(process.pid, cores.platform);
   const startedAt = new Date();
   const loadAverageAtStart = os.loadavg();
   // Logs go to stderr at warn: stdout is the report.
@@ -682,7 +709,7 @@ async function main(): Promise<void> {
     const ffmpeg = createFfmpeg(config);
     const stackOptions = (name: string, gpuConcurrency: number) => {
       const dataDir = fs.mkdtempSync(path.join(tmp, `${name}-`));
-      return { temporalAddress: servers.temporal.address, temporalNamespace: config.temporalNamespace, connection, databaseUrl: servers.postgres.url, workflowBundle: { code: bundle.code }, engine: args.gpuInProcess ? engine : ('process' as const), dataDir, name, gpuConcurrency, ffmpegPath: config.ffmpegPath, logger };
+      return { temporalAddress: servers.temporal.address, temporalNamespace: config.temporalNamespace, connection, databaseUrl: servers.postgres.url, workflowBundle: { code: bundle.code }, engine: args.gpuInProcess ? engine : ('process' as const), dataDir, name, gpuConcurrency, ffmpegPath: config.ffmpegPath, logger, ...(cores ? { gpuCores: { cpus: cores.device, count: cores.deviceCores } } : {}) };
     };
 
     const cpu = cpuMeter({ temporal: servers.temporal.pid, postgres: servers.postgres.pid });
@@ -695,6 +722,7 @@ async function main(): Promise<void> {
       mux: createMuxActivities({ blobs: directBlobs, ffmpeg, logger: silent }),
       moderation: createModerationActivities({ blobs: directBlobs, ffmpeg, logger: silent, policy: loadPolicy(config.moderationPolicyPath) }),
       cpu,
+      ...(cores ? { cores } : {}),
     };
 
     let latency: LatencyCell[] = [];
@@ -744,6 +772,7 @@ async function main(): Promise<void> {
       servers: { temporal: servers.temporal.label, postgres: servers.postgres.label },
       engine: { provider: engine.provider, threads: engine.report.threads, pack: `${engine.pack.name}@${engine.pack.version}` },
       gpuConcurrencyConfigured: config.gpuConcurrency,
+      ...(cores ? { cores } : {}),
       video: { prompt: PROMPT, seed: SEED, style: STYLE, camera: CAMERA, fps: FPS, framesPerChunk: FRAMES_PER_CHUNK },
       target: { overheadRatioMax: OVERHEAD_TARGET },
       latency,
@@ -778,6 +807,7 @@ function report(r: {
   servers: { temporal: string; postgres: string };
   engine: { provider: string; threads: number; pack: string };
   gpuConcurrencyConfigured: number;
+  cores?: CoreSplit;
   latency: LatencyCell[];
   throughput: ThroughputLevel[];
   firstChunk: { gpuConcurrency: number; count: number; p50Ms: number; p99Ms: number }[];
@@ -791,6 +821,7 @@ function report(r: {
   out.push(`machine:  ${machine.cpu}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 2 ** 30, 1)} GiB, node ${machine.node}; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end`);
   out.push(`servers:  Temporal ${r.servers.temporal}; PostgreSQL ${r.servers.postgres}`);
   out.push(`engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency; the GPU worker ${r.args.gpuInProcess ? 'inside the bench process (--gpu-in-process)' : 'in its own process (gpu-workers/worker.ts), as deployed'}`);
+  if (r.args.dedicatedCore) out.push(`cores:    --dedicated-core: core ${r.cores?.device} stands in for the accelerator (the GPU worker process and the direct runs, one inference thread); the platform and its servers on ${r.cores?.platform}`);
   out.push(`video:    "${PROMPT}", seed ${SEED}, ${STYLE}, camera ${CAMERA}, ${FPS} fps, chunks of ${FRAMES_PER_CHUNK} frames; completion seen by polling GET every ${POLL_MS} ms`);
 
   if (r.latency.length > 0) {

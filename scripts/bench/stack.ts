@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createPgPool } from '../../infra/postgres/pool';
 import { PROJECT_ROOT } from '../../infra/tools';
+import { onCpus } from './affinity';
 import { connectTemporalClient } from '../../infra/temporal/connection';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
@@ -52,6 +53,8 @@ export interface PlatformStackOptions {
    * throttled to 1 s. Absent: the SDK's defaults, as the API tests have always run it.
    */
   gpuConcurrency?: number;
+  /** The GPU worker process (engine 'process') limited to these CPUs (a taskset list), with one inference thread per core. */
+  gpuCores?: { cpus: string; count: number };
   /** The event store's subscription poll interval (the projector's wake-up when no append wakes it). */
   eventStorePollIntervalMs?: number;
   ffmpegPath?: string;
@@ -154,7 +157,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         DATA_DIR: options.dataDir,
         ...(options.gpuConcurrency !== undefined ? { GPU_CONCURRENCY: String(options.gpuConcurrency) } : {}),
         ...(options.ffmpegPath ? { FFMPEG_PATH: options.ffmpegPath } : {}),
-      });
+        ...(options.gpuCores ? { INFERENCE_THREADS: String(options.gpuCores.count) } : {}),
+      }, options.gpuCores?.cpus);
       releases.push({ what: 'GPU worker process', run: () => gpuProcess.stop() });
     }
 
@@ -206,8 +210,9 @@ const GPU_WORKER_START_MS = 120_000;
  * gpu-workers/worker.ts as a child process with this process's environment plus `env` (its blobs under DATA_DIR/blobs,
  * the stack's). Resolves once it polls; `stop` asks it to drain (SIGTERM) and waits, SIGKILL after the grace time.
  */
-async function startGpuWorkerProcess(env: Record<string, string>): Promise<{ pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'gpu-workers/worker.ts')], {
+async function startGpuWorkerProcess(env: Record<string, string>, cpus?: string): Promise<{ pid: number; stop(): Promise<void> }> {
+  const [command, args] = onCpus(cpus, process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'gpu-workers/worker.ts')]);
+  const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -40,13 +40,16 @@ async function recordedChunks(store: EventStore, videoId: string): Promise<{ vid
   return { video: indexes('VideoChunkRendered'), audio: indexes('AudioChunkRendered') };
 }
 
-/** Chunk 0 is recorded and chunk 1 has reported progress from inside its render. */
+/**
+ * Chunk 0 is recorded and chunk 1's activity is pending: the GPU worker is rendering chunk 1 by then, in its activity
+ * or (it starts the next chunk as soon as a chunk's frames are done) ahead of it.
+ */
 async function waitForChunkInProgress(store: EventStore, videoId: string, handle: WorkflowHandle): Promise<void> {
   await eventually(
     async () => {
       if ((await recordedChunks(store, videoId)).video.length === 0) return undefined;
       const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      const chunk = pending.find((a) => a.activityType?.name === 'renderVideoChunk' && a.heartbeatDetails?.payloads?.length);
+      const chunk = pending.find((a) => a.activityType?.name === 'renderVideoChunk');
       return chunk ? true : undefined;
     },
     'chunk 1 to be in progress',
