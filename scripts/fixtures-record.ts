@@ -3,8 +3,8 @@
 // PostgreSQL in a temporary folder, the stack of scripts/bench/stack.ts on them, workflows bundled from this checkout),
 // runs each scenario through it, fetches the histories and writes them to test/fixtures/histories/<name>.json (the
 // JSON Temporal's tools read) with index.json listing what each one is. Names given on the command line re-record only
-// those. Entries marked `before_patch` were recorded with the code before a patch and are kept as they are: they are
-// the old histories the patched code must still replay.
+// those. Entries marked `before_patch` (or `before_change`) were recorded with the code before a patch (or a change
+// that needed none) and are kept as they are: they are the old histories the current code must still replay.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -43,6 +43,8 @@ interface FixtureEntry {
   commit: string;
   /** Set on a history recorded with the code before the named patch; fixtures:record never overwrites it. */
   before_patch?: string;
+  /** Set on a history recorded before the named change that needed no patch; kept like a `before_patch` one. */
+  before_change?: string;
 }
 
 const OWNER = 'user_owner';
@@ -296,10 +298,10 @@ async function main(): Promise<void> {
   const unknown = only.filter((n) => !known.includes(n));
   if (unknown.length > 0) throw new Error(`no scenario records ${unknown.join(', ')}; the names are: ${known.join(', ')}`);
   const previous = readIndex();
-  const kept = previous.filter((e) => e.before_patch);
+  const kept = previous.filter((e) => e.before_patch || e.before_change);
   const keptFiles = new Set(kept.map((e) => e.file));
   const clash = known.find((n) => keptFiles.has(`${n}.json`));
-  if (clash) throw new Error(`${clash}.json is a history recorded before a patch; a scenario must not overwrite it`);
+  if (clash) throw new Error(`${clash}.json is a history recorded before a patch or change; a scenario must not overwrite it`);
   // The scenarios a wanted one builds on run too (they are cheap), but only the wanted histories are written.
   const wanted = new Set(only.length > 0 ? only : known);
   const lastNeeded = Math.max(...SCENARIOS.map((s, i) => (s.names.some((n) => wanted.has(n)) ? i : -1)));
@@ -356,7 +358,7 @@ async function main(): Promise<void> {
 
     // Re-recorded entries replace theirs; a full run drops the files of scenarios that no longer exist.
     const recordedFiles = new Set(recorded.map((e) => e.file));
-    const others = previous.filter((e) => !e.before_patch && !recordedFiles.has(e.file));
+    const others = previous.filter((e) => !e.before_patch && !e.before_change && !recordedFiles.has(e.file));
     if (only.length === 0) for (const stale of others) fs.rmSync(path.join(HISTORIES_DIR, stale.file), { force: true });
     const index = [...kept, ...(only.length === 0 ? [] : others), ...recorded].sort((a, b) => a.file.localeCompare(b.file));
     fs.writeFileSync(INDEX, `${JSON.stringify(index, null, 2)}\n`);

@@ -115,19 +115,41 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
   // stream writer computes a request only after every earlier one), and given together they are decided in turn and
   // appended as one batch; once one of them ends the video, the rest are not decided. `state` moves on when a command
   // is decided; a failed append fails the workflow.
+  const decideAll = (commands: VideoCommand[]): VideoEvent[] => {
+    const batch: VideoEvent[] = [];
+    let next = state;
+    for (const command of commands) {
+      if (batch.length > 0 && isFinished(next)) break;
+      const decided = decide(command, next);
+      next = decided.reduce(evolve, next);
+      batch.push(...decided);
+    }
+    state = next;
+    return batch;
+  };
   const apply = async (...commands: VideoCommand[]): Promise<void> => {
-    await writer.append(() => {
-      const batch: VideoEvent[] = [];
-      let next = state;
-      for (const command of commands) {
-        if (batch.length > 0 && isFinished(next)) break;
-        const decided = decide(command, next);
-        next = decided.reduce(evolve, next);
-        batch.push(...decided);
-      }
-      state = next;
+    await writer.append(() => decideAll(commands), commands[0]!.type);
+  };
+  // Appends still in flight that the work went on without (see `decideNow`); all are awaited before the mux, and
+  // before the workflow ends.
+  const recording: Promise<unknown>[] = [];
+  const recorded = () => Promise.all(recording);
+  /**
+   * Decides `commands` and resolves as soon as they are decided (`state` includes them), while their append goes on:
+   * what follows (the next GPU activity) is scheduled beside it instead of after it. The stream still gets them
+   * before anything decided later; a failed append fails the workflow where `recorded()` is awaited.
+   */
+  const decideNow = async (...commands: VideoCommand[]): Promise<void> => {
+    let decided!: () => void;
+    const isDecided = new Promise<void>((resolve) => (decided = resolve));
+    const append = writer.append(() => {
+      const batch = decideAll(commands);
+      decided();
       return batch;
     }, commands[0]!.type);
+    append.catch(() => undefined); // surfaces where `recorded()` is awaited
+    recording.push(append);
+    await Promise.race([isDecided, append]);
   };
   const progress = (): Progress => ({
     status: state.status,
@@ -190,8 +212,10 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
     const origin = await readOrigin();
     const plan: VideoCommand = { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, ...(origin.fromFrame > 0 ? { from_frame: origin.fromFrame } : {}), at: now() } };
     let likenessKey: string | undefined;
+    // The verdict and the scene are decided before the next GPU activity and appended beside it. No patch: the
+    // commands are the same, only sent a workflow task earlier, and histories from before replay (a fixture shows it).
     if (request.cameo_ids.length === 0) {
-      await apply(verdict, plan);
+      await decideNow(verdict, plan);
     } else {
       await apply(verdict);
       if (blocked()) return progress();
@@ -203,14 +227,14 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
         likenessKey ??= reserved.likeness_key ?? undefined;
         reservations.push({ type: 'ReserveCameo', data: { cameo_id: cameoId, basis: reserved.basis, grant_revision: reserved.grant_revision, at: now() } });
       }
-      await apply(...reservations, plan);
+      await decideNow(...reservations, plan);
     }
-    if (blocked()) return progress();
+    if (blocked()) return await recorded().then(progress);
     // The scene is described on the GPU queue and recorded before any chunk, and every chunk renders exactly it.
     const planned = await planScene(origin);
     const { scene } = planned;
-    await apply({ type: 'RecordScene', data: { prompt_used: planned.promptUsed, seed: scene.seed, pack: scene.pack, width: scene.width, height: scene.height, bodies: scene.bodies, world: scene.world, ambient: scene.ambient, initial_state: scene.initialState, source: planned.source, at: now() } });
-    if (blocked()) return progress();
+    await decideNow({ type: 'RecordScene', data: { prompt_used: planned.promptUsed, seed: scene.seed, pack: scene.pack, width: scene.width, height: scene.height, bodies: scene.bodies, world: scene.world, ambient: scene.ambient, initial_state: scene.initialState, source: planned.source, at: now() } });
+    if (blocked()) return await recorded().then(progress);
 
     const [width, height] = request.size.split('x').map(Number) as [number, number];
     const job = (index: number) => {
@@ -240,7 +264,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
     // Their failures surface where they are awaited (below); marked handled at once, so a cancellation or a failed
     // chunk meanwhile is not also reported as an unhandled rejection.
     const handled = <T>(p: Promise<T>): Promise<T> => (p.catch(() => undefined), p);
-    const background: Promise<unknown>[] = [];
+    const background: Promise<unknown>[] = [handled(recorded())];
     const measurements: Promise<{ measurementKey: string }>[] = [];
     let audio: Promise<void> = Promise.resolve();
     for (let index = 0; index < state.chunks.plan.length; index++) {

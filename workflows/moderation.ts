@@ -1,8 +1,9 @@
 // moderationWorkflow: one case per judged subject (a prompt, or a rendered output). Automated classifiers decide
 // today; a borderline verdict would wait for a moderator's ReviewDecided signal with a timeout and a default here
 // (the seam for human review, which comes later).
-import { proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { AutomatedVerdict } from '../activities/moderation';
 import type { ModerationEvent, ModerationStage, Verdict } from '../domain/moderation/events';
 import { streamWriter } from './streamWriter';
 
@@ -46,17 +47,26 @@ export async function moderationWorkflow(input: ModerationInput): Promise<Modera
   const now = () => Math.floor(Date.now() / 1000);
   const stage: ModerationStage = input.subject.stage;
 
+  const caseOpened: ModerationEvent = { type: 'CaseOpened', data: { case_id: input.caseId, subject_id: input.subjectId, stage, at: now() } };
+  const verdictOf = (automated: AutomatedVerdict): ModerationEvent[] => [
+    { type: 'AutomatedVerdict', data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at: now() } },
+    { type: 'CaseClosed', data: { verdict: automated.verdict, at: now() } },
+  ];
+  // The prompt policy answers within the workflow task (a local activity): the whole case is one append. Histories
+  // from before this patch appended CaseOpened first, beside the classifier.
+  if (input.subject.stage === 'prompt' && patched('prompt-case-in-one-append')) {
+    const automated = await moderatePrompt({ prompt: input.subject.prompt });
+    await record([caseOpened, ...verdictOf(automated)]);
+    return { caseId: input.caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
+  }
   // The case is opened while the classifier runs: the verdict is appended after it either way.
-  const opened = record([{ type: 'CaseOpened', data: { case_id: input.caseId, subject_id: input.subjectId, stage, at: now() } }]);
+  const opened = record([caseOpened]);
   opened.catch(() => undefined);
   const automated =
     input.subject.stage === 'prompt'
       ? await moderatePrompt({ prompt: input.subject.prompt })
       : await checkOutputFlashes({ measurementKeys: input.subject.measurementKeys, fps: input.subject.fps });
   await opened;
-  await record([
-    { type: 'AutomatedVerdict', data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at: now() } },
-    { type: 'CaseClosed', data: { verdict: automated.verdict, at: now() } },
-  ]);
+  await record(verdictOf(automated));
   return { caseId: input.caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
 }

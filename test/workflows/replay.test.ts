@@ -19,6 +19,7 @@ interface FixtureEntry {
   workflow_id: string;
   path: string;
   before_patch?: string;
+  before_change?: string;
 }
 
 const index = JSON.parse(fs.readFileSync(path.join(HISTORIES, 'index.json'), 'utf8')) as FixtureEntry[];
@@ -75,15 +76,21 @@ describe('recorded workflow histories', () => {
 
 describe('a workflow change that issues different commands', () => {
   let changed: WorkflowCode;
+  /** Every patched() change without its guard. */
+  let unguarded: WorkflowCode;
 
   beforeAll(async () => {
-    changed = await bundleChangedCopy({
-      // The generation reads the video's stream before anything else: a command the recorded histories do not have.
-      'generation.ts': [['    const requested = apply(', "    await readVideoStream({ stream: `video-${request.video_id}` });\n    const requested = apply("]],
-      // The publication's change without its patched() guard.
-      'publish.ts': [["patched('publish-cameo-uses-in-one-activity')", 'true']],
-    });
-  }, 60_000);
+    [changed, unguarded] = await Promise.all([
+      bundleChangedCopy({
+        // The generation reads the video's stream before anything else: a command the recorded histories do not have.
+        'generation.ts': [['    const requested = apply(', "    await readVideoStream({ stream: `video-${request.video_id}` });\n    const requested = apply("]],
+      }),
+      bundleChangedCopy({
+        'publish.ts': [["patched('publish-cameo-uses-in-one-activity')", 'true']],
+        'moderation.ts': [["patched('prompt-case-in-one-append')", 'true']],
+      }),
+    ]);
+  }, 90_000);
 
   it('is caught replaying a completed video, with the command and the history event that differ named', async () => {
     const file = 'generation-completed-published.json';
@@ -114,10 +121,41 @@ describe('a workflow change that issues different commands', () => {
 
     it('is what lets the old history replay: the same change without patched() does not', async () => {
       const before = entry('publish-with-cameo-before-patch.json');
-      const report = await replayHistory(historyOf(before.file), changed, before.workflow_id);
-        expect(report.deterministic).toBe(false);
+      const report = await replayHistory(historyOf(before.file), unguarded, before.workflow_id);
+      expect(report.deterministic).toBe(false);
       expect(report.error).toMatch(/publishCameoUses/);
       expect(report.error).toMatch(/History event \d+ is ActivityTaskScheduled of activity publishCameoUse\b/);
     });
+  });
+  // Two changes took appends off the path to the first chunk. The prompt's case in one append changed the
+  // moderation workflow's commands: its old history replays only because of the guard.
+  it('moderation-prompt-before-patch.json replays only with the prompt-case-in-one-append guard; the history after it has one append', async () => {
+    const before = entry('moderation-prompt-before-patch.json');
+    expect(before.before_patch).toBe('prompt-case-in-one-append');
+    const appends = (f: string) => historyOf(f).events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'appendEvents').length;
+    expect([appends(before.file), appends('moderation-prompt.json')]).toEqual([2, 1]);
+    const report = await replayHistory(historyOf(before.file), unguarded, before.workflow_id);
+    expect(report.deterministic).toBe(false);
+    expect(report.error).toMatch(/Nondeterminism/);
+  });
+
+  // The generation's GPU work beside its appends sends the same commands a workflow task earlier: no guard, and the
+  // history from before the change replays (with every other, above).
+  it('generation: the scene is described in the workflow task that appends the verdict, where it used to wait for that append', () => {
+    const before = entry('generation-completed-published-before-change.json');
+    expect(before.before_change).toBe('gpu-work-beside-appends');
+    /** The workflow task that scheduled each activity, in order. */
+    const scheduled = (f: string) =>
+      historyOf(f)
+        .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => ({ type: e.activityTaskScheduledEventAttributes!.activityType!.name, task: String(e.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId) }));
+    const taskOfVerdictAndScene = (f: string) => {
+      const all = scheduled(f);
+      const describe = all.findIndex((a) => a.type === 'describeVideoScene');
+      const verdict = all.slice(0, describe).reverse().find((a) => a.type === 'appendEvents')!;
+      return verdict.task === all[describe]!.task;
+    };
+    expect(taskOfVerdictAndScene(before.file)).toBe(false);
+    expect(taskOfVerdictAndScene('generation-completed-published.json')).toBe(true);
   });
 });
