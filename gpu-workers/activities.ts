@@ -32,11 +32,12 @@ export interface ChunkJob {
    */
   previous?: { videoId: string; index: number };
   /**
-   * The video's next chunk, when there is one: the worker renders it ahead, on a free slot, as soon as this chunk's
-   * frames are done, so the device does not idle while the workflow records this chunk and schedules the next; the
-   * next chunk's activity then takes those frames (the render is deterministic) instead of rendering them again.
+   * The video's chunks after this one, in order. The worker renders them ahead (up to GPU_LOOKAHEAD_CHUNKS past the
+   * latest chunk asked for, on free slots), each from the one before, so the device does not idle while the workflow
+   * records a chunk and schedules the next; a chunk's activity then takes those frames (the render is deterministic)
+   * instead of rendering them again.
    */
-  next?: { startFrame: number; numFrames: number };
+  upcoming?: { startFrame: number; numFrames: number }[];
 }
 
 export interface DescribeSceneInput {
@@ -151,6 +152,14 @@ interface RenderedFrames {
 
 /** How long a chunk rendered ahead is kept for its activity (in memory: a 720x1280 chunk's frames are 66 MB). */
 const AHEAD_TTL_MS = 60_000;
+/**
+ * How far past the latest chunk asked for the worker renders, by default (GPU_LOOKAHEAD_CHUNKS): enough to cover the
+ * workflow's round trip between two chunks when that takes longer than a chunk's render (a small video on a busy
+ * orchestration), few enough to keep the frames held in memory bounded.
+ */
+export const DEFAULT_LOOKAHEAD_CHUNKS = 2;
+/** Videos whose latest asked chunk is remembered (a video cancelled midway is forgotten in turn). */
+const ASKED_VIDEOS = 256;
 
 type AheadKind = 'video' | 'audio';
 
@@ -171,9 +180,14 @@ class RenderAhead {
    * Starts `work` for `job` if a slot is free and it is not already under way. `progress` throws once the render is
    * abandoned, and otherwise keeps its details for the heartbeats of the activity that takes it.
    */
-  start<T>(job: ChunkJob, kind: AheadKind, slots: Slots, work: (progress: (details?: Record<string, unknown>) => void) => Promise<T>): void {
+  start<T>(job: ChunkJob, kind: AheadKind, slots: Slots, work: (progress: (details?: Record<string, unknown>) => void) => Promise<T>, then?: (result: T) => void): void {
     const key = aheadKey(job, kind);
-    if (this.pending.has(key)) return;
+    const existing = this.pending.get(key);
+    if (existing) {
+      // Under way: its own `then` follows. Done: follow it now (the chain may have stopped at the lookahead).
+      if (existing.done) then?.(existing.done.value as T);
+      return;
+    }
     let abandoned = false;
     const entry: AheadEntry = {
       result: Promise.resolve(),
@@ -192,11 +206,15 @@ class RenderAhead {
     );
     if (!result) return;
     entry.result = result;
+    this.pending.set(key, entry);
     result.then(
-      () => (entry.timer = setTimeout(entry.abandon, AHEAD_TTL_MS).unref()),
+      (done) => {
+        entry.done = { value: done };
+        entry.timer = setTimeout(entry.abandon, AHEAD_TTL_MS).unref();
+        if (!abandoned) then?.(done);
+      },
       () => entry.abandon(),
     );
-    this.pending.set(key, entry);
   }
 
   /**
@@ -230,6 +248,8 @@ interface AheadEntry {
   result: Promise<unknown>;
   /** The latest progress of the render, for the heartbeats of the activity waiting for it. */
   details: Record<string, unknown>;
+  /** Set once the render is done. */
+  done?: { value: unknown };
   abandon(): void;
   timer?: NodeJS.Timeout;
 }
@@ -254,7 +274,8 @@ function checkCancelled(): void {
   if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk rendering cancelled');
 }
 
-export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; concurrency?: number }) {
+export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; concurrency?: number; lookaheadChunks?: number }) {
+  const lookahead = deps.lookaheadChunks ?? DEFAULT_LOOKAHEAD_CHUNKS;
   const { engine, blobs } = deps;
   const manifest = engine.pack.manifest;
   const fps = manifest.fps;
@@ -280,6 +301,13 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
   const videoSlots = new Slots(deps.concurrency ?? 1);
   const audioSlots = new Slots(deps.concurrency ?? 1);
   const ahead = new RenderAhead();
+  /** The latest chunk index each video's activities have asked for: how far ahead its rendering may go. */
+  const asked = new Map<string, number>();
+  const markAsked = (videoId: string, index: number) => {
+    asked.delete(videoId); // re-inserted last: the map's order is least recently asked first
+    asked.set(videoId, index);
+    if (asked.size > ASKED_VIDEOS) asked.delete(asked.keys().next().value!);
+  };
 
   return {
     describeVideoScene,
@@ -352,10 +380,9 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       });
     }
     checkCancelled();
-    const nextJob = job.next ? { ...job, index: job.index + 1, startFrame: job.next.startFrame, numFrames: job.next.numFrames, previous: undefined, next: undefined } : undefined;
     // The slot is free again: the next chunk starts from this one's final state while this one is stored.
-    const { state } = rendered;
-    if (nextJob) ahead.start(nextJob, 'video', videoSlots, (progress) => renderFrames(nextJob, scene, cameo, state, (framesDone) => progress({ framesDone, frames: nextJob.numFrames })));
+    markAsked(job.videoId, job.index);
+    renderAheadAfter(job, rendered, scene, cameo);
     const segment = await writeVideoSegment({
       blobs,
       ffmpeg: deps.ffmpeg,
@@ -370,10 +397,31 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     // Written last: its presence means the chunk is whole, and the next chunk continues from it.
     await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(rendered.state), startFrame: job.startFrame, numFrames: job.numFrames })));
     // This chunk's audio can start now too: its event track is stored, and so is the one before it.
-    ahead.start(job, 'audio', audioSlots, (progress) => renderAudio(job, scene, cameo, () => progress()));
+    if (lookahead > 0) ahead.start(job, 'audio', audioSlots, (progress) => renderAudio(job, scene, cameo, () => progress()));
     const collisions = collisionsOf(allEvents, job.startFrame, samplesPerFrame, allEvents.length / job.numFrames);
     log.debug({ bytes: segment.bytes, collisions: collisions.length }, 'video chunk rendered');
     return { blob_key: segment.key, frames: job.numFrames, collisions };
+  }
+
+  /**
+   * Renders the chunk after `job` ahead, from `rendered` (job's frames), and on from there while it stays within
+   * `lookahead` chunks of the latest chunk asked for.
+   */
+  function renderAheadAfter(job: ChunkJob, rendered: RenderedFrames, scene: Scene, cameo: Cameo | undefined): void {
+    const [following, ...rest] = job.upcoming ?? [];
+    if (!following) {
+      asked.delete(job.videoId);
+      return;
+    }
+    const next: ChunkJob = { ...job, index: job.index + 1, startFrame: following.startFrame, numFrames: following.numFrames, previous: undefined, upcoming: rest };
+    if (next.index > (asked.get(job.videoId) ?? job.index) + lookahead) return;
+    ahead.start(
+      next,
+      'video',
+      videoSlots,
+      (progress) => renderFrames(next, scene, cameo, rendered.state, (framesDone) => progress({ framesDone, frames: next.numFrames })),
+      (done) => renderAheadAfter(next, done, scene, cameo),
+    );
   }
 
   /** A chunk's audio, from the event tracks stored for it and the chunk before it. */

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueue: config.gpuTaskQueue,
     activities: {
-      ...createGpuActivities({ engine, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), logger, concurrency: config.gpuConcurrency }),
+      ...createGpuActivities({ engine, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), logger, concurrency: config.gpuConcurrency, lookaheadChunks: config.gpuLookaheadChunks }),
       // Which GPU worker picks up a task, its provider and its pack: a cheap check for operators.
       gpuWorkerInfo: async () => ({
         hostname: os.hostname(),

@@ -30,6 +30,8 @@ export interface Config {
   /** The prompt policy file of automated moderation. */
   moderationPolicyPath: string;
   gpuConcurrency: number;
+  /** Chunks a GPU worker renders ahead of the activities asking for them, past the latest asked for; 0 turns it off. */
+  gpuLookaheadChunks: number;
   /** The inference task queue the GPU workers poll and generation workflows send chunks to. */
   gpuTaskQueue: string;
   /** The task queue the orchestration workers poll and the API starts workflows on. */
@@ -146,6 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelPack: modelPack(env, 'MODEL_PACK', 'reference'),
     moderationPolicyPath: path.resolve(__dirname, '..', text(env, 'MODERATION_POLICY') ?? 'config/moderation-policy.json'),
     gpuConcurrency: integer(env, 'GPU_CONCURRENCY', 1, 1, 64),
+    gpuLookaheadChunks: integer(env, 'GPU_LOOKAHEAD_CHUNKS', 2, 0, 8),
     gpuTaskQueue: taskQueue(env, 'GPU_TASK_QUEUE', 'gpu'),
     orchestrationTaskQueue: taskQueue(env, 'ORCHESTRATION_TASK_QUEUE', 'orchestration'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),

@@ -13,23 +13,15 @@
 // would beside a GPU; the Temporal server and PostgreSQL are then the bench's own, whatever the environment says).
 // Servers: TEMPORAL_ADDRESS and DATABASE_URL when set, else a throw-away Temporal dev server (temporary SQLite) and
 // embedded PostgreSQL, both in a temporary folder removed at the end. Stores live in fresh schemas, dropped at the end.
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pino from 'pino';
-import { createModerationActivities, loadPolicy, type AutomatedVerdict } from '../activities/moderation';
-import { createMuxActivities } from '../activities/mux';
-import { planChunks } from '../domain/video';
-import { createEngine, type Engine } from '../gpu-workers/engine/engine';
-import { writeAudioSegment, writeVideoSegment } from '../gpu-workers/engine/segments';
-import { FsBlobStore } from '../infra/blobs';
+import { createEngine } from '../gpu-workers/engine/engine';
 import { loadConfig, type Config } from '../infra/config';
 import type { RecordedEvent } from '../infra/eventstore/port';
-import { createFfmpeg, type Ffmpeg } from '../infra/media/ffmpeg';
 import { startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { connectTemporalClient, connectTemporalWorker, type TemporalClient } from '../infra/temporal/connection';
 import { startTemporalDevServer } from '../infra/temporal/devServer';
@@ -38,6 +30,7 @@ import { FPS, FRAMES_PER_CHUNK } from '../workflows/generation';
 import { Cleanup, withoutForeignSignalHandlers } from './bench/cleanup';
 import { cpuDelta, cpuMeter, type CpuSample } from './bench/cpu';
 import { pin, splitCores, type CoreSplit } from './bench/affinity';
+import { startDirectRunner, type DirectRun, type DirectRunner } from './bench/direct';
 import { startPlatformStack, type PlatformStack } from './bench/stack';
 import { fmt, renderTable } from './bench/table';
 import { writeResults } from './bench/results';
@@ -59,8 +52,6 @@ const STYLE = 'cinematic';
 const CAMERA = 'pan';
 const POLL_MS = 50;
 const VIDEO_DEADLINE_MS = 10 * 60 * 1000;
-/** Frames per engine call inside a chunk, as gpu-workers/activities.ts renders them (it heartbeats between slices). */
-const FRAMES_PER_SLICE = 6;
 
 interface VideoSpec {
   seconds: number;
@@ -377,107 +368,11 @@ function summarize(p: WorkflowProfile): ProfileSummary {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The same video rendered and muxed directly: the engine, the GPU worker's chunking (video chunk i, then audio chunk i
-// beside video chunk i+1) and segment writers, and the mux activity's own code, in this process; no Temporal server,
-// no event store, no moderation, no projection.
+// The direct baseline runs in a process of its own (scripts/bench/direct.ts), pinned to the device core with
+// --dedicated-core: the same engine settings as the GPU worker process.
 
-interface DirectDeps {
-  engine: Engine;
-  ffmpeg: Ffmpeg;
-  blobs: FsBlobStore;
-  mux: ReturnType<typeof createMuxActivities>;
-  moderation: ReturnType<typeof createModerationActivities>;
-  cpu: () => CpuSample;
-  /** --dedicated-core: the direct run moves this process onto the device core, and back to the platform's after. */
-  cores?: CoreSplit;
-}
-
-interface DirectRun {
-  totalMs: number;
-  /** The scene, every chunk's video and audio, their segments. */
-  renderMs: number;
-  muxMs: number;
-  /** One describeScene (the GPU activities run it once per activity: twice per chunk). */
-  sceneMs: number;
-  /** The output review's own compute (decode and flash analysis), run after and not part of totalMs. */
-  reviewComputeMs: number;
-  /** CPU seconds of this process for totalMs (without the review). */
-  cpuS: number;
-}
-
-async function runDirect(deps: DirectDeps, spec: VideoSpec): Promise<DirectRun> {
-  if (!deps.cores) return renderDirect(deps, spec);
-  pin(process.pid, deps.cores.device);
-  try {
-    return await renderDirect(deps, spec);
-  } finally {
-    pin(process.pid, deps.cores.platform);
-  }
-}
-
-async function renderDirect(deps: DirectDeps, spec: VideoSpec): Promise<DirectRun> {
-  const { engine, blobs, ffmpeg } = deps;
-  const cpuBefore = deps.cpu();
-  const videoId = `direct_${randomUUID().replace(/-/g, '')}`;
-  const [width, height] = spec.size.split('x').map(Number) as [number, number];
-  try {
-    const started = performance.now();
-    const scene = await engine.describeScene(PROMPT, SEED, spec.size);
-    const sceneMs = performance.now() - started;
-    const plan = planChunks(spec.seconds, FPS, FRAMES_PER_CHUNK);
-    const videoKeys: string[] = [];
-    const audioKeys: string[] = [];
-    let state: ArrayLike<number> = scene.initialState;
-    let previousEvents: Float32Array | undefined;
-    let audio: Promise<void> = Promise.resolve();
-    for (const chunk of plan) {
-      const frames: Uint8Array[] = [];
-      const events: Float32Array[] = [];
-      for (let done = 0; done < chunk.num_frames; ) {
-        const n = Math.min(FRAMES_PER_SLICE, chunk.num_frames - done);
-        const part = await engine.renderVideoChunk({ scene, state, startFrame: chunk.start_frame + done, numFrames: n, size: spec.size, style: STYLE, camera: CAMERA });
-        frames.push(part.frames);
-        events.push(part.events);
-        state = part.state;
-        done += n;
-      }
-      const allEvents = new Float32Array(events.reduce((n, e) => n + e.length, 0));
-      events.reduce((offset, e) => (allEvents.set(e, offset), offset + e.length), 0);
-      const segment = await writeVideoSegment({
-        blobs,
-        ffmpeg,
-        videoId,
-        index: chunk.index,
-        startFrame: chunk.start_frame,
-        fps: FPS,
-        video: { frames: Buffer.concat(frames), events: allEvents, state: state as Float32Array, numFrames: chunk.num_frames, width, height },
-      });
-      videoKeys[chunk.index] = segment.key;
-      const previous = previousEvents;
-      previousEvents = allEvents;
-      const previousAudio = audio;
-      audio = (async () => {
-        await previousAudio;
-        const pcm = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, allEvents, chunk.start_frame), startFrame: chunk.start_frame, numFrames: chunk.num_frames });
-        audioKeys[chunk.index] = (await writeAudioSegment({ blobs, videoId, index: chunk.index, sampleRateHz: engine.pack.manifest.sample_rate_hz, audio: pcm })).key;
-      })();
-      audio.catch(() => undefined);
-    }
-    await audio;
-    const rendered = performance.now();
-    // The mux activity's code as is; the mock environment only gives its heartbeats somewhere to go.
-    await new MockActivityEnvironment().run(deps.mux.muxVideo, { videoId, videoKeys, audioKeys, fps: FPS, width, height });
-    const done = performance.now();
-    const cpuS = cpuDelta(cpuBefore, deps.cpu()).self;
-    // The output review's compute: every segment decoded and measured, then the analysis.
-    const measurementKeys: string[] = [];
-    for (const segmentKey of videoKeys) measurementKeys.push((await deps.moderation.measureSegmentFlashes({ segmentKey, width, height })).measurementKey);
-    const review: AutomatedVerdict = await new MockActivityEnvironment().run(deps.moderation.checkOutputFlashes, { measurementKeys, fps: FPS });
-    if (review.verdict !== 'allow') throw new Error(`the bench video would be blocked by the output review (${review.reasons.join('; ')}): change PROMPT`);
-    return { totalMs: done - started, renderMs: rendered - started, muxMs: done - rendered, sceneMs, reviewComputeMs: performance.now() - done, cpuS };
-  } finally {
-    await blobs.deletePrefix(`videos/${videoId}/`).catch(() => undefined);
-  }
+function directRun(runner: DirectRunner, video: VideoSpec): Promise<DirectRun> {
+  return runner.run({ ...video, prompt: PROMPT, seed: SEED, style: STYLE, camera: CAMERA, fps: FPS, framesPerChunk: FRAMES_PER_CHUNK });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -494,24 +389,24 @@ interface LatencyCell {
   stagesMedianMs: Record<Stage, number>;
   /** The generation workflow's own history, medians over the runs. */
   workflowMedian: ProfileSummary;
-  /** CPU seconds per video by component, medians; `direct` is this process during the direct run. */
+  /** CPU seconds per video by component, medians; `direct` is the direct runner's process (and its ffmpeg runs). */
   cpuMedianS: CpuSample & { direct: number };
   directMedian: { renderMs: number; muxMs: number; sceneMs: number; reviewComputeMs: number };
 }
 
-async function runLatency(stack: PlatformStack, client: Client, temporal: TemporalClient, direct: DirectDeps, runs: number): Promise<LatencyCell[]> {
+async function runLatency(stack: PlatformStack, client: Client, temporal: TemporalClient, direct: DirectRunner, cpu: () => CpuSample, runs: number): Promise<LatencyCell[]> {
   const measured = async (video: VideoSpec): Promise<PipelineRun> => {
-    const before = direct.cpu();
+    const before = cpu();
     const sub = await submit(client, video);
     const seenAt = await waitCompleted(client, sub.id);
-    const cpu = cpuDelta(before, direct.cpu());
+    const used = cpuDelta(before, cpu());
     const run = pipelineRun(sub, seenAt, await stageTimes(stack, sub.id));
-    return { ...run, cpu, workflow: await workflowProfile(temporal, `video-${sub.id}`) };
+    return { ...run, cpu: used, workflow: await workflowProfile(temporal, `video-${sub.id}`) };
   };
   // Unmeasured: the first workflow loads the bundle into the worker's isolate, the first queries plan their SQL.
   log('latency: warm-up video (not counted)');
   await runThroughStack(stack, client, LATENCY_CELLS[0]!);
-  await runDirect(direct, LATENCY_CELLS[0]!);
+  await directRun(direct, LATENCY_CELLS[0]!);
   const cells: LatencyCell[] = [];
   for (const video of LATENCY_CELLS) {
     const pipeline: PipelineRun[] = [];
@@ -521,7 +416,7 @@ async function runLatency(stack: PlatformStack, client: Client, temporal: Tempor
       log(`latency: ${label(video)}, run ${r + 1}/${runs}: through the platform`);
       pipeline.push(await measured(video));
       log(`latency: ${label(video)}, run ${r + 1}/${runs}: direct`);
-      directRuns.push(await runDirect(direct, video));
+      directRuns.push(await directRun(direct, video));
     }
     const e2eMedianMs = median(pipeline.map((p) => p.e2eMs));
     const directMedianMs = median(directRuns.map((d) => d.totalMs));
@@ -696,34 +591,29 @@ async function main(): Promise<void> {
     fs.chmodSync(tmp, 0o755);
     cleanup.push('remove temp folder', async () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    const [servers, bundle, engine] = await Promise.all([
+    const [servers, bundle, direct, inProcessEngine] = await Promise.all([
       startServers(config, tmp, cleanup, logger),
       bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundleLogger }),
-      createEngine({ config, logger }).then((e) => {
-        cleanup.push('close engine', () => e.close());
-        return e;
+      // The direct runs' own process, with the GPU worker's engine settings (and core).
+      startDirectRunner({ blobsDir: path.join(tmp, 'direct-blobs'), ...(cores ? { cpus: cores.device, env: { INFERENCE_THREADS: String(cores.deviceCores) } } : {}) }).then((runner) => {
+        cleanup.push('stop direct runner', () => runner.stop());
+        return runner;
       }),
+      args.gpuInProcess
+        ? createEngine({ config, logger }).then((e) => {
+            cleanup.push('close engine', () => e.close());
+            return e;
+          })
+        : undefined,
     ]);
     const connection = await connectTemporalWorker({ ...config, temporalAddress: servers.temporal.address }, logger);
     cleanup.push('close Temporal worker connection', () => connection.close());
-    const ffmpeg = createFfmpeg(config);
     const stackOptions = (name: string, gpuConcurrency: number) => {
       const dataDir = fs.mkdtempSync(path.join(tmp, `${name}-`));
-      return { temporalAddress: servers.temporal.address, temporalNamespace: config.temporalNamespace, connection, databaseUrl: servers.postgres.url, workflowBundle: { code: bundle.code }, engine: args.gpuInProcess ? engine : ('process' as const), dataDir, name, gpuConcurrency, ffmpegPath: config.ffmpegPath, logger, ...(cores ? { gpuCores: { cpus: cores.device, count: cores.deviceCores } } : {}) };
+      return { temporalAddress: servers.temporal.address, temporalNamespace: config.temporalNamespace, connection, databaseUrl: servers.postgres.url, workflowBundle: { code: bundle.code }, engine: inProcessEngine ?? ('process' as const), dataDir, name, gpuConcurrency, gpuLookaheadChunks: config.gpuLookaheadChunks, ffmpegPath: config.ffmpegPath, logger, ...(cores ? { gpuCores: { cpus: cores.device, count: cores.deviceCores } } : {}) };
     };
 
     const cpu = cpuMeter({ temporal: servers.temporal.pid, postgres: servers.postgres.pid });
-    const directBlobs = new FsBlobStore(path.join(tmp, 'direct-blobs'));
-    const silent = pino({ level: 'silent' });
-    const direct: DirectDeps = {
-      engine,
-      ffmpeg,
-      blobs: directBlobs,
-      mux: createMuxActivities({ blobs: directBlobs, ffmpeg, logger: silent }),
-      moderation: createModerationActivities({ blobs: directBlobs, ffmpeg, logger: silent, policy: loadPolicy(config.moderationPolicyPath) }),
-      cpu,
-      ...(cores ? { cores } : {}),
-    };
 
     let latency: LatencyCell[] = [];
     if (args.latency) {
@@ -732,7 +622,7 @@ async function main(): Promise<void> {
       const { apiKey } = await stack.user('bench-latency');
       const temporal = connectTemporalClient({ ...config, temporalAddress: servers.temporal.address });
       cleanup.push('close Temporal client', () => temporal.close());
-      latency = await runLatency(stack, { url: stack.url, apiKey }, temporal, direct, args.runs);
+      latency = await runLatency(stack, { url: stack.url, apiKey }, temporal, direct, cpu, args.runs);
       await cleanup.runOne('close Temporal client');
       await cleanup.runOne('stop stack');
     }
@@ -770,8 +660,9 @@ async function main(): Promise<void> {
       args,
       machine,
       servers: { temporal: servers.temporal.label, postgres: servers.postgres.label },
-      engine: { provider: engine.provider, threads: engine.report.threads, pack: `${engine.pack.name}@${engine.pack.version}` },
+      engine: { provider: direct.info.provider, threads: direct.info.threads, pack: direct.info.pack },
       gpuConcurrencyConfigured: config.gpuConcurrency,
+      gpuLookaheadChunks: config.gpuLookaheadChunks,
       ...(cores ? { cores } : {}),
       video: { prompt: PROMPT, seed: SEED, style: STYLE, camera: CAMERA, fps: FPS, framesPerChunk: FRAMES_PER_CHUNK },
       target: { overheadRatioMax: OVERHEAD_TARGET },
@@ -807,6 +698,7 @@ function report(r: {
   servers: { temporal: string; postgres: string };
   engine: { provider: string; threads: number; pack: string };
   gpuConcurrencyConfigured: number;
+  gpuLookaheadChunks: number;
   cores?: CoreSplit;
   latency: LatencyCell[];
   throughput: ThroughputLevel[];
@@ -820,7 +712,7 @@ function report(r: {
   out.push(`reelforge pipeline benchmark, ${r.startedAt}`);
   out.push(`machine:  ${machine.cpu}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 2 ** 30, 1)} GiB, node ${machine.node}; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end`);
   out.push(`servers:  Temporal ${r.servers.temporal}; PostgreSQL ${r.servers.postgres}`);
-  out.push(`engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency; the GPU worker ${r.args.gpuInProcess ? 'inside the bench process (--gpu-in-process)' : 'in its own process (gpu-workers/worker.ts), as deployed'}`);
+  out.push(`engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency, rendering up to ${r.gpuLookaheadChunks} chunks ahead (GPU_LOOKAHEAD_CHUNKS); the GPU worker ${r.args.gpuInProcess ? 'inside the bench process (--gpu-in-process)' : 'in its own process (gpu-workers/worker.ts), as deployed'}`);
   if (r.args.dedicatedCore) out.push(`cores:    --dedicated-core: core ${r.cores?.device} stands in for the accelerator (the GPU worker process and the direct runs, one inference thread); the platform and its servers on ${r.cores?.platform}`);
   out.push(`video:    "${PROMPT}", seed ${SEED}, ${STYLE}, camera ${CAMERA}, ${FPS} fps, chunks of ${FRAMES_PER_CHUNK} frames; completion seen by polling GET every ${POLL_MS} ms`);
 
@@ -896,7 +788,7 @@ function report(r: {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
-    out.push('bench process: this process (the API, the orchestration worker, the projector, the polling client, the direct runs) and the GPU worker process, with the ffmpeg runs they waited for.');
+    out.push('bench process: this process (the API, the orchestration worker, the projector, the polling client) and its children (the GPU worker process, the idle direct runner), with the ffmpeg runs they waited for.');
   }
 
   if (r.throughput.length > 0) {

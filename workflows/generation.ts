@@ -239,7 +239,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
     const [width, height] = request.size.split('x').map(Number) as [number, number];
     const job = (index: number) => {
       const chunk = state.chunks.plan[index]!;
-      const next = state.chunks.plan[index + 1];
+      const upcoming = state.chunks.plan.slice(index + 1).map((c) => ({ startFrame: c.start_frame, numFrames: c.num_frames }));
       return {
         videoId: request.video_id,
         index,
@@ -254,8 +254,8 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
         ...(index === 0 && origin.continues ? { previous: { videoId: origin.continues.videoId, index: origin.continues.index } } : {}),
         // The reference pack renders one likeness: the first cameo's (every cameo named is reserved all the same).
         ...(likenessKey ? { cameo: { likenessKey } } : {}),
-        // The GPU worker renders the next chunk ahead, and this chunk's activity then finds it done.
-        ...(next ? { next: { startFrame: next.start_frame, numFrames: next.num_frames } } : {}),
+        // The GPU worker renders the chunks after this one ahead, and their activities then find them done.
+        ...(upcoming.length > 0 ? { upcoming } : {}),
       };
     };
     // Video chunk i+1 is scheduled as soon as chunk i returns (it starts from the state chunk i stored); what

@@ -23,7 +23,7 @@ function statFields(pid: number): string[] | undefined {
 }
 
 /** CPU seconds of a process (utime + stime), plus those of its children it has reaped when `reaped`. */
-function cpuSeconds(pid: number, reaped: boolean): number {
+export function cpuSeconds(pid: number, reaped: boolean): number {
   const f = statFields(pid);
   if (!f) return NaN;
   // After the name: state, ppid, ... utime is field 14 of the line, so index 11 here.

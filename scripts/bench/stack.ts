@@ -53,6 +53,8 @@ export interface PlatformStackOptions {
    * throttled to 1 s. Absent: the SDK's defaults, as the API tests have always run it.
    */
   gpuConcurrency?: number;
+  /** Chunks the GPU worker renders ahead (GPU_LOOKAHEAD_CHUNKS); its default when absent. */
+  gpuLookaheadChunks?: number;
   /** The GPU worker process (engine 'process') limited to these CPUs (a taskset list), with one inference thread per core. */
   gpuCores?: { cpus: string; count: number };
   /** The event store's subscription poll interval (the projector's wake-up when no append wakes it). */
@@ -137,7 +139,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
             connection,
             namespace,
             taskQueue: gpuTaskQueue,
-            activities: createGpuActivities({ engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }), concurrency: options.gpuConcurrency }),
+            activities: createGpuActivities({ engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }), concurrency: options.gpuConcurrency, lookaheadChunks: options.gpuLookaheadChunks }),
             ...(options.gpuConcurrency !== undefined ? gpuWorkerOptions(options.gpuConcurrency) : {}),
           });
     const workers = Promise.all([orchestration.run(), gpu?.run()]);
@@ -158,6 +160,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         ...(options.gpuConcurrency !== undefined ? { GPU_CONCURRENCY: String(options.gpuConcurrency) } : {}),
         ...(options.ffmpegPath ? { FFMPEG_PATH: options.ffmpegPath } : {}),
         ...(options.gpuCores ? { INFERENCE_THREADS: String(options.gpuCores.count) } : {}),
+        ...(options.gpuLookaheadChunks !== undefined ? { GPU_LOOKAHEAD_CHUNKS: String(options.gpuLookaheadChunks) } : {}),
       }, options.gpuCores?.cpus);
       releases.push({ what: 'GPU worker process', run: () => gpuProcess.stop() });
     }

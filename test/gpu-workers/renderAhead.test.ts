@@ -1,5 +1,5 @@
-// The GPU worker renders a video's next chunk (and a chunk's audio) ahead of its activity, on a free slot, as soon as
-// a chunk's frames are done. The activity that asks for it takes those frames: the files are the same bytes as a
+// The GPU worker renders a video's next chunks (up to two past the latest asked for) and a chunk's audio ahead of
+// their activities, on a free slot, as soon as a chunk's frames are done. The activity that asks for it takes those frames: the files are the same bytes as a
 // worker that renders the chunk itself; nothing is stored for a chunk whose activity never comes; a cancelled
 // activity gives up the chunk rendered ahead.
 import fs from 'node:fs';
@@ -37,9 +37,9 @@ function countingEngine(engine: Engine) {
   return { engine: counted, framesOf, audioOf: (from: number) => audioChunks.get(from) ?? 0 };
 }
 
-function worker(engine: Engine) {
+function worker(engine: Engine, lookaheadChunks?: number) {
   const blobs = new FsBlobStore(fs.mkdtempSync(path.join(testEnv.tmpDir, 'render-ahead-')));
-  const activities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: 1 });
+  const activities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: 1, lookaheadChunks });
   return { blobs, activities };
 }
 
@@ -55,7 +55,7 @@ function jobs(videoId: string, scene: Scene, chunks: number): ChunkJob[] {
     style: 'cinematic',
     camera: 'pan',
     scene,
-    ...(index + 1 < chunks ? { next: { startFrame: (index + 1) * FRAMES, numFrames: FRAMES } } : {}),
+    ...(index + 1 < chunks ? { upcoming: Array.from({ length: chunks - index - 1 }, (_, k) => ({ startFrame: (index + 1 + k) * FRAMES, numFrames: FRAMES })) } : {}),
   }));
 }
 
@@ -81,34 +81,39 @@ describe('rendering ahead', () => {
     scene = await new MockActivityEnvironment().run(worker(engine).activities.describeVideoScene, { videoId: 'v', prompt: 'three bouncy balls collide', seed: 7, size: '256x256' });
   });
 
-  it('given chunk 0 names chunk 1, when chunk 0 is done, then chunk 1 and audio 0 render before their activities, which take them: the same bytes as rendering them there', async () => {
+  it('given chunk 0 names the chunks after it, when chunk 0 is done, then the next two and audio 0 render before their activities, which take them: the same bytes as rendering them there', async () => {
     const videoId = `video_${randomUUID().replace(/-/g, '')}`;
     const counting = countingEngine(engine);
     const ahead = worker(counting.engine);
-    const [first, second] = jobs(videoId, scene, 2) as [ChunkJob, ChunkJob];
+    const chunks = jobs(videoId, scene, 4);
 
-    await new MockActivityEnvironment().run(ahead.activities.renderVideoChunk, first);
-    // Chunk 1's frames and chunk 0's sound are rendered with no activity asking for them yet.
-    await until(() => counting.framesOf(FRAMES) === FRAMES && counting.audioOf(0) === 1, 'chunk 1 and audio 0 to render ahead');
+    await new MockActivityEnvironment().run(ahead.activities.renderVideoChunk, chunks[0]!);
+    // Chunks 1 and 2 and chunk 0's sound are rendered with no activity asking for them yet; chunk 3 waits, being more
+    // than two chunks past the latest asked for.
+    await until(() => counting.framesOf(FRAMES) === FRAMES && counting.framesOf(2 * FRAMES) === FRAMES && counting.audioOf(0) === 1, 'chunks 1 and 2 and audio 0 to render ahead');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(counting.framesOf(3 * FRAMES)).toBe(0);
     // Nothing of theirs is stored until their activities take them.
     const stored = [...(await files(ahead.blobs, videoId)).keys()];
-    expect(stored.some((k) => k.includes('/001'))).toBe(false);
+    expect(stored.some((k) => /\/00[12]\./.test(k))).toBe(false);
     expect(stored.some((k) => k.endsWith('.pcm'))).toBe(false);
 
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    await env.run(ahead.activities.renderVideoChunk, second);
-    await new MockActivityEnvironment().run(ahead.activities.renderAudioChunk, first);
-    await new MockActivityEnvironment().run(ahead.activities.renderAudioChunk, second);
+    await env.run(ahead.activities.renderVideoChunk, chunks[1]!);
+    // Asked for chunk 1: chunk 3 is within two of it now.
+    await until(() => counting.framesOf(3 * FRAMES) === FRAMES, 'chunk 3 to render ahead');
+    for (const job of chunks.slice(2)) await new MockActivityEnvironment().run(ahead.activities.renderVideoChunk, job);
+    for (const job of chunks) await new MockActivityEnvironment().run(ahead.activities.renderAudioChunk, job);
     // Taken, not rendered again; the taking activity reported the render's progress.
-    expect(counting.framesOf(FRAMES)).toBe(FRAMES);
+    for (const k of [1, 2, 3]) expect(counting.framesOf(k * FRAMES)).toBe(FRAMES);
     expect(counting.audioOf(0)).toBe(1);
     expect(beats[0]).toMatchObject({ renderingAhead: true, framesDone: FRAMES, frames: FRAMES });
 
-    // A worker that renders every chunk in its own activity (no `next`) stores the same bytes.
+    // A worker that renders every chunk in its own activity (no `upcoming`) stores the same bytes.
     const plain = worker(engine);
-    for (const job of jobs(videoId, scene, 2).map(({ next: _, ...job }) => job)) {
+    for (const job of chunks.map(({ upcoming: _, ...job }) => job)) {
       await new MockActivityEnvironment().run(plain.activities.renderVideoChunk, job);
       await new MockActivityEnvironment().run(plain.activities.renderAudioChunk, job);
     }
@@ -136,5 +141,17 @@ describe('rendering ahead', () => {
     await new MockActivityEnvironment().run(ahead.activities.renderVideoChunk, second);
     expect(counting.framesOf(FRAMES)).toBe(2 * FRAMES);
     expect((await files(ahead.blobs, videoId)).has(`videos/${videoId}/chunks/001.carry.json`)).toBe(true);
+  }, 60_000);
+
+  it('given GPU_LOOKAHEAD_CHUNKS=0, when chunk 0 is done, then nothing renders before its activity asks', async () => {
+    const videoId = `video_${randomUUID().replace(/-/g, '')}`;
+    const counting = countingEngine(engine);
+    const off = worker(counting.engine, 0);
+    const [first, second] = jobs(videoId, scene, 2) as [ChunkJob, ChunkJob];
+    await new MockActivityEnvironment().run(off.activities.renderVideoChunk, first);
+    await new Promise((r) => setTimeout(r, 300));
+    expect([counting.framesOf(FRAMES), counting.audioOf(0)]).toEqual([0, 0]);
+    await new MockActivityEnvironment().run(off.activities.renderVideoChunk, second);
+    expect(counting.framesOf(FRAMES)).toBe(FRAMES);
   }, 60_000);
 });
