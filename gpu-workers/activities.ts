@@ -8,7 +8,8 @@ import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
 import { loadLikeness } from '../activities/cameo/likeness';
-import type { Cameo, Engine, Scene } from './engine/engine';
+import type { Cameo, Engine, Scene, VideoChunk } from './engine/engine';
+import { renderInSlices } from './engine/slices';
 import { promptMentions, remixScene, vocabularyOf } from './engine/remix';
 import { writeAudioSegment, writeVideoSegment } from './engine/segments';
 
@@ -60,8 +61,6 @@ export interface AudioChunkResult {
   samples: number;
 }
 
-/** Frames rendered between heartbeats: a chunk reports progress and notices cancellation a few times a second. */
-const FRAMES_PER_SLICE = 6;
 const KINDS: Collision['kind'][] = ['floor', 'wall', 'body'];
 
 function carriedKey(videoId: string, index: number): string {
@@ -139,15 +138,6 @@ class Slots {
     if (next) next();
     else this.active--;
   }
-}
-
-/** A video chunk's render before it is stored. */
-interface RenderedFrames {
-  frames: Buffer;
-  events: Float32Array;
-  state: Float32Array;
-  width: number;
-  height: number;
 }
 
 /** How long a chunk rendered ahead is kept for its activity (in memory: a 720x1280 chunk's frames are 66 MB). */
@@ -332,28 +322,9 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     return job.index > 0 ? { videoId: job.videoId, index: job.index - 1 } : job.previous;
   }
 
-  /** A chunk's frames, event track and final state, rendered slice by slice from `state`; `beat` runs after each slice. */
-  async function renderFrames(job: ChunkJob, scene: Scene, cameo: Cameo | undefined, from: ArrayLike<number>, beat: (framesDone: number) => void): Promise<RenderedFrames> {
-    let state = from;
-    const frames: Uint8Array[] = [];
-    const events: Float32Array[] = [];
-    let width = 0;
-    let height = 0;
-    for (let done = 0; done < job.numFrames; ) {
-      const n = Math.min(FRAMES_PER_SLICE, job.numFrames - done);
-      // The model carries state exactly, so slices render the same frames as one call would.
-      const part = await engine.renderVideoChunk({ scene, state, startFrame: job.startFrame + done, numFrames: n, size: job.size, style: job.style, camera: job.camera, ...(cameo ? { cameo } : {}) });
-      frames.push(part.frames);
-      events.push(part.events);
-      state = part.state;
-      width = part.width;
-      height = part.height;
-      done += n;
-      beat(done);
-    }
-    const allEvents = new Float32Array(events.reduce((n, e) => n + e.length, 0));
-    events.reduce((offset, e) => (allEvents.set(e, offset), offset + e.length), 0);
-    return { frames: Buffer.concat(frames), events: allEvents, state: state as Float32Array, width, height };
+  /** What the engine renders for `job`'s chunk from `state` (its starting state), slice by slice. */
+  function renderFrames(job: ChunkJob, scene: Scene, cameo: Cameo | undefined, state: ArrayLike<number>, beat: (framesDone: number) => void): Promise<VideoChunk> {
+    return renderInSlices(engine, { scene, state, startFrame: job.startFrame, numFrames: job.numFrames, size: job.size, style: job.style, camera: job.camera, ...(cameo ? { cameo } : {}) }, beat);
   }
 
   async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
@@ -365,7 +336,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       checkCancelled();
       ctx.heartbeat({ framesDone, frames: job.numFrames });
     };
-    let rendered = await ahead.take<RenderedFrames>(job, 'video');
+    let rendered = await ahead.take<VideoChunk>(job, 'video');
     if (rendered) log.debug('video chunk rendered ahead');
     else {
       rendered = await videoSlots.run(async () => {
@@ -390,15 +361,15 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       index: job.index,
       startFrame: job.startFrame,
       fps,
-      video: { frames: rendered.frames, events: rendered.events, state: rendered.state, numFrames: job.numFrames, width: rendered.width, height: rendered.height },
+      video: rendered,
     });
-    const allEvents = rendered.events;
-    await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(allEvents.buffer, allEvents.byteOffset, allEvents.byteLength));
+    const { events } = rendered;
+    await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(events.buffer, events.byteOffset, events.byteLength));
     // Written last: its presence means the chunk is whole, and the next chunk continues from it.
     await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(rendered.state), startFrame: job.startFrame, numFrames: job.numFrames })));
     // This chunk's audio can start now too: its event track is stored, and so is the one before it.
     if (lookahead > 0) ahead.start(job, 'audio', audioSlots, (progress) => renderAudio(job, scene, cameo, () => progress()));
-    const collisions = collisionsOf(allEvents, job.startFrame, samplesPerFrame, allEvents.length / job.numFrames);
+    const collisions = collisionsOf(events, job.startFrame, samplesPerFrame, events.length / job.numFrames);
     log.debug({ bytes: segment.bytes, collisions: collisions.length }, 'video chunk rendered');
     return { blob_key: segment.key, frames: job.numFrames, collisions };
   }
@@ -407,7 +378,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
    * Renders the chunk after `job` ahead, from `rendered` (job's frames), and on from there while it stays within
    * `lookahead` chunks of the latest chunk asked for.
    */
-  function renderAheadAfter(job: ChunkJob, rendered: RenderedFrames, scene: Scene, cameo: Cameo | undefined): void {
+  function renderAheadAfter(job: ChunkJob, rendered: VideoChunk, scene: Scene, cameo: Cameo | undefined): void {
     const [following, ...rest] = job.upcoming ?? [];
     if (!following) {
       asked.delete(job.videoId);

@@ -47,6 +47,9 @@ interface FixtureEntry {
   before_change?: string;
 }
 
+/** A history recorded before a patch or change: never re-recorded, never dropped. */
+const isKept = (e: FixtureEntry): boolean => Boolean(e.before_patch || e.before_change);
+
 const OWNER = 'user_owner';
 const FRIEND = 'user_friend';
 const POLL_MS = 50;
@@ -298,7 +301,7 @@ async function main(): Promise<void> {
   const unknown = only.filter((n) => !known.includes(n));
   if (unknown.length > 0) throw new Error(`no scenario records ${unknown.join(', ')}; the names are: ${known.join(', ')}`);
   const previous = readIndex();
-  const kept = previous.filter((e) => e.before_patch || e.before_change);
+  const kept = previous.filter(isKept);
   const keptFiles = new Set(kept.map((e) => e.file));
   const clash = known.find((n) => keptFiles.has(`${n}.json`));
   if (clash) throw new Error(`${clash}.json is a history recorded before a patch or change; a scenario must not overwrite it`);
@@ -358,7 +361,7 @@ async function main(): Promise<void> {
 
     // Re-recorded entries replace theirs; a full run drops the files of scenarios that no longer exist.
     const recordedFiles = new Set(recorded.map((e) => e.file));
-    const others = previous.filter((e) => !e.before_patch && !e.before_change && !recordedFiles.has(e.file));
+    const others = previous.filter((e) => !isKept(e) && !recordedFiles.has(e.file));
     if (only.length === 0) for (const stale of others) fs.rmSync(path.join(HISTORIES_DIR, stale.file), { force: true });
     const index = [...kept, ...(only.length === 0 ? [] : others), ...recorded].sort((a, b) => a.file.localeCompare(b.file));
     fs.writeFileSync(INDEX, `${JSON.stringify(index, null, 2)}\n`);

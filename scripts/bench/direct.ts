@@ -1,11 +1,9 @@
 // The baseline of bench:pipeline's orchestration overhead: the same video rendered and muxed directly, in a process
 // of its own (a clean one, as the GPU worker's is: no Temporal worker, API or projector in it to slow its ffmpeg
-// forks or its garbage collection). The engine, the GPU worker's chunking (video chunk i, then audio chunk i beside
-// video chunk i+1) and segment writers, and the mux activity's own code; no Temporal server, no event store, no
+// forks or its garbage collection). The engine, the GPU worker's chunking (video chunk i in slices, then audio chunk i
+// beside video chunk i+1) and segment writers, and the mux activity's own code; no Temporal server, no event store, no
 // moderation, no projection. scripts/bench/directRunner.ts is the process; startDirectRunner drives it over stdio.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import readline from 'node:readline';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -14,13 +12,10 @@ import type { createMuxActivities } from '../../activities/mux';
 import { planChunks } from '../../domain/video';
 import type { Engine } from '../../gpu-workers/engine/engine';
 import { writeAudioSegment, writeVideoSegment } from '../../gpu-workers/engine/segments';
+import { renderInSlices } from '../../gpu-workers/engine/slices';
 import type { FsBlobStore } from '../../infra/blobs';
 import type { Ffmpeg } from '../../infra/media/ffmpeg';
-import { PROJECT_ROOT } from '../../infra/tools';
-import { onCpus } from './affinity';
-
-/** Frames per engine call inside a chunk, as gpu-workers/activities.ts renders them (it heartbeats between slices). */
-const FRAMES_PER_SLICE = 6;
+import { startScript } from './child';
 
 export interface DirectSpec {
   seconds: number;
@@ -72,28 +67,11 @@ export async function renderDirect(deps: DirectDeps, spec: DirectSpec): Promise<
     let previousEvents: Float32Array | undefined;
     let audio: Promise<void> = Promise.resolve();
     for (const chunk of plan) {
-      const frames: Uint8Array[] = [];
-      const events: Float32Array[] = [];
-      for (let done = 0; done < chunk.num_frames; ) {
-        const n = Math.min(FRAMES_PER_SLICE, chunk.num_frames - done);
-        const part = await engine.renderVideoChunk({ scene, state, startFrame: chunk.start_frame + done, numFrames: n, size: spec.size, style: spec.style, camera: spec.camera });
-        frames.push(part.frames);
-        events.push(part.events);
-        state = part.state;
-        done += n;
-      }
-      const allEvents = new Float32Array(events.reduce((n, e) => n + e.length, 0));
-      events.reduce((offset, e) => (allEvents.set(e, offset), offset + e.length), 0);
+      const video = await renderInSlices(engine, { scene, state, startFrame: chunk.start_frame, numFrames: chunk.num_frames, size: spec.size, style: spec.style, camera: spec.camera });
+      state = video.state;
+      const allEvents = video.events;
       // Encoded before the next chunk renders: on one core, overlapping the two measured slower than this.
-      const segment = await writeVideoSegment({
-        blobs,
-        ffmpeg,
-        videoId,
-        index: chunk.index,
-        startFrame: chunk.start_frame,
-        fps: spec.fps,
-        video: { frames: Buffer.concat(frames), events: allEvents, state: state as Float32Array, numFrames: chunk.num_frames, width, height },
-      });
+      const segment = await writeVideoSegment({ blobs, ffmpeg, videoId, index: chunk.index, startFrame: chunk.start_frame, fps: spec.fps, video });
       videoKeys[chunk.index] = segment.key;
       const previous = previousEvents;
       previousEvents = allEvents;
@@ -144,20 +122,14 @@ const START_MS = 120_000;
  * blobs under `blobsDir`. Runs are sent one at a time.
  */
 export async function startDirectRunner(options: { blobsDir: string; cpus?: string; env?: Record<string, string> }): Promise<DirectRunner> {
-  const [command, args] = onCpus(options.cpus, process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/bench/directRunner.ts'), options.blobsDir]);
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const stderr: string[] = [];
-  readline.createInterface({ input: child.stderr }).on('line', (line) => {
-    stderr.push(line);
-    if (stderr.length > 20) stderr.shift();
-  });
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)));
+  const runner = startScript('scripts/bench/directRunner.ts', { args: [options.blobsDir], ...(options.env ? { env: options.env } : {}), ...(options.cpus !== undefined ? { cpus: options.cpus } : {}), stdin: true });
+  const { child, exited } = runner;
   const waiting: { resolve(value: unknown): void; reject(err: Error): void }[] = [];
   const failAll = (why: string) => {
-    for (const w of waiting.splice(0)) w.reject(new Error(`the direct runner ${why}:\n${stderr.join('\n')}`));
+    for (const w of waiting.splice(0)) w.reject(new Error(`the direct runner ${why}:\n${runner.tail()}`));
   };
   void exited.then((how) => failAll(`exited (${how})`));
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
     const message = JSON.parse(line) as { ok: true; value: unknown } | { ok: false; error: string };
     const next = waiting.shift();
     if (!next) return;
@@ -165,18 +137,13 @@ export async function startDirectRunner(options: { blobsDir: string; cpus?: stri
     else next.reject(new Error(`direct run failed: ${message.error}`));
   });
   const reply = <T>(): Promise<T> => new Promise<T>((resolve, reject) => waiting.push({ resolve: resolve as (v: unknown) => void, reject }));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.stdin.end();
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(killer);
-  };
+  // Its input closed, it ends after the run in progress.
+  const stop = () => runner.stop((c) => c.stdin?.end(), 10_000);
   let timer: NodeJS.Timeout | undefined;
   try {
     const info = await Promise.race([
       reply<DirectRunnerInfo>(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the direct runner did not start in ${START_MS / 1000} s:\n${stderr.join('\n')}`)), START_MS))),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the direct runner did not start in ${START_MS / 1000} s:\n${runner.tail()}`)), START_MS))),
     ]);
     let queue: Promise<unknown> = Promise.resolve();
     return {
@@ -184,7 +151,7 @@ export async function startDirectRunner(options: { blobsDir: string; cpus?: stri
       run: (spec) => {
         const result = queue.then(() => {
           const answer = reply<DirectRun>();
-          child.stdin.write(`${JSON.stringify(spec)}\n`);
+          child.stdin!.write(`${JSON.stringify(spec)}\n`);
           return answer;
         });
         queue = result.catch(() => undefined);

@@ -2,9 +2,7 @@
 // activities), a GPU worker with the given engine, the videos projector, the event store and the users, on a Temporal
 // server and a PostgreSQL given by address, each store in fresh schemas dropped on stop. Shared by the API tests
 // (test/support/apiStack.ts) and `npm run bench:pipeline`.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -20,8 +18,7 @@ import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createPgPool } from '../../infra/postgres/pool';
-import { PROJECT_ROOT } from '../../infra/tools';
-import { onCpus } from './affinity';
+import { startScript } from './child';
 import { connectTemporalClient } from '../../infra/temporal/connection';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
@@ -214,40 +211,26 @@ const GPU_WORKER_START_MS = 120_000;
  * the stack's). Resolves once it polls; `stop` asks it to drain (SIGTERM) and waits, SIGKILL after the grace time.
  */
 async function startGpuWorkerProcess(env: Record<string, string>, cpus?: string): Promise<{ pid: number; stop(): Promise<void> }> {
-  const [command, args] = onCpus(cpus, process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'gpu-workers/worker.ts')]);
-  const child = spawn(command, args, {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const tail: string[] = [];
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)));
-  const ready = new Promise<void>((resolve) => {
-    for (const stream of [child.stdout, child.stderr]) {
-      readline.createInterface({ input: stream }).on('line', (line) => {
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        if (line.includes('"gpu worker polling"')) resolve();
-      });
-    }
+  let polling!: () => void;
+  const ready = new Promise<void>((resolve) => (polling = resolve));
+  const worker = startScript('gpu-workers/worker.ts', {
+    env: { LOG_LEVEL: 'info', ...env },
+    ...(cpus !== undefined ? { cpus } : {}),
+    tail: ['stdout', 'stderr'],
+    onLine: (line) => line.includes('"gpu worker polling"') && polling(),
   });
   let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
     ready.then(() => 'ready' as const),
-    exited.then((how) => `exited (${how})`),
+    worker.exited.then((how) => `exited (${how})`),
     new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`not polling after ${GPU_WORKER_START_MS / 1000} s`), GPU_WORKER_START_MS))),
   ]);
   clearTimeout(timer);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(killer);
-  };
+  // Asked to drain (SIGTERM); SIGKILL after the grace time.
+  const stop = () => worker.stop((child) => child.kill('SIGTERM'), 15_000);
   if (outcome !== 'ready') {
     await stop();
-    throw new Error(`the GPU worker process ${outcome}:\n${tail.join('\n')}`);
+    throw new Error(`the GPU worker process ${outcome}:\n${worker.tail()}`);
   }
-  return { pid: child.pid!, stop };
+  return { pid: worker.child.pid!, stop };
 }
