@@ -23,6 +23,12 @@ export class FfmpegNotFound extends Error {
 }
 
 export class FfmpegFailed extends Error {
+  /**
+   * ffmpeg's exit status when it ran and gave up on its input; undefined when it never got that far or was stopped
+   * from outside (not started, killed by a signal, its stream broke), which says nothing about the input.
+   */
+  readonly exitCode: number | undefined;
+
   constructor(
     readonly operation: string,
     readonly stderrTail: string,
@@ -30,6 +36,9 @@ export class FfmpegFailed extends Error {
   ) {
     super(`ffmpeg ${operation} failed: ${(cause as Error)?.message ?? 'exit status not 0'}${stderrTail ? `\n${stderrTail}` : ''}`);
     this.name = 'FfmpegFailed';
+    // fluent-ffmpeg's words for a non-zero exit; a signal reads "was killed with signal".
+    const exited = /ffmpeg exited with code (\d+)/.exec((cause as Error)?.message ?? '');
+    this.exitCode = exited ? Number(exited[1]) : undefined;
   }
 }
 
@@ -263,8 +272,9 @@ function probe(binary: string, file: string): Promise<MediaInfo> {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new FfmpegFailed(`probing ${file}`, err.trim().split('\n').slice(-4).join('\n')));
+    child.on('close', (code, signal) => {
+      const how = signal ? `ffmpeg was killed with signal ${signal}` : `ffmpeg exited with code ${code}`;
+      if (code !== 0) return reject(new FfmpegFailed(`probing ${file}`, err.trim().split('\n').slice(-4).join('\n'), new Error(how)));
       const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(err);
       const video = /Stream #\S+: Video: (\w+)[^,]*, (\w+)[^,]*(?:\([^)]*\))?, (\d+)x(\d+)[^\n]*?, ([\d.]+) fps/.exec(err);
       const audio = /Stream #\S+: Audio: (\w+)[^,]*, (\d+) Hz, ([^,\n]+)/.exec(err);

@@ -7,7 +7,7 @@ import { createClipVerifier, type CameoVerifier } from '../../activities/cameo/v
 import { createCameoVerificationActivities, loadLikeness } from '../../activities/cameo/verify';
 import { FsBlobStore } from '../../infra/blobs';
 import { createLogger } from '../../infra/logger';
-import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { createFfmpeg, FfmpegFailed } from '../../infra/media/ffmpeg';
 import { sniffMedia } from '../../infra/media/sniff';
 import * as clips from '../support/clips';
 import { testEnv } from '../support/env';
@@ -105,6 +105,23 @@ describe('the clip verifier', () => {
     expect(silent.checks.frame_change).toBeGreaterThan(1);
     const image = await verifier.verify({ file: await stillClip(), phrase: null });
     expect(image.checks).toMatchObject({ container: null, video_stream: false, duration_s: null });
+  });
+});
+
+describe('the clip verifier when ffmpeg itself fails', () => {
+  it('given ffmpeg killed while decoding the sound, when a good clip is verified, then it throws (the activity retries) instead of calling the clip damaged', async () => {
+    const killed = createClipVerifier({
+      ffmpeg: { ...ffmpeg, decodeAudio: async () => Promise.reject(new FfmpegFailed('decoding the audio', '', new Error('ffmpeg was killed with signal SIGKILL'))) },
+    });
+    await expect(killed.verify({ file: await talkingClip(), phrase: null })).rejects.toMatchObject({ name: 'FfmpegFailed', exitCode: undefined });
+  });
+
+  it('given a file ffmpeg exits on, then the failure carries its exit status', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(testEnv.tmpDir, 'garbage-')), 'garbage.mp4');
+    fs.writeFileSync(file, Buffer.alloc(4096, 7));
+    const failure = await ffmpeg.decodeAudio(file).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(FfmpegFailed);
+    expect((failure as FfmpegFailed).exitCode).toBeGreaterThan(0);
   });
 });
 
