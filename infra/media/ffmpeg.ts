@@ -192,6 +192,24 @@ export function createFfmpeg(config: Pick<Config, 'ffmpegPath'>, options?: Param
   };
 }
 
+/**
+ * Runs a fluent-ffmpeg command whose output is its stdout, and returns what it wrote there.
+ *
+ * fluent-ffmpeg ends a command 20 ms after its output stream emits 'close', with the error "Output stream closed", and
+ * kills ffmpeg if it has not exited by then; on a loaded machine ffmpeg often exits later than that, and a decode
+ * that went right read as failed (a cameo clip was once judged undecodable so). The sink here never emits 'close',
+ * so the command ends on ffmpeg's own exit status, and the output is whole once the sink has also ended.
+ */
+async function runToBuffer(command: ffmpeg.FfmpegCommand, operation: string): Promise<Buffer> {
+  const sink = new PassThrough({ emitClose: false });
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise<void>((resolve) => sink.once('end', resolve));
+  await runCommand(command.output(sink), operation);
+  await ended;
+  return Buffer.concat(chunks);
+}
+
 /** Runs a fluent-ffmpeg command to its end, keeping the last lines of stderr for the error. */
 function runCommand(command: ffmpeg.FfmpegCommand, operation: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -249,17 +267,12 @@ async function encodeRgbSegment(binary: string, input: EncodeRgbSegment): Promis
 }
 
 async function decodeToRgb(binary: string, file: string, width: number, height: number): Promise<{ frames: Uint8Array; count: number }> {
-  const sink = new PassThrough();
-  const chunks: Buffer[] = [];
-  sink.on('data', (c: Buffer) => chunks.push(c));
   const command = ffmpeg(file)
     .setFfmpegPath(binary)
     .videoFilters(`scale=${width}:${height}:in_color_matrix=bt709:in_range=tv`)
     .outputOptions(['-pix_fmt rgb24', '-an'])
-    .format('rawvideo')
-    .output(sink);
-  await runCommand(command, `decoding ${file}`);
-  const frames = new Uint8Array(Buffer.concat(chunks));
+    .format('rawvideo');
+  const frames = new Uint8Array(await runToBuffer(command, `decoding ${file}`));
   return { frames, count: frames.length / (width * height * 3) };
 }
 
@@ -346,17 +359,12 @@ async function mux(binary: string, input: MuxFiles): Promise<{ durationS: number
 }
 
 async function decodeAudio(binary: string, file: string, sampleRateHz: number, channels: number, options: { maxDurationS?: number }): Promise<Float32Array> {
-  const sink = new PassThrough();
-  const chunks: Buffer[] = [];
-  sink.on('data', (c: Buffer) => chunks.push(c));
   const command = ffmpeg(file)
     .setFfmpegPath(binary)
     .outputOptions(['-vn', `-ac ${channels}`, `-ar ${sampleRateHz}`, ...(options.maxDurationS !== undefined ? [`-t ${options.maxDurationS}`] : [])])
     .audioCodec('pcm_f32le')
-    .format('f32le')
-    .output(sink);
-  await runCommand(command, `decoding the audio of ${file}`);
-  const all = Buffer.concat(chunks);
+    .format('f32le');
+  const all = await runToBuffer(command, `decoding the audio of ${file}`);
   return new Float32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength));
 }
 
@@ -406,9 +414,6 @@ function parseInputInfo(stderr: string): MediaStreams {
 async function decodeFrames(binary: string, file: string, options: DecodeFrames): Promise<{ frames: Uint8Array; count: number }> {
   const { width, height } = options;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new RangeError(`decodeFrames: ${width}x${height} is not a positive size`);
-  const sink = new PassThrough();
-  const chunks: Buffer[] = [];
-  sink.on('data', (c: Buffer) => chunks.push(c));
   // fps first, so dropped frames are never cropped or scaled; area scaling averages, so a small frame is a fair summary.
   const filters = [
     ...(options.fps !== undefined ? [`fps=${options.fps}`] : []),
@@ -425,11 +430,9 @@ async function decodeFrames(binary: string, file: string, options: DecodeFrames)
       ...(options.durationS !== undefined ? [`-t ${options.durationS}`] : []),
       ...(options.maxFrames !== undefined ? [`-frames:v ${options.maxFrames}`] : []),
     ])
-    .format('rawvideo')
-    .output(sink);
-  await runCommand(command, `decoding frames of ${file}`);
+    .format('rawvideo');
+  const all = await runToBuffer(command, `decoding frames of ${file}`);
   const frameBytes = width * height * 3;
-  const all = Buffer.concat(chunks);
   // A decoder that dies mid-frame leaves a partial frame: keep the whole ones.
   const count = Math.floor(all.length / frameBytes);
   return { frames: new Uint8Array(all.buffer, all.byteOffset, count * frameBytes), count };

@@ -1,5 +1,5 @@
-// The ffmpeg module: which binary it runs (FFMPEG_PATH, else the system one, else the npm one), and an RGB segment
-// that decodes back to the frames it was made of.
+// The ffmpeg module: which binary it runs (FFMPEG_PATH, else the system one, else the npm one), an RGB segment
+// that decodes back to the frames it was made of, and decodes that come back whole however late ffmpeg exits.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,4 +75,52 @@ describe('ffmpeg', () => {
     await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(100), width: 64, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a whole number of 64x48 RGB frames');
     await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(63 * 48 * 3), width: 63, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a positive even size');
   });
+
+  describe('when ffmpeg exits well after closing its output, as on a busy machine', () => {
+    // The real ffmpeg behind a script that holds on to its stderr and exit status for 300 ms after its stdout is
+    // closed. fluent-ffmpeg, left to itself, ends such a command 20 ms after the output closes and kills ffmpeg.
+    let slow: ReturnType<typeof createFfmpeg>;
+    let segment: string;
+    beforeAll(async () => {
+      const real = createFfmpeg({ ffmpegPath: undefined });
+      const script = path.join(tmp, 'slow-exit-ffmpeg');
+      fs.writeFileSync(script, `#!/bin/sh\n"${real.binary.path}" "$@"\nstatus=$?\nexec 1>&-\nsleep 0.3\nexit $status\n`, { mode: 0o755 });
+      slow = createFfmpeg({ ffmpegPath: script });
+      segment = path.join(tmp, 'slow.ts');
+      await real.encodeRgbSegment({ frames: new Uint8Array(6 * 32 * 32 * 3).fill(90), width: 32, height: 32, fps: 24, outFile: segment });
+    });
+
+    it('returns every frame and sample instead of failing with "Output stream closed"', async () => {
+      expect((await slow.decodeToRgb(segment, 32, 32)).count).toBe(6);
+      expect((await slow.decodeFrames(segment, { width: 16, height: 16 })).count).toBe(6);
+      const clip = path.join(tmp, 'clip.wav');
+      fs.writeFileSync(clip, wav(new Int16Array(8000).fill(1000), 8000));
+      expect((await slow.decodeAudio(clip, 8000, 1)).length).toBe(8000);
+    });
+
+    it('still reports a failed decode with its exit status', async () => {
+      const broken = path.join(tmp, 'broken.ts');
+      fs.writeFileSync(broken, 'not a video at all');
+      await expect(slow.decodeToRgb(broken, 32, 32)).rejects.toMatchObject({ name: 'FfmpegFailed', exitCode: expect.any(Number) });
+    });
+  });
 });
+
+/** A mono 16-bit PCM WAV file. */
+function wav(samples: Int16Array, rateHz: number): Buffer {
+  const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(rateHz, 24);
+  header.writeUInt32LE(rateHz * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
