@@ -3,7 +3,7 @@
 // (a face match) and whether the words were the phrase asked (speech recognition) are further CameoVerifier
 // implementations to plug in beside this one; this one is handed `phrase` but cannot check the words said.
 import fs from 'node:fs/promises';
-import { FfmpegFailed, type Ffmpeg, type MediaStreams } from '../../infra/media/ffmpeg';
+import { refusedInput, type Ffmpeg, type MediaStreams } from '../../infra/media/ffmpeg';
 import { SNIFF_HEAD_BYTES, sniffMedia } from '../../infra/media/sniff';
 import { dbfs, meanFrameChange, percentile, rms, roundTo, windowLevelsDbfs } from './signals';
 
@@ -172,9 +172,9 @@ async function measurePicture(ffmpeg: Ffmpeg, file: string, info: MediaStreams):
     const { frames, count } = await ffmpeg.decodeFrames(file, { width: FRAME_SAMPLE_WIDTH, height, fps: FRAME_SAMPLE_FPS, durationS: MAX_DURATION_S + 1 });
     return { count, decodedS: count > 0 ? count / FRAME_SAMPLE_FPS : undefined, frameChange: meanFrameChange(frames, count, FRAME_SAMPLE_WIDTH * height * 3) };
   } catch (err) {
-    // ffmpeg gave up on the stream: a damaged file, judged as such by the caller from the frame count. ffmpeg not
-    // started, killed or cut off says nothing about the file: thrown, and the activity tries again.
-    if (!(err instanceof FfmpegFailed) || err.exitCode === undefined) throw err;
+    // ffmpeg gave up on the stream: a damaged file, judged as such by the caller from the frame count. Any other
+    // failure is thrown, and the activity tries again.
+    if (!refusedInput(err)) throw err;
     return { count: 0, decodedS: undefined, frameChange: null };
   }
 }
@@ -191,7 +191,7 @@ async function measureSound(ffmpeg: Ffmpeg, file: string): Promise<SoundMeasurem
   try {
     samples = await ffmpeg.decodeAudio(file, AUDIO_SAMPLE_RATE_HZ, 1, { maxDurationS: MAX_DURATION_S + 1 });
   } catch (err) {
-    if (!(err instanceof FfmpegFailed) || err.exitCode === undefined) throw err;
+    if (!refusedInput(err)) throw err;
     return { decodedS: undefined, voicedFraction: null, phraseDbfs: null, spreadDb: null };
   }
   const decodedS = samples.length / AUDIO_SAMPLE_RATE_HZ;

@@ -42,6 +42,14 @@ export class FfmpegFailed extends Error {
   }
 }
 
+/**
+ * Whether `err` is ffmpeg's own verdict on its input: it ran and exited non-zero. ffmpeg not started, killed or cut off
+ * says nothing about the file.
+ */
+export function refusedInput(err: unknown): err is FfmpegFailed {
+  return err instanceof FfmpegFailed && err.exitCode !== undefined;
+}
+
 function versionOf(command: string): { ok: true; version: string } | { ok: false; reason: string } {
   // spawnSync looks `command` up on PATH itself, so nothing here reads the environment (infra/config alone does).
   const result = spawnSync(command, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000 });
