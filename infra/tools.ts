@@ -11,6 +11,8 @@ export interface ProvisionedTool {
 export interface Tools {
   temporalCli: ProvisionedTool;
   testServer: ProvisionedTool;
+  /** The test suite's Python (a venv with scripts/python-requirements.txt); set by `bootstrap.js --test`. */
+  python?: ProvisionedTool;
 }
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');

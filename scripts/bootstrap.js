@@ -93,6 +93,43 @@ function provision(kind, envVar) {
   return { path: null, source: 'sdk-download', tried };
 }
 
+/**
+ * The test suite's Python tools (scripts/python-requirements.txt, every version pinned) in a virtual environment
+ * of the machine's python3 under .tools/python-<hash of the requirements>, so a changed list gets a fresh one.
+ * Returns {path: <its python>, source} or {path: null, tried}.
+ */
+function provisionPython() {
+  const requirements = path.join(ROOT, 'scripts', 'python-requirements.txt');
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(requirements)).digest('hex').slice(0, 12);
+  const target = path.join(TOOLS, `python-${hash}`);
+  const bin = path.join(target, 'bin', 'python');
+  const source = `venv:${path.relative(ROOT, requirements)}`;
+  if (isExecutable(bin) && fs.existsSync(path.join(target, '.complete'))) return { path: bin, source, tried: [] };
+  const python = onPath('python3') || onPath('python');
+  if (!python) return { path: null, source, tried: ['python3 on PATH (not found): install python3 (3.9 or later)'] };
+  log(`installing the test suite's Python tools into ${path.relative(ROOT, target)}`);
+  const tmp = `${target}.partial`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  let res = run(python, ['-m', 'venv', tmp]);
+  if (res.status === 0) {
+    res = run(path.join(tmp, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements]);
+  }
+  if (res.status !== 0) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const why = (res.stderr || res.stdout || '').trim().split('\n').pop() || `exit ${res.status}`;
+    return { path: null, source, tried: [`${python} -m venv + pip install -r ${path.relative(ROOT, requirements)} (${why})`] };
+  }
+  fs.writeFileSync(path.join(tmp, '.complete'), `${new Date().toISOString()}\n`);
+  // A venv's scripts name its folder, so it is created under its final name's sibling and renamed with its
+  // interpreter links intact; the scripts are not used (we run `python -m`).
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(tmp, target);
+  for (const old of fs.readdirSync(TOOLS)) {
+    if (/^python-[0-9a-f]{12}$/.test(old) && old !== path.basename(target)) fs.rmSync(path.join(TOOLS, old), { recursive: true, force: true });
+  }
+  return { path: bin, source, tried: [] };
+}
+
 function main() {
   ensureNodeModules();
   fs.mkdirSync(TOOLS, { recursive: true });
@@ -100,10 +137,29 @@ function main() {
     temporalCli: provision('temporalCli', 'TEMPORAL_CLI_PATH'),
     testServer: provision('testServer', 'TEMPORAL_TEST_SERVER_PATH'),
   };
+  // Only the test suite needs Python (schemathesis, the Python openai SDK); `npm start` does not.
+  if (process.argv.includes('--test')) {
+    tools.python = provisionPython();
+    if (!tools.python.path) {
+      log(`the test suite's Python tools could not be installed. Tried: ${tools.python.tried.join('; ')}`);
+      process.exit(1);
+    }
+  } else {
+    const previous = readPrevious();
+    if (previous && previous.python) tools.python = previous.python;
+  }
   fs.writeFileSync(path.join(TOOLS, 'tools.json'), `${JSON.stringify(tools, null, 2)}\n`);
   for (const [name, t] of Object.entries(tools)) {
     if (t.path) log(`${name}: ${t.path} (${t.source})`);
     else log(`${name}: none found locally; will try the SDK's download. Tried: ${t.tried.join('; ')}`);
+  }
+}
+
+function readPrevious() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(TOOLS, 'tools.json'), 'utf8'));
+  } catch {
+    return undefined;
   }
 }
 
