@@ -67,6 +67,12 @@ describe('OpenAI SDK compatibility', () => {
   it('lists with cursor pagination', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await client.videos.create({ prompt: `a blue ball number ${i}`, seconds: '4', size: '720x1280' })).id);
+    // A create waits a bounded time for the read model that lists it; on a loaded machine the projector can be later.
+    await eventually(async () => {
+      const listed = new Set<string>();
+      for await (const video of client.videos.list({ limit: 100 })) listed.add(video.id);
+      return ids.every((id) => listed.has(id)) ? true : undefined;
+    }, 'the new videos in the list', 30_000, 100);
     const firstPage = await client.videos.list({ limit: 2, order: 'asc' });
     expect(firstPage.data).toHaveLength(2);
     expect(firstPage.hasNextPage()).toBe(true);
