@@ -42,6 +42,8 @@ export interface VideoReadModel {
   get(id: string): Promise<VideoObject | undefined>;
   /** The owner's videos, newest first unless `order` is asc; throws UnknownCursor when `after` is not one of them. */
   list(options: { ownerId: string; after?: string; limit: number; order: 'asc' | 'desc' }): Promise<VideoList>;
+  /** The completed video whose MP4 has this SHA-256 that the viewer may build on (own first), if any (videoFile.ts). */
+  findByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
 }
 
 /** `after` names no video of the caller's: a 400 on `after`. */
