@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { readCameo } from '../../activities/cameo/consent';
-import { contentKeys } from '../../domain/video/content';
+import { contentKeys, inputReferenceKey } from '../../domain/video/content';
 import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';
 import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';
@@ -350,7 +350,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
       // ever looks for it too early, and the start is idempotent by workflow id.
       const recorded = replayed ? await loadStream(videoId) : undefined;
       if (!recorded) {
-        const inputKey = `videos/${videoId}/input_reference`;
+        const inputKey = inputReferenceKey(videoId);
         if (body.inputReference && (!replayed || !(await blobs.exists(inputKey)))) await blobs.put(inputKey, body.inputReference);
         try {
           await startGeneration(videoRequest, caller.id, request.log);
