@@ -1,5 +1,6 @@
 // The mux activity: a video's chunk segments and PCM audio become one MP4 (H.264 + AAC, faststart), plus a
 // thumbnail and a spritesheet, all in the blob store. The ffmpeg work itself lives in infra/media/ffmpeg.ts.
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,14 @@ export interface MuxResult {
   spritesheet_key: string;
   duration_s: number;
   bytes: number;
+  /** SHA-256 of the MP4's bytes (hex): how an uploaded copy of it is recognised (POST /v1/videos/edits, extensions). */
+  sha256: string;
+}
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of fs.createReadStream(file)) hash.update(piece as Buffer);
+  return hash.digest('hex');
 }
 
 export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
@@ -61,11 +70,12 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
         const result = await deps.ffmpeg.mux({ segments, audioFile, sampleRateHz: 48000, channels: 2, fps: input.fps, width: input.width, height: input.height, ...files });
         ctx.heartbeat({ step: 'muxed' });
         const keys = contentKeys(input.videoId);
+        const sha256 = await sha256OfFile(files.content);
         const content = await deps.blobs.put(keys.content, fs.createReadStream(files.content));
         await deps.blobs.put(keys.thumbnail, fs.createReadStream(files.thumbnail));
         await deps.blobs.put(keys.spritesheet, fs.createReadStream(files.spritesheet));
         deps.logger.debug({ videoId: input.videoId, bytes: content.bytes }, 'video muxed');
-        return { content_key: keys.content, thumbnail_key: keys.thumbnail, spritesheet_key: keys.spritesheet, duration_s: result.durationS, bytes: content.bytes };
+        return { content_key: keys.content, thumbnail_key: keys.thumbnail, spritesheet_key: keys.spritesheet, duration_s: result.durationS, bytes: content.bytes, sha256 };
       } finally {
         await fs.promises.rm(dir, { recursive: true, force: true });
       }

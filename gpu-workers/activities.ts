@@ -1,14 +1,18 @@
 // The GPU task queue's activities: render one video chunk or one audio chunk of a video and store it in the blob
 // store. A chunk's final physics state and event track are stored beside it, so chunk i+1 (and a retry of it on any
 // worker) starts from exactly what chunk i recorded, and audio chunk i finds the events it must sound.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
-import type { Ffmpeg } from '../infra/media/ffmpeg';
+import { refusedInput, type Ffmpeg } from '../infra/media/ffmpeg';
 import { loadLikeness } from '../activities/cameo/likeness';
-import type { Cameo, Engine, Scene, VideoChunk } from './engine/engine';
+import type { Backdrop, Cameo, Engine, Scene, VideoChunk } from './engine/engine';
+import { parseSize } from './engine/manifest';
 import { renderInSlices } from './engine/slices';
 import { promptMentions, remixScene, vocabularyOf } from './engine/remix';
 import { writeAudioSegment, writeVideoSegment } from './engine/segments';
@@ -25,6 +29,8 @@ export interface ChunkJob {
   camera: string;
   /** The likeness to render into the video (a verified cameo's asset in the blob store). */
   cameo?: { likenessKey: string };
+  /** The video's input_reference image (PNG or JPEG in the blob store): the backdrop, scaled and cropped to the frame. */
+  backdrop?: { key: string };
   /** The scene to render (the one the video recorded: a remix's or an extension's); absent, described from the prompt. */
   scene?: Scene;
   /**
@@ -155,7 +161,7 @@ type AheadKind = 'video' | 'audio';
 
 /** Everything a chunk's render depends on: a chunk rendered ahead is taken only by an activity asking for exactly it. */
 function aheadKey(job: ChunkJob, kind: AheadKind): string {
-  return JSON.stringify([kind, job.videoId, job.index, job.startFrame, job.numFrames, job.prompt, job.seed, job.size, job.style, job.camera, job.cameo?.likenessKey ?? null, job.scene ?? null, job.previous ?? null]);
+  return JSON.stringify([kind, job.videoId, job.index, job.startFrame, job.numFrames, job.prompt, job.seed, job.size, job.style, job.camera, job.cameo?.likenessKey ?? null, job.backdrop?.key ?? null, job.scene ?? null, job.previous ?? null]);
 }
 
 /**
@@ -244,6 +250,15 @@ interface AheadEntry {
   timer?: NodeJS.Timeout;
 }
 
+/** What a chunk's frames wear besides the scene: a likeness on a body, an image behind it. */
+interface Looks {
+  cameo?: Cameo;
+  backdrop?: Backdrop;
+}
+
+/** Decoded backdrops by key and size: every chunk of a video paints the same one. */
+const BACKDROP_CACHE_SIZE = 8;
+
 /** Scenes by prompt, seed and size: the video and audio activities of one video describe the same scene. */
 const SCENE_CACHE_SIZE = 32;
 
@@ -288,6 +303,24 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     return scene;
   };
   const likenessOf = async (job: ChunkJob): Promise<Cameo | undefined> => (job.cameo ? await loadLikeness(blobs, job.cameo.likenessKey) : undefined);
+  const backdrops = new Map<string, Promise<Backdrop>>();
+  const backdropOf = (job: ChunkJob): Promise<Backdrop> | undefined => {
+    if (!job.backdrop) return undefined;
+    const key = `${job.backdrop.key}\u0000${job.size}`;
+    let backdrop = backdrops.get(key);
+    if (backdrop) backdrops.delete(key); // re-inserted below: least recently used first
+    else {
+      backdrop = decodeBackdrop(job.backdrop.key, job.size);
+      backdrop.catch(() => backdrops.delete(key));
+    }
+    backdrops.set(key, backdrop);
+    if (backdrops.size > BACKDROP_CACHE_SIZE) backdrops.delete(backdrops.keys().next().value!);
+    return backdrop;
+  };
+  const looksOf = async (job: ChunkJob): Promise<Looks> => {
+    const [cameo, backdrop] = await Promise.all([likenessOf(job), backdropOf(job)]);
+    return { ...(cameo ? { cameo } : {}), ...(backdrop ? { backdrop } : {}) };
+  };
   const videoSlots = new Slots(deps.concurrency ?? 1);
   const audioSlots = new Slots(deps.concurrency ?? 1);
   const ahead = new RenderAhead();
@@ -317,21 +350,47 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     }
   }
 
+  /**
+   * The image as the frame's backdrop: scaled to cover the frame and cropped to it, centred (as a wallpaper fills a
+   * screen), decoded once to RGB. An image ffmpeg cannot decode fails the video at once: a retry would not decode it.
+   */
+  async function decodeBackdrop(key: string, size: string): Promise<Backdrop> {
+    const frame = parseSize(size);
+    if (!frame) throw ApplicationFailure.nonRetryable(`size ${size} is not WIDTHxHEIGHT`, 'InvalidRenderInput');
+    const { width, height } = frame;
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelforge-backdrop-'));
+    try {
+      const file = path.join(dir, 'input_reference');
+      await fs.writeFile(file, await blobs.get(key));
+      let decoded: { frames: Uint8Array; count: number };
+      try {
+        decoded = await deps.ffmpeg.decodeFrames(file, { width, height, maxFrames: 1, cover: true });
+      } catch (err) {
+        if (refusedInput(err)) throw ApplicationFailure.nonRetryable(`the input_reference image ${key} could not be decoded: ${err.message}`, 'InvalidRenderInput');
+        throw err;
+      }
+      if (decoded.count < 1) throw ApplicationFailure.nonRetryable(`the input_reference image ${key} holds no picture`, 'InvalidRenderInput');
+      return { width, height, rgb: decoded.frames.slice(0, width * height * 3) };
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
   /** Where the chunk before `job` stored its carry and event track. */
   function previousOf(job: ChunkJob): { videoId: string; index: number } | undefined {
     return job.index > 0 ? { videoId: job.videoId, index: job.index - 1 } : job.previous;
   }
 
   /** What the engine renders for `job`'s chunk from `state` (its starting state), slice by slice. */
-  function renderFrames(job: ChunkJob, scene: Scene, cameo: Cameo | undefined, state: ArrayLike<number>, beat: (framesDone: number) => void): Promise<VideoChunk> {
-    return renderInSlices(engine, { scene, state, startFrame: job.startFrame, numFrames: job.numFrames, size: job.size, style: job.style, camera: job.camera, ...(cameo ? { cameo } : {}) }, beat);
+  function renderFrames(job: ChunkJob, scene: Scene, looks: Looks, state: ArrayLike<number>, beat: (framesDone: number) => void): Promise<VideoChunk> {
+    return renderInSlices(engine, { scene, state, startFrame: job.startFrame, numFrames: job.numFrames, size: job.size, style: job.style, camera: job.camera, ...looks }, beat);
   }
 
   async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
     const ctx = Context.current();
     const log = deps.logger.child({ videoId: job.videoId, chunk: job.index, attempt: ctx.info.attempt });
     const scene = await sceneOf(job);
-    const cameo = await likenessOf(job);
+    const looks = await looksOf(job);
     const heartbeat = (framesDone: number) => {
       checkCancelled();
       ctx.heartbeat({ framesDone, frames: job.numFrames });
@@ -347,13 +406,13 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
           state = (JSON.parse((await blobs.get(carriedKey(previous.videoId, previous.index))).toString('utf8')) as { state: number[] }).state;
         }
         checkCancelled();
-        return renderFrames(job, scene, cameo, state, heartbeat);
+        return renderFrames(job, scene, looks, state, heartbeat);
       });
     }
     checkCancelled();
     // The slot is free again: the next chunk starts from this one's final state while this one is stored.
     markAsked(job.videoId, job.index);
-    renderAheadAfter(job, rendered, scene, cameo);
+    renderAheadAfter(job, rendered, scene, looks);
     const segment = await writeVideoSegment({
       blobs,
       ffmpeg: deps.ffmpeg,
@@ -368,7 +427,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     // Written last: its presence means the chunk is whole, and the next chunk continues from it.
     await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(rendered.state), startFrame: job.startFrame, numFrames: job.numFrames })));
     // This chunk's audio can start now too: its event track is stored, and so is the one before it.
-    if (lookahead > 0) ahead.start(job, 'audio', audioSlots, (progress) => renderAudio(job, scene, cameo, () => progress()));
+    if (lookahead > 0) ahead.start(job, 'audio', audioSlots, (progress) => renderAudio(job, scene, looks.cameo, () => progress()));
     const collisions = collisionsOf(events, job.startFrame, samplesPerFrame, events.length / job.numFrames);
     log.debug({ bytes: segment.bytes, collisions: collisions.length }, 'video chunk rendered');
     return { blob_key: segment.key, frames: job.numFrames, collisions };
@@ -378,7 +437,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
    * Renders the chunk after `job` ahead, from `rendered` (job's frames), and on from there while it stays within
    * `lookahead` chunks of the latest chunk asked for.
    */
-  function renderAheadAfter(job: ChunkJob, rendered: VideoChunk, scene: Scene, cameo: Cameo | undefined): void {
+  function renderAheadAfter(job: ChunkJob, rendered: VideoChunk, scene: Scene, looks: Looks): void {
     const [following, ...rest] = job.upcoming ?? [];
     if (!following) {
       asked.delete(job.videoId);
@@ -390,8 +449,8 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       next,
       'video',
       videoSlots,
-      (progress) => renderFrames(next, scene, cameo, rendered.state, (framesDone) => progress({ framesDone, frames: next.numFrames })),
-      (done) => renderAheadAfter(next, done, scene, cameo),
+      (progress) => renderFrames(next, scene, looks, rendered.state, (framesDone) => progress({ framesDone, frames: next.numFrames })),
+      (done) => renderAheadAfter(next, done, scene, looks),
     );
   }
 

@@ -66,7 +66,15 @@ const dataSchemas = eventSchemas({
   // Collisions feed the audio, not this read model: their shape is the renderer's business.
   VideoChunkRendered: Type.Object({ index: ChunkIndex, blob_key: Type.String(), frames: Type.Integer(), collisions: Type.Array(Type.Unknown()), at: At }),
   AudioChunkRendered: Type.Object({ index: ChunkIndex, blob_key: Type.String(), samples: Type.Integer(), at: At }),
-  Muxed: Type.Object({ content_key: Type.String(), thumbnail_key: Type.String(), spritesheet_key: Type.String(), duration_s: Type.Number(), bytes: Type.Integer(), at: At }),
+  Muxed: Type.Object({
+    content_key: Type.String(),
+    thumbnail_key: Type.String(),
+    spritesheet_key: Type.String(),
+    duration_s: Type.Number(),
+    bytes: Type.Integer(),
+    sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    at: At,
+  }),
   OutputModerated: Moderated,
   VideoCompleted: Type.Object({ at: At }),
   // Codes as plain strings: a code the domain adds later must not park the events that carry it.
@@ -132,6 +140,7 @@ export interface VideoRow {
   content_key: string | null;
   thumbnail_key: string | null;
   spritesheet_key: string | null;
+  content_sha256: string | null;
   created_at: string;
   completed_at: string | null;
   updated_at: string;
@@ -144,7 +153,7 @@ export interface VideoRow {
 
 export const VIDEO_COLUMNS = `id, owner_id, prompt, model, seconds, size, style, camera, seed, status, stage, progress, chunks_total,
   chunks_video_done, chunks_audio_done, visibility, error_code, error_message, remixed_from_video_id, extended_from_video_id,
-  cameo_uses, content_key, thumbnail_key, spritesheet_key, created_at, completed_at, updated_at, deleted, last_revision,
+  cameo_uses, content_key, thumbnail_key, spritesheet_key, content_sha256, created_at, completed_at, updated_at, deleted, last_revision,
   last_position, state, timeline`;
 
 function migrate(s: string): string {
@@ -175,6 +184,8 @@ function migrate(s: string): string {
       content_key text,
       thumbnail_key text,
       spritesheet_key text,
+      -- SHA-256 (hex) of the MP4: an uploaded copy of a video's content is looked up by it (videos_content_sha256).
+      content_sha256 text,
       created_at bigint NOT NULL,
       completed_at bigint,
       -- The time of the last event folded in (its data.at), not the wall clock: a rebuild must produce the same rows.
@@ -188,7 +199,8 @@ function migrate(s: string): string {
       -- The stages the job went through, timed by the events' created times (the store's clock, so a rebuild agrees).
       timeline jsonb NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS videos_owner_created_id ON ${s}.videos (owner_id, created_at, id);`;
+    CREATE INDEX IF NOT EXISTS videos_owner_created_id ON ${s}.videos (owner_id, created_at, id);
+    CREATE INDEX IF NOT EXISTS videos_content_sha256 ON ${s}.videos (content_sha256) WHERE content_sha256 IS NOT NULL;`;
 }
 
 const UPSERT_COLUMNS = [
@@ -216,6 +228,7 @@ const UPSERT_COLUMNS = [
   'content_key',
   'thumbnail_key',
   'spritesheet_key',
+  'content_sha256',
   'created_at',
   'completed_at',
   'updated_at',
@@ -261,6 +274,7 @@ function rowValues(id: string, state: VideoState, timeline: readonly TimelineEnt
     content_key: state.content?.contentKey ?? null,
     thumbnail_key: state.content?.thumbnailKey ?? null,
     spritesheet_key: state.content?.spritesheetKey ?? null,
+    content_sha256: state.content?.sha256 ?? null,
     created_at: state.createdAt,
     completed_at: state.completedAt,
     updated_at: at,
@@ -281,8 +295,8 @@ export function videoIdOfStream(streamName: string): string {
 export function createVideosReadModel(): ReadModel {
   return {
     name: VIDEOS_READ_MODEL,
-    // 2: the timeline column; a table of version 1 is rebuilt from position zero.
-    version: 2,
+    // 2: the timeline column; 3: content_sha256. A table of an older version is rebuilt from position zero.
+    version: 3,
     tables: ['videos'],
 
     async migrate(client: SqlClient, schema: string): Promise<void> {

@@ -91,6 +91,12 @@ export interface VideosQuery {
   /** The video, or undefined when there is none or it was deleted; whether the caller may see it is the API's call. */
   getVideo(id: string): Promise<ApiVideo | undefined>;
   listVideos(options: ListVideosOptions): Promise<VideoList>;
+  /**
+   * The completed, not deleted video whose MP4 has this SHA-256 and that `viewer` may build on (their own, or a
+   * published one; any, for `anyOwner`), their own first, then the newest; undefined when none. Identical renders
+   * (the same prompt, seed and size) share a hash, hence the preference.
+   */
+  findVideoByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
 }
 
 export function createVideosQuery(db: SqlClient, options: { schema?: string } = {}): VideosQuery {
@@ -132,6 +138,17 @@ export function createVideosQuery(db: SqlClient, options: { schema?: string } = 
         last_id: data[data.length - 1]?.id ?? null,
         has_more: res.rows.length > limit,
       };
+    },
+
+    async findVideoByContent(sha256, { ownerId, anyOwner = false }) {
+      const res = await db.query<{ id: string }>(
+        `SELECT id FROM ${s}.videos
+         WHERE content_sha256 = $1 AND NOT deleted AND status = 'completed' AND (owner_id = $2 OR visibility = 'published' OR $3)
+         ORDER BY (owner_id = $2) DESC, created_at DESC, id DESC
+         LIMIT 1`,
+        [sha256, ownerId, anyOwner],
+      );
+      return res.rows[0]?.id;
     },
   };
 }

@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { contentKeys } from '../domain/video/content';
+import { contentKeys, inputReferenceKey } from '../domain/video/content';
 import { decide, evolve, foldVideo, initialVideoState, isFinished, type SceneDescribedData, type SceneSource, type VideoCommand, type VideoEvent, type VideoRequestedData, type VideoState } from '../domain/video';
 import type { GpuActivities } from '../gpu-workers/activities';
 import type { Scene } from '../gpu-workers/engine/engine';
@@ -254,6 +254,8 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
         ...(index === 0 && origin.continues ? { previous: { videoId: origin.continues.videoId, index: origin.continues.index } } : {}),
         // The reference pack renders one likeness: the first cameo's (every cameo named is reserved all the same).
         ...(likenessKey ? { cameo: { likenessKey } } : {}),
+        // The input_reference image is the scene's backdrop. Activity input only: histories replay unchanged.
+        ...(request.has_input_reference ? { backdrop: { key: inputReferenceKey(request.video_id) } } : {}),
         // The GPU worker renders the chunks after this one ahead, and their activities then find them done.
         ...(upcoming.length > 0 ? { upcoming } : {}),
       };

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { inputReferenceKey } from '../../domain/video/content';
 import { evolve, foldVideo, initialVideoState, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
 import { StreamNotFound } from '../../infra/eventstore/errors';
 import type { User } from '../../infra/users/port';
@@ -12,6 +13,7 @@ import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
 import { IdempotencyHeaders, VideoIdParams, VideoObject } from '../videos/schemas';
+import { readVideoForm, resolveVideoFile, VideoFilePart } from '../videos/videoFile';
 import { videoFromState, type VideosRoutesOptions } from './videos';
 
 const VIDEO_ID = /^video_[0-9a-f]{32}$/;
@@ -21,6 +23,7 @@ const MAX_EXTENSION_S = 20;
 
 const Prompt = Type.String({ minLength: 1, maxLength: 2000, pattern: '\\S', description: 'What to change (remix, edit) or what happens next (extension)' });
 const SourceRef = Type.Object({ id: Type.String({ description: 'The completed source video, `video_...`' }) }, { additionalProperties: false });
+const ExtensionSeconds = { pattern: '^(?:[1-9]|1[0-9]|20)$', description: 'Seconds to add, 1..20; the new video lasts the source plus these' };
 
 const RemixBody = Type.Object({ prompt: Prompt }, { additionalProperties: false });
 type RemixBody = Static<typeof RemixBody>;
@@ -29,7 +32,7 @@ type EditBody = Static<typeof EditBody>;
 const ExtensionBody = Type.Object(
   {
     prompt: Prompt,
-    seconds: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_EXTENSION_S }), Type.String({ pattern: '^(?:[1-9]|1[0-9]|20)$' })], {
+    seconds: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_EXTENSION_S }), Type.String({ pattern: ExtensionSeconds.pattern })], {
       description: 'Seconds to add, 1..20 (a number or a numeric string); the new video lasts the source plus these',
     }),
     video: SourceRef,
@@ -37,6 +40,9 @@ const ExtensionBody = Type.Object(
   { additionalProperties: false },
 );
 type ExtensionBody = Static<typeof ExtensionBody>;
+// The same requests as multipart/form-data, as openai-python sends them: the source is the video file itself.
+const EditForm = Type.Object({ prompt: Prompt, video: VideoFilePart }, { title: 'EditVideoForm', additionalProperties: false });
+const ExtensionForm = Type.Object({ prompt: Prompt, seconds: Type.String(ExtensionSeconds), video: VideoFilePart }, { title: 'ExtendVideoForm', additionalProperties: false });
 
 const responses = {
   200: VideoObject,
@@ -45,11 +51,18 @@ const responses = {
   409: problemResponse('The source is not completed (`video_not_completed`) or was taken down (`video_taken_down`), or the Idempotency-Key was used with another body (`idempotency_key_reused`)'),
   503: problemResponse('Temporal did not take the job'),
 };
+/** Edits and extensions also take a form whose `video` is a file. */
+const formResponses = {
+  ...responses,
+  413: problemResponse('The video file is too large (`video_file_too_large`), or the form holds more than one file or too many fields'),
+  415: problemResponse('The body is neither JSON nor multipart/form-data'),
+  422: problemResponse('The video file is not an MP4 of this platform that the caller may use (`unknown_video_file`)'),
+};
 
 type Kind = 'remix' | 'extension';
 
 export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, options) => {
-  const { eventStore, readModel, idempotency, config } = options;
+  const { eventStore, blobs, readModel, idempotency, config } = options;
   const workflows = options.temporal.client.workflow;
   const readModelWaitMs = config.readModelWaitMs ?? 2000;
 
@@ -119,7 +132,8 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
       publish: false,
       remixed_from_video_id: kind === 'remix' ? from.video_id : null,
       extended_from_video_id: kind === 'extension' ? from.video_id : null,
-      has_input_reference: false,
+      // The source's backdrop comes along: a remix keeps its look, an extension continues its frames.
+      has_input_reference: from.has_input_reference,
       at: Math.floor(Date.now() / 1000),
     };
     if (key !== undefined) {
@@ -135,6 +149,8 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
       }
     }
     const videoId = videoRequest.video_id;
+    // Copied before the workflow starts, so no chunk ever looks for it too early (a replay copies it again, the same).
+    if (videoRequest.has_input_reference) await blobs.put(inputReferenceKey(videoId), await blobs.get(inputReferenceKey(from.video_id)));
     try {
       await workflows.start<typeof generationWorkflow>('generationWorkflow', {
         taskQueue: config.taskQueue,
@@ -179,13 +195,17 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
   app.post<{ Body: EditBody }>(
     '/v1/videos/edits',
     {
+      preValidation: readVideoForm(['prompt']),
+      preHandler: resolveVideoFile(readModel),
       schema: {
         tags: ['videos'],
         summary: 'Edit a completed video',
-        description: 'As a remix of `video.id`: a new video with `remixed_from_video_id`, the same scene changed by the prompt.',
+        description:
+          'As a remix of the source: a new video with `remixed_from_video_id`, the same scene changed by the prompt. JSON names the source (`video.id`); ' +
+          'multipart/form-data (what openai-python sends) carries it as the file `video`, an MP4 of this platform exactly as downloaded.',
         headers: IdempotencyHeaders,
-        body: EditBody,
-        response: responses,
+        body: { content: { 'application/json': { schema: EditBody }, 'multipart/form-data': { schema: EditForm } } },
+        response: formResponses,
       },
     },
     async (request, reply) => create(request, reply, 'remix', request.body.video.id, request.body.prompt),
@@ -194,13 +214,17 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
   app.post<{ Body: ExtensionBody }>(
     '/v1/videos/extensions',
     {
+      preValidation: readVideoForm(['prompt', 'seconds']),
+      preHandler: resolveVideoFile(readModel),
       schema: {
         tags: ['videos'],
         summary: 'Extend a completed video',
-        description: "A new video with `extended_from_video_id` that continues the source from its last frame (the model's carried state) for `seconds` more, stitched after it: its `seconds` is the total.",
+        description:
+          "A new video with `extended_from_video_id` that continues the source from its last frame (the model's carried state) for `seconds` more, stitched after it: its `seconds` is the total. " +
+          'JSON names the source (`video.id`); multipart/form-data (what openai-python sends) carries it as the file `video`, an MP4 of this platform exactly as downloaded.',
         headers: IdempotencyHeaders,
-        body: ExtensionBody,
-        response: responses,
+        body: { content: { 'application/json': { schema: ExtensionBody }, 'multipart/form-data': { schema: ExtensionForm } } },
+        response: formResponses,
       },
     },
     async (request, reply) => create(request, reply, 'extension', request.body.video.id, request.body.prompt, Number(request.body.seconds)),

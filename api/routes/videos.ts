@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { readCameo } from '../../activities/cameo/consent';
-import { contentKeys } from '../../domain/video/content';
+import { contentKeys, inputReferenceKey } from '../../domain/video/content';
 import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';
 import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';
@@ -42,6 +42,8 @@ export interface VideoReadModel {
   get(id: string): Promise<VideoObject | undefined>;
   /** The owner's videos, newest first unless `order` is asc; throws UnknownCursor when `after` is not one of them. */
   list(options: { ownerId: string; after?: string; limit: number; order: 'asc' | 'desc' }): Promise<VideoList>;
+  /** The completed video whose MP4 has this SHA-256 that the viewer may build on (own first), if any (videoFile.ts). */
+  findByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
 }
 
 /** `after` names no video of the caller's: a 400 on `after`. */
@@ -348,7 +350,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
       // ever looks for it too early, and the start is idempotent by workflow id.
       const recorded = replayed ? await loadStream(videoId) : undefined;
       if (!recorded) {
-        const inputKey = `videos/${videoId}/input_reference`;
+        const inputKey = inputReferenceKey(videoId);
         if (body.inputReference && (!replayed || !(await blobs.exists(inputKey)))) await blobs.put(inputKey, body.inputReference);
         try {
           await startGeneration(videoRequest, caller.id, request.log);

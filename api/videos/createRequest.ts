@@ -3,7 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 // For its FastifyRequest augmentation (isMultipart, parts); the plugin itself is registered in server.ts.
 import type {} from '@fastify/multipart';
-import { ProblemError } from '../plugins/errors';
+import { fileTooLarge, multipartProblem } from './multipart';
 import { invalidParams, type FieldError, type RawCreateRequest } from './params';
 
 export interface CreateRequest {
@@ -33,16 +33,15 @@ export function sniffImage(bytes: Buffer): ImageType | undefined {
   return undefined;
 }
 
-function refuseImage(message: string, status = 400): Error {
-  if (status === 413) {
-    return new ProblemError({ status, code: 'input_reference_too_large', detail: `input_reference: ${message}`, errors: [{ field: 'input_reference', message }] });
-  }
+function refuseImage(message: string): Error {
   return new ImageRefused({ field: 'input_reference', message });
 }
 
+const imageFile = (maxBytes: number) => ({ field: 'input_reference', maxBytes, tooLargeCode: 'input_reference_too_large' });
+
 function checkImage(bytes: Buffer, maxBytes: number): Buffer {
   if (bytes.length === 0) throw refuseImage('is empty');
-  if (bytes.length > maxBytes) throw refuseImage(`is larger than ${maxBytes} bytes`, 413);
+  if (bytes.length > maxBytes) throw fileTooLarge(imageFile(maxBytes));
   if (!sniffImage(bytes)) throw refuseImage('must be a PNG or JPEG image');
   return bytes;
 }
@@ -53,7 +52,7 @@ function imageFromDataUrl(value: unknown, maxBytes: number): Buffer {
   const match = /^data:([a-z]+\/[a-z0-9.+-]+)?(;[^,]*)?;base64,([A-Za-z0-9+/=\s]*)$/i.exec(value);
   if (!match) throw refuseImage('image_url must be a base64 data URL (data:image/png;base64,...); images are not fetched from other URLs');
   // Decoded size is about 3/4 of the text; refuse early what cannot fit rather than decode it.
-  if ((match[3]!.length * 3) / 4 > maxBytes + 4) throw refuseImage(`is larger than ${maxBytes} bytes`, 413);
+  if ((match[3]!.length * 3) / 4 > maxBytes + 4) throw fileTooLarge(imageFile(maxBytes));
   return checkImage(Buffer.from(match[3]!, 'base64'), maxBytes);
 }
 
@@ -67,23 +66,6 @@ function jsonInputReference(value: unknown, maxBytes: number): Buffer | undefine
   if (extra.length > 0) throw refuseImage(`unknown property ${extra[0]}`);
   if (ref.image_url === undefined) throw refuseImage('image_url is required');
   return imageFromDataUrl(ref.image_url, maxBytes);
-}
-
-/** multipart errors of @fastify/multipart, by code, as problems that name what was too big. */
-function multipartProblem(err: unknown, maxBytes: number): unknown {
-  const code = (err as { code?: string })?.code;
-  if (code === 'FST_REQ_FILE_TOO_LARGE') return refuseImage(`is larger than ${maxBytes} bytes`, 413);
-  if (code === 'FST_FILES_LIMIT') return refuseImage('only one file may be sent', 413);
-  if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
-    return new ProblemError({ status: 413, code: 'too_many_fields', detail: 'the form has too many fields', errors: [{ field: 'body', message: 'has too many fields' }] });
-  }
-  if (code === 'FST_PROTO_VIOLATION') return invalidParams([{ field: 'body', message: 'a field name is not allowed' }]);
-  if (code === 'FST_MP_PREMATURE_CLOSE') return invalidParams([{ field: 'body', message: 'the form ended before it was complete' }]);
-  // busboy's own parse failures ("Unexpected end of form", a missing boundary): the body is malformed, not the server.
-  if (err instanceof Error && !(err instanceof ProblemError) && !(err instanceof ImageRefused) && (code === undefined || /^(FST_|ERR_)/.test(code)) && /form|boundary|multipart|part/i.test(err.message)) {
-    return invalidParams([{ field: 'body', message: `is not a well-formed multipart form: ${err.message}` }]);
-  }
-  return err;
 }
 
 /** Runs an image check, turning a refusal into a field error kept for the combined 400. */
@@ -133,7 +115,7 @@ async function readMultipart(request: FastifyRequest, maxBytes: number): Promise
       else add(part.fieldname, value);
     }
   } catch (err) {
-    throw multipartProblem(err, maxBytes);
+    throw multipartProblem(err, imageFile(maxBytes));
   }
   if (imageUrl !== undefined) {
     if (files > 0) errors.push({ field: 'input_reference', message: 'is given both as a file and as an image_url' });

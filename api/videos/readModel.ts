@@ -9,6 +9,7 @@ export function createVideoReadModel(db: SqlClient, options: { schema?: string }
   const query = createVideosQuery(db, options);
   return {
     get: (id) => query.getVideo(id),
+    findByContent: (sha256, viewer) => query.findVideoByContent(sha256, viewer),
     async list(options) {
       try {
         return await query.listVideos(options);

@@ -7,3 +7,8 @@ export function contentKeys(videoId: string): { content: string; thumbnail: stri
     spritesheet: `videos/${videoId}/spritesheet.jpg`,
   };
 }
+
+/** The input_reference image of a video (POST /v1/videos), the backdrop its chunks render behind the scene. */
+export function inputReferenceKey(videoId: string): string {
+  return `videos/${videoId}/input_reference`;
+}

@@ -12,7 +12,7 @@ export type VideoCommand =
   | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; from_frame?: number; at: number } }
   | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
-  | { type: 'RecordMux'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; at: number } }
+  | { type: 'RecordMux'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number } }
   | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   | { type: 'CompleteVideo'; data: { at: number } }
   | { type: 'StopVideo'; data: { code: StopCode; message: string; at: number } }

@@ -15,7 +15,8 @@ export interface VideoState {
   chunks: { total: number; videoDone: number; audioDone: number; plan: ChunkPlan[] };
   videoChunkKeys: Record<number, string>;
   audioChunkKeys: Record<number, string>;
-  content: { contentKey: string; thumbnailKey: string; spritesheetKey: string; durationS: number } | null;
+  /** `sha256`: of the MP4's bytes, hex; absent for videos muxed before it was recorded. */
+  content: { contentKey: string; thumbnailKey: string; spritesheetKey: string; durationS: number; sha256?: string } | null;
   error: { code: StopCode | FailureCode; message: string } | null;
   visibility: Visibility;
   cameoUses: { cameo_id: string; grant_revision: number }[];
@@ -116,6 +117,7 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
           thumbnailKey: event.data.thumbnail_key,
           spritesheetKey: event.data.spritesheet_key,
           durationS: event.data.duration_s,
+          ...(event.data.sha256 !== undefined ? { sha256: event.data.sha256 } : {}),
         },
       };
     case 'OutputModerated':

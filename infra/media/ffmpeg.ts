@@ -142,6 +142,8 @@ export interface DecodeFrames {
   maxFrames?: number;
   /** Crop the centred square of the picture before scaling, so the size given keeps the subject undistorted. */
   centreSquare?: boolean;
+  /** Scale the picture to cover width x height, keeping its aspect ratio, and crop the centre to exactly that size. */
+  cover?: boolean;
 }
 
 export interface Ffmpeg {
@@ -426,7 +428,7 @@ async function decodeFrames(binary: string, file: string, options: DecodeFrames)
   const filters = [
     ...(options.fps !== undefined ? [`fps=${options.fps}`] : []),
     ...(options.centreSquare ? ["crop='min(iw,ih)':'min(iw,ih)'"] : []),
-    `scale=${width}:${height}:flags=area`,
+    ...(options.cover ? [`scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic`, `crop=${width}:${height}`] : [`scale=${width}:${height}:flags=area`]),
   ];
   const command = ffmpeg(file).setFfmpegPath(binary);
   if (options.startS !== undefined && options.startS > 0) command.seekInput(options.startS.toFixed(3));

@@ -1,7 +1,7 @@
 // Remixes, edits and extensions over HTTP against the real stack: who may build on which video (published: anyone;
 // a draft: its owner only; taken down: 409; unknown: 404), what a bad body is told, and the source's cameos asked for
 // the remixer's consent again (a remixer without it ends blocked, consent_missing).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { contentKeys } from '../../domain/video/content';
 import { decide, evolve, initialVideoState, type VideoCommand, type VideoEvent, type VideoRequestedData } from '../../domain/video';
@@ -45,7 +45,7 @@ async function ok<T>(res: Response, status = 200): Promise<T> {
 }
 
 /** A completed video of `owner` recorded through the decider: a draft, published, or published then taken down. */
-async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'taken_down', cameoIds: string[] = []): Promise<string> {
+async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'taken_down', cameoIds: string[] = [], content?: Buffer): Promise<string> {
   const id = `video_${randomBytes(16).toString('hex')}`;
   const at = Math.floor(Date.now() / 1000);
   const request: VideoRequestedData = {
@@ -59,7 +59,10 @@ async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'take
     { type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at } },
     { type: 'RecordVideoChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.ts`, frames: 24, collisions: [], at } },
     { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
-    { type: 'RecordMux', data: { content_key: k.content, thumbnail_key: k.thumbnail, spritesheet_key: k.spritesheet, duration_s: 1, bytes: 100, at } },
+    {
+      type: 'RecordMux',
+      data: { content_key: k.content, thumbnail_key: k.thumbnail, spritesheet_key: k.spritesheet, duration_s: 1, bytes: content?.length ?? 100, ...(content ? { sha256: createHash('sha256').update(content).digest('hex') } : {}), at },
+    },
     { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
     { type: 'CompleteVideo', data: { at } },
   ];
@@ -203,5 +206,78 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
     const source = await seedVideo('alice', 'published', [cameo.id]);
     const remix = await ok<Video>(await call('bob', 'POST', `/v1/videos/${source}/remix`, { prompt: 'make them blue' }));
     expect(await finished('bob', remix.id)).toMatchObject({ status: 'failed', stage: 'blocked', error: { code: 'consent_missing' } });
+  });
+
+  describe('the source as a video file (multipart, as openai-python sends it)', () => {
+    const form = (fields: Record<string, string>, file?: Buffer, name = 'video') => {
+      const data = new FormData();
+      for (const [k, v] of Object.entries(fields)) data.append(k, v);
+      if (file) data.append(name, new Blob([file], { type: 'video/mp4' }), 'video.mp4');
+      return data;
+    };
+    /** Stands for an MP4 of the platform: what matters is that the read model knows its bytes' SHA-256. */
+    const mp4 = () => Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypmp42', 'latin1'), randomBytes(4096)]);
+    /** The read model has folded the seeded video's Muxed (its hash) once GET shows it completed. */
+    const seeded = async (owner: Who, visibility: 'private' | 'published', content: Buffer) => {
+      const id = await seedVideo(owner, visibility, [], content);
+      await eventually(async () => ((await ok<Video>(await call(owner, 'GET', `/v1/videos/${id}`))).status === 'completed' ? true : undefined), `video ${id} in the read model`);
+      return id;
+    };
+
+    it('a file that is one of the caller\'s videos, or a published one, stands for that video in edits and extensions', async () => {
+      const own = mp4();
+      const draft = await seeded('alice', 'private', own);
+      const extension = await ok<Video>(await call('alice', 'POST', '/v1/videos/extensions', undefined, form({ prompt: 'and then', seconds: '2' }, own)));
+      expect(extension).toMatchObject({ extended_from_video_id: draft, seconds: '3', owner_id: ids.alice });
+      const published = mp4();
+      const source = await seeded('alice', 'published', published);
+      const edit = await ok<Video>(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'add rain' }, published)));
+      expect(edit).toMatchObject({ remixed_from_video_id: source, owner_id: ids.bob, prompt: 'add rain' });
+    });
+
+    it('a file the platform did not make, or someone else\'s draft, is 422 unknown_video_file naming video', async () => {
+      const problem = async (res: Response) => (await ok<Problem>(res, 422)).error;
+      const foreign = await problem(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'add rain' }, mp4())));
+      expect(foreign).toMatchObject({ code: 'unknown_video_file', param: 'video', type: 'invalid_request_error' });
+      expect(foreign.message).toMatch(/SHA-256 [0-9a-f]{64}/);
+      // Alice's draft exists, but Bob may not use it: the same answer, so its existence does not leak.
+      const hers = mp4();
+      await seeded('alice', 'private', hers);
+      expect(await problem(await call('bob', 'POST', '/v1/videos/extensions', undefined, form({ prompt: 'more', seconds: '2' }, hers)))).toMatchObject({ code: 'unknown_video_file' });
+    });
+
+    it('a form without the file, with a bad field, or another content type is refused naming what is wrong', async () => {
+      const param = async (res: Response, status = 400) => (await ok<Problem>(res, status)).error.param;
+      expect(await param(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'add rain' })))).toBe('video');
+      expect(await param(await call('bob', 'POST', '/v1/videos/extensions', undefined, form({ prompt: 'more', seconds: '0' }, mp4())))).toBe('seconds');
+      expect(await param(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: '' }, mp4())))).toBe('prompt');
+      expect(await param(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'x', video: 'video_123' })))).toBe('video');
+      expect(await param(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'x' }, mp4(), 'clip')))).toBe('clip');
+      const text = await fetch(`${stack.url}/v1/videos/edits`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'text/plain' }, body: 'edit it' });
+      expect(await param(text, 415)).toBe('Content-Type');
+      const none = await fetch(`${stack.url}/v1/videos/edits`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}` } });
+      expect(await param(none)).toBe('body');
+    });
+
+    it('a non-image input_reference on POST /v1/videos is a 400 naming input_reference', async () => {
+      const data = new FormData();
+      data.append('prompt', 'two balls');
+      data.append('input_reference', new Blob([mp4()], { type: 'image/png' }), 'backdrop.png');
+      const refused = await ok<Problem>(await call('bob', 'POST', '/v1/videos', undefined, data), 400);
+      expect(refused.error).toMatchObject({ param: 'input_reference', code: 'validation_failed' });
+    });
+
+    it('the OpenAPI document describes both forms of edits and extensions, the file as binary, and the 422', async () => {
+      type Op = { requestBody: { content: Record<string, { schema: { properties: Record<string, { type?: string; format?: string }>; required: string[] } }> }; responses: Record<string, unknown> };
+      const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, { post: Op }> };
+      for (const [route, fields] of [['/v1/videos/edits', ['prompt', 'video']], ['/v1/videos/extensions', ['prompt', 'seconds', 'video']]] as const) {
+        const op = doc.paths[route]!.post;
+        expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'multipart/form-data']);
+        const formSchema = op.requestBody.content['multipart/form-data']!.schema;
+        expect(formSchema.properties.video).toMatchObject({ type: 'string', format: 'binary' });
+        expect([...formSchema.required].sort()).toEqual([...fields].sort());
+        expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['413', '415', '422']));
+      }
+    });
   });
 });

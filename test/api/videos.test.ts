@@ -683,6 +683,7 @@ describe('cancel, stream and delete', () => {
         return real.get(id);
       },
       list: (o) => real.list(o),
+      findByContent: (sha256, viewer) => real.findByContent(sha256, viewer),
     };
     const own = await listen({ ...serverBase(), videos: videosDeps(taskQueue, { readModel: watched }) });
     try {

@@ -284,4 +284,42 @@ describe('videos read model', () => {
     await expect(query.listVideos({ ownerId: owner, limit: 101 })).rejects.toBeInstanceOf(RangeError);
     expect(await query.listVideos({ ownerId: 'user_nobody' })).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
   });
+
+  it("indexes each completed video's MP4 by its SHA-256: found for its owner and, once published, for others; own first; never once deleted", async () => {
+    const schema = freshSchema();
+    const runner = startRunner(schema);
+    await runner.start();
+    const query = createVideosQuery(pool, { schema });
+    const sha256 = (n: number) => n.toString(16).padStart(64, '0');
+    const story = (id: string, owner: string, at: number, hash: string, ...after: VideoEvent[]): VideoEvent[] => [
+      requested(id, owner, at),
+      allowed(at),
+      planned(at),
+      ...chunk(0, at),
+      ...chunk(1, at),
+      { type: 'Muxed', data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, sha256: hash, at } },
+      outputAllowed(at),
+      { type: 'VideoCompleted', data: { at } },
+      ...after,
+    ];
+    const draft = `video_draft_${suffix}`;
+    const published = `video_pub_${suffix}`;
+    const twin = `video_twin_${suffix}`;
+    const gone = `video_gone_${suffix}`;
+    const published_ = (by: string): VideoEvent => ({ type: 'VideoPublished', data: { by, cameo_uses: [], at: 3000 } });
+    await append(draft, story(draft, 'user_a', 2000, sha256(1)));
+    await append(published, story(published, 'user_a', 2001, sha256(2), published_('user_a')));
+    // The same bytes as `published` (identical renders share a hash), made later by user_b.
+    await append(twin, story(twin, 'user_b', 2002, sha256(2)));
+    const last = await append(gone, story(gone, 'user_a', 2003, sha256(3), { type: 'VideoDeleted', data: { by: 'user_a', at: 2004 } }));
+    await runner.waitFor(last, { timeoutMs: 20000 });
+
+    expect(await query.findVideoByContent(sha256(1), { ownerId: 'user_a' })).toBe(draft);
+    expect(await query.findVideoByContent(sha256(1), { ownerId: 'user_b' })).toBeUndefined();
+    expect(await query.findVideoByContent(sha256(1), { ownerId: 'user_b', anyOwner: true })).toBe(draft);
+    expect(await query.findVideoByContent(sha256(2), { ownerId: 'user_b' })).toBe(twin);
+    expect(await query.findVideoByContent(sha256(2), { ownerId: 'user_c' })).toBe(published);
+    expect(await query.findVideoByContent(sha256(3), { ownerId: 'user_a' })).toBeUndefined();
+    expect((await rowOf(schema, draft))!.content_sha256).toBe(sha256(1));
+  });
 });
