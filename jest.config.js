@@ -9,8 +9,6 @@ module.exports = {
   globalSetup: '<rootDir>/test/globalSetup.ts',
   globalTeardown: '<rootDir>/test/globalTeardown.ts',
   setupFiles: ['<rootDir>/test/setupRealm.ts', '<rootDir>/test/setupTemporalLogging.ts'],
-  // content-disposition 3 (under @fastify/static) ships only ESM, which jest's CommonJS loader cannot require.
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   testTimeout: 120000,
   slowTestThreshold: 30,
 };
