@@ -246,8 +246,17 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
     return (await readModel.get(videoId)) ?? videoFromState(state);
   }
 
+  /**
+   * The read model's video; one it does not have yet (a GET right after the POST, on a loaded machine) is folded from
+   * its stream, so a client's create-then-poll never sees a 404 for a video it was just given.
+   */
   async function visibleVideo(caller: User, videoId: string): Promise<VideoObject> {
-    const video = VIDEO_ID.test(videoId) ? await readModel.get(videoId) : undefined;
+    if (!VIDEO_ID.test(videoId)) throw videoNotFound(videoId);
+    let video = await readModel.get(videoId);
+    if (!video) {
+      const state = (await loadStream(videoId))?.state;
+      if (state?.request && !state.deleted) video = videoFromState(state);
+    }
     if (!video || !maySee(caller, video)) throw videoNotFound(videoId);
     return video;
   }
