@@ -9,6 +9,11 @@ module.exports = {
   globalSetup: '<rootDir>/test/globalSetup.ts',
   globalTeardown: '<rootDir>/test/globalTeardown.ts',
   setupFiles: ['<rootDir>/test/setupRealm.ts', '<rootDir>/test/setupTemporalLogging.ts'],
+  // Test files run two at a time, each in its own worker process; every file works in task queues, schemas and blob
+  // folders of its own on the shared servers. Two workers on two cores: much of a file's time is spent waiting
+  // (heartbeat and activity timeouts, polls), which the other worker's file fills.
+  maxWorkers: 2,
+  testSequencer: '<rootDir>/test/sequencer.js',
   testTimeout: 120000,
   slowTestThreshold: 30,
 };

@@ -1,16 +1,17 @@
 // Starts what the whole jest run shares: one Temporal dev server (TestWorkflowEnvironment.createLocal with the
-// provisioned CLI), one embedded PostgreSQL in a temporary folder, and the workflow bundle, built once.
+// provisioned CLI), an embedded PostgreSQL per jest worker in a temporary folder (test/support/workerPostgres.ts),
+// and the workflow bundle, built once.
 // Test files find them through the REELFORGE_TEST_* environment variables set here.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from '../infra/temporal/devServer';
 import { describeFailure, readTools } from '../infra/tools';
+import { startWorkerPostgres } from './support/workerPostgres';
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
   const started = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-test-'));
   // The embedded PostgreSQL runs as the postgres user when we are root; it must be able to enter this folder.
@@ -18,8 +19,8 @@ export default async function globalSetup(): Promise<void> {
   const tools = readTools();
   const cli = tools.temporalCli;
 
-  const [pg, env, bundle] = await Promise.all([
-    startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0 }),
+  const [pgs, env, bundle] = await Promise.all([
+    startWorkerPostgres(tmp, globalConfig.maxWorkers),
     TestWorkflowEnvironment.createLocal({
       server: {
         executable: cli.path ? { type: 'existing-path', path: cli.path } : { type: 'cached-download' },
@@ -37,11 +38,10 @@ export default async function globalSetup(): Promise<void> {
   fs.writeFileSync(bundlePath, bundle.code);
 
   process.env.REELFORGE_TEST_TMP = tmp;
-  process.env.REELFORGE_TEST_PG_URL = pg.connectionString;
   process.env.REELFORGE_TEST_TEMPORAL_ADDRESS = env.address;
   process.env.REELFORGE_TEST_WORKFLOW_BUNDLE = bundlePath;
-  (globalThis as Record<string, unknown>).__reelforge = { pg, env, tmp };
-  process.stderr.write(`\n[test setup] Temporal ${env.address}, embedded PostgreSQL :${pg.port}, bundle ready in ${Date.now() - started} ms\n`);
+  (globalThis as Record<string, unknown>).__reelforge = { pgs, env, tmp };
+  process.stderr.write(`\n[test setup] Temporal ${env.address}, embedded PostgreSQL :${pgs.map((pg) => pg.port).join(', :')}, bundle ready in ${Date.now() - started} ms\n`);
 }
 
 const quietLogger = {

@@ -5,9 +5,9 @@ import type { EmbeddedPostgres } from '../infra/postgres/embedded';
 
 export default async function globalTeardown(): Promise<void> {
   const shared = (globalThis as Record<string, unknown>).__reelforge as
-    | { pg: EmbeddedPostgres; env: TestWorkflowEnvironment; tmp: string }
+    | { pgs: EmbeddedPostgres[]; env: TestWorkflowEnvironment; tmp: string }
     | undefined;
   if (!shared) return;
-  await Promise.allSettled([shared.env.teardown(), shared.pg.stop()]);
+  await Promise.allSettled([shared.env.teardown(), ...shared.pgs.map((pg) => pg.stop())]);
   fs.rmSync(shared.tmp, { recursive: true, force: true });
 }

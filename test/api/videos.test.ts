@@ -137,6 +137,15 @@ async function create(key: string, json: Record<string, unknown>, headers: Recor
   return body as Video;
 }
 
+/**
+ * A create answers the video as the read model first shows it: queued, or already past prompt moderation when the
+ * projector applied the request and the verdict together (a busy machine). This file runs no GPU worker, so it goes
+ * no further than that.
+ */
+function expectJustCreated(video: { status: string; progress: number }): void {
+  expect([{ status: 'queued', progress: 0 }, { status: 'in_progress', progress: 5 }]).toContainEqual({ status: video.status, progress: video.progress });
+}
+
 async function problem(res: Response, status: number): Promise<ProblemBody> {
   const text = await res.text();
   expect({ status: res.status, text }).toEqual({ status, text: expect.any(String) });
@@ -289,14 +298,13 @@ afterAll(async () => {
 });
 
 describe('POST /v1/videos', () => {
-  it('creates a video from JSON: 200 with the queued Video, which GET then finds, and runs generationWorkflow video-<id>', async () => {
+  it('creates a video from JSON: 200 with the new Video, which GET then finds, and runs generationWorkflow video-<id>', async () => {
     const before = Math.floor(Date.now() / 1000);
     const video = await create(keys.alice, { prompt: PROMPT, seconds: 8, size: '256x256', style: 'noir', camera: 'pan', seed: 42 });
+    expectJustCreated(video);
     expect(video).toMatchObject({
       id: expect.stringMatching(/^video_[0-9a-f]{32}$/),
       object: 'video',
-      status: 'queued',
-      progress: 0,
       model: 'reference',
       prompt: PROMPT,
       seconds: '8',
@@ -347,7 +355,8 @@ describe('POST /v1/videos', () => {
       // reelforge's extras travel as further form fields.
       ...({ style: 'anime', camera: 'zoom', seed: 99, publish: false } as object),
     });
-    expect(created).toMatchObject({ object: 'video', status: 'queued', model: 'reference', seconds: '8', size: '1280x720', prompt: PROMPT });
+    expectJustCreated(created);
+    expect(created).toMatchObject({ object: 'video', model: 'reference', seconds: '8', size: '1280x720', prompt: PROMPT });
     expect(created).toMatchObject({ style: 'anime', camera: 'zoom', seed: 99 });
     expect(await blobs.get(`videos/${created.id}/input_reference`)).toEqual(PNG);
     expect(((await streamEvents(created.id))[0]!.data as VideoRequestedData).has_input_reference).toBe(true);

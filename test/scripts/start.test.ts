@@ -99,7 +99,9 @@ function startSupervisor(dataDir: string, port: number, run: number): Supervisor
     LOG_LEVEL: 'info',
   });
   // What `npm start` runs after the bootstrap, in a process group of its own so the test can kill the whole tree.
-  const proc = spawn(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts'], {
+  // Not the tsx CLI: its wrapper SIGKILLs a child that has not acknowledged a relayed SIGTERM within 60 ms (a busy
+  // machine), and exits 143 without the supervisor having stopped its children.
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: PROJECT_ROOT,
     env,
     detached: true,

@@ -1,5 +1,6 @@
 // What test/globalSetup.ts shared with the test files, and the optional external servers of this machine.
 import { loadConfig } from '../../infra/config';
+import { workerPgUrlVariable } from './workerPostgres';
 
 function required(name: string): string {
   const v = process.env[name];
@@ -8,8 +9,9 @@ function required(name: string): string {
 }
 
 export const testEnv = {
+  /** This jest worker's embedded PostgreSQL (JEST_WORKER_ID is 1 when jest runs in band). */
   get embeddedPgUrl(): string {
-    return required('REELFORGE_TEST_PG_URL');
+    return required(workerPgUrlVariable(process.env.JEST_WORKER_ID ?? '1'));
   },
   get temporalAddress(): string {
     return required('REELFORGE_TEST_TEMPORAL_ADDRESS');
