@@ -1,4 +1,4 @@
-// Jest runs TypeScript through SWC; one Temporal dev server and one embedded PostgreSQL are
+// Jest runs TypeScript through SWC; one Temporal dev server and one embedded PostgreSQL per worker are
 // started for the whole run by test/globalSetup.ts and shared through environment variables.
 /** @type {import('jest').Config} */
 module.exports = {

@@ -17,6 +17,8 @@ const Sequencer = jestDefaultSequencer();
 const LONGEST = [
   'test/workflows/faults.test.ts', // 84 s: a 20 s heartbeat timeout and a 30 s activity timeout, by design
   'test/api/openai.test.ts', // 40-67 s
+  'test/api/openaiPython.test.ts', // 56 s: the Python SDK's pytest run
+  'test/api/fuzz.test.ts', // schemathesis over every route
   'test/projections/rebuild.test.ts', // 21 s
   'test/projections/feed.test.ts', // 21 s
   'test/scripts/start.test.ts', // 17 s
