@@ -19,11 +19,23 @@ export const VIDEO_FILE_MAX_BYTES = 512 * 1024 * 1024;
 export const VIDEO_FILE_FIELD = 'video';
 const FILE: FilePartSpec = { field: VIDEO_FILE_FIELD, maxBytes: VIDEO_FILE_MAX_BYTES, tooLargeCode: 'video_file_too_large' };
 
-/** The `video` part of the forms' schemas (OpenAPI: a file upload). */
-export const VideoFilePart = Type.String({
-  format: 'binary',
-  description: 'An MP4 this platform made, unchanged (as GET /v1/videos/{id}/content gives it): it stands for that video, found by the SHA-256 of its bytes',
-});
+/**
+ * The official Node SDK sends `video: {id}` in a form as the text field `video[id]` (its nested-object encoding); it
+ * becomes `video: {id}`, as in JSON.
+ */
+const VIDEO_ID_FIELD = `${VIDEO_FILE_FIELD}[id]`;
+
+/** The `video` part of the forms' schemas (OpenAPI: a file upload, or the text field `video[id]`). */
+export const VideoFilePart = Type.Union(
+  [
+    Type.String({
+      format: 'binary',
+      description: 'An MP4 this platform made, unchanged (as GET /v1/videos/{id}/content gives it): it stands for that video, found by the SHA-256 of its bytes',
+    }),
+    Type.Object({ id: Type.String({ description: 'The completed source video, `video_...`' }) }, { additionalProperties: false }),
+  ],
+  { description: 'The source: the MP4 file itself (what openai-python sends), or its id as the text field `video[id]` (what the openai Node SDK sends for `video: {id}`)' },
+);
 
 /** What the form's file was: its bytes' SHA-256 (hex) and size. */
 interface UploadedFile {
@@ -58,10 +70,15 @@ export function readVideoForm(textFields: readonly string[]): preValidationAsync
   return async (request) => {
     const type = mediaTypeOf(request);
     if (request.isMultipart()) {
-      const form = await readForm(request, { ...FILE, textFields, readFile: hashFile });
+      const form = await readForm(request, { ...FILE, textFields: [...textFields, VIDEO_ID_FIELD], readFile: hashFile });
       if (form.errors.length > 0) throw invalidParams(form.errors);
+      const { [VIDEO_ID_FIELD]: sourceId, ...fields } = form.fields;
+      if (form.file && sourceId !== undefined) {
+        throw invalidParams([{ field: FILE.field, message: `name the source once: the file \`${FILE.field}\` or \`${VIDEO_ID_FIELD}\`, not both` }]);
+      }
       if (form.file) uploads.set(request, form.file);
-      request.body = { ...form.fields, ...(form.file ? { [FILE.field]: `sha256:${form.file.sha256}` } : {}) };
+      const video = form.file ? `sha256:${form.file.sha256}` : sourceId !== undefined ? { id: sourceId } : undefined;
+      request.body = { ...fields, ...(video !== undefined ? { [FILE.field]: video } : {}) };
       return;
     }
     if (type !== undefined && type !== 'application/json') {

@@ -94,6 +94,22 @@ describe('OpenAI SDK compatibility', () => {
     }
   });
 
+  it('extends and edits a video named by id, as the SDK sends them (a form with the text field video[id])', async () => {
+    const source = await client.videos.create({ prompt: 'two yellow balls', seconds: '4', size: '256x256' as never });
+    await eventually(async () => ((await client.videos.retrieve(source.id)).status === 'completed' ? true : undefined), 'completion', 120_000, 250);
+    const extension = await client.videos.extend({ video: { id: source.id }, prompt: 'they keep bouncing', seconds: '4' });
+    expect(extension).toMatchObject({ object: 'video', seconds: '8', prompt: 'they keep bouncing' });
+    expect((extension as unknown as { extended_from_video_id: string }).extended_from_video_id).toBe(source.id);
+    const edit = await client.videos.edit({ video: { id: source.id }, prompt: 'add rain' });
+    expect(edit).toMatchObject({ object: 'video', remixed_from_video_id: source.id, prompt: 'add rain' });
+    // A missing source is the SDK's NotFoundError, as for JSON.
+    await expect(client.videos.edit({ video: { id: 'video_00000000000000000000000000000000' }, prompt: 'add rain' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    for (const id of [extension.id, edit.id]) {
+      const res = await fetch(`${stack.url}/v1/videos/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` } });
+      expect([202, 409]).toContain(res.status);
+    }
+  });
+
   it('deletes a finished video', async () => {
     const video = await client.videos.create({ prompt: 'one green ball', seconds: '4', size: '720x1280' });
     await eventually(async () => ((await client.videos.retrieve(video.id)).status === 'completed' ? true : undefined), 'completion', 120_000, 250);
