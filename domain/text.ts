@@ -1,8 +1,10 @@
 // What text the platform takes: one set of rules, read by the API at submission (and written into its OpenAPI
 // document as patterns) and by the engine before it renders, so a prompt the API accepts is one the engine renders.
 // Pure: each rule is a function giving the reason a value is refused (undefined when it is fine) and, for the
-// document, a JSON Schema pattern that accepts exactly the same strings (ECMA-262 with the u flag, as ajv runs it,
-// and Python's re, as schemathesis reads it, agree on it: both see a lone surrogate as one code point).
+// document, a JSON Schema pattern that accepts exactly the same strings of Unicode characters (ECMA-262 with the u
+// flag, as ajv runs it, and Python's re, as schemathesis reads it, agree on it). A lone surrogate is no character:
+// the functions refuse it, the patterns leave it out (a fuzzer cannot use a surrogate range, and a JSON Schema
+// string is made of characters).
 
 /** The longest prompt, in characters (code points: an emoji counts once). */
 export const PROMPT_MAX_CHARS = 2000;
@@ -10,21 +12,20 @@ export const PROMPT_MAX_CHARS = 2000;
 // C0 controls but tab, newline and carriage return; DEL; C1 controls (\p{Cc} less the three). They render as
 // nothing, smuggle terminal and log escapes, and no honest text needs them.
 const CONTROLS = '\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f';
-// A surrogate code unit on its own: not a character; PostgreSQL's jsonb refuses it, UTF-8 cannot carry it.
-const SURROGATES = '\\ud800-\\udfff';
 // What String.prototype.trim removes: ECMAScript WhiteSpace and LineTerminator, spelled out (Python's \s differs).
 const SPACES = '\\t\\n\\u000b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
 
 /** Any text stored anywhere (names, ids, query values, header values): no NUL, no unpaired surrogate. */
-export const STORABLE_TEXT_PATTERN = `^[^\\u0000${SURROGATES}]*$`;
+export const STORABLE_TEXT_PATTERN = '^[^\\u0000]*$';
 
 /** Text people read (a prompt, a display name): no control character but tab and line ends, no lone surrogate, not blank. */
-export const VISIBLE_TEXT_PATTERN = `^[^${CONTROLS}${SURROGATES}]*[^${CONTROLS}${SURROGATES}${SPACES}][^${CONTROLS}${SURROGATES}]*$`;
+export const VISIBLE_TEXT_PATTERN = `^[^${CONTROLS}]*[^${CONTROLS}${SPACES}][^${CONTROLS}]*$`;
 
 function codePointName(cp: number): string {
   return `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+// A surrogate code unit on its own: not a character; PostgreSQL's jsonb refuses it, UTF-8 cannot carry it.
 const isLoneSurrogate = (ch: string) => ch.length === 1 && ch.charCodeAt(0) >= 0xd800 && ch.charCodeAt(0) <= 0xdfff;
 const isControl = (ch: string) => /\p{Cc}/u.test(ch) && ch !== '\n' && ch !== '\r' && ch !== '\t';
 
