@@ -4,16 +4,15 @@
 import type { FastifyRequest } from 'fastify';
 // For its FastifyRequest augmentation (isMultipart, parts); the plugin itself is registered in server.ts.
 import type {} from '@fastify/multipart';
+import { visibleTextProblem } from '../../domain/text';
 import { SNIFF_HEAD_BYTES, sniffMedia } from '../../infra/media/sniff';
-import { ProblemError } from '../plugins/errors';
+import { contentRefusal, ProblemError } from '../plugins/errors';
 import { invalidParams, type FieldError } from '../videos/params';
 
 /** The largest recording accepted unless the cameos config says otherwise. */
 export const DEFAULT_RECORDING_MAX_BYTES = 50 * 1024 * 1024;
 export const DISPLAY_NAME_MAX_CHARS = 80;
 
-// C0 controls but tab, newline and carriage return; DEL; C1 controls (as the video prompt refuses them).
-const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
 
 export interface UploadForm {
   /** Text fields, each given once; a repeated or unknown field is already in `errors`. */
@@ -90,7 +89,7 @@ export async function readUpload(request: FastifyRequest, spec: UploadSpec): Pro
         // toBuffer throws FST_REQ_FILE_TOO_LARGE past the limit, so an oversized upload is never held whole.
         const bytes = await part.toBuffer();
         const problem = judgeRecording(bytes);
-        if (problem) errors.push({ field: spec.fileField, message: problem });
+        if (problem) errors.push(contentRefusal(spec.fileField, problem));
         else recording = bytes;
         continue;
       }
@@ -121,7 +120,7 @@ export function checkDisplayName(field: string, value: string | undefined, error
   const length = [...value].length;
   if (length === 0 || value.trim() === '') errors.push({ field, message: 'must not be empty or blank' });
   else if (length > DISPLAY_NAME_MAX_CHARS) errors.push({ field, message: `must be at most ${DISPLAY_NAME_MAX_CHARS} characters (it has ${length})` });
-  else if (CONTROL_CHARS.test(value)) errors.push({ field, message: 'must not contain control characters' });
+  else if (visibleTextProblem(value, DISPLAY_NAME_MAX_CHARS) !== undefined) errors.push({ field, message: visibleTextProblem(value, DISPLAY_NAME_MAX_CHARS)! });
   else return value.trim();
   return '';
 }

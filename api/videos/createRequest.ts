@@ -3,7 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 // For its FastifyRequest augmentation (isMultipart, parts); the plugin itself is registered in server.ts.
 import type {} from '@fastify/multipart';
-import { ProblemError } from '../plugins/errors';
+import { contentRefusal, ProblemError } from '../plugins/errors';
 import { invalidParams, type FieldError, type RawCreateRequest } from './params';
 
 export interface CreateRequest {
@@ -33,17 +33,18 @@ export function sniffImage(bytes: Buffer): ImageType | undefined {
   return undefined;
 }
 
-function refuseImage(message: string, status = 400): Error {
+/** 413 for a size; `content` for bytes that are no image (422 when nothing else is wrong); else 400. */
+function refuseImage(message: string, status: 400 | 413 | 'content' = 400): Error {
   if (status === 413) {
     return new ProblemError({ status, code: 'input_reference_too_large', detail: `input_reference: ${message}`, errors: [{ field: 'input_reference', message }] });
   }
-  return new ImageRefused({ field: 'input_reference', message });
+  return new ImageRefused(status === 'content' ? contentRefusal('input_reference', message) : { field: 'input_reference', message });
 }
 
 function checkImage(bytes: Buffer, maxBytes: number): Buffer {
-  if (bytes.length === 0) throw refuseImage('is empty');
+  if (bytes.length === 0) throw refuseImage('is empty', 'content');
   if (bytes.length > maxBytes) throw refuseImage(`is larger than ${maxBytes} bytes`, 413);
-  if (!sniffImage(bytes)) throw refuseImage('must be a PNG or JPEG image');
+  if (!sniffImage(bytes)) throw refuseImage('must be a PNG or JPEG image', 'content');
   return bytes;
 }
 
