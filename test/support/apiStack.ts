@@ -24,6 +24,7 @@ export async function startApiStack(options: { renders?: boolean } = {}) {
     eventStore: stack.eventStore,
     blobs: stack.blobs,
     dataDir: stack.dataDir,
+    taskQueue: stack.taskQueue,
     user: stack.user,
     stop: stack.stop,
   };
