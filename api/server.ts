@@ -10,10 +10,11 @@ import type { WorkflowCode } from '../infra/temporal/replay';
 import type { UserStore } from '../infra/users/port';
 import { version } from '../package.json';
 import { authPlugin } from './plugins/auth';
-import { errorsPlugin } from './plugins/errors';
+import { clientErrorHandler, errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
 import { openapiPlugin } from './plugins/openapi';
 import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
+import { textPlugin } from './plugins/text';
 import { cameosRoutes, type CameosRoutesOptions } from './routes/cameos';
 import { debugRoutes } from './routes/debug';
 import { engagementRoutes } from './routes/engagement';
@@ -63,10 +64,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ requestIdLogLabel: REQUEST_ID_LOG_LABEL }),
     // Request bodies up to the largest event we would accept, plus envelope.
     bodyLimit: 2 * 1024 * 1024,
+    // Requests Node's parser refuses (a NUL in a header) answer problem+json naming the header, like any other 400.
+    clientErrorHandler,
   });
 
   await app.register(requestIdPlugin);
   await app.register(errorsPlugin);
+  await app.register(textPlugin);
   await app.register(metricsPlugin);
   const users = deps.users ?? noUsers;
   // Before the OpenAPI plugin and every route: its onRoute hook marks the /v1 routes as needing a key.

@@ -12,6 +12,7 @@ import type { Logger } from '../infra/logger';
 import { refusedInput, type Ffmpeg } from '../infra/media/ffmpeg';
 import { loadLikeness } from '../activities/cameo/likeness';
 import type { Backdrop, Cameo, Engine, Scene, VideoChunk } from './engine/engine';
+import { InvalidRenderInput } from './engine/errors';
 import { parseSize } from './engine/manifest';
 import { renderInSlices } from './engine/slices';
 import { promptMentions, remixScene, vocabularyOf } from './engine/remix';
@@ -279,6 +280,22 @@ function checkCancelled(): void {
   if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk rendering cancelled');
 }
 
+/**
+ * An input the engine refuses (InvalidRenderInput: a prompt it cannot take, a scene of another pack) is refused on
+ * every attempt and every worker: the activity fails non-retryably, so the video fails at once instead of after ten
+ * retries.
+ */
+function finalOnRefusal<A extends unknown[], R>(activity: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await activity(...args);
+    } catch (err) {
+      if (err instanceof InvalidRenderInput) throw ApplicationFailure.nonRetryable(err.message, 'InvalidRenderInput');
+      throw err;
+    }
+  };
+}
+
 export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; concurrency?: number; lookaheadChunks?: number }) {
   const lookahead = deps.lookaheadChunks ?? DEFAULT_LOOKAHEAD_CHUNKS;
   const { engine, blobs } = deps;
@@ -333,9 +350,9 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
   };
 
   return {
-    describeVideoScene,
-    renderVideoChunk,
-    renderAudioChunk,
+    describeVideoScene: finalOnRefusal(describeVideoScene),
+    renderVideoChunk: finalOnRefusal(renderVideoChunk),
+    renderAudioChunk: finalOnRefusal(renderAudioChunk),
   };
 
   /** The scene a video's chunks will render: its prompt's, or (a remix) its parent's changed by the prompt's words. */

@@ -2,7 +2,11 @@
 // serialization and the OpenAPI document read these one definitions.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { PERMISSIONS } from '../../domain/cameo/events';
+import { VISIBLE_TEXT_PATTERN } from '../../domain/text';
 import { DISPLAY_NAME_MAX_CHARS } from './upload';
+
+/** A challenge id as POST /v1/cameos/challenges makes them. */
+export const CHALLENGE_ID_PATTERN = '^chal_[0-9a-f]{32}$';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 // One `enum` rather than a union of literals: one error ("must be equal to one of the allowed values") per field.
@@ -156,19 +160,19 @@ export type FollowState = Static<typeof FollowState>;
 /** POST /v1/cameos as multipart/form-data. Documentation: the handler reads the form part by part (upload.ts). */
 export const RegisterCameoForm = Type.Object(
   {
-    challenge_id: Type.String({ description: 'From POST /v1/cameos/challenges: unused, not expired, the caller\'s' }),
+    challenge_id: Type.String({ pattern: CHALLENGE_ID_PATTERN, description: 'From POST /v1/cameos/challenges: unused, not expired, the caller\'s' }),
     recording: Type.String({ format: 'binary', description: 'A video with audio of the person saying the phrase (checked by its content, not its name)' }),
-    display_name: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX_CHARS }),
+    display_name: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX_CHARS, pattern: VISIBLE_TEXT_PATTERN }),
     permission: Type.Optional(StringEnum(PERMISSIONS, { default: 'only_me' })),
   },
-  { title: 'RegisterCameoForm' },
+  { title: 'RegisterCameoForm', additionalProperties: false },
 );
 
 /** POST /v1/videos/characters as multipart/form-data (what the OpenAI SDK's createCharacter sends). */
 export const CreateCharacterForm = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX_CHARS, description: 'The display name' }),
+    name: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX_CHARS, pattern: VISIBLE_TEXT_PATTERN, description: 'The display name' }),
     video: Type.String({ format: 'binary', description: 'A video with audio of the person (checked by its content)' }),
   },
-  { title: 'CreateCharacterForm' },
+  { title: 'CreateCharacterForm', additionalProperties: false },
 );

@@ -4,8 +4,9 @@
 import type { FastifyRequest } from 'fastify';
 // For its FastifyRequest augmentation (isMultipart, parts); the plugin itself is registered in server.ts.
 import type {} from '@fastify/multipart';
+import { visibleTextProblem } from '../../domain/text';
 import { SNIFF_HEAD_BYTES, sniffMedia } from '../../infra/media/sniff';
-import { ProblemError } from '../plugins/errors';
+import { contentRefusal, ProblemError } from '../plugins/errors';
 import { readForm } from '../videos/multipart';
 import type { FieldError } from '../videos/params';
 
@@ -13,8 +14,6 @@ import type { FieldError } from '../videos/params';
 export const DEFAULT_RECORDING_MAX_BYTES = 50 * 1024 * 1024;
 export const DISPLAY_NAME_MAX_CHARS = 80;
 
-// C0 controls but tab, newline and carriage return; DEL; C1 controls (as the video prompt refuses them).
-const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
 
 export interface UploadForm {
   /** Text fields, each given once; a repeated or unknown field is already in `errors`. */
@@ -64,7 +63,7 @@ export async function readUpload(request: FastifyRequest, spec: UploadSpec): Pro
   let recording: Buffer | undefined;
   if (form.file) {
     const problem = judgeRecording(form.file);
-    if (problem) errors.push({ field: spec.fileField, message: problem });
+    if (problem) errors.push(contentRefusal(spec.fileField, problem));
     else recording = form.file;
   } else if (!errors.some((e) => e.field === spec.fileField)) errors.push({ field: spec.fileField, message: 'is required (a video file with audio)' });
   return { fields, recording, errors };
@@ -79,7 +78,7 @@ export function checkDisplayName(field: string, value: string | undefined, error
   const length = [...value].length;
   if (length === 0 || value.trim() === '') errors.push({ field, message: 'must not be empty or blank' });
   else if (length > DISPLAY_NAME_MAX_CHARS) errors.push({ field, message: `must be at most ${DISPLAY_NAME_MAX_CHARS} characters (it has ${length})` });
-  else if (CONTROL_CHARS.test(value)) errors.push({ field, message: 'must not contain control characters' });
+  else if (visibleTextProblem(value, DISPLAY_NAME_MAX_CHARS) !== undefined) errors.push({ field, message: visibleTextProblem(value, DISPLAY_NAME_MAX_CHARS)! });
   else return value.trim();
   return '';
 }

@@ -37,6 +37,7 @@ import {
   ConsentHistoryQuery,
   CreateCharacterForm,
   DeleteCameoQuery,
+  CHALLENGE_ID_PATTERN,
   DeletedCameo,
   FollowState,
   GrantBody,
@@ -50,7 +51,7 @@ import {
 } from '../cameos/schemas';
 import { checkDisplayName, readUpload } from '../cameos/upload';
 import { callerOf, hasRole, problemResponse } from '../plugins/auth';
-import { ProblemError } from '../plugins/errors';
+import { contentRefusal, ProblemError, unprocessableResponse } from '../plugins/errors';
 import { invalidParams, type FieldError } from '../videos/params';
 import type { VideoReadModel } from './videos';
 
@@ -76,7 +77,7 @@ export interface CameosRoutesOptions {
 
 /** As params.ts accepts cameo ids in video requests; ids minted here are `cameo_` + 32 hex digits. */
 const CAMEO_ID = /^cameo_[A-Za-z0-9]{1,64}$/;
-const CHALLENGE_ID = /^chal_[0-9a-f]{32}$/;
+const CHALLENGE_ID = new RegExp(CHALLENGE_ID_PATTERN);
 /** Roles that may see every cameo (not change it). */
 const STAFF = ['admin', 'auditor', 'moderator'] as const;
 const NDJSON = 'application/x-ndjson';
@@ -268,7 +269,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
     const cameoId = newCameoId();
     const log = request.log.child({ cameoId });
     if (input.challenge && !(await challenges.claim(input.challenge.id, caller.id))) {
-      throw invalidParams([{ field: 'challenge_id', message: 'was already used (or expired) meanwhile; ask for a new challenge' }]);
+      throw invalidParams([contentRefusal('challenge_id', 'was already used (or expired) meanwhile; ask for a new challenge')]);
     }
     const registration: CameoRegisteredData = {
       cameo_id: cameoId,
@@ -305,7 +306,8 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
   }
 
   const uploadResponses = {
-    400: problemResponse('A field is invalid; `errors` names each one (a recording that is a still image or not a video at all is refused here)'),
+    400: problemResponse('A field is invalid; `errors` names each one'),
+    422: unprocessableResponse('the recording is a still image or not a video at all, or the challenge is not the caller\'s, expired or used'),
     413: problemResponse('The recording is larger than the configured limit (`error.param`: the file field)'),
     415: problemResponse('The body is not multipart/form-data'),
     503: problemResponse('Temporal did not take the registration; nothing was recorded and the challenge is still valid'),
@@ -362,7 +364,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
         if (checked.ok) challenge = { id: checked.challenge.id, phrase: checked.challenge.phrase };
         else {
           const why = { unknown: 'is not a challenge of yours', expired: 'has expired; ask for a new challenge', used: 'was already used; ask for a new challenge' }[checked.problem];
-          errors.push({ field: 'challenge_id', message: why });
+          errors.push(contentRefusal('challenge_id', why));
         }
       }
       if (errors.length > 0 || !form.recording || !challenge) throw invalidParams(errors);
@@ -535,7 +537,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
         description: 'By its owner. Counts under every permission but `only_me`. Granting a user who holds a grant answers that grant.',
         params: CameoIdParams,
         body: GrantBody,
-        response: { 201: GrantObject, 400: problemResponse('`user_id` names no user, or the owner'), ...ownerOnly },
+        response: { 201: GrantObject, 422: unprocessableResponse('`user_id` names no user, or the owner'), ...ownerOnly },
       },
     },
     async (request, reply) => {
@@ -543,8 +545,8 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
       const state = await ownedCameo(caller, request.params.id, 'grant access to it');
       refuseIfDeleted(state);
       const userId = request.body.user_id;
-      if (userId === state.ownerId) throw invalidParams([{ field: 'user_id', message: 'is the owner, who needs no grant' }]);
-      if (!(await users.findById(userId))) throw invalidParams([{ field: 'user_id', message: 'is not a user' }]);
+      if (userId === state.ownerId) throw invalidParams([contentRefusal('user_id', 'is the owner, who needs no grant')]);
+      if (!(await users.findById(userId))) throw invalidParams([contentRefusal('user_id', 'is not a user')]);
       const grant = await update(state, grantAccessUpdate, [{ by: caller.id, user_id: userId }]);
       request.log.info({ cameoId: state.cameoId, grantee: userId, revision: grant.revision }, 'cameo access granted');
       reply.status(201);
@@ -564,6 +566,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
           200: RevokedGrant,
           ...ownerOnly,
           404: problemResponse('No such cameo (or one the caller may not see: `cameo_not_found`), or the user holds no grant (`grant_not_found`)'),
+          422: unprocessableResponse('`user_id` is the owner'),
         },
       },
     },
@@ -572,7 +575,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
       const state = await ownedCameo(caller, request.params.id, 'revoke access to it');
       refuseIfDeleted(state);
       const userId = request.params.user_id;
-      if (userId === state.ownerId) throw invalidParams([{ field: 'user_id', message: 'is the owner, whose access cannot be revoked' }]);
+      if (userId === state.ownerId) throw invalidParams([contentRefusal('user_id', 'is the owner, whose access cannot be revoked')]);
       const revoked = await update(state, revokeAccessUpdate, [{ by: caller.id, user_id: userId }]);
       request.log.info({ cameoId: state.cameoId, grantee: userId, revision: revoked.revision }, 'cameo access revoked');
       return revoked;
@@ -612,7 +615,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
   async function setFollowing(request: FastifyRequest<{ Params: UserIdParams }>, following: boolean): Promise<FollowState> {
     const caller = callerOf(request);
     const followee = request.params.id;
-    if (followee === caller.id) throw invalidParams([{ field: 'id', message: 'is you: you cannot follow yourself' }]);
+    if (followee === caller.id) throw invalidParams([contentRefusal('id', 'is you: you cannot follow yourself')]);
     if (!(await users.findById(followee))) throw new ProblemError({ status: 404, code: 'user_not_found', detail: `no user ${followee}` });
     if ((await readFollowees(eventStore, caller.id)).has(followee) === following) return { following };
     const type = following ? 'UserFollowed' : 'UserUnfollowed';
@@ -626,7 +629,7 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
 
   const followResponses = {
     200: FollowState,
-    400: problemResponse('The user is the caller'),
+    422: unprocessableResponse('the user is the caller'),
     404: problemResponse('No such user (`user_not_found`)'),
   };
 

@@ -11,7 +11,7 @@ import { createFeedQuery, FEED_SCORE_FORMULA, InvalidFeedCursor } from '../../pr
 import { createLineageQuery } from '../../projections/lineageQuery';
 import type { SqlClient } from '../../projections/store';
 import { callerOf, hasRole, mayAccess, problemResponse } from '../plugins/auth';
-import { ProblemError } from '../plugins/errors';
+import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
 import type { VideoReadModel } from './videos';
 import { VideoIdParams, VideoObject } from '../videos/schemas';
 
@@ -153,7 +153,7 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
           `Ranked by score = ${FEED_SCORE_FORMULA} (hours since published, at the walk's ranking time), ties by id. ` +
           "The first page fixes the walk: its ranking time and a snapshot of the feed; every later page (`after` = the previous `last_id`) ranks the same videos on their likes and remixes as of that snapshot, so a walk returns each video exactly once while likes arrive. Videos published after the first page wait for the next walk; a video taken down leaves at the next page. `following=true`: only videos of users the caller follows.",
         querystring: FeedQuerystring,
-        response: { 200: FeedList, 400: problemResponse('`after` is not a feed cursor, or `limit` is outside 1..100; `error.param` names it') },
+        response: { 200: FeedList, 400: problemResponse('`limit` is outside 1..100, or `after` is empty or too long; `error.param` names it'), 422: unprocessableResponse('`after` is not a feed cursor') },
       },
     },
     async (request) => {
@@ -164,7 +164,7 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
         return await feed.page({ limit, after, owners, nowS: nowS() });
       } catch (err) {
         if (err instanceof InvalidFeedCursor) {
-          throw new ProblemError({ status: 400, code: 'validation_failed', detail: `after: ${err.message}`, errors: [{ field: 'after', message: 'is not a feed cursor (pass the last_id of a feed page)' }] });
+          throw invalidParams([contentRefusal('after', 'is not a feed cursor (pass the last_id of a feed page)')]);
         }
         throw err;
       }

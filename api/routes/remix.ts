@@ -12,7 +12,7 @@ import type { User } from '../../infra/users/port';
 import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
-import { IdempotencyHeaders, VideoIdParams, VideoObject } from '../videos/schemas';
+import { IdempotencyHeaders, PromptText, VideoIdParams, VideoObject } from '../videos/schemas';
 import { readVideoForm, resolveVideoFile, VideoFilePart } from '../videos/videoFile';
 import { videoFromState, type VideosRoutesOptions } from './videos';
 
@@ -21,7 +21,7 @@ const VIDEO_ID = /^video_[0-9a-f]{32}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_EXTENSION_S = 20;
 
-const Prompt = Type.String({ minLength: 1, maxLength: 2000, pattern: '\\S', description: 'What to change (remix, edit) or what happens next (extension)' });
+const Prompt = PromptText('What to change (remix, edit) or what happens next (extension)');
 const SourceRef = Type.Object({ id: Type.String({ description: 'The completed source video, `video_...`' }) }, { additionalProperties: false });
 const ExtensionSeconds = { pattern: '^(?:[1-9]|1[0-9]|20)$', description: 'Seconds to add, 1..20; the new video lasts the source plus these' };
 

@@ -16,7 +16,7 @@ import type { generationWorkflow } from '../../workflows/generation';
 import type { publishWorkflow } from '../../workflows/publish';
 import type { takedownWorkflow } from '../../workflows/takedown';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
-import { ProblemError } from '../plugins/errors';
+import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
 import { readCreateRequest } from '../videos/createRequest';
 import type { IdempotencyStore } from '../videos/idempotency';
 import { parseCreateParams, requestHash } from '../videos/params';
@@ -24,8 +24,7 @@ import { parseRange } from '../videos/range';
 import type { ViewCounter } from '../videos/views';
 import {
   ContentQuery,
-  CreateVideoForm,
-  CreateVideoJson,
+  createVideoBodies,
   DeletedVideo,
   IdempotencyHeaders,
   ListVideosQuery,
@@ -34,6 +33,7 @@ import {
   VideoIdParams,
   VideoList,
   VideoObject,
+  VideoStreamEvent,
 } from '../videos/schemas';
 
 /** What the routes need of the videos read model; api/videos/readModel.ts adapts the projector's query to it. */
@@ -200,6 +200,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
   const cancelWaitMs = config.cancelWaitMs ?? 5000;
   const publishWaitMs = config.publishWaitMs ?? 15000;
   const streamPollMs = config.streamPollMs ?? 200;
+  const createBodies = createVideoBodies(config.modelName);
   // Progress streams end when the server starts closing (before it waits for open connections), not at their video's end.
   let closing = false;
   app.addHook('preClose', async () => {
@@ -300,12 +301,13 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
         summary: 'Create a video (a generation job)',
         description: 'As the OpenAI Videos API: answers 200 with the Video, queued. JSON or multipart/form-data (what the SDKs send).',
         headers: IdempotencyHeaders,
-        body: { content: { 'application/json': { schema: CreateVideoJson }, 'multipart/form-data': { schema: CreateVideoForm } } },
+        body: { content: { 'application/json': { schema: createBodies.json }, 'multipart/form-data': { schema: createBodies.form } } },
         response: {
           200: VideoObject,
           400: problemResponse('A parameter is invalid; `errors` names each field, `error.param` the first'),
           409: problemResponse('The Idempotency-Key was used with another body (`idempotency_key_reused`)'),
           413: problemResponse('The input_reference image (or the form) is too large'),
+          422: unprocessableResponse('input_reference is not a PNG or JPEG image'),
           415: problemResponse('The body is neither JSON nor multipart/form-data'),
           503: problemResponse('Temporal did not take the job; nothing was created unless the same Idempotency-Key is retried'),
         },
@@ -396,7 +398,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
         summary: "List the caller's videos",
         description: 'Keyset pages by creation time: pass `last_id` as `after` for the next page.',
         querystring: ListVideosQuery,
-        response: { 200: VideoList, 400: problemResponse('`after`, `limit` or `order` is invalid; `error.param` names it') },
+        response: { 200: VideoList, 400: problemResponse('`after`, `limit` or `order` is invalid; `error.param` names it'), 422: unprocessableResponse('`after` is not one of the caller\'s videos') },
       },
     },
     async (request) => {
@@ -406,7 +408,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
         return await readModel.list({ ownerId: caller.id, after, limit, order });
       } catch (err) {
         if (err instanceof UnknownCursor) {
-          throw new ProblemError({ status: 400, code: 'validation_failed', detail: `after: ${err.message}`, errors: [{ field: 'after', message: 'is not one of your videos' }] });
+          throw invalidParams([contentRefusal('after', 'is not one of your videos')]);
         }
         throw err;
       }
@@ -478,7 +480,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
         summary: 'Follow a video: server-sent events',
         description: 'One `progress` event (data: the Video) per change, then a `done` event with the finished Video, then the stream closes.',
         params: VideoIdParams,
-        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errorResponses },
+        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: VideoStreamEvent } } }, ...errorResponses },
       },
     },
     async (request, reply) => {

@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 // For its FastifyRequest augmentation (isMultipart, parts); the plugin itself is registered in server.ts.
 import type {} from '@fastify/multipart';
+import { contentRefusal } from '../plugins/errors';
 import { fileTooLarge, multipartProblem } from './multipart';
 import { invalidParams, type FieldError, type RawCreateRequest } from './params';
 
@@ -33,16 +34,17 @@ export function sniffImage(bytes: Buffer): ImageType | undefined {
   return undefined;
 }
 
-function refuseImage(message: string): Error {
-  return new ImageRefused({ field: 'input_reference', message });
+/** `content` for bytes that are no image (422 when nothing else is wrong); else 400. */
+function refuseImage(message: string, kind: 'form' | 'content' = 'form'): Error {
+  return new ImageRefused(kind === 'content' ? contentRefusal('input_reference', message) : { field: 'input_reference', message });
 }
 
 const imageFile = (maxBytes: number) => ({ field: 'input_reference', maxBytes, tooLargeCode: 'input_reference_too_large' });
 
 function checkImage(bytes: Buffer, maxBytes: number): Buffer {
-  if (bytes.length === 0) throw refuseImage('is empty');
+  if (bytes.length === 0) throw refuseImage('is empty', 'content');
   if (bytes.length > maxBytes) throw fileTooLarge(imageFile(maxBytes));
-  if (!sniffImage(bytes)) throw refuseImage('must be a PNG or JPEG image');
+  if (!sniffImage(bytes)) throw refuseImage('must be a PNG or JPEG image', 'content');
   return bytes;
 }
 

@@ -1,8 +1,9 @@
 // The parameters of POST /v1/videos, checked field by field and normalized into what VideoRequested records: JSON
 // and multipart (all strings) go through this one validator, so both refuse alike and every failure names its field.
 import { createHash } from 'node:crypto';
-import { ProblemError } from '../plugins/errors';
-import { CAMERA_MOVES, DEFAULT_SECONDS, PROMPT_MAX_CHARS, SECONDS_MAX, SECONDS_MIN, SEED_MAX, VIDEO_SIZES, VIDEO_STYLES } from './schemas';
+import { invalidParams } from '../plugins/errors';
+import { promptProblem } from '../../domain/text';
+import { CAMEO_ID_PATTERN, MODEL_ALIAS_PATTERN, SECONDS_TEXT_PATTERN, SEED_TEXT_PATTERN, CAMERA_MOVES, DEFAULT_SECONDS, SECONDS_MAX, SECONDS_MIN, SEED_MAX, VIDEO_SIZES, VIDEO_STYLES } from './schemas';
 
 export type FieldError = { field: string; message: string };
 
@@ -32,12 +33,11 @@ export interface ParamOptions {
 }
 
 /** The OpenAI model names the SDKs send (with or without a snapshot date), accepted as aliases of the configured pack. */
-const MODEL_ALIAS = /^sora-2(-pro)?(-\d{4}-\d{2}-\d{2})?$/;
-// C0 controls but tab, newline and carriage return; DEL; C1 controls. They render as nothing, break logs and terminals,
-// and no honest prompt needs them.
-const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+const MODEL_ALIAS = new RegExp(MODEL_ALIAS_PATTERN);
+const SECONDS_TEXT = new RegExp(SECONDS_TEXT_PATTERN);
+const SEED_TEXT = new RegExp(SEED_TEXT_PATTERN);
 const MAX_CAMEOS = 4;
-const CAMEO_ID = /^cameo_[A-Za-z0-9]{1,64}$/;
+const CAMEO_ID = new RegExp(CAMEO_ID_PATTERN);
 
 const KNOWN_FIELDS = new Set(['prompt', 'model', 'seconds', 'size', 'style', 'camera', 'seed', 'cameo_ids', 'publish', 'input_reference']);
 
@@ -45,16 +45,8 @@ function oneOfMessage(values: readonly string[]): string {
   return `must be one of ${values.map((v) => `"${v}"`).join(', ')}`;
 }
 
-/** A bad request naming every field at fault; the first one is `error.param`. */
-export function invalidParams(errors: FieldError[]): ProblemError {
-  return new ProblemError({
-    status: 400,
-    code: 'validation_failed',
-    title: 'Invalid request',
-    detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-    errors,
-  });
-}
+// Shared with every route that reports field errors.
+export { invalidParams };
 
 /**
  * Checks and normalizes the fields; throws a 400 ProblemError naming every bad field, with `earlierErrors` (the
@@ -98,19 +90,13 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
     return v as T;
   };
 
-  // prompt: required, 1..2000 characters (code points, so an emoji counts once), not blank, no control characters.
+  // prompt: required, and one the engine renders (domain/text.ts: 1..2000 characters, not blank, no control
+  // character but tab and line ends, no lone surrogate), so nothing accepted here fails in the GPU worker.
   let prompt = '';
   const promptValue = single('prompt');
-  if (promptValue === undefined || promptValue === null) fail('prompt', 'is required');
-  else if (typeof promptValue !== 'string') fail('prompt', 'must be a string');
-  else {
-    const length = [...promptValue].length;
-    if (length === 0) fail('prompt', 'must not be empty');
-    else if (length > PROMPT_MAX_CHARS) fail('prompt', `must be at most ${PROMPT_MAX_CHARS} characters (it has ${length})`);
-    else if (promptValue.trim() === '') fail('prompt', 'must not be blank');
-    else if (CONTROL_CHARS.test(promptValue)) fail('prompt', 'must not contain control characters (other than newline, carriage return and tab)');
-    else prompt = promptValue;
-  }
+  const promptRefusal = promptValue === undefined || promptValue === null ? 'is required' : promptProblem(promptValue);
+  if (promptRefusal !== undefined) fail('prompt', promptRefusal);
+  else prompt = promptValue as string;
 
   let model = options.modelName;
   const modelValue = text('model');
@@ -122,7 +108,7 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
   let seconds = DEFAULT_SECONDS;
   const secondsValue = single('seconds');
   if (secondsValue !== undefined) {
-    const n = typeof secondsValue === 'number' ? secondsValue : typeof secondsValue === 'string' && /^\d{1,3}$/.test(secondsValue) ? Number(secondsValue) : NaN;
+    const n = typeof secondsValue === 'number' ? secondsValue : typeof secondsValue === 'string' && SECONDS_TEXT.test(secondsValue) ? Number(secondsValue) : NaN;
     if (!Number.isInteger(n) || n < SECONDS_MIN || n > SECONDS_MAX) {
       fail('seconds', `must be an integer from ${SECONDS_MIN} to ${SECONDS_MAX}, as a number or a string ("4", "8" or "12", as the OpenAI API has them)`);
     } else seconds = n;
@@ -136,7 +122,7 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
   const seedValue = single('seed');
   if (seedValue !== undefined && seedValue !== null) {
     // A form carries numbers as text; in JSON a seed is a number, as the schema documents.
-    const n = typeof seedValue === 'number' ? seedValue : multipart && typeof seedValue === 'string' && /^\d{1,10}$/.test(seedValue) ? Number(seedValue) : NaN;
+    const n = typeof seedValue === 'number' ? seedValue : multipart && typeof seedValue === 'string' && SEED_TEXT.test(seedValue) ? Number(seedValue) : NaN;
     if (!Number.isInteger(n) || n < 0 || n > SEED_MAX) fail('seed', `must be an integer from 0 to ${SEED_MAX}`);
     else seed = n;
   }

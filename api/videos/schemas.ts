@@ -1,6 +1,21 @@
 // The Videos resource's wire shapes as TypeBox schemas (the OpenAI Video object plus reelforge's fields, list pages,
 // create parameters): routes use them as their schemas, so the OpenAPI document and the serializer read one definition.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { PROMPT_MAX_CHARS, VISIBLE_TEXT_PATTERN } from '../../domain/text';
+
+// The text forms the create parameters take, as patterns the validator (params.ts) runs and the document carries,
+// so the two cannot disagree.
+/** The OpenAI model names the SDKs send (with or without a snapshot date), aliases of the configured pack. */
+export const MODEL_ALIAS_PATTERN = '^sora-2(?:-pro)?(?:-\\d{4}-\\d{2}-\\d{2})?$';
+/** 1..20 in at most three digits ("4", "08", "012"). */
+export const SECONDS_TEXT_PATTERN = '^(?:0{0,2}[1-9]|0?1[0-9]|0?20)$';
+/** 0..2147483647 in at most ten digits: a seed sent as form text. */
+export const SEED_TEXT_PATTERN =
+  '^(?:\\d{1,9}|[01]\\d{9}|20\\d{8}|21[0-3]\\d{7}|214[0-6]\\d{6}|2147[0-3]\\d{5}|21474[0-7]\\d{4}|214748[0-2]\\d{3}|2147483[0-5]\\d{2}|21474836[0-3]\\d|214748364[0-7])$';
+export const CAMEO_ID_PATTERN = '^cameo_[A-Za-z0-9]{1,64}$';
+/** A base64 data URL whose first bytes are a PNG's or a JPEG's signature: the image_url form taken. */
+export const IMAGE_DATA_URL_PATTERN = '^data:image/(?:png;base64,iVBORw0KGg[o-r]|jpeg;base64,/9j/)[A-Za-z0-9+/]*={0,2}$';
+
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -13,7 +28,7 @@ export const VIDEO_STAGES = ['queued', 'moderating', 'rendering', 'muxing', 'rev
 export const VISIBILITIES = ['private', 'published', 'taken_down'] as const;
 export const CONTENT_VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
 
-export const PROMPT_MAX_CHARS = 2000;
+export { PROMPT_MAX_CHARS };
 export const SECONDS_MIN = 1;
 export const SECONDS_MAX = 20;
 export const DEFAULT_SECONDS = 4;
@@ -83,8 +98,11 @@ export const VideoList = Type.Object(
 );
 export type VideoList = Static<typeof VideoList>;
 
+/** A video id as the API makes them. */
+export const VIDEO_ID_PATTERN = '^video_[0-9a-f]{32}$';
+
 export const ListVideosQuery = Type.Object({
-  after: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'The last id of the previous page' })),
+  after: Type.Optional(Type.String({ pattern: VIDEO_ID_PATTERN, description: 'The last id of the previous page' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   order: Type.Optional(StringEnum(['asc', 'desc'] as const, { default: 'desc', description: 'By creation time' })),
 });
@@ -104,6 +122,41 @@ export const DeletedVideo = Type.Object(
 );
 export type DeletedVideo = Static<typeof DeletedVideo>;
 
+/**
+ * One event of GET /v1/videos/{id}/stream (server-sent events, each read as {event, data}): `progress` and `done`
+ * carry the Video as JSON, `error` the reason the stream ended early.
+ */
+export const VideoStreamEvent = Type.Unsafe({
+  title: 'VideoStreamEvent',
+  oneOf: [
+    {
+      type: 'object',
+      required: ['event', 'data'],
+      properties: {
+        event: { enum: ['progress', 'done'] },
+        data: { type: 'string', contentMediaType: 'application/json', contentSchema: VideoObject, description: 'The Video, as JSON' },
+      },
+    },
+    {
+      type: 'object',
+      required: ['event', 'data'],
+      properties: {
+        event: { const: 'error' },
+        data: {
+          type: 'string',
+          contentMediaType: 'application/json',
+          contentSchema: {
+            type: 'object',
+            required: ['error'],
+            properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+          },
+          description: 'Why the stream ended before the video finished (it was deleted, or is no longer visible), as JSON',
+        },
+      },
+    },
+  ],
+});
+
 export const VideoEventObject = Type.Object(
   {
     revision: Type.Integer({ description: 'The event\'s revision in the `video-<id>` stream, from 0' }),
@@ -119,51 +172,64 @@ export type VideoEvents = Static<typeof VideoEvents>;
 
 const secondsDoc = 'An integer from 1 to 20, as a number or a string ("4", "8" and "12" are the OpenAI API\'s); default 4';
 
-/** POST /v1/videos as JSON. Documentation only: the handler checks JSON and multipart with one validator (params.ts). */
-export const CreateVideoJson = Type.Object(
-  {
-    prompt: Type.String({ minLength: 1, maxLength: PROMPT_MAX_CHARS, description: 'What to render; control characters other than newline and tab are refused' }),
-    model: Type.Optional(Type.String({ description: 'The configured model pack (default); `sora-2` and `sora-2-pro` are aliases of it' })),
-    seconds: Type.Optional(Type.Union([Type.String({ pattern: '^\\d{1,2}$' }), Type.Integer({ minimum: SECONDS_MIN, maximum: SECONDS_MAX })], { description: secondsDoc })),
-    size: Type.Optional(StringEnum(VIDEO_SIZES, { default: '720x1280' })),
-    style: Type.Optional(StringEnum(VIDEO_STYLES, { default: 'cinematic' })),
-    camera: Type.Optional(StringEnum(CAMERA_MOVES, { default: 'static' })),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: SEED_MAX, description: 'Random when absent; the one used is recorded and answered' })),
-    cameo_ids: Type.Optional(Type.Array(Type.String(), { maxItems: 4, description: 'Cameos to put into the video (each needs its owner\'s consent, reserved before rendering)' })),
-    publish: Type.Optional(Type.Boolean({ default: false, description: 'Publish to the feed once completed' })),
-    input_reference: Type.Optional(
-      Type.Object(
-        { image_url: Type.String({ description: 'A `data:image/png;base64,...` or `data:image/jpeg;base64,...` URL' }) },
-        { description: 'The scene\'s backdrop, as a data URL (or send it as a multipart file)' },
-      ),
-    ),
-  },
-  { title: 'CreateVideo', additionalProperties: false },
-);
+/** A prompt as the engine renders it (domain/text.ts); ajv checks the pattern, and a refusal names the rule broken. */
+export const PromptText = (description: string) =>
+  Type.String({ minLength: 1, maxLength: PROMPT_MAX_CHARS, pattern: VISIBLE_TEXT_PATTERN, description: `${description}: not blank, no control characters but newline, carriage return and tab` });
+const Prompt = PromptText('What to render');
+const Model = (modelName: string) =>
+  Type.Union([Type.Literal(modelName), Type.String({ pattern: MODEL_ALIAS_PATTERN })], { description: `"${modelName}" (the configured model pack, the default); \`sora-2\` and \`sora-2-pro\` are aliases of it` });
+const CameoIds = (name: string) =>
+  Type.Array(Type.String({ pattern: CAMEO_ID_PATTERN }), { maxItems: 4, uniqueItems: true, description: `Cameos to put into the video (each needs its owner's consent, reserved before rendering)${name}` });
 
-/** POST /v1/videos as multipart/form-data (what the OpenAI SDKs send): every field a string, the image a file part. */
-export const CreateVideoForm = Type.Object(
-  {
-    prompt: Type.String({ minLength: 1, maxLength: PROMPT_MAX_CHARS }),
-    model: Type.Optional(Type.String()),
-    seconds: Type.Optional(Type.String({ description: secondsDoc })),
-    size: Type.Optional(StringEnum(VIDEO_SIZES)),
-    style: Type.Optional(StringEnum(VIDEO_STYLES)),
-    camera: Type.Optional(StringEnum(CAMERA_MOVES)),
-    seed: Type.Optional(Type.String({ pattern: '^\\d+$' })),
-    'cameo_ids[]': Type.Optional(Type.Array(Type.String(), { maxItems: 4 })),
-    publish: Type.Optional(StringEnum(['true', 'false'] as const)),
-    input_reference: Type.Optional(Type.String({ format: 'binary', description: 'A PNG or JPEG image (checked by its content, not its name)' })),
-  },
-  { title: 'CreateVideoForm' },
-);
+/**
+ * POST /v1/videos as JSON and as multipart/form-data (what the OpenAI SDKs send: every field a string, the image a
+ * file part), for the configured model pack. Documentation only: the handler checks both with one validator
+ * (params.ts), which reads the same patterns.
+ */
+export function createVideoBodies(modelName: string) {
+  const json = Type.Object(
+    {
+      prompt: Prompt,
+      model: Type.Optional(Model(modelName)),
+      seconds: Type.Optional(Type.Union([Type.String({ pattern: SECONDS_TEXT_PATTERN }), Type.Integer({ minimum: SECONDS_MIN, maximum: SECONDS_MAX })], { description: secondsDoc })),
+      size: Type.Optional(StringEnum(VIDEO_SIZES, { default: '720x1280' })),
+      style: Type.Optional(StringEnum(VIDEO_STYLES, { default: 'cinematic' })),
+      camera: Type.Optional(StringEnum(CAMERA_MOVES, { default: 'static' })),
+      seed: Type.Optional(Type.Integer({ minimum: 0, maximum: SEED_MAX, description: 'Random when absent; the one used is recorded and answered' })),
+      cameo_ids: Type.Optional(CameoIds('')),
+      publish: Type.Optional(Type.Boolean({ default: false, description: 'Publish to the feed once completed' })),
+      input_reference: Type.Optional(
+        Type.Object(
+          { image_url: Type.String({ pattern: IMAGE_DATA_URL_PATTERN, description: 'A `data:image/png;base64,...` or `data:image/jpeg;base64,...` URL of a PNG or JPEG image' }) },
+          { additionalProperties: false, description: "The scene's backdrop, as a data URL (or send it as a multipart file)" },
+        ),
+      ),
+    },
+    { title: 'CreateVideo', additionalProperties: false },
+  );
+  const form = Type.Object(
+    {
+      prompt: Prompt,
+      model: Type.Optional(Model(modelName)),
+      seconds: Type.Optional(Type.String({ pattern: SECONDS_TEXT_PATTERN, description: secondsDoc })),
+      size: Type.Optional(StringEnum(VIDEO_SIZES)),
+      style: Type.Optional(StringEnum(VIDEO_STYLES)),
+      camera: Type.Optional(StringEnum(CAMERA_MOVES)),
+      seed: Type.Optional(Type.String({ pattern: SEED_TEXT_PATTERN })),
+      'cameo_ids[]': Type.Optional(CameoIds(' (the field repeated)')),
+      publish: Type.Optional(StringEnum(['true', 'false'] as const)),
+      input_reference: Type.Optional(Type.String({ format: 'binary', description: 'A PNG or JPEG image (checked by its content, not its name)' })),
+    },
+    { title: 'CreateVideoForm', additionalProperties: false },
+  );
+  return { json, form };
+}
 
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({
-      minLength: 1,
-      maxLength: 255,
-      description: 'The same key with the same body answers the same video (for 24 hours); with another body, 409',
+      pattern: '^[\\x21-\\x7e]{1,255}$',
+      description: 'The same key with the same body answers the same video (for 24 hours); with another body, 409. 1 to 255 printable ASCII characters',
     }),
   ),
 });

@@ -1,10 +1,11 @@
 // The prompt tokenizer text.onnx expects (gpu-workers/models/README.md) and the prompt's validation.
 // Pure and deterministic: the same prompt and vocabulary always give the same 64 ids, on every machine.
+import { PROMPT_MAX_CHARS, promptProblem } from '../../domain/text';
 import { InvalidRenderInput } from './errors';
 
 export const MAX_TOKENS = 64;
 export const HASH_BUCKETS = 1024;
-export const MAX_PROMPT_CHARS = 2000;
+export const MAX_PROMPT_CHARS = PROMPT_MAX_CHARS;
 
 // "Letter or digit" read as Unicode letters (L) and decimal digits (Nd); everything else separates words.
 const SEPARATORS = /[^\p{L}\p{Nd}]+/u;
@@ -43,34 +44,12 @@ export function tokenize(prompt: string, vocabWords: readonly string[]): BigInt6
   return ids;
 }
 
-function codePointName(cp: number): string {
-  return `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
-}
-
 /**
- * Returns the prompt when it can be rendered, else throws InvalidRenderInput('prompt', why).
- * Lengths and indexes count Unicode code points, as a person counts characters.
+ * Returns the prompt when it can be rendered, else throws InvalidRenderInput('prompt', why). The rules are the
+ * platform's (domain/text.ts), which the API applies at submission: a prompt refused here was never accepted there.
  */
 export function validatePrompt(prompt: unknown): string {
-  if (typeof prompt !== 'string') {
-    throw new InvalidRenderInput('prompt', `must be a string, got ${prompt === null ? 'null' : typeof prompt}`);
-  }
-  if (prompt.trim().length === 0) {
-    throw new InvalidRenderInput('prompt', prompt.length === 0 ? 'must not be empty' : 'must not be only whitespace');
-  }
-  const codePoints = Array.from(prompt);
-  if (codePoints.length > MAX_PROMPT_CHARS) {
-    throw new InvalidRenderInput(
-      'prompt',
-      `is ${codePoints.length} characters long; the limit is ${MAX_PROMPT_CHARS} characters`,
-    );
-  }
-  for (let i = 0; i < codePoints.length; i++) {
-    const ch = codePoints[i]!;
-    // Newlines and tabs are ordinary in pasted prompts; other controls smuggle terminal or log escapes.
-    if (/\p{Cc}/u.test(ch) && ch !== '\n' && ch !== '\r' && ch !== '\t') {
-      throw new InvalidRenderInput('prompt', `contains control character ${codePointName(ch.codePointAt(0)!)} at index ${i}`);
-    }
-  }
-  return prompt;
+  const problem = promptProblem(prompt);
+  if (problem !== undefined) throw new InvalidRenderInput('prompt', problem);
+  return prompt as string;
 }

@@ -4,6 +4,7 @@
 // (test/support/apiStack.ts) and `npm run bench:pipeline`.
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
@@ -38,9 +39,10 @@ export interface PlatformStackOptions {
    * The GPU worker: in this process with this engine, or (`'process'`) as its own process running
    * gpu-workers/worker.ts, as `npm start` and production run it. Inference runs on the JavaScript thread of the
    * process that hosts it, so in-process it holds up the API, the orchestration worker and the projector while each
-   * slice renders; its own process keeps them apart, as deployed.
+   * slice renders; its own process keeps them apart, as deployed. `'none'`: no GPU worker, so videos are queued and
+   * never rendered (the API fuzz run, which must not spend the CPU on renders).
    */
-  engine: Engine | 'process';
+  engine: Engine | 'process' | 'none';
   /** An existing folder for the blobs; returned as `dataDir`, left in place on stop. */
   dataDir: string;
   /** Prefix of the schemas and task queues, so concurrent stacks on one server do not meet. */
@@ -130,7 +132,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     const orchestration = await Worker.create({ connection, namespace, taskQueue, workflowBundle: options.workflowBundle, activities });
     const engine = options.engine;
     const gpu =
-      engine === 'process'
+      engine === 'process' || engine === 'none'
         ? undefined
         : await Worker.create({
             connection,
@@ -148,6 +150,9 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         await workers;
       },
     });
+    // Before the workers drain: whatever the stack started and left open (a video still rendering, a cameo's long-lived
+    // workflow) is terminated, so nothing of it runs on (or waits for a worker) on the shared Temporal server.
+    releases.push({ what: 'open workflows', run: () => terminateOpenWorkflows(temporal.client, [taskQueue, gpuTaskQueue]) });
     if (engine === 'process') {
       const gpuProcess = await startGpuWorkerProcess({
         TEMPORAL_ADDRESS: options.temporalAddress,
@@ -202,6 +207,21 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
   }
 }
 
+/** Terminates every running workflow on these task queues; returns how many. */
+async function terminateOpenWorkflows(client: Client, taskQueues: string[]): Promise<number> {
+  const query = `ExecutionStatus = "Running" AND (${taskQueues.map((q) => `TaskQueue = "${q}"`).join(' OR ')})`;
+  let terminated = 0;
+  for await (const execution of client.workflow.list({ query })) {
+    await client.workflow
+      .getHandle(execution.workflowId, execution.runId)
+      .terminate('the stack that started it stopped')
+      .then(() => terminated++, (err: unknown) => {
+        // Closed meanwhile: nothing left to stop.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
+  }
+  return terminated;
+}
 
 /** How long the GPU worker process may take to load the model pack, warm up and start polling. */
 const GPU_WORKER_START_MS = 120_000;

@@ -199,12 +199,12 @@ describe('authentication and users', () => {
     const create = doc.paths['/v1/users']?.post;
     expect(create).toBeDefined();
     expect(create!.security).toEqual([{ bearer: [] }]);
-    expect(Object.keys(create!.responses).sort()).toEqual(['201', '400', '401', '403']);
+    expect(Object.keys(create!.responses).sort()).toEqual(['201', '400', '401', '403', '413', '415', '500']);
     expect(create!.description).toMatch(/Roles: admin/);
     expect(JSON.stringify(create!.requestBody)).toContain('"enum":["user","moderator","auditor","admin"]');
     const me = doc.paths['/v1/users/me']?.get;
     expect(me!.security).toEqual([{ bearer: [] }]);
-    expect(Object.keys(me!.responses).sort()).toEqual(['200', '401']);
+    expect(Object.keys(me!.responses).sort()).toEqual(['200', '400', '401', '500']);
     expect(me!.responses['401']).toMatchObject({ content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
     expect(create!.responses['400']).toMatchObject({ content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
     expect(doc.components.schemas.Problem).toBeDefined();

@@ -205,7 +205,7 @@ describe('registration', () => {
     expect(registered.data).toMatchObject({ challenge_id: chal.challenge_id, phrase: chal.phrase, recording_key: `cameos/${cameo.id}/recording` });
 
     // Single use: the same challenge again is refused, naming it.
-    const again = await problem(await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(clips.talking)) }), 400);
+    const again = await problem(await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(clips.talking)) }), 422);
     expect(again.error.param).toBe('challenge_id');
     expect(again.detail).toMatch(/already used/);
   });
@@ -216,11 +216,11 @@ describe('registration', () => {
     // Named and typed as videos: only the bytes decide.
     const still = await problem(
       await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, { path: clips.still, name: 'me.mp4', type: 'video/mp4' }) }),
-      400,
+      422,
     );
     expect(still.detail).toBe('recording: a still image, not a video');
-    expect(still.error).toMatchObject({ param: 'recording', code: 'validation_failed' });
-    const text = await problem(await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(textFile())) }), 400);
+    expect(still.error).toMatchObject({ param: 'recording', code: 'unprocessable_content' });
+    const text = await problem(await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(textFile())) }), 422);
     expect(text.detail).toBe('recording: not a video file');
 
     expect(await stack.blobs.list('cameos')).toEqual(blobsBefore);
@@ -241,16 +241,16 @@ describe('registration', () => {
     expect(several.errors!.map((e) => e.field).sort()).toEqual(['display_name', 'permission', 'recording']);
 
     const theirs = await challenge('stranger');
-    expect((await problem(await post('owner', form({ challenge_id: theirs.challenge_id, display_name: 'A' }, mp4(clips.talking))), 400)).error.param).toBe('challenge_id');
+    expect((await problem(await post('owner', form({ challenge_id: theirs.challenge_id, display_name: 'A' }, mp4(clips.talking))), 422)).error.param).toBe('challenge_id');
     const unknown = `chal_${randomBytes(16).toString('hex')}`;
-    expect((await problem(await post('owner', form({ challenge_id: unknown, display_name: 'A' }, mp4(clips.talking))), 400)).error.param).toBe('challenge_id');
+    expect((await problem(await post('owner', form({ challenge_id: unknown, display_name: 'A' }, mp4(clips.talking))), 422)).error.param).toBe('challenge_id');
     expect((await problem(await post('owner', form({ display_name: 'A' }, mp4(clips.talking))), 400)).error.param).toBe('challenge_id');
 
     const schemas = await pool.query<{ table_schema: string }>(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'cameo_challenges'`);
     for (const { table_schema } of schemas.rows) {
       await pool.query(`UPDATE "${table_schema}".cameo_challenges SET expires_at = now() - interval '1 second' WHERE id = $1`, [mine.challenge_id]);
     }
-    const expired = await problem(await post('owner', form({ challenge_id: mine.challenge_id, display_name: 'A' }, mp4(clips.talking))), 400);
+    const expired = await problem(await post('owner', form({ challenge_id: mine.challenge_id, display_name: 'A' }, mp4(clips.talking))), 422);
     expect(expired.errors).toEqual([{ field: 'challenge_id', message: expect.stringMatching(/expired/) }]);
 
     const big = Buffer.concat([fs.readFileSync(clips.talking).subarray(0, 64), Buffer.alloc(RECORDING_MAX_BYTES)]);
@@ -378,8 +378,8 @@ describe('grants, revocations and the consent history', () => {
     expect(first).toMatchObject({ user_id: ids.grantee, granted_at: expect.any(Number) });
     expect(second.revision).toBeGreaterThan(first.revision);
     expect(await ok(await grant(ids.grantee), 201)).toEqual(first);
-    expect((await problem(await grant('user_nobody'), 400)).error.param).toBe('user_id');
-    expect((await problem(await grant(ids.owner), 400)).error.param).toBe('user_id');
+    expect((await problem(await grant('user_nobody'), 422)).error.param).toBe('user_id');
+    expect((await problem(await grant(ids.owner), 422)).error.param).toBe('user_id');
     expect((await problem(await call('owner', 'PUT', `/v1/cameos/${cameo.id}/permission`, { json: { permission: 'friends' } }), 400)).error.param).toBe('permission');
 
     const revoked = await ok<{ revision: number; revoked_at: number }>(await call('owner', 'DELETE', `/v1/cameos/${cameo.id}/grants/${ids.friend}`), 200);
@@ -478,7 +478,7 @@ describe('follows', () => {
       ['UserUnfollowed', ids.friend, ids.carol],
     ]);
     expect((await problem(await call('carol', 'POST', '/v1/users/user_nobody/follow'), 404)).error.code).toBe('user_not_found');
-    expect((await problem(await call('carol', 'POST', `/v1/users/${ids.carol}/follow`), 400)).error.param).toBe('id');
+    expect((await problem(await call('carol', 'POST', `/v1/users/${ids.carol}/follow`), 422)).error.param).toBe('id');
   });
 });
 

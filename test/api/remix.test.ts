@@ -259,12 +259,12 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
       expect(await param(none)).toBe('body');
     });
 
-    it('a non-image input_reference on POST /v1/videos is a 400 naming input_reference', async () => {
+    it('a non-image input_reference on POST /v1/videos is a 422 naming input_reference', async () => {
       const data = new FormData();
       data.append('prompt', 'two balls');
       data.append('input_reference', new Blob([mp4()], { type: 'image/png' }), 'backdrop.png');
-      const refused = await ok<Problem>(await call('bob', 'POST', '/v1/videos', undefined, data), 400);
-      expect(refused.error).toMatchObject({ param: 'input_reference', code: 'validation_failed' });
+      const refused = await ok<Problem>(await call('bob', 'POST', '/v1/videos', undefined, data), 422);
+      expect(refused.error).toMatchObject({ param: 'input_reference', code: 'unprocessable_content' });
     });
 
     it('the OpenAPI document describes both forms of edits and extensions, the file as binary, and the 422', async () => {

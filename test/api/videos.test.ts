@@ -367,12 +367,12 @@ describe('POST /v1/videos', () => {
     expect(listed).toContain(created.id);
   });
 
-  it('takes the input_reference as a data URL in JSON too, and refuses one that is not a PNG or JPEG', async () => {
+  it('takes the input_reference as a data URL in JSON too, and refuses one that is not a PNG or JPEG (422: the form is right, the bytes are not an image)', async () => {
     const video = await create(keys.alice, { prompt: PROMPT, input_reference: { image_url: `data:image/png;base64,${PNG.toString('base64')}` } });
     expect(await blobs.get(`videos/${video.id}/input_reference`)).toEqual(PNG);
     const gif = Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1');
     const res = await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT, input_reference: { image_url: `data:image/png;base64,${gif.toString('base64')}` } } });
-    expect((await problem(res, 400)).error.param).toBe('input_reference');
+    expect((await problem(res, 422)).error).toMatchObject({ param: 'input_reference', code: 'unprocessable_content' });
   });
 
   describe('bad input: 4xx problem+json naming the field, and no workflow started', () => {
@@ -451,7 +451,7 @@ describe('POST /v1/videos', () => {
       expect((await problem(await post(form({ prompt: PROMPT, 'cameo_ids[]': 'video_1' })), 400)).error.param).toBe('cameo_ids');
       expect((await problem(await post(form({ prompt: '' })), 400)).error.param).toBe('prompt');
       // A text file named like an image is still text: the bytes decide.
-      const fake = await problem(await post(form({ prompt: PROMPT }, { bytes: Buffer.from('not an image at all'), name: 'backdrop.png', type: 'image/png' })), 400);
+      const fake = await problem(await post(form({ prompt: PROMPT }, { bytes: Buffer.from('not an image at all'), name: 'backdrop.png', type: 'image/png' })), 422);
       expect(fake.errors).toEqual([{ field: 'input_reference', message: 'must be a PNG or JPEG image' }]);
       const big = Buffer.concat([PNG, Buffer.alloc(INPUT_REFERENCE_MAX_BYTES + 1)]);
       const tooLarge = await problem(await post(form({ prompt: PROMPT }, { bytes: big, name: 'big.png', type: 'image/png' })), 413);
@@ -599,15 +599,16 @@ describe('reading videos', () => {
     expect(alices.data.every((v) => v.owner_id === ids.alice)).toBe(true);
   });
 
-  it('bad list parameters → 400 naming the parameter', async () => {
-    for (const [query, field] of [
-      ['?limit=0', 'limit'],
-      ['?limit=101', 'limit'],
-      ['?limit=ten', 'limit'],
-      ['?order=sideways', 'order'],
-      [`?after=${alicesVideo.id}`, 'after'],
+  it('bad list parameters → 400 naming the parameter; an `after` that is a video id but not one of the caller\'s → 422', async () => {
+    for (const [query, field, status] of [
+      ['?limit=0', 'limit', 400],
+      ['?limit=101', 'limit', 400],
+      ['?limit=ten', 'limit', 400],
+      ['?order=sideways', 'order', 400],
+      ['?after=video_1', 'after', 400],
+      [`?after=${alicesVideo.id}`, 'after', 422],
     ] as const) {
-      const body = await problem(await call('GET', `/v1/videos${query}`, { key: keys.bob }), 400);
+      const body = await problem(await call('GET', `/v1/videos${query}`, { key: keys.bob }), status);
       expect({ query, param: body.error.param }).toEqual({ query, param: field });
     }
   });
@@ -913,7 +914,7 @@ describe('OpenAPI', () => {
     expect(Object.keys(create.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);
     expect(JSON.stringify(create.requestBody!.content['application/json'])).toContain('"maxLength":2000');
     expect(create.parameters?.some((p) => p.in === 'header' && p.name === 'idempotency-key')).toBe(true);
-    expect(Object.keys(create.responses).sort()).toEqual(['200', '400', '401', '409', '413', '415', '503']);
+    expect(Object.keys(create.responses).sort()).toEqual(['200', '400', '401', '409', '413', '415', '422', '500', '503']);
     expect(create.responses['409']!.content).toHaveProperty(['application/problem+json']);
     expect(create.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/v1/videos']!.get!.parameters!.map((p) => p.name).sort()).toEqual(['after', 'limit', 'order']);

@@ -122,7 +122,8 @@ def test_errors_are_the_sdks_exception_classes_with_our_code_and_param(client):
         client.videos.create(prompt="", seconds="4", size=SIZE)
     assert empty.value.param == "prompt"
 
-    with pytest.raises(openai.BadRequestError) as not_an_image:
+    # The form is right and the bytes are no image: 422, as for every content refusal.
+    with pytest.raises(openai.UnprocessableEntityError) as not_an_image:
         client.videos.create(prompt="two balls", size=SIZE, input_reference=("backdrop.png", b"GIF89a not a png", "image/png"))
     assert not_an_image.value.param == "input_reference"
 

@@ -8,13 +8,14 @@ import { startPlatformStack } from '../../scripts/bench/stack';
 import { testEnv } from './env';
 import { testEngine } from './pipeline';
 
-export async function startApiStack() {
+/** `renders: false`: no GPU worker, so videos stay queued and nothing is rendered (the fuzz run). */
+export async function startApiStack(options: { renders?: boolean } = {}) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'stack-'));
   const stack = await startPlatformStack({
     temporalAddress: testEnv.temporalAddress,
     databaseUrl: testEnv.embeddedPgUrl,
     workflowBundle: { codePath: testEnv.workflowBundlePath },
-    engine: await testEngine(),
+    engine: options.renders === false ? 'none' : await testEngine(),
     dataDir,
     eventStorePollIntervalMs: 50,
   });
@@ -23,6 +24,7 @@ export async function startApiStack() {
     eventStore: stack.eventStore,
     blobs: stack.blobs,
     dataDir: stack.dataDir,
+    taskQueue: stack.taskQueue,
     user: stack.user,
     stop: stack.stop,
   };

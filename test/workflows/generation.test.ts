@@ -97,4 +97,21 @@ describe('generationWorkflow', () => {
     expect(await stack.pipeline.blobs.exists(`videos/${req.video_id}/content.mp4`)).toBe(false);
     expect(events.map((e) => e.type)).not.toContain('Muxed');
   });
+
+  it('fails a prompt the engine refuses at once: one describeVideoScene attempt, not retried, and VideoFailed recorded', async () => {
+    // What the API refuses at submission (domain/text.ts); a request that reached the workflow another way
+    // (recorded before the rule, or a direct start) must still fail at once rather than after ten retries.
+    const req = request('three balls \u0093 bouncing');
+    const started = Date.now();
+    await expect(run(req)).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const events = await eventsOf(req);
+    expect(events.map((e) => e.type)).toEqual(['VideoRequested', 'PromptModerated', 'ChunksPlanned', 'VideoFailed']);
+    expect(events[3]!.data).toMatchObject({ code: 'render_failed', message: expect.stringContaining('invalid prompt: contains control character U+0093 at index 12') });
+    const history = await stack.env.client.workflow.getHandle(`video-${req.video_id}`).fetchHistory();
+    const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    const failure = (history.events ?? []).find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+    expect(failure?.applicationFailureInfo).toMatchObject({ type: 'InvalidRenderInput', nonRetryable: true });
+    expect(attempts.every((a) => a === 1)).toBe(true);
+  });
 });
