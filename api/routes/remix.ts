@@ -13,7 +13,7 @@ import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
 import { IdempotencyHeaders, PromptText, VideoIdParams, VideoObject } from '../videos/schemas';
-import { readVideoForm, resolveVideoFile, VideoFilePart } from '../videos/videoFile';
+import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
 import { videoFromState, type VideosRoutesOptions } from './videos';
 
 const VIDEO_ID = /^video_[0-9a-f]{32}$/;
@@ -41,8 +41,15 @@ const ExtensionBody = Type.Object(
 );
 type ExtensionBody = Static<typeof ExtensionBody>;
 // The same requests as multipart/form-data, as openai-python sends them: the source is the video file itself.
-const EditForm = Type.Object({ prompt: Prompt, video: VideoFilePart }, { title: 'EditVideoForm', additionalProperties: false });
-const ExtensionForm = Type.Object({ prompt: Prompt, seconds: Type.String(ExtensionSeconds), video: VideoFilePart }, { title: 'ExtendVideoForm', additionalProperties: false });
+// The source is the file `video` (openai-python), or `video[id]` (the openai Node SDK's encoding of `video: {id}`).
+const EditForm = Type.Object(
+  { prompt: Prompt, video: Type.Optional(VideoFilePart), [VIDEO_ID_FIELD]: Type.Optional(VideoIdPart) },
+  { title: 'EditVideoForm', additionalProperties: false, ...ONE_SOURCE },
+);
+const ExtensionForm = Type.Object(
+  { prompt: Prompt, seconds: Type.String(ExtensionSeconds), video: Type.Optional(VideoFilePart), [VIDEO_ID_FIELD]: Type.Optional(VideoIdPart) },
+  { title: 'ExtendVideoForm', additionalProperties: false, ...ONE_SOURCE },
+);
 
 const responses = {
   200: VideoObject,
@@ -56,7 +63,7 @@ const formResponses = {
   ...responses,
   413: problemResponse('The video file is too large (`video_file_too_large`), or the form holds more than one file or too many fields'),
   415: problemResponse('The body is neither JSON nor multipart/form-data'),
-  422: problemResponse('The video file is not an MP4 of this platform that the caller may use (`unknown_video_file`)'),
+  422: problemResponse('The video file is not an MP4 of this platform that the caller may use (`unknown_video_file`), or not the video `video[id]` names (`video_file_mismatch`)'),
 };
 
 type Kind = 'remix' | 'extension';

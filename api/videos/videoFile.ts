@@ -20,22 +20,22 @@ export const VIDEO_FILE_FIELD = 'video';
 const FILE: FilePartSpec = { field: VIDEO_FILE_FIELD, maxBytes: VIDEO_FILE_MAX_BYTES, tooLargeCode: 'video_file_too_large' };
 
 /**
- * The official Node SDK sends `video: {id}` in a form as the text field `video[id]` (its nested-object encoding); it
- * becomes `video: {id}`, as in JSON.
+ * The official Node SDK sends `video: {id}` in a form as the text field `video[id]` (its nested-object encoding); the
+ * form's body keeps it under that name for the schema check, and resolveVideoFile makes it `video: {id}`, as in JSON.
  */
-const VIDEO_ID_FIELD = `${VIDEO_FILE_FIELD}[id]`;
+export const VIDEO_ID_FIELD = `${VIDEO_FILE_FIELD}[id]`;
 
-/** The `video` part of the forms' schemas (OpenAPI: a file upload, or the text field `video[id]`). */
-export const VideoFilePart = Type.Union(
-  [
-    Type.String({
-      format: 'binary',
-      description: 'An MP4 this platform made, unchanged (as GET /v1/videos/{id}/content gives it): it stands for that video, found by the SHA-256 of its bytes',
-    }),
-    Type.Object({ id: Type.String({ description: 'The completed source video, `video_...`' }) }, { additionalProperties: false }),
-  ],
-  { description: 'The source: the MP4 file itself (what openai-python sends), or its id as the text field `video[id]` (what the openai Node SDK sends for `video: {id}`)' },
-);
+/** The `video` part of the forms' schemas (OpenAPI: a file upload). */
+export const VideoFilePart = Type.String({
+  format: 'binary',
+  description: 'An MP4 this platform made, unchanged (as GET /v1/videos/{id}/content gives it): it stands for that video, found by the SHA-256 of its bytes',
+});
+
+/** The `video[id]` part of the forms' schemas: the source named by id, the Node SDK's form of `video: {id}`. */
+export const VideoIdPart = Type.String({ description: 'The completed source video, `video_...` (what the openai Node SDK sends for `video: {id}`)' });
+
+/** A form names its source: the file `video`, or the text field `video[id]`; given both, they must be one video. */
+export const ONE_SOURCE = { anyOf: [{ required: [VIDEO_FILE_FIELD] }, { required: [VIDEO_ID_FIELD] }] };
 
 /** What the form's file was: its bytes' SHA-256 (hex) and size. */
 interface UploadedFile {
@@ -73,12 +73,12 @@ export function readVideoForm(textFields: readonly string[]): preValidationAsync
       const form = await readForm(request, { ...FILE, textFields: [...textFields, VIDEO_ID_FIELD], readFile: hashFile });
       if (form.errors.length > 0) throw invalidParams(form.errors);
       const { [VIDEO_ID_FIELD]: sourceId, ...fields } = form.fields;
-      if (form.file && sourceId !== undefined) {
-        throw invalidParams([{ field: FILE.field, message: `name the source once: the file \`${FILE.field}\` or \`${VIDEO_ID_FIELD}\`, not both` }]);
-      }
       if (form.file) uploads.set(request, form.file);
-      const video = form.file ? `sha256:${form.file.sha256}` : sourceId !== undefined ? { id: sourceId } : undefined;
-      request.body = { ...fields, ...(video !== undefined ? { [FILE.field]: video } : {}) };
+      request.body = {
+        ...fields,
+        ...(form.file ? { [FILE.field]: `sha256:${form.file.sha256}` } : {}),
+        ...(sourceId !== undefined ? { [VIDEO_ID_FIELD]: sourceId } : {}),
+      };
       return;
     }
     if (type !== undefined && type !== 'application/json') {
@@ -100,9 +100,22 @@ export function readVideoForm(textFields: readonly string[]): preValidationAsync
 export function resolveVideoFile(readModel: Pick<VideoReadModel, 'findByContent'>): preHandlerAsyncHookHandler {
   return async (request) => {
     const file = uploads.get(request);
-    if (!file) return;
+    const body = request.body as Record<string, unknown>;
+    if (!file) {
+      if (typeof body?.[VIDEO_ID_FIELD] === 'string') {
+        body.video = { id: body[VIDEO_ID_FIELD] };
+        delete body[VIDEO_ID_FIELD];
+      }
+      return;
+    }
     const caller = callerOf(request);
     const id = await readModel.findByContent(file.sha256, { ownerId: caller.id, anyOwner: hasRole(caller, 'admin') });
+    const named = body[VIDEO_ID_FIELD];
+    delete body[VIDEO_ID_FIELD];
+    if (id && typeof named === 'string' && named !== id) {
+      const message = `the uploaded file is the video ${id}, not ${JSON.stringify(named)} as ${VIDEO_ID_FIELD} says: send one of the two`;
+      throw new ProblemError({ status: 422, code: 'video_file_mismatch', detail: `video: ${message}`, errors: [{ field: FILE.field, message }] });
+    }
     if (!id) {
       const message =
         `the uploaded file (${file.bytes} bytes, SHA-256 ${file.sha256}) is not a completed video of this platform that you may use: ` +

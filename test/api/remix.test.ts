@@ -217,10 +217,16 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
     };
     /** Stands for an MP4 of the platform: what matters is that the read model knows its bytes' SHA-256. */
     const mp4 = () => Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypmp42', 'latin1'), randomBytes(4096)]);
-    /** The read model has folded the seeded video's Muxed (its hash) once GET shows it completed. */
+    /**
+     * The read model has folded the seeded video's Muxed (its hash) once the owner's list, which only the read model
+     * answers, shows it completed (GET /v1/videos/{id} answers from the stream before).
+     */
     const seeded = async (owner: Who, visibility: 'private' | 'published', content: Buffer) => {
       const id = await seedVideo(owner, visibility, [], content);
-      await eventually(async () => ((await ok<Video>(await call(owner, 'GET', `/v1/videos/${id}`))).status === 'completed' ? true : undefined), `video ${id} in the read model`);
+      await eventually(async () => {
+        const list = await ok<{ data: Video[] }>(await call(owner, 'GET', '/v1/videos?limit=100'));
+        return list.data.find((v) => v.id === id)?.status === 'completed' ? true : undefined;
+      }, `video ${id} in the read model`);
       return id;
     };
 
@@ -267,14 +273,30 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
       expect(refused.error).toMatchObject({ param: 'input_reference', code: 'unprocessable_content' });
     });
 
+    it('a form naming its source twice must name one video: the file and a different video[id] are a 422', async () => {
+      const own = mp4();
+      const draft = await seeded('alice', 'private', own);
+      const same = form({ prompt: 'add rain' }, own);
+      same.append('video[id]', draft);
+      expect(await ok<Video>(await call('alice', 'POST', '/v1/videos/edits', undefined, same))).toMatchObject({ remixed_from_video_id: draft });
+      const other = form({ prompt: 'add rain' }, own);
+      other.append('video[id]', `video_${'0'.repeat(32)}`);
+      const refused = await ok<Problem>(await call('alice', 'POST', '/v1/videos/edits', undefined, other), 422);
+      expect(refused.error).toMatchObject({ param: 'video', code: 'video_file_mismatch' });
+    });
+
     it('the OpenAPI document describes both forms of edits and extensions, the file as binary, and the 422', async () => {
-      type Op = { requestBody: { content: Record<string, { schema: { properties: Record<string, { type?: string; format?: string }>; required: string[] } }> }; responses: Record<string, unknown> };
+      type FormSchema = { properties: Record<string, { type?: string; format?: string }>; required: string[]; anyOf: { required: string[] }[] };
+      type Op = { requestBody: { content: Record<string, { schema: FormSchema }> }; responses: Record<string, unknown> };
       const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, { post: Op }> };
-      for (const [route, fields] of [['/v1/videos/edits', ['prompt', 'video']], ['/v1/videos/extensions', ['prompt', 'seconds', 'video']]] as const) {
+      for (const [route, fields] of [['/v1/videos/edits', ['prompt']], ['/v1/videos/extensions', ['prompt', 'seconds']]] as const) {
         const op = doc.paths[route]!.post;
         expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'multipart/form-data']);
         const formSchema = op.requestBody.content['multipart/form-data']!.schema;
         expect(formSchema.properties.video).toMatchObject({ type: 'string', format: 'binary' });
+        // The source: the file (openai-python), or `video[id]` (the openai Node SDK's encoding of {id}).
+        expect(formSchema.properties['video[id]']).toMatchObject({ type: 'string' });
+        expect(formSchema.anyOf).toEqual([{ required: ['video'] }, { required: ['video[id]'] }]);
         expect([...formSchema.required].sort()).toEqual([...fields].sort());
         expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['413', '415', '422']));
       }
