@@ -174,8 +174,8 @@ function reachableBinaries(nativeDir: string, user: RunAs, cacheDir: string, log
   if (!fs.existsSync(complete)) {
     made = 'made now';
     fs.mkdirSync(path.dirname(copy), { recursive: true });
-    const tmp = `${copy}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
+    // A fresh folder of a random name: nothing another user of a shared temporary folder can have prepared.
+    const tmp = fs.mkdtempSync(`${copy}.tmp-`);
     fs.cpSync(nativeDir, tmp, { recursive: true, verbatimSymlinks: true });
     openUp(tmp);
     fs.writeFileSync(path.join(tmp, '.complete'), `${nativeDir}\n`);
@@ -247,8 +247,11 @@ function reachableClusterDir(dataDir: string, user: RunAs, clusterHome: string, 
     const key = crypto.createHash('sha256').update(fs.realpathSync(dataDir)).digest('hex').slice(0, 16);
     target = path.join(path.resolve(clusterHome), `postgres-${key}`);
     fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
-    // A cluster left there belonged to an earlier DATA_DIR at this path, since deleted: not this one's.
-    fs.rmSync(target, { recursive: true, force: true });
+    if (fs.existsSync(target)) {
+      // A cluster left there belonged to an earlier DATA_DIR at this path, since deleted: not this one's.
+      logger?.warn({ dataDir, cluster: target }, `removing ${target}, the cluster of an earlier ${dataDir} (its link is gone): this one starts afresh`);
+      fs.rmSync(target, { recursive: true, force: true });
+    }
     fs.symlinkSync(target, link);
   }
   if (!userMay(user, '-x', path.dirname(target))) {
