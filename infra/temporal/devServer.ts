@@ -34,6 +34,8 @@ export interface DevServerOptions {
   namespace: string;
   logger?: Logger;
   readyTimeoutMs?: number;
+  /** Aborting while the server starts stops it and rejects with the abort's reason. */
+  signal?: AbortSignal;
 }
 
 const IP = '127.0.0.1';
@@ -101,12 +103,19 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
       return stopProcess(child, exited, graceMs);
     },
   };
+  const onAbort = (): void => void server.stop(2000);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    options.signal?.throwIfAborted();
     await waitUntilReady(address, options.namespace, exited, () => exitInfo, options.readyTimeoutMs ?? 60000);
+    options.signal?.throwIfAborted();
   } catch (err) {
     await server.stop(2000);
+    options.signal?.throwIfAborted();
     const output = tail.length > 0 ? `\n${tail.join('\n')}` : '';
     throw new Error(`the Temporal dev server (${options.cli.path} ${args.join(' ')}) did not start: ${(err as Error).message}${output}`);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
   logger?.info({ address, uiUrl: server.uiUrl, dbFilename }, 'Temporal dev server started');
   return server;

@@ -1,8 +1,10 @@
 // `npm start` as a user runs it: ready within 60 s, a dead role restarted, every event and workflow intact after the
-// whole tree is SIGKILLed, and on SIGTERM an exit 0 that leaves no process behind.
+// whole tree is SIGKILLed, and on SIGTERM an exit 0 that leaves no process behind. A start that cannot succeed exits
+// non-zero within seconds, naming the cause in one line, and leaves no process behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -85,7 +87,7 @@ function survivors(pgid: number, dataDir: string, known: number[]): string[] {
 
 // ---- the supervisor ---------------------------------------------------------------------------------------------
 
-function startSupervisor(dataDir: string, port: number, run: number): Supervisor {
+function startSupervisor(dataDir: string, port: number, run: number | string, extraEnv: Record<string, string> = {}): Supervisor {
   const logFile = path.join(dataDir, `..`, `supervisor-${run}.log`);
   const out = fs.openSync(logFile, 'w');
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -97,6 +99,7 @@ function startSupervisor(dataDir: string, port: number, run: number): Supervisor
     TEMPORAL_UI_PORT: '0',
     EMBEDDED_PG_PORT: '0',
     LOG_LEVEL: 'info',
+    ...extraEnv,
   });
   // What `npm start` runs after the bootstrap, in a process group of its own so the test can kill the whole tree.
   // Not the tsx CLI: its wrapper SIGKILLs a child that has not acknowledged a relayed SIGTERM within 60 ms (a busy
@@ -279,5 +282,89 @@ describe('npm start (scripts/start.ts)', () => {
     expect(logOf(second)).toMatch(/"msg":"stopped"/);
 
     process.stderr.write(`[start.test] first ready ${timings.firstReadyMs} ms, ready after SIGKILL + restart ${timings.restartReadyMs} ms, SIGTERM to exit ${timings.stopMs} ms\n`);
+  });
+});
+
+/** Holds a TCP port open on 127.0.0.1 (so a server that wants it cannot have it) until closed. */
+async function occupyPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('npm start that cannot succeed', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-start-fail-'));
+  fs.chmodSync(base, 0o755);
+  const started: Supervisor[] = [];
+  const occupied: Array<{ close(): Promise<void> }> = [];
+
+  afterAll(async () => {
+    for (const s of started) if (s.proc.pid) killTree(s.proc.pid, tree(s.proc.pid));
+    for (const pid of livePids()) if (cmdline(pid).includes(base)) killTree(pid, tree(pid));
+    await Promise.all(occupied.map((o) => o.close()));
+    fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  const cases: Array<{ what: string; setup: (dataDir: string) => Promise<{ env: Record<string, string>; cause: RegExp }> }> = [
+    {
+      what: 'the API port is occupied',
+      setup: async () => {
+        const held = await occupyPort();
+        occupied.push(held);
+        return { env: { PORT: String(held.port) }, cause: new RegExp(`PORT ${held.port} is already in use`) };
+      },
+    },
+    {
+      what: 'DATABASE_URL is unreachable',
+      setup: async () => {
+        const port = await freePort();
+        return {
+          env: { DATABASE_URL: `postgres://someone:secret@127.0.0.1:${port}/db` },
+          cause: new RegExp(`DATABASE_URL postgres://someone:\\*\\*\\*@127\\.0\\.0\\.1:${port}/db is unreachable: connect ECONNREFUSED`),
+        };
+      },
+    },
+    {
+      what: 'TEMPORAL_ADDRESS is unreachable',
+      setup: async () => {
+        const port = await freePort();
+        return { env: { TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, cause: new RegExp(`TEMPORAL_ADDRESS 127\\.0\\.0\\.1:${port} \\(namespace default\\) is unreachable`) };
+      },
+    },
+    {
+      // The embedded PostgreSQL fails at once while the Temporal dev server is still starting: that start is cut short.
+      what: "the embedded PostgreSQL's cluster is damaged",
+      setup: async (dataDir) => {
+        fs.mkdirSync(path.join(dataDir, 'postgres'), { recursive: true });
+        fs.writeFileSync(path.join(dataDir, 'postgres', 'PG_VERSION'), '18\n');
+        return { env: {}, cause: /PostgreSQL \(.*\) exited with code \d+ before it was ready: .*postgresql\.conf/ };
+      },
+    },
+  ];
+
+  it.each(cases)('exits non-zero in under 10 s when $what, naming the cause in one line, with no process left', async ({ what, setup }) => {
+    const dataDir = path.join(base, what.replace(/\W+/g, '-'), 'data');
+    fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+    const { env, cause } = await setup(dataDir);
+    const spawnedAt = Date.now();
+    const s = startSupervisor(dataDir, await freePort(), 'failing', env);
+    started.push(s);
+    const pgid = s.proc.pid!;
+    // Every process of the run, as seen while it runs (PostgreSQL backends leave the process group).
+    const seen = new Set<number>();
+    const sampler = setInterval(() => tree(pgid).forEach((pid) => seen.add(pid)), 50);
+    const exit = await s.exit.finally(() => clearInterval(sampler));
+    const tookMs = Date.now() - spawnedAt;
+    const log = logOf(s);
+    const survived = survivors(pgid, dataDir, [...seen]);
+    const failedLines = log.split('\n').filter((line) => line.includes('start-up failed'));
+    const detail = `\n--- supervisor log (tail) ---\n${log.slice(-3000)}`;
+    expect({ exit, survived }).toEqual({ exit: { code: 1, signal: null }, survived: [] });
+    expect(failedLines.length === 1 ? failedLines[0] : `${failedLines.length} lines${detail}`).toMatch(cause);
+    if (tookMs >= 10000) throw new Error(`the failed start took ${tookMs} ms to exit${detail}`);
+    process.stderr.write(`[start.test] ${what}: exit ${exit.code} after ${tookMs} ms, ${seen.size} processes seen, none left\n`);
   });
 });
