@@ -149,7 +149,26 @@ export interface SharedServers {
   tmp: string;
 }
 
-export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
+/**
+ * Runs `work` with the event loop held open. jest awaits its global set-up and teardown, but an await on something
+ * that holds no handle (a server start that waits on the SDK's native runtime, an unref'd child's exit) lets Node
+ * drain its loop and end jest's process with exit code 0 in the middle: a run that tested nothing, or whose failures
+ * were never reported, would look green.
+ */
+export async function holdingTheLoop<T>(work: () => Promise<T>): Promise<T> {
+  const hold = setInterval(() => undefined, 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(hold);
+  }
+}
+
+export default function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
+  return holdingTheLoop(() => setUp(globalConfig));
+}
+
+async function setUp(globalConfig: { maxWorkers: number }): Promise<void> {
   const started = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-test-'));
   // The embedded PostgreSQL runs as the postgres user when we are root; it must be able to enter this folder.
