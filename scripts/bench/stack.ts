@@ -25,6 +25,7 @@ import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
 import { ProjectionRunner } from '../../projections/runner';
 import { createReadModels } from '../../projections/readModels';
+import { migrateStore } from '../../projections/store';
 
 export interface PlatformStackOptions {
   /** host:port of the Temporal front end. */
@@ -58,6 +59,8 @@ export interface PlatformStackOptions {
   gpuCores?: { cpus: string; count: number };
   /** The event store's subscription poll interval (the projector's wake-up when no append wakes it). */
   eventStorePollIntervalMs?: number;
+  /** `false`: no projector, so the read models stay empty (what the API answers while they lag). Default: one runs. */
+  projector?: boolean;
   ffmpegPath?: string;
   /** For the components; silent by default. */
   logger?: Logger;
@@ -114,8 +117,14 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     const idempotency = await PgIdempotencyStore.open({ pool, schema: schemas.app });
     const challenges = await PgChallengeStore.open({ pool, schema: schemas.app });
     const projector = new ProjectionRunner({ eventStore, pool, schema: schemas.readModels, readModels: createReadModels(), logger: logger.child({ component: 'projector' }) });
-    await projector.start();
-    releases.push({ what: 'projector', run: () => projector.stop() });
+    if (options.projector !== false) {
+      await projector.start();
+      releases.push({ what: 'projector', run: () => projector.stop() });
+    } else {
+      // The read models' tables, empty: as a projector far behind leaves them.
+      await migrateStore(pool, schemas.readModels);
+      for (const model of createReadModels()) await model.migrate(pool, schemas.readModels);
+    }
 
     const blobs = new FsBlobStore(path.join(options.dataDir, 'blobs'));
     const temporal = connectTemporalClient({ temporalAddress: options.temporalAddress, temporalDevPort: 0, temporalNamespace: namespace });

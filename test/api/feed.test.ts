@@ -54,7 +54,11 @@ async function makeVideo(owner: keyof typeof ids, options: { publish?: boolean; 
   ];
   if (options.publish !== false) events.push({ type: 'VideoPublished', data: { by: ids[owner], cameo_uses: [], at: at + 1 } });
   await stack.eventStore.appendToStream(`video-${id}`, events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data })));
-  await eventually(async () => ((await call(owner, 'GET', `/v1/videos/${id}`)).status === 200 ? true : undefined), `video ${id} in the read model`);
+  // The owner's list answers from the videos read model only (GET /v1/videos/{id} answers from the stream before it).
+  await eventually(async () => {
+    const list = await call(owner, 'GET', '/v1/videos?limit=100');
+    return (list.body as { data: { id: string }[] }).data.some((v) => v.id === id) ? true : undefined;
+  }, `video ${id} in the read model`);
   return id;
 }
 

@@ -8,8 +8,11 @@ import { startPlatformStack } from '../../scripts/bench/stack';
 import { testEnv } from './env';
 import { testEngine } from './pipeline';
 
-/** `renders: false`: no GPU worker, so videos stay queued and nothing is rendered (the fuzz run). */
-export async function startApiStack(options: { renders?: boolean } = {}) {
+/**
+ * `renders: false`: no GPU worker, so videos stay queued and nothing is rendered (the fuzz run). `projector: false`: the
+ * read models are never written (what the API answers while they lag).
+ */
+export async function startApiStack(options: { renders?: boolean; projector?: boolean } = {}) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'stack-'));
   const stack = await startPlatformStack({
     temporalAddress: testEnv.temporalAddress,
@@ -18,6 +21,7 @@ export async function startApiStack(options: { renders?: boolean } = {}) {
     engine: options.renders === false ? 'none' : await testEngine(),
     dataDir,
     eventStorePollIntervalMs: 50,
+    ...(options.projector === false ? { projector: false } : {}),
   });
   return {
     url: stack.url,
