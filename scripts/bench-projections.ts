@@ -20,7 +20,7 @@ import { startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { createPgPool } from '../infra/postgres/pool';
 import { createReadModels } from '../projections/readModels';
 import { ProjectionRunner, rebuild } from '../projections/runner';
-import { Cleanup, withoutForeignSignalHandlers } from './bench/cleanup';
+import { Cleanup } from './bench/cleanup';
 import { writeResults } from './bench/results';
 import { fmt, renderTable } from './bench/table';
 
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       fs.chmodSync(tmp, 0o755);
       cleanup.push('remove temp folder', async () => fs.rmSync(tmp, { recursive: true, force: true }));
       log('starting embedded PostgreSQL (set DATABASE_URL to use another server)');
-      const server = await withoutForeignSignalHandlers(() => startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0 }));
+      const server = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0 });
       cleanup.push('stop embedded PostgreSQL', () => server.stop());
       url = server.connectionString;
       target = 'embedded';

@@ -26,7 +26,7 @@ import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpda
 import { talkingClip } from '../test/support/clips';
 import { startRole, type RoleProcess } from '../test/support/processes';
 import { videoRequest } from '../test/support/pipeline';
-import { Cleanup, withoutForeignSignalHandlers } from './bench/cleanup';
+import { Cleanup } from './bench/cleanup';
 import { startPlatformStack, type PlatformStack } from './bench/stack';
 
 const HISTORIES_DIR = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
@@ -329,7 +329,7 @@ async function main(): Promise<void> {
     log('starting a Temporal dev server and embedded PostgreSQL, bundling the workflows');
     const [temporal, postgres, bundle, engine] = await Promise.all([
       startTemporalDevServer({ cli: readTools().temporalCli, dataDir: tmp, port: 0, uiPort: 0, namespace: 'default', logger }).then((s) => (cleanup.push('stop Temporal dev server', () => s.stop()), s)),
-      withoutForeignSignalHandlers(() => startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0, logger })).then((s) => (cleanup.push('stop embedded PostgreSQL', () => s.stop()), s)),
+      startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0, logger }).then((s) => (cleanup.push('stop embedded PostgreSQL', () => s.stop()), s)),
       bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => log(m) } }),
       createEngine({ config: { inferenceEp: 'cpu', inferenceThreads: 1, modelPack: config.modelPack }, logger }).then((e) => (cleanup.push('close engine', () => e.close()), e)),
     ]);

