@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import { describeMachine, machineInfo, type MachineInfo } from './bench/machine';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -600,15 +601,7 @@ async function main(): Promise<void> {
     log(`subscription lag at ${fmt(LAG_OFFERED_RATE)} events/s: subscriber on the writing instance`);
     lag.push(await runLag(store, store, 'same instance (in-process wake)', args.lagSeconds));
 
-    const machine = {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      totalMemoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()}`,
-      node: process.version,
-      loadAverageAtStart: loadAverageAtStart.map((v) => Math.round(v * 100) / 100),
-      loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
-    };
+    const machine = machineInfo(loadAverageAtStart);
     const results = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
@@ -643,7 +636,7 @@ function lagPass(l: LagResult): boolean {
 }
 
 function report(
-  results: { startedAt: string; args: Args; machine: { cpu: string; cores: number; totalMemoryBytes: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] }; postgres: { label: string; serverVersion: string; settings: Record<string, string> }; schema: string },
+  results: { startedAt: string; args: Args; machine: MachineInfo; postgres: { label: string; serverVersion: string; settings: Record<string, string> }; schema: string },
   cells: AppendCell[],
   reads: ReadResult[],
   lag: LagResult[],
@@ -654,7 +647,7 @@ function report(
   const passMiss = (pass: boolean) => (pass ? 'PASS' : 'MISS');
   const out: string[] = [];
   out.push(`reelforge event store benchmark, ${results.startedAt}`);
-  out.push(`machine:  ${machine.cpu}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 2 ** 30, 1)} GiB, node ${machine.node}; load average ${machine.loadAverageAtStart[0]} at start, ${machine.loadAverageAtEnd[0]} at end`);
+  out.push(`machine:  ${describeMachine(machine)}`);
   out.push(`postgres: PostgreSQL ${postgres.serverVersion} (${postgres.label}); synchronous_commit=${s.synchronous_commit}, fsync=${s.fsync}, shared_buffers=${s.shared_buffers}`);
   out.push(`run:      ${args.seconds} s measured after ${args.warmup} s warm-up per append cell; a new stream every ${EVENTS_PER_STREAM} events; schema ${results.schema}`);
   out.push('');

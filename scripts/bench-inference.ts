@@ -7,6 +7,7 @@
 // are judged on it) and of the total (seconds of media / seconds of compute over all its chunks).
 import fs from 'node:fs';
 import os from 'node:os';
+import { describeMachine, machineInfo } from './bench/machine';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../infra/config';
@@ -131,21 +132,12 @@ async function main(): Promise<void> {
     }
   }
 
-  const machine = {
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    totalMemoryBytes: os.totalmem(),
-    platform: `${os.platform()} ${os.release()}`,
-    node: process.version,
-    onnxruntime: (require('onnxruntime-node/package.json') as { version: string }).version,
-    loadAverageAtStart: loadAverageAtStart.map((v) => Math.round(v * 100) / 100),
-    loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
-  };
+  const machine = { ...machineInfo(loadAverageAtStart), onnxruntime: (require('onnxruntime-node/package.json') as { version: string }).version };
   const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), args, prompt: PROMPT, seed: SEED, machine, targets: { cpu: CPU_TARGET, gpu: GPU_TARGET }, rows, unavailable };
 
   const out: string[] = [];
   out.push(`reelforge inference benchmark, ${results.startedAt}`);
-  out.push(`machine: ${machine.cpu}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 2 ** 30, 1)} GiB, node ${machine.node}, onnxruntime-node ${machine.onnxruntime}; load average ${machine.loadAverageAtStart[0]} at start, ${machine.loadAverageAtEnd[0]} at end`);
+  out.push(`machine: ${describeMachine(machine, `onnxruntime-node ${machine.onnxruntime}`)}`);
   out.push(`run: ${args.chunks} chunks of 24 frames per cell after one warm-up chunk; realtime factor = seconds of media / seconds of compute (targets judged on the median chunk)`);
   out.push(`targets: >= ${CPU_TARGET.factor}x at ${CPU_TARGET.size} on the CPU with ${CPU_TARGET.threads} threads; >= ${GPU_TARGET.factor}x at ${GPU_TARGET.size} on an H100-class GPU`);
   out.push('');

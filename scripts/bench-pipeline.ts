@@ -15,6 +15,7 @@
 // embedded PostgreSQL, both in a temporary folder removed at the end. Stores live in fresh schemas, dropped at the end.
 import fs from 'node:fs';
 import os from 'node:os';
+import { describeMachine, machineInfo, type MachineInfo } from './bench/machine';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -634,15 +635,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const machine = {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      totalMemoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()}`,
-      node: process.version,
-      loadAverageAtStart: loadAverageAtStart.map((v) => Math.round(v * 100) / 100),
-      loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
-    };
+    const machine = machineInfo(loadAverageAtStart);
     const firstChunkAll = (c: number) => throughput.filter((t) => t.gpuConcurrency === c).flatMap((t) => t.runs.map((r) => r.firstChunkMs));
     const results = {
       startedAt: startedAt.toISOString(),
@@ -684,7 +677,7 @@ const quietBundleLogger = {
 function report(r: {
   startedAt: string;
   args: Args;
-  machine: { cpu: string; cores: number; totalMemoryBytes: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  machine: MachineInfo;
   servers: { temporal: string; postgres: string };
   engine: { provider: string; threads: number; pack: string };
   gpuConcurrencyConfigured: number;
@@ -700,7 +693,7 @@ function report(r: {
   const cpuS = (v: number) => fmt(v, 2);
   const out: string[] = [];
   out.push(`reelforge pipeline benchmark, ${r.startedAt}`);
-  out.push(`machine:  ${machine.cpu}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 2 ** 30, 1)} GiB, node ${machine.node}; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end`);
+  out.push(`machine:  ${describeMachine(machine)}`);
   out.push(`servers:  Temporal ${r.servers.temporal}; PostgreSQL ${r.servers.postgres}`);
   out.push(`engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency, rendering up to ${r.gpuLookaheadChunks} chunks ahead (GPU_LOOKAHEAD_CHUNKS); the GPU worker ${r.args.gpuInProcess ? 'inside the bench process (--gpu-in-process)' : 'in its own process (gpu-workers/worker.ts), as deployed'}`);
   if (r.args.dedicatedCore) out.push(`cores:    --dedicated-core: core ${r.cores?.device} stands in for the accelerator (the GPU worker process and the direct runs, one inference thread); the platform and its servers on ${r.cores?.platform}`);

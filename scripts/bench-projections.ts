@@ -9,6 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import { machineInfo } from './bench/machine';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { planChunks, type VideoEvent } from '../domain/video';
@@ -244,7 +245,7 @@ async function main(): Promise<void> {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       args,
-      machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverageAtStart, loadAverageAtEnd: os.loadavg() },
+      machine: machineInfo(loadAverageAtStart),
       postgres: target,
       events: Number(written),
       eventTypes: Object.fromEntries(typeCounts),
