@@ -7,18 +7,19 @@
 //   anyone else gets exactly what an unknown id gets (404 `cameo_not_found`), so existence does not leak;
 // - change it (permission, grants, deletion): its owner; a caller who may see it but not change it gets 403 `forbidden`;
 // - its appearances: owner and admins; its consent history: owner, auditors and admins (others 404).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
-import { areMutuals, readCameo, readFollowees } from '../../activities/cameo/consent';
+import { areMutuals, readCameo } from '../../activities/cameo/consent';
 import { verifyChain } from '../../domain/cameo/chain';
 import { consentFor } from '../../domain/cameo/decide';
 import type { CameoRegisteredData, Permission, UserEvent } from '../../domain/cameo/events';
 import { PERMISSIONS } from '../../domain/cameo/events';
-import { cameoStream, userStream } from '../../domain/cameo/follows';
+import { cameoStream, followeesEvolver, userStream } from '../../domain/cameo/follows';
 import { evolve, grantOf, initialCameoState, type CameoState } from '../../domain/cameo/state';
 import type { BlobStore } from '../../infra/blobs';
+import { commandHandler } from '../../infra/eventstore/commandHandler';
 import { StreamNotFound } from '../../infra/eventstore/errors';
 import type { EventStore, RecordedEvent } from '../../infra/eventstore/port';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
@@ -157,6 +158,7 @@ function wantsNdjson(request: FastifyRequest<{ Querystring: ConsentHistoryQuery 
 export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app, options) => {
   const { eventStore, blobs, users, videos, challenges, config } = options;
   const workflows = options.temporal.client.workflow;
+  const handleFollows = commandHandler(eventStore, followeesEvolver);
   const readWaitMs = config.readWaitMs ?? 5000;
 
   // As in the videos routes: a malformed JSON body is a 400 naming `body`, and an empty body with a JSON content type
@@ -617,12 +619,14 @@ export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app,
     const followee = request.params.id;
     if (followee === caller.id) throw invalidParams([contentRefusal('id', 'is you: you cannot follow yourself')]);
     if (!(await users.findById(followee))) throw new ProblemError({ status: 404, code: 'user_not_found', detail: `no user ${followee}` });
-    if ((await readFollowees(eventStore, caller.id)).has(followee) === following) return { following };
     const type = following ? 'UserFollowed' : 'UserUnfollowed';
-    const event: UserEvent = { type, data: { followee_id: followee, at: nowS() } };
-    await eventStore.appendToStream(userStream(caller.id), [{ id: randomUUID(), type: event.type, data: event.data, metadata: { actor: caller.id, requestId: request.id } }], {
-      expectedRevision: 'any',
-    });
+    // At the revision read: a follow or unfollow by the same user meanwhile means read and decide again.
+    const { newEvents } = await handleFollows(
+      userStream(caller.id),
+      ({ state }): UserEvent[] => (state.has(followee) === following ? [] : [{ type, data: { followee_id: followee, at: nowS() } }]),
+      { metadata: { actor: caller.id, requestId: request.id } },
+    );
+    if (newEvents.length === 0) return { following };
     request.log.info({ followee }, following ? 'user followed' : 'user unfollowed');
     return { following };
   }

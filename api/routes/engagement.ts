@@ -1,11 +1,10 @@
 // Engagement and discovery (API.md): likes (VideoLiked / VideoUnliked appended to the video's stream by the API
 // itself), a video's lineage, and the feed. Reads come from the feed, lineage and videos read models.
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { readFollowees } from '../../activities/cameo/consent';
-import { decide, evolve, foldVideo, VideoCommandRefused, type VideoCommand, type VideoEvent, type VideoState } from '../../domain/video';
-import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';
+import { decide, VideoCommandRefused, videoEvolver, type VideoCommand } from '../../domain/video';
+import { commandHandler } from '../../infra/eventstore/commandHandler';
 import type { EventStore } from '../../infra/eventstore/port';
 import { createFeedQuery, FEED_SCORE_FORMULA, InvalidFeedCursor } from '../../projections/feedQuery';
 import { createLineageQuery } from '../../projections/lineageQuery';
@@ -66,49 +65,31 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
   const feed = createFeedQuery(options.db, { schema: options.schema });
   const lineage = createLineageQuery(options.db, { schema: options.schema });
 
-  async function loadStream(videoId: string): Promise<{ state: VideoState; revision: bigint } | undefined> {
-    if (!VIDEO_ID.test(videoId)) return undefined;
-    try {
-      const events = await eventStore.readStream(`video-${videoId}`);
-      if (events.length === 0) return undefined;
-      return { state: foldVideo(events.map((e) => ({ type: e.type, data: e.data }) as VideoEvent)), revision: events[events.length - 1]!.revision };
-    } catch (err) {
-      if (err instanceof StreamNotFound) return undefined;
-      throw err;
-    }
-  }
+  const handleVideo = commandHandler(eventStore, videoEvolver);
 
   /** Read, fold, decide, append at the revision read; a concurrent append (a view batch, another like) means read again. */
   async function setLiked(request: FastifyRequest<{ Params: VideoIdParams }>, liked: boolean) {
     const caller = callerOf(request);
     const { id } = request.params;
-    for (let attempt = 1; ; attempt++) {
-      const loaded = await loadStream(id);
-      const state = loaded?.state;
-      // Only a video the caller may see: published, or their own.
-      if (!loaded || !state?.request || state.deleted || (state.visibility !== 'published' && state.request.owner_id !== caller.id)) throw notFound(id);
-      const command: VideoCommand = liked ? { type: 'LikeVideo', data: { user_id: caller.id, at: nowS() } } : { type: 'UnlikeVideo', data: { user_id: caller.id, at: nowS() } };
-      let events: VideoEvent[];
-      try {
-        events = decide(command, state);
-      } catch (err) {
-        if (err instanceof VideoCommandRefused) throw new ProblemError({ status: 409, code: 'video_not_likeable', detail: err.message });
-        throw err;
-      }
-      const after = events.reduce(evolve, state);
-      if (events.length === 0) return { id, object: 'video.like' as const, liked, likes: state.likes ?? 0 };
-      try {
-        await eventStore.appendToStream(
-          `video-${id}`,
-          events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: caller.id, correlationId: id, causationId: command.type, requestId: request.id } })),
-          { expectedRevision: loaded.revision },
-        );
-        request.log.info({ videoId: id, liked }, liked ? 'video liked' : 'video unliked');
-        return { id, object: 'video.like' as const, liked, likes: after.likes ?? 0 };
-      } catch (err) {
-        if (!(err instanceof WrongExpectedVersion) || attempt >= APPEND_ATTEMPTS) throw err;
-      }
-    }
+    if (!VIDEO_ID.test(id)) throw notFound(id);
+    const causationId = liked ? 'LikeVideo' : 'UnlikeVideo';
+    const { newEvents, newState } = await handleVideo(
+      `video-${id}`,
+      ({ state }) => {
+        // Only a video the caller may see: published, or their own.
+        if (!state.request || state.deleted || (state.visibility !== 'published' && state.request.owner_id !== caller.id)) throw notFound(id);
+        const command: VideoCommand = liked ? { type: 'LikeVideo', data: { user_id: caller.id, at: nowS() } } : { type: 'UnlikeVideo', data: { user_id: caller.id, at: nowS() } };
+        try {
+          return decide(command, state);
+        } catch (err) {
+          if (err instanceof VideoCommandRefused) throw new ProblemError({ status: 409, code: 'video_not_likeable', detail: err.message });
+          throw err;
+        }
+      },
+      { metadata: { actor: caller.id, correlationId: id, causationId, requestId: request.id }, maxAttempts: APPEND_ATTEMPTS },
+    );
+    if (newEvents.length > 0) request.log.info({ videoId: id, liked }, liked ? 'video liked' : 'video unliked');
+    return { id, object: 'video.like' as const, liked, likes: newState.likes ?? 0 };
   }
 
   const likeResponses = { 200: LikeState, ...errorResponses, 409: problemResponse('The video is not completed, was taken down or deleted (`video_not_likeable`)') };

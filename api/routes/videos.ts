@@ -1,15 +1,16 @@
 // The Videos resource (API.md): create (JSON or multipart, Idempotency-Key), retrieve, list, content with Range,
 // delete, cancel, publish, an SSE progress stream, domain events. Reads: the read model; decisions: the event stream.
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { readCameo } from '../../activities/cameo/consent';
 import { contentKeys, inputReferenceKey } from '../../domain/video/content';
-import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
+import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, videoEvolver, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';
-import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';
+import { commandHandler } from '../../infra/eventstore/commandHandler';
+import { StreamNotFound } from '../../infra/eventstore/errors';
 import type { EventStore, RecordedEvent } from '../../infra/eventstore/port';
 import type { User } from '../../infra/users/port';
 import type { generationWorkflow } from '../../workflows/generation';
@@ -155,6 +156,11 @@ export function videoFromState(state: VideoState): VideoObject {
 }
 
 /** Owner, admins and auditors see any video; everyone sees a published one (a taken-down one is not `published`). */
+/** Requested, not deleted, and the caller's. */
+function isOwnedBy(state: VideoState, caller: User): boolean {
+  return !!state.request && !state.deleted && state.request.owner_id === caller.id;
+}
+
 function maySee(caller: User, video: Pick<VideoObject, 'owner_id' | 'visibility'>): boolean {
   return mayAccess(caller, video.owner_id, 'admin', 'auditor') || video.visibility === 'published';
 }
@@ -197,6 +203,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
   const { eventStore, blobs, readModel, idempotency, config } = options;
   const workflows = options.temporal.client.workflow;
   const readModelWaitMs = config.readModelWaitMs ?? 2000;
+  const handleVideo = commandHandler(eventStore, videoEvolver);
   const cancelWaitMs = config.cancelWaitMs ?? 5000;
   const publishWaitMs = config.publishWaitMs ?? 15000;
   const streamPollMs = config.streamPollMs ?? 200;
@@ -238,7 +245,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
   /** The video's state for a change only its owner may make; anyone else, and a deleted video, get 404. */
   async function ownedState(caller: User, videoId: string): Promise<{ state: VideoState; revision: bigint }> {
     const loaded = await loadStream(videoId);
-    if (!loaded || !loaded.state.request || loaded.state.deleted || loaded.state.request.owner_id !== caller.id) throw videoNotFound(videoId);
+    if (!loaded || !isOwnedBy(loaded.state, caller)) throw videoNotFound(videoId);
     return loaded;
   }
 
@@ -697,33 +704,21 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
           throw new ProblemError({ status: 409, code: 'video_busy', detail: `video ${id} is still stopping its generation; retry in a moment` });
         }
       }
-      // Expected revision: a concurrent change (a late event, another delete) makes the append fail, then we decide again.
-      for (let attempt = 0; ; attempt++) {
-        let events: VideoEvent[];
-        try {
-          events = decide({ type: 'DeleteVideo', data: { by: caller.id, at: nowS() } }, loaded.state);
-        } catch (err) {
-          if (err instanceof VideoCommandRefused) throw new ProblemError({ status: 409, code: 'video_busy', detail: err.message });
-          throw err;
-        }
-        if (events.length === 0) break;
-        try {
-          await eventStore.appendToStream(
-            streamOf(id),
-            events.map((e) => ({
-              id: randomUUID(),
-              type: e.type,
-              data: e.data,
-              metadata: { actor: caller.id, correlationId: id, causationId: 'DeleteVideo', requestId: request.id, at: new Date().toISOString() },
-            })),
-            { expectedRevision: loaded.revision },
-          );
-          break;
-        } catch (err) {
-          if (!(err instanceof WrongExpectedVersion) || attempt >= 2) throw err;
-          loaded = await ownedState(caller, id);
-        }
-      }
+      // At the revision read: a concurrent change (a late event, another delete) makes the append fail, then we decide again.
+      await handleVideo(
+        streamOf(id),
+        ({ state }) => {
+          // As read now: still there and the caller's (what ownedState checked), or 404.
+          if (!isOwnedBy(state, caller)) throw videoNotFound(id);
+          try {
+            return decide({ type: 'DeleteVideo', data: { by: caller.id, at: nowS() } }, state);
+          } catch (err) {
+            if (err instanceof VideoCommandRefused) throw new ProblemError({ status: 409, code: 'video_busy', detail: err.message });
+            throw err;
+          }
+        },
+        { metadata: { actor: caller.id, correlationId: id, causationId: 'DeleteVideo', requestId: request.id }, maxAttempts: 3 },
+      );
       const removed = await blobs.deletePrefix(`videos/${id}/`);
       request.log.info({ videoId: id, blobsRemoved: removed }, 'video deleted');
       // Answered once the read model no longer shows it, so a GET right after is a 404.

@@ -2,6 +2,7 @@
 // (a player's many Range requests, a replay a minute later: one view), and each video's views since the last flush go
 // to its stream as one VideoViewed {count, at} every few seconds and when the server closes. Never an event per request.
 import { randomUUID } from 'node:crypto';
+import { commandMetadata } from '../../infra/eventstore/commandHandler';
 import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';
 import type { EventStore } from '../../infra/eventstore/port';
 import type { Logger } from '../../infra/logger';
@@ -39,10 +40,11 @@ export function createViewCounter(options: ViewCounterOptions): ViewCounter {
   const timer = setInterval(() => void counter.flush(), flushMs);
   timer.unref();
 
+  /** A blind append (no read, no decision: counts add up in any order); only the stream must exist. */
   async function append(videoId: string, count: number): Promise<void> {
     const at = Math.floor(now() / 1000);
     try {
-      await options.eventStore.appendToStream(`video-${videoId}`, [{ id: randomUUID(), type: 'VideoViewed', data: { count, at }, metadata: { actor: 'api', causationId: 'RecordViews' } }], {
+      await options.eventStore.appendToStream(`video-${videoId}`, [{ id: randomUUID(), type: 'VideoViewed', data: { count, at }, metadata: commandMetadata({ actor: 'api', causationId: 'RecordViews' }) }], {
         expectedRevision: 'stream_exists',
       });
     } catch (err) {

@@ -1,13 +1,18 @@
 // Who a user follows, folded from the `user-<id>` stream; `mutuals` permission rests on it.
 import type { UserEvent } from './events';
 
-export function followeesOf(events: readonly UserEvent[]): Set<string> {
-  const followees = new Set<string>();
-  for (const e of events) {
-    if (e.type === 'UserFollowed') followees.add(e.data.followee_id);
-    else if (e.type === 'UserUnfollowed') followees.delete(e.data.followee_id);
-  }
+/** Folds one follow event into the set, in place: the set is the fold's own (from followeesEvolver.initialState). */
+export function evolveFollowees(followees: Set<string>, e: UserEvent): Set<string> {
+  if (e.type === 'UserFollowed') followees.add(e.data.followee_id);
+  else if (e.type === 'UserUnfollowed') followees.delete(e.data.followee_id);
   return followees;
+}
+
+/** How a user stream folds into whom the user follows, for a command handler over user streams. */
+export const followeesEvolver = { initialState: (): Set<string> => new Set<string>(), evolve: evolveFollowees };
+
+export function followeesOf(events: readonly UserEvent[]): Set<string> {
+  return events.reduce(evolveFollowees, followeesEvolver.initialState());
 }
 
 export const userStream = (userId: string): string => `user-${userId}`;

@@ -153,6 +153,9 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
   }
 }
 
+/** How a video's state is folded, for a command handler over video streams. */
+export const videoEvolver = { initialState: (): VideoState => initialVideoState, evolve };
+
 export function foldVideo(events: readonly VideoEvent[]): VideoState {
   return events.reduce(evolve, initialVideoState);
 }
