@@ -3,7 +3,7 @@
 // registration (the claim is one conditional UPDATE, so two uploads racing for one challenge cannot both win).
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../../infra/logger';
-import { migrate, quoteSchemaName } from '../../infra/postgres/migrations';
+import { PgTableStore, type TableMigrations } from '../../infra/postgres/tableStore';
 import type { PgPool } from '../../infra/postgres/pool';
 
 export const DEFAULT_CHALLENGES_SCHEMA = 'app';
@@ -75,7 +75,6 @@ export interface ChallengeStore {
   purgeExpired(): Promise<number>;
 }
 
-const quoteIdent = (name: string): string => quoteSchemaName(name, 'challenges schema');
 
 function migrations(s: string): string[] {
   return [
@@ -101,29 +100,17 @@ interface Row {
 
 const toChallenge = (row: Row): Challenge => ({ id: row.id, userId: row.user_id, phrase: row.phrase, expiresAt: row.expires_at, usedAt: row.used_at });
 
-export class PgChallengeStore implements ChallengeStore {
-  private readonly s: string;
-
-  private constructor(
-    private readonly pool: PgPool,
-    private readonly schema: string,
-    private readonly ttlMs: number,
-  ) {
-    this.s = quoteIdent(schema);
-  }
-
+export class PgChallengeStore extends PgTableStore implements ChallengeStore {
   /** Migrates the table (safe from several replicas at once), then the store is ready. */
   static async open(options: { pool: PgPool; schema?: string; ttlMs?: number; logger?: Logger }): Promise<PgChallengeStore> {
     const store = new PgChallengeStore(options.pool, options.schema ?? DEFAULT_CHALLENGES_SCHEMA, options.ttlMs ?? DEFAULT_CHALLENGE_TTL_MS);
-    // Its own bookkeeping table: the schema is shared with the users and idempotency stores.
-    await migrate(options.pool, {
-      schema: store.s,
-      table: 'cameo_challenges_migrations',
-      lockKey: `reelforge-migrate-cameo-challenges-${store.schema}`,
-      statements: migrations(store.s),
-      onApplied: (version) => options.logger?.info({ version, schema: store.schema }, 'cameo challenges migration applied'),
-    });
+    await store.migrate(options.logger);
     return store;
+  }
+
+  // Its own bookkeeping table: the schema is shared with the users and idempotency stores.
+  protected migrations(): TableMigrations {
+    return { table: 'cameo_challenges_migrations', lock: 'cameo-challenges', what: 'cameo challenges', statements: migrations };
   }
 
   async create(userId: string): Promise<Challenge> {

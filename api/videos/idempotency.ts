@@ -2,7 +2,7 @@
 // concurrent requests with one key exactly one creates the video and the other answers it (or 409 on another body).
 import type { VideoRequestedData } from '../../domain/video';
 import type { Logger } from '../../infra/logger';
-import { migrate, quoteSchemaName } from '../../infra/postgres/migrations';
+import { PgTableStore, type TableMigrations } from '../../infra/postgres/tableStore';
 import type { PgPool } from '../../infra/postgres/pool';
 
 export const DEFAULT_IDEMPOTENCY_SCHEMA = 'app';
@@ -31,7 +31,6 @@ export interface IdempotencyStore {
   purgeExpired(): Promise<number>;
 }
 
-const quoteIdent = (name: string): string => quoteSchemaName(name, 'idempotency schema');
 
 function migrations(s: string): string[] {
   return [
@@ -55,17 +54,7 @@ interface Row {
   request: VideoRequestedData;
 }
 
-export class PgIdempotencyStore implements IdempotencyStore {
-  private readonly s: string;
-
-  private constructor(
-    private readonly pool: PgPool,
-    private readonly schema: string,
-    private readonly ttlMs: number,
-  ) {
-    this.s = quoteIdent(schema);
-  }
-
+export class PgIdempotencyStore extends PgTableStore implements IdempotencyStore {
   /** Migrates the table (safe from several replicas at once), then the store is ready. */
   static async open(options: { pool: PgPool; schema?: string; ttlMs?: number; logger?: Logger }): Promise<PgIdempotencyStore> {
     const store = new PgIdempotencyStore(options.pool, options.schema ?? DEFAULT_IDEMPOTENCY_SCHEMA, options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS);
@@ -73,15 +62,9 @@ export class PgIdempotencyStore implements IdempotencyStore {
     return store;
   }
 
-  private async migrate(logger: Logger | undefined): Promise<void> {
-    // Its own bookkeeping table: the schema is shared with the users store, each with its own versions.
-    await migrate(this.pool, {
-      schema: this.s,
-      table: 'idempotency_keys_migrations',
-      lockKey: `reelforge-migrate-idempotency-${this.schema}`,
-      statements: migrations(this.s),
-      onApplied: (version) => logger?.info({ version, schema: this.schema }, 'idempotency keys migration applied'),
-    });
+  // Its own bookkeeping table: the schema is shared with the users store, each with its own versions.
+  protected migrations(): TableMigrations {
+    return { table: 'idempotency_keys_migrations', lock: 'idempotency', what: 'idempotency keys', statements: migrations };
   }
 
   async claim(ownerId: string, key: string, requestHash: string, request: VideoRequestedData): Promise<IdempotencyClaim> {
