@@ -8,7 +8,7 @@ import { planChunks, type VideoEvent } from '../../domain/video';
 import { comparePositions, positionFromString, type Position } from '../../infra/eventstore/port';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger } from '../../infra/logger';
-import { createPgPool, type PgPool } from '../../infra/postgres/pool';
+import type { PgPool } from '../../infra/postgres/pool';
 import { createFeedQuery, feedScore, InvalidFeedCursor } from '../../projections/feedQuery';
 import { createLineageQuery } from '../../projections/lineageQuery';
 import { createReadModels } from '../../projections/readModels';
@@ -16,63 +16,31 @@ import { ProjectionRunner, rebuild, type ReadModel } from '../../projections/run
 import { listParked, readCheckpoint } from '../../projections/store';
 import { startRole } from '../support/processes';
 import { eventually, testEnv } from '../support/env';
+import { useProjectionHarness } from '../support/projectionHarness';
 import { videoRequest } from '../support/videos';
 
 const silent = createLogger({ level: 'silent', name: 'feed-test' });
 const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
-let count = 0;
-const schemas: string[] = [];
-function freshSchema(kind: string): string {
-  const name = `${kind}_feed_${suffix}_${++count}`;
-  schemas.push(name);
-  return name;
-}
-
+const harness = useProjectionHarness('feed', { poolMax: 12 });
+const { freshSchema, gates } = harness;
 let store: PgEventStore;
 let esSchema: string;
 let pool: PgPool;
 let appName: string;
-const runners: ProjectionRunner[] = [];
-const gates: (() => void)[] = [];
-
-beforeEach(async () => {
-  esSchema = freshSchema('es');
-  store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema: esSchema, maxEventBytes: 1024 * 1024, pollIntervalMs: 50 });
-  appName = `rf_feed_${suffix}_${count}`;
-  const url = new URL(testEnv.embeddedPgUrl);
-  url.searchParams.set('application_name', appName);
-  pool = createPgPool({ connectionString: url.toString(), max: 12 });
-});
-afterEach(async () => {
-  for (const open of gates.splice(0)) open();
-  await Promise.all(runners.splice(0).map((r) => r.stop()));
-  await store.close();
-  await pool.end();
-});
-afterAll(async () => {
-  const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
-  await client.connect();
-  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await client.end();
+beforeEach(() => {
+  ({ store, esSchema, pool, appName } = harness.current());
 });
 
-function runner(schema: string, readModels: ReadModel[] = createReadModels()): ProjectionRunner {
-  const r = new ProjectionRunner({ eventStore: store, pool, schema, readModels, logger: silent, retryMinMs: 50 });
-  runners.push(r);
-  return r;
-}
+const runner = (schema: string, readModels: ReadModel[] = createReadModels()): ProjectionRunner => harness.runner({ schema, readModels });
 
 const newVideoId = () => `video_${randomBytes(16).toString('hex')}`;
 const BASE = 1_760_000_000;
 let head: Position | undefined;
 
 async function append(videoId: string, events: VideoEvent[]): Promise<Position> {
-  const result = await store.appendToStream(
-    `video-${videoId}`,
-    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'test' } })),
-  );
-  if (!head || comparePositions(result.position, head) > 0) head = result.position;
-  return result.position;
+  const position = await harness.appendVideo(videoId, events, { actor: 'test' });
+  if (!head || comparePositions(position, head) > 0) head = position;
+  return position;
 }
 
 function requested(videoId: string, ownerId: string, at: number, parent: { remix?: string; extend?: string } = {}): VideoEvent {

@@ -8,66 +8,29 @@ import { Registry } from 'prom-client';
 import { foldVideo, planChunks, type VideoEvent } from '../../domain/video';
 import { comparePositions, positionFromString, positionToString, type Position, type RecordedEvent } from '../../infra/eventstore/port';
 import { PgEventStore } from '../../infra/eventstore/postgres';
-import { createLogger, type Logger } from '../../infra/logger';
-import { createPgPool, type PgPool } from '../../infra/postgres/pool';
+import { createLogger } from '../../infra/logger';
+import type { PgPool } from '../../infra/postgres/pool';
 import { ProjectionRunner, rebuild, type ReadModel } from '../../projections/runner';
 import { listParked, quoteSchema, readCheckpoint, type SqlClient } from '../../projections/store';
 import { createVideosReadModel, type VideoRow } from '../../projections/videos';
 import { eventually, testEnv } from '../support/env';
+import { useProjectionHarness } from '../support/projectionHarness';
 import { videoRequest } from '../support/videos';
 
 const silent = createLogger({ level: 'silent', name: 'projections-test' });
 const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
-let count = 0;
-const schemas: string[] = [];
-function freshSchema(kind: string): string {
-  const name = `${kind}_runner_${suffix}_${++count}`;
-  schemas.push(name);
-  return name;
-}
-
 /** Each test gets an event store of its own, so its read models start from an empty $all. */
+const harness = useProjectionHarness('runner', { poolMax: 8 });
+const { freshSchema, gates } = harness;
 let store: PgEventStore;
 let pool: PgPool;
 let appName: string;
-const runners: ProjectionRunner[] = [];
-/** Releases of read models held mid-transaction by a test, so a failing test still lets its runner stop. */
-const gates: (() => void)[] = [];
-
-beforeEach(async () => {
-  store = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema: freshSchema('es'), maxEventBytes: 1024 * 1024, pollIntervalMs: 50 });
-  // Named, so a test can find the runner's connections in pg_stat_activity and kill them.
-  appName = `rf_projector_${suffix}_${count}`;
-  const url = new URL(testEnv.embeddedPgUrl);
-  url.searchParams.set('application_name', appName);
-  pool = createPgPool({ connectionString: url.toString(), max: 8 });
-});
-afterEach(async () => {
-  for (const open of gates.splice(0)) open();
-  await Promise.all(runners.splice(0).map((r) => r.stop()));
-  await store.close();
-  await pool.end();
-});
-afterAll(async () => {
-  const client = new pg.Client({ connectionString: testEnv.embeddedPgUrl });
-  await client.connect();
-  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await client.end();
+beforeEach(() => {
+  ({ store, pool, appName } = harness.current());
 });
 
-function runner(options: { schema: string; readModels: ReadModel[]; logger?: Logger; registry?: Registry; lagIntervalMs?: number; leaseRetryMs?: number }): ProjectionRunner {
-  const r = new ProjectionRunner({ eventStore: store, pool, logger: silent, retryMinMs: 50, ...options });
-  runners.push(r);
-  return r;
-}
-
-async function append(videoId: string, events: VideoEvent[]): Promise<Position> {
-  const result = await store.appendToStream(
-    `video-${videoId}`,
-    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data })),
-  );
-  return result.position;
-}
+const runner = (options: Parameters<typeof harness.runner>[0]): ProjectionRunner => harness.runner(options);
+const append = (videoId: string, events: VideoEvent[]): Promise<Position> => harness.appendVideo(videoId, events);
 
 function later(a: Position, b: Position | undefined): Position {
   return b && comparePositions(b, a) > 0 ? b : a;
