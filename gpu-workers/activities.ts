@@ -10,7 +10,7 @@ import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import { refusedInput, type Ffmpeg } from '../infra/media/ffmpeg';
-import { loadLikeness } from '../activities/cameo/likeness';
+import { loadLikeness } from '../infra/media/likeness';
 import type { Backdrop, Cameo, Engine, Scene, VideoChunk } from './engine/engine';
 import { InvalidRenderInput } from './engine/errors';
 import { parseSize } from './engine/manifest';
