@@ -11,7 +11,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
-import { areMutuals, readCameo, readFollowees } from '../../activities/cameo/consent';
+import { areMutuals, readCameo, readFollowees } from '../../infra/streams/cameos';
 import { verifyChain } from '../../domain/cameo/chain';
 import { consentFor } from '../../domain/cameo/decide';
 import type { CameoRegisteredData, Permission, UserEvent } from '../../domain/cameo/events';

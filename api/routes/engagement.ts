@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { readFollowees } from '../../activities/cameo/consent';
+import { readFollowees } from '../../infra/streams/cameos';
 import { decide, evolve, foldVideo, VideoCommandRefused, type VideoCommand, type VideoEvent, type VideoState } from '../../domain/video';
 import { StreamNotFound, WrongExpectedVersion } from '../../infra/eventstore/errors';
 import type { EventStore } from '../../infra/eventstore/port';
