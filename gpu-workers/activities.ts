@@ -360,7 +360,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const described = await sceneOf({ videoId: input.videoId, index: 0, startFrame: 0, numFrames: 1, prompt: input.prompt, seed: input.seed, size: input.size, style: '', camera: '' });
     if (!input.remixOf) return described;
     try {
-      return remixScene(input.remixOf, described, promptMentions(input.prompt, vocabularyOf(engine.pack.name)));
+      return remixScene(input.remixOf, described, promptMentions(input.prompt, vocabularyOf(engine.pack)));
     } catch (err) {
       // A remix that cannot be made now cannot be made on a retry either.
       throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidRenderInput');
