@@ -12,7 +12,7 @@ import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/
 import { loadPolicy } from './moderation';
 import { createActivities } from './index';
 
-export { ORCHESTRATION_TASK_QUEUE } from '../infra/temporal/taskQueues';
+export { ORCHESTRATION_TASK_QUEUE } from '../workflows/definitions';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();

@@ -10,7 +10,7 @@ import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import { refusedInput, type Ffmpeg } from '../infra/media/ffmpeg';
-import { loadLikeness } from '../activities/cameo/likeness';
+import { loadLikeness } from '../infra/media/likeness';
 import type { Backdrop, Cameo, Engine, Scene, VideoChunk } from './engine/engine';
 import { InvalidRenderInput } from './engine/errors';
 import { parseSize } from './engine/manifest';
@@ -360,7 +360,7 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const described = await sceneOf({ videoId: input.videoId, index: 0, startFrame: 0, numFrames: 1, prompt: input.prompt, seed: input.seed, size: input.size, style: '', camera: '' });
     if (!input.remixOf) return described;
     try {
-      return remixScene(input.remixOf, described, promptMentions(input.prompt, vocabularyOf(engine.pack.name)));
+      return remixScene(input.remixOf, described, promptMentions(input.prompt, vocabularyOf(engine.pack)));
     } catch (err) {
       // A remix that cannot be made now cannot be made on a retry either.
       throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidRenderInput');

@@ -32,7 +32,7 @@ import { Cleanup } from './bench/cleanup';
 import { cpuDelta, cpuMeter, type CpuSample } from './bench/cpu';
 import { pin, splitCores, type CoreSplit } from './bench/affinity';
 import { startDirectRunner, type DirectRun, type DirectRunner } from './bench/direct';
-import { startPlatformStack, type PlatformStack } from './bench/stack';
+import { startPlatformStack, type PlatformStack } from './harness/stack';
 import { fmt, renderTable } from './bench/table';
 import { writeResults } from './bench/results';
 

@@ -1,6 +1,6 @@
 // `npm run fixtures:record [-- name ...]`: records the workflow histories the test suite replays
 // (test/workflows/replay.test.ts). Starts a platform of its own (a throw-away Temporal dev server and embedded
-// PostgreSQL in a temporary folder, the stack of scripts/bench/stack.ts on them, workflows bundled from this checkout),
+// PostgreSQL in a temporary folder, the stack of scripts/harness/stack.ts on them, workflows bundled from this checkout),
 // runs each scenario through it, fetches the histories and writes them to test/fixtures/histories/<name>.json (the
 // JSON Temporal's tools read) with index.json listing what each one is. Names given on the command line re-record only
 // those. Entries marked `before_patch` (or `before_change`) were recorded with the code before a patch (or a change
@@ -23,11 +23,11 @@ import { fetchHistoryJson } from '../infra/temporal/replay';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
 import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, takedownWorkflow } from '../workflows';
 import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
-import { talkingClip } from '../test/support/clips';
-import { startRole, type RoleProcess } from '../test/support/processes';
-import { videoRequest } from '../test/support/pipeline';
 import { Cleanup } from './bench/cleanup';
-import { startPlatformStack, type PlatformStack } from './bench/stack';
+import { talkingClip, useClipFolder } from './harness/clips';
+import { startRole, type RoleProcess } from './harness/processes';
+import { startPlatformStack, type PlatformStack } from './harness/stack';
+import { videoRequest } from './harness/videos';
 
 const HISTORIES_DIR = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 const INDEX = path.join(HISTORIES_DIR, 'index.json');
@@ -324,8 +324,8 @@ async function main(): Promise<void> {
     // As root the embedded server runs as the postgres user, who must be able to enter this folder.
     fs.chmodSync(tmp, 0o755);
     cleanup.push('remove temp folder', async () => fs.rmSync(tmp, { recursive: true, force: true }));
-    // test/support/clips.ts writes the cameo recording under the test run's temporary folder.
-    process.env.REELFORGE_TEST_TMP = tmp;
+    // The cameo recording is written under this run's temporary folder.
+    useClipFolder(() => tmp);
     log('starting a Temporal dev server and embedded PostgreSQL, bundling the workflows');
     const [temporal, postgres, bundle, engine] = await Promise.all([
       startTemporalDevServer({ cli: readTools().temporalCli, dataDir: tmp, port: 0, uiPort: 0, namespace: 'default', logger }).then((s) => (cleanup.push('stop Temporal dev server', () => s.stop()), s)),

@@ -1,8 +1,12 @@
-// The messages workflows accept (queries, updates, signals), apart from the workflow code, so clients (the API,
-// activities) import them without importing a workflow.
+// The messages workflows accept (queries, updates, signals) and the default task queues, apart from the workflow
+// code, so clients (the API, activities) import them without importing a workflow.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ConsentCode, Permission } from '../domain/cameo/events';
 import type { CameoState } from '../domain/cameo/state';
+
+/** The default task queues (config may name others): workflows and light activities, and inference. */
+export const ORCHESTRATION_TASK_QUEUE = 'orchestration';
+export const GPU_TASK_QUEUE = 'gpu';
 
 export interface GrantResult {
   user_id: string;

@@ -5,9 +5,8 @@
 import { CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { NewEvent } from '../activities/appendEvents';
+import { GENESIS_HASH } from '../domain/cameo';
 
-/** GENESIS_HASH of domain/cameo/chain.ts (which uses node:crypto, so the workflow sandbox cannot import it). */
-const GENESIS = '0'.repeat(64);
 
 const { appendEvents } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -45,7 +44,7 @@ interface Request {
 export function streamWriter(stream: string, metadata: { actor: string; correlationId: string }, from?: Partial<WriterPosition> & { chained?: boolean }): StreamWriter {
   let revision = from?.revision ?? 'no_stream';
   let seq = from?.seq ?? 0;
-  let headHash = from?.headHash ?? (from?.chained ? GENESIS : undefined);
+  let headHash = from?.headHash ?? (from?.chained ? GENESIS_HASH : undefined);
   const queue: Request[] = [];
   let draining = false;
 

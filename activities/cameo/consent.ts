@@ -1,14 +1,13 @@
 // Consent from the side of a video: reserve a use of a cameo before rendering, check it again before completing,
 // confirm it at publication. Reservations and confirmations are Updates on the cameo's workflow (serialized with
 // grants and revocations there); the check before completion reads the cameo's stream. Whether two users follow
-// each other (for `mutuals`) comes from their user streams.
+// each other (for `mutuals`) comes from their user streams (infra/streams/cameos.ts).
 import type { Client } from '@temporalio/client';
 import { decide, CameoCommandRefused } from '../../domain/cameo/decide';
-import type { CameoEvent, ConsentCode, UserEvent } from '../../domain/cameo/events';
-import { cameoStream, followeesOf, userStream } from '../../domain/cameo/follows';
-import { foldCameo, type CameoState } from '../../domain/cameo/state';
-import { StreamNotFound } from '../../infra/eventstore/errors';
+import type { ConsentCode } from '../../domain/cameo/events';
+import { cameoStream } from '../../domain/cameo/follows';
 import type { EventStore } from '../../infra/eventstore/port';
+import { areMutuals, readCameo } from '../../infra/streams/cameos';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
 import { publishUseUpdate, reserveUseUpdate } from '../../workflows/definitions';
 
@@ -19,31 +18,6 @@ export interface CameoUseInput {
   videoId: string;
   /** The video's owner: the user who puts the cameo into it. */
   userId: string;
-}
-
-async function readOrEmpty<E>(eventStore: EventStore, stream: string): Promise<E[]> {
-  try {
-    return (await eventStore.readStream(stream)).map((e) => ({ type: e.type, data: e.data }) as E);
-  } catch (err) {
-    if (err instanceof StreamNotFound) return [];
-    throw err;
-  }
-}
-
-export async function readCameo(eventStore: EventStore, cameoId: string): Promise<CameoState> {
-  return foldCameo(await readOrEmpty<CameoEvent>(eventStore, cameoStream(cameoId)));
-}
-
-/** Whom `userId` follows now, folded from their stream (nobody when it does not exist yet). */
-export async function readFollowees(eventStore: EventStore, userId: string): Promise<Set<string>> {
-  return followeesOf(await readOrEmpty<UserEvent>(eventStore, userStream(userId)));
-}
-
-/** Whether `a` and `b` follow each other. */
-export async function areMutuals(eventStore: EventStore, a: string, b: string): Promise<boolean> {
-  if (a === b) return true;
-  const [ofA, ofB] = await Promise.all([readFollowees(eventStore, a), readFollowees(eventStore, b)]);
-  return ofA.has(b) && ofB.has(a);
 }
 
 /** An Update refusal as a consent outcome: the consent codes pass through; anything else means no consent. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import { refusedInput, type Ffmpeg, type MediaStreams } from '../../infra/media/ffmpeg';
 import { SNIFF_HEAD_BYTES, sniffMedia } from '../../infra/media/sniff';
-import { dbfs, meanFrameChange, percentile, rms, roundTo, windowLevelsDbfs } from './signals';
+import { dbfs, meanFrameChange, percentile, rms, roundTo, windowLevelsDbfs } from '../../infra/media/signals';
 
 /**
  * What each check measured (null where it could not be measured). A type, not an interface, so it is assignable to the

@@ -5,10 +5,10 @@ import { BlobNotFound, InvalidBlobKey, checkKey, type BlobStore } from '../../in
 import type { Logger } from '../../infra/logger';
 import type { Ffmpeg } from '../../infra/media/ffmpeg';
 import { withLocalCopy } from '../moderation';
-import { deriveLikeness, LikenessUnavailable, type Likeness } from './likeness';
+import { deriveLikeness, LikenessUnavailable, type Likeness } from '../../infra/media/likeness';
 import { createClipVerifier, type CameoVerifier, type RecordingChecks, type VerificationReport } from './verifier';
 
-export { loadLikeness } from './likeness';
+export { loadLikeness } from '../../infra/media/likeness';
 
 export interface CameoVerification {
   accepted: boolean;

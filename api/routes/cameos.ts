@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
-import { areMutuals, readCameo } from '../../activities/cameo/consent';
+import { areMutuals, readCameo } from '../../infra/streams/cameos';
 import { verifyChain } from '../../domain/cameo/chain';
 import { consentFor } from '../../domain/cameo/decide';
 import type { CameoRegisteredData, Permission, UserEvent } from '../../domain/cameo/events';

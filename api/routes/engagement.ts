@@ -2,13 +2,11 @@
 // itself), a video's lineage, and the feed. Reads come from the feed, lineage and videos read models.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { readFollowees } from '../../activities/cameo/consent';
+import { readFollowees } from '../../infra/streams/cameos';
 import { decide, VideoCommandRefused, videoEvolver, type VideoCommand } from '../../domain/video';
 import { commandHandler } from '../../infra/eventstore/commandHandler';
 import type { EventStore } from '../../infra/eventstore/port';
-import { createFeedQuery, FEED_SCORE_FORMULA, InvalidFeedCursor } from '../../projections/feedQuery';
-import { createLineageQuery } from '../../projections/lineageQuery';
-import type { SqlClient } from '../../projections/store';
+import { createFeedQuery, createLineageQuery, FEED_SCORE_FORMULA, InvalidFeedCursor, type SqlClient } from '../../projections/queries';
 import { callerOf, hasRole, mayAccess, problemResponse } from '../plugins/auth';
 import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
 import type { VideoReadModel } from './videos';

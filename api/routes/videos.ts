@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { readCameo } from '../../activities/cameo/consent';
+import { readCameo } from '../../infra/streams/cameos';
 import { contentKeys, inputReferenceKey } from '../../domain/video/content';
 import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, videoEvolver, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';

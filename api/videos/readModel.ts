@@ -1,7 +1,6 @@
-// The routes' VideoReadModel over the projector's videos query (projections/videosQuery.ts): the one place the API
-// meets that module, so its shapes and errors are translated here and nowhere else.
-import type { SqlClient } from '../../projections/store';
-import { createVideosQuery, InvalidCursor } from '../../projections/videosQuery';
+// The routes' VideoReadModel over the projector's videos query (projections/queries.ts): the one place the API
+// meets that query, so its shapes and errors are translated here and nowhere else.
+import { createVideosQuery, InvalidCursor, type SqlClient } from '../../projections/queries';
 import { UnknownCursor, type VideoReadModel } from '../routes/videos';
 
 /** `schema`: where the projector keeps the videos table (its default `readmodels`; tests use their own). */

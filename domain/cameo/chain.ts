@@ -2,7 +2,7 @@
 // hash of the event before it; GENESIS_HASH for the first) and `hash`, the SHA-256 of the canonical JSON of
 // {prev_hash, revision, type, data}. Changing an event's data breaks its hash; removing or reordering events breaks
 // the revisions or the links; so the whole history is verified from the first event to the head.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -20,7 +20,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function eventHash(prevHash: string, revision: number, type: string, data: unknown): string {
-  return createHash('sha256').update(canonicalJson({ prev_hash: prevHash, revision, type, data })).digest('hex');
+  return sha256Hex(canonicalJson({ prev_hash: prevHash, revision, type, data }));
 }
 
 export interface ChainedEvent {

@@ -9,6 +9,7 @@ import { InvalidRenderInput, ModelPackMismatch } from './errors';
 import { evalShape, formatShape, loadModelPack, parseSize, tensorSpec, type GraphName, type LoadedModelPack, type ModelPackManifest } from './manifest';
 import { chooseProvider, sessionPool, type ExecutionProvider, type SessionPool } from './sessions';
 import { tokenize, validatePrompt } from './tokenizer';
+import type { VocabEntry } from './vocabulary';
 
 export const MODELS_DIR = path.resolve(__dirname, '..', 'models');
 
@@ -96,7 +97,8 @@ export interface ProviderReport {
 }
 
 export interface Engine {
-  readonly pack: { name: string; version: string; dir: string; manifest: ModelPackManifest };
+  /** `vocabulary`: the words' scene features the pack ships (remixing reads them), if any. */
+  readonly pack: { name: string; version: string; dir: string; manifest: ModelPackManifest; vocabulary?: readonly VocabEntry[] };
   readonly provider: ExecutionProvider;
   readonly report: ProviderReport;
   describeScene(prompt: string, seed: number, size: string): Promise<Scene>;
@@ -157,7 +159,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const m = runner.manifest;
   logger.info({ pack: `${m.name}@${m.version}`, provider: choice.provider, threads, warmUpMs: Math.round(warmUpMs) }, 'inference engine ready');
   return {
-    pack: { name: m.name, version: m.version, dir, manifest: m },
+    pack: { name: m.name, version: m.version, dir, manifest: m, ...(runner.features ? { vocabulary: runner.features } : {}) },
     provider: choice.provider,
     report,
     describeScene: (prompt, seed, size) => runner.describeScene(prompt, seed, size),
@@ -174,6 +176,7 @@ const float32 = (value: number) => new ort.Tensor('float32', Float32Array.of(val
 /** Runs one loaded pack: all the per-request validation and tensor plumbing. */
 class PackRunner {
   readonly manifest: ModelPackManifest;
+  readonly features: readonly VocabEntry[] | undefined;
   private readonly packId: string;
   private readonly sessions: Record<GraphName, ort.InferenceSession>;
   private readonly vocab: string[];
@@ -192,6 +195,7 @@ class PackRunner {
     this.packId = `${loaded.manifest.name}@${loaded.manifest.version}`;
     this.sessions = loaded.sessions;
     this.vocab = loaded.vocab;
+    this.features = loaded.features;
     this.sizes = new Map(this.manifest.resolutions.map((r) => [r, parseSize(r)!]));
     const fixed = (g: GraphName, kind: 'inputs' | 'outputs', name: string) => tensorSpec(this.manifest, g, kind, name).shape as number[];
     this.frameEventSize = product(fixed('video', 'outputs', 'events').slice(1));

@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { InferenceSession } from 'onnxruntime-node';
 import { ModelPackMismatch } from './errors';
 import { HASH_BUCKETS, MAX_TOKENS } from './tokenizer';
+import type { VocabEntry } from './vocabulary';
 
 export const GRAPH_NAMES = ['text', 'video', 'audio'] as const;
 export type GraphName = (typeof GRAPH_NAMES)[number];
@@ -56,6 +57,8 @@ export const ManifestSchema = Type.Object({
     {
       kind: Type.Literal('word-hash'),
       vocab: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*\\.json$' }),
+      /** The vocabulary's words with the scene features each sets (remixing needs them); a pack may ship none. */
+      features: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*\\.json$' })),
       max_tokens: PositiveInt,
       hash_buckets: PositiveInt,
     },
@@ -250,6 +253,8 @@ export interface LoadedModelPack {
   manifest: ModelPackManifest;
   /** The tokenizer's vocabulary, in id order. */
   vocab: string[];
+  /** The words' scene features (`tokenizer.features`), when the pack ships them. */
+  features?: readonly VocabEntry[];
   sessions: Record<GraphName, InferenceSession>;
 }
 
@@ -263,6 +268,7 @@ export type SessionFactory = (graph: GraphName, file: string) => Promise<Inferen
 export async function loadModelPack(dir: string, createSession: SessionFactory): Promise<LoadedModelPack> {
   const manifest = readManifest(dir);
   const vocab = readVocab(dir, manifest);
+  const features = readFeatures(dir, manifest, vocab);
   const sessions = {} as Record<GraphName, InferenceSession>;
   const problems: string[] = [];
   for (const graph of GRAPH_NAMES) {
@@ -281,7 +287,7 @@ export async function loadModelPack(dir: string, createSession: SessionFactory):
     problems.push(...compareGraph(spec, session));
   }
   if (problems.length > 0) throw new ModelPackMismatch(manifest.name, problems.join('; '));
-  return { dir, manifest, vocab, sessions };
+  return { dir, manifest, vocab, ...(features ? { features } : {}), sessions };
 }
 
 function readVocab(dir: string, manifest: ModelPackManifest): string[] {
@@ -297,6 +303,22 @@ function readVocab(dir: string, manifest: ModelPackManifest): string[] {
   }
   if (new Set(words).size !== words.length) throw new ModelPackMismatch(manifest.name, `${manifest.tokenizer.vocab} lists a word twice`);
   return words as string[];
+}
+
+function readFeatures(dir: string, manifest: ModelPackManifest, vocab: readonly string[]): VocabEntry[] | undefined {
+  const name = manifest.tokenizer.features;
+  if (name === undefined) return undefined;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8'));
+  } catch (err) {
+    throw new ModelPackMismatch(manifest.name, `${name} could not be read: ${firstLine(err)}`);
+  }
+  const words = Array.isArray(entries) ? entries.map((e) => (typeof e === 'object' && e !== null ? (e as { word?: unknown }).word : undefined)) : [];
+  if (!Array.isArray(entries) || words.length !== vocab.length || words.some((w, i) => w !== vocab[i])) {
+    throw new ModelPackMismatch(manifest.name, `${name} must be a JSON array of {word, ...features}, one per word of ${manifest.tokenizer.vocab} in its order`);
+  }
+  return entries as VocabEntry[];
 }
 
 export function firstLine(err: unknown): string {

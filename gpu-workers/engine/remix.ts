@@ -1,9 +1,9 @@
 // Remixing a scene: the source's bodies and layout stay, and the new prompt changes only what its words set. Pure:
 // the scenes come from describeScene, and what the words set comes from the pack's vocabulary through the tokenizer.
-import { VOCAB, type Rgb, type VocabEntry } from '../../scripts/models/reference/vocab';
 import { InvalidRenderInput } from './errors';
 import type { Scene } from './engine';
 import { MAX_TOKENS, words } from './tokenizer';
+import type { Rgb, VocabEntry } from './vocabulary';
 
 /** Scene features a prompt's words can set. `count` and `size` are reported, but a remix keeps the source's layout. */
 export type SceneFeature = 'colour' | 'count' | 'size' | 'speed' | 'gravity' | 'bounce' | 'density' | 'rain' | 'strobe' | 'background' | 'loudness' | 'pitch' | 'brightness' | 'wind';
@@ -16,14 +16,14 @@ export interface Mentions {
   wind: number;
 }
 
-/** The reference pack's words with their features; another pack would ship its own table beside its vocab.json. */
-export function vocabularyOf(pack: string): readonly VocabEntry[] {
-  if (pack.split('@')[0] === 'reference') return VOCAB;
-  throw new InvalidRenderInput('pack', `remixing needs the vocabulary features of pack ${pack}, which only the reference pack publishes`);
+/** A pack's words with their features, as it ships them beside its vocab.json (the manifest's `tokenizer.features`). */
+export function vocabularyOf(pack: { name: string; vocabulary?: readonly VocabEntry[] }): readonly VocabEntry[] {
+  if (pack.vocabulary) return pack.vocabulary;
+  throw new InvalidRenderInput('pack', `remixing needs the vocabulary features of pack ${pack.name}, which it does not ship`);
 }
 
 /** What the prompt's words set, read word by word as the tokenizer splits them (the same 64 tokens text.onnx sees). */
-export function promptMentions(prompt: string, vocabulary: readonly VocabEntry[] = VOCAB): Mentions {
+export function promptMentions(prompt: string, vocabulary: readonly VocabEntry[]): Mentions {
   const byWord = new Map<string, VocabEntry>();
   for (const entry of vocabulary) if (!byWord.has(entry.word)) byWord.set(entry.word, entry);
   const features = new Set<SceneFeature>();

@@ -1,4 +1,4 @@
-// `npm run models:build`: builds the reference pack (three ONNX graphs, vocab.json, manifest.json) into
+// `npm run models:build`: builds the reference pack (three ONNX graphs, vocab.json, vocab-features.json, manifest.json) into
 // gpu-workers/models/reference/. `--check` builds in memory and compares byte for byte with the committed files,
 // exiting 1 with the names of those that differ.
 import fs from 'node:fs';
@@ -7,7 +7,7 @@ import { buildAudioModel } from './reference/audio';
 import { buildManifest } from './reference/manifest';
 import { buildTextModel } from './reference/text';
 import { buildVideoModel } from './reference/video';
-import { VOCAB_WORDS } from './reference/vocab';
+import { VOCAB, VOCAB_WORDS } from './reference/vocab';
 
 export const REFERENCE_PACK_DIR = path.resolve(__dirname, '..', '..', 'gpu-workers', 'models', 'reference');
 
@@ -24,6 +24,7 @@ export function buildReferencePack(): Map<string, Uint8Array> {
     [manifest.graphs.video.file, buildVideoModel()],
     [manifest.graphs.audio.file, buildAudioModel()],
     [manifest.tokenizer.vocab, stableJson([...VOCAB_WORDS])],
+    [manifest.tokenizer.features!, stableJson(VOCAB)],
     ['manifest.json', stableJson(manifest)],
   ]);
 }

@@ -2,7 +2,7 @@
 // refused and why, the likeness taken from an accepted clip, and the activity that stores it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { deriveLikeness, InvalidLikeness, TEXTURE_SIZE, TEXTURE_VALUES, VOICE_HARMONICS } from '../../activities/cameo/likeness';
+import { deriveLikeness, InvalidLikeness, TEXTURE_SIZE, TEXTURE_VALUES, VOICE_HARMONICS } from '../../infra/media/likeness';
 import { createClipVerifier, type CameoVerifier } from '../../activities/cameo/verifier';
 import { createCameoVerificationActivities, loadLikeness } from '../../activities/cameo/verify';
 import { FsBlobStore } from '../../infra/blobs';

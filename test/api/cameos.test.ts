@@ -11,7 +11,7 @@ import { createPgPool, type PgPool } from '../../infra/postgres/pool';
 import { connectTemporalClient, type TemporalClient } from '../../infra/temporal/connection';
 import type { Role } from '../../infra/users/port';
 import { reserveUseUpdate } from '../../workflows/definitions';
-import { RECORDING_MAX_BYTES } from '../../scripts/bench/stack';
+import { RECORDING_MAX_BYTES } from '../../scripts/harness/stack';
 import { startApiStack } from '../support/apiStack';
 import { silentClip, stillClip, talkingClip, textFile } from '../support/clips';
 import { eventually, testEnv } from '../support/env';

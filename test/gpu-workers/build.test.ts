@@ -14,8 +14,8 @@ describe('reference pack build', () => {
     built = buildReferencePack();
   });
 
-  it('builds the five files of the pack, identical to the committed ones', () => {
-    expect([...built.keys()]).toEqual(['text.onnx', 'video.onnx', 'audio.onnx', 'vocab.json', 'manifest.json']);
+  it('builds the six files of the pack, identical to the committed ones', () => {
+    expect([...built.keys()]).toEqual(['text.onnx', 'video.onnx', 'audio.onnx', 'vocab.json', 'vocab-features.json', 'manifest.json']);
     expect(diffReferencePack(REFERENCE_PACK_DIR, built)).toEqual([]);
   });
 
@@ -51,6 +51,6 @@ describe('reference pack build', () => {
   it('models:build --check passes on the committed files', () => {
     const res = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/models/build.ts', '--check'], { cwd: ROOT, encoding: 'utf8' });
     expect({ status: res.status, stderr: res.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(res.stdout).toContain('5 files in gpu-workers/models/reference match a fresh build');
+    expect(res.stdout).toContain('6 files in gpu-workers/models/reference match a fresh build');
   });
 });

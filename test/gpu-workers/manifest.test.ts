@@ -52,9 +52,12 @@ describe('model pack manifest', () => {
     expect(m.resolutions).toEqual(['256x256', '512x512', '480x854', '854x480', '720x1280', '1280x720', '1024x1792', '1792x1024']);
     expect(m.styles).toEqual(['cinematic', 'anime', 'noir']);
     expect(m.cameras).toEqual(['static', 'pan', 'zoom']);
-    expect(m.tokenizer).toEqual({ kind: 'word-hash', vocab: 'vocab.json', max_tokens: 64, hash_buckets: 1024 });
+    expect(m.tokenizer).toEqual({ kind: 'word-hash', vocab: 'vocab.json', features: 'vocab-features.json', max_tokens: 64, hash_buckets: 1024 });
     expect(Object.keys(pack.sessions)).toEqual(['text', 'video', 'audio']);
     expect(pack.vocab.length).toBeGreaterThan(10);
+    // The words' features ship beside the vocabulary, word for word in its order: what remixes read.
+    expect(pack.features?.map((e) => e.word)).toEqual(pack.vocab);
+    expect(pack.features?.find((e) => e.word === 'blue')?.colour).toEqual([0.1, 0.3, 0.95]);
     await Promise.all(Object.values(pack.sessions).map((s) => s.release()));
   });
 

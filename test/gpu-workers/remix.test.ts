@@ -2,7 +2,7 @@
 // they name is read from the vocabulary through the tokenizer.
 import type { Engine, Scene } from '../../gpu-workers/engine/engine';
 import { InvalidRenderInput } from '../../gpu-workers/engine/errors';
-import { promptMentions, remixScene } from '../../gpu-workers/engine/remix';
+import { promptMentions as mentionsIn, remixScene, vocabularyOf } from '../../gpu-workers/engine/remix';
 import { testEngine } from '../support/pipeline';
 
 const B = 8;
@@ -13,6 +13,8 @@ const isBlue = (b: number[]) => b[3]! > 0.8 && b[1]! < 0.2 && b[2]! < 0.4;
 const isRed = (b: number[]) => b[1]! > 0.8 && b[2]! < 0.2 && b[3]! < 0.2;
 
 let engine: Engine;
+/** What a prompt's words set, read with the vocabulary the loaded pack ships (vocab-features.json). */
+const promptMentions = (prompt: string) => mentionsIn(prompt, vocabularyOf(engine.pack));
 const describe3 = (prompt: string, seed = 7) => engine.describeScene(prompt, seed, '256x256');
 
 beforeAll(async () => {

@@ -1,10 +1,10 @@
 // The whole platform in one test process, over HTTP: the API server, the orchestration worker (workflow bundle and
 // real activities), a GPU worker with the real engine on the CPU, the videos projector, the event store and the
 // users, all on the jest run's Temporal dev server and embedded PostgreSQL, in schemas of their own.
-// The stack itself is built by scripts/bench/stack.ts, which the pipeline benchmark shares.
+// The stack itself is built by the shared harness, scripts/harness/stack.ts, which the pipeline benchmark shares.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startPlatformStack } from '../../scripts/bench/stack';
+import { startPlatformStack } from '../../scripts/harness/stack';
 import { testEnv } from './env';
 import { testEngine } from './pipeline';
 

@@ -26,7 +26,7 @@ export function buildManifest(): ModelPackManifest {
     resolutions: RESOLUTIONS,
     styles: ['cinematic', 'anime', 'noir'],
     cameras: ['static', 'pan', 'zoom'],
-    tokenizer: { kind: 'word-hash', vocab: 'vocab.json', max_tokens: MAX_TOKENS, hash_buckets: HASH_BUCKETS },
+    tokenizer: { kind: 'word-hash', vocab: 'vocab.json', features: 'vocab-features.json', max_tokens: MAX_TOKENS, hash_buckets: HASH_BUCKETS },
     cameo: { texture: [32, 32, 3], voice: [8] },
     audio_carry_frames: 6,
     graphs: {

@@ -1,7 +1,8 @@
-// The likeness the model pack takes from a verified recording (gpu-workers/engine/engine.ts `Cameo`): a 32 x 32 RGB
+// The likeness the model pack takes from a verified recording (gpu-workers/engine/engine.ts `Cameo`), derived by the
+// orchestration worker's cameo verification and loaded by the GPU worker, so it lives here, shared: a 32 x 32 RGB
 // texture of the centre of a middle frame, and 8 harmonic weights describing the voice's timbre.
-import type { BlobStore } from '../../infra/blobs';
-import type { Ffmpeg } from '../../infra/media/ffmpeg';
+import type { BlobStore } from '../blobs';
+import type { Ffmpeg } from './ffmpeg';
 import { dbfs, rms, roundTo } from './signals';
 
 export interface Likeness {

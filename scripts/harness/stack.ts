@@ -19,7 +19,7 @@ import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createPgPool } from '../../infra/postgres/pool';
-import { startScript } from './child';
+import { startScript } from '../bench/child';
 import { connectTemporalClient } from '../../infra/temporal/connection';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';

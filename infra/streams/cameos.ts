@@ -1,0 +1,32 @@
+// Stream reads over the domain: a cameo's state and whom a user follows, folded from their streams in the event store.
+// A query module both the API and the orchestration activities import (a read for a decision, never a read model).
+import type { CameoEvent, UserEvent } from '../../domain/cameo/events';
+import { cameoStream, followeesOf, userStream } from '../../domain/cameo/follows';
+import { foldCameo, type CameoState } from '../../domain/cameo/state';
+import { StreamNotFound } from '../eventstore/errors';
+import type { EventStore } from '../eventstore/port';
+
+async function readOrEmpty<E>(eventStore: EventStore, stream: string): Promise<E[]> {
+  try {
+    return (await eventStore.readStream(stream)).map((e) => ({ type: e.type, data: e.data }) as E);
+  } catch (err) {
+    if (err instanceof StreamNotFound) return [];
+    throw err;
+  }
+}
+
+export async function readCameo(eventStore: EventStore, cameoId: string): Promise<CameoState> {
+  return foldCameo(await readOrEmpty<CameoEvent>(eventStore, cameoStream(cameoId)));
+}
+
+/** Whom `userId` follows now, folded from their stream (nobody when it does not exist yet). */
+export async function readFollowees(eventStore: EventStore, userId: string): Promise<Set<string>> {
+  return followeesOf(await readOrEmpty<UserEvent>(eventStore, userStream(userId)));
+}
+
+/** Whether `a` and `b` follow each other. */
+export async function areMutuals(eventStore: EventStore, a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  const [ofA, ofB] = await Promise.all([readFollowees(eventStore, a), readFollowees(eventStore, b)]);
+  return ofA.has(b) && ofB.has(a);
+}

@@ -1,0 +1,6 @@
+// The read models' queries: the one module of the projector the API imports (docs/architecture.md, "Layers"). The
+// API reads lists, the feed and lineage here; decisions never read a read model (they fold the stream they change).
+export type { SqlClient } from './store';
+export { createVideosQuery, InvalidCursor, toApiVideo, type ApiVideo, type ListVideosOptions, type VideoList, type VideosQuery } from './videosQuery';
+export { createFeedQuery, FEED_SCORE_FORMULA, feedScore, InvalidFeedCursor, type FeedPage, type FeedPageOptions, type FeedQuery } from './feedQuery';
+export { createLineageQuery, type Lineage, type LineageEntry, type LineageQuery, type LineageViewer } from './lineageQuery';
