@@ -5,20 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson, eventHash } from '../../domain/cameo';
 import { sha256Hex } from '../../domain/sha256';
+// A seeded generator, so a failure can be reproduced.
+import { prng as random } from '../gpu-workers/support/scenes';
 
 const nodeSha256 = (input: string | Uint8Array) => createHash('sha256').update(input).digest('hex');
-
-/** A pseudo-random generator with a fixed seed (mulberry32), so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('domain SHA-256', () => {
   it('gives the FIPS 180-4 digests of the standard test vectors', () => {

@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { sessionOptions } from '../../gpu-workers/engine/sessions';
 import { AUDIO, buildAudioModel } from '../../scripts/models/reference/audio';
 import { detectOnsets, matchOnsets } from './support/onsets';
+import { prng } from './support/scenes';
 
 const SPF = AUDIO.samplesPerFrame;
 const P = AUDIO.carryFrames;
@@ -59,23 +60,13 @@ class EventTrack {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Collisions at least 30 ms apart (a quarter of them between two bodies, heard on both), audible speeds, plus
  * resting contacts too slow to be heard. Returns the global samples where sounds must start.
  */
 function collisions(seed: number, frames: number): { track: EventTrack; onsets: number[] } {
-  const rand = mulberry32(seed);
+  const rand = prng(seed);
   const track = new EventTrack(frames);
   const onsets: number[] = [];
   for (let t = Math.floor(rand() * SPF); t < frames * SPF; t += 30 * ONE_MS + Math.floor(-Math.log(1 - rand()) * 4000)) {
@@ -99,7 +90,7 @@ function collisions(seed: number, frames: number): { track: EventTrack; onsets: 
 
 /** A crowded track: up to 20 events a frame (more than the graph keeps), any speed, so selection is exercised too. */
 function busyTrack(seed: number, frames: number, firstFrame = 0): EventTrack {
-  const rand = mulberry32(seed);
+  const rand = prng(seed);
   const track = new EventTrack(frames);
   for (let frame = firstFrame; frame < frames; frame++) {
     const count = Math.floor(rand() * 21);
