@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../infra/logger';
 import { embeddedClusterDir, freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { pingTemporal } from '../infra/temporal/connection';
 import { startTemporalDevServer, temporalDbFilename, type TemporalDevServer } from '../infra/temporal/devServer';
+import { allPids, cmdlineOf, isAlive } from '../infra/processes';
 import { Watchdog } from '../infra/watchdog';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
 import { redactUrl } from './database';
@@ -35,40 +36,6 @@ const REACH_TIMEOUT_MS = 3000;
 /** After a failed start nothing is worth waiting for: what has not stopped within this is killed. */
 const FAILED_START_STOP_MS = 3000;
 
-// ---------------------------------------------------------------------------------------------------------------
-// Processes, seen through /proc (Linux), for stopping what a crashed earlier run left behind.
-
-function cmdlineOf(pid: number): string | undefined {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  // kill(0 or negative) would address process groups, never one process.
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // A zombie still answers kill(0) but is gone for our purposes.
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-function allPids(): number[] {
-  try {
-    return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

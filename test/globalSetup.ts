@@ -15,6 +15,7 @@ import { createLogger } from '../infra/logger';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../infra/postgres/embedded';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from '../infra/temporal/devServer';
 import { describeFailure, readTools } from '../infra/tools';
+import { allPids, cmdlineOf, procStat } from '../infra/processes';
 import { Watchdog } from '../infra/watchdog';
 import { workerPgUrlVariable } from './support/workerPostgres';
 
@@ -118,18 +119,11 @@ export function temporalPiece(extraDynamicConfig: string[] = []): Piece<TestWork
  */
 function devServerPid(address: string): number | undefined {
   const port = address.split(':').pop();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (ppid === process.pid && args.includes('start-dev') && args[args.indexOf('--port') + 1] === port) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
+  return allPids().find((pid) => {
+    if (procStat(pid)?.ppid !== process.pid) return false;
+    const args = cmdlineOf(pid)?.split(' ') ?? [];
+    return args.includes('start-dev') && args[args.indexOf('--port') + 1] === port;
+  });
 }
 
 function bundlePiece(tmp: string): Piece<string> {

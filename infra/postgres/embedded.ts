@@ -10,6 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
 import type { Logger } from '../logger';
+import { cmdlineOf } from '../processes';
 
 export interface EmbeddedPostgres {
   connectionString: string;
@@ -392,14 +393,6 @@ function removeStalePidFile(databaseDir: string): void {
   const pidFile = path.join(databaseDir, 'postmaster.pid');
   if (!fs.existsSync(pidFile)) return;
   const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
-  let alive = false;
-  if (Number.isInteger(pid) && pid > 0) {
-    try {
-      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      alive = cmdline.includes('postgres');
-    } catch {
-      alive = false;
-    }
-  }
+  const alive = Number.isInteger(pid) && pid > 0 && (cmdlineOf(pid)?.includes('postgres') ?? false);
   if (!alive) fs.rmSync(pidFile);
 }

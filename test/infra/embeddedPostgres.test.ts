@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import pino from 'pino';
 import { defaultNativeDir, startEmbeddedPostgres, type EmbeddedPostgres } from '../../infra/postgres/embedded';
+import { isAlive } from '../../infra/processes';
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -17,13 +18,7 @@ function uidOf(pid: number): number {
   return Number(line.split(/\s+/)[1]);
 }
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+const alive = isAlive;
 
 /** A logger whose lines the test can read. */
 function capturingLogger(): { logger: pino.Logger; messages: string[] } {

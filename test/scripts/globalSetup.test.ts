@@ -9,22 +9,10 @@ import readline from 'node:readline';
 import { PROJECT_ROOT } from '../../infra/tools';
 import { postgresPiece, startAllOrNothing, temporalPiece, type Piece } from '../globalSetup';
 import { eventually } from '../support/env';
+import { cmdlineOf, isAlive } from '../../infra/processes';
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function command(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 160);
-  } catch {
-    return '';
-  }
-}
+const alive = isAlive;
+const command = (pid: number): string => (cmdlineOf(pid) ?? '').slice(0, 160);
 
 describe('the test set-up', () => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-setup-'));

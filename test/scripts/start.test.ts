@@ -13,6 +13,7 @@ import { freePort } from '../../infra/postgres/embedded';
 import { PROJECT_ROOT } from '../../infra/tools';
 import { recordEventsWorkflow } from '../../workflows';
 import { eventually } from '../support/env';
+import { allPids, cmdlineOf, isAlive, procStat } from '../../infra/processes';
 
 interface RuntimeFile {
   supervisorPid: number;
@@ -31,35 +32,9 @@ interface Supervisor {
 
 // ---- processes, through /proc -----------------------------------------------------------------------------------
 
-function stat(pid: number): { ppid: number; pgid: number; state: string } | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may contain spaces; the fields after it are fixed.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, ppid: Number(fields[1]), pgid: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
-
-function livePids(): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((pid) => {
-      const s = stat(pid);
-      return s !== undefined && s.state !== 'Z';
-    });
-}
+const stat = procStat;
+const cmdline = (pid: number): string => cmdlineOf(pid) ?? '';
+const livePids = (): number[] => allPids().filter((pid) => isAlive(pid));
 
 /** The process and all its descendants (PostgreSQL backends put themselves in their own process groups). */
 function tree(root: number): number[] {
