@@ -215,7 +215,9 @@ async function seedCompletedVideo(ownerId: string, contentBytes: Buffer): Promis
     events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: ownerId } })),
     { expectedRevision: 'no_stream' },
   );
-  await untilStage(keys.admin, id, 'completed');
+  // The read model itself (GET answers from the stream before it has the video).
+  const readModel = createVideoReadModel(pool, { schema: schemas.readModels });
+  await eventually(async () => ((await readModel.get(id))?.status === 'completed' ? true : undefined), `video ${id} completed in the read model`);
   return id;
 }
 
