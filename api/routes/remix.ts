@@ -6,8 +6,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { inputReferenceKey } from '../../domain/video/content';
-import { evolve, foldVideo, initialVideoState, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
-import { StreamNotFound } from '../../infra/eventstore/errors';
+import { evolve, initialVideoState, type VideoRequestedData, type VideoState } from '../../domain/video';
+import { readVideo } from '../../infra/streams/videos';
 import type { User } from '../../infra/users/port';
 import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
@@ -74,14 +74,7 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
   const readModelWaitMs = config.readModelWaitMs ?? 2000;
 
   async function sourceState(videoId: string): Promise<VideoState | undefined> {
-    if (!VIDEO_ID.test(videoId)) return undefined;
-    try {
-      const events = await eventStore.readStream(`video-${videoId}`);
-      return events.length === 0 ? undefined : foldVideo(events.map((e) => ({ type: e.type, data: e.data }) as VideoEvent));
-    } catch (err) {
-      if (err instanceof StreamNotFound) return undefined;
-      throw err;
-    }
+    return VIDEO_ID.test(videoId) ? (await readVideo(eventStore, videoId))?.state : undefined;
   }
 
   /**

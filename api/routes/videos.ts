@@ -6,8 +6,9 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { readCameo } from '../../infra/streams/cameos';
+import { readVideo } from '../../infra/streams/videos';
 import { contentKeys, inputReferenceKey } from '../../domain/video/content';
-import { decide, evolve, foldVideo, initialVideoState, isFinished, VideoCommandRefused, videoEvolver, type VideoEvent, type VideoRequestedData, type VideoState } from '../../domain/video';
+import { decide, evolve, initialVideoState, isFinished, VideoCommandRefused, videoEvolver, type VideoRequestedData, type VideoState } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';
 import { commandHandler } from '../../infra/eventstore/commandHandler';
 import { StreamNotFound } from '../../infra/eventstore/errors';
@@ -231,15 +232,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
   // ---- state from the stream ------------------------------------------------------------------------------------
 
   async function loadStream(videoId: string): Promise<{ state: VideoState; revision: bigint } | undefined> {
-    if (!VIDEO_ID.test(videoId)) return undefined;
-    try {
-      const events = await eventStore.readStream(streamOf(videoId));
-      if (events.length === 0) return undefined;
-      return { state: foldVideo(events.map((e) => ({ type: e.type, data: e.data }) as VideoEvent)), revision: events[events.length - 1]!.revision };
-    } catch (err) {
-      if (err instanceof StreamNotFound) return undefined;
-      throw err;
-    }
+    return VIDEO_ID.test(videoId) ? readVideo(eventStore, videoId) : undefined;
   }
 
   /** The video's state for a change only its owner may make; anyone else, and a deleted video, get 404. */

@@ -2,7 +2,8 @@
 // the aggregate's evolve, decide, append what was decided at the revision read; when another writer appended in
 // between, read and decide again, a bounded number of times. Generic over the decider: it knows no domain aggregate.
 import { randomUUID } from 'node:crypto';
-import { StreamNotFound, WrongExpectedVersion } from './errors';
+import { WrongExpectedVersion } from './errors';
+import { readStreamOrEmpty } from './readOrEmpty';
 import type { EventStore } from './port';
 
 export interface DomainEvent {
@@ -83,13 +84,7 @@ const DEFAULT_ATTEMPTS = 4;
  */
 export function commandHandler<State, Event extends DomainEvent>(store: EventStore, evolver: Evolver<State, Event>): CommandHandler<State, Event> {
   async function read(stream: string): Promise<{ state: State; revision: bigint | undefined }> {
-    let recorded;
-    try {
-      recorded = await store.readStream(stream);
-    } catch (err) {
-      if (err instanceof StreamNotFound) return { state: evolver.initialState(), revision: undefined };
-      throw err;
-    }
+    const recorded = await readStreamOrEmpty(store, stream);
     const state = recorded.reduce((s, e) => evolver.evolve(s, { type: e.type, data: e.data } as Event), evolver.initialState());
     return { state, revision: recorded.length > 0 ? recorded[recorded.length - 1]!.revision : undefined };
   }

@@ -3,16 +3,11 @@
 import type { CameoEvent, UserEvent } from '../../domain/cameo/events';
 import { cameoStream, followeesOf, userStream } from '../../domain/cameo/follows';
 import { foldCameo, type CameoState } from '../../domain/cameo/state';
-import { StreamNotFound } from '../eventstore/errors';
+import { readStreamOrEmpty } from '../eventstore/readOrEmpty';
 import type { EventStore } from '../eventstore/port';
 
 async function readOrEmpty<E>(eventStore: EventStore, stream: string): Promise<E[]> {
-  try {
-    return (await eventStore.readStream(stream)).map((e) => ({ type: e.type, data: e.data }) as E);
-  } catch (err) {
-    if (err instanceof StreamNotFound) return [];
-    throw err;
-  }
+  return (await readStreamOrEmpty(eventStore, stream)).map((e) => ({ type: e.type, data: e.data }) as E);
 }
 
 export async function readCameo(eventStore: EventStore, cameoId: string): Promise<CameoState> {
