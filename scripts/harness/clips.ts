@@ -2,9 +2,9 @@
 // that moves and a synthesized voice speaking in syllables) and the ways an upload goes wrong. Each helper writes into
 // its own folder under the temporary folder set by useClipFolder (the test run's, or the recorder's) and returns the
 // file's path.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadConfig } from '../../infra/config';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 
 type Rgb = readonly [number, number, number];
@@ -119,12 +119,13 @@ export async function sampleFile(ext: 'mp4' | 'mov' | 'webm' | 'mkv' | 'ts' | 'a
   const file = path.join(clipDir(), `sample.${ext}`);
   const image = ['png', 'jpg', 'gif', 'webp'].includes(ext);
   const codecs: Record<string, string[]> = {
-    webm: ['-c:v', 'libvpx', '-c:a', 'libopus'],
-    avi: ['-c:v', 'mjpeg', '-c:a', 'pcm_s16le'],
+    webm: ['-pix_fmt', 'yuv420p', '-c:v', 'libvpx', '-c:a', 'libopus'],
+    // Full-range ("JPEG") 4:2:0, which MJPEG encoders from ffmpeg 7 on require.
+    avi: ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-c:a', 'pcm_s16le'],
   };
   await runFfmpeg([
     ...['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10'],
-    ...(image ? ['-frames:v', '1'] : ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '0.2', '-pix_fmt', 'yuv420p', ...(codecs[ext] ?? [])]),
+    ...(image ? ['-frames:v', '1'] : ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '0.2', ...(codecs[ext] ?? ['-pix_fmt', 'yuv420p'])]),
     file,
   ]);
   return file;
@@ -237,15 +238,8 @@ function clipDir(): string {
   return fs.mkdtempSync(path.join(clipRoot(), 'clip-'));
 }
 
-function runFfmpeg(args: string[]): Promise<void> {
-  const binary = createFfmpeg({ ffmpegPath: undefined }).binary.path;
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${args.join(' ')} exited ${code}: ${err.trim()}`))));
-  });
+async function runFfmpeg(args: string[]): Promise<void> {
+  await createFfmpeg({ ffmpegPath: loadConfig().ffmpegPath }).run(['-loglevel', 'error', '-y', ...args], `making a test clip (${args.join(' ')})`);
 }
 
 /** A small LCG: test clips must be the same on every run. */

@@ -12,7 +12,7 @@ import { sniffMedia } from '../../infra/media/sniff';
 import * as clips from '../support/clips';
 import { testEnv } from '../support/env';
 
-const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
 const verifier = createClipVerifier({ ffmpeg });
 const ascii = (text: string) => new Uint8Array(Buffer.from(text, 'latin1'));
 
@@ -111,7 +111,7 @@ describe('the clip verifier', () => {
 describe('the clip verifier when ffmpeg itself fails', () => {
   it('given ffmpeg killed while decoding the sound, when a good clip is verified, then it throws (the activity retries) instead of calling the clip damaged', async () => {
     const killed = createClipVerifier({
-      ffmpeg: { ...ffmpeg, decodeAudio: async () => Promise.reject(new FfmpegFailed('decoding the audio', '', new Error('ffmpeg was killed with signal SIGKILL'))) },
+      ffmpeg: { ...ffmpeg, decodeAudio: async () => Promise.reject(new FfmpegFailed('decoding the audio', '', { signal: 'SIGKILL' })) },
     });
     await expect(killed.verify({ file: await talkingClip(), phrase: null })).rejects.toMatchObject({ name: 'FfmpegFailed', exitCode: undefined });
   });

@@ -8,7 +8,7 @@ import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { detectOnsets } from '../gpu-workers/support/onsets';
 import { syncReport } from '../support/sync';
 import { startApiStack } from '../support/apiStack';
-import { eventually } from '../support/env';
+import { eventually, testEnv } from '../support/env';
 
 describe('OpenAI SDK compatibility', () => {
   let stack: Awaited<ReturnType<typeof startApiStack>>;
@@ -47,7 +47,7 @@ describe('OpenAI SDK compatibility', () => {
     const mp4 = Buffer.from(await (await client.videos.downloadContent(created.id)).arrayBuffer());
     const file = path.join(stack.dataDir, 'sdk.mp4');
     fs.writeFileSync(file, mp4);
-    const info = await createFfmpeg({ ffmpegPath: undefined }).probe(file);
+    const info = await createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }).probe(file);
     expect(info.video).toMatchObject({ codec: 'h264', width: 720, height: 1280, fps: 24 });
     expect(info.audio).toMatchObject({ codec: 'aac' });
     expect(info.videoFrames).toBe(96);
@@ -56,7 +56,7 @@ describe('OpenAI SDK compatibility', () => {
     // In sync: onsets in the decoded audio fall within one frame of the collisions the video's events record.
     const events = (await (await fetch(`${stack.url}/v1/videos/${created.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { type: string; data: { collisions?: Collision[] } }[];
     const collisions = events.filter((e) => e.type === 'VideoChunkRendered').flatMap((e) => e.data.collisions ?? []);
-    const onsets = detectOnsets(await createFfmpeg({ ffmpegPath: undefined }).decodeAudio(file));
+    const onsets = detectOnsets(await createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }).decodeAudio(file));
     const sync = syncReport(collisions, onsets, 2000);
     expect(sync.audible).toBeGreaterThan(0);
     expect(sync).toMatchObject({ silent: [], unexplained: [] });

@@ -839,7 +839,7 @@ describe('end to end with the real renderer', () => {
   let gpuWorker: Worker;
   let gpuRun: Promise<void>;
   let live: Running;
-  const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+  const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
 
   beforeAll(async () => {
     gpuWorker = await Worker.create({

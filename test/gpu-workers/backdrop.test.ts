@@ -18,7 +18,7 @@ const RED = [230, 20, 20] as const;
 const GREEN = [20, 200, 40] as const;
 const BLUE = [20, 30, 230] as const;
 const SIZE = 256;
-const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
 
 type Colour = 'red' | 'green' | 'blue' | 'other';
 

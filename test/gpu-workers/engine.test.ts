@@ -15,6 +15,7 @@ import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { detectOnsets, matchOnsets } from './support/onsets';
 import { impacts } from './support/scenes';
+import { testEnv } from '../support/env';
 
 const API_SIZES = ['256x256', '512x512', '480x854', '854x480', '720x1280', '1280x720', '1024x1792', '1792x1024'];
 const SIZE = '256x256';
@@ -220,7 +221,7 @@ describe('inference engine on the reference pack', () => {
   });
 
   it('writes a chunk to the blob store: an MPEG-TS segment that decodes to its frames, and s16le PCM', async () => {
-    const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+    const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
     const blobs = new FsBlobStore(path.join(tmp, 'blobs'));
     const scene = await engine.describeScene(PROMPT, SEED, SIZE);
     const { video, audio } = await renderChunks(scene, [24, 24]);

@@ -39,7 +39,7 @@ function countingEngine(engine: Engine) {
 
 function worker(engine: Engine, lookaheadChunks?: number) {
   const blobs = new FsBlobStore(fs.mkdtempSync(path.join(testEnv.tmpDir, 'render-ahead-')));
-  const activities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: 1, lookaheadChunks });
+  const activities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: 1, lookaheadChunks });
   return { blobs, activities };
 }
 

@@ -1,12 +1,15 @@
-// The ffmpeg module: which binary it runs (FFMPEG_PATH, else the system one, else the npm one), an RGB segment
-// that decodes back to the frames it was made of, and decodes that come back whole however late ffmpeg exits.
+// The ffmpeg module: which binary it runs (FFMPEG_PATH, else the pinned build, else the system one) and which it
+// refuses, an RGB segment that decodes back to the frames it was made of, and decodes that come back whole however
+// late ffmpeg exits.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../infra/config';
 import { createFfmpeg, FfmpegNotFound, resolveFfmpeg } from '../../infra/media/ffmpeg';
+import { readTools } from '../../infra/tools';
+import { testEnv } from '../support/env';
 
-const NPM_FFMPEG = (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+const PINNED = readTools().ffmpeg!.path!;
 
 describe('ffmpeg', () => {
   let tmp: string;
@@ -15,9 +18,16 @@ describe('ffmpeg', () => {
   });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+  /** A stand-in ffmpeg that answers -version with `version` and fails everything else with `message`. */
+  const fake = (name: string, version: string, message: string) => {
+    const script = path.join(tmp, name);
+    fs.writeFileSync(script, `#!/bin/sh\nfor a in "$@"; do [ "$a" = -version ] && { echo "${version}"; exit 0; }; done\necho "${message}" >&2\nexit 1\n`, { mode: 0o755 });
+    return script;
+  };
+
   it('runs the binary FFMPEG_PATH names', () => {
     const link = path.join(tmp, 'my-ffmpeg');
-    fs.symlinkSync(NPM_FFMPEG, link);
+    fs.symlinkSync(PINNED, link);
     const config = loadConfig({ FFMPEG_PATH: link });
     const binary = resolveFfmpeg(config.ffmpegPath);
     expect(binary).toMatchObject({ path: link, source: 'FFMPEG_PATH' });
@@ -26,20 +36,27 @@ describe('ffmpeg', () => {
 
   it('refuses an FFMPEG_PATH that does not run rather than quietly using another ffmpeg', () => {
     expect(() => resolveFfmpeg(path.join(tmp, 'missing-ffmpeg'))).toThrow(FfmpegNotFound);
-    expect(() => resolveFfmpeg(path.join(tmp, 'missing-ffmpeg'))).toThrow(/FFMPEG_PATH=.*missing-ffmpeg does not run \(ENOENT\)/);
+    expect(() => resolveFfmpeg(path.join(tmp, 'missing-ffmpeg'))).toThrow(/FFMPEG_PATH=.*missing-ffmpeg: ENOENT/);
   });
 
-  it('without FFMPEG_PATH uses the system ffmpeg when there is one, else the npm-installed binary', () => {
-    const fallback = resolveFfmpeg(undefined, { systemCommand: 'reelforge-no-such-ffmpeg' });
-    expect(fallback).toMatchObject({ path: NPM_FFMPEG, source: '@ffmpeg-installer/ffmpeg' });
-    const system = resolveFfmpeg(undefined, { systemCommand: NPM_FFMPEG });
-    expect(system).toMatchObject({ path: NPM_FFMPEG, source: 'system' });
-    const none = () => resolveFfmpeg(undefined, { systemCommand: 'reelforge-no-such-ffmpeg-2', bundledPath: () => path.join(tmp, 'nothing') });
-    expect(none).toThrow(/no working ffmpeg: system reelforge-no-such-ffmpeg-2: ENOENT; @ffmpeg-installer\/ffmpeg at .*nothing: ENOENT/);
+  it('refuses an ffmpeg older than 5.1, or one without libx264, naming which and why', () => {
+    const old = fake('old-ffmpeg', 'ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021 the FFmpeg developers', 'unused');
+    expect(() => resolveFfmpeg(old)).toThrow(/FFMPEG_PATH=.*old-ffmpeg: ffmpeg version 4\.4\.2-0ubuntu0\.22\.04\.1 .*older than 5\.1, the oldest supported/);
+    const noX264 = fake('no-x264-ffmpeg', 'ffmpeg version 6.1.1 Copyright (c) 2000-2023 the FFmpeg developers', "Unknown encoder 'libx264'");
+    expect(() => resolveFfmpeg(noX264)).toThrow(/cannot encode H\.264 with libx264 \(exit status 1: Unknown encoder 'libx264'\)/);
+  });
+
+  it('without FFMPEG_PATH uses the pinned build the bootstrap installed, else the system ffmpeg', () => {
+    expect(resolveFfmpeg(undefined)).toMatchObject({ path: PINNED, source: 'pinned' });
+    expect(resolveFfmpeg(undefined, { pinnedPath: null, systemCommand: PINNED })).toMatchObject({ path: PINNED, source: 'system' });
+    const broken = fake('broken-pinned', 'ffmpeg version 3.4.8', 'unused');
+    expect(resolveFfmpeg(undefined, { pinnedPath: broken, systemCommand: PINNED })).toMatchObject({ path: PINNED, source: 'system' });
+    const none = () => resolveFfmpeg(undefined, { systemCommand: 'reelforge-no-such-ffmpeg', pinnedPath: path.join(tmp, 'nothing') });
+    expect(none).toThrow(/no working ffmpeg: pinned .*nothing: ENOENT; system reelforge-no-such-ffmpeg: ENOENT/);
   });
 
   it('encodes RGB frames into an H.264 MPEG-TS segment that decodes back to the same frames', async () => {
-    const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+    const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
     const width = 64;
     const height = 48;
     const count = 12;
@@ -71,18 +88,18 @@ describe('ffmpeg', () => {
   });
 
   it('names the problem when the frames do not make whole frames of the size', async () => {
-    const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+    const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
     await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(100), width: 64, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a whole number of 64x48 RGB frames');
     await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(63 * 48 * 3), width: 63, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a positive even size');
   });
 
   describe('when ffmpeg exits well after closing its output, as on a busy machine', () => {
     // The real ffmpeg behind a script that holds on to its stderr and exit status for 300 ms after its stdout is
-    // closed. fluent-ffmpeg, left to itself, ends such a command 20 ms after the output closes and kills ffmpeg.
+    // closed. fluent-ffmpeg, which we once used, ended such a command 20 ms after the output closed and killed ffmpeg.
     let slow: ReturnType<typeof createFfmpeg>;
     let segment: string;
     beforeAll(async () => {
-      const real = createFfmpeg({ ffmpegPath: undefined });
+      const real = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
       const script = path.join(tmp, 'slow-exit-ffmpeg');
       fs.writeFileSync(script, `#!/bin/sh\n"${real.binary.path}" "$@"\nstatus=$?\nexec 1>&-\nsleep 0.3\nexit $status\n`, { mode: 0o755 });
       slow = createFfmpeg({ ffmpegPath: script });

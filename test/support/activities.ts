@@ -18,7 +18,7 @@ export function realActivities(eventStore: EventStore, dataDir = fs.mkdtempSync(
     activities: createActivities({
       eventStore,
       blobs,
-      ffmpeg: createFfmpeg({ ffmpegPath: undefined }),
+      ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
       policy: loadPolicy(DEFAULT_POLICY_PATH),
       logger: createLogger({ level: 'silent', name: 'test' }),
       ...(temporal ? { temporal: () => temporal } : {}),

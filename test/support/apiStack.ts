@@ -20,6 +20,7 @@ export async function startApiStack(options: { renders?: boolean; projector?: bo
     workflowBundle: { codePath: testEnv.workflowBundlePath },
     engine: options.renders === false ? 'none' : await testEngine(),
     dataDir,
+    ffmpegPath: testEnv.ffmpegPath,
     eventStorePollIntervalMs: 50,
     ...(options.projector === false ? { projector: false } : {}),
   });

@@ -29,6 +29,10 @@ export const testEnv = {
   get kurrentDbUrl(): string | undefined {
     return loadConfig().kurrentDbUrl;
   },
+  /** FFMPEG_PATH, so the suite can be run against a given ffmpeg (the pinned build when unset). */
+  get ffmpegPath(): string | undefined {
+    return loadConfig().ffmpegPath;
+  },
   get ci(): boolean {
     return loadConfig().ci;
   },

@@ -44,7 +44,7 @@ type Wrap = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args
 /** A GPU worker in this process: the file's engine, the real GPU activities (each passed through `wrap`), `blobs`. */
 export async function createGpuWorker(connection: NativeConnection, taskQueue: string, blobs: BlobStore, wrap: Wrap = (fn) => fn): Promise<Worker> {
   const engine = await testEngine();
-  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: undefined }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: TEST_GPU_CONCURRENCY });
+  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: TEST_GPU_CONCURRENCY });
   return Worker.create({
     connection,
     taskQueue,

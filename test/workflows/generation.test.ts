@@ -6,11 +6,11 @@ import type { Collision, VideoEvent, VideoRequestedData } from '../../domain/vid
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { generationWorkflow, progressQuery } from '../../workflows';
 import { detectOnsets } from '../gpu-workers/support/onsets';
-import { eventually } from '../support/env';
+import { eventually, testEnv } from '../support/env';
 import { videoRequest as request, usePipeline } from '../support/pipeline';
 import { syncReport } from '../support/sync';
 
-const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
 
 describe('generationWorkflow', () => {
   const stack = usePipeline('wf');

@@ -67,7 +67,7 @@ describe('moderationWorkflow', () => {
       const frames = new Uint8Array(fps * frameBytes);
       for (let f = 0; f < fps; f++) frames.fill(Math.floor((2 * hz * (second * fps + f)) / fps) % 2 === 0 ? 235 : 16, f * frameBytes, (f + 1) * frameBytes);
       const file = path.join(testEnv.tmpDir, `strobe-${randomUUID()}.ts`);
-      await createFfmpeg({ ffmpegPath: undefined }).encodeRgbSegment({ frames, width, height, fps, outFile: file });
+      await createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }).encodeRgbSegment({ frames, width, height, fps, outFile: file });
       const segmentKey = `videos/video_test/strobe-${hz}-${second}.ts`;
       await activities.blobs.put(segmentKey, fs.readFileSync(file));
       const measured = await activities.activities.measureSegmentFlashes({ segmentKey, width, height });

@@ -7,10 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { SceneDescribedData, VideoEvent, VideoRequestedData } from '../../domain/video';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { videoRequest, usePipeline } from '../support/pipeline';
+import { testEnv } from '../support/env';
 
 const request = (prompt: string, overrides: Partial<VideoRequestedData> = {}) => videoRequest(prompt, { seconds: 1, seed: 11, ...overrides });
 
-const ffmpeg = createFfmpeg({ ffmpegPath: undefined });
+const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
 
 const B = 8;
 const rows = (xs: number[], stride: number) => Array.from({ length: xs.length / stride }, (_, i) => xs.slice(i * stride, (i + 1) * stride));
