@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { loadConfig } from '../infra/config';
 import type { EventData, ExpectedRevision, Position } from '../infra/eventstore/port';
-import { PgEventStore } from '../infra/eventstore/postgres';
+import { eventsTableDdl, PgEventStore } from '../infra/eventstore/postgres';
 import { startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { fmt, renderTable, type Cell } from './bench/table';
 import { writeResults } from './bench/results';
@@ -331,24 +331,6 @@ function floorAppend(pool: pg.Pool, schema: string): AppendFn {
   };
 }
 
-/** The same columns, keys and unique constraints as the store's events table (see its migration in postgres.ts). */
-function floorTableDdl(schema: string): string {
-  return `CREATE TABLE ${schema}.floor_events (
-    global_seq bigserial NOT NULL,
-    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    event_id uuid NOT NULL,
-    stream_name text NOT NULL,
-    revision bigint NOT NULL,
-    type text NOT NULL,
-    data jsonb NOT NULL,
-    metadata jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    PRIMARY KEY (transaction_id, global_seq),
-    CONSTRAINT floor_events_event_id_unique UNIQUE (event_id),
-    CONSTRAINT floor_events_stream_revision_unique UNIQUE (stream_name, revision)
-  )`;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Reads
 
@@ -554,7 +536,8 @@ async function main(): Promise<void> {
       poolSize,
     });
     cleanup.push('close store', () => store.close());
-    await admin.query(floorTableDdl(schema));
+    // The floor's table has the same columns, keys and unique constraints as the store's events table.
+    await admin.query(eventsTableDdl(schema, 'floor_events'));
     const floorPool = new pg.Pool({ connectionString: withAppName(target.connectionString, 'bench-floor'), max: poolSize });
     floorPool.on('error', () => undefined); // an idle connection dropped by the server is not a benchmark error
     cleanup.push('close floor pool', () => floorPool.end());

@@ -50,13 +50,12 @@ export interface PgEventStoreOptions {
 const WRONG_VERSION = 'RF001';
 const PAGE = 1000;
 
-function migrations(s: string): string[] {
-  return [
-    `CREATE TABLE ${s}.streams (
-       stream_name text PRIMARY KEY,
-       revision bigint NOT NULL
-     );
-     CREATE TABLE ${s}.events (
+/**
+ * The events table in schema `s` (quoted): its columns, keys and unique constraints. `table` names another table of the
+ * same shape (the event store bench's plain-INSERT floor); the constraints are named after the table.
+ */
+export function eventsTableDdl(s: string, table = 'events'): string {
+  return `CREATE TABLE ${s}.${table} (
        global_seq bigserial NOT NULL,
        transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
        event_id uuid NOT NULL,
@@ -67,9 +66,18 @@ function migrations(s: string): string[] {
        metadata jsonb NOT NULL,
        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
        PRIMARY KEY (transaction_id, global_seq),
-       CONSTRAINT events_event_id_unique UNIQUE (event_id),
-       CONSTRAINT events_stream_revision_unique UNIQUE (stream_name, revision)
+       CONSTRAINT ${table}_event_id_unique UNIQUE (event_id),
+       CONSTRAINT ${table}_stream_revision_unique UNIQUE (stream_name, revision)
+     )`;
+}
+
+function migrations(s: string): string[] {
+  return [
+    `CREATE TABLE ${s}.streams (
+       stream_name text PRIMARY KEY,
+       revision bigint NOT NULL
      );
+     ${eventsTableDdl(s)};
      -- One round trip per append: lock the stream row, check the expected revision, insert the batch.
      CREATE FUNCTION ${s}.append_events(p_stream text, p_expected text, p_ids uuid[], p_types text[], p_data text[], p_meta text[])
      RETURNS TABLE (next_revision bigint, commit_position text, prepare_position bigint)

@@ -3,9 +3,10 @@
 // build, which is how a change that would break running workflows (non-determinism) is found before it is deployed.
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
-import type { History } from '@temporalio/common/lib/proto-utils';
+// These convert with @temporalio/common's protobufjs the types of @temporalio/proto, so both must resolve the same
+// protobufjs: package.json's overrides keep one copy in the install (with two, every history fails: "type must be a Type").
+import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { historyFromJSON, historyToJSON } from './historyJson';
 
 /** Something given as a history that is not one; `reason` says what is wrong in words for the person who sent it. */
 export class NotAHistoryError extends Error {
