@@ -4,7 +4,7 @@
 // after an Update); this table is for listing across cameos and for services that read models, not streams.
 import type { RecordedEvent } from '../infra/eventstore/port';
 import { field } from './engagement';
-import type { ReadModel } from './runner';
+import type { ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 
 export const APPEARANCES_READ_MODEL = 'cameo_appearances';

@@ -6,7 +6,7 @@
 // values as they were at the snapshot. Counters of videos not yet published (liked by their owner, remixed while
 // private) live in feed_counters and come along when the video is published.
 import type { RecordedEvent } from '../infra/eventstore/port';
-import type { ReadModel } from './runner';
+import type { ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 import { field, MalformedEvent, VIDEO_STREAM_PREFIX, videoIdOf } from './engagement';
 

@@ -1,6 +1,6 @@
 // The likes read model: one row per (video, user) who likes it now, from VideoLiked / VideoUnliked on `video-<id>`.
 import type { RecordedEvent } from '../infra/eventstore/port';
-import type { ReadModel } from './runner';
+import type { ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 import { field, VIDEO_STREAM_PREFIX, videoIdOf } from './engagement';
 

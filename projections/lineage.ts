@@ -2,7 +2,7 @@
 // of its VideoRequested), its owner, prompt and creation time. A chain of any length is walked by one recursive query
 // in PostgreSQL (lineageQuery.ts), not by the API; no root or depth is stored, since a parent's row need not exist yet.
 import type { RecordedEvent } from '../infra/eventstore/port';
-import type { ReadModel } from './runner';
+import type { ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 import { field, MalformedEvent, optionalString, VIDEO_STREAM_PREFIX, videoIdOf } from './engagement';
 

@@ -3,7 +3,7 @@ import { createAppearancesReadModel } from './appearances';
 import { createFeedReadModel } from './feed';
 import { createLikesReadModel } from './likes';
 import { createLineageReadModel } from './lineage';
-import type { ReadModel } from './runner';
+import type { ReadModel } from './projection';
 import { createVideosReadModel } from './videos';
 
 export function createReadModels(): ReadModel[] {

@@ -18,7 +18,8 @@ import { createHash } from 'node:crypto';
 import { comparePositions, positionFromString, type EventStore, type Position } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
 import type { PgPool } from '../infra/postgres/pool';
-import { catchUp, rebuild, type ReadModel } from './runner';
+import type { ReadModel } from './projection';
+import { catchUp, rebuild } from './rebuild';
 import { leaseClient, migrateStore, migrationLockKey, quoteSchema, type LeasedClient } from './store';
 
 export interface RebuildSwapOptions {

@@ -5,7 +5,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { evolve, initialVideoState, type VideoEvent, type VideoEventType, type VideoState } from '../domain/video';
 import { advanceTimeline, type TimelineEntry } from '../domain/video/timeline';
 import type { RecordedEvent } from '../infra/eventstore/port';
-import type { ReadModel } from './runner';
+import type { ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 
 export const VIDEOS_READ_MODEL = 'videos';

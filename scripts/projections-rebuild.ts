@@ -9,7 +9,7 @@ import { createLogger } from '../infra/logger';
 import { createPgPool, pingPgPool, type PgPool } from '../infra/postgres/pool';
 import { createReadModels } from '../projections/readModels';
 import { rebuildAndSwap, type RebuildSwapResult } from '../projections/rebuildSwap';
-import type { ReadModel } from '../projections/runner';
+import type { ReadModel } from '../projections/projection';
 import { findDatabase, NoDatabaseError, redactUrl } from './database';
 
 const USAGE = 'usage: npm run projections:rebuild -- [read model ...]   (no read model: all of them)';

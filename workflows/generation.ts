@@ -1,8 +1,9 @@
-// generationWorkflow: a prompt becomes a video. Request recorded; prompt moderated (child workflow); chunks planned;
-// the scene described (from the prompt; a remix's parent's changed by it; an extension's source's) and recorded;
-// video chunk i on the `gpu` queue, then audio chunk i beside video chunk i+1; mux; output moderated (child);
-// completed as a private draft, and published when asked. Every step is a command to the video decider whose events
-// are appended through an activity, with the stream's expected revision.
+// generationWorkflow: a prompt becomes a video. Request recorded; prompt moderated (child workflow); cameo uses
+// reserved and chunks planned; the scene described (from the prompt; a remix's parent's changed by it; an extension's
+// source's) and recorded; video chunk i on the `gpu` queue, then audio chunk i beside video chunk i+1; mux beside the
+// output's moderation (child); consent checked again; completed as a private draft, then recorded on a remix's parent
+// and published when asked. Each phase is a function below, in that order (`generate` runs them). Every step is a
+// command to the video decider whose events are appended through an activity, with the stream's expected revision.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -18,13 +19,14 @@ import {
 import type { Activities } from '../activities';
 import { contentKeys, inputReferenceKey } from '../domain/video/content';
 import { decide, evolve, foldVideo, initialVideoState, isFinished, type SceneDescribedData, type SceneSource, type VideoCommand, type VideoEvent, type VideoRequestedData, type VideoState } from '../domain/video';
-import type { GpuActivities } from '../gpu-workers/activities';
+import type { MuxResult } from '../activities/mux';
+import type { ChunkJob, GpuActivities } from '../gpu-workers/activities';
 import type { Scene } from '../gpu-workers/engine/engine';
 import { consentRevokedSignal, GPU_TASK_QUEUE } from './definitions';
-import { moderationWorkflow } from './moderation';
+import { moderationWorkflow, type ModerationResult } from './moderation';
 import { publishWorkflow } from './publish';
 import { recordRemixWorkflow } from './recordRemix';
-import { streamWriter } from './streamWriter';
+import { streamWriter, type StreamWriter } from './streamWriter';
 
 const { reserveCameoUse, checkCameoUse, readVideoStream } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -104,258 +106,389 @@ interface ScenePlan {
   promptUsed: string;
 }
 
-export async function generationWorkflow(input: GenerationInput): Promise<Progress> {
-  const { request } = input;
-  const gpu = gpuActivities(input.gpuTaskQueue ?? GPU_TASK_QUEUE);
-  const stream = workflowInfo().workflowId;
-  let state = initialVideoState;
-  const writer = streamWriter(stream, { actor: input.actor, correlationId: request.video_id });
-  // Commands are decided in the order they are given, each against the state the ones before it leave (the
-  // stream writer computes a request only after every earlier one), and given together they are decided in turn and
-  // appended as one batch; once one of them ends the video, the rest are not decided. `state` moves on when a command
-  // is decided; a failed append fails the workflow.
-  const decideAll = (commands: VideoCommand[]): VideoEvent[] => {
+/**
+ * One run of the workflow: its request, the video as decided so far, and how commands reach the video's stream.
+ * Commands are decided in the order they are given, each against the state the ones before it leave (the stream
+ * writer computes a request only after every earlier one), and given together they are decided in turn and appended
+ * as one batch; once one of them ends the video, the rest are not decided. `state` moves on when a command is decided;
+ * a failed append fails the workflow.
+ */
+class VideoRun {
+  readonly request: VideoRequestedData;
+  readonly actor: string;
+  readonly gpu: ReturnType<typeof gpuActivities>;
+  state: VideoState = initialVideoState;
+  private readonly writer: StreamWriter;
+  // Appends still in flight that the work went on without (see `decideNow`); all are awaited before the mux, and
+  // before the workflow ends.
+  private readonly recording: Promise<unknown>[] = [];
+
+  constructor(input: GenerationInput) {
+    this.request = input.request;
+    this.actor = input.actor;
+    this.gpu = gpuActivities(input.gpuTaskQueue ?? GPU_TASK_QUEUE);
+    this.writer = streamWriter(workflowInfo().workflowId, { actor: input.actor, correlationId: input.request.video_id });
+  }
+
+  /** Decides the commands and resolves once their events are recorded. */
+  async apply(...commands: VideoCommand[]): Promise<void> {
+    await this.writer.append(() => this.decideAll(commands), commands[0]!.type);
+  }
+
+  /**
+   * Decides `commands` and resolves as soon as they are decided (`state` includes them), while their append goes on:
+   * what follows (the next GPU activity) is scheduled beside it instead of after it. The stream still gets them
+   * before anything decided later; a failed append fails the workflow where `recorded()` is awaited.
+   */
+  async decideNow(...commands: VideoCommand[]): Promise<void> {
+    let decided!: () => void;
+    const isDecided = new Promise<void>((resolve) => (decided = resolve));
+    const append = this.writer.append(() => {
+      const batch = this.decideAll(commands);
+      decided();
+      return batch;
+    }, commands[0]!.type);
+    append.catch(() => undefined); // surfaces where `recorded()` is awaited
+    this.recording.push(append);
+    await Promise.race([isDecided, append]);
+  }
+
+  /** Every append `decideNow` left in flight, recorded. */
+  recorded(): Promise<unknown[]> {
+    return Promise.all(this.recording);
+  }
+
+  /** The progress once every append in flight is recorded: how a video that ended early returns. */
+  settled(): Promise<Progress> {
+    return this.recorded().then(() => this.progress());
+  }
+
+  progress(): Progress {
+    const { state } = this;
+    return {
+      status: state.status,
+      stage: state.stage,
+      progress: state.progress,
+      chunks: { total: state.chunks.total, video_done: state.chunks.videoDone, audio_done: state.chunks.audioDone },
+    };
+  }
+
+  /** Read through a method: `apply` replaces `state`, which the compiler's narrowing cannot see. */
+  blocked(): boolean {
+    return this.state.stage === 'blocked';
+  }
+
+  /** Stops the video for want of consent, unless it has already ended. */
+  async stop(code: ConsentCode, message: string): Promise<void> {
+    if (!isFinished(this.state)) await CancellationScope.nonCancellable(() => this.apply({ type: 'StopVideo', data: { code, message: message.slice(0, 500), at: now() } }));
+  }
+
+  private decideAll(commands: VideoCommand[]): VideoEvent[] {
     const batch: VideoEvent[] = [];
-    let next = state;
+    let next = this.state;
     for (const command of commands) {
       if (batch.length > 0 && isFinished(next)) break;
       const decided = decide(command, next);
       next = decided.reduce(evolve, next);
       batch.push(...decided);
     }
-    state = next;
+    this.state = next;
     return batch;
-  };
-  const apply = async (...commands: VideoCommand[]): Promise<void> => {
-    await writer.append(() => decideAll(commands), commands[0]!.type);
-  };
-  // Appends still in flight that the work went on without (see `decideNow`); all are awaited before the mux, and
-  // before the workflow ends.
-  const recording: Promise<unknown>[] = [];
-  const recorded = () => Promise.all(recording);
-  /**
-   * Decides `commands` and resolves as soon as they are decided (`state` includes them), while their append goes on:
-   * what follows (the next GPU activity) is scheduled beside it instead of after it. The stream still gets them
-   * before anything decided later; a failed append fails the workflow where `recorded()` is awaited.
-   */
-  const decideNow = async (...commands: VideoCommand[]): Promise<void> => {
-    let decided!: () => void;
-    const isDecided = new Promise<void>((resolve) => (decided = resolve));
-    const append = writer.append(() => {
-      const batch = decideAll(commands);
-      decided();
-      return batch;
-    }, commands[0]!.type);
-    append.catch(() => undefined); // surfaces where `recorded()` is awaited
-    recording.push(append);
-    await Promise.race([isDecided, append]);
-  };
-  const progress = (): Progress => ({
-    status: state.status,
-    stage: state.stage,
-    progress: state.progress,
-    chunks: { total: state.chunks.total, video_done: state.chunks.videoDone, audio_done: state.chunks.audioDone },
-  });
-  setHandler(progressQuery, progress);
-  // Read through a function: `apply` replaces `state`, which the compiler's narrowing cannot see.
-  const blocked = () => state.stage === 'blocked';
-  /** Stops the video for want of consent, unless it has already ended. */
-  const stop = async (code: 'consent_missing' | 'consent_revoked', message: string): Promise<Progress> => {
-    if (!isFinished(state)) await CancellationScope.nonCancellable(() => apply({ type: 'StopVideo', data: { code, message: message.slice(0, 500), at: now() } }));
-    return progress();
-  };
+  }
+}
+
+type ConsentCode = 'consent_missing' | 'consent_revoked';
+
+export async function generationWorkflow(input: GenerationInput): Promise<Progress> {
+  const run = new VideoRun(input);
+  setHandler(progressQuery, () => run.progress());
 
   // A cameo's owner revoking consent (or narrowing it, or deleting the cameo) stops the job wherever it is: the
   // work scope is cancelled (GPU chunks stop through their heartbeats) and the video ends blocked.
-  let revoked: { cameo_id: string; code: 'consent_missing' | 'consent_revoked'; reason: string } | undefined;
+  let revoked: { cameo_id: string; code: ConsentCode; reason: string } | undefined;
   const work = new CancellationScope();
   setHandler(consentRevokedSignal, (signal) => {
-    if (revoked || isFinished(state)) return;
+    if (revoked || isFinished(run.state)) return;
     revoked = signal;
     work.cancel();
   });
 
   try {
-    return await work.run(() => generate());
+    return await work.run(() => generate(run));
   } catch (err) {
-    if (revoked && isCancellation(err)) return await stop(revoked.code, `consent for cameo ${revoked.cameo_id} was withdrawn: ${revoked.reason}`);
+    if (revoked && isCancellation(err)) {
+      await run.stop(revoked.code, `consent for cameo ${revoked.cameo_id} was withdrawn: ${revoked.reason}`);
+      return run.progress();
+    }
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => apply({ type: 'CancelVideo', data: { by: input.actor, at: now() } }));
+      await CancellationScope.nonCancellable(() => run.apply({ type: 'CancelVideo', data: { by: input.actor, at: now() } }));
       throw err;
     }
-    const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-    const code =
-      err instanceof ApplicationFailure && err.type === 'invalid_request'
-        ? 'invalid_request'
-        : err instanceof ActivityFailure && (err.activityType?.startsWith('render') || err.activityType === 'describeVideoScene')
-          ? 'render_failed'
-          : err instanceof ActivityFailure && err.activityType === 'muxVideo'
-            ? 'mux_failed'
-            : 'internal_error';
-    await CancellationScope.nonCancellable(() => apply({ type: 'FailVideo', data: { code, message: message.slice(0, 500), at: now() } }));
-    throw ApplicationFailure.nonRetryable(`video ${request.video_id} failed: ${message}`, code);
+    return await fail(run, err);
   }
+}
 
-  async function generate(): Promise<Progress> {
-    // The request is recorded while the prompt is judged: neither waits for the other.
-    const requested = apply({ type: 'RequestVideo', data: request });
-    requested.catch(() => undefined); // awaited below, after the verdict
-    const promptCase = `case_${uuid4().replace(/-/g, '')}`;
-    const promptVerdict = await executeChild(moderationWorkflow, {
-      workflowId: `moderation-${promptCase}`,
-      args: [{ caseId: promptCase, subjectId: request.video_id, subject: { stage: 'prompt', prompt: request.prompt }, actor: input.actor, correlationId: request.video_id }],
-    });
-    await requested;
-    const verdict: VideoCommand = { type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } };
-    // An extension's plan continues its source's frames, so the source (a remix's parent too) is read first.
-    const origin = await readOrigin();
-    const plan: VideoCommand = { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, ...(origin.fromFrame > 0 ? { from_frame: origin.fromFrame } : {}), at: now() } };
-    let likenessKey: string | undefined;
-    // The verdict and the scene are decided before the next GPU activity and appended beside it. No patch: the
-    // commands are the same, only sent a workflow task earlier, and histories from before replay (a fixture shows it).
-    if (request.cameo_ids.length === 0) {
-      await decideNow(verdict, plan);
-    } else {
-      await apply(verdict);
-      if (blocked()) return progress();
-      // A use of each cameo is reserved on the cameo's workflow before any GPU work; without consent the video stops.
-      const reservations: VideoCommand[] = [];
-      for (const cameoId of request.cameo_ids) {
-        const reserved = await reserveCameoUse({ cameoId, videoId: request.video_id, userId: request.owner_id });
-        if (!reserved.ok) return await stop(reserved.code, `cameo ${cameoId}: ${reserved.reason}`);
-        likenessKey ??= reserved.likeness_key ?? undefined;
-        reservations.push({ type: 'ReserveCameo', data: { cameo_id: cameoId, basis: reserved.basis, grant_revision: reserved.grant_revision, at: now() } });
-      }
-      await decideNow(...reservations, plan);
+/**
+ * The job, phase by phase. A phase after which the video may have ended (a blocked verdict, a consent refused) is
+ * followed by the check that returns its progress there.
+ */
+async function generate(run: VideoRun): Promise<Progress> {
+  const verdict = await moderatePrompt(run);
+  // An extension's plan continues its source's frames, so the source (a remix's parent too) is read first.
+  const origin = await readOrigin(run.request);
+  const cast = await reserveCameos(run, verdict, chunkPlan(origin));
+  if (!cast) return run.progress();
+  if (run.blocked()) return await run.settled();
+  const scene = await describeScene(run, origin);
+  if (run.blocked()) return await run.settled();
+  const measurements = await renderChunks(run, origin, scene, cast.likenessKey);
+  const output = await muxAndReview(run, origin, measurements);
+  if (!(await consentHolds(run))) return run.progress();
+  await complete(run, output);
+  if (run.blocked()) return run.progress();
+  await recordRemix(run);
+  await publish(run);
+  return run.progress();
+}
+
+/** Records the request while a child moderationWorkflow judges the prompt (neither waits for the other); returns the verdict to decide. */
+async function moderatePrompt(run: VideoRun): Promise<VideoCommand> {
+  const { request } = run;
+  const requested = run.apply({ type: 'RequestVideo', data: request });
+  requested.catch(() => undefined); // awaited below, after the verdict
+  const promptCase = `case_${uuid4().replace(/-/g, '')}`;
+  const promptVerdict = await executeChild(moderationWorkflow, {
+    workflowId: `moderation-${promptCase}`,
+    args: [{ caseId: promptCase, subjectId: request.video_id, subject: { stage: 'prompt', prompt: request.prompt }, actor: run.actor, correlationId: request.video_id }],
+  });
+  await requested;
+  return { type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } };
+}
+
+/** The video this one builds on (a remix's parent, an extension's source), read from its stream; none for a prompt. */
+async function readOrigin(request: VideoRequestedData): Promise<Origin> {
+  const parentId = request.extended_from_video_id ?? request.remixed_from_video_id;
+  if (!parentId) return { fromFrame: 0 };
+  const parent = await readVideo(parentId);
+  if (!parent.request || parent.status !== 'completed' || parent.deleted) {
+    throw ApplicationFailure.nonRetryable(`source video ${parentId} is not a completed video`, 'invalid_request');
+  }
+  const parentOf = { id: parentId, request: parent.request, scene: parent.scene ?? null };
+  if (!request.extended_from_video_id) return { parent: parentOf, fromFrame: 0 };
+  const last = parent.chunks.plan[parent.chunks.plan.length - 1]!;
+  return { parent: parentOf, fromFrame: last.start_frame + last.num_frames, continues: { videoId: parentId, index: last.index, ...(await contentChunks(parent)) } };
+}
+
+/** The chunks to render: 24 fps, chunks of 24 frames; an extension's start where its source's frames stopped. */
+function chunkPlan(origin: Origin): VideoCommand {
+  return { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, ...(origin.fromFrame > 0 ? { from_frame: origin.fromFrame } : {}), at: now() } };
+}
+
+/**
+ * Decides the prompt's verdict and the chunk plan, reserving a use of each cameo on its cameo's workflow in between,
+ * before any GPU work. Returns the likeness to render, or undefined when a cameo's consent is refused (the video is
+ * then stopped); a blocked prompt leaves the video blocked, which the caller checks.
+ */
+async function reserveCameos(run: VideoRun, verdict: VideoCommand, plan: VideoCommand): Promise<{ likenessKey: string | undefined } | undefined> {
+  const { request } = run;
+  // The verdict and the scene are decided before the next GPU activity and appended beside it. No patch: the
+  // commands are the same, only sent a workflow task earlier, and histories from before replay (a fixture shows it).
+  if (request.cameo_ids.length === 0) {
+    await run.decideNow(verdict, plan);
+    return { likenessKey: undefined };
+  }
+  await run.apply(verdict);
+  if (run.blocked()) return undefined;
+  let likenessKey: string | undefined;
+  const reservations: VideoCommand[] = [];
+  for (const cameoId of request.cameo_ids) {
+    const reserved = await reserveCameoUse({ cameoId, videoId: request.video_id, userId: request.owner_id });
+    if (!reserved.ok) {
+      await run.stop(reserved.code, `cameo ${cameoId}: ${reserved.reason}`);
+      return undefined;
     }
-    if (blocked()) return await recorded().then(progress);
-    // The scene is described on the GPU queue and recorded before any chunk, and every chunk renders exactly it.
-    const planned = await planScene(origin);
-    const { scene } = planned;
-    await decideNow({ type: 'RecordScene', data: { prompt_used: planned.promptUsed, seed: scene.seed, pack: scene.pack, width: scene.width, height: scene.height, bodies: scene.bodies, world: scene.world, ambient: scene.ambient, initial_state: scene.initialState, source: planned.source, at: now() } });
-    if (blocked()) return await recorded().then(progress);
+    likenessKey ??= reserved.likeness_key ?? undefined;
+    reservations.push({ type: 'ReserveCameo', data: { cameo_id: cameoId, basis: reserved.basis, grant_revision: reserved.grant_revision, at: now() } });
+  }
+  await run.decideNow(...reservations, plan);
+  return { likenessKey };
+}
 
-    const [width, height] = request.size.split('x').map(Number) as [number, number];
-    const job = (index: number) => {
-      const chunk = state.chunks.plan[index]!;
-      const upcoming = state.chunks.plan.slice(index + 1).map((c) => ({ startFrame: c.start_frame, numFrames: c.num_frames }));
-      return {
-        videoId: request.video_id,
-        index,
-        startFrame: chunk.start_frame,
-        numFrames: chunk.num_frames,
-        prompt: request.prompt,
-        seed: request.seed,
-        size: request.size,
-        style: request.style,
-        camera: request.camera,
-        scene,
-        ...(index === 0 && origin.continues ? { previous: { videoId: origin.continues.videoId, index: origin.continues.index } } : {}),
-        // The reference pack renders one likeness: the first cameo's (every cameo named is reserved all the same).
-        ...(likenessKey ? { cameo: { likenessKey } } : {}),
-        // The input_reference image is the scene's backdrop. Activity input only: histories replay unchanged.
-        ...(request.has_input_reference ? { backdrop: { key: inputReferenceKey(request.video_id) } } : {}),
-        // The GPU worker renders the chunks after this one ahead, and their activities then find them done.
-        ...(upcoming.length > 0 ? { upcoming } : {}),
-      };
-    };
-    // Video chunk i+1 is scheduled as soon as chunk i returns (it starts from the state chunk i stored); what
-    // follows from chunk i runs beside it: its event is recorded, its segment measured for the output review, and
-    // its audio rendered (after audio chunk i-1, whose tail it continues).
-    // Their failures surface where they are awaited (below); marked handled at once, so a cancellation or a failed
-    // chunk meanwhile is not also reported as an unhandled rejection.
-    const handled = <T>(p: Promise<T>): Promise<T> => (p.catch(() => undefined), p);
-    const background: Promise<unknown>[] = [handled(recorded())];
-    const measurements: Promise<{ measurementKey: string }>[] = [];
-    let audio: Promise<void> = Promise.resolve();
-    for (let index = 0; index < state.chunks.plan.length; index++) {
-      const video = await gpu.renderVideoChunk(job(index));
-      background.push(handled(apply({ type: 'RecordVideoChunk', data: { index, ...video, at: now() } })));
-      measurements.push(handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height })));
-      const previousAudio = audio;
-      audio = handled(
-        (async () => {
-          await previousAudio;
-          const rendered = await gpu.renderAudioChunk(job(index));
-          await apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } });
-        })(),
-      );
-      background.push(audio);
-    }
-    await Promise.all(background);
+/** Describes the scene on the GPU queue and decides it before any chunk: every chunk renders exactly it. */
+async function describeScene(run: VideoRun, origin: Origin): Promise<Scene> {
+  const planned = await planScene(run, origin);
+  const { scene } = planned;
+  await run.decideNow({ type: 'RecordScene', data: { prompt_used: planned.promptUsed, seed: scene.seed, pack: scene.pack, width: scene.width, height: scene.height, bodies: scene.bodies, world: scene.world, ambient: scene.ambient, initial_state: scene.initialState, source: planned.source, at: now() } });
+  return scene;
+}
 
-    // The mux and the output review run side by side: the review judges the segments the mux copies.
-    const outputCase = `case_${uuid4().replace(/-/g, '')}`;
-    const contentKey = contentKeys(request.video_id).content;
-    const review = handled(
-      Promise.all(measurements).then((measured) =>
-        executeChild(moderationWorkflow, {
-          workflowId: `moderation-${outputCase}`,
-          args: [{ caseId: outputCase, subjectId: request.video_id, subject: { stage: 'output', contentKey, measurementKeys: measured.map((m) => m.measurementKey), fps: FPS }, actor: input.actor, correlationId: request.video_id }],
-        }),
-      ),
+/** The scene from the prompt, from a remix's parent's scene changed by the prompt, or an extension's source's as it is. */
+async function planScene(run: VideoRun, origin: Origin): Promise<ScenePlan> {
+  const { request, gpu } = run;
+  const describe = (remixOf?: Scene) => gpu.describeVideoScene({ videoId: request.video_id, prompt: request.prompt, seed: request.seed, size: request.size, ...(remixOf ? { remixOf } : {}) });
+  const { parent } = origin;
+  if (!parent) return { scene: await describe(), source: 'prompt', promptUsed: request.prompt };
+  // A parent made before scenes were recorded rendered its prompt's scene: described again, the same numbers.
+  const parentScene = parent.scene
+    ? sceneOf(parent.scene)
+    : await gpu.describeVideoScene({ videoId: parent.id, prompt: parent.request.prompt, seed: parent.request.seed, size: parent.request.size });
+  if (!origin.continues) return { scene: await describe(parentScene), source: 'remix', promptUsed: request.prompt };
+  return { scene: parentScene, source: 'extension', promptUsed: parent.scene?.prompt_used ?? parent.request.prompt };
+}
+
+/**
+ * Renders every chunk and records it. Video chunk i+1 is scheduled as soon as chunk i returns (it starts from the
+ * state chunk i stored); what follows from chunk i runs beside it: its event is recorded, its segment measured for
+ * the output review, and its audio rendered (after audio chunk i-1, whose tail it continues). Resolves once every
+ * chunk and every append is recorded, with the segments' flash measurements (maybe still running).
+ */
+async function renderChunks(run: VideoRun, origin: Origin, scene: Scene, likenessKey: string | undefined): Promise<Promise<{ measurementKey: string }>[]> {
+  const { gpu } = run;
+  const [width, height] = frameSize(run.request);
+  const job = (index: number) => chunkJob(run, origin, scene, likenessKey, index);
+  const background: Promise<unknown>[] = [handled(run.recorded())];
+  const measurements: Promise<{ measurementKey: string }>[] = [];
+  let audio: Promise<void> = Promise.resolve();
+  for (let index = 0; index < run.state.chunks.plan.length; index++) {
+    const video = await gpu.renderVideoChunk(job(index));
+    background.push(handled(run.apply({ type: 'RecordVideoChunk', data: { index, ...video, at: now() } })));
+    measurements.push(handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height })));
+    const previousAudio = audio;
+    audio = handled(
+      (async () => {
+        await previousAudio;
+        const rendered = await gpu.renderAudioChunk(job(index));
+        await run.apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } });
+      })(),
     );
-    // An extension's content is its source's, then its own chunks.
-    const muxed = await muxVideo({
-      videoId: request.video_id,
-      videoKeys: [...(origin.continues?.videoKeys ?? []), ...state.chunks.plan.map((c) => state.videoChunkKeys[c.index]!)],
-      audioKeys: [...(origin.continues?.audioKeys ?? []), ...state.chunks.plan.map((c) => state.audioChunkKeys[c.index]!)],
-      fps: FPS,
-      width,
-      height,
-    });
-    const outputVerdict = await review;
-    // Consent again, just before completing: a use blocked meanwhile stops the video here.
-    for (const cameoId of request.cameo_ids) {
-      const still = await checkCameoUse({ cameoId, videoId: request.video_id, userId: request.owner_id });
-      if (!still.ok) return await stop(still.code, `cameo ${cameoId}: ${still.reason}`);
-    }
-    await apply(
-      { type: 'RecordMux', data: { ...muxed, at: now() } },
-      { type: 'RecordOutputVerdict', data: { case_id: outputCase, verdict: outputVerdict.verdict, categories: outputVerdict.categories, reasons: outputVerdict.reasons, at: now() } },
-      { type: 'CompleteVideo', data: { at: now() } },
-    );
-    if (blocked()) return progress();
-
-    if (request.remixed_from_video_id) {
-      // The parent's own workflow has long finished: a small workflow appends VideoRemixed at the revision it reads.
-      // A parent deleted meanwhile refuses it; the remix stands all the same.
-      await executeChild(recordRemixWorkflow, {
-        workflowId: `remixed-${request.video_id}`,
-        args: [{ parentVideoId: request.remixed_from_video_id, childVideoId: request.video_id, by: request.owner_id, actor: input.actor }],
-      }).catch(() => undefined);
-    }
-
-    if (request.publish) {
-      // Publishing re-checks consent; a refusal leaves the video a private draft, not a failed job.
-      await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: input.actor }] }).catch(() => undefined);
-    }
-    return progress();
+    background.push(audio);
   }
+  await Promise.all(background);
+  return measurements;
+}
 
-  /** The video this one builds on (a remix's parent, an extension's source), read from its stream; none for a prompt. */
-  async function readOrigin(): Promise<Origin> {
-    const parentId = request.extended_from_video_id ?? request.remixed_from_video_id;
-    if (!parentId) return { fromFrame: 0 };
-    const parent = await readVideo(parentId);
-    if (!parent.request || parent.status !== 'completed' || parent.deleted) {
-      throw ApplicationFailure.nonRetryable(`source video ${parentId} is not a completed video`, 'invalid_request');
+/** What the GPU worker renders chunk `index` from, its video and its audio alike. */
+function chunkJob(run: VideoRun, origin: Origin, scene: Scene, likenessKey: string | undefined, index: number): ChunkJob {
+  const { request, state } = run;
+  const chunk = state.chunks.plan[index]!;
+  const upcoming = state.chunks.plan.slice(index + 1).map((c) => ({ startFrame: c.start_frame, numFrames: c.num_frames }));
+  return {
+    videoId: request.video_id,
+    index,
+    startFrame: chunk.start_frame,
+    numFrames: chunk.num_frames,
+    prompt: request.prompt,
+    seed: request.seed,
+    size: request.size,
+    style: request.style,
+    camera: request.camera,
+    scene,
+    ...(index === 0 && origin.continues ? { previous: { videoId: origin.continues.videoId, index: origin.continues.index } } : {}),
+    // The reference pack renders one likeness: the first cameo's (every cameo named is reserved all the same).
+    ...(likenessKey ? { cameo: { likenessKey } } : {}),
+    // The input_reference image is the scene's backdrop. Activity input only: histories replay unchanged.
+    ...(request.has_input_reference ? { backdrop: { key: inputReferenceKey(request.video_id) } } : {}),
+    // The GPU worker renders the chunks after this one ahead, and their activities then find them done.
+    ...(upcoming.length > 0 ? { upcoming } : {}),
+  };
+}
+
+interface Output {
+  muxed: MuxResult;
+  caseId: string;
+  verdict: ModerationResult;
+}
+
+/** The mux and the output review, side by side: the review (a child moderationWorkflow) judges the segments the mux copies. */
+async function muxAndReview(run: VideoRun, origin: Origin, measurements: Promise<{ measurementKey: string }>[]): Promise<Output> {
+  const { request, state } = run;
+  const [width, height] = frameSize(request);
+  const caseId = `case_${uuid4().replace(/-/g, '')}`;
+  const contentKey = contentKeys(request.video_id).content;
+  const review = handled(
+    Promise.all(measurements).then((measured) =>
+      executeChild(moderationWorkflow, {
+        workflowId: `moderation-${caseId}`,
+        args: [{ caseId, subjectId: request.video_id, subject: { stage: 'output', contentKey, measurementKeys: measured.map((m) => m.measurementKey), fps: FPS }, actor: run.actor, correlationId: request.video_id }],
+      }),
+    ),
+  );
+  // An extension's content is its source's, then its own chunks.
+  const muxed = await muxVideo({
+    videoId: request.video_id,
+    videoKeys: [...(origin.continues?.videoKeys ?? []), ...state.chunks.plan.map((c) => state.videoChunkKeys[c.index]!)],
+    audioKeys: [...(origin.continues?.audioKeys ?? []), ...state.chunks.plan.map((c) => state.audioChunkKeys[c.index]!)],
+    fps: FPS,
+    width,
+    height,
+  });
+  return { muxed, caseId, verdict: await review };
+}
+
+/** Consent again, just before completing: a use blocked meanwhile stops the video here (false). */
+async function consentHolds(run: VideoRun): Promise<boolean> {
+  const { request } = run;
+  for (const cameoId of request.cameo_ids) {
+    const still = await checkCameoUse({ cameoId, videoId: request.video_id, userId: request.owner_id });
+    if (!still.ok) {
+      await run.stop(still.code, `cameo ${cameoId}: ${still.reason}`);
+      return false;
     }
-    const parentOf = { id: parentId, request: parent.request, scene: parent.scene ?? null };
-    if (!request.extended_from_video_id) return { parent: parentOf, fromFrame: 0 };
-    const last = parent.chunks.plan[parent.chunks.plan.length - 1]!;
-    return { parent: parentOf, fromFrame: last.start_frame + last.num_frames, continues: { videoId: parentId, index: last.index, ...(await contentChunks(parent)) } };
   }
+  return true;
+}
 
-  async function planScene(origin: Origin): Promise<ScenePlan> {
-    const describe = (remixOf?: Scene) => gpu.describeVideoScene({ videoId: request.video_id, prompt: request.prompt, seed: request.seed, size: request.size, ...(remixOf ? { remixOf } : {}) });
-    const { parent } = origin;
-    if (!parent) return { scene: await describe(), source: 'prompt', promptUsed: request.prompt };
-    // A parent made before scenes were recorded rendered its prompt's scene: described again, the same numbers.
-    const parentScene = parent.scene
-      ? sceneOf(parent.scene)
-      : await gpu.describeVideoScene({ videoId: parent.id, prompt: parent.request.prompt, seed: parent.request.seed, size: parent.request.size });
-    if (!origin.continues) return { scene: await describe(parentScene), source: 'remix', promptUsed: request.prompt };
-    return { scene: parentScene, source: 'extension', promptUsed: parent.scene?.prompt_used ?? parent.request.prompt };
-  }
+/** One append records the mux, the output's verdict and the completion (or, for a blocked output, the block). */
+async function complete(run: VideoRun, { muxed, caseId, verdict }: Output): Promise<void> {
+  await run.apply(
+    { type: 'RecordMux', data: { ...muxed, at: now() } },
+    { type: 'RecordOutputVerdict', data: { case_id: caseId, verdict: verdict.verdict, categories: verdict.categories, reasons: verdict.reasons, at: now() } },
+    { type: 'CompleteVideo', data: { at: now() } },
+  );
+}
+
+/**
+ * A remix is recorded on its parent's stream. The parent's own workflow has long finished: a small workflow appends
+ * VideoRemixed at the revision it reads. A parent deleted meanwhile refuses it; the remix stands all the same.
+ */
+async function recordRemix(run: VideoRun): Promise<void> {
+  const { request } = run;
+  if (!request.remixed_from_video_id) return;
+  await executeChild(recordRemixWorkflow, {
+    workflowId: `remixed-${request.video_id}`,
+    args: [{ parentVideoId: request.remixed_from_video_id, childVideoId: request.video_id, by: request.owner_id, actor: run.actor }],
+  }).catch(() => undefined);
+}
+
+/** Publishes when asked. Publishing re-checks consent; a refusal leaves the video a private draft, not a failed job. */
+async function publish(run: VideoRun): Promise<void> {
+  const { request } = run;
+  if (!request.publish) return;
+  await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: run.actor }] }).catch(() => undefined);
+}
+
+/** Records the failure, coded by the step that failed, and fails the workflow. */
+async function fail(run: VideoRun, err: unknown): Promise<never> {
+  const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+  const code =
+    err instanceof ApplicationFailure && err.type === 'invalid_request'
+      ? 'invalid_request'
+      : err instanceof ActivityFailure && (err.activityType?.startsWith('render') || err.activityType === 'describeVideoScene')
+        ? 'render_failed'
+        : err instanceof ActivityFailure && err.activityType === 'muxVideo'
+          ? 'mux_failed'
+          : 'internal_error';
+  await CancellationScope.nonCancellable(() => run.apply({ type: 'FailVideo', data: { code, message: message.slice(0, 500), at: now() } }));
+  throw ApplicationFailure.nonRetryable(`video ${run.request.video_id} failed: ${message}`, code);
+}
+
+/** The frame's width and height, from a size such as "512x512". */
+function frameSize(request: VideoRequestedData): [number, number] {
+  return request.size.split('x').map(Number) as [number, number];
+}
+
+/** Marks a promise's failure handled at once (it surfaces where the promise is awaited), so a cancellation or a failed chunk meanwhile is not also reported as an unhandled rejection. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

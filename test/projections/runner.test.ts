@@ -10,7 +10,9 @@ import { comparePositions, positionFromString, positionToString, type Position, 
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger } from '../../infra/logger';
 import type { PgPool } from '../../infra/postgres/pool';
-import { ProjectionRunner, rebuild, type ReadModel } from '../../projections/runner';
+import type { ReadModel } from '../../projections/projection';
+import { rebuild } from '../../projections/rebuild';
+import { ProjectionRunner } from '../../projections/runner';
 import { listParked, quoteSchema, readCheckpoint, type SqlClient } from '../../projections/store';
 import { createVideosReadModel, type VideoRow } from '../../projections/videos';
 import { eventually, testEnv } from '../support/env';

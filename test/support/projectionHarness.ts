@@ -9,7 +9,8 @@ import type { Position } from '../../infra/eventstore/port';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createPgPool, type PgPool } from '../../infra/postgres/pool';
-import { ProjectionRunner, type ReadModel } from '../../projections/runner';
+import type { ReadModel } from '../../projections/projection';
+import { ProjectionRunner } from '../../projections/runner';
 import { testEnv } from './env';
 
 export interface ProjectionTestState {

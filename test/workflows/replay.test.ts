@@ -83,7 +83,7 @@ describe('a workflow change that issues different commands', () => {
     [changed, unguarded] = await Promise.all([
       bundleChangedCopy({
         // The generation reads the video's stream before anything else: a command the recorded histories do not have.
-        'generation.ts': [['    const requested = apply(', "    await readVideoStream({ stream: `video-${request.video_id}` });\n    const requested = apply("]],
+        'generation.ts': [['  const requested = run.apply(', "  await readVideoStream({ stream: `video-${request.video_id}` });\n  const requested = run.apply("]],
       }),
       bundleChangedCopy({
         'publish.ts': [["patched('publish-cameo-uses-in-one-activity')", 'true']],
