@@ -102,7 +102,7 @@ function url(env: Env, name: string, schemes: readonly string[]): string | undef
 function hostPort(env: Env, name: string): string | undefined {
   const raw = text(env, name);
   if (raw === undefined) return undefined;
-  if (!/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/.test(raw)) throw new ConfigError(name, raw, 'host:port, e.g. 127.0.0.1:7233');
+  if (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(raw)) throw new ConfigError(name, raw, 'host:port, e.g. 127.0.0.1:7233');
   return raw;
 }
 

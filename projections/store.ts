@@ -7,6 +7,7 @@ export const DEFAULT_READMODELS_SCHEMA = 'readmodels';
 
 /** What a read model needs of a connection: `pg`'s Client, PoolClient and Pool all fit, and nothing else of the driver leaks in. */
 export interface SqlClient {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's own signature (QueryResultRow, default any), so its clients fit
   query<R extends Record<string, any> = any>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 

@@ -499,7 +499,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
 async function waitUntilReady(apiUrl: string, logger: Logger, stopping: () => boolean): Promise<void> {
   const started = Date.now();
   let warned = false;
-  let last = '';
+  let last: string;
   while (!stopping()) {
     try {
       const res = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(5000) });

@@ -8,7 +8,7 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 export const REQUEST_ID_LOG_LABEL = 'requestId';
 
 // Bounded and free of spaces and quotes: it is logged and echoed, so it must not carry anything else.
-const VALID = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
+const VALID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** For fastify's `genReqId` option. */
 export function requestIdOf(req: IncomingMessage): string {

@@ -230,23 +230,22 @@ describe('videos read model', () => {
     const owner = `user_pages_${suffix}`;
     const other = `user_other_${suffix}`;
     const mine: { id: string; at: number }[] = [];
-    let last: Position | undefined;
     // Pairs share a created_at, so the id must break ties for a page boundary to be exact.
     const order = Array.from({ length: 25 }, (_, i) => i).sort(() => Math.random() - 0.5);
     for (const i of order) {
       const id = `video_p${String(i).padStart(2, '0')}_${suffix}`;
       const at = 5000 + Math.floor(i / 2);
       mine.push({ id, at });
-      last = await append(id, [requested(id, owner, at)]);
+      await append(id, [requested(id, owner, at)]);
     }
     for (let i = 0; i < 5; i++) {
       const id = `video_o${i}_${suffix}`;
-      last = await append(id, [requested(id, other, 5000 + i)]);
+      await append(id, [requested(id, other, 5000 + i)]);
     }
     const gone = `video_gone_${suffix}`;
     await append(gone, [requested(gone, owner, 5003)]);
-    last = await append(gone, [{ type: 'VideoDeleted', data: { by: owner, at: 5100 } }]);
-    await runner.waitFor(last!, { timeoutMs: 20000 });
+    const last = await append(gone, [{ type: 'VideoDeleted', data: { by: owner, at: 5100 } }]);
+    await runner.waitFor(last, { timeoutMs: 20000 });
 
     const query = createVideosQuery(pool, { schema });
     const asc = [...mine].sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => v.id);
