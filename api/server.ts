@@ -21,7 +21,8 @@ import { engagementRoutes } from './routes/engagement';
 import { operationsRoutes } from './routes/operations';
 import { remixRoutes } from './routes/remix';
 import { usersRoutes } from './routes/users';
-import { videosRoutes, type VideosRoutesOptions } from './routes/videos';
+import { videosRoutes } from './routes/videos';
+import type { VideosRoutesOptions } from './videos/context';
 import { createViewCounter } from './videos/views';
 
 /** The largest input_reference image, unless the videos config says otherwise. */

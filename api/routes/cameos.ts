@@ -54,7 +54,7 @@ import { checkDisplayName, readUpload } from '../cameos/upload';
 import { callerOf, hasRole, problemResponse } from '../plugins/auth';
 import { contentRefusal, ProblemError, unprocessableResponse } from '../plugins/errors';
 import { invalidParams, type FieldError } from '../videos/params';
-import type { VideoReadModel } from './videos';
+import type { VideoReadModel } from '../videos/readModel';
 
 export interface CameosConfig {
   /** Where cameo workflows run: the orchestration queue, as generation workflows (tests use their own). */

@@ -9,7 +9,7 @@ import type { EventStore } from '../../infra/eventstore/port';
 import { createFeedQuery, createLineageQuery, FEED_SCORE_FORMULA, InvalidFeedCursor, type SqlClient } from '../../projections/queries';
 import { callerOf, hasRole, mayAccess, problemResponse } from '../plugins/auth';
 import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
-import type { VideoReadModel } from './videos';
+import type { VideoReadModel } from '../videos/readModel';
 import { VideoIdParams, VideoObject } from '../videos/schemas';
 
 export interface EngagementRoutesOptions {

@@ -14,7 +14,7 @@ import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
 import { IdempotencyHeaders, PromptText, VideoIdParams, VideoObject } from '../videos/schemas';
 import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
-import { videoFromState, type VideosRoutesOptions } from './videos';
+import { videoFromState, type VideosRoutesOptions } from '../videos/context';
 
 const VIDEO_ID = /^video_[0-9a-f]{32}$/;
 /** As POST /v1/videos: printable ASCII, 1 to 255 characters. */

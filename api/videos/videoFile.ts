@@ -10,7 +10,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import { callerOf, hasRole } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
-import type { VideoReadModel } from '../routes/videos';
+import type { VideoReadModel } from './readModel';
 import { fileTooLarge, readForm, type FilePartSpec } from './multipart';
 import { invalidParams } from './params';
 

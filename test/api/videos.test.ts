@@ -13,7 +13,7 @@ import pino from 'pino';
 import { contentKeys } from '../../domain/video/content';
 import { buildServer, type ServerDeps } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
-import type { VideoReadModel } from '../../api/routes/videos';
+import type { VideoReadModel } from '../../api/videos/readModel';
 import { createVideoReadModel } from '../../api/videos/readModel';
 import { decide, evolve, initialVideoState, type VideoCommand, type VideoEvent, type VideoRequestedData } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';

@@ -1,0 +1,178 @@
+// What the Videos routes share. api/routes/videos.ts builds one VideosContext and hands it to each group of routes
+// (create.ts, read.ts, progress.ts, changes.ts): the options with their waits filled in, and the reads every group
+// makes: a video's state folded from its stream (decisions), and the Video a caller may see (the read model first).
+import type { Client } from '@temporalio/client';
+import type { VideoState } from '../../domain/video';
+import type { BlobStore } from '../../infra/blobs';
+import type { EventStore } from '../../infra/eventstore/port';
+import { readVideo } from '../../infra/streams/videos';
+import type { User } from '../../infra/users/port';
+import { mayAccess, problemResponse } from '../plugins/auth';
+import { ProblemError } from '../plugins/errors';
+import type { IdempotencyStore } from './idempotency';
+import type { VideoReadModel } from './readModel';
+import type { VideoObject } from './schemas';
+import type { ViewCounter } from './views';
+
+export interface VideosConfig {
+  /** The configured model pack's name: the default `model`, and what `sora-2` / `sora-2-pro` stand for. */
+  modelName: string;
+  /** Where generation and publish workflows run (`orchestration`; tests use their own). */
+  taskQueue: string;
+  /** The inference queue handed to generationWorkflow; absent, the workflow's default (`gpu`). */
+  gpuTaskQueue?: string;
+  /** Largest input_reference image accepted. */
+  inputReferenceMaxBytes: number;
+  /** How long create waits for the read model to show the new video before answering it built from the request. */
+  readModelWaitMs?: number;
+  /** How long delete waits for a running generation to record its cancellation. */
+  cancelWaitMs?: number;
+  /** How long publish waits for publishWorkflow. */
+  publishWaitMs?: number;
+  /** How often the progress stream polls the read model. */
+  streamPollMs?: number;
+}
+
+export interface VideosRoutesOptions {
+  temporal: { client: Client };
+  eventStore: EventStore;
+  blobs: BlobStore;
+  readModel: VideoReadModel;
+  idempotency: IdempotencyStore;
+  config: VideosConfig;
+  /** Counts views of the content (api/videos/views.ts); absent, none are counted. */
+  views?: ViewCounter;
+}
+
+export const VIDEO_ID = /^video_[0-9a-f]{32}$/;
+
+export const streamOf = (videoId: string) => `video-${videoId}`;
+export const nowS = () => Math.floor(Date.now() / 1000);
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function videoNotFound(id: string): ProblemError {
+  return new ProblemError({ status: 404, code: 'video_not_found', detail: `no video ${id}` });
+}
+
+export const errorResponses = {
+  404: problemResponse('No such video, or one the caller may not see (a video is never 403, so its existence does not leak)'),
+};
+
+/** Polls until `check` gives a value or the deadline passes (then undefined): read-your-writes over a lagging read model. */
+export async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 50): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined || Date.now() >= deadline) return value;
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/** A workflow's result, or the `pending` problem (a 504: the workflow goes on) once `ms` have passed. */
+export async function resultWithin<T>(handle: { result(): Promise<T> }, ms: number, pending: () => ProblemError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([handle.result(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(pending()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The Video the read model will show, folded from the stream's state with the same evolve (toApiVideo's shape). */
+export function videoFromState(state: VideoState): VideoObject {
+  const request = state.request!;
+  return {
+    id: request.video_id,
+    object: 'video',
+    status: state.status,
+    progress: state.progress,
+    model: request.model,
+    prompt: request.prompt,
+    seconds: String(request.seconds),
+    size: request.size,
+    created_at: state.createdAt ?? request.at,
+    completed_at: state.completedAt,
+    expires_at: null,
+    error: state.error ? { code: state.error.code, message: state.error.message } : null,
+    remixed_from_video_id: request.remixed_from_video_id,
+    stage: state.stage,
+    style: request.style,
+    camera: request.camera,
+    seed: request.seed,
+    owner_id: request.owner_id,
+    cameo_uses: state.cameoUses,
+    visibility: state.visibility,
+    extended_from_video_id: request.extended_from_video_id,
+    chunks: { total: state.chunks.total, video_done: state.chunks.videoDone, audio_done: state.chunks.audioDone },
+    // The timeline is timed by the events' store times, which the state does not carry: the read model's alone.
+    timeline: [],
+  };
+}
+
+/** Requested, not deleted, and the caller's. */
+export function isOwnedBy(state: VideoState, caller: User): boolean {
+  return !!state.request && !state.deleted && state.request.owner_id === caller.id;
+}
+
+/** Owner, admins and auditors see any video; everyone sees a published one (a taken-down one is not `published`). */
+export function maySee(caller: User, video: Pick<VideoObject, 'owner_id' | 'visibility'>): boolean {
+  return mayAccess(caller, video.owner_id, 'admin', 'auditor') || video.visibility === 'published';
+}
+
+export interface VideosContext extends VideosRoutesOptions {
+  workflows: Client['workflow'];
+  readModelWaitMs: number;
+  cancelWaitMs: number;
+  publishWaitMs: number;
+  streamPollMs: number;
+  /** True once the server has started closing: progress streams end then, not at their video's end. */
+  closing(): boolean;
+  /** The video's state and revision from its stream; undefined for an id that is not a video's or names none. */
+  loadStream(videoId: string): Promise<{ state: VideoState; revision: bigint } | undefined>;
+  /** The video's state for a change only its owner may make; anyone else, and a deleted video, get 404. */
+  ownedState(caller: User, videoId: string): Promise<{ state: VideoState; revision: bigint }>;
+  /** The read model's video, or the one folded from the stream while the read model has not caught up. */
+  currentVideo(videoId: string, state: VideoState): Promise<VideoObject>;
+  /**
+   * The read model's video; one it does not have yet (a GET right after the POST, on a loaded machine) is folded from
+   * its stream, so a client's create-then-poll never sees a 404 for a video it was just given.
+   */
+  visibleVideo(caller: User, videoId: string): Promise<VideoObject>;
+}
+
+export function videosContext(options: VideosRoutesOptions, closing: () => boolean): VideosContext {
+  const { eventStore, readModel, config } = options;
+
+  async function loadStream(videoId: string): Promise<{ state: VideoState; revision: bigint } | undefined> {
+    return VIDEO_ID.test(videoId) ? readVideo(eventStore, videoId) : undefined;
+  }
+
+  return {
+    ...options,
+    workflows: options.temporal.client.workflow,
+    readModelWaitMs: config.readModelWaitMs ?? 2000,
+    cancelWaitMs: config.cancelWaitMs ?? 5000,
+    publishWaitMs: config.publishWaitMs ?? 15000,
+    streamPollMs: config.streamPollMs ?? 200,
+    closing,
+    loadStream,
+    async ownedState(caller, videoId) {
+      const loaded = await loadStream(videoId);
+      if (!loaded || !isOwnedBy(loaded.state, caller)) throw videoNotFound(videoId);
+      return loaded;
+    },
+    async currentVideo(videoId, state) {
+      return (await readModel.get(videoId)) ?? videoFromState(state);
+    },
+    async visibleVideo(caller, videoId) {
+      if (!VIDEO_ID.test(videoId)) throw videoNotFound(videoId);
+      let video = await readModel.get(videoId);
+      if (!video) {
+        const state = (await loadStream(videoId))?.state;
+        if (state?.request && !state.deleted) video = videoFromState(state);
+      }
+      if (!video || !maySee(caller, video)) throw videoNotFound(videoId);
+      return video;
+    },
+  };
+}

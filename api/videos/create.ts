@@ -1,0 +1,175 @@
+// POST /v1/videos: a new video from a prompt (JSON or multipart, with an Idempotency-Key), as the OpenAI Videos API.
+// The request is checked field by field (params.ts), its input_reference stored, generationWorkflow started with
+// the video's stream name as its id, and the answer waits a moment for the read model.
+import { randomBytes, randomInt } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { inputReferenceKey } from '../../domain/video/content';
+import { evolve, initialVideoState, type VideoRequestedData } from '../../domain/video';
+import type { generationWorkflow } from '../../workflows/generation';
+import { callerOf, problemResponse } from '../plugins/auth';
+import { ProblemError, unprocessableResponse } from '../plugins/errors';
+import { nowS, poll, streamOf, videoFromState, type VideosContext } from './context';
+import { readCreateRequest } from './createRequest';
+import { parseCreateParams, requestHash } from './params';
+import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './schemas';
+
+/** Printable ASCII, as the keys clients generate (UUIDs, `stainless-node-retry-<uuid>`) are. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function newVideoId(): string {
+  return `video_${randomBytes(16).toString('hex')}`;
+}
+
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const raw = request.headers['idempotency-key'];
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw : [raw];
+  if (value.length !== 1 || !IDEMPOTENCY_KEY.test(value[0]!)) {
+    throw new ProblemError({
+      status: 400,
+      code: 'invalid_idempotency_key',
+      detail: 'Idempotency-Key must be one value of 1 to 255 printable ASCII characters',
+      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters, given once' }],
+    });
+  }
+  return value[0];
+}
+
+/** Only JSON and multipart create videos; anything else (text, urlencoded, a body without a type) is 415. */
+function checkCreateContentType(request: FastifyRequest): void {
+  const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+  if (type === undefined || type === '') {
+    if (!hasBody) return;
+  } else if (type === 'application/json' || type === 'multipart/form-data') return;
+  throw new ProblemError({
+    status: 415,
+    code: 'unsupported_media_type',
+    detail: `Content-Type ${type ? `"${type}" ` : ''}is not accepted here: send application/json or multipart/form-data`,
+    errors: [{ field: 'Content-Type', message: 'must be application/json or multipart/form-data' }],
+  });
+}
+
+export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, context) => {
+  const { blobs, readModel, idempotency, config, workflows, readModelWaitMs, loadStream } = context;
+  const createBodies = createVideoBodies(config.modelName);
+
+  async function startGeneration(request: VideoRequestedData, actor: string, log: FastifyRequest['log']): Promise<void> {
+    try {
+      await workflows.start<typeof generationWorkflow>('generationWorkflow', {
+        taskQueue: config.taskQueue,
+        workflowId: streamOf(request.video_id),
+        args: [{ request, actor, ...(config.gpuTaskQueue ? { gpuTaskQueue: config.gpuTaskQueue } : {}) }],
+        // Never a second run for one video id, even after the first closed: an idempotent replay restarts nothing.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      // An idempotent replay (or the concurrent twin of a request) found it started: that is the video.
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+      // The cause stays in the log (as for every 5xx); the client learns what to do.
+      log.error({ err, videoId: request.video_id }, 'generationWorkflow not started');
+      throw new ProblemError({
+        status: 503,
+        code: 'temporal_unavailable',
+        detail: 'the video could not be queued; retry, with the same Idempotency-Key to be safe',
+      });
+    }
+  }
+
+  app.post(
+    '/v1/videos',
+    {
+      bodyLimit: Math.ceil((config.inputReferenceMaxBytes * 4) / 3) + 256 * 1024,
+      // One validator (api/videos/params.ts) checks JSON and multipart alike; the schemas below document the two forms.
+      validatorCompiler: () => () => true,
+      preParsing: async (request, _reply, payload) => {
+        checkCreateContentType(request);
+        return payload;
+      },
+      schema: {
+        tags: ['videos'],
+        summary: 'Create a video (a generation job)',
+        description: 'As the OpenAI Videos API: answers 200 with the Video, queued. JSON or multipart/form-data (what the SDKs send).',
+        headers: IdempotencyHeaders,
+        body: { content: { 'application/json': { schema: createBodies.json }, 'multipart/form-data': { schema: createBodies.form } } },
+        response: {
+          200: VideoObject,
+          400: problemResponse('A parameter is invalid; `errors` names each field, `error.param` the first'),
+          409: problemResponse('The Idempotency-Key was used with another body (`idempotency_key_reused`)'),
+          413: problemResponse('The input_reference image (or the form) is too large'),
+          422: unprocessableResponse('input_reference is not a PNG or JPEG image'),
+          415: problemResponse('The body is neither JSON nor multipart/form-data'),
+          503: problemResponse('Temporal did not take the job; nothing was created unless the same Idempotency-Key is retried'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const key = idempotencyKeyOf(request);
+      const body = await readCreateRequest(request, { inputReferenceMaxBytes: config.inputReferenceMaxBytes });
+      const params = parseCreateParams(body.raw, { modelName: config.modelName }, body.errors);
+
+      let videoRequest: VideoRequestedData = {
+        video_id: newVideoId(),
+        owner_id: caller.id,
+        prompt: params.prompt,
+        model: params.model,
+        seconds: params.seconds,
+        size: params.size,
+        style: params.style,
+        camera: params.camera,
+        seed: params.seed ?? randomInt(0, SEED_MAX + 1),
+        cameo_ids: params.cameo_ids,
+        publish: params.publish,
+        remixed_from_video_id: null,
+        extended_from_video_id: null,
+        has_input_reference: body.inputReference !== undefined,
+        at: nowS(),
+      };
+      let replayed = false;
+      if (key !== undefined) {
+        const claim = await idempotency.claim(caller.id, key, requestHash(params, body.inputReference), videoRequest);
+        if (claim.outcome === 'conflict') {
+          throw new ProblemError({
+            status: 409,
+            code: 'idempotency_key_reused',
+            detail: `this Idempotency-Key was used for video ${claim.record.videoId} with another request body; use a new key for a new request`,
+            param: 'Idempotency-Key',
+          });
+        }
+        if (claim.outcome === 'replay') {
+          // The recorded request (its seed, its id) is the video; this attempt's random choices are dropped.
+          videoRequest = claim.record.request;
+          replayed = true;
+        }
+      }
+      const videoId = videoRequest.video_id;
+      request.log.info({ videoId, replayed }, replayed ? 'video request replayed' : 'video requested');
+
+      // A replay whose video the workflow already recorded has nothing left to do. Otherwise (a first attempt, or
+      // one that died before its workflow ran) the image goes in before the workflow starts, so nothing downstream
+      // ever looks for it too early, and the start is idempotent by workflow id.
+      const recorded = replayed ? await loadStream(videoId) : undefined;
+      if (!recorded) {
+        const inputKey = inputReferenceKey(videoId);
+        if (body.inputReference && (!replayed || !(await blobs.exists(inputKey)))) await blobs.put(inputKey, body.inputReference);
+        try {
+          await startGeneration(videoRequest, caller.id, request.log);
+        } catch (err) {
+          // Without a key nobody can resume this attempt: leave no orphaned upload behind.
+          if (key === undefined && body.inputReference) await blobs.deletePrefix(`videos/${videoId}/`).catch(() => undefined);
+          throw err;
+        }
+      }
+
+      // Wait for the read model, so the client's next GET finds what this answer names; past the deadline, answer
+      // what the stream says, or (nothing recorded yet) the request itself.
+      const video =
+        (await poll(() => readModel.get(videoId), readModelWaitMs)) ??
+        videoFromState((await loadStream(videoId))?.state ?? evolve(initialVideoState, { type: 'VideoRequested', data: videoRequest }));
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      return video;
+    },
+  );
+};
