@@ -12,13 +12,12 @@ import type { User } from '../../infra/users/port';
 import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
+import { idempotencyKeyOf } from '../videos/idempotency';
 import { IdempotencyHeaders, PromptText, VideoIdParams, VideoObject } from '../videos/schemas';
 import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
 import { videoFromState, type VideosRoutesOptions } from '../videos/context';
 
 const VIDEO_ID = /^video_[0-9a-f]{32}$/;
-/** As POST /v1/videos: printable ASCII, 1 to 255 characters. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_EXTENSION_S = 20;
 
 const Prompt = PromptText('What to change (remix, edit) or what happens next (extension)');
@@ -94,21 +93,6 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
       throw new ProblemError({ status: 409, code: 'video_not_completed', detail: `video ${videoId} is ${state.status}; only a completed video can be remixed or extended` });
     }
     return state as VideoState & { request: VideoRequestedData };
-  }
-
-  function idempotencyKeyOf(request: FastifyRequest): string | undefined {
-    const raw = request.headers['idempotency-key'];
-    if (raw === undefined) return undefined;
-    const values = Array.isArray(raw) ? raw : [raw];
-    if (values.length !== 1 || !IDEMPOTENCY_KEY.test(values[0]!)) {
-      throw new ProblemError({
-        status: 400,
-        code: 'invalid_idempotency_key',
-        detail: 'Idempotency-Key must be one value of 1 to 255 printable ASCII characters',
-        errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters, given once' }],
-      });
-    }
-    return values[0];
   }
 
   async function create(request: FastifyRequest, reply: FastifyReply, kind: Kind, sourceId: string, prompt: string, addSeconds = 0): Promise<VideoObject> {

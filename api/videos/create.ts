@@ -11,29 +11,12 @@ import { callerOf, problemResponse } from '../plugins/auth';
 import { ProblemError, unprocessableResponse } from '../plugins/errors';
 import { nowS, poll, streamOf, videoFromState, type VideosContext } from './context';
 import { readCreateRequest } from './createRequest';
+import { idempotencyKeyOf } from './idempotency';
 import { parseCreateParams, requestHash } from './params';
 import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './schemas';
 
-/** Printable ASCII, as the keys clients generate (UUIDs, `stainless-node-retry-<uuid>`) are. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
 function newVideoId(): string {
   return `video_${randomBytes(16).toString('hex')}`;
-}
-
-function idempotencyKeyOf(request: FastifyRequest): string | undefined {
-  const raw = request.headers['idempotency-key'];
-  if (raw === undefined) return undefined;
-  const value = Array.isArray(raw) ? raw : [raw];
-  if (value.length !== 1 || !IDEMPOTENCY_KEY.test(value[0]!)) {
-    throw new ProblemError({
-      status: 400,
-      code: 'invalid_idempotency_key',
-      detail: 'Idempotency-Key must be one value of 1 to 255 printable ASCII characters',
-      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters, given once' }],
-    });
-  }
-  return value[0];
 }
 
 /** Only JSON and multipart create videos; anything else (text, urlencoded, a body without a type) is 415. */

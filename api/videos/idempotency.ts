@@ -1,13 +1,37 @@
-// Idempotency-Key for POST /v1/videos: one row per (owner, key) in `app.idempotency_keys`, inserted first, so of two
-// concurrent requests with one key exactly one creates the video and the other answers it (or 409 on another body).
+// Idempotency-Key for POST /v1/videos (and remixes, edits, extensions): the header, checked by idempotencyKeyOf, and
+// one row per (owner, key) in `app.idempotency_keys`, inserted first, so of two concurrent requests with one key exactly
+// one creates the video and the other answers it (or 409 on another body).
+import type { FastifyRequest } from 'fastify';
 import type { VideoRequestedData } from '../../domain/video';
 import type { Logger } from '../../infra/logger';
 import { PgTableStore, type TableMigrations } from '../../infra/postgres/tableStore';
 import type { PgPool } from '../../infra/postgres/pool';
+import { ProblemError } from '../plugins/errors';
 
 export const DEFAULT_IDEMPOTENCY_SCHEMA = 'app';
+/** Printable ASCII, as the keys clients generate (UUIDs, `stainless-node-retry-<uuid>`) are. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** How long a key is remembered; a key reused after this starts a new video (as Stripe's and OpenAI's keys do). */
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The request's Idempotency-Key, if it has one; a 400 naming the header unless it is one value of 1 to 255 printable
+ * ASCII characters. Create, remixes, edits and extensions read it alike.
+ */
+export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const raw = request.headers['idempotency-key'];
+  if (raw === undefined) return undefined;
+  const values = Array.isArray(raw) ? raw : [raw];
+  if (values.length !== 1 || !IDEMPOTENCY_KEY.test(values[0]!)) {
+    throw new ProblemError({
+      status: 400,
+      code: 'invalid_idempotency_key',
+      detail: 'Idempotency-Key must be one value of 1 to 255 printable ASCII characters',
+      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters, given once' }],
+    });
+  }
+  return values[0];
+}
 
 export interface IdempotencyRecord {
   videoId: string;
