@@ -9,21 +9,10 @@ import { cameosContext, type CameosRoutesOptions } from '../cameos/context';
 import { followRoutes } from '../cameos/follows';
 import { readCameoRoutes } from '../cameos/read';
 import { registerCameoRoutes } from '../cameos/register';
-import { ProblemError } from '../plugins/errors';
+import { useStrictJsonBody } from '../plugins/jsonBody';
 
 export const cameosRoutes: FastifyPluginAsync<CameosRoutesOptions> = async (app, options) => {
-  // As in the videos routes: a malformed JSON body is a 400 naming `body`, and an empty body with a JSON content type
-  // is no body (DELETE and POST without parameters). Scoped to this plugin and its groups.
-  const defaultJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
-    defaultJson(request, body as string, (err, value) => {
-      if (!err) return done(null, value);
-      const message = `is not valid JSON: ${err.message}`;
-      done(new ProblemError({ status: 400, code: 'invalid_json', title: 'Malformed JSON', detail: `body ${message}`, errors: [{ field: 'body', message }] }), undefined);
-    });
-  });
+  useStrictJsonBody(app);
 
   const context = cameosContext(options);
   await app.register(registerCameoRoutes, context);

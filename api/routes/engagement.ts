@@ -10,7 +10,7 @@ import { createFeedQuery, createLineageQuery, FEED_SCORE_FORMULA, InvalidFeedCur
 import { callerOf, hasRole, mayAccess, problemResponse } from '../plugins/auth';
 import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
 import type { VideoReadModel } from '../videos/readModel';
-import { VideoIdParams, VideoObject } from '../videos/schemas';
+import { VIDEO_ID, VideoIdParams, VideoObject } from '../videos/schemas';
 
 export interface EngagementRoutesOptions {
   eventStore: EventStore;
@@ -23,7 +23,6 @@ export interface EngagementRoutesOptions {
   nowS?: () => number;
 }
 
-const VIDEO_ID = /^video_[0-9a-f]{32}$/;
 const APPEND_ATTEMPTS = 4;
 
 const LikeState = Type.Object(

@@ -13,11 +13,10 @@ import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
 import { idempotencyKeyOf } from '../videos/idempotency';
-import { IdempotencyHeaders, PromptText, VideoIdParams, VideoObject } from '../videos/schemas';
+import { IdempotencyHeaders, PromptText, VIDEO_ID, VideoIdParams, VideoObject } from '../videos/schemas';
 import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
 import { videoFromState, type VideosRoutesOptions } from '../videos/context';
 
-const VIDEO_ID = /^video_[0-9a-f]{32}$/;
 const MAX_EXTENSION_S = 20;
 
 const Prompt = PromptText('What to change (remix, edit) or what happens next (extension)');

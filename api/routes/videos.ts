@@ -3,12 +3,12 @@
 // The routes live in api/videos/ by group, registered here in the order the OpenAPI document lists them; this plugin
 // holds what they share: the JSON body parser, the server's closing, and one VideosContext (api/videos/context.ts).
 import type { FastifyPluginAsync } from 'fastify';
-import { ProblemError } from '../plugins/errors';
 import { videoChangeRoutes } from '../videos/changes';
 import { videosContext, type VideosRoutesOptions } from '../videos/context';
 import { createVideoRoutes } from '../videos/create';
 import { videoProgressRoutes } from '../videos/progress';
 import { readVideoRoutes } from '../videos/read';
+import { useStrictJsonBody } from '../plugins/jsonBody';
 
 export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, options) => {
   // Progress streams end when the server starts closing (before it waits for open connections), not at their video's end.
@@ -17,19 +17,8 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
     closing = true;
   });
 
-  // JSON here answers a malformed body as a 400 naming `body` (fastify's own says neither field nor code), and takes
-  // an empty body as none, so POST .../cancel with a JSON content type and no body is fine. text/plain is dropped, so
-  // only JSON and multipart (registered in server.ts) reach these routes. Scoped to this plugin and its groups.
-  const defaultJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
-    defaultJson(request, body as string, (err, value) => {
-      if (!err) return done(null, value);
-      const message = `is not valid JSON: ${err.message}`;
-      done(new ProblemError({ status: 400, code: 'invalid_json', title: 'Malformed JSON', detail: `body ${message}`, errors: [{ field: 'body', message }] }), undefined);
-    });
-  });
+  // Only JSON (strict, api/plugins/jsonBody.ts) and multipart (registered in server.ts) reach these routes.
+  useStrictJsonBody(app, { alsoRemove: ['text/plain'] });
 
   const context = videosContext(options, () => closing);
   await app.register(createVideoRoutes, context);

@@ -11,7 +11,7 @@ import { mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
 import type { IdempotencyStore } from './idempotency';
 import type { VideoReadModel } from './readModel';
-import type { VideoObject } from './schemas';
+import { VIDEO_ID, type VideoObject } from './schemas';
 import type { ViewCounter } from './views';
 
 export interface VideosConfig {
@@ -44,7 +44,7 @@ export interface VideosRoutesOptions {
   views?: ViewCounter;
 }
 
-export const VIDEO_ID = /^video_[0-9a-f]{32}$/;
+export { VIDEO_ID };
 
 export const streamOf = (videoId: string) => `video-${videoId}`;
 export const nowS = () => Math.floor(Date.now() / 1000);

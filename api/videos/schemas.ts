@@ -100,6 +100,8 @@ export type VideoList = Static<typeof VideoList>;
 
 /** A video id as the API makes them. */
 export const VIDEO_ID_PATTERN = '^video_[0-9a-f]{32}$';
+/** A well-formed video id; anything else is answered as a video that does not exist. */
+export const VIDEO_ID = new RegExp(VIDEO_ID_PATTERN);
 
 export const ListVideosQuery = Type.Object({
   after: Type.Optional(Type.String({ pattern: VIDEO_ID_PATTERN, description: 'The last id of the previous page' })),
