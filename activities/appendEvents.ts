@@ -68,7 +68,10 @@ export function createAppendEvents(deps: { eventStore: EventStore; logger: Logge
     let firstRevision = 0;
     if (input.chain) {
       if (typeof expected !== 'bigint' && expected !== 'no_stream') {
-        throw ApplicationFailure.nonRetryable(`a hash-chained append needs an exact expected revision, not ${input.expectedRevision}`, 'InvalidExpectedRevision');
+        throw ApplicationFailure.nonRetryable(
+          `a hash-chained append needs an exact expected revision, not ${input.expectedRevision}`,
+          'InvalidExpectedRevision',
+        );
       }
       firstRevision = expected === 'no_stream' ? 0 : Number(expected) + 1;
     }

@@ -55,7 +55,12 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
   return {
     async moderatePrompt(input: { prompt: string }): Promise<AutomatedVerdict> {
       const result = checkPrompt(input.prompt, deps.policy);
-      return { verdict: result.verdict, categories: result.categories, reasons: result.reasons, details: { matches: result.matches, policyVersion: deps.policy.version } };
+      return {
+        verdict: result.verdict,
+        categories: result.categories,
+        reasons: result.reasons,
+        details: { matches: result.matches, policyVersion: deps.policy.version },
+      };
     },
 
     /**
@@ -70,7 +75,10 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
       const decoded = await withLocalCopy(deps.blobs, input.segmentKey, (file) => deps.ffmpeg.decodeToRgb(file, width, height));
       const regions = measureRegions({ frames: decoded.frames, width, height });
       const measurementKey = `${input.segmentKey}.flash.json`;
-      const stored: StoredMeasurement = { frames: decoded.count, regions: regions.map((r) => ({ name: r.name, luminance: Array.from(r.luminance), red: Array.from(r.red) })) };
+      const stored: StoredMeasurement = {
+        frames: decoded.count,
+        regions: regions.map((r) => ({ name: r.name, luminance: Array.from(r.luminance), red: Array.from(r.red) })),
+      };
       await deps.blobs.put(measurementKey, Buffer.from(JSON.stringify(stored)));
       return { measurementKey, frames: decoded.count };
     },

@@ -67,7 +67,16 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
         ctx.heartbeat({ step: 'inputs ready' });
 
         const files = { content: path.join(dir, 'content.mp4'), thumbnail: path.join(dir, 'thumbnail.jpg'), spritesheet: path.join(dir, 'spritesheet.jpg') };
-        const result = await deps.ffmpeg.mux({ segments, audioFile, sampleRateHz: 48000, channels: 2, fps: input.fps, width: input.width, height: input.height, ...files });
+        const result = await deps.ffmpeg.mux({
+          segments,
+          audioFile,
+          sampleRateHz: 48000,
+          channels: 2,
+          fps: input.fps,
+          width: input.width,
+          height: input.height,
+          ...files,
+        });
         ctx.heartbeat({ step: 'muxed' });
         const keys = contentKeys(input.videoId);
         const sha256 = await sha256OfFile(files.content);
@@ -75,7 +84,14 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
         await deps.blobs.put(keys.thumbnail, fs.createReadStream(files.thumbnail));
         await deps.blobs.put(keys.spritesheet, fs.createReadStream(files.spritesheet));
         deps.logger.debug({ videoId: input.videoId, bytes: content.bytes }, 'video muxed');
-        return { content_key: keys.content, thumbnail_key: keys.thumbnail, spritesheet_key: keys.spritesheet, duration_s: result.durationS, bytes: content.bytes, sha256 };
+        return {
+          content_key: keys.content,
+          thumbnail_key: keys.thumbnail,
+          spritesheet_key: keys.spritesheet,
+          duration_s: result.durationS,
+          bytes: content.bytes,
+          sha256,
+        };
       } finally {
         await fs.promises.rm(dir, { recursive: true, force: true });
       }

@@ -7,7 +7,10 @@ export function createReadStream(deps: { eventStore: EventStore }) {
   return {
     async readVideoStream(input: { stream: string }): Promise<{ events: { type: string; data: unknown }[]; revision: string }> {
       const events = await readStreamOrEmpty(deps.eventStore, input.stream);
-      return { events: events.map((e) => ({ type: e.type, data: e.data })), revision: events.length ? events[events.length - 1]!.revision.toString() : 'no_stream' };
+      return {
+        events: events.map((e) => ({ type: e.type, data: e.data })),
+        revision: events.length ? events[events.length - 1]!.revision.toString() : 'no_stream',
+      };
     },
   };
 }

@@ -65,7 +65,17 @@ async function main(): Promise<void> {
     config: { taskQueue: config.orchestrationTaskQueue, recordingMaxBytes: DEFAULT_RECORDING_MAX_BYTES },
   };
   const debug = { workflowCode: lazyWorkflowCode(logger) };
-  const app = await buildServer({ logger, eventStore, temporal, readModels, users, videos, cameos, engagement: { schema: config.readModelsSchema }, debug }).catch(fatal);
+  const app = await buildServer({
+    logger,
+    eventStore,
+    temporal,
+    readModels,
+    users,
+    videos,
+    cameos,
+    engagement: { schema: config.readModelsSchema },
+    debug,
+  }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));
     challenges.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired cameo challenges not purged'));

@@ -101,11 +101,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(usersRoutes, { users });
   // Views are batched in memory and flushed on close, after the last request has been answered.
-  const views = deps.videos && deps.engagement ? createViewCounter({ eventStore: deps.eventStore, logger: deps.logger, windowMs: deps.engagement.viewWindowMs, flushMs: deps.engagement.viewFlushMs }) : undefined;
+  const views =
+    deps.videos && deps.engagement
+      ? createViewCounter({ eventStore: deps.eventStore, logger: deps.logger, windowMs: deps.engagement.viewWindowMs, flushMs: deps.engagement.viewFlushMs })
+      : undefined;
   if (views) app.addHook('onClose', () => views.close());
   if (deps.videos) await app.register(videosRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore, views });
   if (deps.videos && deps.engagement) {
-    await app.register(engagementRoutes, { eventStore: deps.eventStore, db: deps.readModels, schema: deps.engagement.schema, readModel: deps.videos.readModel });
+    await app.register(engagementRoutes, {
+      eventStore: deps.eventStore,
+      db: deps.readModels,
+      schema: deps.engagement.schema,
+      readModel: deps.videos.readModel,
+    });
   }
   if (deps.videos) await app.register(remixRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
   if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users });

@@ -88,7 +88,14 @@ const CATEGORIES: { [C in StreamCategory]: Category<C> } = {
   },
   moderation: {
     description: '`moderation-<case id>`: one moderation case (a prompt or an output), folded with domain/moderation evolveModeration',
-    types: eventTypes<ModerationEvent['type']>({ CaseOpened: true, AutomatedVerdict: true, ReviewRequested: true, ReviewDecided: true, Appealed: true, CaseClosed: true }),
+    types: eventTypes<ModerationEvent['type']>({
+      CaseOpened: true,
+      AutomatedVerdict: true,
+      ReviewRequested: true,
+      ReviewDecided: true,
+      Appealed: true,
+      CaseClosed: true,
+    }),
     fold: (events) => (events as ModerationEvent[]).reduce(evolveModeration, initialModerationState),
   },
 };
@@ -140,7 +147,8 @@ export function foldStream(stream: string, events: readonly StreamEvent[]): Fold
   if (!category) throw new UnknownStreamCategory(stream);
   const spec = CATEGORIES[category] as { types: ReadonlySet<string>; fold(events: Array<{ type: string; data: unknown }>): unknown };
   for (const e of events) {
-    if (!spec.types.has(e.type)) throw new UnfoldableEvent(stream, e.revision, e.type, `not an event of a ${category} stream (known: ${[...spec.types].join(', ')})`);
+    if (!spec.types.has(e.type))
+      throw new UnfoldableEvent(stream, e.revision, e.type, `not an event of a ${category} stream (known: ${[...spec.types].join(', ')})`);
   }
   const domainEvents = events.map((e) => ({ type: e.type, data: e.data }));
   try {

@@ -162,7 +162,22 @@ type AheadKind = 'video' | 'audio';
 
 /** Everything a chunk's render depends on: a chunk rendered ahead is taken only by an activity asking for exactly it. */
 function aheadKey(job: ChunkJob, kind: AheadKind): string {
-  return JSON.stringify([kind, job.videoId, job.index, job.startFrame, job.numFrames, job.prompt, job.seed, job.size, job.style, job.camera, job.cameo?.likenessKey ?? null, job.backdrop?.key ?? null, job.scene ?? null, job.previous ?? null]);
+  return JSON.stringify([
+    kind,
+    job.videoId,
+    job.index,
+    job.startFrame,
+    job.numFrames,
+    job.prompt,
+    job.seed,
+    job.size,
+    job.style,
+    job.camera,
+    job.cameo?.likenessKey ?? null,
+    job.backdrop?.key ?? null,
+    job.scene ?? null,
+    job.previous ?? null,
+  ]);
 }
 
 /**
@@ -177,7 +192,13 @@ class RenderAhead {
    * Starts `work` for `job` if a slot is free and it is not already under way. `progress` throws once the render is
    * abandoned, and otherwise keeps its details for the heartbeats of the activity that takes it.
    */
-  start<T>(job: ChunkJob, kind: AheadKind, slots: Slots, work: (progress: (details?: Record<string, unknown>) => void) => Promise<T>, then?: (result: T) => void): void {
+  start<T>(
+    job: ChunkJob,
+    kind: AheadKind,
+    slots: Slots,
+    work: (progress: (details?: Record<string, unknown>) => void) => Promise<T>,
+    then?: (result: T) => void,
+  ): void {
     const key = aheadKey(job, kind);
     const existing = this.pending.get(key);
     if (existing) {
@@ -296,7 +317,14 @@ function finalOnRefusal<A extends unknown[], R>(activity: (...args: A) => Promis
   };
 }
 
-export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; concurrency?: number; lookaheadChunks?: number }) {
+export function createGpuActivities(deps: {
+  engine: Engine;
+  blobs: BlobStore;
+  ffmpeg: Ffmpeg;
+  logger: Logger;
+  concurrency?: number;
+  lookaheadChunks?: number;
+}) {
   const lookahead = deps.lookaheadChunks ?? DEFAULT_LOOKAHEAD_CHUNKS;
   const { engine, blobs } = deps;
   const manifest = engine.pack.manifest;
@@ -325,7 +353,8 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     if (!job.backdrop) return undefined;
     const key = `${job.backdrop.key}\u0000${job.size}`;
     let backdrop = backdrops.get(key);
-    if (backdrop) backdrops.delete(key); // re-inserted below: least recently used first
+    if (backdrop)
+      backdrops.delete(key); // re-inserted below: least recently used first
     else {
       backdrop = decodeBackdrop(job.backdrop.key, job.size);
       backdrop.catch(() => backdrops.delete(key));
@@ -357,7 +386,17 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
 
   /** The scene a video's chunks will render: its prompt's, or (a remix) its parent's changed by the prompt's words. */
   async function describeVideoScene(input: DescribeSceneInput): Promise<Scene> {
-    const described = await sceneOf({ videoId: input.videoId, index: 0, startFrame: 0, numFrames: 1, prompt: input.prompt, seed: input.seed, size: input.size, style: '', camera: '' });
+    const described = await sceneOf({
+      videoId: input.videoId,
+      index: 0,
+      startFrame: 0,
+      numFrames: 1,
+      prompt: input.prompt,
+      seed: input.seed,
+      size: input.size,
+      style: '',
+      camera: '',
+    });
     if (!input.remixOf) return described;
     try {
       return remixScene(input.remixOf, described, promptMentions(input.prompt, vocabularyOf(engine.pack)));
@@ -383,7 +422,8 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       try {
         decoded = await deps.ffmpeg.decodeFrames(file, { width, height, maxFrames: 1, cover: true });
       } catch (err) {
-        if (refusedInput(err)) throw ApplicationFailure.nonRetryable(`the input_reference image ${key} could not be decoded: ${err.message}`, 'InvalidRenderInput');
+        if (refusedInput(err))
+          throw ApplicationFailure.nonRetryable(`the input_reference image ${key} could not be decoded: ${err.message}`, 'InvalidRenderInput');
         throw err;
       }
       if (decoded.count < 1) throw ApplicationFailure.nonRetryable(`the input_reference image ${key} holds no picture`, 'InvalidRenderInput');
@@ -400,7 +440,11 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
 
   /** What the engine renders for `job`'s chunk from `state` (its starting state), slice by slice. */
   function renderFrames(job: ChunkJob, scene: Scene, looks: Looks, state: ArrayLike<number>, beat: (framesDone: number) => void): Promise<VideoChunk> {
-    return renderInSlices(engine, { scene, state, startFrame: job.startFrame, numFrames: job.numFrames, size: job.size, style: job.style, camera: job.camera, ...looks }, beat);
+    return renderInSlices(
+      engine,
+      { scene, state, startFrame: job.startFrame, numFrames: job.numFrames, size: job.size, style: job.style, camera: job.camera, ...looks },
+      beat,
+    );
   }
 
   async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {
@@ -442,7 +486,10 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const { events } = rendered;
     await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(events.buffer, events.byteOffset, events.byteLength));
     // Written last: its presence means the chunk is whole, and the next chunk continues from it.
-    await blobs.put(carriedKey(job.videoId, job.index), Buffer.from(JSON.stringify({ state: Array.from(rendered.state), startFrame: job.startFrame, numFrames: job.numFrames })));
+    await blobs.put(
+      carriedKey(job.videoId, job.index),
+      Buffer.from(JSON.stringify({ state: Array.from(rendered.state), startFrame: job.startFrame, numFrames: job.numFrames })),
+    );
     // This chunk's audio can start now too: its event track is stored, and so is the one before it.
     if (lookahead > 0) ahead.start(job, 'audio', audioSlots, (progress) => renderAudio(job, scene, looks.cameo, () => progress()));
     const collisions = collisionsOf(events, job.startFrame, samplesPerFrame, events.length / job.numFrames);
@@ -460,7 +507,14 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
       asked.delete(job.videoId);
       return;
     }
-    const next: ChunkJob = { ...job, index: job.index + 1, startFrame: following.startFrame, numFrames: following.numFrames, previous: undefined, upcoming: rest };
+    const next: ChunkJob = {
+      ...job,
+      index: job.index + 1,
+      startFrame: following.startFrame,
+      numFrames: following.numFrames,
+      previous: undefined,
+      upcoming: rest,
+    };
     if (next.index > (asked.get(job.videoId) ?? job.index) + lookahead) return;
     ahead.start(
       next,
@@ -481,16 +535,20 @@ export function createGpuActivities(deps: { engine: Engine; blobs: BlobStore; ff
     const before = previousOf(job);
     const previous = before ? await readEvents(before.videoId, before.index) : undefined;
     wanted();
-    return engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, current, job.startFrame), startFrame: job.startFrame, numFrames: job.numFrames, ...(cameo ? { cameo } : {}) });
+    return engine.renderAudioChunk({
+      scene,
+      events: engine.eventWindow(previous, current, job.startFrame),
+      startFrame: job.startFrame,
+      numFrames: job.numFrames,
+      ...(cameo ? { cameo } : {}),
+    });
   }
 
   async function renderAudioChunk(job: ChunkJob): Promise<AudioChunkResult> {
     const ctx = Context.current();
     const scene = await sceneOf(job);
     const cameo = await likenessOf(job);
-    const audio =
-      (await ahead.take<Float32Array>(job, 'audio')) ??
-      (await audioSlots.run(() => renderAudio(job, scene, cameo)));
+    const audio = (await ahead.take<Float32Array>(job, 'audio')) ?? (await audioSlots.run(() => renderAudio(job, scene, cameo)));
     checkCancelled();
     ctx.heartbeat({ samples: audio.length / 2 });
     const segment = await writeAudioSegment({ blobs, videoId: job.videoId, index: job.index, sampleRateHz: manifest.sample_rate_hz, audio });

@@ -12,7 +12,6 @@ import { createFfmpeg } from '../infra/media/ffmpeg';
 import { createGpuActivities, gpuWorkerOptions } from './activities';
 import { createEngine } from './engine/engine';
 
-
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'gpu-worker' });
@@ -27,7 +26,14 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     taskQueue: config.gpuTaskQueue,
     activities: {
-      ...createGpuActivities({ engine, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), logger, concurrency: config.gpuConcurrency, lookaheadChunks: config.gpuLookaheadChunks }),
+      ...createGpuActivities({
+        engine,
+        blobs: createBlobStore(config),
+        ffmpeg: createFfmpeg(config),
+        logger,
+        concurrency: config.gpuConcurrency,
+        lookaheadChunks: config.gpuLookaheadChunks,
+      }),
       // Which GPU worker picks up a task, its provider and its pack: a cheap check for operators.
       gpuWorkerInfo: async () => ({
         hostname: os.hostname(),

@@ -117,7 +117,8 @@ function taskQueue(env: Env, name: string, fallback: string): string {
 function schemaName(env: Env, name: string, fallback: string): string {
   const raw = text(env, name);
   if (raw === undefined) return fallback;
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(name, raw, 'a schema name of lower-case letters, digits and "_" (at most 63, not starting with a digit)');
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw))
+    throw new ConfigError(name, raw, 'a schema name of lower-case letters, digits and "_" (at most 63, not starting with a digit)');
   return raw;
 }
 
@@ -141,7 +142,11 @@ export function loadConfig(env: Env = process.env): Config {
     eventStoreSchema: schemaName(env, 'EVENTSTORE_SCHEMA', 'eventstore'),
     readModelsSchema: schemaName(env, 'READMODELS_SCHEMA', 'readmodels'),
     databaseUrl: url(env, 'DATABASE_URL', PG_SCHEMES),
-    kurrentDbUrl: url(env, 'KURRENTDB_URL', ES_SCHEMES.filter((s) => !s.startsWith('postgres'))),
+    kurrentDbUrl: url(
+      env,
+      'KURRENTDB_URL',
+      ES_SCHEMES.filter((s) => !s.startsWith('postgres')),
+    ),
     eventMaxBytes: integer(env, 'EVENT_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     inferenceEp: oneOf(env, 'INFERENCE_EP', 'auto', ['cpu', 'webgpu', 'cuda', 'auto'] as const),
     inferenceThreads: integer(env, 'INFERENCE_THREADS', 0, 0, 256),

@@ -39,7 +39,10 @@ export function isAlive(pid: number): boolean {
 /** Every pid in /proc. */
 export function allPids(): number[] {
   try {
-    return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+    return fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
   } catch {
     return [];
   }

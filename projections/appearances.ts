@@ -52,9 +52,16 @@ export function createAppearancesReadModel(): ReadModel {
         );
       } else if (event.type === 'CameoUseBlocked') {
         const code = field(APPEARANCES_READ_MODEL, event, 'code', 'string');
-        await client.query(`UPDATE ${s}.cameo_appearances SET use_status = 'blocked', blocked_code = $3, changed_at = $4 WHERE cameo_id = $1 AND video_id = $2`, [cameoId, video, code, at]);
+        await client.query(
+          `UPDATE ${s}.cameo_appearances SET use_status = 'blocked', blocked_code = $3, changed_at = $4 WHERE cameo_id = $1 AND video_id = $2`,
+          [cameoId, video, code, at],
+        );
       } else {
-        await client.query(`UPDATE ${s}.cameo_appearances SET use_status = 'published', changed_at = $3 WHERE cameo_id = $1 AND video_id = $2`, [cameoId, video, at]);
+        await client.query(`UPDATE ${s}.cameo_appearances SET use_status = 'published', changed_at = $3 WHERE cameo_id = $1 AND video_id = $2`, [
+          cameoId,
+          video,
+          at,
+        ]);
       }
     },
   };

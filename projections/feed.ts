@@ -70,10 +70,15 @@ export function createFeedReadModel(): ReadModel {
         );
         return;
       }
-      const found = await client.query<{ last_revision: string; owner_id: string; created_at: string; likes: number; remixes: number; views: string; removed: boolean }>(
-        `SELECT last_revision, owner_id, created_at, likes, remixes, views, removed FROM ${s}.feed_counters WHERE video_id = $1 FOR UPDATE`,
-        [id],
-      );
+      const found = await client.query<{
+        last_revision: string;
+        owner_id: string;
+        created_at: string;
+        likes: number;
+        remixes: number;
+        views: string;
+        removed: boolean;
+      }>(`SELECT last_revision, owner_id, created_at, likes, remixes, views, removed FROM ${s}.feed_counters WHERE video_id = $1 FOR UPDATE`, [id]);
       const row = found.rows[0];
       if (!row) throw new MalformedEvent(FEED_READ_MODEL, event, `video ${id} was never requested`);
       if (BigInt(row.last_revision) >= event.revision) return;
@@ -104,7 +109,12 @@ export function createFeedReadModel(): ReadModel {
           field(FEED_READ_MODEL, event, event.type === 'VideoRemixed' ? 'child_video_id' : 'user_id', 'string');
           const likes = event.type === 'VideoLiked' ? 1 : event.type === 'VideoUnliked' ? -1 : 0;
           const remixes = event.type === 'VideoRemixed' ? 1 : 0;
-          await client.query(`UPDATE ${s}.feed_counters SET likes = likes + $2, remixes = remixes + $3, last_revision = $4 WHERE video_id = $1`, [id, likes, remixes, revision]);
+          await client.query(`UPDATE ${s}.feed_counters SET likes = likes + $2, remixes = remixes + $3, last_revision = $4 WHERE video_id = $1`, [
+            id,
+            likes,
+            remixes,
+            revision,
+          ]);
           await client.query(`UPDATE ${s}.feed SET likes = likes + $2, remixes = remixes + $3 WHERE video_id = $1`, [id, likes, remixes]);
           await client.query(
             `INSERT INTO ${s}.feed_engagement (commit_pos, prepare_pos, video_id, likes_delta, remixes_delta) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,

@@ -47,7 +47,8 @@ function decodeCursor(after: string): { at: number; snapshot: Position; score: n
   try {
     if (!/^[A-Za-z0-9_-]{1,600}$/.test(after)) throw new Error('not base64url');
     const c = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (!Number.isInteger(c.t) || typeof c.p !== 'string' || typeof c.s !== 'number' || !Number.isFinite(c.s) || typeof c.i !== 'string') throw new Error('fields');
+    if (!Number.isInteger(c.t) || typeof c.p !== 'string' || typeof c.s !== 'number' || !Number.isFinite(c.s) || typeof c.i !== 'string')
+      throw new Error('fields');
     return { at: c.t!, snapshot: positionFromString(c.p), score: c.s, id: c.i };
   } catch {
     throw new InvalidFeedCursor(after);

@@ -31,7 +31,8 @@ export function createLineageReadModel(): ReadModel {
     async apply(client: SqlClient, event: RecordedEvent, schema: string) {
       const s = quoteSchema(schema);
       const id = videoIdOf(event);
-      if (field(LINEAGE_READ_MODEL, event, 'video_id', 'string') !== id) throw new MalformedEvent(LINEAGE_READ_MODEL, event, 'video_id does not match the stream');
+      if (field(LINEAGE_READ_MODEL, event, 'video_id', 'string') !== id)
+        throw new MalformedEvent(LINEAGE_READ_MODEL, event, 'video_id does not match the stream');
       const owner = field(LINEAGE_READ_MODEL, event, 'owner_id', 'string');
       const prompt = (event.data as { prompt?: unknown }).prompt;
       if (typeof prompt !== 'string') throw new MalformedEvent(LINEAGE_READ_MODEL, event, 'data.prompt must be a string');

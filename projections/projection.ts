@@ -205,7 +205,12 @@ export async function resetReadModel(client: SqlClient, model: ReadModel, schema
  * Brings a read model's tables to its version: new or another version → rebuilt from zero (a missing checkpoint
  * also means "from zero", so deleting the row is how an operator asks for a rebuild). Returns the stored checkpoint.
  */
-export async function prepareReadModel(client: SqlClient, model: ReadModel, schema: string, logger: Logger): Promise<{ position: Position; lastEventAt: Date | null; parked: number }> {
+export async function prepareReadModel(
+  client: SqlClient,
+  model: ReadModel,
+  schema: string,
+  logger: Logger,
+): Promise<{ position: Position; lastEventAt: Date | null; parked: number }> {
   const s = quoteSchema(schema);
   try {
     await client.query('BEGIN');

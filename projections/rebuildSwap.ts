@@ -113,7 +113,9 @@ async function rebuildOne(options: RebuildSwapOptions, model: ReadModel): Promis
     let swapped: { checkpoint: string; parked: number; events: number } | undefined;
     for (let attempt = 1; !swapped; attempt++) {
       try {
-        swapped = await swap(guard, options, model, scratch, (atLeast) => catchUp({ ...step, until: { recordedBefore: new Date(), ...(atLeast ? { atLeast } : {}) } }));
+        swapped = await swap(guard, options, model, scratch, (atLeast) =>
+          catchUp({ ...step, until: { recordedBefore: new Date(), ...(atLeast ? { atLeast } : {}) } }),
+        );
       } catch (err) {
         if (!lostLockRace(err) || attempt >= attempts) throw err;
         logger.warn({ err, attempt }, 'swap lost a lock race with the live projector; trying again');
@@ -158,7 +160,9 @@ async function swap(
     );
     const liveTables = existing.rows.map((r) => `${live}."${r.table}"`);
     if (liveTables.length > 0) await client.query(`LOCK TABLE ${liveTables.join(', ')} IN ACCESS EXCLUSIVE MODE`);
-    const liveCheckpoint = await client.query<{ position: string }>(`SELECT position FROM ${live}.projection_checkpoints WHERE read_model = $1 FOR UPDATE`, [model.name]);
+    const liveCheckpoint = await client.query<{ position: string }>(`SELECT position FROM ${live}.projection_checkpoints WHERE read_model = $1 FOR UPDATE`, [
+      model.name,
+    ]);
     // The live runner cannot commit now: the rebuild is brought to its checkpoint at least, and to what was recorded
     // until now; what comes after is the live runner's to project.
     const livePosition = liveCheckpoint.rows[0]?.position;

@@ -119,7 +119,10 @@ export class ProjectionRunner {
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`read model did not reach ${positionToString(position)} within ${timeoutMs} ms (it is at ${positionToString(worker.checkpoint)})`)),
+            () =>
+              reject(
+                new Error(`read model did not reach ${positionToString(position)} within ${timeoutMs} ms (it is at ${positionToString(worker.checkpoint)})`),
+              ),
             timeoutMs,
           );
         });

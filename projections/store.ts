@@ -94,7 +94,16 @@ export interface ParkedEvent {
 
 /** The events a read model set aside as poison, oldest first: what an operator inspects before fixing and rebuilding. */
 export async function listParked(db: SqlClient, schema: string, readModel: string): Promise<ParkedEvent[]> {
-  const res = await db.query<{ read_model: string; position: string; event_id: string; stream: string; type: string; revision: string; error: string; parked_at: Date }>(
+  const res = await db.query<{
+    read_model: string;
+    position: string;
+    event_id: string;
+    stream: string;
+    type: string;
+    revision: string;
+    error: string;
+    parked_at: Date;
+  }>(
     `SELECT read_model, position, event_id, stream, type, revision, error, parked_at
      FROM ${quoteSchema(schema)}.projection_parked WHERE read_model = $1 ORDER BY parked_at, position`,
     [readModel],

@@ -114,7 +114,10 @@ export function createVideosQuery(db: SqlClient, options: { schema?: string } = 
       let keyset = '';
       if (after !== undefined) {
         // The cursor row is found even if it was deleted since, so a page boundary never disappears under a client.
-        const cursor = await db.query<{ created_at: string; id: string }>(`SELECT created_at, id FROM ${s}.videos WHERE id = $1 AND owner_id = $2`, [after, ownerId]);
+        const cursor = await db.query<{ created_at: string; id: string }>(`SELECT created_at, id FROM ${s}.videos WHERE id = $1 AND owner_id = $2`, [
+          after,
+          ownerId,
+        ]);
         const at = cursor.rows[0];
         if (!at) throw new InvalidCursor(after);
         params.push(at.created_at, at.id);

@@ -169,10 +169,7 @@ interface ServerInfo {
 
 async function serverInfo(admin: pg.Client): Promise<ServerInfo> {
   const names = ['synchronous_commit', 'fsync', 'wal_level', 'shared_buffers', 'max_connections', 'commit_delay'];
-  const res = await admin.query<{ name: string; setting: string }>(
-    `SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) AS name`,
-    [names],
-  );
+  const res = await admin.query<{ name: string; setting: string }>(`SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) AS name`, [names]);
   const v = await admin.query<{ version: string; server_version: string }>(`SELECT version(), current_setting('server_version') AS server_version`);
   return {
     version: v.rows[0]!.version,
@@ -346,7 +343,11 @@ async function runReadStream(store: PgEventStore): Promise<ReadResult> {
   const stream = `read-${randomBytes(3).toString('hex')}`;
   let expected: ExpectedRevision = 'no_stream';
   for (let i = 0; i < READ_STREAM_EVENTS / 100; i++) {
-    const res = await store.appendToStream(stream, range(100).map((j) => makeEvent(0, i * 100 + j)), { expectedRevision: expected });
+    const res = await store.appendToStream(
+      stream,
+      range(100).map((j) => makeEvent(0, i * 100 + j)),
+      { expectedRevision: expected },
+    );
     expected = res.nextExpectedRevision;
   }
   await store.readStream(stream); // warm-up: plan and buffer cache
@@ -360,7 +361,13 @@ async function runReadStream(store: PgEventStore): Promise<ReadResult> {
     events += read.length;
   }
   const seconds = times.reduce((a, b) => a + b, 0) / 1000;
-  return { name: `readStream, ${fmt(READ_STREAM_EVENTS)}-event stream, x5`, events, seconds, eventsPerSec: events / seconds, callLatencyMs: distribution(times) };
+  return {
+    name: `readStream, ${fmt(READ_STREAM_EVENTS)}-event stream, x5`,
+    events,
+    seconds,
+    eventsPerSec: events / seconds,
+    callLatencyMs: distribution(times),
+  };
 }
 
 async function runReadAll(store: PgEventStore): Promise<ReadResult> {
@@ -377,7 +384,13 @@ async function runReadAll(store: PgEventStore): Promise<ReadResult> {
     position = page[page.length - 1]!.position;
   }
   const seconds = (performance.now() - started) / 1000;
-  return { name: `readAll, pages of ${fmt(READ_ALL_PAGE)} from the start`, events, seconds, eventsPerSec: events / seconds, callLatencyMs: distribution(times) };
+  return {
+    name: `readAll, pages of ${fmt(READ_ALL_PAGE)} from the start`,
+    events,
+    seconds,
+    eventsPerSec: events / seconds,
+    callLatencyMs: distribution(times),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -594,8 +607,15 @@ async function main(): Promise<void> {
       schema: schemaName,
       eventsPerStream: EVENTS_PER_STREAM,
       targets: {
-        appendRatio16Writers: { min: APPEND_RATIO_TARGET, results: cells.filter((c) => c.target).map((c) => ({ batch: c.batch, ratio: c.ratio, pass: c.target!.pass })) },
-        subscriptionLagP99: { maxMs: LAG_P99_TARGET_MS, offeredRate: LAG_OFFERED_RATE, results: lag.map((l) => ({ subscriber: l.subscriber, p99: l.lagMs.p99, pass: lagPass(l) })) },
+        appendRatio16Writers: {
+          min: APPEND_RATIO_TARGET,
+          results: cells.filter((c) => c.target).map((c) => ({ batch: c.batch, ratio: c.ratio, pass: c.target!.pass })),
+        },
+        subscriptionLagP99: {
+          maxMs: LAG_P99_TARGET_MS,
+          offeredRate: LAG_OFFERED_RATE,
+          results: lag.map((l) => ({ subscriber: l.subscriber, p99: l.lagMs.p99, pass: lagPass(l) })),
+        },
       },
       append: cells,
       read: reads,
@@ -619,7 +639,13 @@ function lagPass(l: LagResult): boolean {
 }
 
 function report(
-  results: { startedAt: string; args: Args; machine: MachineInfo; postgres: { label: string; serverVersion: string; settings: Record<string, string> }; schema: string },
+  results: {
+    startedAt: string;
+    args: Args;
+    machine: MachineInfo;
+    postgres: { label: string; serverVersion: string; settings: Record<string, string> };
+    schema: string;
+  },
   cells: AppendCell[],
   reads: ReadResult[],
   lag: LagResult[],
@@ -631,8 +657,12 @@ function report(
   const out: string[] = [];
   out.push(`reelforge event store benchmark, ${results.startedAt}`);
   out.push(`machine:  ${describeMachine(machine)}`);
-  out.push(`postgres: PostgreSQL ${postgres.serverVersion} (${postgres.label}); synchronous_commit=${s.synchronous_commit}, fsync=${s.fsync}, shared_buffers=${s.shared_buffers}`);
-  out.push(`run:      ${args.seconds} s measured after ${args.warmup} s warm-up per append cell; a new stream every ${EVENTS_PER_STREAM} events; schema ${results.schema}`);
+  out.push(
+    `postgres: PostgreSQL ${postgres.serverVersion} (${postgres.label}); synchronous_commit=${s.synchronous_commit}, fsync=${s.fsync}, shared_buffers=${s.shared_buffers}`,
+  );
+  out.push(
+    `run:      ${args.seconds} s measured after ${args.warmup} s warm-up per append cell; a new stream every ${EVENTS_PER_STREAM} events; schema ${results.schema}`,
+  );
   out.push('');
   out.push(`Append throughput: store vs plain-INSERT floor (target: 16 writers >= ${APPEND_RATIO_TARGET}x floor)`);
   const appendRows: Cell[][] = cells.map((c) => [

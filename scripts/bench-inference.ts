@@ -90,7 +90,16 @@ async function measure(engine: Engine, size: string, chunks: number): Promise<{ 
 function row(provider: ExecutionProvider, threads: number, what: string, chunkS: number[], framesPerChunk: number, fps: number): Row {
   const computeS = chunkS.reduce((a, b) => a + b, 0);
   const frames = chunkS.length * framesPerChunk;
-  return { provider, threads: threads || 'default', what, frames, computeS, chunkS, realtimeFactor: frames / fps / computeS, medianRealtimeFactor: framesPerChunk / fps / median(chunkS) };
+  return {
+    provider,
+    threads: threads || 'default',
+    what,
+    frames,
+    computeS,
+    chunkS,
+    realtimeFactor: frames / fps / computeS,
+    medianRealtimeFactor: framesPerChunk / fps / median(chunkS),
+  };
 }
 
 async function benchProvider(provider: ExecutionProvider, threads: number, chunks: number, packDir: string | undefined, rows: Row[]): Promise<void> {
@@ -103,7 +112,8 @@ async function benchProvider(provider: ExecutionProvider, threads: number, chunk
       process.stderr.write(`[bench] ${provider} threads=${threads || 'default'} ${size}: ${chunks} chunks\n`);
       const m = await measure(engine, size, chunks);
       const r = row(provider, threads, `video ${size}`, m.videoS, fpc, fps);
-      if (provider === 'cpu' && size === CPU_TARGET.size && threads === CPU_TARGET.threads) r.target = { factor: CPU_TARGET.factor, pass: r.medianRealtimeFactor >= CPU_TARGET.factor };
+      if (provider === 'cpu' && size === CPU_TARGET.size && threads === CPU_TARGET.threads)
+        r.target = { factor: CPU_TARGET.factor, pass: r.medianRealtimeFactor >= CPU_TARGET.factor };
       if (provider !== 'cpu' && size === GPU_TARGET.size) r.target = { factor: GPU_TARGET.factor, pass: r.medianRealtimeFactor >= GPU_TARGET.factor };
       rows.push(r);
       audioS.push(...m.audioS);
@@ -133,13 +143,27 @@ async function main(): Promise<void> {
   }
 
   const machine = { ...machineInfo(loadAverageAtStart), onnxruntime: (require('onnxruntime-node/package.json') as { version: string }).version };
-  const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), args, prompt: PROMPT, seed: SEED, machine, targets: { cpu: CPU_TARGET, gpu: GPU_TARGET }, rows, unavailable };
+  const results = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    args,
+    prompt: PROMPT,
+    seed: SEED,
+    machine,
+    targets: { cpu: CPU_TARGET, gpu: GPU_TARGET },
+    rows,
+    unavailable,
+  };
 
   const out: string[] = [];
   out.push(`reelforge inference benchmark, ${results.startedAt}`);
   out.push(`machine: ${describeMachine(machine, `onnxruntime-node ${machine.onnxruntime}`)}`);
-  out.push(`run: ${args.chunks} chunks of 24 frames per cell after one warm-up chunk; realtime factor = seconds of media / seconds of compute (targets judged on the median chunk)`);
-  out.push(`targets: >= ${CPU_TARGET.factor}x at ${CPU_TARGET.size} on the CPU with ${CPU_TARGET.threads} threads; >= ${GPU_TARGET.factor}x at ${GPU_TARGET.size} on an H100-class GPU`);
+  out.push(
+    `run: ${args.chunks} chunks of 24 frames per cell after one warm-up chunk; realtime factor = seconds of media / seconds of compute (targets judged on the median chunk)`,
+  );
+  out.push(
+    `targets: >= ${CPU_TARGET.factor}x at ${CPU_TARGET.size} on the CPU with ${CPU_TARGET.threads} threads; >= ${GPU_TARGET.factor}x at ${GPU_TARGET.size} on an H100-class GPU`,
+  );
   out.push('');
   const x = (v: number) => `${fmt(v, v < 10 ? 2 : 1)}x`;
   const table: Cell[][] = rows.map((r) => [
@@ -154,7 +178,19 @@ async function main(): Promise<void> {
     r.target ? `${r.target.pass ? 'PASS' : 'MISS'} (>= ${r.target.factor}x)` : '-',
   ]);
   unavailable.forEach((u, i) => table.push([u.provider, '-', `not available (${i + 1})`, '', '', '', '', '', '-']));
-  out.push(renderTable(['provider', 'threads', 'what', 'frames', 'compute s', 'median ms/chunk', 'realtime (median)', 'realtime (total)', 'target'], table, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'l']));
+  out.push(
+    renderTable(['provider', 'threads', 'what', 'frames', 'compute s', 'median ms/chunk', 'realtime (median)', 'realtime (total)', 'target'], table, [
+      'l',
+      'l',
+      'l',
+      'r',
+      'r',
+      'r',
+      'r',
+      'r',
+      'l',
+    ]),
+  );
   unavailable.forEach((u, i) => out.push(`(${i + 1}) ${u.provider}: ${u.reason}`));
   process.stdout.write(`${out.join('\n')}\n`);
 

@@ -82,7 +82,17 @@ const USAGE =
 class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { runs: 3, levels: [1, 5, 20], minVideos: 6, levelSeconds: 45, gpuConcurrency: undefined, latency: true, throughput: true, gpuInProcess: false, dedicatedCore: false };
+  const args: Args = {
+    runs: 3,
+    levels: [1, 5, 20],
+    minVideos: 6,
+    levelSeconds: 45,
+    gpuConcurrency: undefined,
+    latency: true,
+    throughput: true,
+    gpuInProcess: false,
+    dedicatedCore: false,
+  };
   const positive = (flag: string, raw: string): number => {
     if (!/^[1-9][0-9]*$/.test(raw)) throw new UsageError(`${flag} needs a positive integer, got ${JSON.stringify(raw)}; ${USAGE}`);
     return Number(raw);
@@ -395,7 +405,14 @@ interface LatencyCell {
   directMedian: { renderMs: number; muxMs: number; sceneMs: number; reviewComputeMs: number };
 }
 
-async function runLatency(stack: PlatformStack, client: Client, temporal: TemporalClient, direct: DirectRunner, cpu: () => CpuSample, runs: number): Promise<LatencyCell[]> {
+async function runLatency(
+  stack: PlatformStack,
+  client: Client,
+  temporal: TemporalClient,
+  direct: DirectRunner,
+  cpu: () => CpuSample,
+  runs: number,
+): Promise<LatencyCell[]> {
   const measured = async (video: VideoSpec): Promise<PipelineRun> => {
     const before = cpu();
     const sub = await submit(client, video);
@@ -510,8 +527,26 @@ async function runLevel(stack: PlatformStack, gpuConcurrency: number, submitters
     failures,
     wallS,
     videosPerMinute: runs.length > 0 ? (runs.length / wallS) * 60 : 0,
-    e2eMs: { p50: percentile(runs.map((r) => r.e2eMs), 50), p99: percentile(runs.map((r) => r.e2eMs), 99) },
-    firstChunkMs: { p50: percentile(runs.map((r) => r.firstChunkMs), 50), p99: percentile(runs.map((r) => r.firstChunkMs), 99) },
+    e2eMs: {
+      p50: percentile(
+        runs.map((r) => r.e2eMs),
+        50,
+      ),
+      p99: percentile(
+        runs.map((r) => r.e2eMs),
+        99,
+      ),
+    },
+    firstChunkMs: {
+      p50: percentile(
+        runs.map((r) => r.firstChunkMs),
+        50,
+      ),
+      p99: percentile(
+        runs.map((r) => r.firstChunkMs),
+        99,
+      ),
+    },
     cpuS,
     busyCores: [cpuS.self, cpuS.temporal, cpuS.postgres].filter(Number.isFinite).reduce((a, b) => a + b, 0) / wallS,
     eventLoopBusy,
@@ -534,7 +569,11 @@ async function startServers(config: Config, tmp: string, cleanup: Cleanup, logge
     const cli = readTools().temporalCli;
     const server = await startTemporalDevServer({ cli, dataDir: tmp, port: 0, uiPort: 0, namespace: config.temporalNamespace, logger });
     cleanup.push('stop Temporal dev server', () => server.stop());
-    return { address: server.address, pid: server.pid, label: `dev server ${server.address} (${path.basename(path.dirname(path.dirname(cli.path!)))}, SQLite in a temp folder)` };
+    return {
+      address: server.address,
+      pid: server.pid,
+      label: `dev server ${server.address} (${path.basename(path.dirname(path.dirname(cli.path!)))}, SQLite in a temp folder)`,
+    };
   })();
   const postgres = (async () => {
     if (config.databaseUrl) return { url: config.databaseUrl, label: `DATABASE_URL ${redact(config.databaseUrl)}` };
@@ -586,7 +625,10 @@ async function main(): Promise<void> {
       startServers(config, tmp, cleanup, logger),
       bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundleLogger }),
       // The direct runs' own process, with the GPU worker's engine settings (and core).
-      startDirectRunner({ blobsDir: path.join(tmp, 'direct-blobs'), ...(cores ? { cpus: cores.device, env: { INFERENCE_THREADS: String(cores.deviceCores) } } : {}) }).then((runner) => {
+      startDirectRunner({
+        blobsDir: path.join(tmp, 'direct-blobs'),
+        ...(cores ? { cpus: cores.device, env: { INFERENCE_THREADS: String(cores.deviceCores) } } : {}),
+      }).then((runner) => {
         cleanup.push('stop direct runner', () => runner.stop());
         return runner;
       }),
@@ -601,7 +643,21 @@ async function main(): Promise<void> {
     cleanup.push('close Temporal worker connection', () => connection.close());
     const stackOptions = (name: string, gpuConcurrency: number) => {
       const dataDir = fs.mkdtempSync(path.join(tmp, `${name}-`));
-      return { temporalAddress: servers.temporal.address, temporalNamespace: config.temporalNamespace, connection, databaseUrl: servers.postgres.url, workflowBundle: { code: bundle.code }, engine: inProcessEngine ?? ('process' as const), dataDir, name, gpuConcurrency, gpuLookaheadChunks: config.gpuLookaheadChunks, ffmpegPath: config.ffmpegPath, logger, ...(cores ? { gpuCores: { cpus: cores.device, count: cores.deviceCores } } : {}) };
+      return {
+        temporalAddress: servers.temporal.address,
+        temporalNamespace: config.temporalNamespace,
+        connection,
+        databaseUrl: servers.postgres.url,
+        workflowBundle: { code: bundle.code },
+        engine: inProcessEngine ?? ('process' as const),
+        dataDir,
+        name,
+        gpuConcurrency,
+        gpuLookaheadChunks: config.gpuLookaheadChunks,
+        ffmpegPath: config.ffmpegPath,
+        logger,
+        ...(cores ? { gpuCores: { cpus: cores.device, count: cores.deviceCores } } : {}),
+      };
     };
 
     const cpu = cpuMeter({ temporal: servers.temporal.pid, postgres: servers.postgres.pid });
@@ -651,7 +707,12 @@ async function main(): Promise<void> {
       target: { overheadRatioMax: OVERHEAD_TARGET },
       latency,
       throughput,
-      firstChunk: concurrencies.map((c) => ({ gpuConcurrency: c, count: firstChunkAll(c).length, p50Ms: percentile(firstChunkAll(c), 50), p99Ms: percentile(firstChunkAll(c), 99) })),
+      firstChunk: concurrencies.map((c) => ({
+        gpuConcurrency: c,
+        count: firstChunkAll(c).length,
+        p50Ms: percentile(firstChunkAll(c), 50),
+        p99Ms: percentile(firstChunkAll(c), 99),
+      })),
     };
 
     process.stdout.write(`${report(results)}\n`);
@@ -695,9 +756,16 @@ function report(r: {
   out.push(`reelforge pipeline benchmark, ${r.startedAt}`);
   out.push(`machine:  ${describeMachine(machine)}`);
   out.push(`servers:  Temporal ${r.servers.temporal}; PostgreSQL ${r.servers.postgres}`);
-  out.push(`engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency, rendering up to ${r.gpuLookaheadChunks} chunks ahead (GPU_LOOKAHEAD_CHUNKS); the GPU worker ${r.args.gpuInProcess ? 'inside the bench process (--gpu-in-process)' : 'in its own process (gpu-workers/worker.ts), as deployed'}`);
-  if (r.args.dedicatedCore) out.push(`cores:    --dedicated-core: core ${r.cores?.device} stands in for the accelerator (the GPU worker process and the direct runs, one inference thread); the platform and its servers on ${r.cores?.platform}`);
-  out.push(`video:    "${PROMPT}", seed ${SEED}, ${STYLE}, camera ${CAMERA}, ${FPS} fps, chunks of ${FRAMES_PER_CHUNK} frames; completion seen by polling GET every ${POLL_MS} ms`);
+  out.push(
+    `engine:   ${r.engine.pack} on ${r.engine.provider}, ${r.engine.threads || 'default'} intra-op threads; GPU worker concurrency ${r.gpuConcurrencyConfigured} (GPU_CONCURRENCY) for latency, rendering up to ${r.gpuLookaheadChunks} chunks ahead (GPU_LOOKAHEAD_CHUNKS); the GPU worker ${r.args.gpuInProcess ? 'inside the bench process (--gpu-in-process)' : 'in its own process (gpu-workers/worker.ts), as deployed'}`,
+  );
+  if (r.args.dedicatedCore)
+    out.push(
+      `cores:    --dedicated-core: core ${r.cores?.device} stands in for the accelerator (the GPU worker process and the direct runs, one inference thread); the platform and its servers on ${r.cores?.platform}`,
+    );
+  out.push(
+    `video:    "${PROMPT}", seed ${SEED}, ${STYLE}, camera ${CAMERA}, ${FPS} fps, chunks of ${FRAMES_PER_CHUNK} frames; completion seen by polling GET every ${POLL_MS} ms`,
+  );
 
   if (r.latency.length > 0) {
     out.push('');
@@ -716,7 +784,15 @@ function report(r: {
     out.push(
       renderTable(
         ['video', 'end-to-end s', 'direct s', 'direct render s', 'direct mux s', 'ratio', 'target'],
-        r.latency.map((c) => [label(c.video), s(c.e2eMedianMs), s(c.directMedianMs), s(c.directMedian.renderMs), s(c.directMedian.muxMs), fmt(c.ratio, 2), c.pass ? 'PASS' : 'MISS']),
+        r.latency.map((c) => [
+          label(c.video),
+          s(c.e2eMedianMs),
+          s(c.directMedianMs),
+          s(c.directMedian.renderMs),
+          s(c.directMedian.muxMs),
+          fmt(c.ratio, 2),
+          c.pass ? 'PASS' : 'MISS',
+        ]),
         ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),
     );
@@ -743,15 +819,41 @@ function report(r: {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
-    out.push("extra = end-to-end - direct, the sum of the columns after it. of it flash check: the output review's own decode and flash analysis, run directly.");
+    out.push(
+      "extra = end-to-end - direct, the sum of the columns after it. of it flash check: the output review's own decode and flash analysis, run directly.",
+    );
     out.push('');
     out.push('Inside the generation workflow, from its Temporal history (per video, medians; ms are sums over the calls)');
     out.push(
       renderTable(
-        ['video', 'workflow tasks', 'their ms', 'appends', 'their ms', 'GPU activities', 'queued ms', 'running ms', 'running - direct render', 'mux running ms', 'moderation children ms'],
+        [
+          'video',
+          'workflow tasks',
+          'their ms',
+          'appends',
+          'their ms',
+          'GPU activities',
+          'queued ms',
+          'running ms',
+          'running - direct render',
+          'mux running ms',
+          'moderation children ms',
+        ],
         r.latency.map((c) => {
           const w = c.workflowMedian;
-          return [label(c.video), w.workflowTasks, ms(w.workflowTaskMs), w.appends, ms(w.appendMs), w.gpuActivities, ms(w.gpuQueueMs), ms(w.gpuRunMs), ms(w.gpuRunMs - c.directMedian.renderMs), ms(w.muxRunMs), ms(w.childrenMs)];
+          return [
+            label(c.video),
+            w.workflowTasks,
+            ms(w.workflowTaskMs),
+            w.appends,
+            ms(w.appendMs),
+            w.gpuActivities,
+            ms(w.gpuQueueMs),
+            ms(w.gpuRunMs),
+            ms(w.gpuRunMs - c.directMedian.renderMs),
+            ms(w.muxRunMs),
+            ms(w.childrenMs),
+          ];
         }),
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
@@ -771,7 +873,9 @@ function report(r: {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
-    out.push('bench process: this process (the API, the orchestration worker, the projector, the polling client) and its children (the GPU worker process, the idle direct runner), with the ffmpeg runs they waited for.');
+    out.push(
+      'bench process: this process (the API, the orchestration worker, the projector, the polling client) and its children (the GPU worker process, the idle direct runner), with the ffmpeg runs they waited for.',
+    );
   }
 
   if (r.throughput.length > 0) {
@@ -779,8 +883,34 @@ function report(r: {
     out.push(`Throughput, ${label(THROUGHPUT_VIDEO)} videos, closed-loop submitters (completion seen by one GET /v1/videos list every ${POLL_MS} ms)`);
     out.push(
       renderTable(
-        ['GPU concurrency', 'submitters', 'videos', 'failed', 'wall s', 'videos/min', 'e2e p50 s', 'e2e p99 s', 'first chunk p50 ms', 'first chunk p99 ms', 'busy cores', 'event loop busy'],
-        r.throughput.map((t) => [t.gpuConcurrency, t.submitters, t.videos, t.failed, fmt(t.wallS, 1), fmt(t.videosPerMinute, 1), s(t.e2eMs.p50), s(t.e2eMs.p99), ms(t.firstChunkMs.p50), ms(t.firstChunkMs.p99), fmt(t.busyCores, 2), `${fmt(t.eventLoopBusy * 100)}%`]),
+        [
+          'GPU concurrency',
+          'submitters',
+          'videos',
+          'failed',
+          'wall s',
+          'videos/min',
+          'e2e p50 s',
+          'e2e p99 s',
+          'first chunk p50 ms',
+          'first chunk p99 ms',
+          'busy cores',
+          'event loop busy',
+        ],
+        r.throughput.map((t) => [
+          t.gpuConcurrency,
+          t.submitters,
+          t.videos,
+          t.failed,
+          fmt(t.wallS, 1),
+          fmt(t.videosPerMinute, 1),
+          s(t.e2eMs.p50),
+          s(t.e2eMs.p99),
+          ms(t.firstChunkMs.p50),
+          ms(t.firstChunkMs.p99),
+          fmt(t.busyCores, 2),
+          `${fmt(t.eventLoopBusy * 100)}%`,
+        ]),
         ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
@@ -794,8 +924,9 @@ function report(r: {
       ),
     );
     out.push('wall: first POST to last completion seen. busy cores: CPU seconds of the bench process, the Temporal server and PostgreSQL');
-    out.push('per second of wall time. event loop busy: the bench process\'s main thread (API, activities, projector, client), not the workflow threads.');
-    for (const t of r.throughput.filter((x) => x.failures.length > 0)) out.push(`failures at GPU concurrency ${t.gpuConcurrency}, ${t.submitters} submitters: ${t.failures.slice(0, 3).join(' | ')}`);
+    out.push("per second of wall time. event loop busy: the bench process's main thread (API, activities, projector, client), not the workflow threads.");
+    for (const t of r.throughput.filter((x) => x.failures.length > 0))
+      out.push(`failures at GPU concurrency ${t.gpuConcurrency}, ${t.submitters} submitters: ${t.failures.slice(0, 3).join(' | ')}`);
   }
   return out.join('\n');
 }

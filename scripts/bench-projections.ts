@@ -62,17 +62,49 @@ function generation(id: string, owner: string, at: number, parent: string | null
     {
       type: 'VideoRequested',
       data: {
-        video_id: id, owner_id: owner, prompt: `three balls bouncing, take ${at % 997}`, model: 'reference', seconds: 2, size: '256x256', style: 'cinematic',
-        camera: 'pan', seed: at % 100_000, cameo_ids: [], publish: true, remixed_from_video_id: parent, extended_from_video_id: null, has_input_reference: false, at,
+        video_id: id,
+        owner_id: owner,
+        prompt: `three balls bouncing, take ${at % 997}`,
+        model: 'reference',
+        seconds: 2,
+        size: '256x256',
+        style: 'cinematic',
+        camera: 'pan',
+        seed: at % 100_000,
+        cameo_ids: [],
+        publish: true,
+        remixed_from_video_id: parent,
+        extended_from_video_id: null,
+        has_input_reference: false,
+        at,
       },
     },
     { type: 'PromptModerated', data: { case_id: `case_${id}`, verdict: 'allow', categories: [], reasons: [], at: at + 1 } },
     { type: 'ChunksPlanned', data: { total: 2, fps: 24, frames: 48, chunks, at: at + 2 } },
     ...chunks.flatMap((c): VideoEvent[] => [
-      { type: 'VideoChunkRendered', data: { index: c.index, blob_key: `videos/${id}/chunks/${c.index}.ts`, frames: 24, collisions: [{ frame: 3, sample: 2000, speed: 1.2, body: 0, kind: 'floor' }], at: at + 3 + c.index } },
+      {
+        type: 'VideoChunkRendered',
+        data: {
+          index: c.index,
+          blob_key: `videos/${id}/chunks/${c.index}.ts`,
+          frames: 24,
+          collisions: [{ frame: 3, sample: 2000, speed: 1.2, body: 0, kind: 'floor' }],
+          at: at + 3 + c.index,
+        },
+      },
       { type: 'AudioChunkRendered', data: { index: c.index, blob_key: `videos/${id}/chunks/${c.index}.pcm`, samples: 16000, at: at + 3 + c.index } },
     ]),
-    { type: 'Muxed', data: { content_key: `videos/${id}/content.mp4`, thumbnail_key: `videos/${id}/thumbnail.jpg`, spritesheet_key: `videos/${id}/spritesheet.jpg`, duration_s: 2, bytes: 90_000, at: at + 6 } },
+    {
+      type: 'Muxed',
+      data: {
+        content_key: `videos/${id}/content.mp4`,
+        thumbnail_key: `videos/${id}/thumbnail.jpg`,
+        spritesheet_key: `videos/${id}/spritesheet.jpg`,
+        duration_s: 2,
+        bytes: 90_000,
+        at: at + 6,
+      },
+    },
     { type: 'OutputModerated', data: { case_id: `case2_${id}`, verdict: 'allow', categories: [], reasons: [], at: at + 7 } },
     { type: 'VideoCompleted', data: { at: at + 8 } },
   ];
@@ -165,7 +197,14 @@ async function main(): Promise<void> {
             const [id, events] = items[next++]!;
             // Workflows append a step or a few at a time, not a whole story at once.
             for (let i = 0; i < events.length; i += 4) {
-              note((await store.appendToStream(`video-${id}`, events.slice(i, i + 4).map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'bench' } })))).position);
+              note(
+                (
+                  await store.appendToStream(
+                    `video-${id}`,
+                    events.slice(i, i + 4).map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'bench' } })),
+                  )
+                ).position,
+              );
             }
           }
         }),
@@ -173,7 +212,9 @@ async function main(): Promise<void> {
     };
     await appendAll([...stories]);
     await appendAll(engagement);
-    const written = (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${schemas.events}".events`).catch(() => ({ rows: [{ n: String(args.events) }] }))).rows[0]!.n;
+    const written = (
+      await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${schemas.events}".events`).catch(() => ({ rows: [{ n: String(args.events) }] }))
+    ).rows[0]!.n;
     log(`wrote ${written} events in ${fmt((performance.now() - writeStart) / 1000, 1)} s`);
 
     // ---- rebuild each read model from zero, one at a time ----
@@ -186,7 +227,15 @@ async function main(): Promise<void> {
       const result = await rebuild({ eventStore: store, pool, readModel: model, schema: schemas.rebuild, logger, batchSize: 500 });
       const seconds = (performance.now() - t0) / 1000;
       const handled = [...typeCounts].reduce((n, [type, c]) => n + (model.handles(type, 'video-x') ? c : 0), 0);
-      rebuilds.push({ readModel: model.name, events: result.events, handled, seconds, eventsPerSec: result.events / seconds, handledPerSec: handled / seconds, parked: result.parked });
+      rebuilds.push({
+        readModel: model.name,
+        events: result.events,
+        handled,
+        seconds,
+        eventsPerSec: result.events / seconds,
+        handledPerSec: handled / seconds,
+        parked: result.parked,
+      });
     }
 
     // ---- live: catch up, then lag at the offered rate ----
@@ -223,7 +272,10 @@ async function main(): Promise<void> {
           } else {
             if (pending.length === 0) {
               stream = newVideoId();
-              pending = [...generation(stream, `user_w${w}`, Math.floor(Date.now() / 1000), null), { type: 'VideoPublished', data: { by: `user_w${w}`, cameo_uses: [], at: Math.floor(Date.now() / 1000) } }];
+              pending = [
+                ...generation(stream, `user_w${w}`, Math.floor(Date.now() / 1000), null),
+                { type: 'VideoPublished', data: { by: `user_w${w}`, cameo_uses: [], at: Math.floor(Date.now() / 1000) } },
+              ];
             }
             target = stream;
             event = pending.shift()!;
@@ -241,7 +293,13 @@ async function main(): Promise<void> {
     await Promise.all(waits);
     await runner.stop();
 
-    const lag = [...lags].map(([readModel, values]) => ({ readModel, samples: values.length, p50Ms: percentile(values, 50), p99Ms: percentile(values, 99), maxMs: percentile(values, 100) }));
+    const lag = [...lags].map(([readModel, values]) => ({
+      readModel,
+      samples: values.length,
+      p50Ms: percentile(values, 50),
+      p99Ms: percentile(values, 99),
+      maxMs: percentile(values, 100),
+    }));
     const results = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
@@ -257,10 +315,23 @@ async function main(): Promise<void> {
       ['read model', 'rebuild events', 'handled', 'rebuild s', 'events/s', 'handled/s', 'parked', `lag p50 ms @${args.rate}/s`, 'lag p99 ms', 'lag max ms'],
       rebuilds.map((r) => {
         const l = lag.find((x) => x.readModel === r.readModel)!;
-        return [r.readModel, r.events, r.handled, fmt(r.seconds, 1), fmt(r.eventsPerSec), fmt(r.handledPerSec), r.parked, fmt(l.p50Ms, 1), fmt(l.p99Ms, 1), fmt(l.maxMs, 1)];
+        return [
+          r.readModel,
+          r.events,
+          r.handled,
+          fmt(r.seconds, 1),
+          fmt(r.eventsPerSec),
+          fmt(r.handledPerSec),
+          r.parked,
+          fmt(l.p50Ms, 1),
+          fmt(l.p99Ms, 1),
+          fmt(l.maxMs, 1),
+        ];
       }),
     );
-    process.stdout.write(`${table}\n\nlive catch-up of all read models together: ${fmt(results.live.catchUpEventsPerSec)} events/s (${fmt(catchUpSeconds, 1)} s); offered ${fmt(results.live.achievedRate, 1)} events/s for ${fmt(offeredSeconds, 1)} s\n`);
+    process.stdout.write(
+      `${table}\n\nlive catch-up of all read models together: ${fmt(results.live.catchUpEventsPerSec)} events/s (${fmt(catchUpSeconds, 1)} s); offered ${fmt(results.live.achievedRate, 1)} events/s for ${fmt(offeredSeconds, 1)} s\n`,
+    );
     process.stdout.write(`JSON: ${writeResults('projections', startedAt, results)}\n`);
   } finally {
     await cleanup.run();

@@ -116,11 +116,25 @@ function provisionFfmpeg() {
   log(`installing ${FFMPEG.pypi}==${FFMPEG.version} (ffmpeg) into ${path.relative(ROOT, target)}`);
   const tmp = `${target}.partial`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  const res = run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', '--target', tmp, `${FFMPEG.pypi}==${FFMPEG.version}`]);
+  const res = run(python, [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--no-deps',
+    '--only-binary=:all:',
+    '--target',
+    tmp,
+    `${FFMPEG.pypi}==${FFMPEG.version}`,
+  ]);
   const binary = res.status === 0 ? binaryIn(tmp) : undefined;
   if (!binary) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    const why = res.status === 0 ? 'the wheel holds no ffmpeg binary for this platform' : (res.stderr || res.stdout || '').trim().split('\n').pop() || `exit ${res.status}`;
+    const why =
+      res.status === 0
+        ? 'the wheel holds no ffmpeg binary for this platform'
+        : (res.stderr || res.stdout || '').trim().split('\n').pop() || `exit ${res.status}`;
     return { path: null, source, tried: [`pip install ${FFMPEG.pypi}==${FFMPEG.version} (${why})`] };
   }
   fs.chmodSync(binary, 0o755);

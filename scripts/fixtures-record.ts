@@ -81,10 +81,15 @@ async function until<T>(check: () => Promise<T | undefined>, what: string, timeo
   }
 }
 
-const eventsOf = async (ctx: Ctx, videoId: string) => (await ctx.stack.eventStore.readStream(`video-${videoId}`).catch(() => [])).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+const eventsOf = async (ctx: Ctx, videoId: string) =>
+  (await ctx.stack.eventStore.readStream(`video-${videoId}`).catch(() => [])).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
 
 function startVideo(ctx: Ctx, req: VideoRequestedData, gpuTaskQueue = ctx.stack.gpuTaskQueue) {
-  return ctx.client.workflow.start(generationWorkflow, { taskQueue: ctx.stack.taskQueue, workflowId: `video-${req.video_id}`, args: [{ request: req, actor: req.owner_id, gpuTaskQueue }] });
+  return ctx.client.workflow.start(generationWorkflow, {
+    taskQueue: ctx.stack.taskQueue,
+    workflowId: `video-${req.video_id}`,
+    args: [{ request: req, actor: req.owner_id, gpuTaskQueue }],
+  });
 }
 
 /** Runs a video to its end and checks it ended as the scenario says. */
@@ -95,7 +100,8 @@ async function runVideo(ctx: Ctx, req: VideoRequestedData, expected: { status: s
   }
 }
 
-const firstChunkRendered = (ctx: Ctx, videoId: string) => until(async () => ((await eventsOf(ctx, videoId)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), `a first chunk of ${videoId}`);
+const firstChunkRendered = (ctx: Ctx, videoId: string) =>
+  until(async () => ((await eventsOf(ctx, videoId)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), `a first chunk of ${videoId}`);
 
 /** The child workflow ids a history started, by workflow type. */
 async function childrenOf(ctx: Ctx, workflowId: string): Promise<Record<string, string[]>> {
@@ -115,7 +121,22 @@ async function registerCameo(ctx: Ctx): Promise<{ cameoId: string; handle: Workf
   const handle = await ctx.client.workflow.start(cameoWorkflow, {
     taskQueue: ctx.stack.taskQueue,
     workflowId: `cameo-${cameoId}`,
-    args: [{ cameoId, actor: OWNER, registration: { cameo_id: cameoId, owner_id: OWNER, display_name: 'Olive', permission: 'approved', challenge_id: null, phrase: 'blue river seven lamps', recording_key: recordingKey, at: Math.floor(Date.now() / 1000) } }],
+    args: [
+      {
+        cameoId,
+        actor: OWNER,
+        registration: {
+          cameo_id: cameoId,
+          owner_id: OWNER,
+          display_name: 'Olive',
+          permission: 'approved',
+          challenge_id: null,
+          phrase: 'blue river seven lamps',
+          recording_key: recordingKey,
+          at: Math.floor(Date.now() / 1000),
+        },
+      },
+    ],
   });
   const status = await until(async () => {
     const state = await handle.query(cameoStateQuery);
@@ -135,13 +156,15 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
     run: async (ctx) => {
       const req = videoRequest('three red balls bouncing', { seconds: 1, publish: true });
       await runVideo(ctx, req, { status: 'completed' });
-      if (!(await eventsOf(ctx, req.video_id)).some((e) => e.type === 'VideoPublished')) throw new Error(`video ${req.video_id} completed but was not published`);
+      if (!(await eventsOf(ctx, req.video_id)).some((e) => e.type === 'VideoPublished'))
+        throw new Error(`video ${req.video_id} completed but was not published`);
       ctx.shared.completed = req;
       const workflowId = `video-${req.video_id}`;
       const children = await childrenOf(ctx, workflowId);
       const [promptCase, outputCase] = children.moderationWorkflow ?? [];
       const [publish] = children.publishWorkflow ?? [];
-      if (!promptCase || !outputCase || !publish) throw new Error(`video ${req.video_id} did not start the moderation and publish children: ${JSON.stringify(children)}`);
+      if (!promptCase || !outputCase || !publish)
+        throw new Error(`video ${req.video_id} did not start the moderation and publish children: ${JSON.stringify(children)}`);
       return [
         { name: 'generation-completed-published', workflowId, path: 'a 1 s video completed, then published (publish: true, no cameo)' },
         { name: 'moderation-prompt', workflowId: promptCase, path: 'prompt moderation of a video: allowed' },
@@ -202,7 +225,11 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
     run: async (ctx) => {
       const videoId = ctx.shared.completed!.video_id;
       const workflowId = `takedown-${videoId}`;
-      await ctx.client.workflow.execute(takedownWorkflow, { taskQueue: ctx.stack.taskQueue, workflowId, args: [{ videoId, by: OWNER, reason: 'recorded for the replay tests' }] });
+      await ctx.client.workflow.execute(takedownWorkflow, {
+        taskQueue: ctx.stack.taskQueue,
+        workflowId,
+        args: [{ videoId, by: OWNER, reason: 'recorded for the replay tests' }],
+      });
       return [{ name: 'takedown', workflowId, path: 'a published video taken down' }];
     },
   },
@@ -218,7 +245,8 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       const workflowId = `publish-${req.video_id}`;
       await ctx.client.workflow.execute(publishWorkflow, { taskQueue: ctx.stack.taskQueue, workflowId, args: [{ videoId: req.video_id, actor: FRIEND }] });
       const published = (await eventsOf(ctx, req.video_id)).find((e) => e.type === 'VideoPublished');
-      if ((published?.data as { cameo_uses?: unknown[] } | undefined)?.cameo_uses?.length !== 1) throw new Error(`video ${req.video_id} was not published with its cameo use`);
+      if ((published?.data as { cameo_uses?: unknown[] } | undefined)?.cameo_uses?.length !== 1)
+        throw new Error(`video ${req.video_id} was not published with its cameo use`);
       return [{ name: 'publish-with-cameo', workflowId, path: 'a completed video with one granted cameo published: the cameo use confirmed' }];
     },
   },
@@ -238,13 +266,22 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       await cameo.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
       const result = await video.result();
       const last = (await eventsOf(ctx, req.video_id)).at(-1);
-      if (result.stage !== 'blocked' || (last?.data as { code?: string })?.code !== 'consent_revoked') throw new Error(`video ${req.video_id} ended ${result.status}/${result.stage} (${last?.type}), not blocked by the revocation`);
+      if (result.stage !== 'blocked' || (last?.data as { code?: string })?.code !== 'consent_revoked')
+        throw new Error(`video ${req.video_id} ended ${result.status}/${result.stage} (${last?.type}), not blocked by the revocation`);
       // Deleted (without taking its videos down), the cameo's workflow ends: its history is whole.
       await cameo.executeUpdate(deleteCameoUpdate, { args: [{ by: OWNER, take_down: false }] });
       await cameo.result();
       return [
-        { name: 'generation-blocked-cameo-revoked', workflowId: video.workflowId, path: 'a 4 s video with a cameo blocked (consent_revoked) when the grant was revoked during rendering' },
-        { name: 'cameo', workflowId: cameo.workflowId, path: 'a cameo registered and verified, access granted, uses reserved and published, access revoked while a video rendered, the cameo deleted' },
+        {
+          name: 'generation-blocked-cameo-revoked',
+          workflowId: video.workflowId,
+          path: 'a 4 s video with a cameo blocked (consent_revoked) when the grant was revoked during rendering',
+        },
+        {
+          name: 'cameo',
+          workflowId: cameo.workflowId,
+          path: 'a cameo registered and verified, access granted, uses reserved and published, access revoked while a video rendered, the cameo deleted',
+        },
       ];
     },
   },
@@ -253,7 +290,14 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
     run: async (ctx) => {
       // A GPU worker process of its own, on a task queue of its own, so that killing it leaves the stack's alone.
       const gpuTaskQueue = `fixtures-gpu-${hex()}`;
-      const env = { TEMPORAL_ADDRESS: ctx.temporalAddress, GPU_TASK_QUEUE: gpuTaskQueue, DATA_DIR: ctx.stack.dataDir, INFERENCE_EP: 'cpu', INFERENCE_THREADS: '1', LOG_LEVEL: 'warn' };
+      const env = {
+        TEMPORAL_ADDRESS: ctx.temporalAddress,
+        GPU_TASK_QUEUE: gpuTaskQueue,
+        DATA_DIR: ctx.stack.dataDir,
+        INFERENCE_EP: 'cpu',
+        INFERENCE_THREADS: '1',
+        LOG_LEVEL: 'warn',
+      };
       const roles: RoleProcess[] = [startRole('gpu-workers/worker.ts', env)];
       try {
         const req = videoRequest('five bouncy balls in a storm', { seconds: 2, size: '1280x720' });
@@ -266,11 +310,21 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
         }, 'chunk 1 in progress');
         await roles[0]!.kill('SIGKILL');
         roles.push(startRole('gpu-workers/worker.ts', env));
-        const result = await Promise.race([handle.result(), roles[1]!.exited.then((how) => Promise.reject(new Error(`the second GPU worker stopped (${how})${roles[1]!.output()}`)))]);
+        const result = await Promise.race([
+          handle.result(),
+          roles[1]!.exited.then((how) => Promise.reject(new Error(`the second GPU worker stopped (${how})${roles[1]!.output()}`))),
+        ]);
         if (result.status !== 'completed') throw new Error(`video ${req.video_id} ended ${result.status} after the GPU worker was killed`);
         const history = await handle.fetchHistory();
-        if (!(history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)) throw new Error(`the history of ${handle.workflowId} shows no retried activity attempt`);
-        return [{ name: 'generation-gpu-worker-killed', workflowId: handle.workflowId, path: 'a 2 s video whose GPU worker was killed (SIGKILL) mid-chunk: the chunk retried (attempt 2) on a new worker, completed' }];
+        if (!(history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1))
+          throw new Error(`the history of ${handle.workflowId} shows no retried activity attempt`);
+        return [
+          {
+            name: 'generation-gpu-worker-killed',
+            workflowId: handle.workflowId,
+            path: 'a 2 s video whose GPU worker was killed (SIGKILL) mid-chunk: the chunk retried (attempt 2) on a new worker, completed',
+          },
+        ];
       } finally {
         await Promise.all(roles.map((r) => r.kill('SIGKILL')));
       }
@@ -283,7 +337,19 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       await ctx.client.workflow.execute(recordEventsWorkflow, {
         taskQueue: ctx.stack.taskQueue,
         workflowId,
-        args: [{ stream: `fixture-${hex()}`, actor: OWNER, batches: [[{ type: 'Noted', data: { n: 1 } }], [{ type: 'Noted', data: { n: 2 } }, { type: 'Noted', data: { n: 3 } }]] }],
+        args: [
+          {
+            stream: `fixture-${hex()}`,
+            actor: OWNER,
+            batches: [
+              [{ type: 'Noted', data: { n: 1 } }],
+              [
+                { type: 'Noted', data: { n: 2 } },
+                { type: 'Noted', data: { n: 3 } },
+              ],
+            ],
+          },
+        ],
       });
       return [{ name: 'record-events', workflowId, path: 'three events appended to a new stream in two batches' }];
     },
@@ -328,15 +394,38 @@ async function main(): Promise<void> {
     useClipFolder(() => tmp);
     log('starting a Temporal dev server and embedded PostgreSQL, bundling the workflows');
     const [temporal, postgres, bundle, engine] = await Promise.all([
-      startTemporalDevServer({ cli: readTools().temporalCli, dataDir: tmp, port: 0, uiPort: 0, namespace: 'default', logger }).then((s) => (cleanup.push('stop Temporal dev server', () => s.stop()), s)),
+      startTemporalDevServer({ cli: readTools().temporalCli, dataDir: tmp, port: 0, uiPort: 0, namespace: 'default', logger }).then(
+        (s) => (cleanup.push('stop Temporal dev server', () => s.stop()), s),
+      ),
       startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: 0, logger }).then((s) => (cleanup.push('stop embedded PostgreSQL', () => s.stop()), s)),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => log(m) } }),
-      createEngine({ config: { inferenceEp: 'cpu', inferenceThreads: 1, modelPack: config.modelPack }, logger }).then((e) => (cleanup.push('close engine', () => e.close()), e)),
+      bundleWorkflowCode({
+        workflowsPath: require.resolve('../workflows'),
+        logger: {
+          log: () => undefined,
+          trace: () => undefined,
+          debug: () => undefined,
+          info: () => undefined,
+          warn: () => undefined,
+          error: (m: string) => log(m),
+        },
+      }),
+      createEngine({ config: { inferenceEp: 'cpu', inferenceThreads: 1, modelPack: config.modelPack }, logger }).then(
+        (e) => (cleanup.push('close engine', () => e.close()), e),
+      ),
     ]);
     const connection = await connectTemporalWorker({ ...config, temporalAddress: temporal.address, temporalNamespace: 'default' }, logger);
     cleanup.push('close Temporal worker connection', () => connection.close());
     const dataDir = fs.mkdtempSync(path.join(tmp, 'stack-'));
-    const stack = await startPlatformStack({ temporalAddress: temporal.address, connection, databaseUrl: postgres.connectionString, workflowBundle: { code: bundle.code }, engine, dataDir, name: 'fixtures', logger });
+    const stack = await startPlatformStack({
+      temporalAddress: temporal.address,
+      connection,
+      databaseUrl: postgres.connectionString,
+      workflowBundle: { code: bundle.code },
+      engine,
+      dataDir,
+      name: 'fixtures',
+      logger,
+    });
     cleanup.push('stop stack', () => stack.stop());
     const clientConnection = await Connection.connect({ address: temporal.address });
     cleanup.push('close Temporal client', () => clientConnection.close());
@@ -349,7 +438,9 @@ async function main(): Promise<void> {
       log(`${scenario.names.join(', ')}: running`);
       for (const r of await scenario.run(ctx)) {
         if (!wanted.has(r.name)) continue;
-        const history = (await fetchHistoryJson(ctx.client, r.workflowId)) as { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] };
+        const history = (await fetchHistoryJson(ctx.client, r.workflowId)) as {
+          events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[];
+        };
         const file = `${r.name}.json`;
         fs.writeFileSync(path.join(HISTORIES_DIR, file), `${JSON.stringify(history, null, 2)}\n`);
         const workflowType = history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'unknown';
@@ -366,7 +457,9 @@ async function main(): Promise<void> {
     const index = [...kept, ...(only.length === 0 ? [] : others), ...recorded].sort((a, b) => a.file.localeCompare(b.file));
     fs.writeFileSync(INDEX, `${JSON.stringify(index, null, 2)}\n`);
     const total = index.reduce((sum, e) => sum + fs.statSync(path.join(HISTORIES_DIR, e.file)).size, 0);
-    log(`wrote ${recorded.length} ${recorded.length === 1 ? 'history' : 'histories'} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${index.length} in the index, ${(total / 1024).toFixed(0)} KiB in all`);
+    log(
+      `wrote ${recorded.length} ${recorded.length === 1 ? 'history' : 'histories'} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${index.length} in the index, ${(total / 1024).toFixed(0)} KiB in all`,
+    );
   } finally {
     await cleanup.run();
   }

@@ -40,7 +40,10 @@ function chosenReadModels(argv: string[]): ReadModel[] {
   const names = [...new Set(parsed.positionals)];
   const unknown = names.filter((n) => !all.some((m) => m.name === n));
   if (unknown.length > 0) {
-    throw new CliError(`unknown read model${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the read models are: ${known}\n${USAGE}`, 2);
+    throw new CliError(
+      `unknown read model${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the read models are: ${known}\n${USAGE}`,
+      2,
+    );
   }
   return names.length === 0 ? all : all.filter((m) => names.includes(m.name));
 }
@@ -77,9 +80,11 @@ async function main(): Promise<void> {
     await pingPgPool(pool).catch((err: unknown) => {
       throw new CliError(`cannot reach the read models database at ${redactUrl(db.url)} (from ${db.from}): ${(err as Error).message}.${hint}`, 1);
     });
-    eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch((err: unknown) => {
-      throw new CliError(`cannot open the event store at ${redactUrl(eventStoreUrl)} (from ${eventStoreFrom}): ${(err as Error).message}.${hint}`, 1);
-    });
+    eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(
+      (err: unknown) => {
+        throw new CliError(`cannot open the event store at ${redactUrl(eventStoreUrl)} (from ${eventStoreFrom}): ${(err as Error).message}.${hint}`, 1);
+      },
+    );
     await eventStore.ping().catch((err: unknown) => {
       throw new CliError(`the event store at ${redactUrl(eventStoreUrl)} (from ${eventStoreFrom}) does not answer: ${(err as Error).message}.${hint}`, 1);
     });

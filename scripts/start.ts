@@ -36,7 +36,6 @@ const REACH_TIMEOUT_MS = 3000;
 /** After a failed start nothing is worth waiting for: what has not stopped within this is killed. */
 const FAILED_START_STOP_MS = 3000;
 
-
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
@@ -186,7 +185,10 @@ class Supervised {
       if (this.stopping || this.running !== running) return;
       this.running = undefined;
       if (Date.now() - startedAt >= BACKOFF_RESET_AFTER_MS) this.backoffMs = BACKOFF_FIRST_MS;
-      this.logger.warn({ child: this.name, childPid: running.pid, exit: how }, `child ${this.name} exited with ${how}; restarting in ${this.scheduleRestart()} ms`);
+      this.logger.warn(
+        { child: this.name, childPid: running.pid, exit: how },
+        `child ${this.name} exited with ${how}; restarting in ${this.scheduleRestart()} ms`,
+      );
     });
   }
 
@@ -196,12 +198,10 @@ class Supervised {
     this.timer = setTimeout(() => {
       const adopted = this.launch().then((running) => this.adopt(running));
       this.starting = adopted.catch(() => undefined);
-      adopted.catch(
-        (err: unknown) => {
-          if (this.stopping) return;
-          this.logger.error({ child: this.name, err }, `child ${this.name} failed to start; retrying in ${this.scheduleRestart()} ms`);
-        },
-      );
+      adopted.catch((err: unknown) => {
+        if (this.stopping) return;
+        this.logger.error({ child: this.name, err }, `child ${this.name} failed to start; retrying in ${this.scheduleRestart()} ms`);
+      });
     }, delay);
     return delay;
   }
@@ -263,7 +263,6 @@ async function assertPortFree(port: number): Promise<void> {
     srv.listen(port, '0.0.0.0', () => srv.close(() => resolve()));
   });
 }
-
 
 /** A second signal this soon after the first is the same Ctrl-C arriving by another path. */
 const SIGNAL_ECHO_MS = 1000;

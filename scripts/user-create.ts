@@ -21,7 +21,12 @@ class CliError extends Error {
 function parse(argv: string[]): { name: string; role: Role } {
   let values: { name?: string; role?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { name: { type: 'string' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { name: { type: 'string' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (err) {
     throw new CliError(`${(err as Error).message}\n${USAGE}`, 2);
   }

@@ -31,19 +31,30 @@ function importsOf(file: SourceFile): Import[] {
   const found: Import[] = [];
   const add = (specifier: string, typeOnly: boolean) => {
     const local = specifier.startsWith('.');
-    const target = local ? posix.join(posix.dirname(file.path), specifier).replace(/\.(ts|js|json)$/, '').replace(/\/index$/, '') : specifier;
+    const target = local
+      ? posix
+          .join(posix.dirname(file.path), specifier)
+          .replace(/\.(ts|js|json)$/, '')
+          .replace(/\/index$/, '')
+      : specifier;
     found.push({ target, local, typeOnly });
   };
   const allTypes = (elements: ts.NodeArray<ts.ImportSpecifier | ts.ExportSpecifier>) => elements.length > 0 && elements.every((e) => e.isTypeOnly);
   const visit = (node: ts.Node) => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
-      const typeOnly = !!clause && (clause.isTypeOnly || (!clause.name && !!clause.namedBindings && ts.isNamedImports(clause.namedBindings) && allTypes(clause.namedBindings.elements)));
+      const typeOnly =
+        !!clause &&
+        (clause.isTypeOnly || (!clause.name && !!clause.namedBindings && ts.isNamedImports(clause.namedBindings) && allTypes(clause.namedBindings.elements)));
       add(node.moduleSpecifier.text, typeOnly);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.exportClause;
       add(node.moduleSpecifier.text, node.isTypeOnly || (!!clause && ts.isNamedExports(clause) && allTypes(clause.elements)));
-    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+    } else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference) &&
+      ts.isStringLiteral(node.moduleReference.expression)
+    ) {
       add(node.moduleReference.expression.text, node.isTypeOnly);
     } else if (ts.isCallExpression(node) && node.arguments.length >= 1 && ts.isStringLiteralLike(node.arguments[0]!)) {
       const isRequire = ts.isIdentifier(node.expression) && node.expression.text === 'require';
@@ -66,7 +77,8 @@ function brokenRule(from: string, imp: Import): string | undefined {
   const target = imp.local ? folderOf(imp.target) : undefined;
   if (RUNTIME.has(source) && (target === 'scripts' || target === 'test')) return 'runtime code never imports scripts/ or test/';
   if (source === 'scripts' && target === 'test') return 'scripts/ never imports test/';
-  if (within(from, 'test/support') && target === 'scripts' && !within(imp.target, 'scripts/harness')) return 'test/support imports scripts/ only through the shared harness (scripts/harness/)';
+  if (within(from, 'test/support') && target === 'scripts' && !within(imp.target, 'scripts/harness'))
+    return 'test/support imports scripts/ only through the shared harness (scripts/harness/)';
   if (source === 'domain') {
     if (!imp.local && BUILTINS.has(imp.target)) return 'domain/ imports no Node module';
     if (!imp.local && !PURE_PACKAGES.has(imp.target)) return 'domain/ imports no package that is not pure';
@@ -83,9 +95,17 @@ function brokenRule(from: string, imp: Import): string | undefined {
   if ((source === 'api' || source === 'activities') && target === 'workflows' && !imp.typeOnly && !within(imp.target, 'workflows/definitions')) {
     return `${source}/ imports workflows only for types and workflows/definitions`;
   }
-  if (source === 'api' && target === 'projections' && !within(imp.target, 'projections/queries')) return 'api/ imports read-model queries from projections/queries only';
+  if (source === 'api' && target === 'projections' && !within(imp.target, 'projections/queries'))
+    return 'api/ imports read-model queries from projections/queries only';
   if (source === 'api' && (target === 'activities' || target === 'gpu-workers')) return 'api/ imports no worker module (shared reads go in infra/)';
-  if ((source === 'infra' || source === 'projections') && target !== undefined && RUNTIME.has(target) && target !== 'domain' && target !== 'infra' && target !== source) {
+  if (
+    (source === 'infra' || source === 'projections') &&
+    target !== undefined &&
+    RUNTIME.has(target) &&
+    target !== 'domain' &&
+    target !== 'infra' &&
+    target !== source
+  ) {
     return `${source}/ imports only domain/ and infra/`;
   }
   return undefined;
@@ -93,10 +113,12 @@ function brokenRule(from: string, imp: Import): string | undefined {
 
 /** `from -> target: rule` for every import that breaks a rule. */
 function layerViolations(files: readonly SourceFile[]): string[] {
-  return files.flatMap((f) => importsOf(f).flatMap((imp) => {
-    const rule = brokenRule(f.path, imp);
-    return rule ? [`${f.path} -> ${imp.target}: ${rule}`] : [];
-  }));
+  return files.flatMap((f) =>
+    importsOf(f).flatMap((imp) => {
+      const rule = brokenRule(f.path, imp);
+      return rule ? [`${f.path} -> ${imp.target}: ${rule}`] : [];
+    }),
+  );
 }
 
 function repositoryFiles(): SourceFile[] {
@@ -129,11 +151,23 @@ describe('layer rules (docs/architecture.md)', () => {
 
   it('finds each kind of break in files given to it, and lets the allowed imports through', () => {
     const files: SourceFile[] = [
-      { path: 'domain/a.ts', text: "import { createHash } from 'node:crypto';\nimport fs = require('fs');\nimport { x } from '../infra/x';\nimport { y } from './y';\nimport Long from 'long';" },
-      { path: 'workflows/w.ts', text: "import { Q } from '../infra/temporal/taskQueues';\nimport type { Activities } from '../activities';\nimport { helper } from '../activities/helper';\nimport { s } from '../domain/s';" },
+      {
+        path: 'domain/a.ts',
+        text: "import { createHash } from 'node:crypto';\nimport fs = require('fs');\nimport { x } from '../infra/x';\nimport { y } from './y';\nimport Long from 'long';",
+      },
+      {
+        path: 'workflows/w.ts',
+        text: "import { Q } from '../infra/temporal/taskQueues';\nimport type { Activities } from '../activities';\nimport { helper } from '../activities/helper';\nimport { s } from '../domain/s';",
+      },
       { path: 'gpu-workers/g.ts', text: "export { loadLikeness } from '../activities/cameo/likeness';\nimport { mux } from '../infra/media/mux';" },
-      { path: 'activities/a.ts', text: "const engine = require('../gpu-workers/engine/engine');\nimport { reserveUseUpdate } from '../workflows/definitions';" },
-      { path: 'api/r.ts', text: "import type { generationWorkflow } from '../workflows/generation';\nimport { publishWorkflow } from '../workflows/publish';\nimport { u } from '../workflows/definitions';\nimport { createFeedQuery } from '../projections/feedQuery';\nimport { createFeedQuery as q } from '../projections/queries';\nimport { readCameo } from '../activities/cameo/consent';\ntype T = import('../workflows/cameo').Input;" },
+      {
+        path: 'activities/a.ts',
+        text: "const engine = require('../gpu-workers/engine/engine');\nimport { reserveUseUpdate } from '../workflows/definitions';",
+      },
+      {
+        path: 'api/r.ts',
+        text: "import type { generationWorkflow } from '../workflows/generation';\nimport { publishWorkflow } from '../workflows/publish';\nimport { u } from '../workflows/definitions';\nimport { createFeedQuery } from '../projections/feedQuery';\nimport { createFeedQuery as q } from '../projections/queries';\nimport { readCameo } from '../activities/cameo/consent';\ntype T = import('../workflows/cameo').Input;",
+      },
       { path: 'infra/i.ts', text: "const v = await import('../scripts/models/reference/vocab');" },
       { path: 'scripts/s.ts', text: "import { startStack } from '../test/support/apiStack';\nimport { e } from '../gpu-workers/engine/engine';" },
       { path: 'test/support/t.ts', text: "import { stack } from '../../scripts/bench/stack';\nimport { h } from '../../scripts/harness/stack';" },

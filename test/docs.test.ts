@@ -51,7 +51,13 @@ describe('the Markdown link check', () => {
   });
 
   it('reports a link that leaves the repository, a missing file, a missing heading and an absolute path', () => {
-    const readme = ['[design](../shared/DESIGN.md)', '[api](docs/api.md)', '[part](docs/guide.md#nowhere)', '[root](/etc/passwd)', '[file](file:///etc/passwd)'].join('\n');
+    const readme = [
+      '[design](../shared/DESIGN.md)',
+      '[api](docs/api.md)',
+      '[part](docs/guide.md#nowhere)',
+      '[root](/etc/passwd)',
+      '[file](file:///etc/passwd)',
+    ].join('\n');
     expect(problemsOf(readme)).toEqual([
       'README.md:1 ../shared/DESIGN.md leaves the repository',
       'README.md:2 docs/api.md names docs/api.md, which does not exist',

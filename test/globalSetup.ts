@@ -188,7 +188,9 @@ async function setUp(globalConfig: { maxWorkers: number }): Promise<void> {
   process.env.REELFORGE_TEST_TEMPORAL_ADDRESS = env.address;
   process.env.REELFORGE_TEST_WORKFLOW_BUNDLE = stack.values.bundle as string;
   (globalThis as Record<string, unknown>).__reelforge = { stack, tmp } satisfies SharedServers;
-  process.stderr.write(`\n[test setup] Temporal ${env.address}, embedded PostgreSQL :${pgs.map((pg) => pg.port).join(', :')}, bundle ready in ${Date.now() - started} ms\n`);
+  process.stderr.write(
+    `\n[test setup] Temporal ${env.address}, embedded PostgreSQL :${pgs.map((pg) => pg.port).join(', :')}, bundle ready in ${Date.now() - started} ms\n`,
+  );
 }
 
 const quietLogger = {

@@ -5,5 +5,7 @@ import { runInThisContext } from 'node:vm';
 
 Object.assign(
   globalThis,
-  runInThisContext('({ Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Uint8Array, Uint8ClampedArray, Uint16Array, Uint32Array, BigInt64Array, BigUint64Array })'),
+  runInThisContext(
+    '({ Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Uint8Array, Uint8ClampedArray, Uint16Array, Uint32Array, BigInt64Array, BigUint64Array })',
+  ),
 );

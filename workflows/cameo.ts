@@ -73,12 +73,16 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
   const apply = async (command: CameoCommand): Promise<{ events: CameoEvent[]; firstRevision: number }> => {
     let firstRevision = -1;
     const events = await writer
-      .append(() => {
-        const decided = decide(command, state);
-        firstRevision = state.revision + 1;
-        state = decided.reduce(evolve, state);
-        return decided;
-      }, command.type, { actor: actorOf(command) })
+      .append(
+        () => {
+          const decided = decide(command, state);
+          firstRevision = state.revision + 1;
+          state = decided.reduce(evolve, state);
+          return decided;
+        },
+        command.type,
+        { actor: actorOf(command) },
+      )
       .catch(refusal);
     for (const e of events) {
       if (e.type !== 'CameoUseBlocked') continue;
@@ -165,7 +169,16 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
     });
     // A cameo deleted while its recording was checked stays deleted.
     if (state.status === 'pending') {
-      await apply({ type: 'RecordVerification', data: { accepted: result.accepted, likeness_key: result.likeness_key, reason: result.reason, checks: { ...result.checks, verifier: result.verifier }, at: now() } });
+      await apply({
+        type: 'RecordVerification',
+        data: {
+          accepted: result.accepted,
+          likeness_key: result.likeness_key,
+          reason: result.reason,
+          checks: { ...result.checks, verifier: result.verifier },
+          at: now(),
+        },
+      });
     }
   }
 

@@ -18,7 +18,19 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { contentKeys, inputReferenceKey } from '../domain/video/content';
-import { decide, evolve, foldVideo, initialVideoState, isFinished, type SceneDescribedData, type SceneSource, type VideoCommand, type VideoEvent, type VideoRequestedData, type VideoState } from '../domain/video';
+import {
+  decide,
+  evolve,
+  foldVideo,
+  initialVideoState,
+  isFinished,
+  type SceneDescribedData,
+  type SceneSource,
+  type VideoCommand,
+  type VideoEvent,
+  type VideoRequestedData,
+  type VideoState,
+} from '../domain/video';
 import type { MuxResult } from '../activities/mux';
 import type { ChunkJob, GpuActivities } from '../gpu-workers/activities';
 import type { Scene } from '../gpu-workers/engine/engine';
@@ -70,7 +82,16 @@ const now = () => Math.floor(Date.now() / 1000);
 
 /** The recorded scene as the engine takes it. */
 export function sceneOf(recorded: SceneDescribedData): Scene {
-  return { pack: recorded.pack, seed: recorded.seed, width: recorded.width, height: recorded.height, bodies: recorded.bodies, initialState: recorded.initial_state, world: recorded.world, ambient: recorded.ambient };
+  return {
+    pack: recorded.pack,
+    seed: recorded.seed,
+    width: recorded.width,
+    height: recorded.height,
+    bodies: recorded.bodies,
+    initialState: recorded.initial_state,
+    world: recorded.world,
+    ambient: recorded.ambient,
+  };
 }
 
 async function readVideo(videoId: string): Promise<VideoState> {
@@ -180,7 +201,8 @@ class VideoRun {
 
   /** Stops the video for want of consent, unless it has already ended. */
   async stop(code: ConsentCode, message: string): Promise<void> {
-    if (!isFinished(this.state)) await CancellationScope.nonCancellable(() => this.apply({ type: 'StopVideo', data: { code, message: message.slice(0, 500), at: now() } }));
+    if (!isFinished(this.state))
+      await CancellationScope.nonCancellable(() => this.apply({ type: 'StopVideo', data: { code, message: message.slice(0, 500), at: now() } }));
   }
 
   private decideAll(commands: VideoCommand[]): VideoEvent[] {
@@ -259,10 +281,21 @@ async function moderatePrompt(run: VideoRun): Promise<VideoCommand> {
   const promptCase = `case_${uuid4().replace(/-/g, '')}`;
   const promptVerdict = await executeChild(moderationWorkflow, {
     workflowId: `moderation-${promptCase}`,
-    args: [{ caseId: promptCase, subjectId: request.video_id, subject: { stage: 'prompt', prompt: request.prompt }, actor: run.actor, correlationId: request.video_id }],
+    args: [
+      {
+        caseId: promptCase,
+        subjectId: request.video_id,
+        subject: { stage: 'prompt', prompt: request.prompt },
+        actor: run.actor,
+        correlationId: request.video_id,
+      },
+    ],
   });
   await requested;
-  return { type: 'RecordPromptVerdict', data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() } };
+  return {
+    type: 'RecordPromptVerdict',
+    data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() },
+  };
 }
 
 /** The video this one builds on (a remix's parent, an extension's source), read from its stream; none for a prompt. */
@@ -276,12 +309,19 @@ async function readOrigin(request: VideoRequestedData): Promise<Origin> {
   const parentOf = { id: parentId, request: parent.request, scene: parent.scene ?? null };
   if (!request.extended_from_video_id) return { parent: parentOf, fromFrame: 0 };
   const last = parent.chunks.plan[parent.chunks.plan.length - 1]!;
-  return { parent: parentOf, fromFrame: last.start_frame + last.num_frames, continues: { videoId: parentId, index: last.index, ...(await contentChunks(parent)) } };
+  return {
+    parent: parentOf,
+    fromFrame: last.start_frame + last.num_frames,
+    continues: { videoId: parentId, index: last.index, ...(await contentChunks(parent)) },
+  };
 }
 
 /** The chunks to render: 24 fps, chunks of 24 frames; an extension's start where its source's frames stopped. */
 function chunkPlan(origin: Origin): VideoCommand {
-  return { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, ...(origin.fromFrame > 0 ? { from_frame: origin.fromFrame } : {}), at: now() } };
+  return {
+    type: 'PlanChunks',
+    data: { fps: FPS, frames_per_chunk: FRAMES_PER_CHUNK, ...(origin.fromFrame > 0 ? { from_frame: origin.fromFrame } : {}), at: now() },
+  };
 }
 
 /**
@@ -318,14 +358,30 @@ async function reserveCameos(run: VideoRun, verdict: VideoCommand, plan: VideoCo
 async function describeScene(run: VideoRun, origin: Origin): Promise<Scene> {
   const planned = await planScene(run, origin);
   const { scene } = planned;
-  await run.decideNow({ type: 'RecordScene', data: { prompt_used: planned.promptUsed, seed: scene.seed, pack: scene.pack, width: scene.width, height: scene.height, bodies: scene.bodies, world: scene.world, ambient: scene.ambient, initial_state: scene.initialState, source: planned.source, at: now() } });
+  await run.decideNow({
+    type: 'RecordScene',
+    data: {
+      prompt_used: planned.promptUsed,
+      seed: scene.seed,
+      pack: scene.pack,
+      width: scene.width,
+      height: scene.height,
+      bodies: scene.bodies,
+      world: scene.world,
+      ambient: scene.ambient,
+      initial_state: scene.initialState,
+      source: planned.source,
+      at: now(),
+    },
+  });
   return scene;
 }
 
 /** The scene from the prompt, from a remix's parent's scene changed by the prompt, or an extension's source's as it is. */
 async function planScene(run: VideoRun, origin: Origin): Promise<ScenePlan> {
   const { request, gpu } = run;
-  const describe = (remixOf?: Scene) => gpu.describeVideoScene({ videoId: request.video_id, prompt: request.prompt, seed: request.seed, size: request.size, ...(remixOf ? { remixOf } : {}) });
+  const describe = (remixOf?: Scene) =>
+    gpu.describeVideoScene({ videoId: request.video_id, prompt: request.prompt, seed: request.seed, size: request.size, ...(remixOf ? { remixOf } : {}) });
   const { parent } = origin;
   if (!parent) return { scene: await describe(), source: 'prompt', promptUsed: request.prompt };
   // A parent made before scenes were recorded rendered its prompt's scene: described again, the same numbers.
@@ -409,7 +465,15 @@ async function muxAndReview(run: VideoRun, origin: Origin, measurements: Promise
     Promise.all(measurements).then((measured) =>
       executeChild(moderationWorkflow, {
         workflowId: `moderation-${caseId}`,
-        args: [{ caseId, subjectId: request.video_id, subject: { stage: 'output', contentKey, measurementKeys: measured.map((m) => m.measurementKey), fps: FPS }, actor: run.actor, correlationId: request.video_id }],
+        args: [
+          {
+            caseId,
+            subjectId: request.video_id,
+            subject: { stage: 'output', contentKey, measurementKeys: measured.map((m) => m.measurementKey), fps: FPS },
+            actor: run.actor,
+            correlationId: request.video_id,
+          },
+        ],
       }),
     ),
   );
@@ -464,7 +528,9 @@ async function recordRemix(run: VideoRun): Promise<void> {
 async function publish(run: VideoRun): Promise<void> {
   const { request } = run;
   if (!request.publish) return;
-  await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: run.actor }] }).catch(() => undefined);
+  await executeChild(publishWorkflow, { workflowId: `publish-${request.video_id}`, args: [{ videoId: request.video_id, actor: run.actor }] }).catch(
+    () => undefined,
+  );
 }
 
 /** Records the failure, coded by the step that failed, and fails the workflow. */

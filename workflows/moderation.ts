@@ -49,7 +49,10 @@ export async function moderationWorkflow(input: ModerationInput): Promise<Modera
 
   const caseOpened: ModerationEvent = { type: 'CaseOpened', data: { case_id: input.caseId, subject_id: input.subjectId, stage, at: now() } };
   const verdictOf = (automated: AutomatedVerdict): ModerationEvent[] => [
-    { type: 'AutomatedVerdict', data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at: now() } },
+    {
+      type: 'AutomatedVerdict',
+      data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at: now() },
+    },
     { type: 'CaseClosed', data: { verdict: automated.verdict, at: now() } },
   ];
   // The prompt policy answers within the workflow task (a local activity): the whole case is one append. Histories

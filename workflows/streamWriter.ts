@@ -7,7 +7,6 @@ import type { Activities } from '../activities';
 import type { NewEvent } from '../activities/appendEvents';
 import { GENESIS_HASH } from '../domain/cameo';
 
-
 const { appendEvents } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
@@ -41,7 +40,11 @@ interface Request {
   reject: (err: unknown) => void;
 }
 
-export function streamWriter(stream: string, metadata: { actor: string; correlationId: string }, from?: Partial<WriterPosition> & { chained?: boolean }): StreamWriter {
+export function streamWriter(
+  stream: string,
+  metadata: { actor: string; correlationId: string },
+  from?: Partial<WriterPosition> & { chained?: boolean },
+): StreamWriter {
   let revision = from?.revision ?? 'no_stream';
   let seq = from?.seq ?? 0;
   let headHash = from?.headHash ?? (from?.chained ? GENESIS_HASH : undefined);
@@ -62,14 +65,24 @@ export function streamWriter(stream: string, metadata: { actor: string; correlat
           }
         }
         const batch = decided.flatMap(({ request, events }) => {
-          const own = { ...(request.causationId ? { causationId: request.causationId } : {}), ...Object.fromEntries(Object.entries(request.metadata ?? {}).filter(([, v]) => v !== undefined)) };
+          const own = {
+            ...(request.causationId ? { causationId: request.causationId } : {}),
+            ...Object.fromEntries(Object.entries(request.metadata ?? {}).filter(([, v]) => v !== undefined)),
+          };
           return events.map((e) => (Object.keys(own).length > 0 ? { ...e, metadata: own } : e));
         });
         try {
           if (batch.length > 0) {
             // Not cancellable: once decided, events are recorded (the deciding side's state already includes them),
             // even when the scope that asked for them is being cancelled.
-            const input = { stream, expectedRevision: revision, firstSeq: seq, events: batch, metadata, ...(headHash !== undefined ? { chain: { prevHash: headHash } } : {}) };
+            const input = {
+              stream,
+              expectedRevision: revision,
+              firstSeq: seq,
+              events: batch,
+              metadata,
+              ...(headHash !== undefined ? { chain: { prevHash: headHash } } : {}),
+            };
             const result = await CancellationScope.nonCancellable(() => appendEvents(input));
             revision = result.nextExpectedRevision;
             if (headHash !== undefined) headHash = result.headHash;

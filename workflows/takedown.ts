@@ -11,6 +11,8 @@ export interface TakedownInput {
 
 export async function takedownWorkflow(input: TakedownInput): Promise<{ takenDown: boolean; revision: string }> {
   const at = Math.floor(Date.now() / 1000);
-  const { revision } = await appendToVideo(input.videoId, { actor: input.by }, (state) => decideOrFail({ type: 'TakeDownVideo', data: { by: input.by, reason: input.reason, at } }, state));
+  const { revision } = await appendToVideo(input.videoId, { actor: input.by }, (state) =>
+    decideOrFail({ type: 'TakeDownVideo', data: { by: input.by, reason: input.reason, at } }, state),
+  );
   return { takenDown: true, revision };
 }

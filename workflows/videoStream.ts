@@ -27,7 +27,11 @@ export function decideOrFail(command: VideoCommand, state: VideoState): VideoEve
  * Reads `video-<videoId>`, gives its state to `decideOn` and appends what it returns at the revision read; when the
  * stream moved meanwhile, does it all again. Event ids derive from the workflow id and the revision extended.
  */
-export async function appendToVideo(videoId: string, metadata: { actor: string }, decideOn: (state: VideoState) => Promise<VideoEvent[]> | VideoEvent[]): Promise<{ appended: boolean; revision: string; state: VideoState }> {
+export async function appendToVideo(
+  videoId: string,
+  metadata: { actor: string },
+  decideOn: (state: VideoState) => Promise<VideoEvent[]> | VideoEvent[],
+): Promise<{ appended: boolean; revision: string; state: VideoState }> {
   const stream = `video-${videoId}`;
   for (let attempt = 1; ; attempt++) {
     const { events, revision } = await readVideoStream({ stream });
@@ -35,7 +39,13 @@ export async function appendToVideo(videoId: string, metadata: { actor: string }
     const newEvents = await decideOn(state);
     if (newEvents.length === 0) return { appended: false, revision, state };
     try {
-      const result = await appendEvents({ stream, expectedRevision: revision, firstSeq: Number(revision) + 1, events: newEvents, metadata: { ...metadata, correlationId: videoId } });
+      const result = await appendEvents({
+        stream,
+        expectedRevision: revision,
+        firstSeq: Number(revision) + 1,
+        events: newEvents,
+        metadata: { ...metadata, correlationId: videoId },
+      });
       return { appended: true, revision: result.nextExpectedRevision, state };
     } catch (err) {
       const moved = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'WrongExpectedVersion';

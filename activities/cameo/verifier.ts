@@ -122,7 +122,8 @@ async function verifyClip(ffmpeg: Ffmpeg, file: string): Promise<VerificationRep
   const damaged = damageReason('video', picture.count < 2 ? undefined : picture.decodedS, expectedS) ?? damageReason('audio', sound.decodedS, expectedS);
   if (damaged) return judged(damaged);
   if (checks.duration_s === null || checks.duration_s < MIN_DURATION_S || checks.duration_s > MAX_DURATION_S) return judged(durationReason(checks.duration_s));
-  if (picture.frameChange === null || picture.frameChange < MIN_FRAME_CHANGE) return judged('the picture does not change: a still image, not a person on camera');
+  if (picture.frameChange === null || picture.frameChange < MIN_FRAME_CHANGE)
+    return judged('the picture does not change: a still image, not a person on camera');
   if (sound.voicedFraction === null || sound.voicedFraction === 0) return judged('no speech: the audio is silent while the phrase should be spoken');
   if (sound.voicedFraction < MIN_VOICED_FRACTION) {
     return judged(
@@ -130,7 +131,9 @@ async function verifyClip(ffmpeg: Ffmpeg, file: string): Promise<VerificationRep
     );
   }
   if (sound.spreadDb === null || sound.spreadDb < MIN_LEVEL_SPREAD_DB) {
-    return judged(`the sound is a steady tone or noise, not speech: its level varies by ${roundTo(sound.spreadDb ?? 0, 1)} dB where speech varies by at least ${MIN_LEVEL_SPREAD_DB} dB`);
+    return judged(
+      `the sound is a steady tone or noise, not speech: its level varies by ${roundTo(sound.spreadDb ?? 0, 1)} dB where speech varies by at least ${MIN_LEVEL_SPREAD_DB} dB`,
+    );
   }
   return judged(null);
 }
@@ -138,7 +141,8 @@ async function verifyClip(ffmpeg: Ffmpeg, file: string): Promise<VerificationRep
 function damageReason(stream: 'video' | 'audio', decodedS: number | undefined, expectedS: number): string | null {
   const again = 'Record it again, or upload the original file';
   if (decodedS === undefined || decodedS === 0) return `the recording is damaged: its ${stream} cannot be decoded. ${again}`;
-  if (decodedS < MIN_DECODED_FRACTION * expectedS) return `the recording is damaged or cut off: only ${decodedS.toFixed(1)} s of its ${expectedS.toFixed(1)} s of ${stream} can be decoded. ${again}`;
+  if (decodedS < MIN_DECODED_FRACTION * expectedS)
+    return `the recording is damaged or cut off: only ${decodedS.toFixed(1)} s of its ${expectedS.toFixed(1)} s of ${stream} can be decoded. ${again}`;
   return null;
 }
 

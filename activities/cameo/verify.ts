@@ -52,8 +52,17 @@ export function createCameoVerificationActivities(deps: { blobs: BlobStore; ffmp
       });
 
       if (judged.likeness) await deps.blobs.put(key, Buffer.from(JSON.stringify(judged.likeness)));
-      const result: CameoVerification = { accepted: judged.accepted, reason: judged.reason, checks: judged.checks, likeness_key: judged.likeness ? key : null, verifier: verifier.name };
-      log.info({ accepted: result.accepted, reason: result.reason, checks: result.checks, verifier: verifier.name }, result.accepted ? 'cameo recording accepted' : 'cameo recording rejected');
+      const result: CameoVerification = {
+        accepted: judged.accepted,
+        reason: judged.reason,
+        checks: judged.checks,
+        likeness_key: judged.likeness ? key : null,
+        verifier: verifier.name,
+      };
+      log.info(
+        { accepted: result.accepted, reason: result.reason, checks: result.checks, verifier: verifier.name },
+        result.accepted ? 'cameo recording accepted' : 'cameo recording rejected',
+      );
       return result;
     },
   };

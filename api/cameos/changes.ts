@@ -15,7 +15,7 @@ export const changeCameoRoutes: FastifyPluginAsync<CameosContext> = async (app, 
     {
       schema: {
         tags: ['cameos'],
-        summary: "Change who may use the cameo",
+        summary: 'Change who may use the cameo',
         description: 'By its owner. Narrowing it blocks the uses in progress that the new permission no longer covers.',
         params: CameoIdParams,
         body: ChangePermissionBody,
@@ -92,7 +92,8 @@ export const changeCameoRoutes: FastifyPluginAsync<CameosContext> = async (app, 
       schema: {
         tags: ['cameos'],
         summary: 'Delete a cameo',
-        description: 'By its owner. Uses not yet published are blocked; with `take_down=true` the finished videos that use it are taken down too. Its events stay as the record.',
+        description:
+          'By its owner. Uses not yet published are blocked; with `take_down=true` the finished videos that use it are taken down too. Its events stay as the record.',
         params: CameoIdParams,
         querystring: DeleteCameoQuery,
         response: { 200: DeletedCameo, ...notFound, 403: ownerOnly[403] },
@@ -105,7 +106,9 @@ export const changeCameoRoutes: FastifyPluginAsync<CameosContext> = async (app, 
       const asAdmin = hasRole(caller, 'admin');
       const state = asAdmin ? await visibleCameo(caller, id) : await ownedCameo(caller, id, 'delete it');
       if (state.status !== 'deleted') {
-        await update(state, deleteCameoUpdate, [{ by: caller.id, take_down: request.query.take_down ?? false, ...(asAdmin && caller.id !== state.ownerId ? { as_admin: true } : {}) }]);
+        await update(state, deleteCameoUpdate, [
+          { by: caller.id, take_down: request.query.take_down ?? false, ...(asAdmin && caller.id !== state.ownerId ? { as_admin: true } : {}) },
+        ]);
         request.log.info({ cameoId: id, takeDown: request.query.take_down ?? false }, 'cameo deleted');
       }
       return { id, object: 'cameo.deleted' as const, deleted: true as const };

@@ -39,7 +39,15 @@ export const followRoutes: FastifyPluginAsync<CameosContext> = async (app, conte
 
   app.post<{ Params: UserIdParams }>(
     '/v1/users/:id/follow',
-    { schema: { tags: ['users'], summary: 'Follow a user (idempotent)', description: 'Two users who follow each other are mutuals, which a cameo permission may rest on.', params: UserIdParams, response: followResponses } },
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Follow a user (idempotent)',
+        description: 'Two users who follow each other are mutuals, which a cameo permission may rest on.',
+        params: UserIdParams,
+        response: followResponses,
+      },
+    },
     async (request) => setFollowing(request, true),
   );
 

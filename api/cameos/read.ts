@@ -8,7 +8,16 @@ import { StreamNotFound } from '../../infra/eventstore/errors';
 import type { RecordedEvent } from '../../infra/eventstore/port';
 import { callerOf, hasRole } from '../plugins/auth';
 import { CAMEO_ID, cameoNotFound, notFound, toCameo, toCharacter, type CameosContext } from './context';
-import { AppearanceList, CameoIdParams, CameoObject, CharacterObject, ConsentHistory, ConsentHistoryQuery, type AppearanceObject, type ConsentEventObject } from './schemas';
+import {
+  AppearanceList,
+  CameoIdParams,
+  CameoObject,
+  CharacterObject,
+  ConsentHistory,
+  ConsentHistoryQuery,
+  type AppearanceObject,
+  type ConsentEventObject,
+} from './schemas';
 
 const NDJSON = 'application/x-ndjson';
 
@@ -54,7 +63,14 @@ export const readCameoRoutes: FastifyPluginAsync<CameosContext> = async (app, co
 
   app.get<{ Params: CameoIdParams }>(
     '/v1/videos/characters/:id',
-    { schema: { tags: ['cameos', 'videos'], summary: 'Retrieve a character (a cameo), as the OpenAI Videos API', params: CameoIdParams, response: { 200: CharacterObject, ...notFound } } },
+    {
+      schema: {
+        tags: ['cameos', 'videos'],
+        summary: 'Retrieve a character (a cameo), as the OpenAI Videos API',
+        params: CameoIdParams,
+        response: { 200: CharacterObject, ...notFound },
+      },
+    },
     async (request) => toCharacter(await visibleCameo(callerOf(request), request.params.id)),
   );
 
@@ -100,7 +116,8 @@ export const readCameoRoutes: FastifyPluginAsync<CameosContext> = async (app, co
       schema: {
         tags: ['cameos'],
         summary: "The cameo's consent history, every event with its hash, and the chain verified",
-        description: 'For its owner, auditors and admins. `?format=jsonl` (or `Accept: application/x-ndjson`) exports it: one event per line, then `{"chain": ...}`.',
+        description:
+          'For its owner, auditors and admins. `?format=jsonl` (or `Accept: application/x-ndjson`) exports it: one event per line, then `{"chain": ...}`.',
         params: CameoIdParams,
         querystring: ConsentHistoryQuery,
         response: {
@@ -127,7 +144,9 @@ export const readCameoRoutes: FastifyPluginAsync<CameosContext> = async (app, co
       const registered = recorded.find((e) => e.type === 'CameoRegistered')?.data as CameoRegisteredData | undefined;
       if (!registered || (caller.id !== registered.owner_id && !hasRole(caller, 'auditor', 'admin'))) throw cameoNotFound(id);
       const events = recorded.map(toConsentEvent);
-      const report = verifyChain(events.map((e) => ({ revision: e.revision, type: e.type, data: e.data, prev_hash: e.prev_hash ?? undefined, hash: e.hash ?? undefined })));
+      const report = verifyChain(
+        events.map((e) => ({ revision: e.revision, type: e.type, data: e.data, prev_hash: e.prev_hash ?? undefined, hash: e.hash ?? undefined })),
+      );
       const chain = { valid: report.valid, head_hash: report.head_hash, checked: report.checked, problems: report.problems };
       if (!report.valid) request.log.warn({ cameoId: id, problems: report.problems }, 'cameo consent history fails its hash chain');
       if (wantsNdjson(request)) {

@@ -94,7 +94,11 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
       await blobs.deletePrefix(`cameos/${cameoId}/`).catch(() => undefined);
       if (input.challenge) await challenges.release(input.challenge.id).catch(() => undefined);
       log.error({ err }, 'cameo registration not started');
-      throw new ProblemError({ status: 503, code: 'temporal_unavailable', detail: 'the cameo could not be registered now; retry (the challenge is still valid)' });
+      throw new ProblemError({
+        status: 503,
+        code: 'temporal_unavailable',
+        detail: 'the cameo could not be registered now; retry (the challenge is still valid)',
+      });
     }
     log.info({ permission: input.permission, challenge: registration.challenge_id !== null }, 'cameo registration started');
     return registeredState(registration);
@@ -102,7 +106,7 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
 
   const uploadResponses = {
     400: problemResponse('A field is invalid; `errors` names each one'),
-    422: unprocessableResponse('the recording is a still image or not a video at all, or the challenge is not the caller\'s, expired or used'),
+    422: unprocessableResponse("the recording is a still image or not a video at all, or the challenge is not the caller's, expired or used"),
     413: problemResponse('The recording is larger than the configured limit (`error.param`: the file field)'),
     415: problemResponse('The body is not multipart/form-data'),
     503: problemResponse('Temporal did not take the registration; nothing was recorded and the challenge is still valid'),
@@ -141,7 +145,11 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      const form = await readUpload(request, { fileField: 'recording', textFields: ['challenge_id', 'display_name', 'permission'], maxBytes: config.recordingMaxBytes });
+      const form = await readUpload(request, {
+        fileField: 'recording',
+        textFields: ['challenge_id', 'display_name', 'permission'],
+        maxBytes: config.recordingMaxBytes,
+      });
       const errors: FieldError[] = [...form.errors];
       const displayName = checkDisplayName('display_name', form.fields.display_name, errors);
       let permission: Permission = 'only_me';
@@ -158,7 +166,11 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
         const checked = await challenges.check(challengeId, caller.id);
         if (checked.ok) challenge = { id: checked.challenge.id, phrase: checked.challenge.phrase };
         else {
-          const why = { unknown: 'is not a challenge of yours', expired: 'has expired; ask for a new challenge', used: 'was already used; ask for a new challenge' }[checked.problem];
+          const why = {
+            unknown: 'is not a challenge of yours',
+            expired: 'has expired; ask for a new challenge',
+            used: 'was already used; ask for a new challenge',
+          }[checked.problem];
           errors.push(contentRefusal('challenge_id', why));
         }
       }

@@ -72,7 +72,10 @@ export type CharacterObject = Static<typeof CharacterObject>;
 export const CameoIdParams = Type.Object({ id: Type.String({ description: 'The cameo id, `cameo_...`' }) });
 export type CameoIdParams = Static<typeof CameoIdParams>;
 
-export const GrantParams = Type.Object({ id: Type.String({ description: 'The cameo id, `cameo_...`' }), user_id: Type.String({ description: 'The user whose grant is revoked' }) });
+export const GrantParams = Type.Object({
+  id: Type.String({ description: 'The cameo id, `cameo_...`' }),
+  user_id: Type.String({ description: 'The user whose grant is revoked' }),
+});
 export type GrantParams = Static<typeof GrantParams>;
 
 export const UserIdParams = Type.Object({ id: Type.String({ description: 'The user id, `user_...`' }) });
@@ -81,7 +84,10 @@ export type UserIdParams = Static<typeof UserIdParams>;
 export const ChangePermissionBody = Type.Object({ permission: PermissionSchema }, { title: 'ChangeCameoPermission', additionalProperties: false });
 export type ChangePermissionBody = Static<typeof ChangePermissionBody>;
 
-export const GrantBody = Type.Object({ user_id: Type.String({ minLength: 1, maxLength: 100, description: 'The user to allow (an existing user, not the owner)' }) }, { title: 'GrantCameoAccess', additionalProperties: false });
+export const GrantBody = Type.Object(
+  { user_id: Type.String({ minLength: 1, maxLength: 100, description: 'The user to allow (an existing user, not the owner)' }) },
+  { title: 'GrantCameoAccess', additionalProperties: false },
+);
 export type GrantBody = Static<typeof GrantBody>;
 
 export const RevokedGrant = Type.Object(
@@ -94,7 +100,9 @@ export const RevokedGrant = Type.Object(
 export type RevokedGrant = Static<typeof RevokedGrant>;
 
 export const DeleteCameoQuery = Type.Object({
-  take_down: Type.Optional(Type.Boolean({ default: false, description: 'Also take down every finished video that uses the cameo; uses not yet published are blocked either way' })),
+  take_down: Type.Optional(
+    Type.Boolean({ default: false, description: 'Also take down every finished video that uses the cameo; uses not yet published are blocked either way' }),
+  ),
 });
 export type DeleteCameoQuery = Static<typeof DeleteCameoQuery>;
 
@@ -105,7 +113,9 @@ export const AppearanceObject = Type.Object(
   {
     video_id: Type.String(),
     user_id: Type.String({ description: 'Who put the cameo into the video' }),
-    use_status: StringEnum(USE_STATUSES, { description: '`active` while the video is made, `blocked` when consent stopped it, `published` once confirmed at publication' }),
+    use_status: StringEnum(USE_STATUSES, {
+      description: '`active` while the video is made, `blocked` when consent stopped it, `published` once confirmed at publication',
+    }),
     blocked_code: Nullable(Type.String({ description: 'Why the use was blocked (`consent_revoked`, `consent_missing`); null unless blocked' })),
     basis: Type.String({ description: 'What allowed the use: owner, grant, mutuals or everyone' }),
     grant_revision: Type.Integer({ description: 'The revision of the consent the use rests on' }),
@@ -150,7 +160,11 @@ export const ConsentHistory = Type.Object({ events: Type.Array(ConsentEventObjec
 export type ConsentHistory = Static<typeof ConsentHistory>;
 
 export const ConsentHistoryQuery = Type.Object({
-  format: Type.Optional(StringEnum(['json', 'jsonl'] as const, { description: '`jsonl` (or `Accept: application/x-ndjson`): one event per line, then a `{"chain": ...}` line, for export' })),
+  format: Type.Optional(
+    StringEnum(['json', 'jsonl'] as const, {
+      description: '`jsonl` (or `Accept: application/x-ndjson`): one event per line, then a `{"chain": ...}` line, for export',
+    }),
+  ),
 });
 export type ConsentHistoryQuery = Static<typeof ConsentHistoryQuery>;
 
@@ -160,7 +174,7 @@ export type FollowState = Static<typeof FollowState>;
 /** POST /v1/cameos as multipart/form-data. Documentation: the handler reads the form part by part (upload.ts). */
 export const RegisterCameoForm = Type.Object(
   {
-    challenge_id: Type.String({ pattern: CHALLENGE_ID_PATTERN, description: 'From POST /v1/cameos/challenges: unused, not expired, the caller\'s' }),
+    challenge_id: Type.String({ pattern: CHALLENGE_ID_PATTERN, description: "From POST /v1/cameos/challenges: unused, not expired, the caller's" }),
     recording: Type.String({ format: 'binary', description: 'A video with audio of the person saying the phrase (checked by its content, not its name)' }),
     display_name: Type.String({ minLength: 1, maxLength: DISPLAY_NAME_MAX_CHARS, pattern: VISIBLE_TEXT_PATTERN }),
     permission: Type.Optional(StringEnum(PERMISSIONS, { default: 'only_me' })),

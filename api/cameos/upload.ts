@@ -14,7 +14,6 @@ import type { FieldError } from '../videos/params';
 export const DEFAULT_RECORDING_MAX_BYTES = 50 * 1024 * 1024;
 export const DISPLAY_NAME_MAX_CHARS = 80;
 
-
 export interface UploadForm {
   /** Text fields, each given once; a repeated or unknown field is already in `errors`. */
   fields: Record<string, string>;

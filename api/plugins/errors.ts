@@ -114,7 +114,11 @@ function problemType(code: string): string {
   return `urn:reelforge:problem:${code}`;
 }
 
-function send(request: FastifyRequest, reply: FastifyReply, p: Omit<Problem, 'type' | 'instance' | 'request_id' | 'error'> & { code: string; param: string | null }): FastifyReply {
+function send(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  p: Omit<Problem, 'type' | 'instance' | 'request_id' | 'error'> & { code: string; param: string | null },
+): FastifyReply {
   const body: Problem = {
     type: problemType(p.code),
     title: p.title,
@@ -154,7 +158,11 @@ function valueAt(request: FastifyRequest, context: string | undefined, instanceP
   return value;
 }
 
-function explainPattern(v: { keyword?: string; params?: Record<string, unknown>; instancePath?: string }, request: FastifyRequest, context: string | undefined): string | undefined {
+function explainPattern(
+  v: { keyword?: string; params?: Record<string, unknown>; instancePath?: string },
+  request: FastifyRequest,
+  context: string | undefined,
+): string | undefined {
   const rule = v.keyword === 'pattern' ? PATTERN_RULES.get(String(v.params?.pattern)) : undefined;
   const value = rule ? valueAt(request, context, v.instancePath) : undefined;
   return rule && typeof value === 'string' ? rule(value) : undefined;
@@ -165,7 +173,13 @@ function explainPattern(v: { keyword?: string; params?: Record<string, unknown>;
  * with exactly this, so their existence is not revealed.
  */
 export function sendRouteNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return send(request, reply, { status: 404, title: 'Not Found', detail: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'route_not_found', param: null });
+  return send(request, reply, {
+    status: 404,
+    title: 'Not Found',
+    detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+    code: 'route_not_found',
+    param: null,
+  });
 }
 
 /**
@@ -248,7 +262,9 @@ export function clientErrorHandler(err: Error & { code?: string; rawPacket?: unk
   };
   const json = JSON.stringify(body);
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${title}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${json}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${json}`,
+    );
   }
   socket.destroy();
 }
@@ -287,7 +303,13 @@ export const errorsPlugin = fp(
       if (allowed.size === 0 || allowed.has(request.method)) return;
       const allow = [...allowed].sort().join(', ');
       reply.header('allow', allow);
-      return send(request, reply, { status: 405, title: statusTitle(405), detail: `${request.method} is not a method of ${path}; it has ${allow}`, code: 'method_not_allowed', param: null });
+      return send(request, reply, {
+        status: 405,
+        title: statusTitle(405),
+        detail: `${request.method} is not a method of ${path}; it has ${allow}`,
+        code: 'method_not_allowed',
+        param: null,
+      });
     });
 
     app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -295,7 +317,10 @@ export const errorsPlugin = fp(
         return send(request, reply, { status: err.status, title: err.title, detail: err.message, code: err.code, param: err.param, errors: err.fieldErrors });
       }
       if (err.validation) {
-        const errors = err.validation.map((v) => ({ field: fieldOf(v, err.validationContext), message: explainPattern(v, request, err.validationContext) ?? v.message ?? 'is invalid' }));
+        const errors = err.validation.map((v) => ({
+          field: fieldOf(v, err.validationContext),
+          message: explainPattern(v, request, err.validationContext) ?? v.message ?? 'is invalid',
+        }));
         const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
         return send(request, reply, { status: 400, title: 'Invalid request', detail, code: 'validation_failed', param: errors[0]?.field ?? null, errors });
       }
@@ -303,7 +328,13 @@ export const errorsPlugin = fp(
       if (status >= 500) {
         request.log.error({ err }, 'request failed');
         // Internal details stay in the log; the request id joins the two.
-        return send(request, reply, { status, title: statusTitle(status), detail: `internal error (request id ${request.id})`, code: 'internal_error', param: null });
+        return send(request, reply, {
+          status,
+          title: statusTitle(status),
+          detail: `internal error (request id ${request.id})`,
+          code: 'internal_error',
+          param: null,
+        });
       }
       return send(request, reply, { status, title: statusTitle(status), detail: err.message, code: (err.code ?? 'bad_request').toLowerCase(), param: null });
     });

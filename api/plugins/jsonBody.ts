@@ -13,7 +13,10 @@ export function useStrictJsonBody(app: FastifyInstance, options: { alsoRemove?: 
     defaultJson(request, body as string, (err, value) => {
       if (!err) return done(null, value);
       const message = `is not valid JSON: ${err.message}`;
-      done(new ProblemError({ status: 400, code: 'invalid_json', title: 'Malformed JSON', detail: `body ${message}`, errors: [{ field: 'body', message }] }), undefined);
+      done(
+        new ProblemError({ status: 400, code: 'invalid_json', title: 'Malformed JSON', detail: `body ${message}`, errors: [{ field: 'body', message }] }),
+        undefined,
+      );
     });
   });
 }

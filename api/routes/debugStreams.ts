@@ -52,7 +52,13 @@ const DebugStream = Type.Object(
 type DebugStream = Static<typeof DebugStream>;
 
 function badStream(message: string): ProblemError {
-  return new ProblemError({ status: 400, code: 'validation_failed', title: 'Invalid request', detail: `stream: ${message}`, errors: [{ field: 'stream', message }] });
+  return new ProblemError({
+    status: 400,
+    code: 'validation_failed',
+    title: 'Invalid request',
+    detail: `stream: ${message}`,
+    errors: [{ field: 'stream', message }],
+  });
 }
 
 function toEventObject(e: RecordedEvent): DebugStream['events'][number] {

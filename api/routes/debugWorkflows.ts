@@ -113,7 +113,7 @@ export const debugWorkflowsRoutes: FastifyPluginAsync<DebugRoutesOptions> = asyn
         body: ReplayBody,
         response: {
           200: ReplayReport,
-          400: problemResponse('The body\'s `history` is not a Temporal history (`invalid_history`); the detail says why'),
+          400: problemResponse("The body's `history` is not a Temporal history (`invalid_history`); the detail says why"),
           404: problemResponse('No history uploaded, and no workflow with that id (`workflow_not_found`)'),
           503: problemResponse('No history uploaded, and Temporal did not answer (`temporal_unavailable`)'),
         },

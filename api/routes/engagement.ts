@@ -29,7 +29,10 @@ const LikeState = Type.Object(
   { id: Type.String(), object: Type.Literal('video.like'), liked: Type.Boolean(), likes: Type.Integer({ minimum: 0 }) },
   { title: 'VideoLike' },
 );
-const LineageEntry = Type.Object({ id: Type.String(), owner_id: Type.String(), prompt: Type.String(), created_at: Type.Integer({ description: 'Unix seconds' }) }, { title: 'LineageEntry' });
+const LineageEntry = Type.Object(
+  { id: Type.String(), owner_id: Type.String(), prompt: Type.String(), created_at: Type.Integer({ description: 'Unix seconds' }) },
+  { title: 'LineageEntry' },
+);
 const LineageObject = Type.Object(
   {
     ancestors: Type.Array(LineageEntry, { description: 'Nearest first: the parent, its parent, ... the root last' }),
@@ -75,7 +78,9 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
       ({ state }) => {
         // Only a video the caller may see: published, or their own.
         if (!state.request || state.deleted || (state.visibility !== 'published' && state.request.owner_id !== caller.id)) throw notFound(id);
-        const command: VideoCommand = liked ? { type: 'LikeVideo', data: { user_id: caller.id, at: nowS() } } : { type: 'UnlikeVideo', data: { user_id: caller.id, at: nowS() } };
+        const command: VideoCommand = liked
+          ? { type: 'LikeVideo', data: { user_id: caller.id, at: nowS() } }
+          : { type: 'UnlikeVideo', data: { user_id: caller.id, at: nowS() } };
         try {
           return decide(command, state);
         } catch (err) {
@@ -89,7 +94,11 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
     return { id, object: 'video.like' as const, liked, likes: newState.likes ?? 0 };
   }
 
-  const likeResponses = { 200: LikeState, ...errorResponses, 409: problemResponse('The video is not completed, was taken down or deleted (`video_not_likeable`)') };
+  const likeResponses = {
+    200: LikeState,
+    ...errorResponses,
+    409: problemResponse('The video is not completed, was taken down or deleted (`video_not_likeable`)'),
+  };
   app.post<{ Params: VideoIdParams }>(
     '/v1/videos/:id/likes',
     { schema: { tags: ['videos'], summary: 'Like a video (idempotent: a second like changes nothing)', params: VideoIdParams, response: likeResponses } },
@@ -107,7 +116,8 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
       schema: {
         tags: ['videos'],
         summary: "A video's remix and extension lineage",
-        description: '`ancestors`: the parent first, the root last. `children`: direct remixes and extensions, oldest first. Videos the caller may not see are left out.',
+        description:
+          '`ancestors`: the parent first, the root last. `children`: direct remixes and extensions, oldest first. Videos the caller may not see are left out.',
         params: VideoIdParams,
         response: { 200: LineageObject, ...errorResponses },
       },
@@ -129,9 +139,13 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
         summary: 'The feed: published videos ranked by recency and engagement',
         description:
           `Ranked by score = ${FEED_SCORE_FORMULA} (hours since published, at the walk's ranking time), ties by id. ` +
-          "The first page fixes the walk: its ranking time and a snapshot of the feed; every later page (`after` = the previous `last_id`) ranks the same videos on their likes and remixes as of that snapshot, so a walk returns each video exactly once while likes arrive. Videos published after the first page wait for the next walk; a video taken down leaves at the next page. `following=true`: only videos of users the caller follows.",
+          'The first page fixes the walk: its ranking time and a snapshot of the feed; every later page (`after` = the previous `last_id`) ranks the same videos on their likes and remixes as of that snapshot, so a walk returns each video exactly once while likes arrive. Videos published after the first page wait for the next walk; a video taken down leaves at the next page. `following=true`: only videos of users the caller follows.',
         querystring: FeedQuerystring,
-        response: { 200: FeedList, 400: problemResponse('`limit` is outside 1..100, or `after` is empty or too long; `error.param` names it'), 422: unprocessableResponse('`after` is not a feed cursor') },
+        response: {
+          200: FeedList,
+          400: problemResponse('`limit` is outside 1..100, or `after` is empty or too long; `error.param` names it'),
+          422: unprocessableResponse('`after` is not a feed cursor'),
+        },
       },
     },
     async (request) => {

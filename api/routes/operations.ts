@@ -45,11 +45,9 @@ async function runCheck(check: () => Promise<void>, timeoutMs: number): Promise<
 export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (app, options) => {
   const timeoutMs = options.checkTimeoutMs ?? 3000;
 
-  app.get(
-    '/healthz',
-    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Health } } },
-    async () => ({ status: 'ok' as const }),
-  );
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Health } } }, async () => ({
+    status: 'ok' as const,
+  }));
 
   app.get(
     '/readyz',

@@ -53,7 +53,9 @@ const responses = {
   200: VideoObject,
   400: problemResponse('A parameter is invalid; `errors` names each field'),
   404: problemResponse('No such source video, or one the caller may not use (a draft of someone else)'),
-  409: problemResponse('The source is not completed (`video_not_completed`) or was taken down (`video_taken_down`), or the Idempotency-Key was used with another body (`idempotency_key_reused`)'),
+  409: problemResponse(
+    'The source is not completed (`video_not_completed`) or was taken down (`video_taken_down`), or the Idempotency-Key was used with another body (`idempotency_key_reused`)',
+  ),
   503: problemResponse('Temporal did not take the job'),
 };
 /** Edits and extensions also take a form whose `video` is a file. */
@@ -61,7 +63,9 @@ const formResponses = {
   ...responses,
   413: problemResponse('The video file is too large (`video_file_too_large`), or the form holds more than one file or too many fields'),
   415: problemResponse('The body is neither JSON nor multipart/form-data'),
-  422: problemResponse('The video file is not an MP4 of this platform that the caller may use (`unknown_video_file`), or not the video `video[id]` names (`video_file_mismatch`)'),
+  422: problemResponse(
+    'The video file is not an MP4 of this platform that the caller may use (`unknown_video_file`), or not the video `video[id]` names (`video_file_mismatch`)',
+  ),
 };
 
 type Kind = 'remix' | 'extension';
@@ -89,7 +93,11 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
     }
     if (!own && state.visibility !== 'published') throw notFound;
     if (state.status !== 'completed') {
-      throw new ProblemError({ status: 409, code: 'video_not_completed', detail: `video ${videoId} is ${state.status}; only a completed video can be remixed or extended` });
+      throw new ProblemError({
+        status: 409,
+        code: 'video_not_completed',
+        detail: `video ${videoId} is ${state.status}; only a completed video can be remixed or extended`,
+      });
     }
     return state as VideoState & { request: VideoRequestedData };
   }
@@ -121,10 +129,17 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
     };
     if (key !== undefined) {
       // The same key as POST /v1/videos: one key, one video, whichever endpoint made it.
-      const hash = createHash('sha256').update(JSON.stringify([kind, sourceId, prompt, addSeconds])).digest('hex');
+      const hash = createHash('sha256')
+        .update(JSON.stringify([kind, sourceId, prompt, addSeconds]))
+        .digest('hex');
       const claim = await idempotency.claim(caller.id, key, hash, videoRequest);
       if (claim.outcome === 'conflict') {
-        throw new ProblemError({ status: 409, code: 'idempotency_key_reused', detail: `this Idempotency-Key was used for video ${claim.record.videoId} with another request body; use a new key for a new request`, param: 'Idempotency-Key' });
+        throw new ProblemError({
+          status: 409,
+          code: 'idempotency_key_reused',
+          detail: `this Idempotency-Key was used for video ${claim.record.videoId} with another request body; use a new key for a new request`,
+          param: 'Idempotency-Key',
+        });
       }
       if (claim.outcome === 'replay') {
         videoRequest = claim.record.request;
@@ -165,7 +180,8 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
       schema: {
         tags: ['videos'],
         summary: 'Remix a completed video',
-        description: "A new video with `remixed_from_video_id`: the source's scene, seed, size, seconds, style, camera and cameos, changed by what the new prompt's words name.",
+        description:
+          "A new video with `remixed_from_video_id`: the source's scene, seed, size, seconds, style, camera and cameos, changed by what the new prompt's words name.",
         params: VideoIdParams,
         headers: IdempotencyHeaders,
         body: RemixBody,

@@ -47,7 +47,8 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       const caller = callerOf(request);
       const { id } = request.params;
       const { state } = await ownedState(caller, id);
-      const finished = () => new ProblemError({ status: 409, code: 'video_finished', detail: `video ${id} is already ${state.status}; there is nothing to cancel` });
+      const finished = () =>
+        new ProblemError({ status: 409, code: 'video_finished', detail: `video ${id} is already ${state.status}; there is nothing to cancel` });
       if (isFinished(state)) throw finished();
       if (!(await cancelWorkflow(id))) {
         // The workflow closed between the read and the request: it finished on its own.
@@ -93,10 +94,23 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
       try {
-        await resultWithin(handle, publishWaitMs, () => new ProblemError({ status: 504, code: 'takedown_pending', detail: `taking down video ${videoId} is taking longer than ${publishWaitMs} ms; it goes on` }));
+        await resultWithin(
+          handle,
+          publishWaitMs,
+          () =>
+            new ProblemError({
+              status: 504,
+              code: 'takedown_pending',
+              detail: `taking down video ${videoId} is taking longer than ${publishWaitMs} ms; it goes on`,
+            }),
+        );
       } catch (err) {
         if (err instanceof WorkflowFailedError) {
-          throw new ProblemError({ status: 409, code: 'takedown_refused', detail: `video ${videoId} could not be taken down: ${(err.cause as Error | undefined)?.message ?? err.message}` });
+          throw new ProblemError({
+            status: 409,
+            code: 'takedown_refused',
+            detail: `video ${videoId} could not be taken down: ${(err.cause as Error | undefined)?.message ?? err.message}`,
+          });
         }
         throw err;
       }
@@ -117,12 +131,14 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         tags: ['videos'],
         summary: 'Delete a video and its files, or take it down',
         description:
-          'By its owner: a video still being generated is cancelled first; its events stay as the record. By the owner of a cameo in it: the finished video is taken down (off the feed, out of others\' reach).',
+          "By its owner: a video still being generated is cancelled first; its events stay as the record. By the owner of a cameo in it: the finished video is taken down (off the feed, out of others' reach).",
         params: VideoIdParams,
         response: {
           200: DeletedVideo,
           ...errorResponses,
-          409: problemResponse('The generation did not stop in time (`video_busy`); retry. Or, for a cameo owner, the video is still being generated (`video_not_finished`)'),
+          409: problemResponse(
+            'The generation did not stop in time (`video_busy`); retry. Or, for a cameo owner, the video is still being generated (`video_not_finished`)',
+          ),
           504: problemResponse('Taking the video down did not finish in time; it goes on'),
         },
       },
@@ -180,7 +196,9 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         response: {
           200: VideoObject,
           ...errorResponses,
-          409: problemResponse('The video is not completed (`video_not_completed`), was taken down, or a cameo in it is no longer covered by consent (`consent_revoked`, `consent_missing`)'),
+          409: problemResponse(
+            'The video is not completed (`video_not_completed`), was taken down, or a cameo in it is no longer covered by consent (`consent_revoked`, `consent_missing`)',
+          ),
           504: problemResponse('Publishing did not finish in time; it goes on'),
         },
       },
@@ -203,7 +221,16 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
         try {
-          await resultWithin(handle, publishWaitMs, () => new ProblemError({ status: 504, code: 'publish_pending', detail: `publishing video ${id} is taking longer than ${publishWaitMs} ms; it goes on` }));
+          await resultWithin(
+            handle,
+            publishWaitMs,
+            () =>
+              new ProblemError({
+                status: 504,
+                code: 'publish_pending',
+                detail: `publishing video ${id} is taking longer than ${publishWaitMs} ms; it goes on`,
+              }),
+          );
         } catch (err) {
           if (err instanceof WorkflowFailedError) {
             const cause = (err.cause as Error | undefined)?.message ?? err.message;

@@ -61,7 +61,8 @@ function imageFromDataUrl(value: unknown, maxBytes: number): Buffer {
 /** The JSON body's `input_reference`: `{image_url: <data URL>}` as the OpenAI API's ImageInputReferenceParam. */
 function jsonInputReference(value: unknown, maxBytes: number): Buffer | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) throw refuseImage('must be an object {"image_url": "data:image/...;base64,..."}, or a file in a multipart request');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw refuseImage('must be an object {"image_url": "data:image/...;base64,..."}, or a file in a multipart request');
   const ref = value as Record<string, unknown>;
   if (ref.file_id !== undefined) throw refuseImage('file_id references are not supported; send the image as a multipart file or a data URL');
   const extra = Object.keys(ref).filter((k) => k !== 'image_url');
@@ -113,7 +114,8 @@ async function readMultipart(request: FastifyRequest, maxBytes: number): Promise
       const value = typeof part.value === 'string' ? part.value : String(part.value);
       if (part.valueTruncated) errors.push({ field: part.fieldname, message: 'is too long' });
       else if (part.fieldname === 'input_reference[image_url]') imageUrl = value;
-      else if (part.fieldname === 'input_reference[file_id]') errors.push({ field: 'input_reference', message: 'file_id references are not supported; send the image as a file' });
+      else if (part.fieldname === 'input_reference[file_id]')
+        errors.push({ field: 'input_reference', message: 'file_id references are not supported; send the image as a file' });
       else add(part.fieldname, value);
     }
   } catch (err) {

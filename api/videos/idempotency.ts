@@ -55,7 +55,6 @@ export interface IdempotencyStore {
   purgeExpired(): Promise<number>;
 }
 
-
 function migrations(s: string): string[] {
   return [
     `CREATE TABLE ${s}.idempotency_keys (
@@ -108,7 +107,10 @@ export class PgIdempotencyStore extends PgTableStore implements IdempotencyStore
         [ownerId, key, requestHash, request.video_id, JSON.stringify(request)],
       );
       if (inserted.rowCount === 1) return { outcome: 'claimed' };
-      const found = await this.pool.query<Row>(`SELECT video_id, request_hash, request FROM ${this.s}.idempotency_keys WHERE owner_id = $1 AND key = $2`, [ownerId, key]);
+      const found = await this.pool.query<Row>(`SELECT video_id, request_hash, request FROM ${this.s}.idempotency_keys WHERE owner_id = $1 AND key = $2`, [
+        ownerId,
+        key,
+      ]);
       const row = found.rows[0];
       if (!row) continue;
       const record = { videoId: row.video_id, requestHash: row.request_hash, request: row.request };

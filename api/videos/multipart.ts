@@ -26,15 +26,30 @@ export function multipartProblem(err: unknown, spec: FilePartSpec): unknown {
   const code = (err as { code?: string })?.code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return fileTooLarge(spec);
   if (code === 'FST_FILES_LIMIT') {
-    return new ProblemError({ status: 413, code: 'too_many_files', detail: 'only one file may be sent', errors: [{ field: spec.field, message: 'only one file may be sent' }] });
+    return new ProblemError({
+      status: 413,
+      code: 'too_many_files',
+      detail: 'only one file may be sent',
+      errors: [{ field: spec.field, message: 'only one file may be sent' }],
+    });
   }
   if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
-    return new ProblemError({ status: 413, code: 'too_many_fields', detail: 'the form has too many fields', errors: [{ field: 'body', message: 'has too many fields' }] });
+    return new ProblemError({
+      status: 413,
+      code: 'too_many_fields',
+      detail: 'the form has too many fields',
+      errors: [{ field: 'body', message: 'has too many fields' }],
+    });
   }
   if (code === 'FST_PROTO_VIOLATION') return invalidParams([{ field: 'body', message: 'a field name is not allowed' }]);
   if (code === 'FST_MP_PREMATURE_CLOSE') return invalidParams([{ field: 'body', message: 'the form ended before it was complete' }]);
   // busboy's own parse failures ("Unexpected end of form", a missing boundary): the body is malformed, not the server.
-  if (err instanceof Error && !(err instanceof ProblemError) && (code === undefined || /^(FST_|ERR_)/.test(code)) && /form|boundary|multipart|part/i.test(err.message)) {
+  if (
+    err instanceof Error &&
+    !(err instanceof ProblemError) &&
+    (code === undefined || /^(FST_|ERR_)/.test(code)) &&
+    /form|boundary|multipart|part/i.test(err.message)
+  ) {
     return invalidParams([{ field: 'body', message: `is not a well-formed multipart form: ${err.message}` }]);
   }
   return err;

@@ -3,7 +3,19 @@
 import { createHash } from 'node:crypto';
 import { invalidParams } from '../plugins/errors';
 import { promptProblem } from '../../domain/text';
-import { CAMEO_ID_PATTERN, MODEL_ALIAS_PATTERN, SECONDS_TEXT_PATTERN, SEED_TEXT_PATTERN, CAMERA_MOVES, DEFAULT_SECONDS, SECONDS_MAX, SECONDS_MIN, SEED_MAX, VIDEO_SIZES, VIDEO_STYLES } from './schemas';
+import {
+  CAMEO_ID_PATTERN,
+  MODEL_ALIAS_PATTERN,
+  SECONDS_TEXT_PATTERN,
+  SEED_TEXT_PATTERN,
+  CAMERA_MOVES,
+  DEFAULT_SECONDS,
+  SECONDS_MAX,
+  SECONDS_MIN,
+  SEED_MAX,
+  VIDEO_SIZES,
+  VIDEO_STYLES,
+} from './schemas';
 
 export type FieldError = { field: string; message: string };
 
@@ -108,7 +120,8 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
   let seconds = DEFAULT_SECONDS;
   const secondsValue = single('seconds');
   if (secondsValue !== undefined) {
-    const n = typeof secondsValue === 'number' ? secondsValue : typeof secondsValue === 'string' && SECONDS_TEXT.test(secondsValue) ? Number(secondsValue) : NaN;
+    const n =
+      typeof secondsValue === 'number' ? secondsValue : typeof secondsValue === 'string' && SECONDS_TEXT.test(secondsValue) ? Number(secondsValue) : NaN;
     if (!Number.isInteger(n) || n < SECONDS_MIN || n > SECONDS_MAX) {
       fail('seconds', `must be an integer from ${SECONDS_MIN} to ${SECONDS_MAX}, as a number or a string ("4", "8" or "12", as the OpenAI API has them)`);
     } else seconds = n;
@@ -133,7 +146,8 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
     const list = multipart ? (Array.isArray(cameoValue) ? cameoValue : [cameoValue]) : cameoValue;
     if (!Array.isArray(list) || list.some((c) => typeof c !== 'string')) fail('cameo_ids', 'must be a list of cameo ids');
     else if (list.length > MAX_CAMEOS) fail('cameo_ids', `at most ${MAX_CAMEOS} cameos, got ${list.length}`);
-    else if ((list as string[]).some((c) => !CAMEO_ID.test(c))) fail('cameo_ids', `${JSON.stringify((list as string[]).find((c) => !CAMEO_ID.test(c)))} is not a cameo id (cameo_ followed by letters and digits)`);
+    else if ((list as string[]).some((c) => !CAMEO_ID.test(c)))
+      fail('cameo_ids', `${JSON.stringify((list as string[]).find((c) => !CAMEO_ID.test(c)))} is not a cameo id (cameo_ followed by letters and digits)`);
     else if (new Set(list).size !== list.length) fail('cameo_ids', 'names a cameo more than once');
     else cameoIds = list as string[];
   }

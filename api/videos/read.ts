@@ -26,7 +26,11 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
         summary: "List the caller's videos",
         description: 'Keyset pages by creation time: pass `last_id` as `after` for the next page.',
         querystring: ListVideosQuery,
-        response: { 200: VideoList, 400: problemResponse('`after`, `limit` or `order` is invalid; `error.param` names it'), 422: unprocessableResponse('`after` is not one of the caller\'s videos') },
+        response: {
+          200: VideoList,
+          400: problemResponse('`after`, `limit` or `order` is invalid; `error.param` names it'),
+          422: unprocessableResponse("`after` is not one of the caller's videos"),
+        },
       },
     },
     async (request) => {
@@ -69,7 +73,11 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
       const variant = request.query.variant ?? 'video';
       const video = await visibleVideo(callerOf(request), id);
       if (video.status !== 'completed') {
-        throw new ProblemError({ status: 404, code: 'video_not_ready', detail: `video ${id} is ${video.status}; its content is available once it is completed` });
+        throw new ProblemError({
+          status: 404,
+          code: 'video_not_ready',
+          detail: `video ${id} is ${video.status}; its content is available once it is completed`,
+        });
       }
       const keys = contentKeys(id);
       const key = variant === 'video' ? keys.content : variant === 'thumbnail' ? keys.thumbnail : keys.spritesheet;
@@ -90,7 +98,12 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
       const range = ifRange !== undefined && ifRange !== etag ? ({ kind: 'full' } as const) : parseRange(request.headers.range, info.bytes);
       if (range.kind === 'unsatisfiable') {
         reply.header('content-range', `bytes */${info.bytes}`);
-        throw new ProblemError({ status: 416, code: 'range_not_satisfiable', detail: `the range ${request.headers.range} lies outside the ${info.bytes} bytes of the file`, param: 'Range' });
+        throw new ProblemError({
+          status: 416,
+          code: 'range_not_satisfiable',
+          detail: `the range ${request.headers.range} lies outside the ${info.bytes} bytes of the file`,
+          param: 'Range',
+        });
       }
       const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, info.bytes - 1];
       if (range.kind === 'partial') reply.status(206).header('content-range', `bytes ${start}-${end}/${info.bytes}`);

@@ -16,7 +16,6 @@ export const CAMEO_ID_PATTERN = '^cameo_[A-Za-z0-9]{1,64}$';
 /** A base64 data URL whose first bytes are a PNG's or a JPEG's signature: the image_url form taken. */
 export const IMAGE_DATA_URL_PATTERN = '^data:image/(?:png;base64,iVBORw0KGg[o-r]|jpeg;base64,/9j/)[A-Za-z0-9+/]*={0,2}$';
 
-
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 /** Sizes the reference pack renders: the OpenAI API's four, plus smaller ones for quick drafts. */
@@ -46,7 +45,9 @@ export const TimelineEntry = Type.Object(
   {
     stage: StringEnum(VIDEO_STAGES),
     started_at: Type.String({ format: 'date-time', description: 'ISO 8601 (UTC, milliseconds): when the event that entered the stage was recorded' }),
-    ended_at: Nullable(Type.String({ format: 'date-time', description: 'ISO 8601 (UTC, milliseconds): when the next stage started; null while in this stage' })),
+    ended_at: Nullable(
+      Type.String({ format: 'date-time', description: 'ISO 8601 (UTC, milliseconds): when the next stage started; null while in this stage' }),
+    ),
     duration_ms: Nullable(Type.Integer({ minimum: 0, description: 'ended_at - started_at in milliseconds; null while in this stage' })),
   },
   { title: 'TimelineEntry', description: 'Final stages (completed, failed, cancelled, blocked) start and end at once.' },
@@ -118,10 +119,7 @@ export const ContentQuery = Type.Object({
 });
 export type ContentQuery = Static<typeof ContentQuery>;
 
-export const DeletedVideo = Type.Object(
-  { id: Type.String(), object: Type.Literal('video.deleted'), deleted: Type.Literal(true) },
-  { title: 'DeletedVideo' },
-);
+export const DeletedVideo = Type.Object({ id: Type.String(), object: Type.Literal('video.deleted'), deleted: Type.Literal(true) }, { title: 'DeletedVideo' });
 export type DeletedVideo = Static<typeof DeletedVideo>;
 
 /**
@@ -161,7 +159,7 @@ export const VideoStreamEvent = Type.Unsafe({
 
 export const VideoEventObject = Type.Object(
   {
-    revision: Type.Integer({ description: 'The event\'s revision in the `video-<id>` stream, from 0' }),
+    revision: Type.Integer({ description: "The event's revision in the `video-<id>` stream, from 0" }),
     type: Type.String(),
     data: Type.Unknown(),
     metadata: Type.Record(Type.String(), Type.Unknown()),
@@ -176,12 +174,23 @@ const secondsDoc = 'An integer from 1 to 20, as a number or a string ("4", "8" a
 
 /** A prompt as the engine renders it (domain/text.ts); ajv checks the pattern, and a refusal names the rule broken. */
 export const PromptText = (description: string) =>
-  Type.String({ minLength: 1, maxLength: PROMPT_MAX_CHARS, pattern: VISIBLE_TEXT_PATTERN, description: `${description}: not blank, no control characters but newline, carriage return and tab` });
+  Type.String({
+    minLength: 1,
+    maxLength: PROMPT_MAX_CHARS,
+    pattern: VISIBLE_TEXT_PATTERN,
+    description: `${description}: not blank, no control characters but newline, carriage return and tab`,
+  });
 const Prompt = PromptText('What to render');
 const Model = (modelName: string) =>
-  Type.Union([Type.Literal(modelName), Type.String({ pattern: MODEL_ALIAS_PATTERN })], { description: `"${modelName}" (the configured model pack, the default); \`sora-2\` and \`sora-2-pro\` are aliases of it` });
+  Type.Union([Type.Literal(modelName), Type.String({ pattern: MODEL_ALIAS_PATTERN })], {
+    description: `"${modelName}" (the configured model pack, the default); \`sora-2\` and \`sora-2-pro\` are aliases of it`,
+  });
 const CameoIds = (name: string) =>
-  Type.Array(Type.String({ pattern: CAMEO_ID_PATTERN }), { maxItems: 4, uniqueItems: true, description: `Cameos to put into the video (each needs its owner's consent, reserved before rendering)${name}` });
+  Type.Array(Type.String({ pattern: CAMEO_ID_PATTERN }), {
+    maxItems: 4,
+    uniqueItems: true,
+    description: `Cameos to put into the video (each needs its owner's consent, reserved before rendering)${name}`,
+  });
 
 /**
  * POST /v1/videos as JSON and as multipart/form-data (what the OpenAI SDKs send: every field a string, the image a
@@ -193,7 +202,9 @@ export function createVideoBodies(modelName: string) {
     {
       prompt: Prompt,
       model: Type.Optional(Model(modelName)),
-      seconds: Type.Optional(Type.Union([Type.String({ pattern: SECONDS_TEXT_PATTERN }), Type.Integer({ minimum: SECONDS_MIN, maximum: SECONDS_MAX })], { description: secondsDoc })),
+      seconds: Type.Optional(
+        Type.Union([Type.String({ pattern: SECONDS_TEXT_PATTERN }), Type.Integer({ minimum: SECONDS_MIN, maximum: SECONDS_MAX })], { description: secondsDoc }),
+      ),
       size: Type.Optional(StringEnum(VIDEO_SIZES, { default: '720x1280' })),
       style: Type.Optional(StringEnum(VIDEO_STYLES, { default: 'cinematic' })),
       camera: Type.Optional(StringEnum(CAMERA_MOVES, { default: 'static' })),
@@ -202,7 +213,12 @@ export function createVideoBodies(modelName: string) {
       publish: Type.Optional(Type.Boolean({ default: false, description: 'Publish to the feed once completed' })),
       input_reference: Type.Optional(
         Type.Object(
-          { image_url: Type.String({ pattern: IMAGE_DATA_URL_PATTERN, description: 'A `data:image/png;base64,...` or `data:image/jpeg;base64,...` URL of a PNG or JPEG image' }) },
+          {
+            image_url: Type.String({
+              pattern: IMAGE_DATA_URL_PATTERN,
+              description: 'A `data:image/png;base64,...` or `data:image/jpeg;base64,...` URL of a PNG or JPEG image',
+            }),
+          },
           { additionalProperties: false, description: "The scene's backdrop, as a data URL (or send it as a multipart file)" },
         ),
       ),

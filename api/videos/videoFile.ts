@@ -89,7 +89,8 @@ export function readVideoForm(textFields: readonly string[]): preValidationAsync
         errors: [{ field: 'Content-Type', message: 'must be application/json or multipart/form-data' }],
       });
     }
-    if (request.body === undefined || request.body === null) throw invalidParams([{ field: 'body', message: 'is required: a JSON object, or a multipart form' }]);
+    if (request.body === undefined || request.body === null)
+      throw invalidParams([{ field: 'body', message: 'is required: a JSON object, or a multipart form' }]);
   };
 }
 

@@ -44,9 +44,13 @@ export function createViewCounter(options: ViewCounterOptions): ViewCounter {
   async function append(videoId: string, count: number): Promise<void> {
     const at = Math.floor(now() / 1000);
     try {
-      await options.eventStore.appendToStream(`video-${videoId}`, [{ id: randomUUID(), type: 'VideoViewed', data: { count, at }, metadata: commandMetadata({ actor: 'api', causationId: 'RecordViews' }) }], {
-        expectedRevision: 'stream_exists',
-      });
+      await options.eventStore.appendToStream(
+        `video-${videoId}`,
+        [{ id: randomUUID(), type: 'VideoViewed', data: { count, at }, metadata: commandMetadata({ actor: 'api', causationId: 'RecordViews' }) }],
+        {
+          expectedRevision: 'stream_exists',
+        },
+      );
     } catch (err) {
       // A video with no stream has nobody to count for; anything else puts the count back for the next flush.
       if (err instanceof StreamNotFound || err instanceof WrongExpectedVersion) return;

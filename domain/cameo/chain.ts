@@ -51,14 +51,29 @@ export function verifyChain(events: readonly ChainedEvent[]): ChainReport {
   let expectedRevision = 0;
   for (const e of events) {
     if (e.revision !== expectedRevision) {
-      problems.push({ revision: e.revision, problem: e.revision > expectedRevision ? `revisions ${expectedRevision}..${e.revision - 1} are missing` : `revision ${e.revision} is out of order (expected ${expectedRevision})` });
+      problems.push({
+        revision: e.revision,
+        problem:
+          e.revision > expectedRevision
+            ? `revisions ${expectedRevision}..${e.revision - 1} are missing`
+            : `revision ${e.revision} is out of order (expected ${expectedRevision})`,
+      });
     }
     if (e.prev_hash !== prev) {
-      problems.push({ revision: e.revision, problem: e.prev_hash === undefined ? 'carries no prev_hash' : `prev_hash ${e.prev_hash.slice(0, 12)}… does not match the hash of the event before it (${prev.slice(0, 12)}…)` });
+      problems.push({
+        revision: e.revision,
+        problem:
+          e.prev_hash === undefined
+            ? 'carries no prev_hash'
+            : `prev_hash ${e.prev_hash.slice(0, 12)}… does not match the hash of the event before it (${prev.slice(0, 12)}…)`,
+      });
     }
     const actual = eventHash(e.prev_hash ?? prev, e.revision, e.type, e.data);
     if (e.hash !== actual) {
-      problems.push({ revision: e.revision, problem: e.hash === undefined ? 'carries no hash' : `its content does not match its hash: the event was changed after it was recorded` });
+      problems.push({
+        revision: e.revision,
+        problem: e.hash === undefined ? 'carries no hash' : `its content does not match its hash: the event was changed after it was recorded`,
+      });
     }
     prev = e.hash ?? actual;
     expectedRevision = e.revision + 1;

@@ -109,7 +109,8 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
       const d = command.data;
       if (state.exists) refuse('already_exists', `cameo ${d.cameo_id} was already registered`);
       if (!d.cameo_id || !d.owner_id) refuse('invalid', 'RegisterCameo: a cameo needs a cameo id and an owner id');
-      if (!PERMISSIONS.includes(d.permission)) refuse('invalid', `RegisterCameo: ${String(d.permission)} is not a permission (one of ${PERMISSIONS.join(', ')})`);
+      if (!PERMISSIONS.includes(d.permission))
+        refuse('invalid', `RegisterCameo: ${String(d.permission)} is not a permission (one of ${PERMISSIONS.join(', ')})`);
       return [{ type: 'CameoRegistered', data: d }];
     }
 
@@ -128,13 +129,21 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
       const d = command.data;
       requireOwner(state, d.by, 'ChangePermission');
       requireNotDeleted(state, 'ChangePermission');
-      if (!PERMISSIONS.includes(d.permission)) refuse('invalid', `ChangePermission: ${String(d.permission)} is not a permission (one of ${PERMISSIONS.join(', ')})`);
+      if (!PERMISSIONS.includes(d.permission))
+        refuse('invalid', `ChangePermission: ${String(d.permission)} is not a permission (one of ${PERMISSIONS.join(', ')})`);
       if (d.permission === state.permission) return [];
       // Judged by the basis each use was reserved on, not by whether the user could reserve again: a use keeps
       // pointing at the consent it was given, so a narrower permission stops every use that consent no longer covers.
       const blocks = activeUses(state)
         .filter(([, use]) => !permissionCovers(d.permission, use.basis))
-        .map(([videoId, use]) => blocked(videoId, use, `the owner narrowed the cameo's permission from ${state.permission} to ${d.permission}, which no longer covers a use on the basis '${use.basis}'`, d.at));
+        .map(([videoId, use]) =>
+          blocked(
+            videoId,
+            use,
+            `the owner narrowed the cameo's permission from ${state.permission} to ${d.permission}, which no longer covers a use on the basis '${use.basis}'`,
+            d.at,
+          ),
+        );
       return [{ type: 'CameoPermissionChanged', data: { permission: d.permission, by: d.by, at: d.at } }, ...blocks];
     }
 
@@ -154,7 +163,8 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
       requireOtherUser(state, d.user_id, 'RevokeAccess');
       // Revocation wins over every basis: "stop this person now", even where mutuals or everyone would let them in.
       const uses = activeUses(state).filter(([, use]) => use.user_id === d.user_id && use.basis !== 'owner');
-      if (!grantOf(state, d.user_id) && uses.length === 0) refuse('not_granted', `RevokeAccess: user ${d.user_id} holds no grant and has no use of the cameo in progress`);
+      if (!grantOf(state, d.user_id) && uses.length === 0)
+        refuse('not_granted', `RevokeAccess: user ${d.user_id} holds no grant and has no use of the cameo in progress`);
       return [
         { type: 'CameoAccessRevoked', data: { user_id: d.user_id, by: d.by, at: d.at } },
         ...uses.map(([videoId, use]) => blocked(videoId, use, `the owner revoked user ${d.user_id}'s access to the cameo`, d.at)),
@@ -166,13 +176,17 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
       if (!d.video_id || !d.user_id) refuse('invalid', 'ReserveUse: a use needs a video id and a user id');
       const existing = useOf(state, d.video_id);
       if (existing) {
-        if (existing.user_id !== d.user_id) refuse('invalid', `ReserveUse: video ${d.video_id} already reserved the cameo for user ${existing.user_id}, not ${d.user_id}`);
-        if (existing.status === 'blocked') refuse('consent_revoked', `ReserveUse: the use of the cameo by video ${d.video_id} was blocked (${existing.code ?? 'consent_revoked'})`);
+        if (existing.user_id !== d.user_id)
+          refuse('invalid', `ReserveUse: video ${d.video_id} already reserved the cameo for user ${existing.user_id}, not ${d.user_id}`);
+        if (existing.status === 'blocked')
+          refuse('consent_revoked', `ReserveUse: the use of the cameo by video ${d.video_id} was blocked (${existing.code ?? 'consent_revoked'})`);
         return [];
       }
       const consent = consentFor(state, d.user_id, { mutual: d.mutual });
       if (!consent.allowed) refuse('consent_missing', `ReserveUse: ${consent.reason}`);
-      return [{ type: 'CameoUsed', data: { video_id: d.video_id, user_id: d.user_id, basis: consent.basis, grant_revision: consent.grant_revision, at: d.at } }];
+      return [
+        { type: 'CameoUsed', data: { video_id: d.video_id, user_id: d.user_id, basis: consent.basis, grant_revision: consent.grant_revision, at: d.at } },
+      ];
     }
 
     case 'PublishUse': {
@@ -224,7 +238,8 @@ function requireUse(state: CameoState, videoId: string, command: string): CameoU
 
 /** An active use may go on only while it is not blocked and the user would still be allowed in now. */
 function requireConsentHolds(state: CameoState, videoId: string, use: CameoUse, mutual: boolean, command: string): void {
-  if (use.status === 'blocked') refuse('consent_revoked', `${command}: the use of the cameo by video ${videoId} was blocked (${use.code ?? 'consent_revoked'})`);
+  if (use.status === 'blocked')
+    refuse('consent_revoked', `${command}: the use of the cameo by video ${videoId} was blocked (${use.code ?? 'consent_revoked'})`);
   const consent = consentFor(state, use.user_id, { mutual });
   if (!consent.allowed) refuse('consent_revoked', `${command}: consent for video ${videoId} no longer holds: ${consent.reason}`);
 }

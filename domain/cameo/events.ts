@@ -43,4 +43,6 @@ export type CameoEvent =
 export type CameoEventType = CameoEvent['type'];
 
 /** Events of the `user-<id>` stream that consent depends on. */
-export type UserEvent = { type: 'UserFollowed'; data: { followee_id: string; at: number } } | { type: 'UserUnfollowed'; data: { followee_id: string; at: number } };
+export type UserEvent =
+  | { type: 'UserFollowed'; data: { followee_id: string; at: number } }
+  | { type: 'UserUnfollowed'; data: { followee_id: string; at: number } };

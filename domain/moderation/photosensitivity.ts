@@ -172,7 +172,9 @@ export function analyzeRegionSeries(regions: readonly RegionSeries[], fps: numbe
   }
   const reasons: string[] = [];
   if (general.flashes > MAX_FLASHES_PER_SECOND) {
-    reasons.push(`${general.flashes} general flashes within one second (from frame ${general.startFrame}, ${general.region}); at most ${MAX_FLASHES_PER_SECOND} are allowed`);
+    reasons.push(
+      `${general.flashes} general flashes within one second (from frame ${general.startFrame}, ${general.region}); at most ${MAX_FLASHES_PER_SECOND} are allowed`,
+    );
   }
   if (red.flashes > MAX_FLASHES_PER_SECOND) {
     reasons.push(`${red.flashes} red flashes within one second (from frame ${red.startFrame}, ${red.region}); at most ${MAX_FLASHES_PER_SECOND} are allowed`);

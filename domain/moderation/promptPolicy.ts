@@ -24,7 +24,10 @@ export interface PromptVerdict {
 }
 
 export class InvalidPolicy extends Error {
-  constructor(readonly path: string, reason: string) {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
     super(`invalid moderation policy at ${path}: ${reason}`);
     this.name = 'InvalidPolicy';
   }
@@ -99,7 +102,8 @@ export function checkPrompt(prompt: string, policy: PromptPolicy): PromptVerdict
       const words = termWords(term);
       if (words.length === 0) continue;
       const joinedTerm = words.join('');
-      const hit = containsPhrase(normalized.words, words) || (words.length === 1 && joinedTerm.length >= JOINED_MIN_LENGTH && normalized.joined.includes(joinedTerm));
+      const hit =
+        containsPhrase(normalized.words, words) || (words.length === 1 && joinedTerm.length >= JOINED_MIN_LENGTH && normalized.joined.includes(joinedTerm));
       if (hit) {
         matches.push({ category: category.id, term });
         break;

@@ -12,7 +12,10 @@ export type VideoCommand =
   | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; from_frame?: number; at: number } }
   | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
-  | { type: 'RecordMux'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number } }
+  | {
+      type: 'RecordMux';
+      data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number };
+    }
   | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   | { type: 'CompleteVideo'; data: { at: number } }
   | { type: 'StopVideo'; data: { code: StopCode; message: string; at: number } }
@@ -86,7 +89,8 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
     case 'RecordScene':
       requireRunning(state, 'RecordScene');
       // Recorded once the chunks are planned and before any is rendered: every chunk renders the recorded scene.
-      if (state.chunks.total === 0 || state.chunks.videoDone > 0) refuse('wrong_stage', 'RecordScene: the scene is recorded after the chunks are planned, before any is rendered');
+      if (state.chunks.total === 0 || state.chunks.videoDone > 0)
+        refuse('wrong_stage', 'RecordScene: the scene is recorded after the chunks are planned, before any is rendered');
       if (state.scene) return [];
       return [{ type: 'SceneDescribed', data: command.data }];
 
@@ -99,7 +103,12 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
         refuse('invalid_chunk', `PlanChunks: from_frame ${fromFrame} is not a chunk boundary inside the video's ${frames} frames`);
       }
       const chunks = planChunks(state.request!.seconds, command.data.fps, command.data.frames_per_chunk, fromFrame);
-      return [{ type: 'ChunksPlanned', data: { total: chunks.length, fps: command.data.fps, frames, chunks, ...(fromFrame > 0 ? { from_frame: fromFrame } : {}), at: command.data.at } }];
+      return [
+        {
+          type: 'ChunksPlanned',
+          data: { total: chunks.length, fps: command.data.fps, frames, chunks, ...(fromFrame > 0 ? { from_frame: fromFrame } : {}), at: command.data.at },
+        },
+      ];
     }
 
     case 'RecordVideoChunk':
@@ -121,7 +130,10 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
     case 'RecordMux':
       requireRunning(state, 'RecordMux');
       if (state.chunks.total === 0 || state.chunks.videoDone < state.chunks.total || state.chunks.audioDone < state.chunks.total) {
-        refuse('wrong_stage', `RecordMux: ${state.chunks.videoDone}/${state.chunks.total} video and ${state.chunks.audioDone}/${state.chunks.total} audio chunks are rendered`);
+        refuse(
+          'wrong_stage',
+          `RecordMux: ${state.chunks.videoDone}/${state.chunks.total} video and ${state.chunks.audioDone}/${state.chunks.total} audio chunks are rendered`,
+        );
       }
       if (state.content) return [];
       return [{ type: 'Muxed', data: command.data }];

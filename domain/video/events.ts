@@ -70,7 +70,10 @@ export type VideoEvent =
   | { type: 'VideoChunkRendered'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'AudioChunkRendered'; data: { index: number; blob_key: string; samples: number; at: number } }
   /** `sha256`: of the MP4's bytes (hex), so a downloaded copy uploaded again is known; absent on videos muxed before it. */
-  | { type: 'Muxed'; data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number } }
+  | {
+      type: 'Muxed';
+      data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number };
+    }
   | { type: 'OutputModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   | { type: 'VideoCompleted'; data: { at: number } }
   | { type: 'VideoBlocked'; data: { code: StopCode; message: string; at: number } }

@@ -80,7 +80,13 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
     case 'CameoUseReserved':
       // `?? []`: states folded and stored before reservations existed lack the field.
       if ((state.cameoReservations ?? []).some((r) => r.cameo_id === event.data.cameo_id)) return state;
-      return { ...state, cameoReservations: [...(state.cameoReservations ?? []), { cameo_id: event.data.cameo_id, basis: event.data.basis, grant_revision: event.data.grant_revision }] };
+      return {
+        ...state,
+        cameoReservations: [
+          ...(state.cameoReservations ?? []),
+          { cameo_id: event.data.cameo_id, basis: event.data.basis, grant_revision: event.data.grant_revision },
+        ],
+      };
     case 'SceneDescribed':
       return { ...state, scene: event.data };
     case 'VideoRemixed':

@@ -214,7 +214,15 @@ class PackRunner {
     const started = performance.now();
     const size = this.manifest.resolutions.reduce((a, b) => (area(this.sizes.get(a)!) <= area(this.sizes.get(b)!) ? a : b));
     const scene = await this.describeScene('a red ball bounces', 1, size);
-    const video = await this.renderVideoChunk({ scene, state: scene.initialState, startFrame: 0, numFrames: 1, size, style: this.manifest.styles[0]!, camera: this.manifest.cameras[0]! });
+    const video = await this.renderVideoChunk({
+      scene,
+      state: scene.initialState,
+      startFrame: 0,
+      numFrames: 1,
+      size,
+      style: this.manifest.styles[0]!,
+      camera: this.manifest.cameras[0]!,
+    });
     await this.renderAudioChunk({ scene, events: this.eventWindow(undefined, video.events, 0), startFrame: 0, numFrames: 1 });
     return performance.now() - started;
   }
@@ -265,21 +273,25 @@ class PackRunner {
     if (req.cameo) floats('cameo.voice', req.cameo.voice, product(this.shapes.voice));
     const backdrop = req.backdrop ? this.backdrop(req.backdrop) : { data: new Float32Array(3), dims: [1, 1, 3], weight: 0 };
 
-    const out = await this.run('video', {
-      bodies: new ort.Tensor('float32', Float32Array.from(scene.bodies), this.shapes.bodies),
-      world: new ort.Tensor('float32', Float32Array.from(scene.world), this.shapes.world),
-      state_in: new ort.Tensor('float32', state, this.shapes.state),
-      start_frame: int64(req.startFrame),
-      num_frames: int64(req.numFrames),
-      height: int64(height),
-      width: int64(width),
-      style: int64(style),
-      camera: int64(camera),
-      cameo_texture: new ort.Tensor('float32', texture, this.shapes.texture),
-      cameo_body: int64(cameoBody),
-      backdrop: new ort.Tensor('float32', backdrop.data, backdrop.dims),
-      backdrop_weight: float32(backdrop.weight),
-    }, { F: req.numFrames, H: height, W: width });
+    const out = await this.run(
+      'video',
+      {
+        bodies: new ort.Tensor('float32', Float32Array.from(scene.bodies), this.shapes.bodies),
+        world: new ort.Tensor('float32', Float32Array.from(scene.world), this.shapes.world),
+        state_in: new ort.Tensor('float32', state, this.shapes.state),
+        start_frame: int64(req.startFrame),
+        num_frames: int64(req.numFrames),
+        height: int64(height),
+        width: int64(width),
+        style: int64(style),
+        camera: int64(camera),
+        cameo_texture: new ort.Tensor('float32', texture, this.shapes.texture),
+        cameo_body: int64(cameoBody),
+        backdrop: new ort.Tensor('float32', backdrop.data, backdrop.dims),
+        backdrop_weight: float32(backdrop.weight),
+      },
+      { F: req.numFrames, H: height, W: width },
+    );
     return {
       frames: out.frames!.data as Uint8Array,
       events: out.events!.data as Float32Array,
@@ -297,19 +309,26 @@ class PackRunner {
     const carry = this.manifest.audio_carry_frames;
     const frames = carry + req.numFrames;
     if (!(req.events instanceof Float32Array) || req.events.length !== frames * this.frameEventSize) {
-      throw new InvalidRenderInput('events', `expected a Float32Array of ${frames} frames (${carry} carried + ${req.numFrames}) x ${this.frameEventSize} = ${frames * this.frameEventSize} values, got ${describeLength(req.events)}`);
+      throw new InvalidRenderInput(
+        'events',
+        `expected a Float32Array of ${frames} frames (${carry} carried + ${req.numFrames}) x ${this.frameEventSize} = ${frames * this.frameEventSize} values, got ${describeLength(req.events)}`,
+      );
     }
     const cameoBody = req.cameo ? this.cameoBody(scene, req.cameo) : -1;
     const voice = req.cameo ? floats('cameo.voice', req.cameo.voice, product(this.shapes.voice)) : new Float32Array(product(this.shapes.voice));
     const eventDims = [frames, ...(tensorSpec(this.manifest, 'audio', 'inputs', 'events').shape.slice(1) as number[])];
-    const out = await this.run('audio', {
-      events: new ort.Tensor('float32', req.events, eventDims),
-      bodies: new ort.Tensor('float32', Float32Array.from(scene.bodies), this.shapes.bodies),
-      ambient: new ort.Tensor('float32', Float32Array.from(scene.ambient), this.shapes.ambient),
-      start_frame: int64(req.startFrame),
-      voice: new ort.Tensor('float32', voice, this.shapes.voice),
-      cameo_body: int64(cameoBody),
-    }, { F: req.numFrames, P: carry });
+    const out = await this.run(
+      'audio',
+      {
+        events: new ort.Tensor('float32', req.events, eventDims),
+        bodies: new ort.Tensor('float32', Float32Array.from(scene.bodies), this.shapes.bodies),
+        ambient: new ort.Tensor('float32', Float32Array.from(scene.ambient), this.shapes.ambient),
+        start_frame: int64(req.startFrame),
+        voice: new ort.Tensor('float32', voice, this.shapes.voice),
+        cameo_body: int64(cameoBody),
+      },
+      { F: req.numFrames, P: carry },
+    );
     return out.audio!.data as Float32Array;
   }
 
@@ -317,7 +336,10 @@ class PackRunner {
     const carry = this.manifest.audio_carry_frames;
     const size = this.frameEventSize;
     if (!(current instanceof Float32Array) || current.length === 0 || current.length % size !== 0) {
-      throw new InvalidRenderInput('events', `expected the chunk's event track, a Float32Array of whole frames of ${size} values, got ${describeLength(current)}`);
+      throw new InvalidRenderInput(
+        'events',
+        `expected the chunk's event track, a Float32Array of whole frames of ${size} values, got ${describeLength(current)}`,
+      );
     }
     checkInteger('startFrame', startFrame, 0, Number.MAX_SAFE_INTEGER);
     // Frames before frame 0 are silence; any other missing frame would drop the tail of a sound, so it is an error.
@@ -325,7 +347,10 @@ class PackRunner {
     const have = previous ? Math.floor(previous.length / size) : 0;
     if (previous && previous.length % size !== 0) throw new InvalidRenderInput('previousEvents', `not whole frames of ${size} values`);
     if (have < needed) {
-      throw new InvalidRenderInput('previousEvents', `a chunk starting at frame ${startFrame} needs the event track of the ${needed} frames before it, got ${have}`);
+      throw new InvalidRenderInput(
+        'previousEvents',
+        `a chunk starting at frame ${startFrame} needs the event track of the ${needed} frames before it, got ${have}`,
+      );
     }
     const window = new Float32Array(carry * size + current.length);
     if (needed > 0) window.set(previous!.subarray((have - needed) * size), (carry - needed) * size);
@@ -350,7 +375,10 @@ class PackRunner {
       if (!tensor) continue;
       const want = evalShape(spec.shape, vars);
       if (tensor.type !== spec.dtype || tensor.dims.length !== want.length || want.some((d, i) => d !== undefined && tensor.dims[i] !== d)) {
-        throw new ModelPackMismatch(this.manifest.name, `${spec.name} from ${this.manifest.graphs[graph].file} is ${tensor.type} ${formatShape([...tensor.dims])}, the manifest promises ${spec.dtype} ${formatShape(want)}`);
+        throw new ModelPackMismatch(
+          this.manifest.name,
+          `${spec.name} from ${this.manifest.graphs[graph].file} is ${tensor.type} ${formatShape([...tensor.dims])}, the manifest promises ${spec.dtype} ${formatShape(want)}`,
+        );
       }
     }
     return out;
@@ -363,7 +391,10 @@ class PackRunner {
   private size(size: string): { width: number; height: number } {
     const found = typeof size === 'string' ? this.sizes.get(size) : undefined;
     if (!found) {
-      throw new InvalidRenderInput('size', `${JSON.stringify(size)} is not supported by model pack ${this.manifest.name}; supported sizes (width x height): ${this.manifest.resolutions.join(', ')}`);
+      throw new InvalidRenderInput(
+        'size',
+        `${JSON.stringify(size)} is not supported by model pack ${this.manifest.name}; supported sizes (width x height): ${this.manifest.resolutions.join(', ')}`,
+      );
     }
     return found;
   }
@@ -381,12 +412,14 @@ class PackRunner {
 
   private checkScene(scene: Scene): Scene {
     if (!scene || typeof scene !== 'object') throw new InvalidRenderInput('scene', 'missing');
-    if (scene.pack !== this.packId) throw new InvalidRenderInput('scene.pack', `the scene was made by ${JSON.stringify(scene.pack)}, this engine runs ${this.packId}`);
+    if (scene.pack !== this.packId)
+      throw new InvalidRenderInput('scene.pack', `the scene was made by ${JSON.stringify(scene.pack)}, this engine runs ${this.packId}`);
     floats('scene.bodies', scene.bodies, product(this.shapes.bodies));
     floats('scene.initialState', scene.initialState, product(this.shapes.state));
     floats('scene.world', scene.world, product(this.shapes.world));
     floats('scene.ambient', scene.ambient, product(this.shapes.ambient));
-    if (!this.sizes.has(`${scene.width}x${scene.height}`)) throw new InvalidRenderInput('scene.width', `${scene.width}x${scene.height} is not a size of this pack`);
+    if (!this.sizes.has(`${scene.width}x${scene.height}`))
+      throw new InvalidRenderInput('scene.width', `${scene.width}x${scene.height} is not a size of this pack`);
     return scene;
   }
 
@@ -410,9 +443,11 @@ class PackRunner {
     checkInteger('backdrop.width', b.width, 1, BACKDROP_MAX_SIDE);
     checkInteger('backdrop.height', b.height, 1, BACKDROP_MAX_SIDE);
     const weight = b.weight ?? 1;
-    if (typeof weight !== 'number' || !(weight >= 0 && weight <= 1)) throw new InvalidRenderInput('backdrop.weight', `must be from 0 to 1, got ${String(weight)}`);
+    if (typeof weight !== 'number' || !(weight >= 0 && weight <= 1))
+      throw new InvalidRenderInput('backdrop.weight', `must be from 0 to 1, got ${String(weight)}`);
     const length = b.width * b.height * 3;
-    if (!(b.rgb instanceof Uint8Array) && !(b.rgb instanceof Float32Array)) throw new InvalidRenderInput('backdrop.rgb', 'must be a Uint8Array (0..255) or a Float32Array (0..1)');
+    if (!(b.rgb instanceof Uint8Array) && !(b.rgb instanceof Float32Array))
+      throw new InvalidRenderInput('backdrop.rgb', 'must be a Uint8Array (0..255) or a Float32Array (0..1)');
     if (b.rgb.length !== length) throw new InvalidRenderInput('backdrop.rgb', `expected ${b.width}x${b.height}x3 = ${length} values, got ${b.rgb.length}`);
     // Converted and checked once per image (every chunk of a video passes the same one), so a large backdrop does not
     // hold the event loop on every chunk.
@@ -463,4 +498,3 @@ function product(dims: readonly number[]): number {
 function area(s: { width: number; height: number }): number {
   return s.width * s.height;
 }
-

@@ -64,10 +64,7 @@ export const ManifestSchema = Type.Object({
     },
     { additionalProperties: false },
   ),
-  cameo: Type.Object(
-    { texture: Type.Tuple([PositiveInt, PositiveInt, Type.Literal(3)]), voice: Type.Tuple([PositiveInt]) },
-    { additionalProperties: false },
-  ),
+  cameo: Type.Object({ texture: Type.Tuple([PositiveInt, PositiveInt, Type.Literal(3)]), voice: Type.Tuple([PositiveInt]) }, { additionalProperties: false }),
   audio_carry_frames: Type.Integer({ minimum: 0 }),
   graphs: Type.Object({ text: GraphSpecSchema, video: GraphSpecSchema, audio: GraphSpecSchema }, { additionalProperties: false }),
 });
@@ -84,7 +81,21 @@ export type ManifestDim = number | string;
 export const ENGINE_TENSORS: Record<GraphName, { inputs: readonly string[]; outputs: readonly string[] }> = {
   text: { inputs: ['tokens', 'seed', 'aspect'], outputs: ['bodies', 'initial_state', 'world', 'ambient'] },
   video: {
-    inputs: ['bodies', 'world', 'state_in', 'start_frame', 'num_frames', 'height', 'width', 'style', 'camera', 'cameo_texture', 'cameo_body', 'backdrop', 'backdrop_weight'],
+    inputs: [
+      'bodies',
+      'world',
+      'state_in',
+      'start_frame',
+      'num_frames',
+      'height',
+      'width',
+      'style',
+      'camera',
+      'cameo_texture',
+      'cameo_body',
+      'backdrop',
+      'backdrop_weight',
+    ],
     outputs: ['frames', 'state_out', 'events'],
   },
   audio: { inputs: ['events', 'bodies', 'ambient', 'start_frame', 'voice', 'cameo_body'], outputs: ['audio'] },
@@ -162,7 +173,9 @@ function checkManifestConsistency(m: ModelPackManifest): void {
     problems.push(`samples_per_frame (${m.samples_per_frame}) x fps (${m.fps}) is not sample_rate_hz (${m.sample_rate_hz})`);
   }
   if (m.tokenizer.max_tokens !== MAX_TOKENS || m.tokenizer.hash_buckets !== HASH_BUCKETS) {
-    problems.push(`tokenizer says ${m.tokenizer.max_tokens} tokens over ${m.tokenizer.hash_buckets} hash buckets; the engine's word-hash tokenizer makes ${MAX_TOKENS} tokens over ${HASH_BUCKETS}`);
+    problems.push(
+      `tokenizer says ${m.tokenizer.max_tokens} tokens over ${m.tokenizer.hash_buckets} hash buckets; the engine's word-hash tokenizer makes ${MAX_TOKENS} tokens over ${HASH_BUCKETS}`,
+    );
   }
   for (const graph of GRAPH_NAMES) {
     const spec = m.graphs[graph];
@@ -175,7 +188,8 @@ function checkManifestConsistency(m: ModelPackManifest): void {
     }
     const declared = new Set(spec.inputs.map((t) => t.name));
     for (const name of ENGINE_TENSORS[graph].inputs) if (!declared.has(name)) problems.push(`graphs.${graph}.inputs lacks '${name}', which the engine feeds`);
-    for (const name of declared) if (!ENGINE_TENSORS[graph].inputs.includes(name)) problems.push(`graphs.${graph}.inputs names '${name}', which the engine cannot feed`);
+    for (const name of declared)
+      if (!ENGINE_TENSORS[graph].inputs.includes(name)) problems.push(`graphs.${graph}.inputs names '${name}', which the engine cannot feed`);
     const outputs = new Set(spec.outputs.map((t) => t.name));
     for (const name of ENGINE_TENSORS[graph].outputs) if (!outputs.has(name)) problems.push(`graphs.${graph}.outputs lacks '${name}', which the engine reads`);
   }
@@ -204,7 +218,8 @@ function checkManifestConsistency(m: ModelPackManifest): void {
     if (events.slice(1).some((d) => typeof d !== 'number')) problems.push('graphs.video.outputs events must have fixed sizes after F');
     for (const res of m.resolutions) {
       const size = parseSize(res);
-      if (!size || size.width % 2 !== 0 || size.height % 2 !== 0) problems.push(`resolution ${res} is not WIDTHxHEIGHT with even sizes (H.264 4:2:0 needs them)`);
+      if (!size || size.width % 2 !== 0 || size.height % 2 !== 0)
+        problems.push(`resolution ${res} is not WIDTHxHEIGHT with even sizes (H.264 4:2:0 needs them)`);
     }
   }
   if (problems.length > 0) throw new ModelPackMismatch(m.name, `manifest.json: ${problems.join('; ')}`);
@@ -228,7 +243,9 @@ export function compareGraph(spec: GraphSpec, session: Pick<InferenceSession, 'i
         continue;
       }
       if (real.type !== t.dtype || !shapesCompatible(t.shape, real.shape)) {
-        problems.push(`${spec.file} ${kind} ${t.name}: manifest says ${t.dtype} ${formatShape(t.shape)}, the graph has ${real.type} ${formatShape(real.shape)}`);
+        problems.push(
+          `${spec.file} ${kind} ${t.name}: manifest says ${t.dtype} ${formatShape(t.shape)}, the graph has ${real.type} ${formatShape(real.shape)}`,
+        );
       }
     }
     const names = new Set(declared.map((t) => t.name));
@@ -323,5 +340,11 @@ function readFeatures(dir: string, manifest: ModelPackManifest, vocab: readonly 
 
 export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 400) ?? 'unknown error';
+  return (
+    text
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim()
+      .slice(0, 400) ?? 'unknown error'
+  );
 }

@@ -6,7 +6,21 @@ import { MAX_TOKENS, words } from './tokenizer';
 import type { Rgb, VocabEntry } from './vocabulary';
 
 /** Scene features a prompt's words can set. `count` and `size` are reported, but a remix keeps the source's layout. */
-export type SceneFeature = 'colour' | 'count' | 'size' | 'speed' | 'gravity' | 'bounce' | 'density' | 'rain' | 'strobe' | 'background' | 'loudness' | 'pitch' | 'brightness' | 'wind';
+export type SceneFeature =
+  | 'colour'
+  | 'count'
+  | 'size'
+  | 'speed'
+  | 'gravity'
+  | 'bounce'
+  | 'density'
+  | 'rain'
+  | 'strobe'
+  | 'background'
+  | 'loudness'
+  | 'pitch'
+  | 'brightness'
+  | 'wind';
 
 export interface Mentions {
   features: ReadonlySet<SceneFeature>;

@@ -35,7 +35,8 @@ export interface AudioSegment {
 }
 
 function chunkPrefix(videoId: string, index: number): string {
-  if (!Number.isInteger(index) || index < 0 || index >= MAX_CHUNKS) throw new RangeError(`chunk index must be an integer from 0 to ${MAX_CHUNKS - 1}, got ${index}`);
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_CHUNKS)
+    throw new RangeError(`chunk index must be an integer from 0 to ${MAX_CHUNKS - 1}, got ${index}`);
   return `videos/${videoId}/chunks/${String(index).padStart(3, '0')}`;
 }
 
@@ -57,23 +58,55 @@ export function toS16le(samples: Float32Array): Buffer {
   return out;
 }
 
-export async function writeVideoSegment(args: { blobs: BlobStore; ffmpeg: Ffmpeg; videoId: string; index: number; startFrame: number; fps: number; video: VideoChunk }): Promise<VideoSegment> {
+export async function writeVideoSegment(args: {
+  blobs: BlobStore;
+  ffmpeg: Ffmpeg;
+  videoId: string;
+  index: number;
+  startFrame: number;
+  fps: number;
+  video: VideoChunk;
+}): Promise<VideoSegment> {
   const { blobs, ffmpeg, video } = args;
   const key = videoSegmentKey(args.videoId, args.index);
   // ffmpeg writes a file; it goes into the store by the store's own atomic put, so no half segment is ever visible.
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'reelforge-segment-'));
   try {
     const file = path.join(dir, 'segment.ts');
-    await ffmpeg.encodeRgbSegment({ frames: video.frames, width: video.width, height: video.height, fps: args.fps, startFrame: args.startFrame, outFile: file });
+    await ffmpeg.encodeRgbSegment({
+      frames: video.frames,
+      width: video.width,
+      height: video.height,
+      fps: args.fps,
+      startFrame: args.startFrame,
+      outFile: file,
+    });
     const info = await blobs.put(key, fs.createReadStream(file));
-    return { key, bytes: info.bytes, container: 'mpegts', codec: 'h264', width: video.width, height: video.height, fps: args.fps, startFrame: args.startFrame, frames: video.numFrames };
+    return {
+      key,
+      bytes: info.bytes,
+      container: 'mpegts',
+      codec: 'h264',
+      width: video.width,
+      height: video.height,
+      fps: args.fps,
+      startFrame: args.startFrame,
+      frames: video.numFrames,
+    };
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
 }
 
-export async function writeAudioSegment(args: { blobs: BlobStore; videoId: string; index: number; sampleRateHz: number; audio: Float32Array }): Promise<AudioSegment> {
-  if (args.audio.length % AUDIO_CHANNELS !== 0) throw new RangeError(`audio has ${args.audio.length} values, not whole ${AUDIO_CHANNELS}-channel sample frames`);
+export async function writeAudioSegment(args: {
+  blobs: BlobStore;
+  videoId: string;
+  index: number;
+  sampleRateHz: number;
+  audio: Float32Array;
+}): Promise<AudioSegment> {
+  if (args.audio.length % AUDIO_CHANNELS !== 0)
+    throw new RangeError(`audio has ${args.audio.length} values, not whole ${AUDIO_CHANNELS}-channel sample frames`);
   const key = audioSegmentKey(args.videoId, args.index, args.sampleRateHz);
   const info = await args.blobs.put(key, toS16le(args.audio));
   return { key, bytes: info.bytes, encoding: 's16le', sampleRateHz: args.sampleRateHz, channels: AUDIO_CHANNELS, samples: args.audio.length / AUDIO_CHANNELS };

@@ -131,13 +131,17 @@ export async function chooseProvider<T>(
     if (provider === 'cuda') {
       const cuda = (options.probeCuda ?? cudaBinaries)();
       if (!cuda.present) {
-        rejected.push({ provider, reason: `libonnxruntime_providers_cuda.so is not in ${cuda.dir} (install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with CUDA 12)` });
+        rejected.push({
+          provider,
+          reason: `libonnxruntime_providers_cuda.so is not in ${cuda.dir} (install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with CUDA 12)`,
+        });
         continue;
       }
     }
     try {
       const value = await attempt(provider);
-      const why = requested === 'auto' ? (rejected.length === 0 ? 'the best provider, and it works' : 'the best provider that works') : 'asked for by INFERENCE_EP';
+      const why =
+        requested === 'auto' ? (rejected.length === 0 ? 'the best provider, and it works' : 'the best provider that works') : 'asked for by INFERENCE_EP';
       logger.info({ requested, provider, why, rejected }, `inference provider: ${provider} (${why})`);
       return { provider, value, rejected };
     } catch (err) {

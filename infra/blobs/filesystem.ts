@@ -57,7 +57,10 @@ export class FsBlobStore implements BlobStore {
     const handle = await fsp.open(file, 'r').catch((err: unknown) => {
       throw notFound(err, key);
     });
-    if (range && (!Number.isInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isInteger(range.end) || range.end < range.start)))) {
+    if (
+      range &&
+      (!Number.isInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isInteger(range.end) || range.end < range.start)))
+    ) {
       await handle.close();
       throw new RangeError(`blob ${key}: bad range ${JSON.stringify(range)}`);
     }

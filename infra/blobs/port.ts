@@ -56,14 +56,18 @@ export class BlobNotFound extends BlobStoreError {
 export function checkKey(key: string): string[] {
   if (typeof key !== 'string' || key === '') throw new InvalidBlobKey(String(key), 'empty');
   if (key.length > MAX_KEY_LENGTH) throw new InvalidBlobKey(key, `longer than ${MAX_KEY_LENGTH} characters`);
-  if (key.startsWith('/') || /^[A-Za-z]:/.test(key)) throw new InvalidBlobKey(key, 'absolute paths are not keys; use a relative key like videos/<id>/chunks/000.ts');
+  if (key.startsWith('/') || /^[A-Za-z]:/.test(key))
+    throw new InvalidBlobKey(key, 'absolute paths are not keys; use a relative key like videos/<id>/chunks/000.ts');
   if (key.includes('\\')) throw new InvalidBlobKey(key, 'use "/" between segments, not "\\"');
   const segments = key.split('/');
   for (const segment of segments) {
     if (segment === '') throw new InvalidBlobKey(key, 'empty segment (a leading, trailing or doubled "/")');
     if (segment === '.' || segment === '..') throw new InvalidBlobKey(key, `"${segment}" segments are not allowed`);
     if (!SEGMENT.test(segment)) {
-      throw new InvalidBlobKey(key, `segment ${JSON.stringify(segment)} must start with a letter or digit and hold only letters, digits, ".", "_" and "-" (at most 128)`);
+      throw new InvalidBlobKey(
+        key,
+        `segment ${JSON.stringify(segment)} must start with a letter or digit and hold only letters, digits, ".", "_" and "-" (at most 128)`,
+      );
     }
   }
   return segments;

@@ -73,7 +73,11 @@ export class CommandConflict extends WrongExpectedVersion {
 
 export type Decide<State, Event extends DomainEvent> = (decision: Decision<State>) => Event[] | Promise<Event[]>;
 
-export type CommandHandler<State, Event extends DomainEvent> = (stream: string, decide: Decide<State, Event>, options: HandleOptions<Event>) => Promise<HandleResult<State, Event>>;
+export type CommandHandler<State, Event extends DomainEvent> = (
+  stream: string,
+  decide: Decide<State, Event>,
+  options: HandleOptions<Event>,
+) => Promise<HandleResult<State, Event>>;
 
 const DEFAULT_ATTEMPTS = 4;
 

@@ -413,8 +413,7 @@ function toRecorded(resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedE
   if (!e) return undefined;
   // Stream reads carry positions from servers 22.6 on; older ones give the commit position only, which is
   // also the prepare position of an event written outside an explicit transaction.
-  const position =
-    e.position ?? (resolved.commitPosition !== undefined ? { commit: resolved.commitPosition, prepare: resolved.commitPosition } : undefined);
+  const position = e.position ?? (resolved.commitPosition !== undefined ? { commit: resolved.commitPosition, prepare: resolved.commitPosition } : undefined);
   if (!position) throw new EventStoreError(`event ${e.id} came without a $all position; KurrentDB/EventStoreDB 22.6 or later is required`);
   return {
     id: e.id.toLowerCase(),

@@ -283,7 +283,15 @@ export class PgEventStore implements EventStore {
 
   /** The result of an earlier append of exactly these events, or undefined if none of them was appended. */
   private async previousAppend(stream: string, batch: SerializedEvent[]): Promise<AppendResult | undefined> {
-    const res = await this.pool.query<{ id: string; stream_name: string; revision: string; commit_position: string; global_seq: string; same: boolean; ord: string }>(
+    const res = await this.pool.query<{
+      id: string;
+      stream_name: string;
+      revision: string;
+      commit_position: string;
+      global_seq: string;
+      same: boolean;
+      ord: string;
+    }>(
       `SELECT i.id::text, e.stream_name, e.revision, e.transaction_id::text AS commit_position, e.global_seq, i.ord,
               (e.type = i.type AND e.data = i.data::jsonb AND e.metadata = i.meta::jsonb) AS same
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS i(id, type, data, meta, ord)
@@ -393,9 +401,7 @@ export class PgEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeToAllOptions = {}): Subscription {
     if (this.closed) throw new EventStoreError('event store is closed');
-    const sub = new PgSubscription(this, this.wake, options.fromPosition ?? START, this.options.pollIntervalMs ?? 100, () =>
-      this.subscriptions.delete(sub),
-    );
+    const sub = new PgSubscription(this, this.wake, options.fromPosition ?? START, this.options.pollIntervalMs ?? 100, () => this.subscriptions.delete(sub));
     this.subscriptions.add(sub);
     return sub;
   }

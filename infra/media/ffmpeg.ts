@@ -84,12 +84,18 @@ function check(command: string): Check {
   if (release) {
     const [major, minor] = [Number(release[1]), Number(release[2])];
     const oldest = OLDEST_SUPPORTED_FFMPEG;
-    if (major < oldest.major || (major === oldest.major && minor < oldest.minor)) return { ok: false, reason: `${version}: older than ${oldest.major}.${oldest.minor}, the oldest supported` };
+    if (major < oldest.major || (major === oldest.major && minor < oldest.minor))
+      return { ok: false, reason: `${version}: older than ${oldest.major}.${oldest.minor}, the oldest supported` };
   }
   const quiet = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
-  const ts = spawnSync(command, [...quiet, '-f', 'lavfi', '-i', 'color=c=gray:s=16x16:r=24:d=0.25', '-c:v', 'libx264', '-f', 'mpegts', 'pipe:1'], { timeout: 20_000, maxBuffer: 1 << 20 });
-  if (ts.status !== 0) return { ok: false, reason: `${version}: cannot encode H.264 with libx264 (${ts.signal ?? `exit status ${ts.status}`}: ${lastLine(ts.stderr)})` };
-  const readBack = (env?: Record<string, string>) => spawnSync(command, [...quiet, '-f', 'mpegts', '-i', 'pipe:0', '-f', 'null', '-'], { input: ts.stdout, timeout: 20_000, ...(env ? { env } : {}) });
+  const ts = spawnSync(command, [...quiet, '-f', 'lavfi', '-i', 'color=c=gray:s=16x16:r=24:d=0.25', '-c:v', 'libx264', '-f', 'mpegts', 'pipe:1'], {
+    timeout: 20_000,
+    maxBuffer: 1 << 20,
+  });
+  if (ts.status !== 0)
+    return { ok: false, reason: `${version}: cannot encode H.264 with libx264 (${ts.signal ?? `exit status ${ts.status}`}: ${lastLine(ts.stderr)})` };
+  const readBack = (env?: Record<string, string>) =>
+    spawnSync(command, [...quiet, '-f', 'mpegts', '-i', 'pipe:0', '-f', 'null', '-'], { input: ts.stdout, timeout: 20_000, ...(env ? { env } : {}) });
   const plain = readBack();
   if (plain.status === 0) return { ok: true, version };
   // A crash (a signal, or 128 + its number from a wrapping shell) is what the static builds' iconv does.
@@ -126,7 +132,10 @@ export function resolveFfmpeg(ffmpegPath: string | undefined, options: { systemC
   const candidates: { path: string; source: FfmpegSource; label: string }[] =
     ffmpegPath !== undefined
       ? [{ path: ffmpegPath, source: 'FFMPEG_PATH', label: `FFMPEG_PATH=${ffmpegPath}` }]
-      : [...(pinned ? [{ path: pinned, source: 'pinned' as const, label: `pinned ${pinned}` }] : []), { path: systemCommand, source: 'system', label: `system ${systemCommand}` }];
+      : [
+          ...(pinned ? [{ path: pinned, source: 'pinned' as const, label: `pinned ${pinned}` }] : []),
+          { path: systemCommand, source: 'system', label: `system ${systemCommand}` },
+        ];
   const tried: string[] = [];
   for (const candidate of candidates) {
     const c = check(candidate.path);
@@ -355,8 +364,13 @@ async function decodeToRgb(run: Runner, file: string, width: number, height: num
 async function probe(run: Runner, file: string): Promise<MediaInfo> {
   // `-c copy -f framecrc` reads every packet without decoding and writes a line for each: a cheap, exact frame count
   // (the progress report's frame= counts only encoded frames from ffmpeg 7 on).
-  const { stdout, stderr } = await run(['-nostats', '-i', file, '-map', '0:v:0?', '-c', 'copy', '-f', 'framecrc', 'pipe:1'], `probing ${file}`, { stdout: true });
-  const packets = stdout.toString().split('\n').filter((line) => line !== '' && !line.startsWith('#')).length;
+  const { stdout, stderr } = await run(['-nostats', '-i', file, '-map', '0:v:0?', '-c', 'copy', '-f', 'framecrc', 'pipe:1'], `probing ${file}`, {
+    stdout: true,
+  });
+  const packets = stdout
+    .toString()
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#')).length;
   const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
   const video = /Stream #\S+: Video: (\w+)[^,]*, (\w+)[^,]*(?:\([^)]*\))?, (\d+)x(\d+)[^\n]*?, ([\d.]+) fps/.exec(stderr);
   const audio = /Stream #\S+: Audio: (\w+)[^,]*, (\d+) Hz, ([^,\n]+)/.exec(stderr);
@@ -383,7 +397,8 @@ async function mux(run: Runner, input: MuxFiles): Promise<{ durationS: number }>
   if (input.segments.length === 0) throw new RangeError('mux: no video segments');
   const pcmBytes = fs.statSync(input.audioFile).size;
   const bytesPerSample = 2 * input.channels;
-  if (pcmBytes === 0 || pcmBytes % bytesPerSample !== 0) throw new RangeError(`mux: ${input.audioFile} holds ${pcmBytes} bytes, not whole ${input.channels}-channel samples`);
+  if (pcmBytes === 0 || pcmBytes % bytesPerSample !== 0)
+    throw new RangeError(`mux: ${input.audioFile} holds ${pcmBytes} bytes, not whole ${input.channels}-channel samples`);
   const durationS = pcmBytes / bytesPerSample / input.sampleRateHz;
   const list = `${input.content}.concat.txt`;
   // The concat demuxer's list format: one quoted path a line, with quotes escaped.
@@ -401,12 +416,18 @@ async function mux(run: Runner, input: MuxFiles): Promise<{ durationS: number }>
   }
   // One picture each: `-update 1` tells the image muxer the name is a file, not a numbered sequence.
   const picture = ['-an', ...BITEXACT, '-f', 'image2', '-update', '1', '-y'];
-  await run(['-ss', (durationS / 2).toFixed(3), '-i', input.content, '-frames:v', '1', '-q:v', '3', ...picture, input.thumbnail], `thumbnail of ${input.content}`);
+  await run(
+    ['-ss', (durationS / 2).toFixed(3), '-i', input.content, '-frames:v', '1', '-q:v', '3', ...picture, input.thumbnail],
+    `thumbnail of ${input.content}`,
+  );
   // Two frames a second, 160 pixels wide, in rows of five.
   const tiles = Math.max(1, Math.ceil(durationS * 2));
   const columns = Math.min(5, tiles);
   const rows = Math.ceil(tiles / columns);
-  await run(['-i', input.content, '-vf', `fps=2,scale=160:-2,tile=${columns}x${rows}`, '-frames:v', '1', '-q:v', '4', ...picture, input.spritesheet], `spritesheet of ${input.content}`);
+  await run(
+    ['-i', input.content, '-vf', `fps=2,scale=160:-2,tile=${columns}x${rows}`, '-frames:v', '1', '-q:v', '4', ...picture, input.spritesheet],
+    `spritesheet of ${input.content}`,
+  );
   return { durationS };
 }
 
@@ -428,7 +449,10 @@ async function inspect(run: Runner, file: string): Promise<MediaStreams> {
 function parseInputInfo(stderr: string): MediaStreams {
   const input = /^Input #0, ([^\n]+?), from /m.exec(stderr);
   if (!input) {
-    const lines = stderr.trim().split('\n').filter((l) => l.trim() !== '' && !/must be specified/.test(l));
+    const lines = stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !/must be specified/.test(l));
     return { readable: false, error: lines.slice(-2).join('\n') || 'ffmpeg printed nothing' };
   }
   const lines = stderr.split('\n');
@@ -458,12 +482,15 @@ function parseInputInfo(stderr: string): MediaStreams {
 
 async function decodeFrames(run: Runner, file: string, options: DecodeFrames): Promise<{ frames: Uint8Array; count: number }> {
   const { width, height } = options;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new RangeError(`decodeFrames: ${width}x${height} is not a positive size`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0)
+    throw new RangeError(`decodeFrames: ${width}x${height} is not a positive size`);
   // fps first, so dropped frames are never cropped or scaled; area scaling averages, so a small frame is a fair summary.
   const filters = [
     ...(options.fps !== undefined ? [`fps=${options.fps}`] : []),
     ...(options.centreSquare ? ["crop='min(iw,ih)':'min(iw,ih)'"] : []),
-    ...(options.cover ? [`scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic`, `crop=${width}:${height}`] : [`scale=${width}:${height}:flags=area`]),
+    ...(options.cover
+      ? [`scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic`, `crop=${width}:${height}`]
+      : [`scale=${width}:${height}:flags=area`]),
   ];
   const args = [
     ...(options.startS !== undefined && options.startS > 0 ? ['-ss', options.startS.toFixed(3)] : []),

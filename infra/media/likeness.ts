@@ -74,7 +74,14 @@ export async function loadLikeness(blobs: BlobStore, key: string): Promise<Liken
   return { texture, voice };
 }
 
-function checkNumbers(key: string, field: string, values: unknown, length: number, inRange: (v: number) => boolean, rangeProblem: string): asserts values is number[] {
+function checkNumbers(
+  key: string,
+  field: string,
+  values: unknown,
+  length: number,
+  inRange: (v: number) => boolean,
+  rangeProblem: string,
+): asserts values is number[] {
   if (!Array.isArray(values)) throw new InvalidLikeness(key, `${field} is not an array`);
   if (values.length !== length) throw new InvalidLikeness(key, `${field} holds ${values.length} values, not ${length}`);
   values.forEach((v: unknown, i) => {
@@ -126,7 +133,8 @@ export function voiceTimbre(samples: Float32Array, sampleRateHz: number): number
     energies.forEach((e, h) => (sum[h]! += e / total));
     voicedFrames++;
   }
-  if (voicedFrames < MIN_VOICED_FRAMES) throw new LikenessUnavailable('no voiced speech in the recording to take the voice from: say the phrase aloud, not in a whisper');
+  if (voicedFrames < MIN_VOICED_FRAMES)
+    throw new LikenessUnavailable('no voiced speech in the recording to take the voice from: say the phrase aloud, not in a whisper');
   const total = sum.reduce((a, b) => a + b, 0);
   return sum.map((s) => roundTo(s / total, 6));
 }

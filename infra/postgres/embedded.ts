@@ -144,7 +144,8 @@ function serverUser(): RunAs {
   if (id('-u') === undefined) {
     spawnSync('groupadd', ['--system', SERVER_USER]);
     const r = spawnSync('useradd', ['--system', '--gid', SERVER_USER, '--no-create-home', SERVER_USER], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`PostgreSQL cannot run as root, and the user ${SERVER_USER} could not be created: ${(r.stderr || r.error?.message || '').trim()}`);
+    if (r.status !== 0)
+      throw new Error(`PostgreSQL cannot run as root, and the user ${SERVER_USER} could not be created: ${(r.stderr || r.error?.message || '').trim()}`);
   }
   const uid = id('-u');
   const gid = id('-g');
@@ -196,7 +197,10 @@ function reachableBinaries(nativeDir: string, user: RunAs, cacheDir: string, log
   if (!binariesWork(copy, user)) {
     throw new Error(`the user ${user.name} cannot run PostgreSQL from ${nativeDir} nor from a copy in ${copy}: make ${cacheDir} enterable by ${user.name}`);
   }
-  logger?.warn({ nativeDir, copy }, `PostgreSQL runs as the user ${user.name}, who cannot reach ${nativeDir}: using a private copy of the binaries in ${copy} (${made})`);
+  logger?.warn(
+    { nativeDir, copy },
+    `PostgreSQL runs as the user ${user.name}, who cannot reach ${nativeDir}: using a private copy of the binaries in ${copy} (${made})`,
+  );
   return copy;
 }
 
@@ -243,7 +247,9 @@ function reachableClusterDir(dataDir: string, user: RunAs, clusterHome: string, 
     target = embeddedClusterDir(dataDir);
   } else {
     if (fs.existsSync(link)) {
-      throw new Error(`PostgreSQL runs as the user ${user.name}, who cannot enter ${dataDir}, where a cluster already is (${link}): move it out, or set DATA_DIR elsewhere`);
+      throw new Error(
+        `PostgreSQL runs as the user ${user.name}, who cannot enter ${dataDir}, where a cluster already is (${link}): move it out, or set DATA_DIR elsewhere`,
+      );
     }
     const key = crypto.createHash('sha256').update(fs.realpathSync(dataDir)).digest('hex').slice(0, 16);
     target = path.join(path.resolve(clusterHome), `postgres-${key}`);
@@ -256,9 +262,14 @@ function reachableClusterDir(dataDir: string, user: RunAs, clusterHome: string, 
     fs.symlinkSync(target, link);
   }
   if (!userMay(user, '-x', path.dirname(target))) {
-    throw new Error(`PostgreSQL runs as the user ${user.name}, who cannot enter ${dataDir} nor ${path.dirname(target)}: set DATA_DIR to a folder ${user.name} can enter`);
+    throw new Error(
+      `PostgreSQL runs as the user ${user.name}, who cannot enter ${dataDir} nor ${path.dirname(target)}: set DATA_DIR to a folder ${user.name} can enter`,
+    );
   }
-  logger?.warn({ dataDir, cluster: target }, `PostgreSQL runs as the user ${user.name}, who cannot enter ${dataDir}: its cluster lives in ${target} (${link} links there)`);
+  logger?.warn(
+    { dataDir, cluster: target },
+    `PostgreSQL runs as the user ${user.name}, who cannot enter ${dataDir}: its cluster lives in ${target} (${link} links there)`,
+  );
   return target;
 }
 
@@ -266,7 +277,13 @@ function reachableClusterDir(dataDir: string, user: RunAs, clusterHome: string, 
 // initdb and the server.
 
 /** initdb into a temporary folder renamed into place when complete, so a killed initdb leaves no half cluster. */
-async function initialise(clusterDir: string, initdb: string, runAs: RunAs | undefined, signal: AbortSignal | undefined, logger: Logger | undefined): Promise<void> {
+async function initialise(
+  clusterDir: string,
+  initdb: string,
+  runAs: RunAs | undefined,
+  signal: AbortSignal | undefined,
+  logger: Logger | undefined,
+): Promise<void> {
   const tmp = `${clusterDir}.initdb`;
   const pwfile = `${clusterDir}.pwfile`;
   fs.rmSync(clusterDir, { recursive: true, force: true });
@@ -326,7 +343,10 @@ async function startServer(
         throw new Error(`PostgreSQL (${postgres} -D ${clusterDir}) exited with ${how} before it was ready: ${output().slice(-2000)}`);
       }),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`PostgreSQL (${postgres} -D ${clusterDir}) was not ready after ${READY_TIMEOUT_MS} ms: ${output().slice(-2000)}`)), READY_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`PostgreSQL (${postgres} -D ${clusterDir}) was not ready after ${READY_TIMEOUT_MS} ms: ${output().slice(-2000)}`)),
+          READY_TIMEOUT_MS,
+        );
       }),
     ]);
   } catch (err) {

@@ -121,7 +121,13 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   return server;
 }
 
-async function waitUntilReady(address: string, namespace: string, exited: Promise<string>, exitInfo: () => string | undefined, timeoutMs: number): Promise<void> {
+async function waitUntilReady(
+  address: string,
+  namespace: string,
+  exited: Promise<string>,
+  exitInfo: () => string | undefined,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   let gone = false;

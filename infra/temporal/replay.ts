@@ -201,7 +201,10 @@ async function divergentEventId(history: History, code: WorkflowCode, workflowId
   }
   const end = cuts[lo]!;
   const start = lo > 0 ? cuts[lo - 1]! : 0;
-  const lastTaskCompleted = events.slice(start, end).reverse().find((e) => eventTypeName(e.eventType) === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+  const lastTaskCompleted = events
+    .slice(start, end)
+    .reverse()
+    .find((e) => eventTypeName(e.eventType) === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
   const from = lastTaskCompleted ? Number(lastTaskCompleted.eventId) : start;
   const commands = events.slice(start, end).filter((e) => Number(e.eventId) > from);
   const named = [...message.matchAll(/'([^']+)'/g)].map((m) => m[1]!);

@@ -5,7 +5,11 @@ import { ApplicationFailure, WorkflowNotFoundError, type UpdateDefinition } from
 
 export type UpdateOutcome<R> = { ok: true; result: R } | { ok: false; code: string; message: string };
 
-export async function executeUpdateOrRefusal<R, A extends [unknown, ...unknown[]]>(handle: WorkflowHandle, update: UpdateDefinition<R, A>, args: A): Promise<UpdateOutcome<R>> {
+export async function executeUpdateOrRefusal<R, A extends [unknown, ...unknown[]]>(
+  handle: WorkflowHandle,
+  update: UpdateDefinition<R, A>,
+  args: A,
+): Promise<UpdateOutcome<R>> {
   try {
     return { ok: true, result: await handle.executeUpdate(update, { args }) };
   } catch (err) {

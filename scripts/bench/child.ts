@@ -23,7 +23,11 @@ export function startScript(
   options: { args?: string[]; env?: Record<string, string>; cpus?: string; stdin?: boolean; tail?: ('stdout' | 'stderr')[]; onLine?: (line: string) => void },
 ): ScriptChild {
   const [command, args] = onCpus(options.cpus, process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, script), ...(options.args ?? [])]);
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...options.env }, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   for (const name of options.tail ?? ['stderr']) {
     readline.createInterface({ input: child[name]! }).on('line', (line) => {

@@ -67,7 +67,15 @@ export async function renderDirect(deps: DirectDeps, spec: DirectSpec): Promise<
     let previousEvents: Float32Array | undefined;
     let audio: Promise<void> = Promise.resolve();
     for (const chunk of plan) {
-      const video = await renderInSlices(engine, { scene, state, startFrame: chunk.start_frame, numFrames: chunk.num_frames, size: spec.size, style: spec.style, camera: spec.camera });
+      const video = await renderInSlices(engine, {
+        scene,
+        state,
+        startFrame: chunk.start_frame,
+        numFrames: chunk.num_frames,
+        size: spec.size,
+        style: spec.style,
+        camera: spec.camera,
+      });
       state = video.state;
       const allEvents = video.events;
       // Encoded before the next chunk renders: on one core, overlapping the two measured slower than this.
@@ -78,8 +86,15 @@ export async function renderDirect(deps: DirectDeps, spec: DirectSpec): Promise<
       const previousAudio = audio;
       audio = (async () => {
         await previousAudio;
-        const pcm = await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, allEvents, chunk.start_frame), startFrame: chunk.start_frame, numFrames: chunk.num_frames });
-        audioKeys[chunk.index] = (await writeAudioSegment({ blobs, videoId, index: chunk.index, sampleRateHz: engine.pack.manifest.sample_rate_hz, audio: pcm })).key;
+        const pcm = await engine.renderAudioChunk({
+          scene,
+          events: engine.eventWindow(previous, allEvents, chunk.start_frame),
+          startFrame: chunk.start_frame,
+          numFrames: chunk.num_frames,
+        });
+        audioKeys[chunk.index] = (
+          await writeAudioSegment({ blobs, videoId, index: chunk.index, sampleRateHz: engine.pack.manifest.sample_rate_hz, audio: pcm })
+        ).key;
       })();
       audio.catch(() => undefined);
     }
@@ -122,7 +137,12 @@ const START_MS = 120_000;
  * blobs under `blobsDir`. Runs are sent one at a time.
  */
 export async function startDirectRunner(options: { blobsDir: string; cpus?: string; env?: Record<string, string> }): Promise<DirectRunner> {
-  const runner = startScript('scripts/bench/directRunner.ts', { args: [options.blobsDir], ...(options.env ? { env: options.env } : {}), ...(options.cpus !== undefined ? { cpus: options.cpus } : {}), stdin: true });
+  const runner = startScript('scripts/bench/directRunner.ts', {
+    args: [options.blobsDir],
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
+    stdin: true,
+  });
   const { child, exited } = runner;
   const waiting: { resolve(value: unknown): void; reject(err: Error): void }[] = [];
   const failAll = (why: string) => {
@@ -143,7 +163,9 @@ export async function startDirectRunner(options: { blobsDir: string; cpus?: stri
   try {
     const info = await Promise.race([
       reply<DirectRunnerInfo>(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the direct runner did not start in ${START_MS / 1000} s:\n${runner.tail()}`)), START_MS))),
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`the direct runner did not start in ${START_MS / 1000} s:\n${runner.tail()}`)), START_MS)),
+      ),
     ]);
     let queue: Promise<unknown> = Promise.resolve();
     return {

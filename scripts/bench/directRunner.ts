@@ -30,7 +30,12 @@ async function main(): Promise<void> {
     cpu: () => cpuSeconds(process.pid, true),
   };
   const say = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
-  const info: DirectRunnerInfo = { pid: process.pid, provider: engine.provider, threads: engine.report.threads, pack: `${engine.pack.name}@${engine.pack.version}` };
+  const info: DirectRunnerInfo = {
+    pid: process.pid,
+    provider: engine.provider,
+    threads: engine.report.threads,
+    pack: `${engine.pack.name}@${engine.pack.version}`,
+  };
   say({ ok: true, value: info });
   for await (const line of readline.createInterface({ input: process.stdin })) {
     if (!line.trim()) continue;

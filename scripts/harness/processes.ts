@@ -53,7 +53,10 @@ export async function withRoleOutput<T>(roles: () => RoleProcess[], body: () => 
   try {
     return await body();
   } catch (err) {
-    if (err instanceof Error) err.message += roles().map((r) => r.output()).join('');
+    if (err instanceof Error)
+      err.message += roles()
+        .map((r) => r.output())
+        .join('');
     throw err;
   }
 }

@@ -92,7 +92,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
   const releases: { what: string; run: () => Promise<unknown> }[] = [];
   const release = async () => {
     const errors: unknown[] = [];
-    for (const step of releases.splice(0).reverse()) await step.run().catch((err: unknown) => errors.push(new Error(`${step.what}: ${(err as Error)?.message ?? String(err)}`)));
+    for (const step of releases.splice(0).reverse())
+      await step.run().catch((err: unknown) => errors.push(new Error(`${step.what}: ${(err as Error)?.message ?? String(err)}`)));
     if (errors.length > 0) throw new AggregateError(errors, `the stack did not stop cleanly: ${errors.map((e) => (e as Error).message).join('; ')}`);
   };
 
@@ -116,7 +117,13 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     const users = await openUserStore({ pool, schema: schemas.app });
     const idempotency = await PgIdempotencyStore.open({ pool, schema: schemas.app });
     const challenges = await PgChallengeStore.open({ pool, schema: schemas.app });
-    const projector = new ProjectionRunner({ eventStore, pool, schema: schemas.readModels, readModels: createReadModels(), logger: logger.child({ component: 'projector' }) });
+    const projector = new ProjectionRunner({
+      eventStore,
+      pool,
+      schema: schemas.readModels,
+      readModels: createReadModels(),
+      logger: logger.child({ component: 'projector' }),
+    });
     if (options.projector !== false) {
       await projector.start();
       releases.push({ what: 'projector', run: () => projector.stop() });
@@ -129,7 +136,14 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     const blobs = new FsBlobStore(path.join(options.dataDir, 'blobs'));
     const temporal = connectTemporalClient({ temporalAddress: options.temporalAddress, temporalDevPort: 0, temporalNamespace: namespace });
     releases.push({ what: 'Temporal client', run: () => temporal.close() });
-    const activities = createActivities({ eventStore, blobs, ffmpeg, policy: loadPolicy(DEFAULT_POLICY_PATH), logger: logger.child({ component: 'activities' }), temporal: () => temporal.client });
+    const activities = createActivities({
+      eventStore,
+      blobs,
+      ffmpeg,
+      policy: loadPolicy(DEFAULT_POLICY_PATH),
+      logger: logger.child({ component: 'activities' }),
+      temporal: () => temporal.client,
+    });
     const taskQueue = `${name}-${suffix}`;
     const gpuTaskQueue = `${name}-gpu-${suffix}`;
     let connection = options.connection;
@@ -147,7 +161,14 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
             connection,
             namespace,
             taskQueue: gpuTaskQueue,
-            activities: createGpuActivities({ engine, blobs, ffmpeg, logger: logger.child({ component: 'gpu' }), concurrency: options.gpuConcurrency, lookaheadChunks: options.gpuLookaheadChunks }),
+            activities: createGpuActivities({
+              engine,
+              blobs,
+              ffmpeg,
+              logger: logger.child({ component: 'gpu' }),
+              concurrency: options.gpuConcurrency,
+              lookaheadChunks: options.gpuLookaheadChunks,
+            }),
             ...(options.gpuConcurrency !== undefined ? gpuWorkerOptions(options.gpuConcurrency) : {}),
           });
     const workers = Promise.all([orchestration.run(), gpu?.run()]);
@@ -163,16 +184,19 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     // workflow) is terminated, so nothing of it runs on (or waits for a worker) on the shared Temporal server.
     releases.push({ what: 'open workflows', run: () => terminateOpenWorkflows(temporal.client, [taskQueue, gpuTaskQueue]) });
     if (engine === 'process') {
-      const gpuProcess = await startGpuWorkerProcess({
-        TEMPORAL_ADDRESS: options.temporalAddress,
-        TEMPORAL_NAMESPACE: namespace,
-        GPU_TASK_QUEUE: gpuTaskQueue,
-        DATA_DIR: options.dataDir,
-        ...(options.gpuConcurrency !== undefined ? { GPU_CONCURRENCY: String(options.gpuConcurrency) } : {}),
-        ...(options.ffmpegPath ? { FFMPEG_PATH: options.ffmpegPath } : {}),
-        ...(options.gpuCores ? { INFERENCE_THREADS: String(options.gpuCores.count) } : {}),
-        ...(options.gpuLookaheadChunks !== undefined ? { GPU_LOOKAHEAD_CHUNKS: String(options.gpuLookaheadChunks) } : {}),
-      }, options.gpuCores?.cpus);
+      const gpuProcess = await startGpuWorkerProcess(
+        {
+          TEMPORAL_ADDRESS: options.temporalAddress,
+          TEMPORAL_NAMESPACE: namespace,
+          GPU_TASK_QUEUE: gpuTaskQueue,
+          DATA_DIR: options.dataDir,
+          ...(options.gpuConcurrency !== undefined ? { GPU_CONCURRENCY: String(options.gpuConcurrency) } : {}),
+          ...(options.ffmpegPath ? { FFMPEG_PATH: options.ffmpegPath } : {}),
+          ...(options.gpuCores ? { INFERENCE_THREADS: String(options.gpuCores.count) } : {}),
+          ...(options.gpuLookaheadChunks !== undefined ? { GPU_LOOKAHEAD_CHUNKS: String(options.gpuLookaheadChunks) } : {}),
+        },
+        options.gpuCores?.cpus,
+      );
       releases.push({ what: 'GPU worker process', run: () => gpuProcess.stop() });
     }
 
@@ -224,10 +248,13 @@ async function terminateOpenWorkflows(client: Client, taskQueues: string[]): Pro
     await client.workflow
       .getHandle(execution.workflowId, execution.runId)
       .terminate('the stack that started it stopped')
-      .then(() => terminated++, (err: unknown) => {
-        // Closed meanwhile: nothing left to stop.
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      });
+      .then(
+        () => terminated++,
+        (err: unknown) => {
+          // Closed meanwhile: nothing left to stop.
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        },
+      );
   }
   return terminated;
 }

@@ -191,7 +191,21 @@ describe('verifyCameoRecording', () => {
       name: 'face-match-test',
       async verify(input) {
         calls.push({ phrase: input.phrase });
-        return { accepted: false, reason: 'the face does not match the account owner', checks: { container: null, video_stream: false, audio_stream: false, duration_s: null, width: null, height: null, frame_change: null, voiced_fraction: null, speech_rms_dbfs: null } };
+        return {
+          accepted: false,
+          reason: 'the face does not match the account owner',
+          checks: {
+            container: null,
+            video_stream: false,
+            audio_stream: false,
+            duration_s: null,
+            width: null,
+            height: null,
+            frame_change: null,
+            voiced_fraction: null,
+            speech_rms_dbfs: null,
+          },
+        };
       },
     };
     const { verifyCameoRecording } = createCameoVerificationActivities({ blobs, ffmpeg, logger, verifier: faceMatch });
@@ -202,7 +216,10 @@ describe('verifyCameoRecording', () => {
 
   it('fails without retries when the recording is not in the blob store', async () => {
     const { verifyCameoRecording } = createCameoVerificationActivities({ blobs: blobStore(), ffmpeg, logger });
-    await expect(verifyCameoRecording({ cameoId: 'cameo_4', recordingKey: 'uploads/cameo_4/recording.mp4', phrase: null })).rejects.toMatchObject({ type: 'RecordingNotFound', nonRetryable: true });
+    await expect(verifyCameoRecording({ cameoId: 'cameo_4', recordingKey: 'uploads/cameo_4/recording.mp4', phrase: null })).rejects.toMatchObject({
+      type: 'RecordingNotFound',
+      nonRetryable: true,
+    });
   });
 
   it('loadLikeness refuses a blob of the wrong shape, naming it', async () => {
@@ -210,7 +227,10 @@ describe('verifyCameoRecording', () => {
     await blobs.put('cameos/bad/likeness.json', Buffer.from(JSON.stringify({ texture: [0.5, 0.5], voice: new Array(8).fill(0.125) })));
     await expect(loadLikeness(blobs, 'cameos/bad/likeness.json')).rejects.toThrow(InvalidLikeness);
     await expect(loadLikeness(blobs, 'cameos/bad/likeness.json')).rejects.toThrow(/cameos\/bad\/likeness\.json .*texture holds 2 values, not 3072/);
-    await blobs.put('cameos/bad2/likeness.json', Buffer.from(JSON.stringify({ texture: new Array(TEXTURE_VALUES).fill(0.5), voice: [1, 2, 3, 4, 5, 6, 7, null] })));
+    await blobs.put(
+      'cameos/bad2/likeness.json',
+      Buffer.from(JSON.stringify({ texture: new Array(TEXTURE_VALUES).fill(0.5), voice: [1, 2, 3, 4, 5, 6, 7, null] })),
+    );
     await expect(loadLikeness(blobs, 'cameos/bad2/likeness.json')).rejects.toThrow(/voice\[7\] is null, not a finite number/);
   });
 });

@@ -31,7 +31,6 @@ async function listen(deps: ServerDeps): Promise<Running> {
   return { app, url: `http://127.0.0.1:${address.port}` };
 }
 
-
 describe('authentication and users', () => {
   const schema = `auth_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   let eventStore: EventStore;
@@ -136,7 +135,13 @@ describe('authentication and users', () => {
     const res = await call('POST', '/v1/users', { key: keys.admin, body: { name: 'alice', role: 'user' } });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string; name: string; role: string; api_key: string; created_at: number };
-    expect(created).toEqual({ id: expect.stringMatching(/^user_/), name: 'alice', role: 'user', api_key: expect.stringMatching(/^rf_/), created_at: expect.any(Number) });
+    expect(created).toEqual({
+      id: expect.stringMatching(/^user_/),
+      name: 'alice',
+      role: 'user',
+      api_key: expect.stringMatching(/^rf_/),
+      created_at: expect.any(Number),
+    });
 
     const me = await call('GET', '/v1/users/me', { key: created.api_key });
     expect(me.status).toBe(200);
@@ -296,11 +301,15 @@ describe('the API process on its first start', () => {
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ admin: adminKey, user: userKey });
     // The JSON log does not carry the keys; only the plain-text block does.
-    const logLines = first.output().split('\n').filter((l) => l.startsWith('{'));
+    const logLines = first
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
     expect(logLines.some((l) => l.includes(adminKey!) || l.includes(userKey!))).toBe(false);
     expect(logLines.some((l) => l.includes('development users created'))).toBe(true);
 
-    const me = async (key: string) => (await (await fetch(`http://127.0.0.1:${port}/v1/users/me`, { headers: { authorization: `Bearer ${key}` } })).json()) as { role: string };
+    const me = async (key: string) =>
+      (await (await fetch(`http://127.0.0.1:${port}/v1/users/me`, { headers: { authorization: `Bearer ${key}` } })).json()) as { role: string };
     expect((await me(adminKey!)).role).toBe('admin');
     expect((await me(userKey!)).role).toBe('user');
     expect(await stopApi(first)).toBe(0);

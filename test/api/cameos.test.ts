@@ -18,7 +18,6 @@ import { eventually, testEnv } from '../support/env';
 import type { Problem as ProblemBody } from '../../api/plugins/errors';
 import { videoRequest } from '../support/videos';
 
-
 interface Cameo {
   id: string;
   object: 'cameo';
@@ -120,7 +119,9 @@ async function history(who: Who, id: string): Promise<{ events: ConsentEvent[]; 
 
 /** The schema of the stack's event store: the one whose events table holds this stream. */
 async function eventsTableOf(stream: string): Promise<string> {
-  const schemas = await pool.query<{ table_schema: string }>(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' AND table_schema LIKE 'stack_es_%'`);
+  const schemas = await pool.query<{ table_schema: string }>(
+    `SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' AND table_schema LIKE 'stack_es_%'`,
+  );
   for (const { table_schema } of schemas.rows) {
     const found = await pool.query(`SELECT 1 FROM "${table_schema}".events WHERE stream_name = $1 LIMIT 1`, [stream]);
     if (found.rowCount) return `"${table_schema}".events`;
@@ -137,13 +138,19 @@ async function seedVideo(ownerId: string, cameoIds: string[], finished: boolean)
     ...videoRequest('a person waving at the camera', { video_id: id, owner_id: ownerId, seconds: 1, cameo_ids: cameoIds, at }),
   };
   const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
-  const commands: VideoCommand[] = [{ type: 'RequestVideo', data: request }, { type: 'RecordPromptVerdict', data: verdict }];
+  const commands: VideoCommand[] = [
+    { type: 'RequestVideo', data: request },
+    { type: 'RecordPromptVerdict', data: verdict },
+  ];
   if (finished) {
     commands.push(
       { type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at } },
       { type: 'RecordVideoChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.ts`, frames: 24, collisions: [], at } },
       { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
-      { type: 'RecordMux', data: { content_key: keysOf.content, thumbnail_key: keysOf.thumbnail, spritesheet_key: keysOf.spritesheet, duration_s: 1, bytes: 100, at } },
+      {
+        type: 'RecordMux',
+        data: { content_key: keysOf.content, thumbnail_key: keysOf.thumbnail, spritesheet_key: keysOf.spritesheet, duration_s: 1, bytes: 100, at },
+      },
       { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
       { type: 'CompleteVideo', data: { at } },
     );
@@ -171,7 +178,17 @@ beforeAll(async () => {
   Object.assign(clips, { talking, silent, still });
   pool = createPgPool({ connectionString: testEnv.embeddedPgUrl, max: 2 });
   temporal = connectTemporalClient({ temporalAddress: testEnv.temporalAddress, temporalDevPort: 0, temporalNamespace: 'default' });
-  const roles: Record<Who, Role> = { owner: 'user', grantee: 'user', stranger: 'user', moderator: 'moderator', auditor: 'auditor', admin: 'admin', friend: 'user', bob: 'user', carol: 'user' };
+  const roles: Record<Who, Role> = {
+    owner: 'user',
+    grantee: 'user',
+    stranger: 'user',
+    moderator: 'moderator',
+    auditor: 'auditor',
+    admin: 'admin',
+    friend: 'user',
+    bob: 'user',
+    carol: 'user',
+  };
   for (const [who, role] of Object.entries(roles) as Array<[Who, Role]>) {
     const created = await stack.user(who, role);
     keys[who] = created.apiKey;
@@ -205,7 +222,10 @@ describe('registration', () => {
     expect(registered.data).toMatchObject({ challenge_id: chal.challenge_id, phrase: chal.phrase, recording_key: `cameos/${cameo.id}/recording` });
 
     // Single use: the same challenge again is refused, naming it.
-    const again = await problem(await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(clips.talking)) }), 422);
+    const again = await problem(
+      await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(clips.talking)) }),
+      422,
+    );
     expect(again.error.param).toBe('challenge_id');
     expect(again.detail).toMatch(/already used/);
   });
@@ -215,33 +235,45 @@ describe('registration', () => {
     const blobsBefore = await stack.blobs.list('cameos');
     // Named and typed as videos: only the bytes decide.
     const still = await problem(
-      await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, { path: clips.still, name: 'me.mp4', type: 'video/mp4' }) }),
+      await call('owner', 'POST', '/v1/cameos', {
+        body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, { path: clips.still, name: 'me.mp4', type: 'video/mp4' }),
+      }),
       422,
     );
     expect(still.detail).toBe('recording: a still image, not a video');
     expect(still.error).toMatchObject({ param: 'recording', code: 'unprocessable_content' });
-    const text = await problem(await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(textFile())) }), 422);
+    const text = await problem(
+      await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Alice' }, mp4(textFile())) }),
+      422,
+    );
     expect(text.detail).toBe('recording: not a video file');
 
     expect(await stack.blobs.list('cameos')).toEqual(blobsBefore);
-    const registrations = (await stack.eventStore.readAll()).filter((e) => e.type === 'CameoRegistered' && (e.data as { challenge_id: string }).challenge_id === chal.challenge_id);
+    const registrations = (await stack.eventStore.readAll()).filter(
+      (e) => e.type === 'CameoRegistered' && (e.data as { challenge_id: string }).challenge_id === chal.challenge_id,
+    );
     expect(registrations).toEqual([]);
 
     // The same challenge with a real (if silent) recording: accepted for upload, then rejected by verification.
-    const silent = await ok<Cameo>(await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Quiet Alice' }, mp4(clips.silent)) }), 202);
+    const silent = await ok<Cameo>(
+      await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Quiet Alice' }, mp4(clips.silent)) }),
+      202,
+    );
     expect(silent.status).toBe('pending');
     const rejected = await until(silent.id, 'rejected');
     expect(rejected.reject_reason).toEqual(expect.stringMatching(/\S/));
   });
 
-  it('refuses a bad form with every field named; another user\'s, unknown or expired challenge names challenge_id', async () => {
+  it("refuses a bad form with every field named; another user's, unknown or expired challenge names challenge_id", async () => {
     const post = (who: Who, body: FormData) => call(who, 'POST', '/v1/cameos', { body });
     const mine = await challenge('owner');
     const several = await problem(await post('owner', form({ challenge_id: mine.challenge_id, display_name: 'x'.repeat(81), permission: 'friends' })), 400);
     expect(several.errors!.map((e) => e.field).sort()).toEqual(['display_name', 'permission', 'recording']);
 
     const theirs = await challenge('stranger');
-    expect((await problem(await post('owner', form({ challenge_id: theirs.challenge_id, display_name: 'A' }, mp4(clips.talking))), 422)).error.param).toBe('challenge_id');
+    expect((await problem(await post('owner', form({ challenge_id: theirs.challenge_id, display_name: 'A' }, mp4(clips.talking))), 422)).error.param).toBe(
+      'challenge_id',
+    );
     const unknown = `chal_${randomBytes(16).toString('hex')}`;
     expect((await problem(await post('owner', form({ challenge_id: unknown, display_name: 'A' }, mp4(clips.talking))), 422)).error.param).toBe('challenge_id');
     expect((await problem(await post('owner', form({ display_name: 'A' }, mp4(clips.talking))), 400)).error.param).toBe('challenge_id');
@@ -254,7 +286,10 @@ describe('registration', () => {
     expect(expired.errors).toEqual([{ field: 'challenge_id', message: expect.stringMatching(/expired/) }]);
 
     const big = Buffer.concat([fs.readFileSync(clips.talking).subarray(0, 64), Buffer.alloc(RECORDING_MAX_BYTES)]);
-    const tooLarge = await problem(await post('owner', form({ challenge_id: theirs.challenge_id, display_name: 'A' }, { bytes: big, name: 'big.mp4', type: 'video/mp4' })), 413);
+    const tooLarge = await problem(
+      await post('owner', form({ challenge_id: theirs.challenge_id, display_name: 'A' }, { bytes: big, name: 'big.mp4', type: 'video/mp4' })),
+      413,
+    );
     expect(tooLarge.error.param).toBe('recording');
     const json = await problem(await call('owner', 'POST', '/v1/cameos', { json: { challenge_id: mine.challenge_id, display_name: 'A' } }), 415);
     expect(json.error.param).toBe('Content-Type');
@@ -262,7 +297,10 @@ describe('registration', () => {
 
   it('the OpenAI SDK creates and retrieves a character: a cameo of the caller without a challenge', async () => {
     const client = new OpenAI({ apiKey: keys.friend, baseURL: `${stack.url}/v1`, maxRetries: 0 });
-    const character = await client.videos.createCharacter({ name: 'Fred', video: await toFile(fs.readFileSync(clips.talking), 'fred.mov', { type: 'video/quicktime' }) });
+    const character = await client.videos.createCharacter({
+      name: 'Fred',
+      video: await toFile(fs.readFileSync(clips.talking), 'fred.mov', { type: 'video/quicktime' }),
+    });
     expect(character).toMatchObject({ id: expect.stringMatching(/^cameo_/), name: 'Fred', created_at: expect.any(Number) });
     expect(await client.videos.getCharacter(character.id!)).toMatchObject({ id: character.id, name: 'Fred', created_at: character.created_at });
     const cameo = await until(character.id!, 'verified', 'friend');
@@ -277,7 +315,10 @@ describe('who may see and change a cameo', () => {
 
   beforeAll(async () => {
     // Two cameos set up alike (approved, the grantee holding a grant): the deletions land on the second.
-    [subject, doomed] = await Promise.all([register('owner', { display_name: 'Subject', permission: 'approved' }), register('owner', { display_name: 'Doomed', permission: 'approved' })]);
+    [subject, doomed] = await Promise.all([
+      register('owner', { display_name: 'Subject', permission: 'approved' }),
+      register('owner', { display_name: 'Doomed', permission: 'approved' }),
+    ]);
     await Promise.all([until(subject.id, 'verified'), until(doomed.id, 'verified')]);
     for (const cameo of [subject, doomed]) await ok(await call('owner', 'POST', `/v1/cameos/${cameo.id}/grants`, { json: { user_id: ids.grantee } }), 201);
   });
@@ -288,7 +329,10 @@ describe('who may see and change a cameo', () => {
     character: { name: 'GET /v1/videos/characters/:id', request: (who, id) => call(who, 'GET', `/v1/videos/characters/${id}`) },
     appearances: { name: 'GET /v1/cameos/:id/appearances', request: (who, id) => call(who, 'GET', `/v1/cameos/${id}/appearances`) },
     history: { name: 'GET /v1/cameos/:id/consent-history', request: (who, id) => call(who, 'GET', `/v1/cameos/${id}/consent-history`) },
-    permission: { name: 'PUT /v1/cameos/:id/permission', request: (who, id) => call(who, 'PUT', `/v1/cameos/${id}/permission`, { json: { permission: 'approved' } }) },
+    permission: {
+      name: 'PUT /v1/cameos/:id/permission',
+      request: (who, id) => call(who, 'PUT', `/v1/cameos/${id}/permission`, { json: { permission: 'approved' } }),
+    },
     grant: { name: 'POST /v1/cameos/:id/grants', request: (who, id) => call(who, 'POST', `/v1/cameos/${id}/grants`, { json: { user_id: ids.friend } }) },
     revoke: { name: 'DELETE /v1/cameos/:id/grants/:user_id', request: (who, id) => call(who, 'DELETE', `/v1/cameos/${id}/grants/${ids.friend}`) },
     delete: { name: 'DELETE /v1/cameos/:id', request: (who, id) => call(who, 'DELETE', `/v1/cameos/${id}`), onDoomed: true },
@@ -310,7 +354,13 @@ describe('who may see and change a cameo', () => {
   const cells = Object.entries(table).flatMap(([endpoint, byRole]) => roles.map((role) => [endpoints[endpoint]!.name, role, byRole[role], endpoint] as const));
 
   /** A problem with the parts that name the request (the id, the path, the request id) taken out. */
-  const comparable = (body: ProblemBody, id: string) => ({ ...body, instance: undefined, request_id: undefined, detail: body.detail.replaceAll(id, '<id>'), error: { ...body.error, message: body.error.message.replaceAll(id, '<id>') } });
+  const comparable = (body: ProblemBody, id: string) => ({
+    ...body,
+    instance: undefined,
+    request_id: undefined,
+    detail: body.detail.replaceAll(id, '<id>'),
+    error: { ...body.error, message: body.error.message.replaceAll(id, '<id>') },
+  });
 
   it.each(cells)('%s as %s → %i', async (_name, role, expected, endpoint) => {
     const ep = endpoints[endpoint]!;
@@ -331,15 +381,21 @@ describe('who may see and change a cameo', () => {
     }
   });
 
-  it('the owner\'s changes in the table took effect: the grant came and went, the second cameo is deleted', async () => {
+  it("the owner's changes in the table took effect: the grant came and went, the second cameo is deleted", async () => {
     const after = await ok<Cameo>(await call('owner', 'GET', `/v1/cameos/${subject.id}`), 200);
     expect(after.grants.map((g) => g.user_id)).toEqual([ids.grantee]);
     expect((await ok<Cameo>(await call('owner', 'GET', `/v1/cameos/${doomed.id}`), 200)).status).toBe('deleted');
     // A deleted cameo is gone for its grantees, and can no longer be changed.
     expect((await problem(await call('grantee', 'GET', `/v1/cameos/${doomed.id}`), 404)).error.code).toBe('cameo_not_found');
-    expect((await problem(await call('owner', 'POST', `/v1/cameos/${doomed.id}/grants`, { json: { user_id: ids.friend } }), 409)).error.code).toBe('cameo_deleted');
+    expect((await problem(await call('owner', 'POST', `/v1/cameos/${doomed.id}/grants`, { json: { user_id: ids.friend } }), 409)).error.code).toBe(
+      'cameo_deleted',
+    );
     // Deleting again changes nothing and says so the same way.
-    expect(await ok(await call('owner', 'DELETE', `/v1/cameos/${doomed.id}?take_down=true`), 200)).toEqual({ id: doomed.id, object: 'cameo.deleted', deleted: true });
+    expect(await ok(await call('owner', 'DELETE', `/v1/cameos/${doomed.id}?take_down=true`), 200)).toEqual({
+      id: doomed.id,
+      object: 'cameo.deleted',
+      deleted: true,
+    });
     expect((await problem(await call('owner', 'DELETE', `/v1/cameos/${doomed.id}?take_down=maybe`), 400)).error.param).toBe('take_down');
     // A grantee sees only their own grant, not who else holds one.
     await ok(await call('owner', 'POST', `/v1/cameos/${subject.id}/grants`, { json: { user_id: ids.friend } }), 201);
@@ -380,7 +436,9 @@ describe('grants, revocations and the consent history', () => {
     expect(await ok(await grant(ids.grantee), 201)).toEqual(first);
     expect((await problem(await grant('user_nobody'), 422)).error.param).toBe('user_id');
     expect((await problem(await grant(ids.owner), 422)).error.param).toBe('user_id');
-    expect((await problem(await call('owner', 'PUT', `/v1/cameos/${cameo.id}/permission`, { json: { permission: 'friends' } }), 400)).error.param).toBe('permission');
+    expect((await problem(await call('owner', 'PUT', `/v1/cameos/${cameo.id}/permission`, { json: { permission: 'friends' } }), 400)).error.param).toBe(
+      'permission',
+    );
 
     const revoked = await ok<{ revision: number; revoked_at: number }>(await call('owner', 'DELETE', `/v1/cameos/${cameo.id}/grants/${ids.friend}`), 200);
     expect(revoked.revision).toBeGreaterThan(second.revision);
@@ -405,7 +463,14 @@ describe('grants, revocations and the consent history', () => {
       return list.data.find((a) => a.video_id === rendering)?.status ? list : undefined;
     }, 'the videos read model to show the seeded videos');
     const byVideo = Object.fromEntries(appearances.data.map((a) => [a.video_id, a]));
-    expect(byVideo[finished]).toMatchObject({ user_id: ids.grantee, use_status: 'active', basis: 'grant', grant_revision: revisions.grantee, status: 'completed', visibility: 'private' });
+    expect(byVideo[finished]).toMatchObject({
+      user_id: ids.grantee,
+      use_status: 'active',
+      basis: 'grant',
+      grant_revision: revisions.grantee,
+      status: 'completed',
+      visibility: 'private',
+    });
     expect(byVideo[rendering]).toMatchObject({ use_status: 'active', status: 'in_progress' });
     expect(byVideo[unseen]).toMatchObject({ use_status: 'active', status: null, stage: null, visibility: null });
     expect((await problem(await call('grantee', 'GET', `/v1/cameos/${cameo.id}/appearances`), 404)).error.code).toBe('cameo_not_found');
@@ -424,7 +489,13 @@ describe('grants, revocations and the consent history', () => {
   it('the consent history lists every event in order, chained; the JSONL export has a line per event and the chain', async () => {
     const { events, chain } = await history('owner', cameo.id);
     expect(events.map((e) => e.revision)).toEqual(events.map((_, i) => i));
-    expect(events.slice(0, 5).map((e) => e.type)).toEqual(['CameoRegistered', 'CameoVerified', 'CameoAccessGranted', 'CameoAccessGranted', 'CameoAccessRevoked']);
+    expect(events.slice(0, 5).map((e) => e.type)).toEqual([
+      'CameoRegistered',
+      'CameoVerified',
+      'CameoAccessGranted',
+      'CameoAccessGranted',
+      'CameoAccessRevoked',
+    ]);
     expect(events[revisions.grantee]).toMatchObject({ type: 'CameoAccessGranted', actor_id: ids.owner, data: { user_id: ids.grantee } });
     expect(events[revisions.revokeFriend]).toMatchObject({ type: 'CameoAccessRevoked', data: { user_id: ids.friend } });
     expect(events.filter((e) => e.type === 'CameoUsed')).toHaveLength(3);
@@ -441,7 +512,10 @@ describe('grants, revocations and the consent history', () => {
     ]) {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-      const lines = (await res.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = (await res.text())
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines).toHaveLength(events.length + 1);
       expect(lines.slice(0, -1)).toEqual(events);
       expect(lines.at(-1)).toEqual({ chain });
@@ -466,7 +540,12 @@ describe('grants, revocations and the consent history', () => {
 
 describe('follows', () => {
   it('following and unfollowing are idempotent: a repeat records nothing', async () => {
-    const stream = async () => (await stack.eventStore.readStream(`user-${ids.carol}`).catch(() => [])).map((e) => [e.type, (e.data as { followee_id: string }).followee_id, e.metadata.actor]);
+    const stream = async () =>
+      (await stack.eventStore.readStream(`user-${ids.carol}`).catch(() => [])).map((e) => [
+        e.type,
+        (e.data as { followee_id: string }).followee_id,
+        e.metadata.actor,
+      ]);
     const follow = (method: string) => call('carol', method, `/v1/users/${ids.friend}/follow`);
     expect(await ok(await follow('POST'), 200)).toEqual({ following: true });
     expect(await ok(await follow('POST'), 200)).toEqual({ following: true });
@@ -484,7 +563,9 @@ describe('follows', () => {
 
 describe('OpenAPI', () => {
   it('documents every cameo route under the `cameos` tag', async () => {
-    const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { tags?: string[]; responses: Record<string, unknown> }>> };
+    const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { tags?: string[]; responses: Record<string, unknown> }>>;
+    };
     for (const [route, method] of [
       ['/v1/cameos/challenges', 'post'],
       ['/v1/cameos', 'post'],

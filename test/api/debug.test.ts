@@ -58,7 +58,10 @@ beforeAll(async () => {
   for (const [who, role] of Object.entries(roles) as Array<[Who, Role]>) keys[who] = (await stack.user(who, role)).apiKey;
 
   // The smallest video the API takes: one second at 256x256, rendered for real.
-  const video = await answer<{ id: string }>(await call('alice', 'POST', '/v1/videos', { prompt: 'three red balls bouncing', seconds: 1, size: '256x256' }), 200);
+  const video = await answer<{ id: string }>(
+    await call('alice', 'POST', '/v1/videos', { prompt: 'three red balls bouncing', seconds: 1, size: '256x256' }),
+    200,
+  );
   workflowId = `video-${video.id}`;
   // The read model says completed a moment before the workflow returns: wait for the whole history.
   history = await eventually(
@@ -92,10 +95,14 @@ describe('GET /v1/debug/workflows/:workflow_id/history', () => {
 
   it("is the JSON Temporal's own CLI writes: `temporal workflow show --output json` gives the same events, and its file replays", async () => {
     const cli = readTools().temporalCli.path;
-    if (!cli) throw new Error("the bootstrap provisioned no Temporal CLI (.tools/tools.json)");
-    const { stdout } = await execFileAsync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', testEnv.temporalAddress, '--namespace', 'default', '--output', 'json'], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    if (!cli) throw new Error('the bootstrap provisioned no Temporal CLI (.tools/tools.json)');
+    const { stdout } = await execFileAsync(
+      cli,
+      ['workflow', 'show', '--workflow-id', workflowId, '--address', testEnv.temporalAddress, '--namespace', 'default', '--output', 'json'],
+      {
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     const fromCli = JSON.parse(stdout) as HistoryJson;
     expect(fromCli.events.map((e) => [e.eventId, e.eventType])).toEqual(history.events.map((e) => [e.eventId, e.eventType]));
     const report = await answer<ReplayReport>(await call('admin', 'POST', replayRoute(workflowId), { history: fromCli }), 200);
@@ -112,12 +119,24 @@ describe('GET /v1/debug/workflows/:workflow_id/history', () => {
 describe('POST /v1/debug/workflows/:workflow_id/replay', () => {
   it("replays the workflow's history against this build: deterministic, every event replayed", async () => {
     const report = await answer<ReplayReport>(await call('admin', 'POST', replayRoute(workflowId)), 200);
-    expect(report).toEqual({ deterministic: true, workflow_type: 'generationWorkflow', workflow_id: workflowId, events_replayed: history.events.length, error: null });
+    expect(report).toEqual({
+      deterministic: true,
+      workflow_type: 'generationWorkflow',
+      workflow_id: workflowId,
+      events_replayed: history.events.length,
+      error: null,
+    });
   });
 
   it('replays an uploaded history instead, under any id (one exported from another deployment)', async () => {
     const report = await answer<ReplayReport>(await call('admin', 'POST', replayRoute('from-production'), { history }), 200);
-    expect(report).toEqual({ deterministic: true, workflow_type: 'generationWorkflow', workflow_id: 'from-production', events_replayed: history.events.length, error: null });
+    expect(report).toEqual({
+      deterministic: true,
+      workflow_type: 'generationWorkflow',
+      workflow_id: 'from-production',
+      events_replayed: history.events.length,
+      error: null,
+    });
   });
 
   it("takes uploaded histories past the server's 2 MiB body limit", async () => {
@@ -129,7 +148,9 @@ describe('POST /v1/debug/workflows/:workflow_id/replay', () => {
 
   it('reports a history this build does not reproduce as not deterministic, naming the command and the event', async () => {
     // As if an older build had scheduled another activity first: this build's first command no longer matches it.
-    const altered = JSON.parse(JSON.stringify(history)) as { events: Array<{ eventId: string; activityTaskScheduledEventAttributes?: { activityType: { name: string } } }> };
+    const altered = JSON.parse(JSON.stringify(history)) as {
+      events: Array<{ eventId: string; activityTaskScheduledEventAttributes?: { activityType: { name: string } } }>;
+    };
     const event = altered.events.find((e) => e.activityTaskScheduledEventAttributes)!;
     const scheduled = event.activityTaskScheduledEventAttributes!;
     const current = scheduled.activityType.name;
@@ -206,7 +227,6 @@ describe('who may use the workflow debugging endpoints', () => {
 
 // ---- npm run replay ------------------------------------------------------------------------------------------------
 
-
 /** `npm run replay -- <arg>`, as it runs after the bootstrap, against the test's Temporal dev server. */
 const replayCli = (arg: string) => runScript('scripts/replay.ts', [arg], { TEMPORAL_ADDRESS: testEnv.temporalAddress, TEMPORAL_NAMESPACE: 'default' });
 
@@ -221,12 +241,33 @@ describe('npm run replay', () => {
     fs.writeFileSync(alteredFile, JSON.stringify(altered));
 
     const [fromFile, fromTemporal, notDeterministic] = await Promise.all([replayCli(file), replayCli(workflowId), replayCli(alteredFile)]);
-    for (const [run, id] of [[fromFile, 'generation'], [fromTemporal, workflowId]] as const) {
-      expect({ id, code: run.code, stderr: run.stderr }).toEqual({ id, code: 0, stderr: expect.stringMatching(/^replay: generationWorkflow \S+ is deterministic [^\n]*\n$/) });
-      expect(JSON.parse(run.stdout)).toEqual({ deterministic: true, workflow_type: 'generationWorkflow', workflow_id: id, events_replayed: history.events.length, error: null });
+    for (const [run, id] of [
+      [fromFile, 'generation'],
+      [fromTemporal, workflowId],
+    ] as const) {
+      expect({ id, code: run.code, stderr: run.stderr }).toEqual({
+        id,
+        code: 0,
+        stderr: expect.stringMatching(/^replay: generationWorkflow \S+ is deterministic [^\n]*\n$/),
+      });
+      expect(JSON.parse(run.stdout)).toEqual({
+        deterministic: true,
+        workflow_type: 'generationWorkflow',
+        workflow_id: id,
+        events_replayed: history.events.length,
+        error: null,
+      });
     }
-    expect({ code: notDeterministic.code, stderr: notDeterministic.stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/^replay: generationWorkflow altered is NOT deterministic .*renamedActivity.*\n$/) });
-    expect(JSON.parse(notDeterministic.stdout)).toMatchObject({ deterministic: false, workflow_type: 'generationWorkflow', workflow_id: 'altered', error: expect.stringContaining('renamedActivity') });
+    expect({ code: notDeterministic.code, stderr: notDeterministic.stderr }).toEqual({
+      code: 1,
+      stderr: expect.stringMatching(/^replay: generationWorkflow altered is NOT deterministic .*renamedActivity.*\n$/),
+    });
+    expect(JSON.parse(notDeterministic.stdout)).toMatchObject({
+      deterministic: false,
+      workflow_type: 'generationWorkflow',
+      workflow_id: 'altered',
+      error: expect.stringContaining('renamedActivity'),
+    });
   }, 120000);
 
   it('exits 2 with the reason for a file that is not a history, a missing file and an unknown workflow id', async () => {

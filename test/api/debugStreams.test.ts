@@ -13,7 +13,6 @@ import { talkingClip } from '../support/clips';
 import { eventually, testEnv } from '../support/env';
 import type { Problem } from '../../api/plugins/errors';
 
-
 interface StreamEventJson {
   id: string;
   revision: number;
@@ -79,7 +78,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** The stack's read models schema: the one whose videos table holds this video. */
 async function videosTableOf(videoId: string): Promise<string> {
   return eventually(async () => {
-    const schemas = await pool.query<{ table_schema: string }>(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'videos' AND table_schema LIKE 'stack_rm_%'`);
+    const schemas = await pool.query<{ table_schema: string }>(
+      `SELECT table_schema FROM information_schema.tables WHERE table_name = 'videos' AND table_schema LIKE 'stack_rm_%'`,
+    );
     for (const { table_schema } of schemas.rows) {
       const found = await pool.query(`SELECT 1 FROM "${table_schema}".videos WHERE id = $1`, [videoId]);
       if (found.rowCount) return `"${table_schema}".videos`;
@@ -108,9 +109,22 @@ afterAll(async () => {
 
 describe('GET /v1/debug/streams/:stream?until_revision=', () => {
   it('a video stream as of each revision the read model showed while it rendered folds to what it showed then', async () => {
-    const video = await answer<{ id: string }>(await call('alice', 'POST', '/v1/videos', { json: { prompt: 'three red balls bouncing', seconds: 1, size: '256x256' } }), 200);
+    const video = await answer<{ id: string }>(
+      await call('alice', 'POST', '/v1/videos', { json: { prompt: 'three red balls bouncing', seconds: 1, size: '256x256' } }),
+      200,
+    );
     const table = await videosTableOf(video.id);
-    type Row = { last_revision: string; status: string; stage: string; progress: number; chunks_total: number; chunks_video_done: number; chunks_audio_done: number; state: VideoState; timeline: TimelineEntry[] };
+    type Row = {
+      last_revision: string;
+      status: string;
+      stage: string;
+      progress: number;
+      chunks_total: number;
+      chunks_video_done: number;
+      chunks_audio_done: number;
+      state: VideoState;
+      timeline: TimelineEntry[];
+    };
     const readRow = async () =>
       (
         await pool.query<Row>(
@@ -123,7 +137,10 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
       const revision = Number(row.last_revision);
       if (!snapshots.has(revision)) {
         const chunks = [row.chunks_total, row.chunks_video_done, row.chunks_audio_done];
-        snapshots.set(revision, { revision, row: { status: row.status, stage: row.stage, progress: row.progress, chunks, state: row.state, timeline: row.timeline } });
+        snapshots.set(revision, {
+          revision,
+          row: { status: row.status, stage: row.stage, progress: row.progress, chunks, state: row.state, timeline: row.timeline },
+        });
       }
       return revision;
     };
@@ -142,9 +159,11 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
       const before = note(first);
       const api = await answer<NonNullable<VideoSnapshot['api']>>(await call('alice', 'GET', `/v1/videos/${video.id}`), 200);
       const after = (await readRow())!;
-      if (note(after) === before) snapshots.get(before)!.api ??= { status: api.status, stage: api.stage, progress: api.progress, chunks: api.chunks, timeline: api.timeline };
+      if (note(after) === before)
+        snapshots.get(before)!.api ??= { status: api.status, stage: api.stage, progress: api.progress, chunks: api.chunks, timeline: api.timeline };
       if (after.status === 'completed') break;
-      if (after.status !== 'queued' && after.status !== 'in_progress') throw new Error(`video ${video.id} ended ${after.status}: ${JSON.stringify(after.state.error)}`);
+      if (after.status !== 'queued' && after.status !== 'in_progress')
+        throw new Error(`video ${video.id} ended ${after.status}: ${JSON.stringify(after.state.error)}`);
       if (Date.now() > deadline) throw new Error(`video ${video.id} did not complete in 60 s (at ${after.stage})`);
       await sleep(10);
     }
@@ -168,7 +187,12 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
       // The folded state is the read model's, whole, and its columns say the same.
       expect(asOf.state).toEqual(row.state);
       const state = asOf.state;
-      expect({ status: state.status, stage: state.stage, progress: state.progress, chunks: [state.chunks.total, state.chunks.videoDone, state.chunks.audioDone] }).toEqual({
+      expect({
+        status: state.status,
+        stage: state.stage,
+        progress: state.progress,
+        chunks: [state.chunks.total, state.chunks.videoDone, state.chunks.audioDone],
+      }).toEqual({
         status: row.status,
         stage: row.stage,
         progress: row.progress,
@@ -213,7 +237,11 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
     // The moderation case the prompt was judged in is a stream too: closed, allowed.
     const caseId = (whole.events.find((e) => e.type === 'PromptModerated')!.data as { case_id: string }).case_id;
     const moderation = await answer<DebugStream>(await call('admin', 'GET', streamRoute(`moderation-${caseId}`)), 200);
-    expect(moderation).toMatchObject({ category: 'moderation', whole_stream: true, state: { caseId, subjectId: video.id, stage: 'prompt', status: 'closed', verdict: 'allow' } });
+    expect(moderation).toMatchObject({
+      category: 'moderation',
+      whole_stream: true,
+      state: { caseId, subjectId: video.id, stage: 'prompt', status: 'closed', verdict: 'allow' },
+    });
 
     // The job's timeline as GET /v1/videos/:id answers it: contiguous stages in order, each ended, completed last.
     const done = await answer<{ timeline: TimelineEntry[] }>(await call('alice', 'GET', `/v1/videos/${video.id}`), 200);
@@ -237,11 +265,16 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
     const shown = new Map<number, Cameo>();
     const view = async () => answer<Cameo>(await call('alice', 'GET', `/v1/cameos/${registered.id}`), 200);
 
-    const verified = await eventually(async () => {
-      const cameo = await view();
-      if (cameo.status === 'rejected') throw new Error(`cameo ${cameo.id} was rejected`);
-      return cameo.status === 'verified' ? cameo : undefined;
-    }, `cameo ${registered.id} to be verified`, 45000, 100);
+    const verified = await eventually(
+      async () => {
+        const cameo = await view();
+        if (cameo.status === 'rejected') throw new Error(`cameo ${cameo.id} was rejected`);
+        return cameo.status === 'verified' ? cameo : undefined;
+      },
+      `cameo ${registered.id} to be verified`,
+      45000,
+      100,
+    );
     // Only this test writes to the stream: its last revision now is the one GET showed.
     shown.set(Number((await stack.eventStore.readStream(stream, { direction: 'backwards', maxCount: 1 }))[0]!.revision), verified);
     const grant = await answer<{ revision: number }>(await call('alice', 'POST', `/v1/cameos/${registered.id}/grants`, { json: { user_id: ids.bob } }), 201);
@@ -251,7 +284,16 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
     expect(shown.get(grant.revision)!.grants.map((g) => g.user_id)).toEqual([ids.bob]);
     expect(shown.get(revoked.revision)!.grants).toEqual([]);
 
-    type CameoState = { cameoId: string; ownerId: string; displayName: string; status: string; permission: string; createdAt: number; revision: number; grants: Record<string, { revision: number; granted_at: number }> };
+    type CameoState = {
+      cameoId: string;
+      ownerId: string;
+      displayName: string;
+      status: string;
+      permission: string;
+      createdAt: number;
+      revision: number;
+      grants: Record<string, { revision: number; granted_at: number }>;
+    };
     for (const [revision, cameo] of shown) {
       const asOf = await answer<DebugStream<CameoState>>(await call('admin', 'GET', streamRoute(stream, revision)), 200);
       const s = asOf.state;
@@ -264,14 +306,28 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
         permission: s.permission,
         created_at: s.createdAt,
         grants: Object.entries(s.grants).map(([userId, g]) => ({ user_id: userId, revision: g.revision, granted_at: g.granted_at })),
-      }).toEqual({ id: cameo.id, owner_id: cameo.owner_id, display_name: cameo.display_name, status: cameo.status, permission: cameo.permission, created_at: cameo.created_at, grants: cameo.grants });
+      }).toEqual({
+        id: cameo.id,
+        owner_id: cameo.owner_id,
+        display_name: cameo.display_name,
+        status: cameo.status,
+        permission: cameo.permission,
+        created_at: cameo.created_at,
+        grants: cameo.grants,
+      });
     }
     // As of its first event the cameo was pending.
     const pending = await answer<DebugStream<CameoState>>(await call('admin', 'GET', streamRoute(stream, 0)), 200);
-    expect(pending).toMatchObject({ category: 'cameo', revision: 0, last_revision: revoked.revision, whole_stream: false, state: { status: 'pending', grants: {} } });
+    expect(pending).toMatchObject({
+      category: 'cameo',
+      revision: 0,
+      last_revision: revoked.revision,
+      whole_stream: false,
+      state: { status: 'pending', grants: {} },
+    });
   }, 60000);
 
-  it("a user stream folds to whom they follow, as the follow endpoints left it", async () => {
+  it('a user stream folds to whom they follow, as the follow endpoints left it', async () => {
     await answer(await call('alice', 'POST', `/v1/users/${ids.bob}/follow`), 200);
     await answer(await call('alice', 'POST', `/v1/users/${ids.admin}/follow`), 200);
     await answer(await call('alice', 'DELETE', `/v1/users/${ids.bob}/follow`), 200);
@@ -311,7 +367,13 @@ describe('GET /v1/debug/streams/:stream?until_revision=', () => {
   });
 
   it('anyone but an admin gets the 404 of a route that does not exist, whatever the input', async () => {
-    const normalize = (p: Problem, route: string) => ({ ...p, request_id: '-', instance: p.instance.replace(route, '<route>'), detail: p.detail.replace(route.split('?')[0]!, '<route>'), error: { ...p.error, message: p.error.message.replace(route.split('?')[0]!, '<route>') } });
+    const normalize = (p: Problem, route: string) => ({
+      ...p,
+      request_id: '-',
+      instance: p.instance.replace(route, '<route>'),
+      detail: p.detail.replace(route.split('?')[0]!, '<route>'),
+      error: { ...p.error, message: p.error.message.replace(route.split('?')[0]!, '<route>') },
+    });
     const nowhere = '/v1/debug/nowhere/video-x';
     const missingRoute = await call('alice', 'GET', nowhere);
     const expected = normalize(await answer<Problem>(missingRoute, 404), nowhere);

@@ -40,8 +40,21 @@ async function makeVideo(owner: keyof typeof ids, options: { publish?: boolean; 
     {
       type: 'VideoRequested',
       data: {
-        video_id: id, owner_id: ids[owner], prompt: `a ball for ${owner}`, model: 'reference', seconds: 1, size: '256x256', style: 'cinematic', camera: 'static', seed: 1,
-        cameo_ids: [], publish: false, remixed_from_video_id: options.remixOf ?? null, extended_from_video_id: null, has_input_reference: false, at,
+        video_id: id,
+        owner_id: ids[owner],
+        prompt: `a ball for ${owner}`,
+        model: 'reference',
+        seconds: 1,
+        size: '256x256',
+        style: 'cinematic',
+        camera: 'static',
+        seed: 1,
+        cameo_ids: [],
+        publish: false,
+        remixed_from_video_id: options.remixOf ?? null,
+        extended_from_video_id: null,
+        has_input_reference: false,
+        at,
       },
     },
     { type: 'PromptModerated', data: { case_id: 'case_x', verdict: 'allow', categories: [], reasons: [], at } },
@@ -53,7 +66,10 @@ async function makeVideo(owner: keyof typeof ids, options: { publish?: boolean; 
     { type: 'VideoCompleted', data: { at } },
   ];
   if (options.publish !== false) events.push({ type: 'VideoPublished', data: { by: ids[owner], cameo_uses: [], at: at + 1 } });
-  await stack.eventStore.appendToStream(`video-${id}`, events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data })));
+  await stack.eventStore.appendToStream(
+    `video-${id}`,
+    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data })),
+  );
   // The owner's list answers from the videos read model only (GET /v1/videos/{id} answers from the stream before it).
   await eventually(async () => {
     const list = await call(owner, 'GET', '/v1/videos?limit=100');
@@ -99,7 +115,9 @@ describe('likes, lineage and the feed over HTTP', () => {
     expect(typeof lineage.body.ancestors[1].created_at).toBe('number');
     // carol does not see alice's private remix; alice does.
     expect((await call('carol', 'GET', `/v1/videos/${child}/lineage`)).body.children.map((c: { id: string }) => c.id)).toEqual([grandchild]);
-    expect(new Set((await call('alice', 'GET', `/v1/videos/${child}/lineage`)).body.children.map((c: { id: string }) => c.id))).toEqual(new Set([grandchild, hidden]));
+    expect(new Set((await call('alice', 'GET', `/v1/videos/${child}/lineage`)).body.children.map((c: { id: string }) => c.id))).toEqual(
+      new Set([grandchild, hidden]),
+    );
     expect((await call('carol', 'GET', `/v1/videos/${hidden}/lineage`)).status).toBe(404);
     expect((await call('carol', 'GET', `/v1/videos/${newVideoId()}/lineage`)).status).toBe(404);
   });

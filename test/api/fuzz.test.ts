@@ -44,8 +44,13 @@ function cancelGenerations(client: Client, taskQueue: string, everyMs: number): 
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      for await (const execution of client.workflow.list({ query: `TaskQueue = "${taskQueue}" AND WorkflowType = "generationWorkflow" AND ExecutionStatus = "Running"` })) {
-        await client.workflow.getHandle(execution.workflowId).cancel().catch(() => undefined);
+      for await (const execution of client.workflow.list({
+        query: `TaskQueue = "${taskQueue}" AND WorkflowType = "generationWorkflow" AND ExecutionStatus = "Running"`,
+      })) {
+        await client.workflow
+          .getHandle(execution.workflowId)
+          .cancel()
+          .catch(() => undefined);
       }
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }

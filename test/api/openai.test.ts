@@ -54,7 +54,10 @@ describe('OpenAI SDK compatibility', () => {
     expect(Math.abs(info.durationS! - 4)).toBeLessThanOrEqual(1 / 24);
 
     // In sync: onsets in the decoded audio fall within one frame of the collisions the video's events record.
-    const events = (await (await fetch(`${stack.url}/v1/videos/${created.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { type: string; data: { collisions?: Collision[] } }[];
+    const events = (await (await fetch(`${stack.url}/v1/videos/${created.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as {
+      type: string;
+      data: { collisions?: Collision[] };
+    }[];
     const collisions = events.filter((e) => e.type === 'VideoChunkRendered').flatMap((e) => e.data.collisions ?? []);
     const onsets = detectOnsets(await createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }).decodeAudio(file));
     const sync = syncReport(collisions, onsets, 2000);
@@ -70,14 +73,11 @@ describe('OpenAI SDK compatibility', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await client.videos.create({ prompt: `a blue ball number ${i}`, seconds: '4', size: '720x1280' })).id);
     // The list reads the read model, which a busy machine may update later than the create's 2 s wait for it.
-    await eventually(
-      async () => {
-        const listed = new Set<string>();
-        for await (const video of client.videos.list({ limit: 100 })) listed.add(video.id);
-        return ids.every((id) => listed.has(id)) ? true : undefined;
-      },
-      'the read model to list the new videos',
-    );
+    await eventually(async () => {
+      const listed = new Set<string>();
+      for await (const video of client.videos.list({ limit: 100 })) listed.add(video.id);
+      return ids.every((id) => listed.has(id)) ? true : undefined;
+    }, 'the read model to list the new videos');
     const firstPage = await client.videos.list({ limit: 2, order: 'asc' });
     expect(firstPage.data).toHaveLength(2);
     expect(firstPage.hasNextPage()).toBe(true);
@@ -103,7 +103,9 @@ describe('OpenAI SDK compatibility', () => {
     const edit = await client.videos.edit({ video: { id: source.id }, prompt: 'add rain' });
     expect(edit).toMatchObject({ object: 'video', remixed_from_video_id: source.id, prompt: 'add rain' });
     // A missing source is the SDK's NotFoundError, as for JSON.
-    await expect(client.videos.edit({ video: { id: 'video_00000000000000000000000000000000' }, prompt: 'add rain' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.videos.edit({ video: { id: 'video_00000000000000000000000000000000' }, prompt: 'add rain' })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
     for (const id of [extension.id, edit.id]) {
       const res = await fetch(`${stack.url}/v1/videos/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` } });
       expect([202, 409]).toContain(res.status);

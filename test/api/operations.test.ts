@@ -56,9 +56,18 @@ describe('operations endpoints', () => {
     temporal = connectTemporalClient({ temporalAddress: testEnv.temporalAddress, temporalDevPort: 7233, temporalNamespace: 'default' });
     server = await listen({ logger: log.logger, eventStore, temporal, readModels }, (app) => {
       // Routes that exercise the error mapping the resource routes will rely on.
-      app.post('/test/validated', { schema: { body: Type.Object({ prompt: Type.String({ minLength: 1 }), seconds: Type.Integer({ minimum: 1 }) }) } }, async () => ({ ok: true }));
+      app.post(
+        '/test/validated',
+        { schema: { body: Type.Object({ prompt: Type.String({ minLength: 1 }), seconds: Type.Integer({ minimum: 1 }) }) } },
+        async () => ({ ok: true }),
+      );
       app.get('/test/conflict', async () => {
-        throw new ProblemError({ status: 409, code: 'idempotency_key_reused', detail: 'this Idempotency-Key was used with another body', param: 'Idempotency-Key' });
+        throw new ProblemError({
+          status: 409,
+          code: 'idempotency_key_reused',
+          detail: 'this Idempotency-Key was used with another body',
+          param: 'Idempotency-Key',
+        });
       });
       app.get('/test/crash', async () => {
         throw new Error('secret internal detail');

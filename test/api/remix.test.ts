@@ -61,7 +61,15 @@ async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'take
     { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
     {
       type: 'RecordMux',
-      data: { content_key: k.content, thumbnail_key: k.thumbnail, spritesheet_key: k.spritesheet, duration_s: 1, bytes: content?.length ?? 100, ...(content ? { sha256: createHash('sha256').update(content).digest('hex') } : {}), at },
+      data: {
+        content_key: k.content,
+        thumbnail_key: k.thumbnail,
+        spritesheet_key: k.spritesheet,
+        duration_s: 1,
+        bytes: content?.length ?? 100,
+        ...(content ? { sha256: createHash('sha256').update(content).digest('hex') } : {}),
+        at,
+      },
     },
     { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
     { type: 'CompleteVideo', data: { at } },
@@ -75,7 +83,11 @@ async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'take
     state = decided.reduce(evolve, state);
     events.push(...decided);
   }
-  await stack.eventStore.appendToStream(`video-${id}`, events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: ids[owner] } })), { expectedRevision: 'no_stream' });
+  await stack.eventStore.appendToStream(
+    `video-${id}`,
+    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: ids[owner] } })),
+    { expectedRevision: 'no_stream' },
+  );
   return id;
 }
 
@@ -108,7 +120,14 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
   it("remixes someone else's published video: a new video of the caller's, with the source's seed and size", async () => {
     const source = await seedVideo('alice', 'published');
     const remix = await ok<Video>(await call('bob', 'POST', `/v1/videos/${source}/remix`, { prompt: 'make them blue' }));
-    expect(remix).toMatchObject({ remixed_from_video_id: source, extended_from_video_id: null, owner_id: ids.bob, prompt: 'make them blue', seed: 5, seconds: '1' });
+    expect(remix).toMatchObject({
+      remixed_from_video_id: source,
+      extended_from_video_id: null,
+      owner_id: ids.bob,
+      prompt: 'make them blue',
+      seed: 5,
+      seconds: '1',
+    });
     expect(remix.id).not.toBe(source);
     const edit = await ok<Video>(await call('bob', 'POST', '/v1/videos/edits', { prompt: 'add rain', video: { id: source } }));
     expect(edit).toMatchObject({ remixed_from_video_id: source, owner_id: ids.bob });
@@ -133,7 +152,11 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
     const source = await seedVideo('alice', 'published');
     const key = randomUUID();
     const post = (prompt: string) =>
-      fetch(`${stack.url}/v1/videos/${source}/remix`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ prompt }) });
+      fetch(`${stack.url}/v1/videos/${source}/remix`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ prompt }),
+      });
     const first = await ok<Video>(await post('make them blue'));
     const again = await post('make them blue');
     expect(again.headers.get('idempotent-replayed')).toBe('true');
@@ -158,7 +181,9 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
     expect(await code(await call('bob', 'POST', '/v1/videos/remix-of-nothing/remix', { prompt: 'blue' }), 404)).toBe('video_not_found');
     const takenDown = await seedVideo('alice', 'taken_down');
     expect(await code(await call('bob', 'POST', `/v1/videos/${takenDown}/remix`, { prompt: 'blue' }), 409)).toBe('video_taken_down');
-    expect(await code(await call('alice', 'POST', '/v1/videos/extensions', { prompt: 'more', seconds: 2, video: { id: takenDown } }), 409)).toBe('video_taken_down');
+    expect(await code(await call('alice', 'POST', '/v1/videos/extensions', { prompt: 'more', seconds: 2, video: { id: takenDown } }), 409)).toBe(
+      'video_taken_down',
+    );
   });
 
   it('a bad body is a 400 naming the field', async () => {
@@ -173,7 +198,9 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
   });
 
   it('the three routes are in the OpenAPI document under the videos tag, behind the API key', async () => {
-    const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { tags?: string[]; security?: unknown; responses: Record<string, unknown> }>> };
+    const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { tags?: string[]; security?: unknown; responses: Record<string, unknown> }>>;
+    };
     for (const route of ['/v1/videos/{id}/remix', '/v1/videos/edits', '/v1/videos/extensions']) {
       const post = doc.paths[route]?.post;
       expect(post).toBeDefined();
@@ -230,7 +257,7 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
       return id;
     };
 
-    it('a file that is one of the caller\'s videos, or a published one, stands for that video in edits and extensions', async () => {
+    it("a file that is one of the caller's videos, or a published one, stands for that video in edits and extensions", async () => {
       const own = mp4();
       const draft = await seeded('alice', 'private', own);
       const extension = await ok<Video>(await call('alice', 'POST', '/v1/videos/extensions', undefined, form({ prompt: 'and then', seconds: '2' }, own)));
@@ -241,7 +268,7 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
       expect(edit).toMatchObject({ remixed_from_video_id: source, owner_id: ids.bob, prompt: 'add rain' });
     });
 
-    it('a file the platform did not make, or someone else\'s draft, is 422 unknown_video_file naming video', async () => {
+    it("a file the platform did not make, or someone else's draft, is 422 unknown_video_file naming video", async () => {
       const problem = async (res: Response) => (await ok<Problem>(res, 422)).error;
       const foreign = await problem(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'add rain' }, mp4())));
       expect(foreign).toMatchObject({ code: 'unknown_video_file', param: 'video', type: 'invalid_request_error' });
@@ -249,7 +276,9 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
       // Alice's draft exists, but Bob may not use it: the same answer, so its existence does not leak.
       const hers = mp4();
       await seeded('alice', 'private', hers);
-      expect(await problem(await call('bob', 'POST', '/v1/videos/extensions', undefined, form({ prompt: 'more', seconds: '2' }, hers)))).toMatchObject({ code: 'unknown_video_file' });
+      expect(await problem(await call('bob', 'POST', '/v1/videos/extensions', undefined, form({ prompt: 'more', seconds: '2' }, hers)))).toMatchObject({
+        code: 'unknown_video_file',
+      });
     });
 
     it('a form without the file, with a bad field, or another content type is refused naming what is wrong', async () => {
@@ -259,7 +288,11 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
       expect(await param(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: '' }, mp4())))).toBe('prompt');
       expect(await param(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'x', video: 'video_123' })))).toBe('video');
       expect(await param(await call('bob', 'POST', '/v1/videos/edits', undefined, form({ prompt: 'x' }, mp4(), 'clip')))).toBe('clip');
-      const text = await fetch(`${stack.url}/v1/videos/edits`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'text/plain' }, body: 'edit it' });
+      const text = await fetch(`${stack.url}/v1/videos/edits`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'text/plain' },
+        body: 'edit it',
+      });
       expect(await param(text, 415)).toBe('Content-Type');
       const none = await fetch(`${stack.url}/v1/videos/edits`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}` } });
       expect(await param(none)).toBe('body');
@@ -289,7 +322,10 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
       type FormSchema = { properties: Record<string, { type?: string; format?: string }>; required: string[]; anyOf: { required: string[] }[] };
       type Op = { requestBody: { content: Record<string, { schema: FormSchema }> }; responses: Record<string, unknown> };
       const doc = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, { post: Op }> };
-      for (const [route, fields] of [['/v1/videos/edits', ['prompt']], ['/v1/videos/extensions', ['prompt', 'seconds']]] as const) {
+      for (const [route, fields] of [
+        ['/v1/videos/edits', ['prompt']],
+        ['/v1/videos/extensions', ['prompt', 'seconds']],
+      ] as const) {
         const op = doc.paths[route]!.post;
         expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'multipart/form-data']);
         const formSchema = op.requestBody.content['multipart/form-data']!.schema;

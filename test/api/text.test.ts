@@ -51,7 +51,14 @@ describe('text that cannot be stored or rendered, and the API contract', () => {
     for (const prompt of ['red balls \u0000 bouncing', 'red balls \ud83d bouncing']) {
       const message = prompt.includes('\u0000') ? NUL : LONE;
       await refused(await call('POST', '/v1/videos', { body: JSON.stringify({ prompt }) }), 'prompt', message);
-      await refused(await call('POST', `/v1/videos/${videoId}/remix`, { body: JSON.stringify({ prompt }), headers: { 'idempotency-key': `remix-${prompt.length}-${message.source.length}` } }), 'prompt', message);
+      await refused(
+        await call('POST', `/v1/videos/${videoId}/remix`, {
+          body: JSON.stringify({ prompt }),
+          headers: { 'idempotency-key': `remix-${prompt.length}-${message.source.length}` },
+        }),
+        'prompt',
+        message,
+      );
     }
     // Nothing was recorded: the caller has no videos.
     const list = (await (await call('GET', '/v1/videos')).json()) as { data: unknown[] };
@@ -59,13 +66,21 @@ describe('text that cannot be stored or rendered, and the API contract', () => {
   });
 
   it('a remix prompt with a C1 control character (U+0093), which the engine refuses: 400 at submission, naming the character', async () => {
-    const body = await refused(await call('POST', `/v1/videos/${videoId}/remix`, { body: JSON.stringify({ prompt: 'make them \u0093blue' }) }), 'prompt', /control character U\+0093 at index 10/);
+    const body = await refused(
+      await call('POST', `/v1/videos/${videoId}/remix`, { body: JSON.stringify({ prompt: 'make them \u0093blue' }) }),
+      'prompt',
+      /control character U\+0093 at index 10/,
+    );
     expect(body.error.code).toBe('validation_failed');
-    await refused(await call('POST', '/v1/videos/edits', { body: JSON.stringify({ prompt: '\u0093', video: { id: videoId } }) }), 'prompt', /control character U\+0093/);
+    await refused(
+      await call('POST', '/v1/videos/edits', { body: JSON.stringify({ prompt: '\u0093', video: { id: videoId } }) }),
+      'prompt',
+      /control character U\+0093/,
+    );
     await refused(await call('POST', '/v1/videos', { body: JSON.stringify({ prompt: 'red \u0085 balls' }) }), 'prompt', /control character U\+0085/);
   });
 
-  it('a display name with a NUL or a lone surrogate: 400 naming it (a user\'s name as JSON, a cameo\'s as a form field)', async () => {
+  it("a display name with a NUL or a lone surrogate: 400 naming it (a user's name as JSON, a cameo's as a form field)", async () => {
     await refused(await call('POST', '/v1/users', { as: adminKey, body: JSON.stringify({ name: 'Al\u0000ice', role: 'user' }) }), 'name', NUL);
     await refused(await call('POST', '/v1/users', { as: adminKey, body: JSON.stringify({ name: 'Al\ud83dice', role: 'user' }) }), 'name', LONE);
     const form = new FormData();
@@ -108,7 +123,9 @@ describe('text that cannot be stored or rendered, and the API contract', () => {
     const json = JSON.stringify({ prompt: 'red balls' });
     for (const keyBytes of [Buffer.from('key\u0000one', 'latin1'), Buffer.from([0x6b, 0xed, 0xa0, 0xbd])]) {
       const request = Buffer.concat([
-        Buffer.from(`POST /v1/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nIdempotency-Key: `),
+        Buffer.from(
+          `POST /v1/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nIdempotency-Key: `,
+        ),
         keyBytes,
         Buffer.from(`\r\nConnection: close\r\n\r\n${json}`),
       ]);

@@ -21,7 +21,10 @@ describe('cancel, stream and delete', () => {
     const cancelled = await untilStage(keys.alice, video.id, 'cancelled');
     expect(cancelled).toMatchObject({ status: 'cancelled', completed_at: expect.any(Number) });
     // The workflow records the cancellation, then closes as cancelled.
-    await eventually(async () => ((await api.env.client.workflow.getHandle(`video-${video.id}`).describe()).status.name === 'CANCELLED' ? true : undefined), 'the workflow to close cancelled');
+    await eventually(
+      async () => ((await api.env.client.workflow.getHandle(`video-${video.id}`).describe()).status.name === 'CANCELLED' ? true : undefined),
+      'the workflow to close cancelled',
+    );
     const last = (await streamEvents(video.id)).at(-1)!;
     expect(last).toEqual({ type: 'VideoCancelled', data: expect.objectContaining({ by: ids.alice }) });
 
@@ -112,7 +115,11 @@ describe('cancel, stream and delete', () => {
     expect(listed.data.map((v) => v.id)).not.toContain(video.id);
 
     // The events stay, as the record: the cancellation, then the deletion by its owner.
-    const events = (await (await call('GET', `/v1/videos/${video.id}/events`, { key: keys.auditor })).json()) as Array<{ type: string; data: Record<string, unknown>; metadata: Record<string, unknown> }>;
+    const events = (await (await call('GET', `/v1/videos/${video.id}/events`, { key: keys.auditor })).json()) as Array<{
+      type: string;
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    }>;
     expect(events.slice(-2).map((e) => e.type)).toEqual(['VideoCancelled', 'VideoDeleted']);
     expect(events.at(-1)).toMatchObject({ data: { by: ids.alice }, metadata: { actor: ids.alice, correlationId: video.id } });
     expect((await problem(await call('DELETE', `/v1/videos/${video.id}`, { key: keys.alice }), 404)).error.code).toBe('video_not_found');

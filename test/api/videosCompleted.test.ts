@@ -137,7 +137,9 @@ describe('end to end with the real renderer', () => {
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
 
     // Where its time went: the stages in order, contiguous, each ended (the final one at once), timed by its events.
-    const { timeline } = (await (await getVideo(keys.alice, video.id)).json()) as { timeline: Array<{ stage: string; started_at: string; ended_at: string | null; duration_ms: number | null }> };
+    const { timeline } = (await (await getVideo(keys.alice, video.id)).json()) as {
+      timeline: Array<{ stage: string; started_at: string; ended_at: string | null; duration_ms: number | null }>;
+    };
     expect(timeline.map((e) => e.stage)).toEqual(['moderating', 'rendering', 'muxing', 'reviewing', 'completed']);
     const recorded = await api.eventStore.readStream(`video-${video.id}`);
     expect(timeline[0]!.started_at).toBe(recorded[0]!.created.toISOString());

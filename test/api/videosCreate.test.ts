@@ -40,7 +40,18 @@ describe('POST /v1/videos', () => {
     const requested = (await streamEvents(video.id))[0];
     expect(requested).toEqual({
       type: 'VideoRequested',
-      data: expect.objectContaining({ video_id: video.id, owner_id: ids.alice, seconds: 8, size: '256x256', style: 'noir', camera: 'pan', seed: 42, cameo_ids: [], publish: false, has_input_reference: false }),
+      data: expect.objectContaining({
+        video_id: video.id,
+        owner_id: ids.alice,
+        seconds: 8,
+        size: '256x256',
+        style: 'noir',
+        camera: 'pan',
+        seed: 42,
+        cameo_ids: [],
+        publish: false,
+        has_input_reference: false,
+      }),
     });
     // Generation goes on: moderated, planned, and waiting for the (absent) GPU worker.
     await untilStage(keys.alice, video.id, 'rendering');
@@ -83,7 +94,10 @@ describe('POST /v1/videos', () => {
     const video = await create(keys.alice, { prompt: PROMPT, input_reference: { image_url: `data:image/png;base64,${PNG.toString('base64')}` } });
     expect(await api.blobs.get(`videos/${video.id}/input_reference`)).toEqual(PNG);
     const gif = Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1');
-    const res = await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT, input_reference: { image_url: `data:image/png;base64,${gif.toString('base64')}` } } });
+    const res = await call('POST', '/v1/videos', {
+      key: keys.alice,
+      json: { prompt: PROMPT, input_reference: { image_url: `data:image/png;base64,${gif.toString('base64')}` } },
+    });
     expect((await problem(res, 422)).error).toMatchObject({ param: 'input_reference', code: 'unprocessable_content' });
   });
 
@@ -135,7 +149,12 @@ describe('POST /v1/videos', () => {
     });
 
     it('malformed JSON → 400 naming body', async () => {
-      const res = await call('POST', '/v1/videos', { key: keys.alice, body: '{"prompt": "balls",', headers: { 'content-type': 'application/json' }, target: api.idleServer });
+      const res = await call('POST', '/v1/videos', {
+        key: keys.alice,
+        body: '{"prompt": "balls",',
+        headers: { 'content-type': 'application/json' },
+        target: api.idleServer,
+      });
       const body = await problem(res, 400);
       expect(body.errors?.[0]?.field).toBe('body');
       expect(body.error).toMatchObject({ type: 'invalid_request_error', param: 'body', code: 'invalid_json' });
@@ -163,7 +182,10 @@ describe('POST /v1/videos', () => {
       expect((await problem(await post(form({ prompt: PROMPT, 'cameo_ids[]': 'video_1' })), 400)).error.param).toBe('cameo_ids');
       expect((await problem(await post(form({ prompt: '' })), 400)).error.param).toBe('prompt');
       // A text file named like an image is still text: the bytes decide.
-      const fake = await problem(await post(form({ prompt: PROMPT }, { bytes: Buffer.from('not an image at all'), name: 'backdrop.png', type: 'image/png' })), 422);
+      const fake = await problem(
+        await post(form({ prompt: PROMPT }, { bytes: Buffer.from('not an image at all'), name: 'backdrop.png', type: 'image/png' })),
+        422,
+      );
       expect(fake.errors).toEqual([{ field: 'input_reference', message: 'must be a PNG or JPEG image' }]);
       const big = Buffer.concat([PNG, Buffer.alloc(INPUT_REFERENCE_MAX_BYTES + 1)]);
       const tooLarge = await problem(await post(form({ prompt: PROMPT }, { bytes: big, name: 'big.png', type: 'image/png' })), 413);
@@ -171,20 +193,32 @@ describe('POST /v1/videos', () => {
     });
 
     it('a malformed Idempotency-Key → 400 naming it', async () => {
-      const res = await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT }, headers: { 'idempotency-key': 'k'.repeat(256) }, target: api.idleServer });
+      const res = await call('POST', '/v1/videos', {
+        key: keys.alice,
+        json: { prompt: PROMPT },
+        headers: { 'idempotency-key': 'k'.repeat(256) },
+        target: api.idleServer,
+      });
       expect((await problem(res, 400)).error.param).toBe('Idempotency-Key');
     });
 
     it('no API key, or a bad one → 401', async () => {
       expect((await problem(await call('POST', '/v1/videos', { json: { prompt: PROMPT }, target: api.idleServer }), 401)).error.code).toBe('invalid_api_key');
-      expect((await problem(await call('POST', '/v1/videos', { key: 'rf_not_a_key', json: { prompt: PROMPT }, target: api.idleServer }), 401)).error.code).toBe('invalid_api_key');
+      expect((await problem(await call('POST', '/v1/videos', { key: 'rf_not_a_key', json: { prompt: PROMPT }, target: api.idleServer }), 401)).error.code).toBe(
+        'invalid_api_key',
+      );
     });
 
     it('after all of them: no workflow was started, and the Idempotency-Key they carried is still unused', async () => {
       // The same key with a good body now creates a video (no 409: the refused requests claimed nothing). It is the
       // only workflow that this server's task queue has ever seen.
       const sentinel = await (async () => {
-        const res = await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT }, headers: { 'idempotency-key': badKey }, target: api.idleServer });
+        const res = await call('POST', '/v1/videos', {
+          key: keys.alice,
+          json: { prompt: PROMPT },
+          headers: { 'idempotency-key': badKey },
+          target: api.idleServer,
+        });
         expect(res.status).toBe(200);
         return (await res.json()) as Video;
       })();
@@ -224,12 +258,18 @@ describe('Idempotency-Key', () => {
   it('the same key with another body → 409 idempotency_key_reused, and nothing is started', async () => {
     const key = randomUUID();
     const first = await create(keys.alice, { prompt: PROMPT, size: '256x256' }, { 'idempotency-key': key });
-    const res = await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: `${PROMPT}, slowly`, size: '256x256' }, headers: { 'idempotency-key': key } });
+    const res = await call('POST', '/v1/videos', {
+      key: keys.alice,
+      json: { prompt: `${PROMPT}, slowly`, size: '256x256' },
+      headers: { 'idempotency-key': key },
+    });
     const body = await problem(res, 409);
     expect(body.error).toMatchObject({ code: 'idempotency_key_reused', param: 'Idempotency-Key' });
     expect(body.detail).toContain(first.id);
     // An explicit seed is part of the body too.
-    expect((await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT, size: '256x256', seed: 5 }, headers: { 'idempotency-key': key } })).status).toBe(409);
+    expect(
+      (await call('POST', '/v1/videos', { key: keys.alice, json: { prompt: PROMPT, size: '256x256', seed: 5 }, headers: { 'idempotency-key': key } })).status,
+    ).toBe(409);
   });
 
   it('concurrent requests with one key resolve to one video', async () => {
@@ -265,7 +305,18 @@ describe('Idempotency-Key', () => {
 describe('OpenAPI', () => {
   it('documents every Videos route from its schemas, both create body types, and problem+json errors', async () => {
     const doc = (await (await fetch(`${api.server.url}/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { security?: unknown; requestBody?: { content: Record<string, unknown> }; responses: Record<string, { content?: Record<string, unknown> }>; parameters?: Array<{ name: string; in: string }> }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            security?: unknown;
+            requestBody?: { content: Record<string, unknown> };
+            responses: Record<string, { content?: Record<string, unknown> }>;
+            parameters?: Array<{ name: string; in: string }>;
+          }
+        >
+      >;
     };
     const create = doc.paths['/v1/videos']!.post!;
     expect(Object.keys(create.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);

@@ -21,7 +21,7 @@ describe('reading videos', () => {
     expect((await problem(await getVideo('', alicesVideo.id), 401)).error.code).toBe('invalid_api_key');
   });
 
-  it('lists only the caller\'s own videos, in keyset pages by creation time', async () => {
+  it("lists only the caller's own videos, in keyset pages by creation time", async () => {
     const carol = await api.users.createUser({ name: 'carol', role: 'user' });
     const created: string[] = [];
     for (let i = 0; i < 5; i++) created.push((await create(carol.apiKey, { prompt: `${PROMPT} ${i}`, size: '256x256' })).id);
@@ -54,7 +54,7 @@ describe('reading videos', () => {
     expect(alices.data.every((v) => v.owner_id === ids.alice)).toBe(true);
   });
 
-  it('bad list parameters → 400 naming the parameter; an `after` that is a video id but not one of the caller\'s → 422', async () => {
+  it("bad list parameters → 400 naming the parameter; an `after` that is a video id but not one of the caller's → 422", async () => {
     for (const [query, field, status] of [
       ['?limit=0', 'limit', 400],
       ['?limit=101', 'limit', 400],
@@ -80,10 +80,19 @@ describe('reading videos', () => {
     await untilStage(keys.alice, alicesVideo.id, 'rendering');
     const res = await call('GET', `/v1/videos/${alicesVideo.id}/events`, { key: keys.alice });
     expect(res.status).toBe(200);
-    const events = (await res.json()) as Array<{ revision: number; type: string; data: Record<string, unknown>; metadata: Record<string, unknown>; created_at: number }>;
+    const events = (await res.json()) as Array<{
+      revision: number;
+      type: string;
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+      created_at: number;
+    }>;
     expect(events.map((e) => e.type).slice(0, 3)).toEqual(['VideoRequested', 'PromptModerated', 'ChunksPlanned']);
     expect(events.map((e) => e.revision)).toEqual(events.map((_, i) => i));
-    expect(events[0]).toMatchObject({ data: { video_id: alicesVideo.id, owner_id: ids.alice }, metadata: { actor: ids.alice, workflowId: `video-${alicesVideo.id}` } });
+    expect(events[0]).toMatchObject({
+      data: { video_id: alicesVideo.id, owner_id: ids.alice },
+      metadata: { actor: ids.alice, workflowId: `video-${alicesVideo.id}` },
+    });
     expect(events[0]!.created_at).toBeGreaterThan(1_700_000_000);
     for (const key of [keys.auditor, keys.admin]) expect((await call('GET', `/v1/videos/${alicesVideo.id}/events`, { key })).status).toBe(200);
     expect((await problem(await call('GET', `/v1/videos/${alicesVideo.id}/events`, { key: keys.bob }), 404)).error.code).toBe('video_not_found');

@@ -33,7 +33,10 @@ const registration = (permission: Permission = 'approved'): CameoRegisteredData 
   at: 1000,
 });
 const registered = (permission: Permission = 'approved'): CameoEvent => ({ type: 'CameoRegistered', data: registration(permission) });
-const verified: CameoEvent = { type: 'CameoVerified', data: { likeness_key: 'cameos/cameo_1/likeness.bin', checks: { liveness: 0.98, phrase: true }, at: 1001 } };
+const verified: CameoEvent = {
+  type: 'CameoVerified',
+  data: { likeness_key: 'cameos/cameo_1/likeness.bin', checks: { liveness: 0.98, phrase: true }, at: 1001 },
+};
 const rejected: CameoEvent = { type: 'CameoRejected', data: { reason: 'the phrase was not spoken', checks: { phrase: false }, at: 1001 } };
 const permissionChanged = (permission: Permission, at = 1002): CameoEvent => ({ type: 'CameoPermissionChanged', data: { permission, by: OWNER, at } });
 const granted = (user: string, at = 1003): CameoEvent => ({ type: 'CameoAccessGranted', data: { user_id: user, by: OWNER, at } });
@@ -42,7 +45,10 @@ const used = (video: string, user: string, basis: UseBasis, grantRevision: numbe
   type: 'CameoUsed',
   data: { video_id: video, user_id: user, basis, grant_revision: grantRevision, at },
 });
-const published = (video: string, grantRevision: number, at = 1006): CameoEvent => ({ type: 'CameoUsePublished', data: { video_id: video, grant_revision: grantRevision, at } });
+const published = (video: string, grantRevision: number, at = 1006): CameoEvent => ({
+  type: 'CameoUsePublished',
+  data: { video_id: video, grant_revision: grantRevision, at },
+});
 const useBlocked = (video: string, user: string, reason: string, at: number): CameoEvent => ({
   type: 'CameoUseBlocked',
   data: { video_id: video, user_id: user, code: 'consent_revoked', reason, at },
@@ -96,14 +102,21 @@ describe('cameo state', () => {
 
   it('records a rejection and a deletion with take-down', () => {
     expect(foldCameo([registered(), rejected])).toMatchObject({ status: 'rejected', rejectReason: 'the phrase was not spoken', verifiedRevision: null });
-    expect(foldCameo([...live(), { type: 'CameoDeleted', data: { by: OWNER, take_down: true, at: 2000 } }])).toMatchObject({ status: 'deleted', deletedAt: 2000, takeDown: true });
+    expect(foldCameo([...live(), { type: 'CameoDeleted', data: { by: OWNER, take_down: true, at: 2000 } }])).toMatchObject({
+      status: 'deleted',
+      deletedAt: 2000,
+      takeDown: true,
+    });
   });
 
   it('never mistakes an id named like an Object.prototype member for a grant', () => {
     const state = foldCameo(live('approved'));
     expect(consentFor(state, 'constructor', { mutual: false }).allowed).toBe(false);
     expect(consentFor(state, 'toString', { mutual: false }).allowed).toBe(false);
-    spec.given(live()).when({ type: 'PublishUse', data: { video_id: 'hasOwnProperty', mutual: false, at: 1 } }).thenThrows(refusal('consent_missing'));
+    spec
+      .given(live())
+      .when({ type: 'PublishUse', data: { video_id: 'hasOwnProperty', mutual: false, at: 1 } })
+      .thenThrows(refusal('consent_missing'));
     const withProto = foldCameo([...live(), granted('__proto__')]);
     expect(consentFor(withProto, '__proto__', { mutual: false })).toEqual({ allowed: true, basis: 'grant', grant_revision: 2 });
     expect(Object.getPrototypeOf(withProto.grants)).toBe(Object.prototype);
@@ -119,7 +132,10 @@ describe('consent', () => {
     expect(consent([registered('everyone')], STRANGER)).toMatchObject({ allowed: false, reason: expect.stringMatching(/pending/) });
     expect(consent([registered('everyone'), rejected], OWNER)).toMatchObject({ allowed: false, reason: expect.stringMatching(/rejected/) });
     expect(consent([...live('everyone'), deleted()], OWNER)).toMatchObject({ allowed: false, reason: expect.stringMatching(/deleted/) });
-    expect(consent([...live('everyone'), granted(FRIEND), deleted()], FRIEND, true)).toMatchObject({ allowed: false, reason: expect.stringMatching(/deleted/) });
+    expect(consent([...live('everyone'), granted(FRIEND), deleted()], FRIEND, true)).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/deleted/),
+    });
   });
 
   it('always lets the owner use their verified cameo, on the verification', () => {
@@ -166,12 +182,21 @@ describe('cameo decider', () => {
   describe('RegisterCameo', () => {
     it('registers a cameo once', () => {
       spec.given([]).when({ type: 'RegisterCameo', data: registration() }).then([registered()]);
-      spec.given([registered()]).when({ type: 'RegisterCameo', data: registration() }).thenThrows(refusal('already_exists', /cameo_1 was already registered/));
+      spec
+        .given([registered()])
+        .when({ type: 'RegisterCameo', data: registration() })
+        .thenThrows(refusal('already_exists', /cameo_1 was already registered/));
     });
 
     it('refuses an unknown permission or a missing owner', () => {
-      spec.given([]).when({ type: 'RegisterCameo', data: { ...registration(), permission: 'friends' as Permission } }).thenThrows(refusal('invalid', /friends is not a permission/));
-      spec.given([]).when({ type: 'RegisterCameo', data: { ...registration(), owner_id: '' } }).thenThrows(refusal('invalid', /owner id/));
+      spec
+        .given([])
+        .when({ type: 'RegisterCameo', data: { ...registration(), permission: 'friends' as Permission } })
+        .thenThrows(refusal('invalid', /friends is not a permission/));
+      spec
+        .given([])
+        .when({ type: 'RegisterCameo', data: { ...registration(), owner_id: '' } })
+        .thenThrows(refusal('invalid', /owner id/));
     });
   });
 
@@ -183,7 +208,13 @@ describe('cameo decider', () => {
     });
 
     it('rejects a pending cameo with the reason', () => {
-      spec.given([registered()]).when({ type: 'RecordVerification', data: { accepted: false, likeness_key: null, reason: 'the phrase was not spoken', checks: { phrase: false }, at: 1001 } }).then([rejected]);
+      spec
+        .given([registered()])
+        .when({
+          type: 'RecordVerification',
+          data: { accepted: false, likeness_key: null, reason: 'the phrase was not spoken', checks: { phrase: false }, at: 1001 },
+        })
+        .then([rejected]);
       spec
         .given([registered()])
         .when({ type: 'RecordVerification', data: { accepted: false, likeness_key: null, reason: null, checks: {}, at: 1001 } })
@@ -191,30 +222,66 @@ describe('cameo decider', () => {
     });
 
     it('refuses an accepted verification without a likeness', () => {
-      spec.given([registered()]).when({ type: 'RecordVerification', data: { ...accept, likeness_key: null } }).thenThrows(refusal('invalid', /likeness/));
+      spec
+        .given([registered()])
+        .when({ type: 'RecordVerification', data: { ...accept, likeness_key: null } })
+        .thenThrows(refusal('invalid', /likeness/));
     });
 
     it('verifies only a pending cameo that exists', () => {
-      spec.given([]).when({ type: 'RecordVerification', data: accept }).thenThrows(refusal('not_found', /never registered/));
-      spec.given(live()).when({ type: 'RecordVerification', data: accept }).thenThrows(refusal('wrong_state', /already verified/));
-      spec.given([registered(), rejected]).when({ type: 'RecordVerification', data: accept }).thenThrows(refusal('wrong_state', /already rejected/));
-      spec.given([...live(), deleted()]).when({ type: 'RecordVerification', data: accept }).thenThrows(refusal('wrong_state', /already deleted/));
+      spec
+        .given([])
+        .when({ type: 'RecordVerification', data: accept })
+        .thenThrows(refusal('not_found', /never registered/));
+      spec
+        .given(live())
+        .when({ type: 'RecordVerification', data: accept })
+        .thenThrows(refusal('wrong_state', /already verified/));
+      spec
+        .given([registered(), rejected])
+        .when({ type: 'RecordVerification', data: accept })
+        .thenThrows(refusal('wrong_state', /already rejected/));
+      spec
+        .given([...live(), deleted()])
+        .when({ type: 'RecordVerification', data: accept })
+        .thenThrows(refusal('wrong_state', /already deleted/));
     });
   });
 
   describe('ChangePermission', () => {
     it('records a new permission, and nothing for the same one again', () => {
-      spec.given(live()).when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1002 } }).then([permissionChanged('everyone')]);
-      spec.given(live('everyone')).when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1002 } }).then([]);
+      spec
+        .given(live())
+        .when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1002 } })
+        .then([permissionChanged('everyone')]);
+      spec
+        .given(live('everyone'))
+        .when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1002 } })
+        .then([]);
       // Allowed before verification too: the owner chooses who may use the cameo once it is verified.
-      spec.given([registered()]).when({ type: 'ChangePermission', data: { by: OWNER, permission: 'only_me', at: 1002 } }).then([permissionChanged('only_me')]);
+      spec
+        .given([registered()])
+        .when({ type: 'ChangePermission', data: { by: OWNER, permission: 'only_me', at: 1002 } })
+        .then([permissionChanged('only_me')]);
     });
 
     it('refuses anyone but the owner, a deleted cameo, an unknown permission and an unknown cameo', () => {
-      spec.given(live()).when({ type: 'ChangePermission', data: { by: STRANGER, permission: 'everyone', at: 1 } }).thenThrows(refusal('forbidden', /only the cameo's owner/));
-      spec.given([...live(), deleted()]).when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1 } }).thenThrows(refusal('deleted', /deleted/));
-      spec.given(live()).when({ type: 'ChangePermission', data: { by: OWNER, permission: 'public' as Permission, at: 1 } }).thenThrows(refusal('invalid', /public is not a permission/));
-      spec.given([]).when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1 } }).thenThrows(refusal('not_found'));
+      spec
+        .given(live())
+        .when({ type: 'ChangePermission', data: { by: STRANGER, permission: 'everyone', at: 1 } })
+        .thenThrows(refusal('forbidden', /only the cameo's owner/));
+      spec
+        .given([...live(), deleted()])
+        .when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1 } })
+        .thenThrows(refusal('deleted', /deleted/));
+      spec
+        .given(live())
+        .when({ type: 'ChangePermission', data: { by: OWNER, permission: 'public' as Permission, at: 1 } })
+        .thenThrows(refusal('invalid', /public is not a permission/));
+      spec
+        .given([])
+        .when({ type: 'ChangePermission', data: { by: OWNER, permission: 'everyone', at: 1 } })
+        .thenThrows(refusal('not_found'));
     });
 
     // Under mutuals: rev 2 grant to FRIEND, uses by the owner (rev 3), FRIEND on the grant (rev 4), MUTUAL as a mutual
@@ -236,9 +303,17 @@ describe('cameo decider', () => {
     ] as const)('narrowing to %s blocks the active uses it no longer covers: %j', (permission, blockedVideos) => {
       const events = decide({ type: 'ChangePermission', data: { by: OWNER, permission, at: 2000 } }, foldCameo(everyBasis));
       expect(events[0]).toEqual(permissionChanged(permission, 2000));
-      expect(events.slice(1).map((e) => e.type === 'CameoUseBlocked' && e.data.video_id).sort()).toEqual([...blockedVideos].sort());
+      expect(
+        events
+          .slice(1)
+          .map((e) => e.type === 'CameoUseBlocked' && e.data.video_id)
+          .sort(),
+      ).toEqual([...blockedVideos].sort());
       for (const e of events.slice(1)) {
-        expect(e).toMatchObject({ type: 'CameoUseBlocked', data: { code: 'consent_revoked', at: 2000, reason: expect.stringMatching(new RegExp(`everyone to ${permission}`)) } });
+        expect(e).toMatchObject({
+          type: 'CameoUseBlocked',
+          data: { code: 'consent_revoked', at: 2000, reason: expect.stringMatching(new RegExp(`everyone to ${permission}`)) },
+        });
       }
       const after = foldCameo([...everyBasis, ...events]);
       expect(after.uses.v_owner!.status).toBe('active');
@@ -246,8 +321,17 @@ describe('cameo decider', () => {
     });
 
     it('leaves published and already blocked uses alone', () => {
-      const history = [...live('everyone'), used('v_published', STRANGER, 'everyone', 0), published('v_published', 0), used('v_blocked', MUTUAL, 'everyone', 0), useBlocked('v_blocked', MUTUAL, 'x', 1007)];
-      spec.given(history).when({ type: 'ChangePermission', data: { by: OWNER, permission: 'only_me', at: 2000 } }).then([permissionChanged('only_me', 2000)]);
+      const history = [
+        ...live('everyone'),
+        used('v_published', STRANGER, 'everyone', 0),
+        published('v_published', 0),
+        used('v_blocked', MUTUAL, 'everyone', 0),
+        useBlocked('v_blocked', MUTUAL, 'x', 1007),
+      ];
+      spec
+        .given(history)
+        .when({ type: 'ChangePermission', data: { by: OWNER, permission: 'only_me', at: 2000 } })
+        .then([permissionChanged('only_me', 2000)]);
     });
 
     it('blocks nothing when widening', () => {
@@ -262,17 +346,41 @@ describe('cameo decider', () => {
     const grant = (user_id: string, by = OWNER) => ({ type: 'GrantAccess' as const, data: { by, user_id, at: 1003 } });
 
     it('grants a user once', () => {
-      spec.given(live()).when(grant(FRIEND)).then([granted(FRIEND)]);
-      spec.given([...live(), granted(FRIEND)]).when(grant(FRIEND)).then([]);
-      spec.given([...live(), granted(FRIEND), revoked(FRIEND)]).when(grant(FRIEND)).then([granted(FRIEND)]);
+      spec
+        .given(live())
+        .when(grant(FRIEND))
+        .then([granted(FRIEND)]);
+      spec
+        .given([...live(), granted(FRIEND)])
+        .when(grant(FRIEND))
+        .then([]);
+      spec
+        .given([...live(), granted(FRIEND), revoked(FRIEND)])
+        .when(grant(FRIEND))
+        .then([granted(FRIEND)]);
     });
 
     it('refuses anyone but the owner, the owner as grantee, no user, a deleted or unknown cameo', () => {
-      spec.given(live()).when(grant(FRIEND, STRANGER)).thenThrows(refusal('forbidden', /user_stranger is not the owner/));
-      spec.given(live()).when(grant(OWNER)).thenThrows(refusal('invalid', /owner's own access/));
-      spec.given(live()).when(grant('')).thenThrows(refusal('invalid', /no user id/));
-      spec.given([...live(), deleted()]).when(grant(FRIEND)).thenThrows(refusal('deleted', /deleted/));
-      spec.given([]).when(grant(FRIEND)).thenThrows(refusal('not_found', /never registered/));
+      spec
+        .given(live())
+        .when(grant(FRIEND, STRANGER))
+        .thenThrows(refusal('forbidden', /user_stranger is not the owner/));
+      spec
+        .given(live())
+        .when(grant(OWNER))
+        .thenThrows(refusal('invalid', /owner's own access/));
+      spec
+        .given(live())
+        .when(grant(''))
+        .thenThrows(refusal('invalid', /no user id/));
+      spec
+        .given([...live(), deleted()])
+        .when(grant(FRIEND))
+        .thenThrows(refusal('deleted', /deleted/));
+      spec
+        .given([])
+        .when(grant(FRIEND))
+        .thenThrows(refusal('not_found', /never registered/));
     });
   });
 
@@ -281,18 +389,37 @@ describe('cameo decider', () => {
     const revokedBlock = (video: string, user: string) => useBlocked(video, user, `the owner revoked user ${user}'s access to the cameo`, 2000);
 
     it('revokes a grant', () => {
-      spec.given([...live(), granted(FRIEND)]).when(revoke(FRIEND)).then([revoked(FRIEND, 2000)]);
+      spec
+        .given([...live(), granted(FRIEND)])
+        .when(revoke(FRIEND))
+        .then([revoked(FRIEND, 2000)]);
     });
 
-    it('revocation during rendering blocks that user\'s active uses, not their published ones', () => {
-      const history = [...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), used('v_2', FRIEND, 'grant', 2), published('v_2', 2), used('v_3', FRIEND, 'grant', 2)];
-      spec.given(history).when(revoke(FRIEND)).then([revoked(FRIEND, 2000), revokedBlock('v_1', FRIEND), revokedBlock('v_3', FRIEND)]);
+    it("revocation during rendering blocks that user's active uses, not their published ones", () => {
+      const history = [
+        ...live(),
+        granted(FRIEND),
+        used('v_1', FRIEND, 'grant', 2),
+        used('v_2', FRIEND, 'grant', 2),
+        published('v_2', 2),
+        used('v_3', FRIEND, 'grant', 2),
+      ];
+      spec
+        .given(history)
+        .when(revoke(FRIEND))
+        .then([revoked(FRIEND, 2000), revokedBlock('v_1', FRIEND), revokedBlock('v_3', FRIEND)]);
     });
 
     it('revocation wins over mutuals and everyone', () => {
       // A mutual without a grant: revoking stops them now, although the permission would let them in.
-      spec.given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)]).when(revoke(MUTUAL)).then([revoked(MUTUAL, 2000), revokedBlock('v_1', MUTUAL)]);
-      spec.given([...live('everyone'), used('v_1', STRANGER, 'everyone', 0)]).when(revoke(STRANGER)).then([revoked(STRANGER, 2000), revokedBlock('v_1', STRANGER)]);
+      spec
+        .given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)])
+        .when(revoke(MUTUAL))
+        .then([revoked(MUTUAL, 2000), revokedBlock('v_1', MUTUAL)]);
+      spec
+        .given([...live('everyone'), used('v_1', STRANGER, 'everyone', 0)])
+        .when(revoke(STRANGER))
+        .then([revoked(STRANGER, 2000), revokedBlock('v_1', STRANGER)]);
       // A user holding a grant under everyone: the use on the grant is blocked as well.
       spec
         .given([...live('everyone'), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), used('v_other', STRANGER, 'everyone', 0)])
@@ -302,23 +429,53 @@ describe('cameo decider', () => {
 
     it('a blocked use stays blocked after the user is granted again', () => {
       const history = [...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), revoked(FRIEND, 2000), revokedBlock('v_1', FRIEND), granted(FRIEND, 2001)];
-      spec.given(history).when({ type: 'PublishUse', data: { video_id: 'v_1', mutual: false, at: 2002 } }).thenThrows(refusal('consent_revoked', /blocked/));
-      spec.given(history).when({ type: 'CheckUse', data: { video_id: 'v_1', mutual: false } }).thenThrows(refusal('consent_revoked', /blocked/));
-      spec.given(history).when({ type: 'ReserveUse', data: { video_id: 'v_1', user_id: FRIEND, mutual: false, at: 2002 } }).thenThrows(refusal('consent_revoked', /blocked/));
+      spec
+        .given(history)
+        .when({ type: 'PublishUse', data: { video_id: 'v_1', mutual: false, at: 2002 } })
+        .thenThrows(refusal('consent_revoked', /blocked/));
+      spec
+        .given(history)
+        .when({ type: 'CheckUse', data: { video_id: 'v_1', mutual: false } })
+        .thenThrows(refusal('consent_revoked', /blocked/));
+      spec
+        .given(history)
+        .when({ type: 'ReserveUse', data: { video_id: 'v_1', user_id: FRIEND, mutual: false, at: 2002 } })
+        .thenThrows(refusal('consent_revoked', /blocked/));
       // A new video may use the new grant.
-      spec.given(history).when({ type: 'ReserveUse', data: { video_id: 'v_2', user_id: FRIEND, mutual: false, at: 2002 } }).then([used('v_2', FRIEND, 'grant', 6, 2002)]);
+      spec
+        .given(history)
+        .when({ type: 'ReserveUse', data: { video_id: 'v_2', user_id: FRIEND, mutual: false, at: 2002 } })
+        .then([used('v_2', FRIEND, 'grant', 6, 2002)]);
     });
 
     it('refuses a user with neither a grant nor a use in progress', () => {
-      spec.given(live('everyone')).when(revoke(STRANGER)).thenThrows(refusal('not_granted', /holds no grant and has no use/));
-      spec.given([...live('everyone'), used('v_1', STRANGER, 'everyone', 0), published('v_1', 0)]).when(revoke(STRANGER)).thenThrows(refusal('not_granted'));
-      spec.given([...live(), granted(FRIEND), revoked(FRIEND)]).when(revoke(FRIEND)).thenThrows(refusal('not_granted'));
+      spec
+        .given(live('everyone'))
+        .when(revoke(STRANGER))
+        .thenThrows(refusal('not_granted', /holds no grant and has no use/));
+      spec
+        .given([...live('everyone'), used('v_1', STRANGER, 'everyone', 0), published('v_1', 0)])
+        .when(revoke(STRANGER))
+        .thenThrows(refusal('not_granted'));
+      spec
+        .given([...live(), granted(FRIEND), revoked(FRIEND)])
+        .when(revoke(FRIEND))
+        .thenThrows(refusal('not_granted'));
     });
 
     it('refuses anyone but the owner, the owner as revokee, a deleted or unknown cameo', () => {
-      spec.given([...live(), granted(FRIEND)]).when(revoke(FRIEND, FRIEND)).thenThrows(refusal('forbidden', /not the owner/));
-      spec.given([...live(), used('v_1', OWNER, 'owner', 1)]).when(revoke(OWNER)).thenThrows(refusal('invalid', /owner's own access/));
-      spec.given([...live(), granted(FRIEND), deleted()]).when(revoke(FRIEND)).thenThrows(refusal('deleted', /deleted/));
+      spec
+        .given([...live(), granted(FRIEND)])
+        .when(revoke(FRIEND, FRIEND))
+        .thenThrows(refusal('forbidden', /not the owner/));
+      spec
+        .given([...live(), used('v_1', OWNER, 'owner', 1)])
+        .when(revoke(OWNER))
+        .thenThrows(refusal('invalid', /owner's own access/));
+      spec
+        .given([...live(), granted(FRIEND), deleted()])
+        .when(revoke(FRIEND))
+        .thenThrows(refusal('deleted', /deleted/));
       spec.given([]).when(revoke(FRIEND)).thenThrows(refusal('not_found'));
     });
   });
@@ -327,38 +484,86 @@ describe('cameo decider', () => {
     const reserve = (video_id: string, user_id: string, mutual = false) => ({ type: 'ReserveUse' as const, data: { video_id, user_id, mutual, at: 1005 } });
 
     it('records the basis of the consent and the revision that gave it', () => {
-      spec.given(live('only_me')).when(reserve('v_1', OWNER)).then([used('v_1', OWNER, 'owner', 1)]);
-      spec.given([...live(), granted(FRIEND)]).when(reserve('v_1', FRIEND)).then([used('v_1', FRIEND, 'grant', 2)]);
-      spec.given([...live(), permissionChanged('mutuals')]).when(reserve('v_1', MUTUAL, true)).then([used('v_1', MUTUAL, 'mutuals', 2)]);
-      spec.given([...live(), permissionChanged('everyone')]).when(reserve('v_1', STRANGER)).then([used('v_1', STRANGER, 'everyone', 2)]);
+      spec
+        .given(live('only_me'))
+        .when(reserve('v_1', OWNER))
+        .then([used('v_1', OWNER, 'owner', 1)]);
+      spec
+        .given([...live(), granted(FRIEND)])
+        .when(reserve('v_1', FRIEND))
+        .then([used('v_1', FRIEND, 'grant', 2)]);
+      spec
+        .given([...live(), permissionChanged('mutuals')])
+        .when(reserve('v_1', MUTUAL, true))
+        .then([used('v_1', MUTUAL, 'mutuals', 2)]);
+      spec
+        .given([...live(), permissionChanged('everyone')])
+        .when(reserve('v_1', STRANGER))
+        .then([used('v_1', STRANGER, 'everyone', 2)]);
     });
 
     it('refuses without consent, saying why', () => {
-      spec.given(live()).when(reserve('v_1', STRANGER)).thenThrows(refusal('consent_missing', /user_stranger was not approved/));
-      spec.given(live('mutuals')).when(reserve('v_1', STRANGER, false)).thenThrows(refusal('consent_missing', /follows/));
-      spec.given(live('only_me')).when(reserve('v_1', MUTUAL, true)).thenThrows(refusal('consent_missing', /only_me/));
-      spec.given([registered('everyone')]).when(reserve('v_1', OWNER)).thenThrows(refusal('consent_missing', /pending/));
-      spec.given([...live(), deleted()]).when(reserve('v_1', OWNER)).thenThrows(refusal('consent_missing', /deleted/));
-      spec.given([]).when(reserve('v_1', OWNER)).thenThrows(refusal('consent_missing', /never registered/));
+      spec
+        .given(live())
+        .when(reserve('v_1', STRANGER))
+        .thenThrows(refusal('consent_missing', /user_stranger was not approved/));
+      spec
+        .given(live('mutuals'))
+        .when(reserve('v_1', STRANGER, false))
+        .thenThrows(refusal('consent_missing', /follows/));
+      spec
+        .given(live('only_me'))
+        .when(reserve('v_1', MUTUAL, true))
+        .thenThrows(refusal('consent_missing', /only_me/));
+      spec
+        .given([registered('everyone')])
+        .when(reserve('v_1', OWNER))
+        .thenThrows(refusal('consent_missing', /pending/));
+      spec
+        .given([...live(), deleted()])
+        .when(reserve('v_1', OWNER))
+        .thenThrows(refusal('consent_missing', /deleted/));
+      spec
+        .given([])
+        .when(reserve('v_1', OWNER))
+        .thenThrows(refusal('consent_missing', /never registered/));
     });
 
     it('records a retried reservation once', () => {
       const history = [...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2)];
       spec.given(history).when(reserve('v_1', FRIEND)).then([]);
-      spec.given([...history, published('v_1', 2)]).when(reserve('v_1', FRIEND)).then([]);
+      spec
+        .given([...history, published('v_1', 2)])
+        .when(reserve('v_1', FRIEND))
+        .then([]);
       // Even after a revocation that did not catch it (published), the retry records nothing new.
-      spec.given([...history, published('v_1', 2), revoked(FRIEND)]).when(reserve('v_1', FRIEND)).then([]);
+      spec
+        .given([...history, published('v_1', 2), revoked(FRIEND)])
+        .when(reserve('v_1', FRIEND))
+        .then([]);
     });
 
     it('refuses to reserve again for a video whose use was blocked', () => {
       const history = [...live('everyone'), used('v_1', STRANGER, 'everyone', 0), useBlocked('v_1', STRANGER, 'x', 1006)];
-      spec.given(history).when(reserve('v_1', STRANGER)).thenThrows(refusal('consent_revoked', /v_1 was blocked/));
+      spec
+        .given(history)
+        .when(reserve('v_1', STRANGER))
+        .thenThrows(refusal('consent_revoked', /v_1 was blocked/));
     });
 
     it('refuses a video reserved for another user, or no ids', () => {
-      spec.given([...live(), used('v_1', OWNER, 'owner', 1)]).when(reserve('v_1', FRIEND)).thenThrows(refusal('invalid', /already reserved the cameo for user user_owner/));
-      spec.given(live()).when(reserve('', OWNER)).thenThrows(refusal('invalid', /video id/));
-      spec.given(live('everyone')).when(reserve('v_1', '')).thenThrows(refusal('invalid', /user id/));
+      spec
+        .given([...live(), used('v_1', OWNER, 'owner', 1)])
+        .when(reserve('v_1', FRIEND))
+        .thenThrows(refusal('invalid', /already reserved the cameo for user user_owner/));
+      spec
+        .given(live())
+        .when(reserve('', OWNER))
+        .thenThrows(refusal('invalid', /video id/));
+      spec
+        .given(live('everyone'))
+        .when(reserve('v_1', ''))
+        .thenThrows(refusal('invalid', /user id/));
     });
   });
 
@@ -367,17 +572,38 @@ describe('cameo decider', () => {
 
     it('confirms an active use with the revision of its reservation', () => {
       const history = [...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), permissionChanged('everyone')];
-      spec.given(history).when(publish('v_1')).then([published('v_1', 2)]);
-      spec.given([...history, published('v_1', 2)]).when(publish('v_1')).then([]);
+      spec
+        .given(history)
+        .when(publish('v_1'))
+        .then([published('v_1', 2)]);
+      spec
+        .given([...history, published('v_1', 2)])
+        .when(publish('v_1'))
+        .then([]);
     });
 
     it('refuses a blocked use, an unknown use and a use whose consent lapsed', () => {
-      spec.given([...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), revoked(FRIEND), useBlocked('v_1', FRIEND, 'revoked', 1007)]).when(publish('v_1')).thenThrows(refusal('consent_revoked', /blocked/));
-      spec.given(live()).when(publish('v_9')).thenThrows(refusal('consent_missing', /v_9 never reserved/));
-      spec.given([]).when(publish('v_9')).thenThrows(refusal('consent_missing', /never registered/));
+      spec
+        .given([...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), revoked(FRIEND), useBlocked('v_1', FRIEND, 'revoked', 1007)])
+        .when(publish('v_1'))
+        .thenThrows(refusal('consent_revoked', /blocked/));
+      spec
+        .given(live())
+        .when(publish('v_9'))
+        .thenThrows(refusal('consent_missing', /v_9 never reserved/));
+      spec
+        .given([])
+        .when(publish('v_9'))
+        .thenThrows(refusal('consent_missing', /never registered/));
       // The user stopped being a mutual since the reservation: nothing is recorded and the publication is refused.
-      spec.given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)]).when(publish('v_1', false)).thenThrows(refusal('consent_revoked', /no longer holds/));
-      spec.given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)]).when(publish('v_1', true)).then([published('v_1', 0)]);
+      spec
+        .given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)])
+        .when(publish('v_1', false))
+        .thenThrows(refusal('consent_revoked', /no longer holds/));
+      spec
+        .given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)])
+        .when(publish('v_1', true))
+        .then([published('v_1', 0)]);
     });
 
     it('a published use survives a later revocation', () => {
@@ -385,7 +611,10 @@ describe('cameo decider', () => {
       const revocation = decide({ type: 'RevokeAccess', data: { by: OWNER, user_id: FRIEND, at: 2000 } }, foldCameo(history));
       expect(revocation).toEqual([revoked(FRIEND, 2000)]);
       expect(foldCameo([...history, ...revocation]).uses.v_1!.status).toBe('published');
-      spec.given([...history, ...revocation]).when(publish('v_1')).then([]);
+      spec
+        .given([...history, ...revocation])
+        .when(publish('v_1'))
+        .then([]);
     });
   });
 
@@ -393,33 +622,74 @@ describe('cameo decider', () => {
     const check = (video_id: string, mutual = false) => ({ type: 'CheckUse' as const, data: { video_id, mutual } });
 
     it('passes an active use whose consent holds, and a published one', () => {
-      spec.given([...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2)]).when(check('v_1')).then([]);
-      spec.given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)]).when(check('v_1', true)).then([]);
-      spec.given([...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), published('v_1', 2), revoked(FRIEND)]).when(check('v_1')).then([]);
+      spec
+        .given([...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2)])
+        .when(check('v_1'))
+        .then([]);
+      spec
+        .given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)])
+        .when(check('v_1', true))
+        .then([]);
+      spec
+        .given([...live(), granted(FRIEND), used('v_1', FRIEND, 'grant', 2), published('v_1', 2), revoked(FRIEND)])
+        .when(check('v_1'))
+        .then([]);
     });
 
     it('refuses a blocked use, a lapsed consent and an unknown use', () => {
-      spec.given([...live('everyone'), used('v_1', STRANGER, 'everyone', 0), useBlocked('v_1', STRANGER, 'x', 1007)]).when(check('v_1')).thenThrows(refusal('consent_revoked', /blocked/));
-      spec.given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)]).when(check('v_1', false)).thenThrows(refusal('consent_revoked', /no longer holds/));
-      spec.given(live()).when(check('v_1')).thenThrows(refusal('consent_missing', /never reserved/));
+      spec
+        .given([...live('everyone'), used('v_1', STRANGER, 'everyone', 0), useBlocked('v_1', STRANGER, 'x', 1007)])
+        .when(check('v_1'))
+        .thenThrows(refusal('consent_revoked', /blocked/));
+      spec
+        .given([...live('mutuals'), used('v_1', MUTUAL, 'mutuals', 0)])
+        .when(check('v_1', false))
+        .thenThrows(refusal('consent_revoked', /no longer holds/));
+      spec
+        .given(live())
+        .when(check('v_1'))
+        .thenThrows(refusal('consent_missing', /never reserved/));
     });
   });
 
   describe('BlockUse', () => {
-    const block = (video_id: string) => ({ type: 'BlockUse' as const, data: { video_id, code: 'consent_missing' as const, reason: 'the cameo was not in the prompt', at: 1007 } });
+    const block = (video_id: string) => ({
+      type: 'BlockUse' as const,
+      data: { video_id, code: 'consent_missing' as const, reason: 'the cameo was not in the prompt', at: 1007 },
+    });
     const history = [...live('everyone'), used('v_1', STRANGER, 'everyone', 0)];
 
     it('blocks an active use once', () => {
-      spec.given(history).when(block('v_1')).then([{ type: 'CameoUseBlocked', data: { video_id: 'v_1', user_id: STRANGER, code: 'consent_missing', reason: 'the cameo was not in the prompt', at: 1007 } }]);
+      spec
+        .given(history)
+        .when(block('v_1'))
+        .then([
+          {
+            type: 'CameoUseBlocked',
+            data: { video_id: 'v_1', user_id: STRANGER, code: 'consent_missing', reason: 'the cameo was not in the prompt', at: 1007 },
+          },
+        ]);
       const after = foldCameo([...history, ...decide(block('v_1'), foldCameo(history))]);
       expect(after.uses.v_1).toMatchObject({ status: 'blocked', code: 'consent_missing' });
-      spec.given([...history, useBlocked('v_1', STRANGER, 'x', 1007)]).when(block('v_1')).then([]);
+      spec
+        .given([...history, useBlocked('v_1', STRANGER, 'x', 1007)])
+        .when(block('v_1'))
+        .then([]);
     });
 
     it('refuses an unknown use and a published one', () => {
-      spec.given(history).when(block('v_9')).thenThrows(refusal('not_found', /v_9 holds no use/));
-      spec.given([]).when(block('v_9')).thenThrows(refusal('not_found', /never registered/));
-      spec.given([...history, published('v_1', 0)]).when(block('v_1')).thenThrows(refusal('wrong_state', /already published/));
+      spec
+        .given(history)
+        .when(block('v_9'))
+        .thenThrows(refusal('not_found', /v_9 holds no use/));
+      spec
+        .given([])
+        .when(block('v_9'))
+        .thenThrows(refusal('not_found', /never registered/));
+      spec
+        .given([...history, published('v_1', 0)])
+        .when(block('v_1'))
+        .thenThrows(refusal('wrong_state', /already published/));
     });
   });
 
@@ -434,20 +704,38 @@ describe('cameo decider', () => {
     });
 
     it('deletes the cameo and blocks every use in progress, not the published ones', () => {
-      const history = [...live('everyone'), used('v_owner', OWNER, 'owner', 1), used('v_pub', STRANGER, 'everyone', 0), published('v_pub', 0), used('v_2', MUTUAL, 'everyone', 0)];
-      spec.given(history).when(del()).then([
-        { type: 'CameoDeleted', data: { by: OWNER, take_down: true, at: 3000 } },
-        useBlocked('v_owner', OWNER, 'the owner deleted the cameo', 3000),
-        useBlocked('v_2', MUTUAL, 'the owner deleted the cameo', 3000),
-      ]);
+      const history = [
+        ...live('everyone'),
+        used('v_owner', OWNER, 'owner', 1),
+        used('v_pub', STRANGER, 'everyone', 0),
+        published('v_pub', 0),
+        used('v_2', MUTUAL, 'everyone', 0),
+      ];
+      spec
+        .given(history)
+        .when(del())
+        .then([
+          { type: 'CameoDeleted', data: { by: OWNER, take_down: true, at: 3000 } },
+          useBlocked('v_owner', OWNER, 'the owner deleted the cameo', 3000),
+          useBlocked('v_2', MUTUAL, 'the owner deleted the cameo', 3000),
+        ]);
     });
 
     it('deletes once, only by the owner', () => {
-      spec.given([...live(), deleted()]).when(del()).then([]);
-      spec.given(live()).when(del(STRANGER)).thenThrows(refusal('forbidden', /only the cameo's owner/));
+      spec
+        .given([...live(), deleted()])
+        .when(del())
+        .then([]);
+      spec
+        .given(live())
+        .when(del(STRANGER))
+        .thenThrows(refusal('forbidden', /only the cameo's owner/));
       spec.given([]).when(del()).thenThrows(refusal('not_found'));
       // A pending or rejected cameo can be deleted too.
-      spec.given([registered(), rejected]).when(del(OWNER, false)).then([{ type: 'CameoDeleted', data: { by: OWNER, take_down: false, at: 3000 } }]);
+      spec
+        .given([registered(), rejected])
+        .when(del(OWNER, false))
+        .then([{ type: 'CameoDeleted', data: { by: OWNER, take_down: false, at: 3000 } }]);
     });
   });
 });

@@ -4,7 +4,16 @@ import { canonicalJson, eventHash, GENESIS_HASH, verifyChain, type CameoEvent, t
 const history: CameoEvent[] = [
   {
     type: 'CameoRegistered',
-    data: { cameo_id: 'cameo_1', owner_id: 'user_owner', display_name: 'Ada', permission: 'approved', challenge_id: 'ch_1', phrase: 'purple elephants', recording_key: 'rec.webm', at: 1000 },
+    data: {
+      cameo_id: 'cameo_1',
+      owner_id: 'user_owner',
+      display_name: 'Ada',
+      permission: 'approved',
+      challenge_id: 'ch_1',
+      phrase: 'purple elephants',
+      recording_key: 'rec.webm',
+      at: 1000,
+    },
   },
   { type: 'CameoVerified', data: { likeness_key: 'likeness.bin', checks: { liveness: 0.98, phrase: { said: true, score: 0.9 } }, at: 1001 } },
   { type: 'CameoAccessGranted', data: { user_id: 'user_friend', by: 'user_owner', at: 1002 } },
@@ -38,7 +47,13 @@ describe('consent history hash chain', () => {
   it('accepts a history read back from storage with its keys in another order', () => {
     // PostgreSQL jsonb does not keep key order: rebuild every event's data with its keys reversed at every depth.
     const reverseKeys = (v: unknown): unknown =>
-      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)])) : v;
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.entries(v)
+              .reverse()
+              .map(([k, x]) => [k, reverseKeys(x)]),
+          )
+        : v;
     const deepReordered = chain(history).map((e) => ({ ...e, data: reverseKeys(e.data) }));
     expect(Object.keys(deepReordered[1]!.data as object)).toEqual(['at', 'checks', 'likeness_key']);
     expect(verifyChain(deepReordered).valid).toBe(true);

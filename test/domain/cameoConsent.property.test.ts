@@ -36,7 +36,14 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: other.map((user) => ({ kind: 'grant' as const, user })) },
   { weight: 2, arbitrary: other.map((user) => ({ kind: 'revoke' as const, user })) },
   { weight: 2, arbitrary: fc.constantFrom(...PERMISSIONS).map((permission) => ({ kind: 'permission' as const, permission })) },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('follow' as const), user: other, side: fc.constantFrom('owner_follows_user' as const, 'user_follows_owner' as const) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('follow' as const),
+      user: other,
+      side: fc.constantFrom('owner_follows_user' as const, 'user_follows_owner' as const),
+    }),
+  },
   { weight: 5, arbitrary: fc.constantFrom(...EVERYONE).map((user) => ({ kind: 'reserve' as const, user })) },
   { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: 'retry_reserve' as const, pick })) },
   { weight: 5, arbitrary: fc.nat().map((pick) => ({ kind: 'check' as const, pick })) },
@@ -160,7 +167,16 @@ function runScenario(start: Start, actions: Action[]): void {
   let events: CameoEvent[] = [
     {
       type: 'CameoRegistered',
-      data: { cameo_id: 'cameo_p', owner_id: OWNER, display_name: 'P', permission: initialPermission, challenge_id: null, phrase: null, recording_key: 'r', at: 1 },
+      data: {
+        cameo_id: 'cameo_p',
+        owner_id: OWNER,
+        display_name: 'P',
+        permission: initialPermission,
+        challenge_id: null,
+        phrase: null,
+        recording_key: 'r',
+        at: 1,
+      },
     },
     { type: 'CameoVerified', data: { likeness_key: 'l', checks: {}, at: 2 } },
   ];
@@ -238,7 +254,10 @@ function runScenario(start: Start, actions: Action[]): void {
         const video = pickVideo(a.pick);
         if (!video) break;
         const mutual = oracle.mutual(video.user);
-        const out = a.kind === 'check' ? run({ type: 'CheckUse', data: { video_id: video.id, mutual } }) : run({ type: 'PublishUse', data: { video_id: video.id, mutual, at } });
+        const out =
+          a.kind === 'check'
+            ? run({ type: 'CheckUse', data: { video_id: video.id, mutual } })
+            : run({ type: 'PublishUse', data: { video_id: video.id, mutual, at } });
         const alreadyPublished = video.publishedAt !== null;
         // (a) in both directions: an unpublished use passes exactly when, at this step, the oracle finds consent and
         // nothing since the reservation (revocation of that user, a permission not covering its basis, deletion) stopped it.
@@ -271,7 +290,8 @@ function runScenario(start: Start, actions: Action[]): void {
     // (Compared by hand first: jest's matchers on every step of every run would cost most of the time budget.)
     for (const video of oracle.videos) {
       const expected = video.publishedAt !== null ? 'published' : oracle.blocked(video) ? 'blocked' : 'active';
-      if (state.uses[video.id]?.status !== expected) expect({ video: video.id, status: state.uses[video.id]?.status }).toEqual({ video: video.id, status: expected });
+      if (state.uses[video.id]?.status !== expected)
+        expect({ video: video.id, status: state.uses[video.id]?.status }).toEqual({ video: video.id, status: expected });
     }
     // (c) folding the recorded events from scratch gives the state maintained step by step.
     const folded = foldCameo(events);
@@ -321,10 +341,7 @@ const start: fc.Arbitrary<Start> = fc.record({
 
 describe('cameo consent, property-based', () => {
   it('publishes or completes a video only while consent holds, and never after its user was revoked', () => {
-    fc.assert(
-      fc.property(start, fc.array(action, { minLength: 1, maxLength: 60, size: 'max' }), runScenario),
-      { numRuns: 500 },
-    );
+    fc.assert(fc.property(start, fc.array(action, { minLength: 1, maxLength: 60, size: 'max' }), runScenario), { numRuns: 500 });
     // The interleavings must reach the interesting cases, or the properties above say little.
     expect(stats.runs).toBeGreaterThanOrEqual(500);
     expect(stats.completed).toBeGreaterThan(50);

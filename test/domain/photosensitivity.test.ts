@@ -1,5 +1,12 @@
 // The photosensitivity check (WCAG 2.3.1) on synthetic frame sequences with known flash rates.
-import { analyzeFlashes, analyzeRegionSeries, joinRegionSeries, maxFlashesPerSecond, measureRegions, transitions } from '../../domain/moderation/photosensitivity';
+import {
+  analyzeFlashes,
+  analyzeRegionSeries,
+  joinRegionSeries,
+  maxFlashesPerSecond,
+  measureRegions,
+  transitions,
+} from '../../domain/moderation/photosensitivity';
 
 const W = 48;
 const H = 36;
@@ -21,7 +28,8 @@ function frames(seconds: number, colourAt: (f: number, x: number, y: number) => 
 }
 
 /** A square wave between two colours at `hz`, on global time. */
-const strobe = (hz: number, on: [number, number, number], off: [number, number, number]) => (f: number) => (Math.floor((2 * hz * f) / FPS) % 2 === 0 ? on : off);
+const strobe = (hz: number, on: [number, number, number], off: [number, number, number]) => (f: number) =>
+  Math.floor((2 * hz * f) / FPS) % 2 === 0 ? on : off;
 
 describe('photosensitivity check', () => {
   it('blocks a full-frame strobe at 5 Hz: 5 general flashes per second', () => {
@@ -44,9 +52,7 @@ describe('photosensitivity check', () => {
   });
 
   it('catches a flash confined to one region of the frame', () => {
-    const report = analyzeFlashes(
-      frames(2, (f, x, y) => (x < W / 3 && y < H / 3 ? strobe(5, [190, 190, 190], [0, 0, 0])(f) : [90, 90, 90])),
-    );
+    const report = analyzeFlashes(frames(2, (f, x, y) => (x < W / 3 && y < H / 3 ? strobe(5, [190, 190, 190], [0, 0, 0])(f) : [90, 90, 90])));
     // The patch is a ninth of the frame: the frame's mean luminance changes by less than 0.1, the cell's by 0.5.
     expect(report).toMatchObject({ verdict: 'block', generalFlashesPerSecond: 5, worst: { region: 'cell 0,0' } });
   });
@@ -77,7 +83,9 @@ describe('photosensitivity check', () => {
     // Given 3 s of a 5 Hz strobe, measured in 1 s pieces as chunks are rendered
     const whole = frames(3, strobe(5, [240, 240, 240], [20, 20, 20]));
     const frameBytes = W * H * 3;
-    const pieces = [0, 1, 2].map((s) => measureRegions({ frames: whole.frames.subarray(s * FPS * frameBytes, (s + 1) * FPS * frameBytes), width: W, height: H }));
+    const pieces = [0, 1, 2].map((s) =>
+      measureRegions({ frames: whole.frames.subarray(s * FPS * frameBytes, (s + 1) * FPS * frameBytes), width: W, height: H }),
+    );
     // When the pieces are joined and analysed
     const joined = analyzeRegionSeries(joinRegionSeries(pieces), FPS);
     // Then the report equals that of the whole sequence

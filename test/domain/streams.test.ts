@@ -52,7 +52,16 @@ const video: VideoEvent[] = [
 const cameo: CameoEvent[] = [
   {
     type: 'CameoRegistered',
-    data: { cameo_id: 'cameo_1', owner_id: 'user_1', display_name: 'Ada', permission: 'approved', challenge_id: null, phrase: null, recording_key: 'cameos/cameo_1/recording', at },
+    data: {
+      cameo_id: 'cameo_1',
+      owner_id: 'user_1',
+      display_name: 'Ada',
+      permission: 'approved',
+      challenge_id: null,
+      phrase: null,
+      recording_key: 'cameos/cameo_1/recording',
+      at,
+    },
   },
   { type: 'CameoVerified', data: { likeness_key: 'cameos/cameo_1/likeness', checks: {}, at } },
   { type: 'CameoAccessGranted', data: { user_id: 'user_2', by: 'user_1', at: at + 1 } },
@@ -61,18 +70,29 @@ const cameo: CameoEvent[] = [
 
 describe('folding a stream by its category', () => {
   it('video-<id>: the state foldVideo gives for the events up to the revision', () => {
-    given('video-video_1', video).whenFoldedUntil().then({ category: 'video', state: foldVideo(video) });
-    given('video-video_1', video).whenFoldedUntil(2).then({ category: 'video', state: foldVideo(video.slice(0, 3)) });
+    given('video-video_1', video)
+      .whenFoldedUntil()
+      .then({ category: 'video', state: foldVideo(video) });
+    given('video-video_1', video)
+      .whenFoldedUntil(2)
+      .then({ category: 'video', state: foldVideo(video.slice(0, 3)) });
     // The same evolve: as of ChunksPlanned the job is rendering, as of AudioChunkRendered muxing.
     expect((foldStream('video-video_1', video.slice(0, 3)).state as { stage: string }).stage).toBe('rendering');
     expect((foldStream('video-video_1', video.slice(0, 5)).state as { stage: string }).stage).toBe('muxing');
   });
 
   it('cameo-<id>: foldCameo; a grant shows as of its revision and is gone as of the revocation', () => {
-    given('cameo-cameo_1', cameo).whenFoldedUntil(0).then({ category: 'cameo', state: foldCameo(cameo.slice(0, 1)) });
+    given('cameo-cameo_1', cameo)
+      .whenFoldedUntil(0)
+      .then({ category: 'cameo', state: foldCameo(cameo.slice(0, 1)) });
     const granted = foldStream('cameo-cameo_1', cameo.slice(0, 3));
-    expect(granted).toEqual({ category: 'cameo', state: expect.objectContaining({ status: 'verified', revision: 2, grants: { user_2: { revision: 2, granted_at: at + 1 } } }) });
-    given('cameo-cameo_1', cameo).whenFoldedUntil(3).then({ category: 'cameo', state: { ...foldCameo(cameo), grants: {} } });
+    expect(granted).toEqual({
+      category: 'cameo',
+      state: expect.objectContaining({ status: 'verified', revision: 2, grants: { user_2: { revision: 2, granted_at: at + 1 } } }),
+    });
+    given('cameo-cameo_1', cameo)
+      .whenFoldedUntil(3)
+      .then({ category: 'cameo', state: { ...foldCameo(cameo), grants: {} } });
   });
 
   it('cameo-<id> with no events yet: the initial state', () => {
@@ -96,9 +116,20 @@ describe('folding a stream by its category', () => {
       { type: 'AutomatedVerdict', data: { verdict: 'block', categories: ['violence'], reasons: ['graphic'], details: {}, at } },
       { type: 'CaseClosed', data: { verdict: 'block', at } },
     ];
-    const expected = { caseId: 'case_1', subjectId: 'video_1', stage: 'prompt' as const, verdict: 'block' as const, categories: ['violence'], reasons: ['graphic'] };
-    given('moderation-case_1', events).whenFoldedUntil(1).then({ category: 'moderation', state: { ...expected, status: 'open' } });
-    given('moderation-case_1', events).whenFoldedUntil(2).then({ category: 'moderation', state: { ...expected, status: 'closed' } });
+    const expected = {
+      caseId: 'case_1',
+      subjectId: 'video_1',
+      stage: 'prompt' as const,
+      verdict: 'block' as const,
+      categories: ['violence'],
+      reasons: ['graphic'],
+    };
+    given('moderation-case_1', events)
+      .whenFoldedUntil(1)
+      .then({ category: 'moderation', state: { ...expected, status: 'open' } });
+    given('moderation-case_1', events)
+      .whenFoldedUntil(2)
+      .then({ category: 'moderation', state: { ...expected, status: 'closed' } });
   });
 });
 
@@ -123,7 +154,9 @@ describe('what cannot be folded', () => {
         expect(err.message).toMatch(/^video-video_1 at revision 2: CameoAccessGranted: not an event of a video stream \(known: VideoRequested, /);
       });
     // As of the revision before it, the stream folds.
-    given('video-video_1', [...video.slice(0, 2), { type: 'Nonsense', data: {} }]).whenFoldedUntil(1).then({ category: 'video', state: foldVideo(video.slice(0, 2)) });
+    given('video-video_1', [...video.slice(0, 2), { type: 'Nonsense', data: {} }])
+      .whenFoldedUntil(1)
+      .then({ category: 'video', state: foldVideo(video.slice(0, 2)) });
   });
 
   it('an event whose data makes evolve throw: refused, naming that event', () => {

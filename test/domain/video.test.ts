@@ -15,10 +15,16 @@ const planned: VideoEvent = {
   data: { total: 2, fps: 24, frames: 48, chunks: planChunks(2, 24, 24), at: 1002 },
 };
 const rendered = (index: number): VideoEvent[] => [
-  { type: 'VideoChunkRendered', data: { index, blob_key: `v/${index}`, frames: 24, collisions: [{ frame: 3, sample: 7250, speed: 1.5, body: 0, kind: 'floor' }], at: 1003 } },
+  {
+    type: 'VideoChunkRendered',
+    data: { index, blob_key: `v/${index}`, frames: 24, collisions: [{ frame: 3, sample: 7250, speed: 1.5, body: 0, kind: 'floor' }], at: 1003 },
+  },
   { type: 'AudioChunkRendered', data: { index, blob_key: `a/${index}`, samples: 48000, at: 1003 } },
 ];
-const muxed: VideoEvent = { type: 'Muxed', data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, at: 1004 } };
+const muxed: VideoEvent = {
+  type: 'Muxed',
+  data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, at: 1004 },
+};
 const outputAllowed: VideoEvent = { type: 'OutputModerated', data: { case_id: 'case_2', verdict: 'allow', categories: [], reasons: [], at: 1005 } };
 const completed: VideoEvent = { type: 'VideoCompleted', data: { at: 1006 } };
 const refusal = (code: string) => (err: unknown) => err instanceof VideoCommandRefused && err.code === code;
@@ -37,9 +43,15 @@ describe('video decider', () => {
         { type: 'PromptModerated', data: { case_id: 'c', verdict: 'block', categories: ['violence'], reasons: ['graphic violence'], at: 1001 } },
         { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'prompt blocked by moderation: graphic violence', at: 1001 } },
       ]);
-    const state = foldVideo([requested, ...decide({ type: 'RecordPromptVerdict', data: { case_id: 'c', verdict: 'block', categories: ['x'], reasons: ['y'], at: 1 } }, foldVideo([requested]))]);
+    const state = foldVideo([
+      requested,
+      ...decide({ type: 'RecordPromptVerdict', data: { case_id: 'c', verdict: 'block', categories: ['x'], reasons: ['y'], at: 1 } }, foldVideo([requested])),
+    ]);
     expect(state).toMatchObject({ status: 'failed', stage: 'blocked', error: { code: 'moderation_blocked' } });
-    spec.given([requested, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'm', at: 1 } }]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at: 2 } }).thenThrows(refusal('already_finished'));
+    spec
+      .given([requested, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'm', at: 1 } }])
+      .when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at: 2 } })
+      .thenThrows(refusal('already_finished'));
   });
 
   it('plans chunks of 24 frames with a shorter last one', () => {
@@ -48,19 +60,44 @@ describe('video decider', () => {
       { index: 1, start_frame: 24, num_frames: 24 },
     ]);
     expect(planChunks(1, 24, 10).map((c) => c.num_frames)).toEqual([10, 10, 4]);
-    spec.given([requested, allowed]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at: 1002 } }).then([planned]);
+    spec
+      .given([requested, allowed])
+      .when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at: 1002 } })
+      .then([planned]);
   });
 
   it('records each chunk once, even when a retried activity reports it again', () => {
     const chunk = { index: 0, blob_key: 'v/0', frames: 24, collisions: [{ frame: 3, sample: 7250, speed: 1.5, body: 0, kind: 'floor' as const }], at: 1003 };
-    spec.given([requested, allowed, planned]).when({ type: 'RecordVideoChunk', data: chunk }).then([{ type: 'VideoChunkRendered', data: chunk }]);
-    spec.given([requested, allowed, planned, { type: 'VideoChunkRendered', data: chunk }]).when({ type: 'RecordVideoChunk', data: chunk }).then([]);
-    spec.given([requested, allowed, planned]).when({ type: 'RecordVideoChunk', data: { ...chunk, index: 2 } }).thenThrows(refusal('invalid_chunk'));
+    spec
+      .given([requested, allowed, planned])
+      .when({ type: 'RecordVideoChunk', data: chunk })
+      .then([{ type: 'VideoChunkRendered', data: chunk }]);
+    spec
+      .given([requested, allowed, planned, { type: 'VideoChunkRendered', data: chunk }])
+      .when({ type: 'RecordVideoChunk', data: chunk })
+      .then([]);
+    spec
+      .given([requested, allowed, planned])
+      .when({ type: 'RecordVideoChunk', data: { ...chunk, index: 2 } })
+      .thenThrows(refusal('invalid_chunk'));
   });
 
   it('tracks progress and stages through rendering, muxing and review', () => {
-    const states = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed].map((_, i, all) => foldVideo(all.slice(0, i + 1)));
-    expect(states.map((s) => s.stage)).toEqual(['moderating', 'moderating', 'rendering', 'rendering', 'rendering', 'rendering', 'muxing', 'reviewing', 'reviewing', 'completed']);
+    const states = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed].map((_, i, all) =>
+      foldVideo(all.slice(0, i + 1)),
+    );
+    expect(states.map((s) => s.stage)).toEqual([
+      'moderating',
+      'moderating',
+      'rendering',
+      'rendering',
+      'rendering',
+      'rendering',
+      'muxing',
+      'reviewing',
+      'reviewing',
+      'completed',
+    ]);
     const progress = states.map((s) => s.progress);
     for (let i = 1; i < progress.length; i++) expect(progress[i]!).toBeGreaterThanOrEqual(progress[i - 1]!);
     expect(progress[progress.length - 1]).toBe(100);
@@ -68,45 +105,79 @@ describe('video decider', () => {
   });
 
   it('refuses to mux before every chunk is rendered', () => {
-    spec.given([requested, allowed, planned, ...rendered(0)]).when({ type: 'RecordMux', data: muxed.data as never }).thenThrows(refusal('wrong_stage'));
+    spec
+      .given([requested, allowed, planned, ...rendered(0)])
+      .when({ type: 'RecordMux', data: muxed.data as never })
+      .thenThrows(refusal('wrong_stage'));
   });
 
   it('blocks a video whose output fails moderation, so it never becomes available', () => {
     const blocked = { case_id: 'c2', verdict: 'block' as const, categories: ['photosensitivity'], reasons: ['5.0 general flashes per second'], at: 1005 };
     const history = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed];
-    spec.given(history).when({ type: 'RecordOutputVerdict', data: blocked }).then([
-      { type: 'OutputModerated', data: blocked },
-      { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'output blocked by moderation: 5.0 general flashes per second', at: 1005 } },
-    ]);
-    spec.given([...history, { type: 'OutputModerated', data: blocked }, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'm', at: 1005 } }])
+    spec
+      .given(history)
+      .when({ type: 'RecordOutputVerdict', data: blocked })
+      .then([
+        { type: 'OutputModerated', data: blocked },
+        { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'output blocked by moderation: 5.0 general flashes per second', at: 1005 } },
+      ]);
+    spec
+      .given([...history, { type: 'OutputModerated', data: blocked }, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'm', at: 1005 } }])
       .when({ type: 'CompleteVideo', data: { at: 1006 } })
       .thenThrows(refusal('already_finished'));
   });
 
   it('cancels a running video and refuses to cancel a finished one', () => {
-    spec.given([requested, allowed, planned]).when({ type: 'CancelVideo', data: { by: 'user_1', at: 1003 } }).then([{ type: 'VideoCancelled', data: { by: 'user_1', at: 1003 } }]);
-    spec.given([requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed]).when({ type: 'CancelVideo', data: { by: 'user_1', at: 1 } }).thenThrows(refusal('already_finished'));
+    spec
+      .given([requested, allowed, planned])
+      .when({ type: 'CancelVideo', data: { by: 'user_1', at: 1003 } })
+      .then([{ type: 'VideoCancelled', data: { by: 'user_1', at: 1003 } }]);
+    spec
+      .given([requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed])
+      .when({ type: 'CancelVideo', data: { by: 'user_1', at: 1 } })
+      .thenThrows(refusal('already_finished'));
   });
 
   it('ignores a failure reported after the video ended', () => {
-    spec.given([requested, { type: 'VideoCancelled', data: { by: 'u', at: 1 } }]).when({ type: 'FailVideo', data: { code: 'render_failed', message: 'x', at: 2 } }).then([]);
-    spec.given([requested]).when({ type: 'FailVideo', data: { code: 'render_failed', message: 'boom', at: 2 } }).then([{ type: 'VideoFailed', data: { code: 'render_failed', message: 'boom', at: 2 } }]);
+    spec
+      .given([requested, { type: 'VideoCancelled', data: { by: 'u', at: 1 } }])
+      .when({ type: 'FailVideo', data: { code: 'render_failed', message: 'x', at: 2 } })
+      .then([]);
+    spec
+      .given([requested])
+      .when({ type: 'FailVideo', data: { code: 'render_failed', message: 'boom', at: 2 } })
+      .then([{ type: 'VideoFailed', data: { code: 'render_failed', message: 'boom', at: 2 } }]);
   });
 
   it('publishes only a completed video, once', () => {
     const done = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed];
     const publish = { by: 'user_1', cameo_uses: [], at: 1007 };
-    spec.given(done).when({ type: 'PublishVideo', data: publish }).then([{ type: 'VideoPublished', data: publish }]);
-    spec.given([...done, { type: 'VideoPublished', data: publish }]).when({ type: 'PublishVideo', data: publish }).then([]);
+    spec
+      .given(done)
+      .when({ type: 'PublishVideo', data: publish })
+      .then([{ type: 'VideoPublished', data: publish }]);
+    spec
+      .given([...done, { type: 'VideoPublished', data: publish }])
+      .when({ type: 'PublishVideo', data: publish })
+      .then([]);
     spec.given([requested, allowed, planned]).when({ type: 'PublishVideo', data: publish }).thenThrows(refusal('not_completed'));
     expect(foldVideo([...done, { type: 'VideoPublished', data: publish }]).visibility).toBe('published');
   });
 
   it('deletes a finished video once, and refuses to delete one still being generated', () => {
     const cancelled: VideoEvent = { type: 'VideoCancelled', data: { by: 'user_1', at: 5 } };
-    spec.given([requested, cancelled]).when({ type: 'DeleteVideo', data: { by: 'user_1', at: 6 } }).then([{ type: 'VideoDeleted', data: { by: 'user_1', at: 6 } }]);
-    spec.given([requested, cancelled, { type: 'VideoDeleted', data: { by: 'user_1', at: 6 } }]).when({ type: 'DeleteVideo', data: { by: 'user_1', at: 7 } }).then([]);
-    spec.given([requested, allowed, planned]).when({ type: 'DeleteVideo', data: { by: 'user_1', at: 6 } }).thenThrows(refusal('wrong_stage'));
+    spec
+      .given([requested, cancelled])
+      .when({ type: 'DeleteVideo', data: { by: 'user_1', at: 6 } })
+      .then([{ type: 'VideoDeleted', data: { by: 'user_1', at: 6 } }]);
+    spec
+      .given([requested, cancelled, { type: 'VideoDeleted', data: { by: 'user_1', at: 6 } }])
+      .when({ type: 'DeleteVideo', data: { by: 'user_1', at: 7 } })
+      .then([]);
+    spec
+      .given([requested, allowed, planned])
+      .when({ type: 'DeleteVideo', data: { by: 'user_1', at: 6 } })
+      .thenThrows(refusal('wrong_stage'));
   });
 });
 
@@ -115,23 +186,43 @@ describe('video engagement', () => {
   const liked = (user_id: string, at = 2000): VideoEvent => ({ type: 'VideoLiked', data: { user_id, at } });
 
   it('records a like once per user and an unlike only of a like', () => {
-    spec.given(finished).when({ type: 'LikeVideo', data: { user_id: 'user_2', at: 2000 } }).then([liked('user_2')]);
-    spec.given([...finished, liked('user_2')]).when({ type: 'LikeVideo', data: { user_id: 'user_2', at: 2001 } }).then([]);
-    spec.given([...finished, liked('user_2')]).when({ type: 'UnlikeVideo', data: { user_id: 'user_2', at: 2002 } }).then([{ type: 'VideoUnliked', data: { user_id: 'user_2', at: 2002 } }]);
-    spec.given(finished).when({ type: 'UnlikeVideo', data: { user_id: 'user_2', at: 2002 } }).then([]);
+    spec
+      .given(finished)
+      .when({ type: 'LikeVideo', data: { user_id: 'user_2', at: 2000 } })
+      .then([liked('user_2')]);
+    spec
+      .given([...finished, liked('user_2')])
+      .when({ type: 'LikeVideo', data: { user_id: 'user_2', at: 2001 } })
+      .then([]);
+    spec
+      .given([...finished, liked('user_2')])
+      .when({ type: 'UnlikeVideo', data: { user_id: 'user_2', at: 2002 } })
+      .then([{ type: 'VideoUnliked', data: { user_id: 'user_2', at: 2002 } }]);
+    spec
+      .given(finished)
+      .when({ type: 'UnlikeVideo', data: { user_id: 'user_2', at: 2002 } })
+      .then([]);
   });
 
   it('counts likes and keeps the likers, across likes and unlikes', () => {
     const state = foldVideo([...finished, liked('user_2'), liked('user_3'), { type: 'VideoUnliked', data: { user_id: 'user_2', at: 2003 } }, liked('user_4')]);
     expect(state).toMatchObject({ likes: 2, likers: ['user_3', 'user_4'] });
-    expect(foldVideo([...finished, { type: 'VideoViewed', data: { count: 3, at: 2000 } }, { type: 'VideoViewed', data: { count: 2, at: 2005 } }]).views).toBe(5);
+    expect(foldVideo([...finished, { type: 'VideoViewed', data: { count: 3, at: 2000 } }, { type: 'VideoViewed', data: { count: 2, at: 2005 } }]).views).toBe(
+      5,
+    );
   });
 
   it('refuses a like on an unfinished, deleted or taken-down video', () => {
     const like = { type: 'LikeVideo' as const, data: { user_id: 'user_2', at: 2000 } };
     spec.given([requested, allowed, planned]).when(like).thenThrows(refusal('not_completed'));
-    spec.given([...finished, { type: 'VideoDeleted', data: { by: 'user_1', at: 1500 } }]).when(like).thenThrows(refusal('already_finished'));
-    spec.given([...finished, { type: 'VideoTakenDown', data: { by: 'user_9', reason: 'cameo owner', at: 1500 } }]).when(like).thenThrows(refusal('already_finished'));
+    spec
+      .given([...finished, { type: 'VideoDeleted', data: { by: 'user_1', at: 1500 } }])
+      .when(like)
+      .thenThrows(refusal('already_finished'));
+    spec
+      .given([...finished, { type: 'VideoTakenDown', data: { by: 'user_9', reason: 'cameo owner', at: 1500 } }])
+      .when(like)
+      .thenThrows(refusal('already_finished'));
     spec.given([]).when(like).thenThrows(refusal('not_found'));
   });
 });
@@ -155,9 +246,15 @@ describe('video scenes, remixes and extensions', () => {
 
   it('records the scene once, once the chunks are planned and before any is rendered, and keeps it in the state', () => {
     spec.given([requested, allowed, planned]).when({ type: 'RecordScene', data: scene }).then([described]);
-    spec.given([requested, allowed, planned, described]).when({ type: 'RecordScene', data: { ...scene, at: 1003 } }).then([]);
+    spec
+      .given([requested, allowed, planned, described])
+      .when({ type: 'RecordScene', data: { ...scene, at: 1003 } })
+      .then([]);
     spec.given([requested, allowed]).when({ type: 'RecordScene', data: scene }).thenThrows(refusal('wrong_stage'));
-    spec.given([requested, allowed, planned, ...rendered(0)]).when({ type: 'RecordScene', data: scene }).thenThrows(refusal('wrong_stage'));
+    spec
+      .given([requested, allowed, planned, ...rendered(0)])
+      .when({ type: 'RecordScene', data: scene })
+      .thenThrows(refusal('wrong_stage'));
     spec.given([]).when({ type: 'RecordScene', data: scene }).thenThrows(refusal('not_found'));
     expect(foldVideo([requested, allowed, planned, described]).scene).toEqual(scene);
   });
@@ -165,21 +262,43 @@ describe('video scenes, remixes and extensions', () => {
   it("plans an extension's chunks from its source's last frame, on the whole render's boundaries", () => {
     const extension: VideoEvent = { type: 'VideoRequested', data: { ...request, seconds: 8, extended_from_video_id: 'video_0' } };
     const chunks = planChunks(8, 24, 24, 96);
-    expect(chunks).toEqual(planChunks(8, 24, 24).slice(4).map((c, i) => ({ ...c, index: i })));
+    expect(chunks).toEqual(
+      planChunks(8, 24, 24)
+        .slice(4)
+        .map((c, i) => ({ ...c, index: i })),
+    );
     spec
       .given([extension, allowed])
       .when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 96, at: 1002 } })
       .then([{ type: 'ChunksPlanned', data: { total: 4, fps: 24, frames: 192, chunks, from_frame: 96, at: 1002 } }]);
-    spec.given([extension, allowed]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 100, at: 1002 } }).thenThrows(refusal('invalid_chunk'));
-    spec.given([extension, allowed]).when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 192, at: 1002 } }).thenThrows(refusal('invalid_chunk'));
+    spec
+      .given([extension, allowed])
+      .when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 100, at: 1002 } })
+      .thenThrows(refusal('invalid_chunk'));
+    spec
+      .given([extension, allowed])
+      .when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, from_frame: 192, at: 1002 } })
+      .thenThrows(refusal('invalid_chunk'));
   });
 
   it('records a remix on its completed parent once', () => {
     const remixed: VideoEvent = { type: 'VideoRemixed', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } };
-    spec.given(finished).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } }).then([remixed]);
-    spec.given([...finished, remixed]).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2001 } }).then([]);
-    spec.given([requested, allowed, planned]).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } }).thenThrows(refusal('not_completed'));
-    spec.given([]).when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } }).thenThrows(refusal('not_found'));
+    spec
+      .given(finished)
+      .when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } })
+      .then([remixed]);
+    spec
+      .given([...finished, remixed])
+      .when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2001 } })
+      .then([]);
+    spec
+      .given([requested, allowed, planned])
+      .when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } })
+      .thenThrows(refusal('not_completed'));
+    spec
+      .given([])
+      .when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } })
+      .thenThrows(refusal('not_found'));
     expect(foldVideo([...finished, remixed]).remixes).toEqual(['video_2']);
   });
 });

@@ -13,14 +13,28 @@ function timelineOf(steps: Array<[VideoStage, number]>): TimelineEntry[] {
 
 describe('video timeline', () => {
   it('a stage per change of the folded stage, each ending when the next starts; the running one open', () => {
-    expect(timelineOf([['moderating', 0], ['moderating', 40], ['rendering', 120], ['rendering', 900]])).toEqual([
+    expect(
+      timelineOf([
+        ['moderating', 0],
+        ['moderating', 40],
+        ['rendering', 120],
+        ['rendering', 900],
+      ]),
+    ).toEqual([
       { stage: 'moderating', started_at: iso(0), ended_at: iso(120), duration_ms: 120 },
       { stage: 'rendering', started_at: iso(120), ended_at: null, duration_ms: null },
     ]);
   });
 
   it('a final stage starts and ends at once, so a finished job has no open entry; later events change nothing', () => {
-    const done = timelineOf([['moderating', 0], ['rendering', 100], ['muxing', 5000], ['reviewing', 5600], ['completed', 5700], ['completed', 9000]]);
+    const done = timelineOf([
+      ['moderating', 0],
+      ['rendering', 100],
+      ['muxing', 5000],
+      ['reviewing', 5600],
+      ['completed', 5700],
+      ['completed', 9000],
+    ]);
     expect(done.map((e) => [e.stage, e.duration_ms])).toEqual([
       ['moderating', 100],
       ['rendering', 4900],
@@ -33,7 +47,12 @@ describe('video timeline', () => {
   });
 
   it('a time before the open stage began (writers stamped out of order) counts as its start: no negative durations', () => {
-    expect(timelineOf([['moderating', 500], ['rendering', 450]])).toEqual([
+    expect(
+      timelineOf([
+        ['moderating', 500],
+        ['rendering', 450],
+      ]),
+    ).toEqual([
       { stage: 'moderating', started_at: iso(500), ended_at: iso(500), duration_ms: 0 },
       { stage: 'rendering', started_at: iso(500), ended_at: null, duration_ms: null },
     ]);
@@ -44,7 +63,23 @@ describe('video timeline', () => {
     const events: VideoEvent[] = [
       {
         type: 'VideoRequested',
-        data: { video_id: 'video_1', owner_id: 'u', prompt: 'p', model: 'reference', seconds: 1, size: '256x256', style: 'cinematic', camera: 'static', seed: 1, cameo_ids: [], publish: false, remixed_from_video_id: null, extended_from_video_id: null, has_input_reference: false, at },
+        data: {
+          video_id: 'video_1',
+          owner_id: 'u',
+          prompt: 'p',
+          model: 'reference',
+          seconds: 1,
+          size: '256x256',
+          style: 'cinematic',
+          camera: 'static',
+          seed: 1,
+          cameo_ids: [],
+          publish: false,
+          remixed_from_video_id: null,
+          extended_from_video_id: null,
+          has_input_reference: false,
+          at,
+        },
       },
       { type: 'PromptModerated', data: { case_id: 'c', verdict: 'allow', categories: [], reasons: [], at } },
       { type: 'ChunksPlanned', data: { total: 1, fps: 24, frames: 24, chunks: planChunks(1, 24, 24), at } },

@@ -60,7 +60,6 @@ class EventTrack {
   }
 }
 
-
 /**
  * Collisions at least 30 ms apart (a quarter of them between two bodies, heard on both), audible speeds, plus
  * resting contacts too slow to be heard. Returns the global samples where sounds must start.
@@ -97,7 +96,14 @@ function busyTrack(seed: number, frames: number, firstFrame = 0): EventTrack {
     for (let k = 0; k < count; k++) {
       const [substep, body] = [Math.floor(rand() * 8), Math.floor(rand() * 8)];
       if (!track.isFree(frame, substep, body)) continue;
-      track.add({ frame, sample: substep * 250 + Math.floor(rand() * 250), body, speed: 0.01 + rand() * rand() * 5, x: rand(), kind: 1 + Math.floor(rand() * 3) });
+      track.add({
+        frame,
+        sample: substep * 250 + Math.floor(rand() * 250),
+        body,
+        speed: 0.01 + rand() * rand() * 5,
+        x: rand(),
+        kind: 1 + Math.floor(rand() * 3),
+      });
     }
   }
   return track;
@@ -178,7 +184,7 @@ function peak(a: Float32Array, from: number, to: number): number {
 
 /** Power of one frequency in a signal (Goertzel). */
 function powerAt(xs: number[], hz: number): number {
-  const k = (2 * Math.cos((2 * Math.PI * hz) / AUDIO.sampleRateHz));
+  const k = 2 * Math.cos((2 * Math.PI * hz) / AUDIO.sampleRateHz);
   let [s1, s2] = [0, 0];
   for (const x of xs) [s1, s2] = [x + k * s1 - s2, s1];
   return s1 * s1 + s2 * s2 - k * s1 * s2;
@@ -267,7 +273,11 @@ describe('audio.onnx: event track to 48 kHz stereo', () => {
     for (const startFrame of [0, 5000]) {
       const track = busyTrack(11 + startFrame, startFrame + 48, Math.max(0, startFrame - P));
       const whole = await render(track, startFrame, 48, { ambient: STORMY, cameo: { cameoBody: 5, voice: [1, 0, 3, 0, 1, 0, 0, 2] } });
-      for (const sizes of [[24, 24], [16, 16, 16], [1, 5, 18, 24]]) {
+      for (const sizes of [
+        [24, 24],
+        [16, 16, 16],
+        [1, 5, 18, 24],
+      ]) {
         const joined = await renderChunks(track, startFrame, sizes, { ambient: STORMY, cameo: { cameoBody: 5, voice: [1, 0, 3, 0, 1, 0, 0, 2] } });
         expect({ startFrame, sizes, firstDifference: firstDifference(joined, whole) }).toEqual({ startFrame, sizes, firstDifference: -1 });
       }

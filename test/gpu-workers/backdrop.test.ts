@@ -43,7 +43,14 @@ describe('the input_reference backdrop', () => {
   let activities: ReturnType<typeof createGpuActivities>;
 
   beforeAll(async () => {
-    activities = createGpuActivities({ engine: await testEngine(), blobs, ffmpeg, logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: 1, lookaheadChunks: 0 });
+    activities = createGpuActivities({
+      engine: await testEngine(),
+      blobs,
+      ffmpeg,
+      logger: createLogger({ level: 'silent', name: 'test-gpu' }),
+      concurrency: 1,
+      lookaheadChunks: 0,
+    });
   });
 
   const job = (videoId: string, backdropKey?: string): ChunkJob => ({

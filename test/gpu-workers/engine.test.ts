@@ -40,14 +40,26 @@ afterAll(async () => {
 });
 
 /** Renders `lengths` consecutive chunks, carrying state through JSON as a Temporal payload would carry it. */
-async function renderChunks(scene: Scene, lengths: number[], opts: { style?: string; camera?: string } = {}): Promise<{ video: VideoChunk[]; audio: Float32Array[] }> {
+async function renderChunks(
+  scene: Scene,
+  lengths: number[],
+  opts: { style?: string; camera?: string } = {},
+): Promise<{ video: VideoChunk[]; audio: Float32Array[] }> {
   const video: VideoChunk[] = [];
   const audio: Float32Array[] = [];
   let state: number[] = scene.initialState;
   let startFrame = 0;
   let previous: Float32Array | undefined;
   for (const numFrames of lengths) {
-    const chunk = await engine.renderVideoChunk({ scene, state, startFrame, numFrames, size: SIZE, style: opts.style ?? 'cinematic', camera: opts.camera ?? 'pan' });
+    const chunk = await engine.renderVideoChunk({
+      scene,
+      state,
+      startFrame,
+      numFrames,
+      size: SIZE,
+      style: opts.style ?? 'cinematic',
+      camera: opts.camera ?? 'pan',
+    });
     audio.push(await engine.renderAudioChunk({ scene, events: engine.eventWindow(previous, chunk.events, startFrame), startFrame, numFrames }));
     video.push(chunk);
     state = JSON.parse(JSON.stringify(Array.from(chunk.state))) as number[];
@@ -82,36 +94,97 @@ describe('inference engine on the reference pack', () => {
     beforeAll(async () => {
       scene = await engine.describeScene(PROMPT, SEED, SIZE);
     });
-    const chunk = (over: Record<string, unknown> = {}) => engine.renderVideoChunk({ scene, state: scene.initialState, startFrame: 0, numFrames: 1, size: SIZE, style: 'noir', camera: 'static', ...over });
+    const chunk = (over: Record<string, unknown> = {}) =>
+      engine.renderVideoChunk({ scene, state: scene.initialState, startFrame: 0, numFrames: 1, size: SIZE, style: 'noir', camera: 'static', ...over });
 
     it.each<[string, () => Promise<unknown>, string | RegExp]>([
       ['an empty prompt', () => engine.describeScene('', 1, SIZE), 'invalid prompt: must not be empty'],
       ['a prompt of blanks', () => engine.describeScene('   \n ', 1, SIZE), 'invalid prompt: must not be only whitespace'],
-      ['a prompt of 10,000 characters', () => engine.describeScene('ball '.repeat(2000), 1, SIZE), 'invalid prompt: is 10000 characters long; the limit is 2000 characters'],
-      ['a prompt with a control character', () => engine.describeScene('a red ball\u001b[31m bounces', 1, SIZE), 'invalid prompt: contains control character U+001B at index 10'],
+      [
+        'a prompt of 10,000 characters',
+        () => engine.describeScene('ball '.repeat(2000), 1, SIZE),
+        'invalid prompt: is 10000 characters long; the limit is 2000 characters',
+      ],
+      [
+        'a prompt with a control character',
+        () => engine.describeScene('a red ball\u001b[31m bounces', 1, SIZE),
+        'invalid prompt: contains control character U+001B at index 10',
+      ],
       ['a negative seed', () => engine.describeScene(PROMPT, -1, SIZE), 'invalid seed: must be an integer from 0 to 2147483647, got -1'],
       ['a fractional seed', () => engine.describeScene(PROMPT, 1.5, SIZE), 'invalid seed: must be an integer from 0 to 2147483647, got 1.5'],
       ['a seed past 2^31-1', () => engine.describeScene(PROMPT, 2 ** 31, SIZE), 'invalid seed: must be an integer from 0 to 2147483647, got 2147483648'],
-      ['a size larger than any supported', () => engine.describeScene(PROMPT, 1, '4096x4096'), 'invalid size: "4096x4096" is not supported by model pack reference; supported sizes (width x height): 256x256, 512x512, 480x854, 854x480, 720x1280, 1280x720, 1024x1792, 1792x1024'],
-      ['a size smaller than any supported', () => engine.describeScene(PROMPT, 1, '100x100'), /^invalid size: "100x100" is not supported by model pack reference; supported sizes \(width x height\): 256x256, /],
+      [
+        'a size larger than any supported',
+        () => engine.describeScene(PROMPT, 1, '4096x4096'),
+        'invalid size: "4096x4096" is not supported by model pack reference; supported sizes (width x height): 256x256, 512x512, 480x854, 854x480, 720x1280, 1280x720, 1024x1792, 1792x1024',
+      ],
+      [
+        'a size smaller than any supported',
+        () => engine.describeScene(PROMPT, 1, '100x100'),
+        /^invalid size: "100x100" is not supported by model pack reference; supported sizes \(width x height\): 256x256, /,
+      ],
       ['a size that is not WxH', () => engine.describeScene(PROMPT, 1, 'large'), /^invalid size: "large" is not supported/],
       ['an unknown style', () => chunk({ style: 'vaporwave' }), 'invalid style: "vaporwave" is not one of cinematic, anime, noir'],
       ['an unknown camera', () => chunk({ camera: 'dolly' }), 'invalid camera: "dolly" is not one of static, pan, zoom'],
-      ['a supported size of another aspect than the scene', () => chunk({ size: '1280x720' }), 'invalid size: 1280x720 has another aspect than the scene, which was described for 256x256'],
+      [
+        'a supported size of another aspect than the scene',
+        () => chunk({ size: '1280x720' }),
+        'invalid size: 1280x720 has another aspect than the scene, which was described for 256x256',
+      ],
       ['zero frames', () => chunk({ numFrames: 0 }), `invalid numFrames: must be an integer from 1 to ${MAX_CHUNK_FRAMES}, got 0`],
       ['too many frames', () => chunk({ numFrames: 241 }), 'invalid numFrames: must be an integer from 1 to 240, got 241'],
       ['a negative start frame', () => chunk({ startFrame: -1 }), /^invalid startFrame: must be an integer from 0 to \d+, got -1$/],
       ['a state of the wrong length', () => chunk({ state: new Float32Array(31) }), 'invalid state: expected 32 numbers, got 31 values'],
-      ['a state with NaN', () => chunk({ state: [...scene.initialState.slice(0, 5), NaN, ...scene.initialState.slice(6)] }), 'invalid state: value 5 is NaN, not a finite number'],
-      ['a cameo texture of the wrong size', () => chunk({ cameo: { texture: new Float32Array(100), voice: new Float32Array(8) } }), 'invalid cameo.texture: expected 3072 numbers, got 100 values'],
-      ['a cameo texture outside 0..1', () => chunk({ cameo: { texture: new Float32Array(3072).fill(2), voice: new Float32Array(8) } }), 'invalid cameo.texture: value 0 is 2, outside 0..1'],
-      ['a cameo voice that is not finite', () => chunk({ cameo: { texture: new Float32Array(3072), voice: new Float32Array(8).fill(Infinity) } }), 'invalid cameo.voice: value 0 is Infinity, not a finite number'],
-      ['a cameo on a body that is not in the scene', () => chunk({ cameo: { texture: new Float32Array(3072), voice: new Float32Array(8), body: 7 } }), 'invalid cameo.body: body 7 is not in the scene'],
-      ['a backdrop whose bytes do not match its size', () => chunk({ backdrop: { width: 4, height: 3, rgb: new Uint8Array(10) } }), 'invalid backdrop.rgb: expected 4x3x3 = 36 values, got 10'],
-      ['a backdrop wider than 2048', () => chunk({ backdrop: { width: 5000, height: 1, rgb: new Uint8Array(15000) } }), 'invalid backdrop.width: must be an integer from 1 to 2048, got 5000'],
-      ['a backdrop with values outside 0..1', () => chunk({ backdrop: { width: 1, height: 1, rgb: Float32Array.of(0, 0.5, 1.5) } }), 'invalid backdrop.rgb: value 2 is 1.5, outside 0..1'],
-      ['a scene of another pack', () => chunk({ scene: { ...scene, pack: 'other@2' } }), 'invalid scene.pack: the scene was made by "other@2", this engine runs reference@1.0.0'],
-      ['an audio event window of the wrong length', () => engine.renderAudioChunk({ scene, events: new Float32Array(24 * 256), startFrame: 0, numFrames: 24 }), 'invalid events: expected a Float32Array of 30 frames (6 carried + 24) x 256 = 7680 values, got 6144 values'],
+      [
+        'a state with NaN',
+        () => chunk({ state: [...scene.initialState.slice(0, 5), NaN, ...scene.initialState.slice(6)] }),
+        'invalid state: value 5 is NaN, not a finite number',
+      ],
+      [
+        'a cameo texture of the wrong size',
+        () => chunk({ cameo: { texture: new Float32Array(100), voice: new Float32Array(8) } }),
+        'invalid cameo.texture: expected 3072 numbers, got 100 values',
+      ],
+      [
+        'a cameo texture outside 0..1',
+        () => chunk({ cameo: { texture: new Float32Array(3072).fill(2), voice: new Float32Array(8) } }),
+        'invalid cameo.texture: value 0 is 2, outside 0..1',
+      ],
+      [
+        'a cameo voice that is not finite',
+        () => chunk({ cameo: { texture: new Float32Array(3072), voice: new Float32Array(8).fill(Infinity) } }),
+        'invalid cameo.voice: value 0 is Infinity, not a finite number',
+      ],
+      [
+        'a cameo on a body that is not in the scene',
+        () => chunk({ cameo: { texture: new Float32Array(3072), voice: new Float32Array(8), body: 7 } }),
+        'invalid cameo.body: body 7 is not in the scene',
+      ],
+      [
+        'a backdrop whose bytes do not match its size',
+        () => chunk({ backdrop: { width: 4, height: 3, rgb: new Uint8Array(10) } }),
+        'invalid backdrop.rgb: expected 4x3x3 = 36 values, got 10',
+      ],
+      [
+        'a backdrop wider than 2048',
+        () => chunk({ backdrop: { width: 5000, height: 1, rgb: new Uint8Array(15000) } }),
+        'invalid backdrop.width: must be an integer from 1 to 2048, got 5000',
+      ],
+      [
+        'a backdrop with values outside 0..1',
+        () => chunk({ backdrop: { width: 1, height: 1, rgb: Float32Array.of(0, 0.5, 1.5) } }),
+        'invalid backdrop.rgb: value 2 is 1.5, outside 0..1',
+      ],
+      [
+        'a scene of another pack',
+        () => chunk({ scene: { ...scene, pack: 'other@2' } }),
+        'invalid scene.pack: the scene was made by "other@2", this engine runs reference@1.0.0',
+      ],
+      [
+        'an audio event window of the wrong length',
+        () => engine.renderAudioChunk({ scene, events: new Float32Array(24 * 256), startFrame: 0, numFrames: 24 }),
+        'invalid events: expected a Float32Array of 30 frames (6 carried + 24) x 256 = 7680 values, got 6144 values',
+      ],
     ])('%s', async (_what, call, message) => {
       const err = await call().then(
         () => undefined,
@@ -122,7 +195,9 @@ describe('inference engine on the reference pack', () => {
     });
 
     it('a chunk after frame 0 without the event track before it', () => {
-      expect(() => engine.eventWindow(undefined, new Float32Array(24 * 256), 24)).toThrow('invalid previousEvents: a chunk starting at frame 24 needs the event track of the 6 frames before it, got 0');
+      expect(() => engine.eventWindow(undefined, new Float32Array(24 * 256), 24)).toThrow(
+        'invalid previousEvents: a chunk starting at frame 24 needs the event track of the 6 frames before it, got 0',
+      );
     });
   });
 
@@ -169,7 +244,13 @@ describe('inference engine on the reference pack', () => {
     const { video, audio } = await renderChunks(scene, [24, 24]);
     const track = concat(video.map((c) => c.events));
     // Distinct audible impact samples; the detector reports sounds closer than 10 ms as one, so they are one here too.
-    const times = [...new Set(impacts(track).filter((i) => i.speed >= 0.05).map((i) => i.frame * SPF + i.sample))].sort((a, b) => a - b);
+    const times = [
+      ...new Set(
+        impacts(track)
+          .filter((i) => i.speed >= 0.05)
+          .map((i) => i.frame * SPF + i.sample),
+      ),
+    ].sort((a, b) => a - b);
     const expected: number[] = [];
     for (const t of times) if (expected.length === 0 || t - expected[expected.length - 1]! >= 480) expected.push(t);
     expect(expected.length).toBeGreaterThanOrEqual(8);
@@ -227,13 +308,28 @@ describe('inference engine on the reference pack', () => {
     const { video, audio } = await renderChunks(scene, [24, 24]);
     const written = [];
     for (let index = 0; index < 2; index++) {
-      written.push(await writeChunk({ blobs, ffmpeg, videoId: 'video_test', index, startFrame: index * 24, fps: 24, sampleRateHz: 48000, video: video[index]!, audio: audio[index]! }));
+      written.push(
+        await writeChunk({
+          blobs,
+          ffmpeg,
+          videoId: 'video_test',
+          index,
+          startFrame: index * 24,
+          fps: 24,
+          sampleRateHz: 48000,
+          video: video[index]!,
+          audio: audio[index]!,
+        }),
+      );
     }
     expect(written.map((w) => [w.video.key, w.audio.key])).toEqual([
       ['videos/video_test/chunks/000.ts', 'videos/video_test/chunks/000.s16le-48000hz-2ch.pcm'],
       ['videos/video_test/chunks/001.ts', 'videos/video_test/chunks/001.s16le-48000hz-2ch.pcm'],
     ]);
-    expect(written[1]).toMatchObject({ video: { container: 'mpegts', codec: 'h264', width: 256, height: 256, fps: 24, startFrame: 24, frames: 24 }, audio: { encoding: 's16le', sampleRateHz: 48000, channels: 2, samples: 24 * SPF, bytes: 24 * SPF * 4 } });
+    expect(written[1]).toMatchObject({
+      video: { container: 'mpegts', codec: 'h264', width: 256, height: 256, fps: 24, startFrame: 24, frames: 24 },
+      audio: { encoding: 's16le', sampleRateHz: 48000, channels: 2, samples: 24 * SPF, bytes: 24 * SPF * 4 },
+    });
     expect(await blobs.list('videos/video_test/')).toHaveLength(4);
 
     const segment = path.join(tmp, 'chunk1.ts');
@@ -298,11 +394,13 @@ describe('inference engine on the reference pack', () => {
 });
 
 describe('execution provider choice', () => {
-  const works = (ok: ExecutionProvider[], tried: ExecutionProvider[] = []) => async (provider: ExecutionProvider) => {
-    tried.push(provider);
-    if (!ok.includes(provider)) throw new Error(`${provider} failed: no device\nsecond line`);
-    return provider;
-  };
+  const works =
+    (ok: ExecutionProvider[], tried: ExecutionProvider[] = []) =>
+    async (provider: ExecutionProvider) => {
+      tried.push(provider);
+      if (!ok.includes(provider)) throw new Error(`${provider} failed: no device\nsecond line`);
+      return provider;
+    };
   const cuda = (present: boolean) => () => ({ present, dir: '/ort/bin' });
 
   it('auto takes CUDA first when its library is there and it works', async () => {

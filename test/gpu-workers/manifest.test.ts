@@ -48,7 +48,15 @@ describe('model pack manifest', () => {
   it('the reference pack loads: its manifest matches all three graphs', async () => {
     const pack = await loadModelPack(REFERENCE, openCpu);
     const m: ModelPackManifest = pack.manifest;
-    expect(m).toMatchObject({ name: 'reference', fps: 24, sample_rate_hz: 48000, samples_per_frame: 2000, frames_per_chunk: 24, audio_carry_frames: 6, max_bodies: 8 });
+    expect(m).toMatchObject({
+      name: 'reference',
+      fps: 24,
+      sample_rate_hz: 48000,
+      samples_per_frame: 2000,
+      frames_per_chunk: 24,
+      audio_carry_frames: 6,
+      max_bodies: 8,
+    });
     expect(m.resolutions).toEqual(['256x256', '512x512', '480x854', '854x480', '720x1280', '1280x720', '1024x1792', '1792x1024']);
     expect(m.styles).toEqual(['cinematic', 'anime', 'noir']);
     expect(m.cameras).toEqual(['static', 'pan', 'zoom']);
@@ -119,11 +127,31 @@ describe('model pack manifest', () => {
     ['an unknown dtype', (m) => (tensor(m, 'video', 'inputs', 'style').dtype = 'long'), /manifest.json field graphs.video.inputs.7.dtype: .*got "long"/],
     ['a misspelt tensor key', (m) => (tensor(m, 'audio', 'outputs', 'audio').shap = [1]), /manifest.json field graphs.audio.outputs.0.shap/],
     ['a resolution that is not WxH', (m) => m.resolutions.push('large'), /manifest.json field resolutions.8: .*got "large"/],
-    ['an input the engine cannot feed', (m) => m.graphs.audio.inputs.push({ name: 'tempo', dtype: 'float32', shape: [] }), "graphs.audio.inputs names 'tempo', which the engine cannot feed"],
-    ['an input the engine needs but the manifest leaves out', (m) => (m.graphs.video.inputs = m.graphs.video.inputs.filter((t: { name: string }) => t.name !== 'camera')), "graphs.video.inputs lacks 'camera', which the engine feeds"],
-    ['a state shape the video graph cannot continue from', (m) => (tensor(m, 'video', 'inputs', 'state_in').shape = [8, 3]), 'graphs.video.inputs state_in shape is [8,3], expected [8,4]'],
-    ['sample rate, fps and samples per frame that disagree', (m) => (m.samples_per_frame = 1000), 'samples_per_frame (1000) x fps (24) is not sample_rate_hz (48000)'],
-    ['a tokenizer the engine does not implement', (m) => (m.tokenizer.hash_buckets = 512), "tokenizer says 64 tokens over 512 hash buckets; the engine's word-hash tokenizer makes 64 tokens over 1024"],
+    [
+      'an input the engine cannot feed',
+      (m) => m.graphs.audio.inputs.push({ name: 'tempo', dtype: 'float32', shape: [] }),
+      "graphs.audio.inputs names 'tempo', which the engine cannot feed",
+    ],
+    [
+      'an input the engine needs but the manifest leaves out',
+      (m) => (m.graphs.video.inputs = m.graphs.video.inputs.filter((t: { name: string }) => t.name !== 'camera')),
+      "graphs.video.inputs lacks 'camera', which the engine feeds",
+    ],
+    [
+      'a state shape the video graph cannot continue from',
+      (m) => (tensor(m, 'video', 'inputs', 'state_in').shape = [8, 3]),
+      'graphs.video.inputs state_in shape is [8,3], expected [8,4]',
+    ],
+    [
+      'sample rate, fps and samples per frame that disagree',
+      (m) => (m.samples_per_frame = 1000),
+      'samples_per_frame (1000) x fps (24) is not sample_rate_hz (48000)',
+    ],
+    [
+      'a tokenizer the engine does not implement',
+      (m) => (m.tokenizer.hash_buckets = 512),
+      "tokenizer says 64 tokens over 512 hash buckets; the engine's word-hash tokenizer makes 64 tokens over 1024",
+    ],
   ])('refuses %s', async (_what, edit, message) => {
     const dir = packWith(edit);
     expect(() => readManifest(dir)).toThrow(ModelPackMismatch);

@@ -49,7 +49,12 @@ describe('remixScene', () => {
     expect(remixed.world.slice(4, 7).every((v, c) => v < source.world[4 + c]!)).toBe(true);
     expect(remixed.world[0]).toBe(source.world[0]);
     expect(remixed.initialState).toEqual(source.initialState);
-    expect({ pack: remixed.pack, seed: remixed.seed, width: remixed.width, height: remixed.height }).toEqual({ pack: source.pack, seed: source.seed, width: 256, height: 256 });
+    expect({ pack: remixed.pack, seed: remixed.seed, width: remixed.width, height: remixed.height }).toEqual({
+      pack: source.pack,
+      seed: source.seed,
+      width: 256,
+      height: 256,
+    });
   });
 
   it('keeps what the prompt does not name, and a count or size word does not move the layout', async () => {
@@ -71,7 +76,17 @@ describe('remixScene', () => {
     expect(remixed.world.slice(4, 7)).toEqual(edit.world.slice(4, 7));
     expect(active(remixed).map((b) => b.slice(1, 4))).toEqual(active(source).map((b) => b.slice(1, 4)));
     // The result is still a scene the engine renders.
-    await expect(engine.renderVideoChunk({ scene: remixed, state: remixed.initialState, startFrame: 0, numFrames: 1, size: '256x256', style: 'cinematic', camera: 'static' })).resolves.toMatchObject({ numFrames: 1 });
+    await expect(
+      engine.renderVideoChunk({
+        scene: remixed,
+        state: remixed.initialState,
+        startFrame: 0,
+        numFrames: 1,
+        size: '256x256',
+        style: 'cinematic',
+        camera: 'static',
+      }),
+    ).resolves.toMatchObject({ numFrames: 1 });
   });
 
   it('colours bodies the edit has no row for with the named colours in turn', async () => {

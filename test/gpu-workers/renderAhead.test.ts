@@ -39,7 +39,14 @@ function countingEngine(engine: Engine) {
 
 function worker(engine: Engine, lookaheadChunks?: number) {
   const blobs = new FsBlobStore(fs.mkdtempSync(path.join(testEnv.tmpDir, 'render-ahead-')));
-  const activities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: 1, lookaheadChunks });
+  const activities = createGpuActivities({
+    engine,
+    blobs,
+    ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
+    logger: createLogger({ level: 'silent', name: 'test-gpu' }),
+    concurrency: 1,
+    lookaheadChunks,
+  });
   return { blobs, activities };
 }
 
@@ -55,7 +62,9 @@ function jobs(videoId: string, scene: Scene, chunks: number): ChunkJob[] {
     style: 'cinematic',
     camera: 'pan',
     scene,
-    ...(index + 1 < chunks ? { upcoming: Array.from({ length: chunks - index - 1 }, (_, k) => ({ startFrame: (index + 1 + k) * FRAMES, numFrames: FRAMES })) } : {}),
+    ...(index + 1 < chunks
+      ? { upcoming: Array.from({ length: chunks - index - 1 }, (_, k) => ({ startFrame: (index + 1 + k) * FRAMES, numFrames: FRAMES })) }
+      : {}),
   }));
 }
 
@@ -78,7 +87,12 @@ describe('rendering ahead', () => {
 
   beforeAll(async () => {
     engine = await testEngine();
-    scene = await new MockActivityEnvironment().run(worker(engine).activities.describeVideoScene, { videoId: 'v', prompt: 'three bouncy balls collide', seed: 7, size: '256x256' });
+    scene = await new MockActivityEnvironment().run(worker(engine).activities.describeVideoScene, {
+      videoId: 'v',
+      prompt: 'three bouncy balls collide',
+      seed: 7,
+      size: '256x256',
+    });
   });
 
   it('given chunk 0 names the chunks after it, when chunk 0 is done, then the next two and audio 0 render before their activities, which take them: the same bytes as rendering them there', async () => {
@@ -90,7 +104,10 @@ describe('rendering ahead', () => {
     await new MockActivityEnvironment().run(ahead.activities.renderVideoChunk, chunks[0]!);
     // Chunks 1 and 2 and chunk 0's sound are rendered with no activity asking for them yet; chunk 3 waits, being more
     // than two chunks past the latest asked for.
-    await until(() => counting.framesOf(FRAMES) === FRAMES && counting.framesOf(2 * FRAMES) === FRAMES && counting.audioOf(0) === 1, 'chunks 1 and 2 and audio 0 to render ahead');
+    await until(
+      () => counting.framesOf(FRAMES) === FRAMES && counting.framesOf(2 * FRAMES) === FRAMES && counting.audioOf(0) === 1,
+      'chunks 1 and 2 and audio 0 to render ahead',
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(counting.framesOf(3 * FRAMES)).toBe(0);
     // Nothing of theirs is stored until their activities take them.

@@ -7,8 +7,18 @@ import { buildTextModel } from '../../scripts/models/reference/text';
 import { VOCAB_WORDS } from '../../scripts/models/reference/vocab';
 
 interface Body {
-  active: number; r: number; g: number; b: number; radius: number; mass: number; restitution: number; texture: number;
-  x: number; y: number; vx: number; vy: number;
+  active: number;
+  r: number;
+  g: number;
+  b: number;
+  radius: number;
+  mass: number;
+  restitution: number;
+  texture: number;
+  x: number;
+  y: number;
+  vx: number;
+  vy: number;
 }
 interface Scene {
   bodies: Body[];
@@ -26,7 +36,9 @@ beforeAll(async () => {
   // onnxruntime-node's binding builds its output arrays in the process's realm, and onnxruntime-common checks them
   // with instanceof against the typed arrays of whatever realm loaded it; jest's sandbox is another realm. So the
   // sandbox takes the process's typed arrays before onnxruntime-node is loaded (hence the late import).
-  const realm = runInThisContext('({ Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array, BigUint64Array })');
+  const realm = runInThisContext(
+    '({ Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Uint8Array, Uint16Array, Uint32Array, BigInt64Array, BigUint64Array })',
+  );
   Object.assign(globalThis, realm);
   ort = await import('onnxruntime-node');
   session = await ort.InferenceSession.create(buildTextModel());
@@ -49,7 +61,12 @@ async function scene(prompt: string, seed = 42, aspect = 16 / 9): Promise<Scene>
     bodies,
     active: bodies.filter((body) => body.active === 1),
     world: {
-      gravity: w[0]!, wallRestitution: w[1]!, strobeHz: w[2]!, strobeAmount: w[3]!, background: w.slice(4, 7), speed: w[7]!,
+      gravity: w[0]!,
+      wallRestitution: w[1]!,
+      strobeHz: w[2]!,
+      strobeAmount: w[3]!,
+      background: w.slice(4, 7),
+      speed: w[7]!,
     },
     ambient: { level: a[0]!, baseHz: a[1]!, brightness: a[2]!, rain: a[3]! },
     flat: [...b, ...s, ...w, ...a],
@@ -162,13 +179,10 @@ describe('text.onnx', () => {
       expect(s.world.strobeAmount).toBeLessThanOrEqual(1);
     });
 
-    it.each(['three red balls', 'balls humming at 5 hz', 'bright sunny day'])(
-      'given "%s" with no strobe word, then nothing flashes',
-      async (prompt) => {
-        const s = await scene(prompt);
-        expect([s.world.strobeHz, s.world.strobeAmount]).toEqual([0, 0]);
-      },
-    );
+    it.each(['three red balls', 'balls humming at 5 hz', 'bright sunny day'])('given "%s" with no strobe word, then nothing flashes', async (prompt) => {
+      const s = await scene(prompt);
+      expect([s.world.strobeHz, s.world.strobeAmount]).toEqual([0, 0]);
+    });
   });
 
   it('darkens the background at night and lightens it on a sunny day', async () => {
@@ -213,8 +227,14 @@ describe('text.onnx', () => {
 
   it('keeps every scene physical: restitution < 1, bodies inside the world and apart, inactive bodies zero', async () => {
     const prompts = [
-      'three red balls', 'eight giant heavy balls', 'rain of tiny drops', 'bouncy bouncy springy elastic balls',
-      'slow floating bubbles in space', 'fast chaotic planets', 'a single enormous boulder', 'zebra',
+      'three red balls',
+      'eight giant heavy balls',
+      'rain of tiny drops',
+      'bouncy bouncy springy elastic balls',
+      'slow floating bubbles in space',
+      'fast chaotic planets',
+      'a single enormous boulder',
+      'zebra',
     ];
     for (const aspect of [16 / 9, 9 / 16, 1, 0.3]) {
       for (const prompt of prompts) {
@@ -229,9 +249,16 @@ describe('text.onnx', () => {
               continue;
             }
             const fits =
-              b.restitution > 0 && b.restitution < 1 && b.radius >= 0.02 - 1e-6 && b.radius <= 0.12 + 1e-6 &&
-              2 * b.radius < Math.min(1, aspect) && b.x >= b.radius && b.x <= 1 - b.radius &&
-              b.y >= b.radius && b.y <= aspect - b.radius && b.mass > 0 &&
+              b.restitution > 0 &&
+              b.restitution < 1 &&
+              b.radius >= 0.02 - 1e-6 &&
+              b.radius <= 0.12 + 1e-6 &&
+              2 * b.radius < Math.min(1, aspect) &&
+              b.x >= b.radius &&
+              b.x <= 1 - b.radius &&
+              b.y >= b.radius &&
+              b.y <= aspect - b.radius &&
+              b.mass > 0 &&
               [b.r, b.g, b.b].every((c) => c >= 0 && c <= 1);
             expect({ where, body: b, fits }).toEqual({ where, body: b, fits: true });
           }

@@ -37,9 +37,7 @@ describe('tokenize', () => {
   });
 
   it('normalizes with NFKC, lower-cases and splits on anything but letters and digits', () => {
-    expect(tokenize('ＴＨＲＥＥ  Red-BALLS!!\n(at 5Hz)', VOCAB_WORDS)).toEqual(
-      tokenize('three red balls at 5hz', VOCAB_WORDS),
-    );
+    expect(tokenize('ＴＨＲＥＥ  Red-BALLS!!\n(at 5Hz)', VOCAB_WORDS)).toEqual(tokenize('three red balls at 5hz', VOCAB_WORDS));
     expect(tokenize('café', VOCAB_WORDS)).toEqual(tokenize('cafe\u0301', VOCAB_WORDS));
     expect(tokenize('... ---', VOCAB_WORDS).every((v) => v === 0n)).toBe(true);
   });

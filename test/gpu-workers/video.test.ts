@@ -50,7 +50,11 @@ function concat(chunks: Chunk[]): { frames: Buffer; events: Float32Array } {
 }
 
 /** Renders consecutive chunks of the given lengths, each starting from the previous one's state_out. */
-async function renderInChunks(scene: Scene, lengths: number[], options: Omit<RenderOptions, 'frames' | 'startFrame'>): Promise<{ chunks: Chunk[]; state: Float32Array }> {
+async function renderInChunks(
+  scene: Scene,
+  lengths: number[],
+  options: Omit<RenderOptions, 'frames' | 'startFrame'>,
+): Promise<{ chunks: Chunk[]; state: Float32Array }> {
   const chunks: Chunk[] = [];
   let state = scene.state;
   let start = 0;
@@ -141,7 +145,8 @@ describe('physics on many random scenes', () => {
         for (const hit of found) {
           const where = `seed ${seed} frame ${f} body ${hit.body}`;
           if (!isActive(scene, hit.body)) problems.push(`${where}: inactive body`);
-          if (!(hit.speed > 0) || !Number.isInteger(hit.sample) || hit.sample < 0 || hit.sample >= SAMPLES_PER_FRAME) problems.push(`${where}: ${JSON.stringify(hit)}`);
+          if (!(hit.speed > 0) || !Number.isInteger(hit.sample) || hit.sample < 0 || hit.sample >= SAMPLES_PER_FRAME)
+            problems.push(`${where}: ${JSON.stringify(hit)}`);
           if (![1, 2, 3].includes(hit.kind) || hit.x < 0 || hit.x > 1) problems.push(`${where}: ${JSON.stringify(hit)}`);
           // A body-to-body impact may leave one of the two unchanged (one resting on the floor), never both.
           const partners = hit.kind === 3 ? found.filter((o) => o.kind === 3 && o.substep === hit.substep).map((o) => o.body) : [hit.body];
@@ -169,10 +174,13 @@ describe('physics where bodies pile up', () => {
 
   it('a ball landing on a resting ball comes to rest on top of it without sinking in', async () => {
     const [lower, upper] = [0.08, 0.05];
-    const scene = sceneOf([
-      { x: 0.5, y: lower, radius: lower },
-      { x: 0.5, y: 2 * lower + upper + 0.05, radius: upper },
-    ], { gravity: 3 });
+    const scene = sceneOf(
+      [
+        { x: 0.5, y: lower, radius: lower },
+        { x: 0.5, y: 2 * lower + upper + 0.05, radius: upper },
+      ],
+      { gravity: 3 },
+    );
     const { states } = await statesFrameByFrame(session, scene, 240, { width: 32, height: 32 });
     const gap = (s: Float32Array): number => Math.hypot(s[4]! - s[0]!, s[5]! - s[1]!) - (lower + upper);
     const settled = states.slice(120);

@@ -14,7 +14,10 @@ import { isAlive } from '../../infra/processes';
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 function uidOf(pid: number): number {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'))!;
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Uid:'))!;
   return Number(line.split(/\s+/)[1]);
 }
 
@@ -72,9 +75,13 @@ describe('embedded PostgreSQL in a folder its server user cannot enter (as root)
     servers.push(one);
     const copyLines = first.messages.filter((m) => m.includes('private copy of the binaries'));
     expect(copyLines).toHaveLength(1);
-    expect(copyLines[0]).toMatch(new RegExp(`cannot reach ${nativeDir}: using a private copy of the binaries in ${options.binaryCacheDir}/reelforge-postgres-[0-9a-f]{16} \\(made now\\)`));
+    expect(copyLines[0]).toMatch(
+      new RegExp(`cannot reach ${nativeDir}: using a private copy of the binaries in ${options.binaryCacheDir}/reelforge-postgres-[0-9a-f]{16} \\(made now\\)`),
+    );
     const clusterLines = first.messages.filter((m) => m.includes('its cluster lives in'));
-    expect(clusterLines).toEqual([`PostgreSQL runs as the user postgres, who cannot enter ${dataDir}: its cluster lives in ${one.dataDir} (${dataDir}/postgres links there)`]);
+    expect(clusterLines).toEqual([
+      `PostgreSQL runs as the user postgres, who cannot enter ${dataDir}: its cluster lives in ${one.dataDir} (${dataDir}/postgres links there)`,
+    ]);
     expect(path.dirname(one.dataDir)).toBe(options.clusterHome);
     expect(fs.readlinkSync(path.join(dataDir, 'postgres'))).toBe(one.dataDir);
     // The server runs as the postgres user, from the copy.

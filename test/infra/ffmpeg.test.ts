@@ -21,7 +21,9 @@ describe('ffmpeg', () => {
   /** A stand-in ffmpeg that answers -version with `version` and fails everything else with `message`. */
   const fake = (name: string, version: string, message: string) => {
     const script = path.join(tmp, name);
-    fs.writeFileSync(script, `#!/bin/sh\nfor a in "$@"; do [ "$a" = -version ] && { echo "${version}"; exit 0; }; done\necho "${message}" >&2\nexit 1\n`, { mode: 0o755 });
+    fs.writeFileSync(script, `#!/bin/sh\nfor a in "$@"; do [ "$a" = -version ] && { echo "${version}"; exit 0; }; done\necho "${message}" >&2\nexit 1\n`, {
+      mode: 0o755,
+    });
     return script;
   };
 
@@ -89,8 +91,12 @@ describe('ffmpeg', () => {
 
   it('names the problem when the frames do not make whole frames of the size', async () => {
     const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
-    await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(100), width: 64, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a whole number of 64x48 RGB frames');
-    await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(63 * 48 * 3), width: 63, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow('not a positive even size');
+    await expect(ffmpeg.encodeRgbSegment({ frames: new Uint8Array(100), width: 64, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') })).rejects.toThrow(
+      'not a whole number of 64x48 RGB frames',
+    );
+    await expect(
+      ffmpeg.encodeRgbSegment({ frames: new Uint8Array(63 * 48 * 3), width: 63, height: 48, fps: 24, outFile: path.join(tmp, 'x.ts') }),
+    ).rejects.toThrow('not a positive even size');
   });
 
   describe('when ffmpeg exits well after closing its output, as on a busy machine', () => {

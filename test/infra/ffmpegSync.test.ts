@@ -52,14 +52,32 @@ describe.each(available().map((f) => [f.binary.version, f] as const))('the mux w
     const segments: string[] = [];
     for (let s = 0; s < 2; s++) {
       const outFile = path.join(dir, `chunk-${s}.ts`);
-      await ffmpeg.encodeRgbSegment({ frames: new Uint8Array(FPS * 64 * 64 * 3).fill(60 + 80 * s), width: 64, height: 64, fps: FPS, startFrame: s * FPS, outFile });
+      await ffmpeg.encodeRgbSegment({
+        frames: new Uint8Array(FPS * 64 * 64 * 3).fill(60 + 80 * s),
+        width: 64,
+        height: 64,
+        fps: FPS,
+        startFrame: s * FPS,
+        outFile,
+      });
       segments.push(outFile);
     }
     const source = clicks();
     const audioFile = path.join(dir, 'audio.pcm');
     fs.writeFileSync(audioFile, Buffer.from(source.buffer));
     const content = path.join(dir, 'video.mp4');
-    await ffmpeg.mux({ segments, audioFile, sampleRateHz: RATE_HZ, channels: 2, fps: FPS, width: 64, height: 64, content, thumbnail: path.join(dir, 'thumb.jpg'), spritesheet: path.join(dir, 'sprites.jpg') });
+    await ffmpeg.mux({
+      segments,
+      audioFile,
+      sampleRateHz: RATE_HZ,
+      channels: 2,
+      fps: FPS,
+      width: 64,
+      height: 64,
+      content,
+      thumbnail: path.join(dir, 'thumb.jpg'),
+      spritesheet: path.join(dir, 'sprites.jpg'),
+    });
 
     const info = await ffmpeg.probe(content);
     expect(info.videoFrames).toBe(2 * FPS);

@@ -83,7 +83,10 @@ describe('users store', () => {
   it('refuses a bad role or name, naming the field, and stores nothing', async () => {
     const { store, schema } = await freshStore();
     const refused = async (input: { name: string; role: string }) => {
-      const err = await store.createUser(input as never).then(() => undefined, (e: unknown) => e);
+      const err = await store.createUser(input as never).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(InvalidUserError);
       return (err as InvalidUserError).errors.map((e) => e.field);
     };
@@ -172,7 +175,6 @@ describe('users store', () => {
 
 // ---- npm run user:create ------------------------------------------------------------------------------------------
 
-
 /** `npm run user:create -- <args>`, as it runs after the bootstrap. */
 const userCreate = (args: string[], env: Record<string, string | undefined>) => runScript('scripts/user-create.ts', args, env);
 
@@ -217,7 +219,9 @@ describe('npm run user:create', () => {
 
   it('without DATABASE_URL, uses the database that the running `npm start` recorded in $DATA_DIR/runtime.json', async () => {
     const dataDir = tmpDir('usercreate-runtime');
-    fs.writeFileSync(path.join(dataDir, 'runtime.json'), JSON.stringify({ supervisorPid: 1, dataDir, databaseUrl, postgres: { url: databaseUrl } }), { mode: 0o600 });
+    fs.writeFileSync(path.join(dataDir, 'runtime.json'), JSON.stringify({ supervisorPid: 1, dataDir, databaseUrl, postgres: { url: databaseUrl } }), {
+      mode: 0o600,
+    });
     const run = await userCreate(['--role=moderator', '--name=mo'], { DATABASE_URL: undefined, DATA_DIR: dataDir });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);

@@ -125,7 +125,14 @@ describe('feed read model', () => {
       step++;
       await Promise.all(batch.map((v) => append(v.id, story(v.id, v.owner, v.at, v.at + 10))));
       // Likes that would lift low-ranked videos to the top if the walk ranked on live counts.
-      for (const v of stillUp.slice(-3 - step, -step)) await append(v.id, users.filter((u) => !likes.has(`${v.id} ${u}`)).slice(0, 1).map((u) => like(`${u}_late${step}`, BASE + 300_000)));
+      for (const v of stillUp.slice(-3 - step, -step))
+        await append(
+          v.id,
+          users
+            .filter((u) => !likes.has(`${v.id} ${u}`))
+            .slice(0, 1)
+            .map((u) => like(`${u}_late${step}`, BASE + 300_000)),
+        );
       if (!takenDuring.some((t) => t.id === target.id)) {
         await append(target.id, [takedown(BASE + 300_000 + step)]);
         takenDuring.push({ id: target.id, afterPage: page });
@@ -203,7 +210,13 @@ describe('feed read model', () => {
       [10, 2, 2],
       [5, 1, 0],
     ];
-    const videos = shapes.map(([hours, likeCount, remixCount], i) => ({ id: newVideoId(), owner: `user_r${i}`, publishedAt: now - Math.round(hours * 3600), likeCount, remixCount }));
+    const videos = shapes.map(([hours, likeCount, remixCount], i) => ({
+      id: newVideoId(),
+      owner: `user_r${i}`,
+      publishedAt: now - Math.round(hours * 3600),
+      likeCount,
+      remixCount,
+    }));
     for (const v of videos) {
       const events = story(v.id, v.owner, v.publishedAt - 100, v.publishedAt);
       for (let k = 0; k < v.likeCount; k++) events.push(like(`user_l${k}`, v.publishedAt + 1));
@@ -232,7 +245,13 @@ describe('feed read model', () => {
     const owner = `user_deep_${suffix}`;
     // One append per level would take a while; the events are independent streams, appended 50 at a time.
     for (let i = 0; i < chain.length; i += 50) {
-      await Promise.all(chain.slice(i, i + 50).map((id, k) => append(id, [requested(id, owner, BASE + i + k, i + k === 0 ? {} : (i + k) % 2 ? { remix: chain[i + k - 1]! } : { extend: chain[i + k - 1]! })])));
+      await Promise.all(
+        chain
+          .slice(i, i + 50)
+          .map((id, k) =>
+            append(id, [requested(id, owner, BASE + i + k, i + k === 0 ? {} : (i + k) % 2 ? { remix: chain[i + k - 1]! } : { extend: chain[i + k - 1]! })]),
+          ),
+      );
     }
     const sibling = newVideoId();
     await append(sibling, [requested(sibling, owner, BASE + 5000, { remix: chain[500]! })]);
@@ -244,13 +263,21 @@ describe('feed read model', () => {
     const tookMs = Date.now() - started;
     expect(deepest.ancestors).toHaveLength(1000);
     expect(deepest.ancestors.map((a) => a.id)).toEqual(chain.slice(0, 1000).reverse());
-    expect(deepest.ancestors[0]).toEqual({ id: chain[999], owner_id: owner, prompt: `balls bouncing in a ${chain[999]!.slice(-4)} room`, created_at: BASE + 999 });
+    expect(deepest.ancestors[0]).toEqual({
+      id: chain[999],
+      owner_id: owner,
+      prompt: `balls bouncing in a ${chain[999]!.slice(-4)} room`,
+      created_at: BASE + 999,
+    });
     expect(deepest.children).toEqual([]);
     expect(tookMs).toBeLessThan(2000);
     const middle = await query.lineage(chain[500]!, { userId: owner, seesAll: false });
     expect(middle.ancestors).toHaveLength(500);
     expect(middle.children.map((c) => c.id)).toEqual([chain[501], sibling]);
-    expect((await pool.query(`SELECT parent_id, relation FROM "${schema}".lineage WHERE video_id = $1`, [chain[1000]])).rows[0]).toEqual({ parent_id: chain[999], relation: 'extension' });
+    expect((await pool.query(`SELECT parent_id, relation FROM "${schema}".lineage WHERE video_id = $1`, [chain[1000]])).rows[0]).toEqual({
+      parent_id: chain[999],
+      relation: 'extension',
+    });
     // Another user sees none of these private videos.
     expect(await query.lineage(chain[1000]!, { userId: 'user_stranger', seesAll: false })).toEqual({ ancestors: [], children: [] });
   });
@@ -284,19 +311,20 @@ describe('feed read model', () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     gates.push(() => release());
-    const gated = models.map((m): ReadModel =>
-      m.name !== 'feed'
-        ? m
-        : {
-            ...m,
-            async apply(client, event, s) {
-              if (++applies === 400) {
-                inFlight();
-                await released;
-              }
-              return m.apply(client, event, s);
+    const gated = models.map(
+      (m): ReadModel =>
+        m.name !== 'feed'
+          ? m
+          : {
+              ...m,
+              async apply(client, event, s) {
+                if (++applies === 400) {
+                  inFlight();
+                  await released;
+                }
+                return m.apply(client, event, s);
+              },
             },
-          },
     );
     const first = runner(schema, gated);
     await first.start();
@@ -355,9 +383,17 @@ describe('feed read model', () => {
       { type: 'CameoAccessRevoked', data: { user_id: 'user_a', by: 'user_o', at: BASE + 5 } },
       { type: 'CameoUseBlocked', data: { video_id: v3, user_id: 'user_a', code: 'consent_revoked', reason: 'revoked', at: BASE + 5 } },
     ];
-    const result = await store.appendToStream(`cameo-${cameoId}`, events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'test' } })));
+    const result = await store.appendToStream(
+      `cameo-${cameoId}`,
+      events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'test' } })),
+    );
     await r.waitFor(result.position, { timeoutMs: 30000 });
-    const rows = (await pool.query(`SELECT video_id, user_id, basis, grant_revision::int, use_status, blocked_code FROM "${schema}".cameo_appearances WHERE cameo_id = $1 ORDER BY reserved_at`, [cameoId])).rows;
+    const rows = (
+      await pool.query(
+        `SELECT video_id, user_id, basis, grant_revision::int, use_status, blocked_code FROM "${schema}".cameo_appearances WHERE cameo_id = $1 ORDER BY reserved_at`,
+        [cameoId],
+      )
+    ).rows;
     expect(rows).toEqual([
       { video_id: v1, user_id: 'user_a', basis: 'grant', grant_revision: 2, use_status: 'published', blocked_code: null },
       { video_id: v2, user_id: 'user_b', basis: 'everyone', grant_revision: 3, use_status: 'active', blocked_code: null },
@@ -378,7 +414,11 @@ describe('feed read model', () => {
     let written = 0;
     const burst = Promise.all(
       vids.map(async (v, i) => {
-        const events: VideoEvent[] = [...story(v.id, v.owner, v.at, v.at + 10), ...users.map((u, k) => like(u, v.at + 20 + k)), ...users.slice(0, 3).map((u) => unlike(u, v.at + 40))];
+        const events: VideoEvent[] = [
+          ...story(v.id, v.owner, v.at, v.at + 10),
+          ...users.map((u, k) => like(u, v.at + 20 + k)),
+          ...users.slice(0, 3).map((u) => unlike(u, v.at + 40)),
+        ];
         if (i % 5 === 1) events.push(takedown(v.at + 70));
         for (let k = 0; k < events.length; k += 4) {
           await append(v.id, events.slice(k, k + 4));
@@ -395,13 +435,17 @@ describe('feed read model', () => {
 
       const second = startRole('projections/main.ts', env);
       try {
-        await eventually(async () => {
-          for (const model of createReadModels()) {
-            const checkpoint = await readCheckpoint(pool, schema, model.name);
-            if (!checkpoint || comparePositions(positionFromString(checkpoint.position), head!) < 0) return undefined;
-          }
-          return true;
-        }, 'every read model caught up after the restart', 90_000);
+        await eventually(
+          async () => {
+            for (const model of createReadModels()) {
+              const checkpoint = await readCheckpoint(pool, schema, model.name);
+              if (!checkpoint || comparePositions(positionFromString(checkpoint.position), head!) < 0) return undefined;
+            }
+            return true;
+          },
+          'every read model caught up after the restart',
+          90_000,
+        );
       } finally {
         await second.kill('SIGTERM');
       }

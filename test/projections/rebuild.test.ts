@@ -18,7 +18,16 @@ import {
   type CameoState,
   type Permission,
 } from '../../domain/cameo';
-import { decide as decideVideo, evolve as evolveVideo, initialVideoState, isFinished, VideoCommandRefused, type VideoCommand, type VideoEvent, type VideoState } from '../../domain/video';
+import {
+  decide as decideVideo,
+  evolve as evolveVideo,
+  initialVideoState,
+  isFinished,
+  VideoCommandRefused,
+  type VideoCommand,
+  type VideoEvent,
+  type VideoState,
+} from '../../domain/video';
 import { comparePositions, positionFromString, positionToString, type EventStore, type Position } from '../../infra/eventstore/port';
 import { createLogger } from '../../infra/logger';
 import { createPgPool, type PgPool } from '../../infra/postgres/pool';
@@ -199,7 +208,9 @@ class Workload {
 
   async follow(user: string, followee: string, unfollow = false): Promise<void> {
     const type = unfollow ? 'UserUnfollowed' : 'UserFollowed';
-    const appended = await this.store.appendToStream(`user-${user}`, [{ id: randomUUID(), type, data: { followee_id: followee, at: this.now() }, metadata: { actor: user } }]);
+    const appended = await this.store.appendToStream(`user-${user}`, [
+      { id: randomUUID(), type, data: { followee_id: followee, at: this.now() }, metadata: { actor: user } },
+    ]);
     this.recorded(appended.position, 1);
     const set = this.follows.get(user) ?? new Set<string>();
     if (unfollow) set.delete(followee);
@@ -215,7 +226,19 @@ class Workload {
   async createCameo(owner: string, permission: Permission, opts: { rejected?: boolean; grants?: string[] } = {}): Promise<string> {
     const cameoId = this.id('cameo');
     const c = this.cameo(cameoId);
-    await c.run({ type: 'RegisterCameo', data: { cameo_id: cameoId, owner_id: owner, display_name: `cameo of ${owner}`, permission, challenge_id: `chal_${cameoId}`, phrase: 'blue bicycles bounce', recording_key: `rec/${cameoId}`, at: this.now() } });
+    await c.run({
+      type: 'RegisterCameo',
+      data: {
+        cameo_id: cameoId,
+        owner_id: owner,
+        display_name: `cameo of ${owner}`,
+        permission,
+        challenge_id: `chal_${cameoId}`,
+        phrase: 'blue bicycles bounce',
+        recording_key: `rec/${cameoId}`,
+        at: this.now(),
+      },
+    });
     await c.run({
       type: 'RecordVerification',
       data: opts.rejected
@@ -228,7 +251,9 @@ class Workload {
 
   /** Videos another can build on: completed, not deleted or taken down; published ones for a remix by anyone. */
   completed(filter: (s: VideoState) => boolean): string[] {
-    return [...this.videos.entries()].filter(([, v]) => v.state.status === 'completed' && !v.state.deleted && v.state.visibility !== 'taken_down' && filter(v.state)).map(([id]) => id);
+    return [...this.videos.entries()]
+      .filter(([, v]) => v.state.status === 'completed' && !v.state.deleted && v.state.visibility !== 'taken_down' && filter(v.state))
+      .map(([id]) => id);
   }
 
   /** One generation, as generationWorkflow gives its commands (and publishWorkflow, recordRemixWorkflow after it). */
@@ -266,10 +291,19 @@ class Workload {
     const block = kind === 'blocked_prompt';
     const verdict: VideoCommand = {
       type: 'RecordPromptVerdict',
-      data: { case_id: this.id('case'), verdict: block ? 'block' : 'allow', categories: block ? ['violence'] : [], reasons: block ? ['graphic violence'] : [], at: this.now() },
+      data: {
+        case_id: this.id('case'),
+        verdict: block ? 'block' : 'allow',
+        categories: block ? ['violence'] : [],
+        reasons: block ? ['graphic violence'] : [],
+        at: this.now(),
+      },
     };
     const fromFrame = kind === 'extension' && parent ? parent.request!.seconds * FPS : 0;
-    const plan: VideoCommand = { type: 'PlanChunks', data: { fps: FPS, frames_per_chunk: FPS, ...(fromFrame > 0 ? { from_frame: fromFrame } : {}), at: this.now() } };
+    const plan: VideoCommand = {
+      type: 'PlanChunks',
+      data: { fps: FPS, frames_per_chunk: FPS, ...(fromFrame > 0 ? { from_frame: fromFrame } : {}), at: this.now() },
+    };
     if (!cameo) {
       await v.run(verdict, plan);
     } else {
@@ -279,7 +313,8 @@ class Workload {
       try {
         await c.run({ type: 'ReserveUse', data: { video_id: videoId, user_id: owner, mutual: this.mutual(owner, c.state.ownerId!), at: this.now() } });
       } catch (err) {
-        if (refused(err)) await v.run({ type: 'StopVideo', data: { code: 'consent_missing', message: `cameo ${cameo.id}: ${(err as Error).message}`, at: this.now() } });
+        if (refused(err))
+          await v.run({ type: 'StopVideo', data: { code: 'consent_missing', message: `cameo ${cameo.id}: ${(err as Error).message}`, at: this.now() } });
         return;
       }
       const use = c.state.uses[videoId]!;
@@ -289,7 +324,19 @@ class Workload {
     const source = kind === 'extension' && parent ? 'extension' : kind === 'remix' && parent ? 'remix' : 'prompt';
     await v.run({
       type: 'RecordScene',
-      data: { prompt_used: v.state.request!.prompt, seed: v.state.request!.seed, pack: 'reference@1', width: 256, height: 256, bodies: [1, 2, 3], world: [0.5, 9.8], ambient: [0.1], initial_state: [0, 0, 1, 1], source, at: this.now() },
+      data: {
+        prompt_used: v.state.request!.prompt,
+        seed: v.state.request!.seed,
+        pack: 'reference@1',
+        width: 256,
+        height: 256,
+        bodies: [1, 2, 3],
+        world: [0.5, 9.8],
+        ambient: [0.1],
+        initial_state: [0, 0, 1, 1],
+        source,
+        at: this.now(),
+      },
     });
     const chunks = v.state.chunks.plan;
     for (const chunk of chunks) {
@@ -313,12 +360,21 @@ class Workload {
           return;
         }
       }
-      await v.run({ type: 'RecordVideoChunk', data: { index: chunk.index, blob_key: `v/${videoId}/${chunk.index}`, frames: chunk.num_frames, collisions: [], at: this.now() } });
-      await v.run({ type: 'RecordAudioChunk', data: { index: chunk.index, blob_key: `a/${videoId}/${chunk.index}`, samples: chunk.num_frames * 2000, at: this.now() } });
+      await v.run({
+        type: 'RecordVideoChunk',
+        data: { index: chunk.index, blob_key: `v/${videoId}/${chunk.index}`, frames: chunk.num_frames, collisions: [], at: this.now() },
+      });
+      await v.run({
+        type: 'RecordAudioChunk',
+        data: { index: chunk.index, blob_key: `a/${videoId}/${chunk.index}`, samples: chunk.num_frames * 2000, at: this.now() },
+      });
     }
     if (cameo) {
       try {
-        await this.cameo(cameo.id).run({ type: 'CheckUse', data: { video_id: videoId, mutual: this.mutual(owner, this.cameo(cameo.id).state.ownerId!), at: this.now() } });
+        await this.cameo(cameo.id).run({
+          type: 'CheckUse',
+          data: { video_id: videoId, mutual: this.mutual(owner, this.cameo(cameo.id).state.ownerId!), at: this.now() },
+        });
       } catch (err) {
         if (refused(err)) await v.run({ type: 'StopVideo', data: { code: 'consent_revoked', message: (err as Error).message, at: this.now() } });
         return;
@@ -326,16 +382,34 @@ class Workload {
     }
     const outputBlocked = kind === 'blocked_output';
     await v.run(
-      { type: 'RecordMux', data: { content_key: `c/${videoId}.mp4`, thumbnail_key: `t/${videoId}.jpg`, spritesheet_key: `s/${videoId}.jpg`, duration_s: seconds, bytes: 20_000 * seconds, at: this.now() } },
+      {
+        type: 'RecordMux',
+        data: {
+          content_key: `c/${videoId}.mp4`,
+          thumbnail_key: `t/${videoId}.jpg`,
+          spritesheet_key: `s/${videoId}.jpg`,
+          duration_s: seconds,
+          bytes: 20_000 * seconds,
+          at: this.now(),
+        },
+      },
       {
         type: 'RecordOutputVerdict',
-        data: { case_id: this.id('case'), verdict: outputBlocked ? 'block' : 'allow', categories: outputBlocked ? ['photosensitivity'] : [], reasons: outputBlocked ? ['flashes'] : [], at: this.now() },
+        data: {
+          case_id: this.id('case'),
+          verdict: outputBlocked ? 'block' : 'allow',
+          categories: outputBlocked ? ['photosensitivity'] : [],
+          reasons: outputBlocked ? ['flashes'] : [],
+          at: this.now(),
+        },
       },
       { type: 'CompleteVideo', data: { at: this.now() } },
     );
     if (v.state.status !== 'completed') return;
     if (kind === 'remix' && parent) {
-      await this.video(parent.request!.video_id).run({ type: 'RecordRemix', data: { child_video_id: videoId, by: owner, at: this.now() } }).catch(refused);
+      await this.video(parent.request!.video_id)
+        .run({ type: 'RecordRemix', data: { child_video_id: videoId, by: owner, at: this.now() } })
+        .catch(refused);
     }
     if (v.state.request!.publish) await this.publish(videoId);
   }
@@ -364,13 +438,18 @@ class Workload {
     const r = this.rand();
     const user = this.pick(this.users);
     if (r < 0.5) await target.run({ type: 'LikeVideo', data: { user_id: user, at: this.now() } }).catch(refused);
-    else if (r < 0.65) await target.run({ type: 'UnlikeVideo', data: { user_id: this.pick(target.state.likers.length ? target.state.likers : [user]), at: this.now() } }).catch(refused);
+    else if (r < 0.65)
+      await target
+        .run({ type: 'UnlikeVideo', data: { user_id: this.pick(target.state.likers.length ? target.state.likers : [user]), at: this.now() } })
+        .catch(refused);
     else if (r < 0.85) await target.run({ type: 'RecordViews', data: { count: 1 + Math.floor(this.rand() * 20), at: this.now() } }).catch(refused);
     else if (r < 0.93) await target.run({ type: 'DeleteVideo', data: { by: target.state.request!.owner_id, at: this.now() } }).catch(refused);
     else {
       const use = target.state.cameoReservations[0];
       const by = use ? this.cameo(use.cameo_id).state.ownerId! : this.pick(this.users);
-      await target.run({ type: 'TakeDownVideo', data: { by, reason: use ? `the owner of cameo ${use.cameo_id} asked` : 'reported', at: this.now() } }).catch(refused);
+      await target
+        .run({ type: 'TakeDownVideo', data: { by, reason: use ? `the owner of cameo ${use.cameo_id} asked` : 'reported', at: this.now() } })
+        .catch(refused);
     }
   }
 
@@ -439,7 +518,9 @@ class Workload {
     const c = this.cameo(doomed);
     await c.run({ type: 'DeleteCameo', data: { by: u5, take_down: true, at: this.now() } });
     for (const videoId of Object.keys(c.state.uses)) {
-      await this.video(videoId).run({ type: 'TakeDownVideo', data: { by: u5, reason: `cameo ${doomed} was deleted by its owner`, at: this.now() } }).catch(refused);
+      await this.video(videoId)
+        .run({ type: 'TakeDownVideo', data: { by: u5, reason: `cameo ${doomed} was deleted by its owner`, at: this.now() } })
+        .catch(refused);
     }
   }
 }
@@ -484,7 +565,10 @@ async function modelRows(schema: string, model: ReadModel): Promise<Record<strin
 
 /** The indexes and constraints of a read model's tables, as definitions with the schema name taken out. */
 async function tableObjects(schema: string, model: ReadModel): Promise<string[]> {
-  const indexes = await pool.query<{ def: string }>(`SELECT indexname || ': ' || indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename = ANY($2)`, [schema, model.tables]);
+  const indexes = await pool.query<{ def: string }>(
+    `SELECT indexname || ': ' || indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename = ANY($2)`,
+    [schema, model.tables],
+  );
   const constraints = await pool.query<{ def: string }>(
     `SELECT c.conrelid::regclass::text || ' ' || c.conname || ': ' || pg_get_constraintdef(c.oid) AS def
      FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = $1 AND c.conrelid::regclass::text LIKE ANY($2)`,
@@ -493,9 +577,9 @@ async function tableObjects(schema: string, model: ReadModel): Promise<string[]>
   return [...indexes.rows, ...constraints.rows].map((r) => r.def.split(`"${schema}".`).join('').split(`${schema}.`).join('')).sort();
 }
 
-
 /** `npm run projections:rebuild -- <args>`, as it runs after the bootstrap. */
-const rebuildCli = (args: string[], env: Record<string, string | undefined>) => runScript('scripts/projections-rebuild.ts', args, { LOG_LEVEL: 'warn', ...env });
+const rebuildCli = (args: string[], env: Record<string, string | undefined>) =>
+  runScript('scripts/projections-rebuild.ts', args, { LOG_LEVEL: 'warn', ...env });
 
 describe('projections:rebuild', () => {
   it('Rebuilt read models equal the live ones after 200 mixed videos (completed, cancelled, blocked, remixed, published and taken down, with cameos granted and revoked)', async () => {
@@ -545,10 +629,36 @@ describe('projections:rebuild', () => {
     for (const e of await es.store.readAll()) videoEvents.set(e.type, (videoEvents.get(e.type) ?? 0) + 1);
     // Every path of the mix is in the events.
     expect(workload.videos.size).toBeGreaterThanOrEqual(200);
-    for (const type of ['VideoCompleted', 'VideoCancelled', 'VideoBlocked', 'VideoFailed', 'VideoPublished', 'VideoTakenDown', 'VideoDeleted', 'VideoRemixed', 'VideoLiked', 'VideoUnliked', 'VideoViewed', 'CameoUseReserved']) {
+    for (const type of [
+      'VideoCompleted',
+      'VideoCancelled',
+      'VideoBlocked',
+      'VideoFailed',
+      'VideoPublished',
+      'VideoTakenDown',
+      'VideoDeleted',
+      'VideoRemixed',
+      'VideoLiked',
+      'VideoUnliked',
+      'VideoViewed',
+      'CameoUseReserved',
+    ]) {
       expect({ type, present: (videoEvents.get(type) ?? 0) > 0 }).toEqual({ type, present: true });
     }
-    for (const type of ['CameoRegistered', 'CameoVerified', 'CameoRejected', 'CameoAccessGranted', 'CameoAccessRevoked', 'CameoUsed', 'CameoUseBlocked', 'CameoUsePublished', 'CameoPermissionChanged', 'CameoDeleted', 'UserFollowed', 'UserUnfollowed']) {
+    for (const type of [
+      'CameoRegistered',
+      'CameoVerified',
+      'CameoRejected',
+      'CameoAccessGranted',
+      'CameoAccessRevoked',
+      'CameoUsed',
+      'CameoUseBlocked',
+      'CameoUsePublished',
+      'CameoPermissionChanged',
+      'CameoDeleted',
+      'UserFollowed',
+      'UserUnfollowed',
+    ]) {
       expect({ type, present: (videoEvents.get(type) ?? 0) > 0 }).toEqual({ type, present: true });
     }
     const extensions = [...workload.videos.values()].filter((v) => v.state.request?.extended_from_video_id && v.state.status === 'completed');
@@ -569,7 +679,10 @@ describe('projections:rebuild', () => {
       async beforeSwap({ readModel, scratchSchema }) {
         expect(scratchSchema).toBe(scratchSchemaFor(live, readModel.name));
         await runner!.waitFor(workload.head!, { readModel: readModel.name, timeoutMs: 30_000 });
-        expect({ readModel: readModel.name, rows: await modelRows(scratchSchema, readModel) }).toEqual({ readModel: readModel.name, rows: await modelRows(live, readModel) });
+        expect({ readModel: readModel.name, rows: await modelRows(scratchSchema, readModel) }).toEqual({
+          readModel: readModel.name,
+          rows: await modelRows(live, readModel),
+        });
         // The rebuilt tables have the live ones' indexes and constraints, under the same names.
         const objects = await tableObjects(live, readModel);
         expect(objects.length).toBeGreaterThan(readModel.tables.length - 1);
@@ -587,7 +700,11 @@ describe('projections:rebuild', () => {
     });
     expect(compared).toEqual(['videos', 'feed', 'lineage', 'likes', 'cameo_appearances']);
     for (const r of results) {
-      expect({ readModel: r.readModel, events: r.events, parked: r.parked, checkpoint: r.checkpoint }).toEqual({ readModel: r.readModel, parked: 0, ...swappedAt.get(r.readModel) });
+      expect({ readModel: r.readModel, events: r.events, parked: r.parked, checkpoint: r.checkpoint }).toEqual({
+        readModel: r.readModel,
+        parked: 0,
+        ...swappedAt.get(r.readModel),
+      });
       // Where it was swapped in, or past it: the live runner folded the like appended during the feed's swap.
       const stored = await readCheckpoint(pool, live, r.readModel);
       expect(comparePositions(positionFromString(stored!.position), positionFromString(r.checkpoint))).toBeGreaterThanOrEqual(0);
@@ -630,7 +747,14 @@ describe('projections:rebuild', () => {
         await new Promise((resolve) => setTimeout(resolve, 40));
       }
     })();
-    const underLoad = await rebuildAndSwap({ eventStore: es.store, pool, readModels: createReadModels(), schema: live, logger: silent, batchSize: 200 }).finally(() => (loading = false));
+    const underLoad = await rebuildAndSwap({
+      eventStore: es.store,
+      pool,
+      readModels: createReadModels(),
+      schema: live,
+      logger: silent,
+      batchSize: 200,
+    }).finally(() => (loading = false));
     await load;
     expect(underLoad.map((r) => r.parked)).toEqual([0, 0, 0, 0, 0]);
     await workload.generate('published', workload.users[0]!);

@@ -124,7 +124,10 @@ describe('projection runner', () => {
     await first.start();
 
     // 2,000 events across 50 videos, appended concurrently in slices of 10 as workflows would.
-    const stories = Array.from({ length: 50 }, (_, i) => ({ id: `video_burst${String(i).padStart(2, '0')}_${suffix}`, events: videoStory(`video_burst${String(i).padStart(2, '0')}_${suffix}`, `user_${i % 5}`, 10000 + i) }));
+    const stories = Array.from({ length: 50 }, (_, i) => ({
+      id: `video_burst${String(i).padStart(2, '0')}_${suffix}`,
+      events: videoStory(`video_burst${String(i).padStart(2, '0')}_${suffix}`, `user_${i % 5}`, 10000 + i),
+    }));
     let head: Position | undefined;
     const burst = Promise.all(
       stories.map(async ({ id, events }) => {
@@ -203,7 +206,13 @@ describe('projection runner', () => {
     const poison = (await store.readStream(`video-${sick}`))[3]!;
     const parked = await listParked(pool, schema, 'videos');
     expect(parked).toEqual([
-      expect.objectContaining({ position: positionToString(poison.position), eventId: poison.id, stream: `video-${sick}`, type: 'VideoChunkRendered', revision: 3n }),
+      expect.objectContaining({
+        position: positionToString(poison.position),
+        eventId: poison.id,
+        stream: `video-${sick}`,
+        type: 'VideoChunkRendered',
+        revision: 3n,
+      }),
     ]);
     expect(parked[0]!.error).toMatch(/\/index/);
     const logged = lines.find((l) => l.level === 50 && l.readModel === 'videos');

@@ -75,7 +75,10 @@ const chunk = (index: number, at: number): VideoEvent[] => [
   { type: 'VideoChunkRendered', data: { index, blob_key: `v/${index}`, frames: 24, collisions: [], at } },
   { type: 'AudioChunkRendered', data: { index, blob_key: `a/${index}`, samples: 48000, at } },
 ];
-const muxed = (at: number): VideoEvent => ({ type: 'Muxed', data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, at } });
+const muxed = (at: number): VideoEvent => ({
+  type: 'Muxed',
+  data: { content_key: 'c.mp4', thumbnail_key: 't.jpg', spritesheet_key: 's.jpg', duration_s: 2, bytes: 100, at },
+});
 const outputAllowed = (at: number): VideoEvent => ({ type: 'OutputModerated', data: { case_id: 'case_2', verdict: 'allow', categories: [], reasons: [], at } });
 
 async function rowOf(schema: string, id: string): Promise<VideoRow | undefined> {
@@ -195,7 +198,12 @@ describe('videos read model', () => {
       completed_at: 1101,
       visibility: 'private',
     });
-    expect(await query.getVideo(rendering)).toMatchObject({ status: 'in_progress', stage: 'rendering', chunks: { total: 2, video_done: 1, audio_done: 0 }, completed_at: null });
+    expect(await query.getVideo(rendering)).toMatchObject({
+      status: 'in_progress',
+      stage: 'rendering',
+      chunks: { total: 2, video_done: 1, audio_done: 0 },
+      completed_at: null,
+    });
     expect(await query.getVideo('video_unknown')).toBeUndefined();
   });
 
@@ -215,7 +223,9 @@ describe('videos read model', () => {
     // At-least-once delivery, as after restoring an older checkpoint: ChunksPlanned and every chunk arrive again.
     // Folded a second time they would reset the chunk counts (evolve keeps the chunk keys, so the re-sent chunks
     // would not count again); the revision guard must make each one a no-op.
-    await pool.query(`UPDATE "${schema}".projection_checkpoints SET position = $1 WHERE read_model = 'videos'`, [`${positions[1]!.commit}/${positions[1]!.prepare}`]);
+    await pool.query(`UPDATE "${schema}".projection_checkpoints SET position = $1 WHERE read_model = 'videos'`, [
+      `${positions[1]!.commit}/${positions[1]!.prepare}`,
+    ]);
     const second = startRunner(schema);
     await second.start();
     await second.waitFor(positions[positions.length - 1]!, { timeoutMs: 20000 });

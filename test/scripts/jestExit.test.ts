@@ -26,7 +26,10 @@ describe('jest with the project set-up', () => {
 
   it('exits non-zero when a test fails in one of two workers', async () => {
     // The passing file checks that its worker sees the Temporal server the set-up started; the other fails on purpose.
-    fs.writeFileSync(path.join(dir, 'passes.test.ts'), "it('sees the set-up\\'s Temporal server', () => expect(process.env.REELFORGE_TEST_TEMPORAL_ADDRESS).toMatch(/^[\\w.]+:\\d+$/));\n");
+    fs.writeFileSync(
+      path.join(dir, 'passes.test.ts'),
+      "it('sees the set-up\\'s Temporal server', () => expect(process.env.REELFORGE_TEST_TEMPORAL_ADDRESS).toMatch(/^[\\w.]+:\\d+$/));\n",
+    );
     fs.writeFileSync(path.join(dir, 'fails.test.ts'), "it('fails on purpose', () => expect(1).toBe(2));\n");
     const { code, output } = await runJest(dir);
     expect(output).toMatch(/Tests:\s+1 failed, 1 passed, 2 total/);

@@ -181,13 +181,26 @@ describe('npm start (scripts/start.ts)', () => {
     expect(docs.status).toBe(200);
 
     // Every role is up and stays up (none is crash-looping).
-    await eventually(() => (logOf(first).includes('orchestration worker polling') && logOf(first).includes('gpu worker polling') && logOf(first).includes('projector running') ? true : undefined), 'all four roles running', 60000, 250);
+    await eventually(
+      () =>
+        logOf(first).includes('orchestration worker polling') && logOf(first).includes('gpu worker polling') && logOf(first).includes('projector running')
+          ? true
+          : undefined,
+      'all four roles running',
+      60000,
+      250,
+    );
     expect(logOf(first)).not.toMatch(/restarting in/);
 
     // --- a role that dies is restarted, and the log says so ----------------------------------------------------
     const oldApi = runtime1.children.api!;
     process.kill(oldApi, 'SIGKILL');
-    await eventually(() => (/child api exited with signal SIGKILL; restarting in 500 ms/.test(logOf(first)) ? true : undefined), 'the restart to be logged', 10000, 100);
+    await eventually(
+      () => (/child api exited with signal SIGKILL; restarting in 500 ms/.test(logOf(first)) ? true : undefined),
+      'the restart to be logged',
+      10000,
+      100,
+    );
     await waitReady(port, first);
     const newApi = readRuntime(dataDir).children.api!;
     expect(newApi).not.toBe(oldApi);
@@ -256,7 +269,9 @@ describe('npm start (scripts/start.ts)', () => {
     expect(fs.existsSync(path.join(dataDir, 'runtime.json'))).toBe(false);
     expect(logOf(second)).toMatch(/"msg":"stopped"/);
 
-    process.stderr.write(`[start.test] first ready ${timings.firstReadyMs} ms, ready after SIGKILL + restart ${timings.restartReadyMs} ms, SIGTERM to exit ${timings.stopMs} ms\n`);
+    process.stderr.write(
+      `[start.test] first ready ${timings.firstReadyMs} ms, ready after SIGKILL + restart ${timings.restartReadyMs} ms, SIGTERM to exit ${timings.stopMs} ms\n`,
+    );
   });
 });
 
@@ -306,7 +321,10 @@ describe('npm start that cannot succeed', () => {
       what: 'TEMPORAL_ADDRESS is unreachable',
       setup: async () => {
         const port = await freePort();
-        return { env: { TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, cause: new RegExp(`TEMPORAL_ADDRESS 127\\.0\\.0\\.1:${port} \\(namespace default\\) is unreachable`) };
+        return {
+          env: { TEMPORAL_ADDRESS: `127.0.0.1:${port}` },
+          cause: new RegExp(`TEMPORAL_ADDRESS 127\\.0\\.0\\.1:${port} \\(namespace default\\) is unreachable`),
+        };
       },
     },
     {

@@ -44,12 +44,22 @@ type Wrap = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args
 /** A GPU worker in this process: the file's engine, the real GPU activities (each passed through `wrap`), `blobs`. */
 export async function createGpuWorker(connection: NativeConnection, taskQueue: string, blobs: BlobStore, wrap: Wrap = (fn) => fn): Promise<Worker> {
   const engine = await testEngine();
-  const gpuActivities = createGpuActivities({ engine, blobs, ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }), logger: createLogger({ level: 'silent', name: 'test-gpu' }), concurrency: TEST_GPU_CONCURRENCY });
+  const gpuActivities = createGpuActivities({
+    engine,
+    blobs,
+    ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
+    logger: createLogger({ level: 'silent', name: 'test-gpu' }),
+    concurrency: TEST_GPU_CONCURRENCY,
+  });
   return Worker.create({
     connection,
     taskQueue,
     ...gpuWorkerOptions(TEST_GPU_CONCURRENCY),
-    activities: { describeVideoScene: wrap(gpuActivities.describeVideoScene), renderVideoChunk: wrap(gpuActivities.renderVideoChunk), renderAudioChunk: wrap(gpuActivities.renderAudioChunk) },
+    activities: {
+      describeVideoScene: wrap(gpuActivities.describeVideoScene),
+      renderVideoChunk: wrap(gpuActivities.renderVideoChunk),
+      renderAudioChunk: wrap(gpuActivities.renderAudioChunk),
+    },
   });
 }
 
@@ -61,14 +71,16 @@ export async function startPipeline(env: TestWorkflowEnvironment, eventStore: Ev
   const orchestration = await createOrchestrationWorker(env.nativeConnection, taskQueue, activities);
   // Counts GPU activities running in this worker, so a test can see GPU work stop.
   let inFlight = 0;
-  const counted = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    inFlight++;
-    try {
-      return await fn(...args);
-    } finally {
-      inFlight--;
-    }
-  };
+  const counted =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      inFlight++;
+      try {
+        return await fn(...args);
+      } finally {
+        inFlight--;
+      }
+    };
   const gpu = await createGpuWorker(env.nativeConnection, gpuTaskQueue, blobs, counted);
   const running = Promise.all([orchestration.run(), gpu.run()]);
   return {
@@ -100,7 +112,12 @@ export function usePipeline(prefix: string) {
         workflowId: `video-${req.video_id}`,
         args: [{ request: req, actor: req.owner_id, gpuTaskQueue: ctx.pipeline.gpuTaskQueue }],
       }),
-  } as { env: TestWorkflowEnvironment; store: PgEventStore; pipeline: Awaited<ReturnType<typeof startPipeline>>; generate(req: VideoRequestedData): Promise<Progress> };
+  } as {
+    env: TestWorkflowEnvironment;
+    store: PgEventStore;
+    pipeline: Awaited<ReturnType<typeof startPipeline>>;
+    generate(req: VideoRequestedData): Promise<Progress>;
+  };
   let drop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     ctx.env = await sharedDevServer();

@@ -28,7 +28,14 @@ export interface ProjectionHarness {
   /** A schema name of this file's, dropped after it. */
   freshSchema(kind: string): string;
   /** A runner on this test's store and pool, stopped after the test. */
-  runner(options: { schema: string; readModels: ReadModel[]; logger?: Logger; lagIntervalMs?: number; leaseRetryMs?: number; registry?: ConstructorParameters<typeof ProjectionRunner>[0]['registry'] }): ProjectionRunner;
+  runner(options: {
+    schema: string;
+    readModels: ReadModel[];
+    logger?: Logger;
+    lagIntervalMs?: number;
+    leaseRetryMs?: number;
+    registry?: ConstructorParameters<typeof ProjectionRunner>[0]['registry'];
+  }): ProjectionRunner;
   /** Releases of read models a test holds mid-transaction: opened after the test, so its runners can stop. */
   gates: (() => void)[];
   /** Appends a video's events to this test's store; the position of the last. */

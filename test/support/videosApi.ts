@@ -75,7 +75,10 @@ export type CallOptions = { key?: string; json?: unknown; body?: RequestInit['bo
  * the end-to-end test's own), so it goes no further than that.
  */
 export function expectJustCreated(video: { status: string; progress: number }): void {
-  expect([{ status: 'queued', progress: 0 }, { status: 'in_progress', progress: 5 }]).toContainEqual({ status: video.status, progress: video.progress });
+  expect([
+    { status: 'queued', progress: 0 },
+    { status: 'in_progress', progress: 5 },
+  ]).toContainEqual({ status: video.status, progress: video.progress });
 }
 
 export async function problem(res: Response, status: number): Promise<ProblemBody> {
@@ -195,7 +198,14 @@ export function useVideosApi(): VideosApi {
         blobs: api.blobs,
         readModel: options.readModel ?? createVideoReadModel(api.pool, { schema: schemas.readModels }),
         idempotency,
-        config: { modelName: 'reference', taskQueue: queue, gpuTaskQueue, inputReferenceMaxBytes: INPUT_REFERENCE_MAX_BYTES, streamPollMs: 100, readModelWaitMs: options.readModelWaitMs },
+        config: {
+          modelName: 'reference',
+          taskQueue: queue,
+          gpuTaskQueue,
+          inputReferenceMaxBytes: INPUT_REFERENCE_MAX_BYTES,
+          streamPollMs: 100,
+          readModelWaitMs: options.readModelWaitMs,
+        },
       };
     },
 
@@ -256,7 +266,17 @@ export function useVideosApi(): VideosApi {
         { type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at } },
         { type: 'RecordVideoChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.ts`, frames: 24, collisions: [], at } },
         { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
-        { type: 'RecordMux', data: { content_key: keysOf.content, thumbnail_key: keysOf.thumbnail, spritesheet_key: keysOf.spritesheet, duration_s: 1, bytes: contentBytes.length, at } },
+        {
+          type: 'RecordMux',
+          data: {
+            content_key: keysOf.content,
+            thumbnail_key: keysOf.thumbnail,
+            spritesheet_key: keysOf.spritesheet,
+            duration_s: 1,
+            bytes: contentBytes.length,
+            at,
+          },
+        },
         { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
         { type: 'CompleteVideo', data: { at } },
       ];
@@ -286,20 +306,42 @@ export function useVideosApi(): VideosApi {
   beforeAll(async () => {
     api.env = await sharedDevServer();
     api.pool = createPgPool({ connectionString: testEnv.embeddedPgUrl, max: 12 });
-    api.eventStore = await PgEventStore.open({ connectionString: testEnv.embeddedPgUrl, schema: schemas.events, maxEventBytes: 1024 * 1024, pollIntervalMs: 50 });
+    api.eventStore = await PgEventStore.open({
+      connectionString: testEnv.embeddedPgUrl,
+      schema: schemas.events,
+      maxEventBytes: 1024 * 1024,
+      pollIntervalMs: 50,
+    });
     api.users = await openUserStore({ pool: api.pool, schema: schemas.app });
     idempotency = await PgIdempotencyStore.open({ pool: api.pool, schema: schemas.app });
-    projector = new ProjectionRunner({ eventStore: api.eventStore, pool: api.pool, schema: schemas.readModels, readModels: [createVideosReadModel()], logger: createLogger({ level: 'silent', name: 'test-projector' }), batchSize: 50 });
+    projector = new ProjectionRunner({
+      eventStore: api.eventStore,
+      pool: api.pool,
+      schema: schemas.readModels,
+      readModels: [createVideosReadModel()],
+      logger: createLogger({ level: 'silent', name: 'test-projector' }),
+      batchSize: 50,
+    });
     await projector.start();
 
     const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'api-videos-'));
     const real = realActivities(api.eventStore, dataDir);
     api.blobs = real.blobs;
-    worker = await Worker.create({ connection: api.env.nativeConnection, taskQueue: api.taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities: real.activities });
+    worker = await Worker.create({
+      connection: api.env.nativeConnection,
+      taskQueue: api.taskQueue,
+      workflowBundle: { codePath: testEnv.workflowBundlePath },
+      activities: real.activities,
+    });
     workerRun = worker.run();
 
     temporal = connectTemporalClient({ temporalAddress: testEnv.temporalAddress, temporalDevPort: 7233, temporalNamespace: 'default' });
-    for (const [name, role] of [['alice', 'user'], ['bob', 'user'], ['auditor', 'auditor'], ['admin', 'admin']] as const) {
+    for (const [name, role] of [
+      ['alice', 'user'],
+      ['bob', 'user'],
+      ['auditor', 'auditor'],
+      ['admin', 'admin'],
+    ] as const) {
       const created = await api.users.createUser({ name, role });
       api.keys[name] = created.apiKey;
       api.ids[name] = created.user.id;
@@ -314,7 +356,10 @@ export function useVideosApi(): VideosApi {
     // Whatever is still running here (the idle queue's sentinel, a stuck video) is ended, so nothing outlives the file.
     for (const queue of [api.taskQueue, api.idleTaskQueue]) {
       for await (const wf of api.env.client.workflow.list({ query: `TaskQueue = '${queue}' AND ExecutionStatus = 'Running'` })) {
-        await api.env.client.workflow.getHandle(wf.workflowId).terminate('test over').catch(() => undefined);
+        await api.env.client.workflow
+          .getHandle(wf.workflowId)
+          .terminate('test over')
+          .catch(() => undefined);
       }
     }
     worker?.shutdown();

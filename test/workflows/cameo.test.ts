@@ -30,7 +30,13 @@ describe('cameoWorkflow', () => {
     recording = fs.readFileSync(await talkingClip(4));
   });
 
-  const streamOf = async (cameoId: string) => (await stack.store.readStream(`cameo-${cameoId}`)).map((e) => ({ revision: Number(e.revision), type: e.type, data: e.data, metadata: e.metadata as Record<string, string> }));
+  const streamOf = async (cameoId: string) =>
+    (await stack.store.readStream(`cameo-${cameoId}`)).map((e) => ({
+      revision: Number(e.revision),
+      type: e.type,
+      data: e.data,
+      metadata: e.metadata as Record<string, string>,
+    }));
 
   /** Registers a cameo of OWNER and waits until its recording is judged. */
   async function registerCameo(permission: Permission = 'approved'): Promise<{ cameoId: string; handle: WorkflowHandle<typeof cameoWorkflow> }> {
@@ -40,7 +46,22 @@ describe('cameoWorkflow', () => {
     const handle = await stack.env.client.workflow.start(cameoWorkflow, {
       taskQueue: stack.pipeline.taskQueue,
       workflowId: `cameo-${cameoId}`,
-      args: [{ cameoId, actor: OWNER, registration: { cameo_id: cameoId, owner_id: OWNER, display_name: 'Olive', permission, challenge_id: null, phrase: 'blue river seven lamps', recording_key: recordingKey, at: 1_700_000_000 } }],
+      args: [
+        {
+          cameoId,
+          actor: OWNER,
+          registration: {
+            cameo_id: cameoId,
+            owner_id: OWNER,
+            display_name: 'Olive',
+            permission,
+            challenge_id: null,
+            phrase: 'blue river seven lamps',
+            recording_key: recordingKey,
+            at: 1_700_000_000,
+          },
+        },
+      ],
     });
     const status = await eventually(async () => {
       const state = await handle.query(cameoStateQuery);
@@ -54,7 +75,9 @@ describe('cameoWorkflow', () => {
     const live = await handle.query(cameoStateQuery);
     const stored = await streamOf(cameoId);
     expect(live).toEqual(foldCameo(stored.map((e) => ({ type: e.type, data: e.data }) as CameoEvent)));
-    const chain = verifyChain(stored.map((e) => ({ revision: e.revision, type: e.type, data: e.data, prev_hash: e.metadata.prev_hash, hash: e.metadata.hash })));
+    const chain = verifyChain(
+      stored.map((e) => ({ revision: e.revision, type: e.type, data: e.data, prev_hash: e.metadata.prev_hash, hash: e.metadata.hash })),
+    );
     expect(chain).toMatchObject({ valid: true, checked: stored.length });
     return live;
   }
@@ -114,7 +137,8 @@ describe('cameoWorkflow', () => {
         workflowId: `video-${req.video_id}`,
         args: [{ request: req, actor: req.owner_id, gpuTaskQueue: stack.pipeline.gpuTaskQueue }],
       });
-    const videoEvents = async (req: VideoRequestedData) => (await stack.store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+    const videoEvents = async (req: VideoRequestedData) =>
+      (await stack.store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
 
     it('stops a video whose owner has no consent before any GPU work: blocked, consent_missing', async () => {
       const { cameoId } = await registerCameo('approved');
@@ -138,7 +162,11 @@ describe('cameoWorkflow', () => {
       const events = await videoEvents(req);
       expect(events.find((e) => e.type === 'CameoUseReserved')!.data).toMatchObject({ cameo_id: cameoId, basis: 'grant', grant_revision: granted.revision });
 
-      await stack.env.client.workflow.execute(publishWorkflow, { taskQueue: stack.pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
+      await stack.env.client.workflow.execute(publishWorkflow, {
+        taskQueue: stack.pipeline.taskQueue,
+        workflowId: `publish-${req.video_id}`,
+        args: [{ videoId: req.video_id, actor: FRIEND }],
+      });
       const published = (await videoEvents(req)).find((e) => e.type === 'VideoPublished')!;
       expect(published.data).toMatchObject({ cameo_uses: [{ cameo_id: cameoId, grant_revision: granted.revision }] });
       const cameoTypes = (await streamOf(cameoId)).map((e) => e.type);
@@ -155,7 +183,8 @@ describe('cameoWorkflow', () => {
       const withCameo = request([cameoId]);
       const without = request([]);
       await Promise.all([(await startVideo(withCameo)).result(), (await startVideo(without)).result()]);
-      const contentOf = async (req: VideoRequestedData) => stack.pipeline.blobs.get(((await videoEvents(req)).find((e) => e.type === 'Muxed')!.data as { content_key: string }).content_key);
+      const contentOf = async (req: VideoRequestedData) =>
+        stack.pipeline.blobs.get(((await videoEvents(req)).find((e) => e.type === 'Muxed')!.data as { content_key: string }).content_key);
       expect((await contentOf(withCameo)).equals(await contentOf(without))).toBe(false);
     });
 
@@ -181,7 +210,11 @@ describe('cameoWorkflow', () => {
       // The GPU work stopped: nothing keeps rendering for a blocked video.
       await eventually(() => (stack.pipeline.inFlight() === 0 ? true : undefined), 'GPU work to stop', 10_000);
       // Publishing it is refused with the consent code.
-      const publish = stack.env.client.workflow.execute(publishWorkflow, { taskQueue: stack.pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] });
+      const publish = stack.env.client.workflow.execute(publishWorkflow, {
+        taskQueue: stack.pipeline.taskQueue,
+        workflowId: `publish-${req.video_id}`,
+        args: [{ videoId: req.video_id, actor: FRIEND }],
+      });
       await expect(publish).rejects.toBeInstanceOf(WorkflowFailedError);
     });
 
@@ -192,13 +225,17 @@ describe('cameoWorkflow', () => {
       expect(await (await startVideo(req)).result()).toMatchObject({ status: 'completed' });
       await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
       const failure = await stack.env.client.workflow
-        .execute(publishWorkflow, { taskQueue: stack.pipeline.taskQueue, workflowId: `publish-${req.video_id}`, args: [{ videoId: req.video_id, actor: FRIEND }] })
+        .execute(publishWorkflow, {
+          taskQueue: stack.pipeline.taskQueue,
+          workflowId: `publish-${req.video_id}`,
+          args: [{ videoId: req.video_id, actor: FRIEND }],
+        })
         .catch((err: unknown) => err);
       expect(failure).toBeInstanceOf(WorkflowFailedError);
       expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'consent_revoked' });
       expect((await videoEvents(req)).some((e) => e.type === 'VideoPublished')).toBe(false);
     });
-  
+
     it('deletes a cameo with take_down: its completed videos come down, and no new use is possible', async () => {
       const { cameoId, handle } = await registerCameo('approved');
       await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });

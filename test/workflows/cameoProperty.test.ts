@@ -13,7 +13,14 @@ import type { CameoEvent, Permission } from '../../domain/cameo/events';
 import { foldCameo } from '../../domain/cameo/state';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
 import { cameoWorkflow } from '../../workflows/cameo';
-import { cameoStateQuery, changePermissionUpdate, grantAccessUpdate, publishUseUpdate, reserveUseUpdate, revokeAccessUpdate } from '../../workflows/definitions';
+import {
+  cameoStateQuery,
+  changePermissionUpdate,
+  grantAccessUpdate,
+  publishUseUpdate,
+  reserveUseUpdate,
+  revokeAccessUpdate,
+} from '../../workflows/definitions';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
 import { usePipeline } from '../support/pipeline';
@@ -57,7 +64,22 @@ describe('cameoWorkflow under random interleavings', () => {
         const handle = await stack.env.client.workflow.start(cameoWorkflow, {
           taskQueue: stack.pipeline.taskQueue,
           workflowId: `cameo-${cameoId}`,
-          args: [{ cameoId, actor: OWNER, registration: { cameo_id: cameoId, owner_id: OWNER, display_name: 'P', permission: 'approved', challenge_id: null, phrase: null, recording_key: recordingKey, at: 1 } }],
+          args: [
+            {
+              cameoId,
+              actor: OWNER,
+              registration: {
+                cameo_id: cameoId,
+                owner_id: OWNER,
+                display_name: 'P',
+                permission: 'approved',
+                challenge_id: null,
+                phrase: null,
+                recording_key: recordingKey,
+                at: 1,
+              },
+            },
+          ],
         });
         await eventually(async () => ((await handle.query(cameoStateQuery)).status === 'verified' ? true : undefined), 'the cameo verified');
 
@@ -110,7 +132,10 @@ describe('cameoWorkflow under random interleavings', () => {
         const live = await handle.query(cameoStateQuery);
         expect(live).toEqual(foldCameo(stored.map((e) => ({ type: e.type, data: e.data }) as CameoEvent)));
         const meta = (e: (typeof stored)[number]) => e.metadata as { prev_hash?: string; hash?: string };
-        expect(verifyChain(stored.map((e) => ({ revision: Number(e.revision), type: e.type, data: e.data, prev_hash: meta(e).prev_hash, hash: meta(e).hash }))).valid).toBe(true);
+        expect(
+          verifyChain(stored.map((e) => ({ revision: Number(e.revision), type: e.type, data: e.data, prev_hash: meta(e).prev_hash, hash: meta(e).hash })))
+            .valid,
+        ).toBe(true);
         // No use is published after it was blocked, in the recorded order.
         const blocked = new Set<string>();
         for (const e of stored) {

@@ -112,7 +112,14 @@ describe('faults', () => {
     const orchestration = await createOrchestrationWorker(env.nativeConnection, taskQueue, activities);
     const running = orchestration.run();
     // The real GPU worker entry point, as `npm start` runs it.
-    const gpuEnv = { TEMPORAL_ADDRESS: testEnv.temporalAddress, GPU_TASK_QUEUE: gpuTaskQueue, DATA_DIR: dataDir, INFERENCE_EP: 'cpu', INFERENCE_THREADS: '1', LOG_LEVEL: 'warn' };
+    const gpuEnv = {
+      TEMPORAL_ADDRESS: testEnv.temporalAddress,
+      GPU_TASK_QUEUE: gpuTaskQueue,
+      DATA_DIR: dataDir,
+      INFERENCE_EP: 'cpu',
+      INFERENCE_THREADS: '1',
+      LOG_LEVEL: 'warn',
+    };
     const first = startRole('gpu-workers/worker.ts', gpuEnv);
     roles.push(first);
     try {

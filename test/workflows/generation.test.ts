@@ -15,9 +15,9 @@ const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
 describe('generationWorkflow', () => {
   const stack = usePipeline('wf');
 
-
   const run = stack.generate;
-  const eventsOf = async (req: VideoRequestedData) => (await stack.store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
+  const eventsOf = async (req: VideoRequestedData) =>
+    (await stack.store.readStream(`video-${req.video_id}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
 
   it('turns a prompt into an MP4 with H.264 and AAC whose sounds fall on the collisions', async () => {
     const req = request('three red balls bouncing');
@@ -81,10 +81,17 @@ describe('generationWorkflow', () => {
       args: [{ request: req, actor: req.owner_id, gpuTaskQueue: stack.pipeline.gpuTaskQueue }],
     });
     await eventually(async () => ((await handle.query(progressQuery)).stage === 'rendering' ? true : undefined), 'rendering to start');
-    await eventually(async () => ((await stack.store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), 'a first chunk');
+    await eventually(
+      async () => ((await stack.store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined),
+      'a first chunk',
+    );
     await handle.cancel();
     // Cancelled within 2 s: VideoCancelled is on the stream by then.
-    await eventually(async () => ((await stack.store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoCancelled') ? true : undefined), 'VideoCancelled', 2000);
+    await eventually(
+      async () => ((await stack.store.readStream(`video-${req.video_id}`)).some((e) => e.type === 'VideoCancelled') ? true : undefined),
+      'VideoCancelled',
+      2000,
+    );
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     // GPU work stops: the chunk in flight sees the cancellation at its next heartbeat, and no further chunk starts.
     const chunkFiles = async () => (await stack.pipeline.blobs.list(`videos/${req.video_id}/`)).filter((k) => k.endsWith('.carry.json'));
@@ -107,7 +114,10 @@ describe('generationWorkflow', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     const events = await eventsOf(req);
     expect(events.map((e) => e.type)).toEqual(['VideoRequested', 'PromptModerated', 'ChunksPlanned', 'VideoFailed']);
-    expect(events[3]!.data).toMatchObject({ code: 'render_failed', message: expect.stringContaining('invalid prompt: contains control character U+0093 at index 12') });
+    expect(events[3]!.data).toMatchObject({
+      code: 'render_failed',
+      message: expect.stringContaining('invalid prompt: contains control character U+0093 at index 12'),
+    });
     const history = await stack.env.client.workflow.getHandle(`video-${req.video_id}`).fetchHistory();
     const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
     const failure = (history.events ?? []).find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;

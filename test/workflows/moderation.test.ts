@@ -29,7 +29,12 @@ describe('moderationWorkflow', () => {
   async function run(subject: Parameters<typeof moderationWorkflow>[0]['subject'], activities = realActivities(store)) {
     const taskQueue = `moderation-${randomUUID()}`;
     const caseId = `case_${randomUUID().replace(/-/g, '')}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities: activities.activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: testEnv.workflowBundlePath },
+      activities: activities.activities,
+    });
     const result = await worker.runUntil(
       env.client.workflow.execute(moderationWorkflow, {
         taskQueue,

@@ -25,7 +25,6 @@ const isRed = (rgb: number[]) => rgb[0]! > 0.8 && rgb[1]! < 0.2 && rgb[2]! < 0.2
 describe('remixes and extensions', () => {
   const stack = usePipeline('remix');
 
-
   const run = stack.generate;
   const eventsOf = async (videoId: string) => (await stack.store.readStream(`video-${videoId}`)).map((e) => ({ type: e.type, data: e.data }) as VideoEvent);
   const sceneOf = async (videoId: string) => (await eventsOf(videoId)).find((e) => e.type === 'SceneDescribed')!.data as SceneDescribedData;
@@ -39,7 +38,7 @@ describe('remixes and extensions', () => {
     return ffmpeg.decodeToRgb(file, 256, 256);
   };
 
-  it('a remix chain keeps each parent\'s layout and changes only what each prompt names', async () => {
+  it("a remix chain keeps each parent's layout and changes only what each prompt names", async () => {
     const a = request('three red balls');
     const b = request('make them blue', { remixed_from_video_id: a.video_id, owner_id: 'user_b' });
     const c = request('add rain', { remixed_from_video_id: b.video_id, owner_id: 'user_c' });
@@ -103,7 +102,9 @@ describe('remixes and extensions', () => {
     expect(Buffer.from(extFrames.frames.subarray(0, 96 * frameBytes)).equals(Buffer.from(srcFrames.frames))).toBe(true);
     // And the whole of it is the 8 s render: no seam.
     for (let f = 0; f < 192; f++) {
-      const same = Buffer.from(extFrames.frames.subarray(f * frameBytes, (f + 1) * frameBytes)).equals(Buffer.from(fullFrames.frames.subarray(f * frameBytes, (f + 1) * frameBytes)));
+      const same = Buffer.from(extFrames.frames.subarray(f * frameBytes, (f + 1) * frameBytes)).equals(
+        Buffer.from(fullFrames.frames.subarray(f * frameBytes, (f + 1) * frameBytes)),
+      );
       if (!same) throw new Error(`frame ${f} of the extension differs from the 8 s render`);
     }
   });

@@ -27,7 +27,14 @@ const entry = (file: string) => index.find((e) => e.file === file)!;
 const historyOf = (file: string) => parseHistory(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
 const current = (): WorkflowCode => ({ workflowBundle: { codePath: testEnv.workflowBundlePath } });
 
-const quietLogger = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 /**
  * The workflows copied to a temporary folder, `edits` applied (file name → [text to find, its replacement]), and
@@ -57,7 +64,15 @@ describe('recorded workflow histories', () => {
     const types = new Set(index.map((e) => e.workflow_type));
     const exported = Object.keys(workflows).filter((name) => name.endsWith('Workflow'));
     expect(exported.filter((name) => !types.has(name))).toEqual([]);
-    for (const file of ['generation-completed-published', 'generation-cancelled', 'generation-blocked-prompt', 'generation-blocked-cameo-revoked', 'generation-gpu-worker-killed', 'generation-remix', 'generation-extension']) {
+    for (const file of [
+      'generation-completed-published',
+      'generation-cancelled',
+      'generation-blocked-prompt',
+      'generation-blocked-cameo-revoked',
+      'generation-gpu-worker-killed',
+      'generation-remix',
+      'generation-extension',
+    ]) {
       expect(entry(`${file}.json`)).toMatchObject({ workflow_type: 'generationWorkflow' });
     }
     // The GPU worker killed mid-chunk: the chunk's second attempt is in the history.
@@ -69,7 +84,13 @@ describe('recorded workflow histories', () => {
     it.each(index.map((e) => [e.file, e] as const))('%s', async (file, fixture) => {
       const history = historyOf(file);
       const report = await replayHistory(history, current(), fixture.workflow_id);
-      expect(report).toEqual({ deterministic: true, workflow_type: fixture.workflow_type, workflow_id: fixture.workflow_id, events_replayed: history.events!.length, error: null });
+      expect(report).toEqual({
+        deterministic: true,
+        workflow_type: fixture.workflow_type,
+        workflow_id: fixture.workflow_id,
+        events_replayed: history.events!.length,
+        error: null,
+      });
     });
   });
 });
@@ -83,7 +104,9 @@ describe('a workflow change that issues different commands', () => {
     [changed, unguarded] = await Promise.all([
       bundleChangedCopy({
         // The generation reads the video's stream before anything else: a command the recorded histories do not have.
-        'generation.ts': [['  const requested = run.apply(', "  await readVideoStream({ stream: `video-${request.video_id}` });\n  const requested = run.apply("]],
+        'generation.ts': [
+          ['  const requested = run.apply(', '  await readVideoStream({ stream: `video-${request.video_id}` });\n  const requested = run.apply('],
+        ],
       }),
       bundleChangedCopy({
         'publish.ts': [["patched('publish-cameo-uses-in-one-activity')", 'true']],
@@ -114,7 +137,10 @@ describe('a workflow change that issues different commands', () => {
       const recent = historyOf('publish-with-cameo.json');
       expect(activities(recent)).toContain('publishCameoUses');
       expect(activities(recent)).not.toContain('publishCameoUse');
-      for (const [history, id] of [[old, before.workflow_id], [recent, entry('publish-with-cameo.json').workflow_id]] as const) {
+      for (const [history, id] of [
+        [old, before.workflow_id],
+        [recent, entry('publish-with-cameo.json').workflow_id],
+      ] as const) {
         expect(await replayHistory(history, current(), id)).toMatchObject({ deterministic: true, error: null });
       }
     });
@@ -148,11 +174,17 @@ describe('a workflow change that issues different commands', () => {
     const scheduled = (f: string) =>
       historyOf(f)
         .events!.filter((e) => e.activityTaskScheduledEventAttributes)
-        .map((e) => ({ type: e.activityTaskScheduledEventAttributes!.activityType!.name, task: String(e.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId) }));
+        .map((e) => ({
+          type: e.activityTaskScheduledEventAttributes!.activityType!.name,
+          task: String(e.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+        }));
     const taskOfVerdictAndScene = (f: string) => {
       const all = scheduled(f);
       const describe = all.findIndex((a) => a.type === 'describeVideoScene');
-      const verdict = all.slice(0, describe).reverse().find((a) => a.type === 'appendEvents')!;
+      const verdict = all
+        .slice(0, describe)
+        .reverse()
+        .find((a) => a.type === 'appendEvents')!;
       return verdict.task === all[describe]!.task;
     };
     expect(taskOfVerdictAndScene(before.file)).toBe(false);

@@ -14,10 +14,7 @@ describe('time-skipping test environment', () => {
   let store: PgEventStore;
 
   beforeAll(async () => {
-    [env, store] = await Promise.all([
-      timeSkippingServer(),
-      freshEventStore('wf').then((f) => ((dropStore = f.drop), f.store)),
-    ]);
+    [env, store] = await Promise.all([timeSkippingServer(), freshEventStore('wf').then((f) => ((dropStore = f.drop), f.store))]);
   });
   afterAll(async () => {
     await env?.teardown();
@@ -33,7 +30,9 @@ describe('time-skipping test environment', () => {
     });
     const stream = `moderation-case_${randomUUID().replace(/-/g, '')}`;
     const serverStart = await env.currentTimeMs();
-    const revision = await worker.runUntil(env.client.workflow.execute(reminderWorkflow, { taskQueue: 'timers', workflowId: stream, args: [{ stream, days: 30 }] }));
+    const revision = await worker.runUntil(
+      env.client.workflow.execute(reminderWorkflow, { taskQueue: 'timers', workflowId: stream, args: [{ stream, days: 30 }] }),
+    );
     expect(revision).toBe('0');
     // The server's clock moved past the 30 days the workflow waited; the test did not.
     expect((await env.currentTimeMs()) - serverStart).toBeGreaterThanOrEqual(30 * 24 * 3600 * 1000);

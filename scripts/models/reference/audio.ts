@@ -109,11 +109,7 @@ export function buildAudioModel(): Uint8Array {
   // ---- Sine table: sin(2 pi q / 48000) for q in 0..47999, folded to |x| <= pi/2 by integer symmetry, then a
   // degree-13 Taylor polynomial (error < 1e-9 there, far under float32's step). Fixed shape, constant-folded at load.
   const q = op('Range', [int(0), int(TABLE), int(1)]);
-  const folded = where(
-    op('LessOrEqual', [q, int(QUARTER)]),
-    q,
-    where(op('Less', [q, int(3 * QUARTER)]), sub(int(TABLE / 2), q), sub(q, int(TABLE))),
-  );
+  const folded = where(op('LessOrEqual', [q, int(QUARTER)]), q, where(op('Less', [q, int(3 * QUARTER)]), sub(int(TABLE / 2), q), sub(q, int(TABLE))));
   const angle = mul(toFloat(folded), num((2 * Math.PI) / TABLE));
   const angle2 = mul(angle, angle);
   const taylor = [1 / 6227020800, -1 / 39916800, 1 / 362880, -1 / 5040, 1 / 120, -1 / 6, 1];
@@ -135,11 +131,7 @@ export function buildAudioModel(): Uint8Array {
   const voiceAbs = op('Abs', [voice]);
   const voiceSum = reshape(sumAxis(voiceAbs, 0, H), []);
   // A silent (all-zero) voice would mute the cameo; it keeps the default timbre instead.
-  const voiceWeights = where(
-    op('Greater', [voiceSum, num(1e-6)]),
-    div(voiceAbs, op('Max', [voiceSum, num(1e-6)])),
-    defaultWeights,
-  );
+  const voiceWeights = where(op('Greater', [voiceSum, num(1e-6)]), div(voiceAbs, op('Max', [voiceSum, num(1e-6)])), defaultWeights);
   const isCameo = op('Equal', [unsqueeze(op('Range', [int(0), int(B), int(1)]), [1]), cameoBody]); // [B, 1]
   const weights = where(isCameo, unsqueeze(voiceWeights, [0]), unsqueeze(defaultWeights, [0])); // [B, H]
   const ring = reshape(sumAxis(mul(partials, unsqueeze(weights, [2])), 1, H), [B, L]);
@@ -169,18 +161,18 @@ export function buildAudioModel(): Uint8Array {
   const sample = op('Round', [field(1)]);
   const x = field(2);
   const body = mod(slot, int(B)); // slots are substep-major: slot = substep * 8 + body
-  const amplitude = where(
-    op('Less', [speed, num(AUDIO.minAudibleSpeed)]),
-    num(0),
-    div(mul(speed, num(AUDIO.maxImpactAmplitude)), add(speed, num(1.2))),
-  );
+  const amplitude = where(op('Less', [speed, num(AUDIO.minAudibleSpeed)]), num(0), div(mul(speed, num(AUDIO.maxImpactAmplitude)), add(speed, num(1.2))));
   // Equal-power pan from x in 0..1: angle x * pi/2 is a quarter of the sine table, quantized to 1/12000.
   const panIndex = toInt(op('Round', [mul(clip(x, 0, 1), num(QUARTER))]));
   const gainL = mul(amplitude, sineAt(add(panIndex, int(QUARTER))));
   const gainR = mul(amplitude, sineAt(panIndex));
   const waveOffset = toFloat(add(mul(body, int(L + 2)), int(1)));
   // Packed so one Gather moves everything an impact needs into the output-frame layout.
-  const perImpact = op('Concat', [sample, waveOffset, gainL, gainR].map((v) => unsqueeze(v, [2])), { axis: attr.i(2) }); // [P+F, KF, 4]
+  const perImpact = op(
+    'Concat',
+    [sample, waveOffset, gainL, gainR].map((v) => unsqueeze(v, [2])),
+    { axis: attr.i(2) },
+  ); // [P+F, KF, 4]
 
   // Output frame j hears window frames j+1 .. j+REACH (window frame P + j is frame j itself).
   const reachIndex = unsqueeze(ints(Array.from({ length: REACH }, (_, i) => P - REACH + 1 + i)), [1]); // [REACH, 1]
@@ -188,7 +180,12 @@ export function buildAudioModel(): Uint8Array {
   const heard = op('Transpose', [gather(perImpact, frameIndex)], { perm: attr.ints([0, 2, 1, 3]) }); // [REACH, KF, F, 4]
   const heardField = (i: number) => op('Slice', [heard, ints([i]), ints([i + 1]), ints([3])]); // [REACH, KF, F, 1]
   // Time since onset of each impact at each sample: (frames between) * 2000 + n - sample, exact in float32.
-  const frameStart = g.constant('float', [REACH, 1, 1, 1], Array.from({ length: REACH }, (_, i) => (REACH - 1 - i) * SPF), 'frame_start');
+  const frameStart = g.constant(
+    'float',
+    [REACH, 1, 1, 1],
+    Array.from({ length: REACH }, (_, i) => (REACH - 1 - i) * SPF),
+    'frame_start',
+  );
   const base = add(frameStart, op('Range', [num(0), num(SPF), num(1)])); // [REACH, 1, 1, SPF]
   const since = clip(sub(base, heardField(0)), -1, L); // -1: not yet, L: over; both hit a silent table entry
   // int32 indices: the table has 8 * 9602 entries, and they halve the largest tensor of a long chunk.
@@ -227,7 +224,10 @@ export function buildAudioModel(): Uint8Array {
   const noise = (salt: number) => {
     const white = uniform(hash(salt));
     const shifted = Array.from({ length: taps }, (_, k) => op('Slice', [white, ints([k]), ints([-(taps - 1 - k) || Number.MAX_SAFE_INTEGER])]));
-    const low = div(shifted.slice(1).reduce((acc, s) => add(acc, s), shifted[0]!), num(taps));
+    const low = div(
+      shifted.slice(1).reduce((acc, s) => add(acc, s), shifted[0]!),
+      num(taps),
+    );
     return add(low, mul(brightness, sub(current(white), low))); // |.| <= 1
   };
   const crackle = (salt: number) => {
@@ -249,8 +249,7 @@ export function buildAudioModel(): Uint8Array {
     mul(brightness, add(mul(num(0.2), partial(mul(baseHz, int(2)))), mul(num(0.1), partial(mul(baseHz, int(3)))))),
   );
   // Peak <= level * (0.02 + 0.015 + 0.01 * 1.5) = 0.05 * level: quiet enough that every impact stands out.
-  const bed = (salt: number) =>
-    mul(level, add(add(mul(num(0.02), drone), mul(num(0.015), noise(salt))), mul(mul(num(0.01), rain), crackle(salt + 2))));
+  const bed = (salt: number) => mul(level, add(add(mul(num(0.02), drone), mul(num(0.015), noise(salt))), mul(mul(num(0.01), rain), crackle(salt + 2))));
   const ambientOut = op('Concat', [unsqueeze(bed(1), [1]), unsqueeze(bed(2), [1])], { axis: attr.i(1) }); // [N, 2]
 
   // ---- Mix and soft clip: linear up to KNEE (so loudness and panning stay exact in normal scenes), then a quadratic

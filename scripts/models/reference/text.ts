@@ -9,16 +9,38 @@ const T = MAX_TOKENS;
 
 /** Embedding columns: what one token contributes to the scene. */
 const F = {
-  colour: 0, r: 1, g: 2, b: 3,
-  isNum: 4, value: 5, noun: 6, singular: 7,
-  speed: 8, bounce: 9, density: 10, size: 11,
-  rain: 12, of: 13, strobe: 14, hz: 15,
-  bg: 16, bgR: 17, bgG: 18, bgB: 19,
-  loud: 20, pitch: 21, bright: 22, gravity: 23, wind: 24,
+  colour: 0,
+  r: 1,
+  g: 2,
+  b: 3,
+  isNum: 4,
+  value: 5,
+  noun: 6,
+  singular: 7,
+  speed: 8,
+  bounce: 9,
+  density: 10,
+  size: 11,
+  rain: 12,
+  of: 13,
+  strobe: 14,
+  hz: 15,
+  bg: 16,
+  bgR: 17,
+  bgG: 18,
+  bgB: 19,
+  loud: 20,
+  pitch: 21,
+  bright: 22,
+  gravity: 23,
+  wind: 24,
   // A stop token ends the search from a number to its noun: "3 red balls" counts, "5 hz 2 balls" gives 2 balls.
   stop: 25,
   // Per-word pseudo-random jitter (-1..1): every word, known or hashed, nudges hue, size, speed and pitch a little.
-  j0: 26, j1: 27, j2: 28, j3: 29,
+  j0: 26,
+  j1: 27,
+  j2: 28,
+  j3: 29,
 } as const;
 const D = 30;
 
@@ -145,7 +167,12 @@ export function buildTextModel(): Uint8Array {
   const singularOnly = mul(anyOf(F.singular), sub(f(1), maxAll(mul(noun, sub(f(1), col(emb, F.singular))))));
   const defaultCount = lerp(affine(singularOnly, 1 - SCENE.defaultCount, SCENE.defaultCount), f(SCENE.rainCount), rain);
   const count = lerp(defaultCount, clip(countValue, 1, B), hasCount);
-  const bodyIndex = g.constant('float', [B], Array.from({ length: B }, (_, j) => j), 'body_index');
+  const bodyIndex = g.constant(
+    'float',
+    [B],
+    Array.from({ length: B }, (_, j) => j),
+    'body_index',
+  );
   const isActive = g.op('Less', [bodyIndex, count]); // [B] bool
   const active = g.op('Cast', [isActive], { to: { kind: 'i', value: 1 } });
 
@@ -162,7 +189,12 @@ export function buildTextModel(): Uint8Array {
 
   // Jitter: position-weighted so word order matters, folded by a triangle wave into -1..1 (a sine's flat crests
   // would swallow some one-word changes; the triangle's slope is ±4 everywhere).
-  const weights = g.constant('float', [T, 1], Array.from({ length: T }, (_, i) => 1 + 0.618 * i), 'jitter_weights');
+  const weights = g.constant(
+    'float',
+    [T, 1],
+    Array.from({ length: T }, (_, i) => 1 + 0.618 * i),
+    'jitter_weights',
+  );
   const jitSum = sumAll(mul(cols(emb, F.j0, F.j3 + 1), weights)); // [4]
   const jit = affine(g.op('Abs', [sub(sub(jitSum, g.op('Floor', [jitSum])), f(0.5))]), 4, -1);
   const j = (k: number): string => g.op('Gather', [jit, g.scalar(k, 'int64')]);
@@ -170,7 +202,12 @@ export function buildTextModel(): Uint8Array {
   // --- Seeded randomness: U[9, 8] in [0, 1); rows 0..7 per body, row 8 for the world ------------------------------
   const p = g.scalar(PRIME, 'int64');
   const mod = (x: string): string => g.op('Mod', [x, p], { fmod: { kind: 'i', value: 0 } });
-  const offsets = g.constant('int64', [B + 1, 8], Array.from({ length: (B + 1) * 8 }, (_, i) => (i + 1) * 104729), 'rng_offsets');
+  const offsets = g.constant(
+    'int64',
+    [B + 1, 8],
+    Array.from({ length: (B + 1) * 8 }, (_, i) => (i + 1) * 104729),
+    'rng_offsets',
+  );
   let h = mod(add(mod(seed), offsets));
   for (let round = 0; round < 3; round++) {
     h = mod(mul(h, g.scalar(48271, 'int64')));
@@ -186,8 +223,7 @@ export function buildTextModel(): Uint8Array {
   /** HSV → RGB, h in [0, 1) → [..., 3]. */
   const hsv = (hue: string, s: string, v: string, unsq: (x: string) => string, axis: number): string => {
     const h6 = mul(hue, f(6));
-    const channel = (c: number, sign: number, offset: number): string =>
-      clip(affine(g.op('Abs', [sub(h6, f(c))]), sign, offset), 0, 1);
+    const channel = (c: number, sign: number, offset: number): string => clip(affine(g.op('Abs', [sub(h6, f(c))]), sign, offset), 0, 1);
     const pure = cat([channel(3, 1, -1), channel(2, -1, 2), channel(4, -1, 2)].map(unsq), axis);
     return mul(unsq(v), add(sub(f(1), unsq(s)), mul(unsq(s), pure)));
   };
@@ -198,10 +234,7 @@ export function buildTextModel(): Uint8Array {
   const colourCount = sumAll(isColour);
   const n = max(colourCount, f(1));
   const slot = sub(bodyIndex, mul(n, g.op('Floor', [div(bodyIndex, n)]))); // body j takes colour j mod n
-  const pick = mul(
-    g.op('Cast', [g.op('Equal', [asVec(rank), asCol(slot)])], { to: { kind: 'i', value: 1 } }),
-    asVec(isColour),
-  ); // [B, T]
+  const pick = mul(g.op('Cast', [g.op('Equal', [asVec(rank), asCol(slot)])], { to: { kind: 'i', value: 1 } }), asVec(isColour)); // [B, T]
   const named = mul(g.op('MatMul', [pick, cols(emb, F.r, F.b + 1)]), asCol(affine(ub(6), 0.07, 0.93)));
   const wrap = (x: string): string => sub(x, g.op('Floor', [x]));
   const seeded = hsv(wrap(add(ub(0), mul(j(0), f(0.08)))), affine(ub(6), 0.3, 0.65), affine(ub(7), 0.2, 0.78), asCol, 1);
@@ -209,10 +242,7 @@ export function buildTextModel(): Uint8Array {
 
   // --- Size, mass, restitution -----------------------------------------------------------------------------------
   const sizeSteps = clip(sub(feature(F.size), rain), -2.5, 2.5);
-  const rawRadius = mul(
-    mul(exp2(mul(sizeSteps, f(0.6))), f(SCENE.baseRadius)),
-    mul(affine(ub(5), 0.16, 0.92), affine(j(1), 0.08, 1)),
-  );
+  const rawRadius = mul(mul(exp2(mul(sizeSteps, f(0.6))), f(SCENE.baseRadius)), mul(affine(ub(5), 0.16, 0.92), affine(j(1), 0.08, 1)));
   // Body j starts in slot j of `count`, at 0.4..0.6 of the slot's width, centres spread over [cap, 1 - cap]: then
   // neighbours are at least (1 - 2 cap) 0.8 / count apart, which is >= 2 cap when cap <= 0.4 / (count + 0.8), so
   // no two bodies start overlapping; cap <= 0.45 aspect keeps 2r < min(1, aspect).
@@ -227,10 +257,7 @@ export function buildTextModel(): Uint8Array {
   // --- Motion ----------------------------------------------------------------------------------------------------
   const speedSteps = clip(feature(F.speed), -2, 2);
   const speed = mul(exp2(speedSteps), affine(j(2), 0.06, 1));
-  const gravity = mul(
-    exp2(add(mul(speedSteps, f(0.8)), clip(feature(F.gravity), -3, 1))),
-    mul(f(SCENE.baseGravity), affine(j(2), 0.04, 1)),
-  );
+  const gravity = mul(exp2(add(mul(speedSteps, f(0.8)), clip(feature(F.gravity), -3, 1))), mul(f(SCENE.baseGravity), affine(j(2), 0.04, 1)));
   const slotX = div(add(bodyIndex, affine(ub(1), 0.2, 0.4)), count);
   const x = add(cap, mul(sub(f(1), mul(cap, f(2))), slotX));
   // Upper half of the height (top fifth for rain), inside [r, aspect - r].
@@ -244,36 +271,22 @@ export function buildTextModel(): Uint8Array {
   // Where, not a product with the mask: inactive rows must be +0, and 0 x -v would give -0.
   const activeCol = asCol(active);
   const onlyActive = (m: string): string => g.op('Where', [asCol(isActive), m, f(0)]);
-  const bodies = onlyActive(
-    cat([activeCol, bodyRgb, asCol(radius), asCol(mass), asCol(restitution), asCol(mul(active, f(0)))], 1),
-  );
+  const bodies = onlyActive(cat([activeCol, bodyRgb, asCol(radius), asCol(mass), asCol(restitution), asCol(mul(active, f(0)))], 1));
   const initialState = onlyActive(cat([x, y, vx, vy].map(asCol), 1));
 
   // --- World and ambient -----------------------------------------------------------------------------------------
   const bgWords = feature(F.bg);
   const namedBg = div(g.op('Slice', [total, i64([F.bgR]), i64([F.bgB + 1])]), max(bgWords, f(1)));
   const seededBg = hsv(uw(0), f(0.3), affine(uw(1), 0.22, 0.18), asVec, 0);
-  const background = clip(
-    add(mul(lerp(seededBg, namedBg, min(bgWords, f(1))), affine(rain, -0.3, 1)), mul(j(0), f(0.03))),
-    0,
-    1,
-  ); // [3]
+  const background = clip(add(mul(lerp(seededBg, namedBg, min(bgWords, f(1))), affine(rain, -0.3, 1)), mul(j(0), f(0.03))), 0, 1); // [3]
   const luminance = g.op('ReduceSum', [mul(background, g.vector([0.2126, 0.7152, 0.0722])), axis0], {
     keepdims: { kind: 'i', value: 0 },
   });
-  const world = cat(
-    [asVec(gravity), asVec(wallRestitution), asVec(strobeHz), asVec(strobeAmount), background, asVec(speed)],
-    0,
-  );
+  const world = cat([asVec(gravity), asVec(wallRestitution), asVec(strobeHz), asVec(strobeAmount), background, asVec(speed)], 0);
   const level = clip(add(affine(feature(F.loud), 0.25, 0.3), mul(rain, f(0.15))), 0, 1);
   const baseHz = mul(exp2(clip(feature(F.pitch), -2, 2)), f(SCENE.baseAmbientHz));
   const ambient = cat(
-    [
-      asVec(level),
-      asVec(mul(baseHz, affine(j(3), 0.05, 1))),
-      asVec(clip(add(affine(luminance, 0.7, 0.2), mul(feature(F.bright), f(0.2))), 0, 1)),
-      asVec(rain),
-    ],
+    [asVec(level), asVec(mul(baseHz, affine(j(3), 0.05, 1))), asVec(clip(add(affine(luminance, 0.7, 0.2), mul(feature(F.bright), f(0.2))), 0, 1)), asVec(rain)],
     0,
   );
 

@@ -164,7 +164,14 @@ class Names {
 
 /** `If(cond)` whose branches each build one tensor from values in scope. */
 function ifThen(n: Net, names: Names, cond: T, dtype: DType, then: (b: Net) => T, otherwise: (b: Net) => T): T {
-  return ifThenMany(n, names, cond, [dtype], (b) => [then(b)], (b) => [otherwise(b)])[0]!;
+  return ifThenMany(
+    n,
+    names,
+    cond,
+    [dtype],
+    (b) => [then(b)],
+    (b) => [otherwise(b)],
+  )[0]!;
 }
 
 /** `If(cond)` whose branches each build the same number of tensors, of the given dtypes. */
@@ -331,7 +338,10 @@ function physicsConstants(n: Net, bodies: T, world: T, aspect: T): Physics & { a
   const slow = (e: T): T => n.mul(n.div(n.mul(n.f(2), gdt), n.sub(n.f(1), e)), n.f(VIDEO.restMargin));
   const zeros = n.tf([B, 1], new Array<number>(B).fill(0));
   const rowOf = (c: T): T => n.transpose(c, [1, 0]);
-  const offDiagonal = n.tf([B, B], Array.from({ length: B * B }, (_, i) => (Math.floor(i / B) === i % B ? 0 : 1)));
+  const offDiagonal = n.tf(
+    [B, B],
+    Array.from({ length: B * B }, (_, i) => (Math.floor(i / B) === i % B ? 0 : 1)),
+  );
   const bothActive = n.mul(n.mul(activeF, rowOf(activeF)), offDiagonal);
   const reach = n.add(radius, rowOf(radius));
   const pairRest = n.min(rest, rowOf(rest));
@@ -406,11 +416,7 @@ interface Render {
 const LUMA = [0.2126, 0.7152, 0.0722];
 
 /** Colour matrices c·M per style: cinematic a slight warm grade, anime as is, noir luminance in every channel. */
-const STYLE_MATRIX = [
-  [1.04, 0, 0, 0.01, 1, 0, 0, 0, 0.93],
-  [1, 0, 0, 0, 1, 0, 0, 0, 1],
-  LUMA.flatMap((l) => [l, l, l]),
-];
+const STYLE_MATRIX = [[1.04, 0, 0, 0.01, 1, 0, 0, 0, 0.93], [1, 0, 0, 0, 1, 0, 0, 0, 1], LUMA.flatMap((l) => [l, l, l])];
 const STYLE_VIGNETTE = [0.3, 0, 0.55];
 const STYLE_GAIN = [1, 1, 1.6];
 const STYLE_OFFSET = [0, 0, -0.3];

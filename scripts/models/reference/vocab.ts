@@ -42,8 +42,27 @@ const colours: VocabEntry[] = (
 ).map(([word, colour]) => ({ word, colour }));
 
 const numberWords = [
-  'zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten',
-  'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen', 'twenty',
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+  'twenty',
 ];
 const digitValues = [...Array.from({ length: 21 }, (_, i) => i), 25, 30, 40, 50, 60, 100];
 
@@ -54,17 +73,41 @@ const numbers: VocabEntry[] = [
   ...Array.from({ length: 20 }, (_, i) => ({ word: `${i + 1}hz`, value: i + 1, hz: true })),
   ...(
     [
-      ['a', 1], ['an', 1], ['single', 1], ['lone', 1], ['couple', 2], ['pair', 2], ['few', 3],
-      ['several', 5], ['many', 7], ['dozen', 12],
+      ['a', 1],
+      ['an', 1],
+      ['single', 1],
+      ['lone', 1],
+      ['couple', 2],
+      ['pair', 2],
+      ['few', 3],
+      ['several', 5],
+      ['many', 7],
+      ['dozen', 12],
     ] as const
   ).map(([word, value]) => ({ word, value })),
 ];
 
 const nouns: VocabEntry[] = [
-  ['ball', 'balls'], ['sphere', 'spheres'], ['bubble', 'bubbles'], ['marble', 'marbles'], ['orb', 'orbs'],
-  ['body', 'bodies'], ['drop', 'drops'], ['droplet', 'droplets'], ['planet', 'planets'], ['stone', 'stones'],
-  ['rock', 'rocks'], ['pebble', 'pebbles'], ['moon', 'moons'], ['dot', 'dots'], ['circle', 'circles'],
-  ['blob', 'blobs'], ['bead', 'beads'], ['apple', 'apples'], ['snowball', 'snowballs'], ['boulder', 'boulders'],
+  ['ball', 'balls'],
+  ['sphere', 'spheres'],
+  ['bubble', 'bubbles'],
+  ['marble', 'marbles'],
+  ['orb', 'orbs'],
+  ['body', 'bodies'],
+  ['drop', 'drops'],
+  ['droplet', 'droplets'],
+  ['planet', 'planets'],
+  ['stone', 'stones'],
+  ['rock', 'rocks'],
+  ['pebble', 'pebbles'],
+  ['moon', 'moons'],
+  ['dot', 'dots'],
+  ['circle', 'circles'],
+  ['blob', 'blobs'],
+  ['bead', 'beads'],
+  ['apple', 'apples'],
+  ['snowball', 'snowballs'],
+  ['boulder', 'boulders'],
 ].flatMap(([one, many]) => [
   { word: one!, noun: 'one' as const },
   { word: many!, noun: 'many' as const },
@@ -175,9 +218,7 @@ const settings: VocabEntry[] = [
 ];
 
 // Common glue words: known ids, no features beyond their small per-word jitter.
-const glue: VocabEntry[] = ['the', 'and', 'with', 'in', 'on', 'at', 'to', 'into', 'from', 'over', 'under', 'very', 'some'].map(
-  (word) => ({ word }),
-);
+const glue: VocabEntry[] = ['the', 'and', 'with', 'in', 'on', 'at', 'to', 'into', 'from', 'over', 'under', 'very', 'some'].map((word) => ({ word }));
 
 export const VOCAB: readonly VocabEntry[] = [...colours, ...numbers, ...nouns, ...modifiers, ...settings, ...glue];
 

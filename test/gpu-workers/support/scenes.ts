@@ -40,7 +40,10 @@ export interface BodySpec {
 }
 
 /** A scene from explicit bodies (the rest inactive): for tests that need known positions. */
-export function sceneOf(specs: BodySpec[], world: Partial<{ gravity: number; wallRestitution: number; strobeHz: number; strobeAmount: number; background: [number, number, number] }> = {}): Scene {
+export function sceneOf(
+  specs: BodySpec[],
+  world: Partial<{ gravity: number; wallRestitution: number; strobeHz: number; strobeAmount: number; background: [number, number, number] }> = {},
+): Scene {
   const bodies = new Float32Array(BODIES * 8);
   const state = new Float32Array(BODIES * 4);
   specs.forEach((b, i) => {
@@ -92,7 +95,16 @@ export function crowdedScene(seed: number, aspect: number): Scene {
     // A staggered grid keeps the starting positions apart.
     const x = 0.12 + (i % 4) * 0.25 + (rnd() - 0.5) * 0.02;
     const y = Math.min(aspect - radius, 0.15 + Math.floor(i / 4) * 0.22 + rnd() * 0.02);
-    specs.push({ x, y, radius, vx: (rnd() * 2 - 1) * 0.8, vy: (rnd() * 2 - 1) * 0.8, restitution: 0.5 + rnd() * 0.4, mass: radius * radius * 100, colour: [rnd(), rnd(), rnd()] });
+    specs.push({
+      x,
+      y,
+      radius,
+      vx: (rnd() * 2 - 1) * 0.8,
+      vy: (rnd() * 2 - 1) * 0.8,
+      restitution: 0.5 + rnd() * 0.4,
+      mass: radius * radius * 100,
+      colour: [rnd(), rnd(), rnd()],
+    });
   }
   return sceneOf(specs, { gravity: 1 + rnd() * 3, wallRestitution: 0.8 });
 }
@@ -149,7 +161,12 @@ export async function render(session: ort.InferenceSession, scene: Scene, o: Ren
 }
 
 /** Renders `frames` frames one chunk of one frame at a time; returns the state at every frame boundary (frames + 1). */
-export async function statesFrameByFrame(session: ort.InferenceSession, scene: Scene, frames: number, size = { width: 32, height: 24 }): Promise<{ states: Float32Array[]; events: Float32Array[] }> {
+export async function statesFrameByFrame(
+  session: ort.InferenceSession,
+  scene: Scene,
+  frames: number,
+  size = { width: 32, height: 24 },
+): Promise<{ states: Float32Array[]; events: Float32Array[] }> {
   const states = [scene.state];
   const events: Float32Array[] = [];
   for (let f = 0; f < frames; f++) {

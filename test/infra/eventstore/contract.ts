@@ -238,7 +238,10 @@ export function eventStoreContract(name: string, open: OpenTarget): void {
         const prefix = `resume-${randomUUID().slice(0, 8)}-`;
         const start = await headPosition(store);
         for (let i = 0; i < 10; i++) {
-          await store.appendToStream(`${prefix}${i % 3}`, Array.from({ length: 10 }, (_, j) => event('Step', { i, j })));
+          await store.appendToStream(
+            `${prefix}${i % 3}`,
+            Array.from({ length: 10 }, (_, j) => event('Step', { i, j })),
+          );
         }
         const first = store.subscribeToAll({ fromPosition: start });
         const firstHalf = await collect(first, prefix, 45);
@@ -248,7 +251,10 @@ export function eventStoreContract(name: string, open: OpenTarget): void {
         const second = store.subscribeToAll({ fromPosition: checkpoint });
         const restPromise = collect(second, prefix, 60);
         // Events appended after the resume arrive live on the same subscription.
-        await store.appendToStream(`${prefix}live`, Array.from({ length: 5 }, () => event('Live')));
+        await store.appendToStream(
+          `${prefix}live`,
+          Array.from({ length: 5 }, () => event('Live')),
+        );
         const rest = await restPromise;
         await second.close();
 

@@ -24,11 +24,17 @@ function pgTarget(url: () => string): OpenTarget {
   };
 }
 
-eventStoreContract('embedded PostgreSQL', pgTarget(() => testEnv.embeddedPgUrl));
+eventStoreContract(
+  'embedded PostgreSQL',
+  pgTarget(() => testEnv.embeddedPgUrl),
+);
 
 const external = testEnv.externalPgUrl;
 if (external) {
-  eventStoreContract(`PostgreSQL at DATABASE_URL`, pgTarget(() => external));
+  eventStoreContract(
+    `PostgreSQL at DATABASE_URL`,
+    pgTarget(() => external),
+  );
 } else if (testEnv.ci) {
   test('DATABASE_URL is set in CI', () => {
     throw new Error('CI=true but DATABASE_URL is not set: .ci/run must point the suite at the machine PostgreSQL');
