@@ -12,7 +12,7 @@ import type { User } from '../../infra/users/port';
 import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
-import { idempotencyKeyOf } from '../videos/idempotency';
+import { idempotencyKeyOf, idempotencyKeyReused } from '../videos/idempotency';
 import { IdempotencyHeaders, PromptText, VIDEO_ID, VideoIdParams, VideoObject } from '../videos/schemas';
 import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
 import { videoFromState, type VideosRoutesOptions } from '../videos/context';
@@ -134,12 +134,7 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
         .digest('hex');
       const claim = await idempotency.claim(caller.id, key, hash, videoRequest);
       if (claim.outcome === 'conflict') {
-        throw new ProblemError({
-          status: 409,
-          code: 'idempotency_key_reused',
-          detail: `this Idempotency-Key was used for video ${claim.record.videoId} with another request body; use a new key for a new request`,
-          param: 'Idempotency-Key',
-        });
+        throw idempotencyKeyReused(claim.record.videoId);
       }
       if (claim.outcome === 'replay') {
         videoRequest = claim.record.request;

@@ -93,27 +93,12 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
-      try {
-        await resultWithin(
-          handle,
-          publishWaitMs,
-          () =>
-            new ProblemError({
-              status: 504,
-              code: 'takedown_pending',
-              detail: `taking down video ${videoId} is taking longer than ${publishWaitMs} ms; it goes on`,
-            }),
-        );
-      } catch (err) {
-        if (err instanceof WorkflowFailedError) {
-          throw new ProblemError({
-            status: 409,
-            code: 'takedown_refused',
-            detail: `video ${videoId} could not be taken down: ${(err.cause as Error | undefined)?.message ?? err.message}`,
-          });
-        }
-        throw err;
-      }
+      await awaitChange(
+        handle,
+        publishWaitMs,
+        { code: 'takedown_pending', detail: `taking down video ${videoId} is taking longer than ${publishWaitMs} ms; it goes on` },
+        (err) => new ProblemError({ status: 409, code: 'takedown_refused', detail: `video ${videoId} could not be taken down: ${failureMessage(err)}` }),
+      );
       request.log.info({ videoId, cameoId }, 'video taken down by the owner of a cameo in it');
     }
     // Answered once the read model no longer offers it to others, so the feed and GETs right after agree.
@@ -220,27 +205,17 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
-        try {
-          await resultWithin(
-            handle,
-            publishWaitMs,
-            () =>
-              new ProblemError({
-                status: 504,
-                code: 'publish_pending',
-                detail: `publishing video ${id} is taking longer than ${publishWaitMs} ms; it goes on`,
-              }),
-          );
-        } catch (err) {
-          if (err instanceof WorkflowFailedError) {
-            const cause = (err.cause as Error | undefined)?.message ?? err.message;
+        await awaitChange(
+          handle,
+          publishWaitMs,
+          { code: 'publish_pending', detail: `publishing video ${id} is taking longer than ${publishWaitMs} ms; it goes on` },
+          (err) => {
             // A cameo use no longer covered by consent answers with the consent code itself.
             const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
             const code = type === 'consent_revoked' || type === 'consent_missing' ? type : 'publish_refused';
-            throw new ProblemError({ status: 409, code, detail: `video ${id} could not be published: ${cause}` });
-          }
-          throw err;
-        }
+            return new ProblemError({ status: 409, code, detail: `video ${id} could not be published: ${failureMessage(err)}` });
+          },
+        );
         request.log.info({ videoId: id }, 'video published');
       }
       const video = await poll(async () => {
@@ -252,3 +227,26 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
     },
   );
 };
+
+/**
+ * Waits for a workflow that changes a video (publish, take down) for up to `waitMs`: 504 with `pending` when it takes
+ * longer (it goes on), the problem `refused` makes of it when it fails.
+ */
+async function awaitChange(
+  handle: { result(): Promise<unknown> },
+  waitMs: number,
+  pending: { code: string; detail: string },
+  refused: (err: WorkflowFailedError) => ProblemError,
+): Promise<void> {
+  try {
+    await resultWithin(handle, waitMs, () => new ProblemError({ status: 504, ...pending }));
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) throw refused(err);
+    throw err;
+  }
+}
+
+/** What a failed workflow says went wrong: its cause's message, else its own. */
+function failureMessage(err: WorkflowFailedError): string {
+  return (err.cause as Error | undefined)?.message ?? err.message;
+}

@@ -11,7 +11,7 @@ import { callerOf, problemResponse } from '../plugins/auth';
 import { ProblemError, unprocessableResponse } from '../plugins/errors';
 import { nowS, poll, streamOf, videoFromState, type VideosContext } from './context';
 import { readCreateRequest } from './createRequest';
-import { idempotencyKeyOf } from './idempotency';
+import { idempotencyKeyOf, idempotencyKeyReused } from './idempotency';
 import { parseCreateParams, requestHash } from './params';
 import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './schemas';
 
@@ -114,12 +114,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       if (key !== undefined) {
         const claim = await idempotency.claim(caller.id, key, requestHash(params, body.inputReference), videoRequest);
         if (claim.outcome === 'conflict') {
-          throw new ProblemError({
-            status: 409,
-            code: 'idempotency_key_reused',
-            detail: `this Idempotency-Key was used for video ${claim.record.videoId} with another request body; use a new key for a new request`,
-            param: 'Idempotency-Key',
-          });
+          throw idempotencyKeyReused(claim.record.videoId);
         }
         if (claim.outcome === 'replay') {
           // The recorded request (its seed, its id) is the video; this attempt's random choices are dropped.

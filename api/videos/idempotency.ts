@@ -33,6 +33,16 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   return values[0];
 }
 
+/** 409 for a key already used with another request body, naming the video it made. */
+export function idempotencyKeyReused(videoId: string): ProblemError {
+  return new ProblemError({
+    status: 409,
+    code: 'idempotency_key_reused',
+    detail: `this Idempotency-Key was used for video ${videoId} with another request body; use a new key for a new request`,
+    param: 'Idempotency-Key',
+  });
+}
+
 export interface IdempotencyRecord {
   videoId: string;
   requestHash: string;

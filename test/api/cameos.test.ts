@@ -2,11 +2,9 @@
 // real recording verification): registration with a liveness challenge, what an upload is refused for, who may see
 // and change a cameo (a table over every endpoint and role), grants and revocations with their hash-chained consent
 // history (and what tampering with it shows), appearances and takedowns, follows and the `mutuals` permission.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import OpenAI, { toFile } from 'openai';
-import { contentKeys } from '../../domain/video/content';
-import { decide, evolve, initialVideoState, type VideoCommand, type VideoEvent, type VideoRequestedData } from '../../domain/video';
 import { createPgPool, type PgPool } from '../../infra/postgres/pool';
 import { connectTemporalClient, type TemporalClient } from '../../infra/temporal/connection';
 import type { Role } from '../../infra/users/port';
@@ -16,7 +14,7 @@ import { startApiStack } from '../support/apiStack';
 import { silentClip, stillClip, talkingClip, textFile } from '../support/clips';
 import { eventually, testEnv } from '../support/env';
 import type { Problem as ProblemBody } from '../../api/plugins/errors';
-import { videoRequest } from '../support/videos';
+import { seedVideo as seedVideoStream } from '../support/seedVideo';
 
 interface Cameo {
   id: string;
@@ -130,45 +128,8 @@ async function eventsTableOf(stream: string): Promise<string> {
 }
 
 /** A video recorded through the decider (requested by `ownerId` with `cameoIds`), finished or still at moderation. */
-async function seedVideo(ownerId: string, cameoIds: string[], finished: boolean): Promise<string> {
-  const id = `video_${randomBytes(16).toString('hex')}`;
-  const keysOf = contentKeys(id);
-  const at = Math.floor(Date.now() / 1000);
-  const request: VideoRequestedData = {
-    ...videoRequest('a person waving at the camera', { video_id: id, owner_id: ownerId, seconds: 1, cameo_ids: cameoIds, at }),
-  };
-  const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
-  const commands: VideoCommand[] = [
-    { type: 'RequestVideo', data: request },
-    { type: 'RecordPromptVerdict', data: verdict },
-  ];
-  if (finished) {
-    commands.push(
-      { type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at } },
-      { type: 'RecordVideoChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.ts`, frames: 24, collisions: [], at } },
-      { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
-      {
-        type: 'RecordMux',
-        data: { content_key: keysOf.content, thumbnail_key: keysOf.thumbnail, spritesheet_key: keysOf.spritesheet, duration_s: 1, bytes: 100, at },
-      },
-      { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
-      { type: 'CompleteVideo', data: { at } },
-    );
-  }
-  let state = initialVideoState;
-  const events: VideoEvent[] = [];
-  for (const command of commands) {
-    const decided = decide(command, state);
-    state = decided.reduce(evolve, state);
-    events.push(...decided);
-  }
-  await stack.eventStore.appendToStream(
-    `video-${id}`,
-    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: ownerId } })),
-    { expectedRevision: 'no_stream' },
-  );
-  return id;
-}
+const seedVideo = (ownerId: string, cameoIds: string[], finished: boolean) =>
+  seedVideoStream(stack.eventStore, { ownerId, cameoIds, finished, prompt: 'a person waving at the camera' });
 
 const missingCameo = () => `cameo_${randomBytes(16).toString('hex')}`;
 

@@ -1,16 +1,14 @@
 // Remixes, edits and extensions over HTTP against the real stack: who may build on which video (published: anyone;
 // a draft: its owner only; taken down: 409; unknown: 404), what a bad body is told, and the source's cameos asked for
 // the remixer's consent again (a remixer without it ends blocked, consent_missing).
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { contentKeys } from '../../domain/video/content';
-import { decide, evolve, initialVideoState, type VideoCommand, type VideoEvent, type VideoRequestedData } from '../../domain/video';
 import type { Role } from '../../infra/users/port';
 import { startApiStack } from '../support/apiStack';
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
 import type { Problem } from '../../api/plugins/errors';
-import { videoRequest } from '../support/videos';
+import { seedVideo as seedVideoStream } from '../support/seedVideo';
 
 interface Video {
   id: string;
@@ -45,50 +43,17 @@ async function ok<T>(res: Response, status = 200): Promise<T> {
 }
 
 /** A completed video of `owner` recorded through the decider: a draft, published, or published then taken down. */
-async function seedVideo(owner: Who, visibility: 'private' | 'published' | 'taken_down', cameoIds: string[] = [], content?: Buffer): Promise<string> {
-  const id = `video_${randomBytes(16).toString('hex')}`;
-  const at = Math.floor(Date.now() / 1000);
-  const request: VideoRequestedData = {
-    ...videoRequest('three red balls', { video_id: id, owner_id: ids[owner], seconds: 1, seed: 5, cameo_ids: cameoIds, at }),
-  };
-  const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
-  const k = contentKeys(id);
-  const commands: VideoCommand[] = [
-    { type: 'RequestVideo', data: request },
-    { type: 'RecordPromptVerdict', data: verdict },
-    { type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at } },
-    { type: 'RecordVideoChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.ts`, frames: 24, collisions: [], at } },
-    { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
-    {
-      type: 'RecordMux',
-      data: {
-        content_key: k.content,
-        thumbnail_key: k.thumbnail,
-        spritesheet_key: k.spritesheet,
-        duration_s: 1,
-        bytes: content?.length ?? 100,
-        ...(content ? { sha256: createHash('sha256').update(content).digest('hex') } : {}),
-        at,
-      },
-    },
-    { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
-    { type: 'CompleteVideo', data: { at } },
-  ];
-  if (visibility !== 'private') commands.push({ type: 'PublishVideo', data: { by: ids[owner], cameo_uses: [], at } });
-  if (visibility === 'taken_down') commands.push({ type: 'TakeDownVideo', data: { by: ids.carol, reason: 'cameo owner', at } });
-  let state = initialVideoState;
-  const events: VideoEvent[] = [];
-  for (const command of commands) {
-    const decided = decide(command, state);
-    state = decided.reduce(evolve, state);
-    events.push(...decided);
-  }
-  await stack.eventStore.appendToStream(
-    `video-${id}`,
-    events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: ids[owner] } })),
-    { expectedRevision: 'no_stream' },
-  );
-  return id;
+function seedVideo(owner: Who, visibility: 'private' | 'published' | 'taken_down', cameoIds: string[] = [], content?: Buffer): Promise<string> {
+  return seedVideoStream(stack.eventStore, {
+    ownerId: ids[owner],
+    cameoIds,
+    seed: 5,
+    ...(content ? { content } : {}),
+    then: (_id, at) => [
+      ...(visibility !== 'private' ? [{ type: 'PublishVideo' as const, data: { by: ids[owner], cameo_uses: [], at } }] : []),
+      ...(visibility === 'taken_down' ? [{ type: 'TakeDownVideo' as const, data: { by: ids.carol, reason: 'cameo owner', at } }] : []),
+    ],
+  });
 }
 
 const finished = (who: Who, id: string) =>

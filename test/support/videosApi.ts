@@ -14,7 +14,7 @@ import { buildServer, type ServerDeps } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import { createVideoReadModel, type VideoReadModel } from '../../api/videos/readModel';
 import { contentKeys } from '../../domain/video/content';
-import { decide, evolve, initialVideoState, type VideoCommand, type VideoEvent, type VideoRequestedData } from '../../domain/video';
+import type { VideoEvent } from '../../domain/video';
 import type { BlobStore } from '../../infra/blobs';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger } from '../../infra/logger';
@@ -27,7 +27,7 @@ import { createVideosReadModel } from '../../projections/videos';
 import { realActivities } from './activities';
 import { eventually, testEnv } from './env';
 import { sharedDevServer } from './temporal';
-import { videoRequest } from './videos';
+import { seedVideo } from './seedVideo';
 
 export interface Running {
   app: FastifyInstance;
@@ -253,48 +253,11 @@ export function useVideosApi(): VideosApi {
     },
 
     async seedCompletedVideo(ownerId, contentBytes) {
-      const id = `video_${randomBytes(16).toString('hex')}`;
+      const id = await seedVideo(api.eventStore, { ownerId, prompt: PROMPT, content: contentBytes });
       const keysOf = contentKeys(id);
-      const at = Math.floor(Date.now() / 1000);
-      const request: VideoRequestedData = {
-        ...videoRequest(PROMPT, { video_id: id, owner_id: ownerId, seconds: 1, at }),
-      };
-      const verdict = { case_id: `case_${randomBytes(16).toString('hex')}`, verdict: 'allow' as const, categories: [], reasons: [], at };
-      const commands: VideoCommand[] = [
-        { type: 'RequestVideo', data: request },
-        { type: 'RecordPromptVerdict', data: verdict },
-        { type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at } },
-        { type: 'RecordVideoChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.ts`, frames: 24, collisions: [], at } },
-        { type: 'RecordAudioChunk', data: { index: 0, blob_key: `videos/${id}/chunks/000.pcm`, samples: 48000, at } },
-        {
-          type: 'RecordMux',
-          data: {
-            content_key: keysOf.content,
-            thumbnail_key: keysOf.thumbnail,
-            spritesheet_key: keysOf.spritesheet,
-            duration_s: 1,
-            bytes: contentBytes.length,
-            at,
-          },
-        },
-        { type: 'RecordOutputVerdict', data: { ...verdict, case_id: `case_${randomBytes(16).toString('hex')}` } },
-        { type: 'CompleteVideo', data: { at } },
-      ];
-      let state = initialVideoState;
-      const events: VideoEvent[] = [];
-      for (const command of commands) {
-        const decided = decide(command, state);
-        state = decided.reduce(evolve, state);
-        events.push(...decided);
-      }
       await api.blobs.put(keysOf.content, contentBytes);
       await api.blobs.put(keysOf.thumbnail, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(200)]));
       await api.blobs.put(keysOf.spritesheet, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(300)]));
-      await api.eventStore.appendToStream(
-        `video-${id}`,
-        events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: ownerId } })),
-        { expectedRevision: 'no_stream' },
-      );
       // The read model itself (GET answers from the stream before it has the video).
       const readModel = createVideoReadModel(api.pool, { schema: schemas.readModels });
       await eventually(async () => ((await readModel.get(id))?.status === 'completed' ? true : undefined), `video ${id} completed in the read model`);
