@@ -27,7 +27,7 @@ import { Cleanup } from './bench/cleanup';
 import { talkingClip, useClipFolder } from './harness/clips';
 import { startRole, type RoleProcess } from './harness/processes';
 import { startPlatformStack, type PlatformStack } from './harness/stack';
-import { videoRequest } from './harness/videos';
+import { cameoRegistration, videoRequest } from './harness/videos';
 
 const HISTORIES_DIR = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 const INDEX = path.join(HISTORIES_DIR, 'index.json');
@@ -118,26 +118,10 @@ async function registerCameo(ctx: Ctx): Promise<{ cameoId: string; handle: Workf
   const cameoId = `cameo_${hex()}`;
   const recordingKey = `cameos/${cameoId}/recording`;
   await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await talkingClip(4)));
-  const handle = await ctx.client.workflow.start(cameoWorkflow, {
-    taskQueue: ctx.stack.taskQueue,
-    workflowId: `cameo-${cameoId}`,
-    args: [
-      {
-        cameoId,
-        actor: OWNER,
-        registration: {
-          cameo_id: cameoId,
-          owner_id: OWNER,
-          display_name: 'Olive',
-          permission: 'approved',
-          challenge_id: null,
-          phrase: 'blue river seven lamps',
-          recording_key: recordingKey,
-          at: Math.floor(Date.now() / 1000),
-        },
-      },
-    ],
-  });
+  const handle = await ctx.client.workflow.start(
+    cameoWorkflow,
+    cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: ctx.stack.taskQueue, at: Math.floor(Date.now() / 1000) }),
+  );
   const status = await until(async () => {
     const state = await handle.query(cameoStateQuery);
     return state.status === 'pending' ? undefined : state.status;

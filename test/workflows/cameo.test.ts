@@ -16,6 +16,7 @@ import { cameoStateQuery, changePermissionUpdate, deleteCameoUpdate, grantAccess
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
 import { videoRequest, usePipeline } from '../support/pipeline';
+import { cameoRegistration } from '../support/videos';
 
 const OWNER = 'user_owner';
 const FRIEND = 'user_friend';
@@ -43,26 +44,10 @@ describe('cameoWorkflow', () => {
     const cameoId = `cameo_${hex()}`;
     const recordingKey = `cameos/${cameoId}/recording`;
     await stack.pipeline.blobs.put(recordingKey, recording);
-    const handle = await stack.env.client.workflow.start(cameoWorkflow, {
-      taskQueue: stack.pipeline.taskQueue,
-      workflowId: `cameo-${cameoId}`,
-      args: [
-        {
-          cameoId,
-          actor: OWNER,
-          registration: {
-            cameo_id: cameoId,
-            owner_id: OWNER,
-            display_name: 'Olive',
-            permission,
-            challenge_id: null,
-            phrase: 'blue river seven lamps',
-            recording_key: recordingKey,
-            at: 1_700_000_000,
-          },
-        },
-      ],
-    });
+    const handle = await stack.env.client.workflow.start(
+      cameoWorkflow,
+      cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: stack.pipeline.taskQueue, permission }),
+    );
     const status = await eventually(async () => {
       const state = await handle.query(cameoStateQuery);
       return state.status === 'pending' ? undefined : state.status;

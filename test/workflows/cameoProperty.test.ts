@@ -24,6 +24,7 @@ import {
 import { talkingClip } from '../support/clips';
 import { eventually } from '../support/env';
 import { usePipeline } from '../support/pipeline';
+import { cameoRegistration } from '../support/videos';
 
 const OWNER = 'user_owner';
 const USERS = ['user_a', 'user_b', 'user_c'];
@@ -61,26 +62,10 @@ describe('cameoWorkflow under random interleavings', () => {
         const cameoId = `cameo_${hex()}`;
         const recordingKey = `cameos/${cameoId}/recording`;
         await stack.pipeline.blobs.put(recordingKey, recording);
-        const handle = await stack.env.client.workflow.start(cameoWorkflow, {
-          taskQueue: stack.pipeline.taskQueue,
-          workflowId: `cameo-${cameoId}`,
-          args: [
-            {
-              cameoId,
-              actor: OWNER,
-              registration: {
-                cameo_id: cameoId,
-                owner_id: OWNER,
-                display_name: 'P',
-                permission: 'approved',
-                challenge_id: null,
-                phrase: null,
-                recording_key: recordingKey,
-                at: 1,
-              },
-            },
-          ],
-        });
+        const handle = await stack.env.client.workflow.start(
+          cameoWorkflow,
+          cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: stack.pipeline.taskQueue, displayName: 'P', phrase: null, at: 1 }),
+        );
         await eventually(async () => ((await handle.query(cameoStateQuery)).status === 'verified' ? true : undefined), 'the cameo verified');
 
         const videos: { id: string; user: string }[] = [];
