@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       taskQueue: config.orchestrationTaskQueue,
       gpuTaskQueue: config.gpuTaskQueue,
       inputReferenceMaxBytes: DEFAULT_INPUT_REFERENCE_MAX_BYTES,
+      contentRedirectSeconds: config.blobContentRedirectSeconds,
     },
   };
   const cameos = {

@@ -1,5 +1,7 @@
 // The one place that reads process.env: every setting, validated once at start, with an embedded default.
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkPrefix } from './blobs/port';
 
 export type InferenceEp = 'cpu' | 'webgpu' | 'cuda' | 'auto';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -37,8 +39,25 @@ export interface Config {
   /** The task queue the orchestration workers poll and the API starts workflows on. */
   orchestrationTaskQueue: string;
   ffmpegPath: string | undefined;
+  // The blob store (issue 16).
+  /** Where blobs live (BLOB_URL): a folder, or an S3 bucket and a key prefix in it. */
+  blobs: BlobLocation;
+  /** How to reach S3 (the standard AWS variables); read only when `blobs` is S3. */
+  aws: AwsSettings;
+  /** Seconds a presigned URL for video content is valid; 0 (the default): the API streams the content itself. */
+  blobContentRedirectSeconds: number;
   logLevel: LogLevel;
   ci: boolean;
+}
+
+export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
+
+export interface AwsSettings {
+  region: string | undefined;
+  /** AWS_ENDPOINT_URL_S3: an S3-compatible store (MinIO, Ceph RGW, R2, ...) instead of Amazon S3. */
+  endpoint: string | undefined;
+  /** Unset: the SDK's default provider chain (profile, web identity, container or instance role). */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
 /** A bad setting: its message is the one line printed before the process stops. */
@@ -122,12 +141,71 @@ function schemaName(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+// The blob store's settings (issue 16): BLOB_URL and the standard AWS variables.
+const BLOB_URL_FORMS = 'file:///absolute/path or s3://bucket/prefix';
+
+function blobLocation(env: Env, dataDir: string): BlobLocation {
+  const raw = text(env, 'BLOB_URL');
+  if (raw === undefined) return { kind: 'file', root: path.join(dataDir, 'blobs') };
+  const bad = (what: string) => new ConfigError('BLOB_URL', raw, `${BLOB_URL_FORMS}; ${what}`);
+  if (/^file:/i.test(raw)) {
+    try {
+      return { kind: 'file', root: fileURLToPath(raw) };
+    } catch (err) {
+      throw bad(`${(err as Error).message} (a file URL names an absolute path: three slashes)`);
+    }
+  }
+  if (!/^s3:/i.test(raw)) throw bad(`the scheme must be file: or s3:`);
+  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/i.exec(raw);
+  if (!match) throw bad('an s3 URL starts with s3:// and the bucket');
+  const [, bucket = '', rawPrefix = ''] = match;
+  if (bucket.includes('@') || bucket.includes(':'))
+    throw bad('no credentials or port in the URL: use AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL_S3');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..'))
+    throw bad(`the bucket ${JSON.stringify(bucket)} is not a bucket name (3 to 63 lower-case letters, digits, "." and "-")`);
+  if (/[?#]/.test(rawPrefix)) throw bad('no query or fragment: the path after the bucket is the key prefix');
+  const prefix = rawPrefix.replace(/\/+$/, '');
+  if (prefix !== '') {
+    try {
+      checkPrefix(prefix);
+    } catch (err) {
+      throw bad(`the key prefix ${JSON.stringify(prefix)} is not made of key segments: ${(err as Error).message.replace(/^invalid blob key "[^"]*": /, '')}`);
+    }
+  }
+  return { kind: 's3', bucket, prefix };
+}
+
+function awsSettings(env: Env, blobs: BlobLocation): AwsSettings {
+  const endpoint = url(env, 'AWS_ENDPOINT_URL_S3', ['http:', 'https:']);
+  let region = text(env, 'AWS_REGION');
+  if (region !== undefined && !/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError('AWS_REGION', region, 'a region name such as eu-west-1');
+  // S3-compatible stores take any region, and us-east-1 is the one they expect when they care; Amazon S3 needs the real one.
+  if (region === undefined && endpoint !== undefined) region = 'us-east-1';
+  if (region === undefined && blobs.kind === 's3')
+    throw new ConfigError('AWS_REGION', '', `the bucket's region (e.g. eu-west-1) with BLOB_URL=s3://..., or AWS_ENDPOINT_URL_S3 for an S3-compatible store`);
+  const accessKeyId = text(env, 'AWS_ACCESS_KEY_ID');
+  const secretAccessKey = text(env, 'AWS_SECRET_ACCESS_KEY');
+  const sessionToken = text(env, 'AWS_SESSION_TOKEN');
+  // Never echo a secret: these errors name the variable that is missing, not the one that is set.
+  if (accessKeyId !== undefined && secretAccessKey === undefined) throw new ConfigError('AWS_SECRET_ACCESS_KEY', '', 'to be set with AWS_ACCESS_KEY_ID');
+  if (secretAccessKey !== undefined && accessKeyId === undefined) throw new ConfigError('AWS_ACCESS_KEY_ID', '', 'to be set with AWS_SECRET_ACCESS_KEY');
+  const credentials = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
+  return { region, endpoint, credentials };
+}
+
+function blobContentRedirect(env: Env, blobs: BlobLocation): number {
+  const seconds = integer(env, 'BLOB_CONTENT_REDIRECT_SECONDS', 0, 0, 7 * 24 * 3600);
+  if (seconds > 0 && blobs.kind !== 's3') throw new ConfigError('BLOB_CONTENT_REDIRECT_SECONDS', String(seconds), '0 unless BLOB_URL is s3://...');
+  return seconds;
+}
+
 const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
 const ES_SCHEMES = ['postgres:', 'postgresql:', 'kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'] as const;
 
 /** Reads and validates every setting; throws ConfigError naming the first bad one. */
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(text(env, 'DATA_DIR') ?? './.data');
+  const blobs = blobLocation(env, dataDir);
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     dataDir,
@@ -157,6 +235,9 @@ export function loadConfig(env: Env = process.env): Config {
     gpuTaskQueue: taskQueue(env, 'GPU_TASK_QUEUE', 'gpu'),
     orchestrationTaskQueue: taskQueue(env, 'ORCHESTRATION_TASK_QUEUE', 'orchestration'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
+    blobs,
+    aws: awsSettings(env, blobs),
+    blobContentRedirectSeconds: blobContentRedirect(env, blobs),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),
   };

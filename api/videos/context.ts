@@ -31,6 +31,8 @@ export interface VideosConfig {
   publishWaitMs?: number;
   /** How often the progress stream polls the read model. */
   streamPollMs?: number;
+  /** When set (BLOB_CONTENT_REDIRECT_SECONDS) and the blob store signs URLs (S3), content GETs redirect to a URL signed for this long. */
+  contentRedirectSeconds?: number;
 }
 
 export interface VideosRoutesOptions {

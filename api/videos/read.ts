@@ -53,7 +53,8 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
       schema: {
         tags: ['videos'],
         summary: 'Download the video (MP4), its thumbnail or its spritesheet (JPEG)',
-        description: 'Supports HTTP Range (one range): 206 with Content-Range, 416 when it lies outside the file.',
+        description:
+          'Supports HTTP Range (one range): 206 with Content-Range, 416 when it lies outside the file. Where the server is set to (BLOB_CONTENT_REDIRECT_SECONDS), a GET is answered 302 to a short-lived signed URL of the blob store, which serves the file and its ranges.',
         params: VideoIdParams,
         querystring: ContentQuery,
         response: {
@@ -62,6 +63,7 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
             content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } }, 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
           },
           206: { description: 'The requested byte range', content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } } } },
+          302: { description: 'The file is at the signed URL in Location (only where BLOB_CONTENT_REDIRECT_SECONDS is set)', type: 'null' },
           400: problemResponse('Unknown variant'),
           404: problemResponse('No such video, or not completed yet (`video_not_ready`)'),
           416: problemResponse('The range lies outside the file'),
@@ -85,6 +87,11 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
       if (!info) throw new ProblemError({ status: 404, code: 'content_not_found', detail: `the ${variant} of video ${id} is not stored` });
       // Batched: at most once per viewer and window, recorded as one VideoViewed per video every few seconds.
       if (variant === 'video' && request.method !== 'HEAD') views?.record(callerOf(request).id, id);
+      // The store serves the bytes (and their ranges) itself: the client follows a short-lived signed URL.
+      const redirectSeconds = context.config.contentRedirectSeconds ?? 0;
+      if (redirectSeconds > 0 && blobs.signedUrl && request.method !== 'HEAD') {
+        return reply.header('cache-control', 'private, no-store').redirect(await blobs.signedUrl(key, redirectSeconds), 302);
+      }
 
       const etag = `"${info.bytes.toString(16)}-${info.modifiedAt.getTime().toString(16)}"`;
       reply

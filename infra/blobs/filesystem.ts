@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BlobNotFound, checkKey, checkPrefix, type BlobInfo, type BlobStore } from './port';
+import { BlobNotFound, checkKey, checkPrefix, checkRange, type BlobInfo, type BlobStore } from './port';
 
 /** Temporary files live here: inside the root, so rename stays on one filesystem; its leading dot keeps it out of the key space. */
 const TMP_DIR = '.tmp';
@@ -57,12 +57,13 @@ export class FsBlobStore implements BlobStore {
     const handle = await fsp.open(file, 'r').catch((err: unknown) => {
       throw notFound(err, key);
     });
-    if (
-      range &&
-      (!Number.isInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isInteger(range.end) || range.end < range.start)))
-    ) {
-      await handle.close();
-      throw new RangeError(`blob ${key}: bad range ${JSON.stringify(range)}`);
+    if (range) {
+      try {
+        checkRange(key, range);
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
     }
     return handle.createReadStream({ start: range?.start, end: range?.end });
   }

@@ -1,5 +1,6 @@
 // The blob store port: opaque bytes under slash-separated keys (video segments, audio, thumbnails, uploads). The
-// filesystem adapter is the embedded default; an S3 adapter can implement the same interface later.
+// filesystem adapter is the embedded default; the S3 adapter (infra/blobs/s3.ts) implements the same interface, and
+// test/infra/blobs.test.ts is the one contract suite both pass.
 import type { Readable } from 'node:stream';
 
 export interface BlobInfo {
@@ -24,6 +25,8 @@ export interface BlobStore {
   list(prefix: string): Promise<string[]>;
   /** Deletes every blob under `prefix` (a video and all its files); returns how many. */
   deletePrefix(prefix: string): Promise<number>;
+  /** A URL clients can GET `key` from without us, valid for `expiresInSeconds`: only stores that serve HTTP (S3) have one. */
+  signedUrl?(key: string, expiresInSeconds: number): Promise<string>;
 }
 
 /** A key segment: starts with a letter or digit (so no "." / ".." and no hidden names), then letters, digits, . _ - */
@@ -52,6 +55,24 @@ export class BlobNotFound extends BlobStoreError {
   }
 }
 
+/**
+ * The store did not answer, or answered that it cannot serve now (a network error, a timeout, a 5xx, throttling). It
+ * says nothing about the blob: an activity that meets it fails and is retried by Temporal (it is deliberately not one
+ * of the errors the activities turn non-retryable, as they do BlobNotFound), and whatever the activity would have
+ * recorded is recorded only once a later attempt has stored the blob.
+ */
+export class BlobStoreUnavailable extends BlobStoreError {
+  constructor(
+    readonly store: string,
+    readonly operation: string,
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(`blob store ${store} unavailable (${operation} ${JSON.stringify(key)}): ${(cause as Error)?.message ?? String(cause)}`);
+    this.cause = cause;
+  }
+}
+
 /** Keys are the same on every adapter, so the rules live in the port: a key that works here works on S3 too. */
 export function checkKey(key: string): string[] {
   if (typeof key !== 'string' || key === '') throw new InvalidBlobKey(String(key), 'empty');
@@ -71,6 +92,13 @@ export function checkKey(key: string): string[] {
     }
   }
   return segments;
+}
+
+/** A range as `stream` takes it: whole non-negative offsets, `end` (inclusive) not before `start`. */
+export function checkRange(key: string, range: { start: number; end?: number }): void {
+  if (!Number.isInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isInteger(range.end) || range.end < range.start))) {
+    throw new RangeError(`blob ${key}: bad range ${JSON.stringify(range)}`);
+  }
 }
 
 /** A list prefix: empty (everything), or whole segments, optionally ending in "/". */

@@ -1,6 +1,7 @@
 // Completed videos over HTTP against the real stack (test/support/videosApi.ts): one recorded through the decider
 // (its content whole and by Range, cancel refused, publish, delete), and one made end to end with a GPU worker of the
-// file's own (the reference pack on the CPU): followed on the stream to done, its timeline, its MP4, published.
+// file's own (the reference pack on the CPU): followed on the stream to done, its timeline, its MP4, published. The
+// content route is also served from an S3 blob store (moto): streamed through with Range, or redirected to a signed URL.
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,9 +9,11 @@ import { Worker } from '@temporalio/worker';
 import { contentKeys } from '../../domain/video/content';
 import { createGpuActivities } from '../../gpu-workers/activities';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { S3BlobStore } from '../../infra/blobs';
 import { createLogger } from '../../infra/logger';
 import { testEnv } from '../support/env';
 import { testEngine } from '../support/pipeline';
+import { startS3Server, type S3Server } from '../support/s3';
 import { problem, PROMPT, readSse, type Running, useVideosApi, type Video } from '../support/videosApi';
 
 const api = useVideosApi();
@@ -98,6 +101,75 @@ describe('a completed video', () => {
     expect((await call('DELETE', `/v1/videos/${other}`, { key: keys.alice })).status).toBe(200);
     expect(await api.blobs.list(`videos/${other}/`)).toEqual([]);
     expect((await problem(await call('GET', `/v1/videos/${other}/content`, { key: keys.alice }), 404)).error.code).toBe('video_not_found');
+  });
+});
+
+describe('content from an S3 blob store', () => {
+  // 12 MiB: stored in three parts, and more than a range request should ever move.
+  const content = randomBytes(12 * 1024 * 1024 + 7);
+  let moto: S3Server;
+  let s3: S3BlobStore;
+  let streaming: Running;
+  let redirecting: Running;
+  let id: string;
+
+  beforeAll(async () => {
+    moto = await startS3Server({ buckets: ['reelforge-api'] });
+    s3 = new S3BlobStore(moto.client(), { bucket: 'reelforge-api', prefix: 'blobs' });
+    id = await seedCompletedVideo(ids.alice, content);
+    for (const key of Object.values(contentKeys(id))) await s3.put(key, await api.blobs.stream(key));
+    const deps = videosDeps(taskQueue);
+    streaming = await listen({ ...serverBase(), videos: { ...deps, blobs: s3 } });
+    redirecting = await listen({ ...serverBase(), videos: { ...deps, blobs: s3, config: { ...deps.config, contentRedirectSeconds: 60 } } });
+  });
+  afterAll(async () => {
+    await streaming?.app.close();
+    await redirecting?.app.close();
+    await moto?.stop();
+  });
+
+  const get = (target: Running, headers: Record<string, string> = {}, method = 'GET') =>
+    call(method, `/v1/videos/${id}/content`, { key: keys.alice, headers, target });
+
+  it('streams the content and its ranges from the store', async () => {
+    const whole = await get(streaming);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('content-length')).toBe(String(content.length));
+    expect(Buffer.from(await whole.arrayBuffer()).equals(content)).toBe(true);
+    // A range across the store's part boundaries is one ranged GET of the store, passed through.
+    const start = 5 * 1024 * 1024 - 10;
+    const part = await get(streaming, { range: `bytes=${start}-${start + 99}` });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes ${start}-${start + 99}/${content.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(content.subarray(start, start + 100))).toBe(true);
+    const suffix = await get(streaming, { range: 'bytes=-10' });
+    expect(Buffer.from(await suffix.arrayBuffer()).equals(content.subarray(-10))).toBe(true);
+    const outside = await get(streaming, { range: `bytes=${content.length}-` });
+    expect(outside.status).toBe(416);
+    await outside.arrayBuffer();
+    // If-Range with the ETag the store's stat gives: the range; with another: the whole file.
+    const etag = whole.headers.get('etag')!;
+    expect((await get(streaming, { range: 'bytes=0-9', 'if-range': etag })).status).toBe(206);
+    const stale = await get(streaming, { range: 'bytes=0-9', 'if-range': '"0-0"' });
+    expect(stale.status).toBe(200);
+    await stale.body?.cancel();
+  });
+
+  it('redirects to a signed URL of the store when told to, which serves the file and its ranges itself', async () => {
+    const redirect = await fetch(`${redirecting.url}/v1/videos/${id}/content`, { headers: { authorization: `Bearer ${keys.alice}` }, redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    const location = redirect.headers.get('location')!;
+    expect(location.startsWith(`${moto.endpoint}/reelforge-api/blobs/videos/${id}/`)).toBe(true);
+    expect(location).toContain('X-Amz-Expires=60');
+    // Followed, as players do (the API key is not sent on to the store: it is another origin).
+    const part = await get(redirecting, { range: 'bytes=100-199' });
+    expect(part.status).toBe(206);
+    expect(Buffer.from(await part.arrayBuffer()).equals(content.subarray(100, 200))).toBe(true);
+    // HEAD is still answered by the API, and the visibility rules are checked before any redirect.
+    const head = await get(redirecting, {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers.get('location')).toBeNull();
+    expect((await problem(await call('GET', `/v1/videos/${id}/content`, { key: keys.bob, target: redirecting }), 404)).error.code).toBe('video_not_found');
   });
 });
 

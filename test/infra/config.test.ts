@@ -89,6 +89,77 @@ describe('config', () => {
     expect(attempt).toThrow(message);
   });
 
+  describe('the blob store (BLOB_URL and the AWS variables)', () => {
+    it('is the filesystem under DATA_DIR by default, or the folder a file URL names', () => {
+      expect(loadConfig({ DATA_DIR: '/tmp/rf' }).blobs).toEqual({ kind: 'file', root: '/tmp/rf/blobs' });
+      expect(loadConfig({ BLOB_URL: 'file:///srv/blobs' }).blobs).toEqual({ kind: 'file', root: '/srv/blobs' });
+      expect(loadConfig({ BLOB_URL: 'file://localhost/srv/blobs' }).blobs).toEqual({ kind: 'file', root: '/srv/blobs' });
+      expect(loadConfig({}).blobContentRedirectSeconds).toBe(0);
+    });
+
+    it('is a bucket and a key prefix for s3://, reached with the AWS variables handed over as they are', () => {
+      const config = loadConfig({
+        BLOB_URL: 's3://reelforge-media/prod/blobs/',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        AWS_SESSION_TOKEN: 'token',
+        BLOB_CONTENT_REDIRECT_SECONDS: '300',
+      });
+      expect(config.blobs).toEqual({ kind: 's3', bucket: 'reelforge-media', prefix: 'prod/blobs' });
+      expect(config.aws).toEqual({
+        region: 'eu-west-1',
+        endpoint: undefined,
+        credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token' },
+      });
+      expect(config.blobContentRedirectSeconds).toBe(300);
+      expect(loadConfig({ BLOB_URL: 's3://media', AWS_REGION: 'us-east-2' }).blobs).toEqual({ kind: 's3', bucket: 'media', prefix: '' });
+    });
+
+    it("leaves credentials to the SDK's default chain when unset, and takes an S3-compatible endpoint (region us-east-1 unless set)", () => {
+      const config = loadConfig({ BLOB_URL: 's3://media/x', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' });
+      expect(config.aws).toEqual({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9000', credentials: undefined });
+      expect(loadConfig({ BLOB_URL: 's3://media/x', AWS_ENDPOINT_URL_S3: 'https://acct.r2.cloudflarestorage.com', AWS_REGION: 'auto' }).aws.region).toBe(
+        'auto',
+      );
+    });
+
+    it.each([
+      [
+        { BLOB_URL: 'gs://bucket/x' },
+        'invalid BLOB_URL="gs://bucket/x": expected file:///absolute/path or s3://bucket/prefix; the scheme must be file: or s3:',
+      ],
+      [{ BLOB_URL: '/srv/blobs' }, 'the scheme must be file: or s3:'],
+      [{ BLOB_URL: 'file://relative/blobs' }, 'a file URL names an absolute path: three slashes'],
+      [{ BLOB_URL: 's3:bucket', AWS_REGION: 'eu-west-1' }, 'an s3 URL starts with s3:// and the bucket'],
+      [
+        { BLOB_URL: 's3://My_Bucket/x', AWS_REGION: 'eu-west-1' },
+        'the bucket "My_Bucket" is not a bucket name (3 to 63 lower-case letters, digits, "." and "-")',
+      ],
+      [{ BLOB_URL: 's3:///x', AWS_REGION: 'eu-west-1' }, 'the bucket "" is not a bucket name'],
+      [{ BLOB_URL: 's3://key:secret@bucket/x', AWS_REGION: 'eu-west-1' }, 'no credentials or port in the URL: use AWS_ACCESS_KEY_ID'],
+      [{ BLOB_URL: 's3://bucket/a/../b', AWS_REGION: 'eu-west-1' }, 'the key prefix "a/../b" is not made of key segments: ".." segments are not allowed'],
+      [{ BLOB_URL: 's3://bucket/a//b', AWS_REGION: 'eu-west-1' }, 'the key prefix "a//b" is not made of key segments: empty segment'],
+      [{ BLOB_URL: 's3://bucket/x?region=eu', AWS_REGION: 'eu-west-1' }, 'no query or fragment'],
+      [{ BLOB_URL: 's3://bucket/x' }, 'invalid AWS_REGION="": expected the bucket\'s region (e.g. eu-west-1) with BLOB_URL=s3://...'],
+      [{ AWS_REGION: 'EU West' }, 'invalid AWS_REGION="EU West": expected a region name'],
+      [{ AWS_ENDPOINT_URL_S3: 'minio:9000' }, 'invalid AWS_ENDPOINT_URL_S3="minio:9000": expected a URL of the form http://... or https://...'],
+      [{ AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' }, 'invalid AWS_SECRET_ACCESS_KEY="": expected to be set with AWS_ACCESS_KEY_ID'],
+      [{ BLOB_CONTENT_REDIRECT_SECONDS: '60' }, 'invalid BLOB_CONTENT_REDIRECT_SECONDS="60": expected 0 unless BLOB_URL is s3://...'],
+    ])('refuses %j: %s', (env, message) => {
+      const attempt = () => loadConfig(env);
+      expect(attempt).toThrow(ConfigError);
+      expect(attempt).toThrow(message);
+    });
+
+    it('never puts a secret in its message', () => {
+      expect(() => loadConfig({ AWS_SECRET_ACCESS_KEY: 'hunter2-secret' })).toThrow(
+        'invalid AWS_ACCESS_KEY_ID="": expected to be set with AWS_SECRET_ACCESS_KEY',
+      );
+      expect(() => loadConfig({ AWS_SECRET_ACCESS_KEY: 'hunter2-secret' })).not.toThrow(/hunter2/);
+    });
+  });
+
   it('stops a process that starts with a bad value, printing one line', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', "require('./infra/config').loadConfigOrExit()"], {
       env: { ...process.env, PORT: 'eighty' },

@@ -33,6 +33,10 @@ export const testEnv = {
   get ffmpegPath(): string | undefined {
     return loadConfig().ffmpegPath;
   },
+  /** S3_TEST_URL (s3://bucket/prefix, reached with the AWS_* variables): an S3 endpoint the blob contract suite also runs against. */
+  get s3TestUrl(): string | undefined {
+    return process.env.S3_TEST_URL?.trim() || undefined;
+  },
   get ci(): boolean {
     return loadConfig().ci;
   },
