@@ -17,7 +17,9 @@ import { allPids, cmdlineOf, isAlive, procStat } from '../../infra/processes';
 
 interface RuntimeFile {
   supervisorPid: number;
+  roles: string[];
   api: { url: string; port: number; docsUrl: string };
+  health: Record<string, { url: string; port: number }>;
   temporal: { address: string; uiUrl: string | null; pid: number };
   postgres: { url: string; port: number; pid: number };
   eventStoreUrl: string;
@@ -162,7 +164,7 @@ describe('npm start (scripts/start.ts)', () => {
     started.push(first);
     const ready1 = await waitReady(port, first);
     timings.firstReadyMs = ready1.ms;
-    expect(ready1.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok' } });
+    expect(ready1.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok', blobs: 'ok' } });
     expect(ready1.ms).toBeLessThan(60000);
 
     const runtimeStat = fs.statSync(path.join(dataDir, 'runtime.json'));
@@ -191,6 +193,27 @@ describe('npm start (scripts/start.ts)', () => {
       250,
     );
     expect(logOf(first)).not.toMatch(/restarting in/);
+
+    // Each worker role answers /readyz on a health port of its own, naming what it depends on; the supervisor says
+    // "ready" once the API and all three do.
+    expect(Object.keys(runtime1.health).sort()).toEqual(['gpu-worker', 'orchestration-worker', 'projector']);
+    const readyz = async (role: string) => {
+      const res = await fetch(`${runtime1.health[role]!.url}/readyz`);
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    await eventually(() => (/reelforge is ready/.test(logOf(first)) ? true : undefined), 'the supervisor to say it is ready', 30000, 250);
+    expect(await readyz('orchestration-worker')).toEqual({
+      status: 200,
+      body: { status: 'ok', role: 'orchestration-worker', checks: { temporal: 'ok', eventstore: 'ok', blobs: 'ok', worker: 'ok' } },
+    });
+    expect(await readyz('gpu-worker')).toEqual({
+      status: 200,
+      body: { status: 'ok', role: 'gpu-worker', checks: { temporal: 'ok', blobs: 'ok', worker: 'ok' } },
+    });
+    expect(await readyz('projector')).toEqual({
+      status: 200,
+      body: { status: 'ok', role: 'projector', checks: { eventstore: 'ok', readmodels: 'ok', projections: 'ok' } },
+    });
 
     // --- a role that dies is restarted, and the log says so ----------------------------------------------------
     const oldApi = runtime1.children.api!;
@@ -242,7 +265,7 @@ describe('npm start (scripts/start.ts)', () => {
     started.push(second);
     const ready2 = await waitReady(port, second);
     timings.restartReadyMs = ready2.ms;
-    expect(ready2.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok' } });
+    expect(ready2.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok', blobs: 'ok' } });
     const runtime2 = readRuntime(dataDir);
     expect(runtime2.supervisorPid).not.toBe(runtime1.supervisorPid);
     const store2 = await openEventStore({ url: runtime2.eventStoreUrl, maxEventBytes: 1024 * 1024 });
@@ -326,6 +349,13 @@ describe('npm start that cannot succeed', () => {
           cause: new RegExp(`TEMPORAL_ADDRESS 127\\.0\\.0\\.1:${port} \\(namespace default\\) is unreachable`),
         };
       },
+    },
+    {
+      what: 'a GPU-worker host is not told where Temporal is',
+      setup: async () => ({
+        env: { ROLES: 'gpu-worker' },
+        cause: /ROLES=gpu-worker needs a Temporal server \(gpu-worker\) but TEMPORAL_ADDRESS is unset: set TEMPORAL_ADDRESS/,
+      }),
     },
     {
       // The embedded PostgreSQL fails at once while the Temporal dev server is still starting: that start is cut short.
