@@ -271,6 +271,9 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
+/** Has a server this supervisor started stopped by the watchdog if the supervisor dies without stopping it. */
+type Watch = (name: string, pid: number, signal: NodeJS.Signals) => Promise<void>;
+
 /** A second signal this soon after the first is the same Ctrl-C arriving by another path. */
 const SIGNAL_ECHO_MS = 1000;
 
@@ -280,7 +283,9 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.dataDir, { recursive: true });
 
   const units: Supervised[] = [];
-  const watchdog = new Watchdog();
+  // Spawned with the first server started here: a host that starts none (it joins a cluster) has no watchdog either.
+  let watchdog: Watchdog | undefined;
+  const watch: Watch = (name, pid, signal) => (watchdog ??= new Watchdog()).watch(name, pid, signal);
   // Aborted when stopping begins: a server still starting (initdb, the dev server) is killed instead of awaited.
   const starting = new AbortController();
   let stopping = false;
@@ -305,7 +310,7 @@ async function main(): Promise<void> {
       clearTimeout(timer);
       units.forEach((u) => u.kill());
     }
-    await watchdog.dispose();
+    await watchdog?.dispose();
     fs.rmSync(runtimeFile(config.dataDir), { force: true });
     logger.info('stopped');
     process.exit(exitCode);
@@ -339,7 +344,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    await startAll(config, logger, units, watchdog, starting.signal);
+    await startAll(config, logger, units, watch, starting.signal);
   } catch (err) {
     // The one line that names the cause; what follows is the stopping.
     if (!stopping) logger.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
@@ -374,7 +379,7 @@ async function assertTemporalReachable(address: string, namespace: string): Prom
   }
 }
 
-async function startAll(config: Config, logger: Logger, units: Supervised[], watchdog: Watchdog, signal: AbortSignal): Promise<void> {
+async function startAll(config: Config, logger: Logger, units: Supervised[], watch: Watch, signal: AbortSignal): Promise<void> {
   const stopping = (): boolean => signal.aborted;
   // What this host needs, starts and must be told: a host that cannot join anything fails here, before anything starts.
   const plan = planHost(config);
@@ -409,7 +414,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
       },
       logger,
       (pid) => {
-        void watchdog.watch('postgres', pid, 'SIGINT');
+        void watch('postgres', pid, 'SIGINT');
         runtime.postgres = { url: databaseUrl!, port: pgPort, embedded: true, pid };
         writeRuntime(runtime);
       },
@@ -436,7 +441,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
       },
       logger,
       (pid) => {
-        void watchdog.watch('temporal', pid, 'SIGTERM');
+        void watch('temporal', pid, 'SIGTERM');
         runtime.temporal = { address: temporalAddress!, namespace: config.temporalNamespace, uiUrl: devServer?.uiUrl ?? null, pid };
         writeRuntime(runtime);
       },
