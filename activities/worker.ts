@@ -4,7 +4,8 @@
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { createBlobStore } from '../infra/blobs';
-import { openEventStore } from '../infra/eventstore';
+import { openEventStore, type EventStore } from '../infra/eventstore';
+import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createFfmpeg } from '../infra/media/ffmpeg';
@@ -28,25 +29,48 @@ async function main(): Promise<void> {
   } catch (err) {
     return fatal(err);
   }
-  const eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
-  const connection = await connectTemporalWorker(config, logger).catch(fatal);
-  // For the activities that send Updates to other workflows (cameo consent).
+  // For the activities that send Updates to other workflows (cameo consent), and the readiness probe.
   const temporal = connectTemporalClient(config);
-  const worker = await Worker.create({
+  const blobs = createBlobStore(config);
+  // What the checks look at once it exists; until then they say "starting".
+  const started: { eventStore?: EventStore; worker?: Worker } = {};
+  const health = await serveHealth({
+    role: 'orchestration-worker',
+    host: config.healthHost,
+    port: config.healthPort,
+    logger,
+    checks: {
+      temporal: () => temporal.ping(),
+      eventstore: once(
+        () => started.eventStore,
+        (store) => store.ping(),
+      ),
+      blobs: blobStoreCheck(blobs),
+      worker: once(() => started.worker, workerRunning),
+    },
+  }).catch(fatal);
+  const eventStore = (started.eventStore = await openEventStore({
+    url: eventStoreUrl,
+    schema: config.eventStoreSchema,
+    maxEventBytes: config.eventMaxBytes,
+    logger,
+  }).catch(fatal));
+  const connection = await connectTemporalWorker(config, logger).catch(fatal);
+  const worker = (started.worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.orchestrationTaskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ eventStore, logger, blobs: createBlobStore(config), ffmpeg: createFfmpeg(config), policy, temporal: () => temporal.client }),
+    activities: createActivities({ eventStore, logger, blobs, ffmpeg: createFfmpeg(config), policy, temporal: () => temporal.client }),
     // Activities in flight get this long to finish before shutdown cancels them.
     shutdownGraceTime: '10 seconds',
-  }).catch(fatal);
+  }).catch(fatal));
 
   const running = worker.run();
   shutdown.setStop(async () => {
     worker.shutdown();
     await running;
-    await Promise.allSettled([eventStore.close(), connection.close(), temporal.close()]);
+    await Promise.allSettled([eventStore.close(), connection.close(), temporal.close(), health.close()]);
   });
   logger.info({ taskQueue: config.orchestrationTaskQueue, namespace: config.temporalNamespace }, 'orchestration worker polling');
   await running.catch(fatal);

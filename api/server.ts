@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import multipart from '@fastify/multipart';
 import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
+import { blobStoreCheck } from '../infra/health';
 import { pingPgPool, type PgPool } from '../infra/postgres/pool';
 import type { TemporalClient } from '../infra/temporal/connection';
 import type { WorkflowCode } from '../infra/temporal/replay';
@@ -91,12 +92,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
 
+  const blobs = deps.videos?.blobs ?? deps.cameos?.blobs;
   await app.register(operationsRoutes, {
     checkTimeoutMs: deps.readinessTimeoutMs,
     checks: {
       temporal: () => deps.temporal.ping(deps.readinessTimeoutMs),
       eventstore: () => deps.eventStore.ping(),
       readmodels: () => pingPgPool(deps.readModels),
+      ...(blobs ? { blobs: blobStoreCheck(blobs) } : {}),
     },
   });
   await app.register(usersRoutes, { users });

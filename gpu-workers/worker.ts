@@ -4,9 +4,10 @@
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
+import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
-import { connectTemporalWorker } from '../infra/temporal/connection';
+import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { createBlobStore } from '../infra/blobs';
 import { createFfmpeg } from '../infra/media/ffmpeg';
 import { createGpuActivities, gpuWorkerOptions } from './activities';
@@ -17,18 +18,30 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'gpu-worker' });
   const shutdown = handleShutdown(logger);
   const fatal = exitOnFatal(logger, 'gpu worker');
+  // A GPU worker needs Temporal and the blob store, nothing else (no event store, no PostgreSQL).
+  const temporal = connectTemporalClient(config);
+  const blobs = createBlobStore(config);
+  // What the checks look at once it exists; until then they say "starting".
+  const started: { worker?: Worker } = {};
+  const health = await serveHealth({
+    role: 'gpu-worker',
+    host: config.healthHost,
+    port: config.healthPort,
+    logger,
+    checks: { temporal: () => temporal.ping(), blobs: blobStoreCheck(blobs), worker: once(() => started.worker, workerRunning) },
+  }).catch(fatal);
   // The engine first: a pack that does not load, or no working provider, should stop the worker before it takes a
   // task it cannot render. createEngine logs the provider it chose and why, and the warm-up time.
   const engine = await createEngine({ config, logger }).catch(fatal);
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
-  const worker = await Worker.create({
+  const worker = (started.worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.gpuTaskQueue,
     activities: {
       ...createGpuActivities({
         engine,
-        blobs: createBlobStore(config),
+        blobs,
         ffmpeg: createFfmpeg(config),
         logger,
         concurrency: config.gpuConcurrency,
@@ -48,13 +61,13 @@ async function main(): Promise<void> {
     ...gpuWorkerOptions(config.gpuConcurrency),
     // A chunk in progress gets this long to finish; a chunk cut short is retried elsewhere from its start.
     shutdownGraceTime: '10 seconds',
-  }).catch(fatal);
+  }).catch(fatal));
 
   const running = worker.run();
   shutdown.setStop(async () => {
     worker.shutdown();
     await running;
-    await connection.close();
+    await Promise.allSettled([connection.close(), temporal.close(), health.close()]);
     await engine.close();
   });
   logger.info({ taskQueue: config.gpuTaskQueue, concurrency: config.gpuConcurrency, provider: engine.provider, pack: engine.pack.name }, 'gpu worker polling');

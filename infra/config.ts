@@ -48,6 +48,13 @@ export interface Config {
   blobContentRedirectSeconds: number;
   logLevel: LogLevel;
   ci: boolean;
+  // --- roles (issue 16) ---
+  /** The roles this host runs (`npm start` starts these and no others); ROLES, default all four. */
+  roles: Role[];
+  /** Where a worker role (orchestration, GPU, projector) serves /healthz and /readyz; 127.0.0.1 by default. */
+  healthHost: string;
+  /** Its port: 0 = any free port (logged). Under `npm start`, the first worker role placed gets it, the next the ports after. */
+  healthPort: number;
 }
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -199,6 +206,39 @@ function blobContentRedirect(env: Env, blobs: BlobLocation): number {
   return seconds;
 }
 
+// --- roles (issue 16) ---------------------------------------------------------------------------------------------
+
+/** The roles a host can run, in the order `npm start` starts them. */
+export const ROLE_NAMES = ['api', 'orchestration-worker', 'gpu-worker', 'projector'] as const;
+export type Role = (typeof ROLE_NAMES)[number];
+
+/** ROLES: a comma list of distinct role names; unset means every role. */
+function roles(env: Env, name: string): Role[] {
+  const raw = env[name];
+  if (raw === undefined) return [...ROLE_NAMES];
+  const expected = `a comma list of ${ROLE_NAMES.join(', ')} (each at most once)`;
+  const entries = raw.split(',').map((entry) => entry.trim());
+  if (entries.every((entry) => entry === '')) throw new ConfigError(name, raw, `${expected}; it names none`);
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    if (!(ROLE_NAMES as readonly string[]).includes(entry)) {
+      throw new ConfigError(name, raw, `${expected}; ${entry === '' ? 'an empty entry' : JSON.stringify(entry)} is not a role`);
+    }
+    if (seen.has(entry)) throw new ConfigError(name, raw, `${expected}; ${JSON.stringify(entry)} is named twice`);
+    seen.add(entry);
+  }
+  return entries as Role[];
+}
+
+function roleSettings(env: Env): Pick<Config, 'roles' | 'healthHost' | 'healthPort'> {
+  const healthHost = text(env, 'HEALTH_HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.\-:]+$/.test(healthHost))
+    throw new ConfigError('HEALTH_HOST', healthHost, 'a host name or IP address to listen on, e.g. 127.0.0.1 or 0.0.0.0');
+  return { roles: roles(env, 'ROLES'), healthHost, healthPort: integer(env, 'HEALTH_PORT', 0, 0, 65535) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
 const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
 const ES_SCHEMES = ['postgres:', 'postgresql:', 'kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'] as const;
 
@@ -240,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
     blobContentRedirectSeconds: blobContentRedirect(env, blobs),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),
+    ...roleSettings(env),
   };
 }
 

@@ -2,7 +2,8 @@
 // `readmodels`), one checkpointed subscription per read model, until it is stopped.
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfigOrExit } from '../infra/config';
-import { openEventStore } from '../infra/eventstore';
+import { openEventStore, type EventStore } from '../infra/eventstore';
+import { once, serveHealth } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createPgPool, pingPgPool } from '../infra/postgres/pool';
@@ -17,8 +18,33 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) return fatal(new Error('DATABASE_URL is not set (`npm start` sets it to the embedded PostgreSQL)'));
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
 
-  const eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
+  // The projector needs the event store and the read models' PostgreSQL; no Temporal, no blob store.
   const readModels = createPgPool({ connectionString: config.databaseUrl, logger });
+  // What the checks look at once it exists; until then they say "starting".
+  const started: { eventStore?: EventStore; runner?: ProjectionRunner } = {};
+  const health = await serveHealth({
+    role: 'projector',
+    host: config.healthHost,
+    port: config.healthPort,
+    logger,
+    checks: {
+      eventstore: once(
+        () => started.eventStore,
+        (store) => store.ping(),
+      ),
+      readmodels: () => pingPgPool(readModels),
+      projections: once(
+        () => started.runner,
+        async () => undefined,
+      ),
+    },
+  }).catch(fatal);
+  const eventStore = (started.eventStore = await openEventStore({
+    url: eventStoreUrl,
+    schema: config.eventStoreSchema,
+    maxEventBytes: config.eventMaxBytes,
+    logger,
+  }).catch(fatal));
   await pingPgPool(readModels).catch(fatal);
 
   // The lag gauges live here until the projector serves /metrics on a port of its own.
@@ -30,9 +56,10 @@ async function main(): Promise<void> {
   shutdown.setStop(async () => {
     // The runner first, so no batch is cut off by its pool closing under it.
     await runner.stop();
-    await Promise.allSettled([eventStore.close(), readModels.end()]);
+    await Promise.allSettled([eventStore.close(), readModels.end(), health.close()]);
   });
   await runner.start().catch(fatal);
+  started.runner = runner;
   logger.info({ schema: runner.schema, readModels: createReadModels().map((m) => m.name) }, 'projector running');
 }
 

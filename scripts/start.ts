@@ -1,5 +1,6 @@
-// `npm start`: one supervisor for everything on one machine: embedded PostgreSQL and the Temporal dev server (unless
-// DATABASE_URL / TEMPORAL_ADDRESS are set), then each role in its own child process; restarts, clean stop.
+// `npm start`: one supervisor for the roles placed on this host (ROLES, default all four): embedded PostgreSQL and the
+// Temporal dev server where those roles need them and DATABASE_URL / TEMPORAL_ADDRESS do not name others (infra/roles),
+// then each role in its own child process; restarts, clean stop.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -7,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Connection } from '@temporalio/client';
 import pg from 'pg';
-import { loadConfigOrExit, type Config } from '../infra/config';
+import { loadConfigOrExit, ROLE_NAMES, type Config, type Role } from '../infra/config';
 import { createLogger, type Logger } from '../infra/logger';
 import { embeddedClusterDir, freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { pingTemporal } from '../infra/temporal/connection';
@@ -15,14 +16,17 @@ import { startTemporalDevServer, temporalDbFilename, type TemporalDevServer } fr
 import { allPids, cmdlineOf, isAlive } from '../infra/processes';
 import { Watchdog } from '../infra/watchdog';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
+import { planHost, ROLE_NEEDS } from '../infra/roles';
 import { redactUrl } from './database';
 
-const ROLES = [
-  { name: 'api', file: 'api/main.ts' },
-  { name: 'orchestration-worker', file: 'activities/worker.ts' },
-  { name: 'gpu-worker', file: 'gpu-workers/worker.ts' },
-  { name: 'projector', file: 'projections/main.ts' },
-] as const;
+/** Each role's entry point. */
+const ROLE_FILES: Readonly<Record<Role, string>> = {
+  api: 'api/main.ts',
+  'orchestration-worker': 'activities/worker.ts',
+  'gpu-worker': 'gpu-workers/worker.ts',
+  projector: 'projections/main.ts',
+};
+const isRole = (name: string): name is Role => (ROLE_NAMES as readonly string[]).includes(name);
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30000;
@@ -79,7 +83,11 @@ interface Runtime {
   supervisorPid: number;
   startedAt: string;
   dataDir: string;
+  /** The roles this supervisor runs (ROLES). */
+  roles: Role[];
   api?: { url: string; port: number; docsUrl: string };
+  /** Where each worker role placed here answers /healthz and /readyz. */
+  health?: Partial<Record<Role, { url: string; port: number }>>;
   temporal?: { address: string; namespace: string; uiUrl: string | null; pid: number | null };
   postgres?: { url: string; port: number | null; embedded: boolean; pid: number | null };
   eventStoreUrl?: string;
@@ -130,8 +138,7 @@ async function reapLeftovers(config: Config, logger: Logger): Promise<void> {
     leftovers.push({ pid: pgPid, what: 'PostgreSQL', signal: 'SIGINT' });
   }
   for (const [name, pid] of Object.entries(previous?.children ?? {})) {
-    const role = ROLES.find((r) => r.name === name);
-    if (role && isAlive(pid) && cmdlineOf(pid)?.includes(role.file)) leftovers.push({ pid, what: `role ${name}`, signal: 'SIGTERM' });
+    if (isRole(name) && isAlive(pid) && cmdlineOf(pid)?.includes(ROLE_FILES[name])) leftovers.push({ pid, what: `role ${name}`, signal: 'SIGTERM' });
   }
   for (const l of leftovers) {
     logger.warn({ leftoverPid: l.pid }, `stopping the ${l.what} left running by an earlier start that did not shut down`);
@@ -264,6 +271,9 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
+/** Has a server this supervisor started stopped by the watchdog if the supervisor dies without stopping it. */
+type Watch = (name: string, pid: number, signal: NodeJS.Signals) => Promise<void>;
+
 /** A second signal this soon after the first is the same Ctrl-C arriving by another path. */
 const SIGNAL_ECHO_MS = 1000;
 
@@ -273,7 +283,9 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.dataDir, { recursive: true });
 
   const units: Supervised[] = [];
-  const watchdog = new Watchdog();
+  // Spawned with the first server started here: a host that starts none (it joins a cluster) has no watchdog either.
+  let watchdog: Watchdog | undefined;
+  const watch: Watch = (name, pid, signal) => (watchdog ??= new Watchdog()).watch(name, pid, signal);
   // Aborted when stopping begins: a server still starting (initdb, the dev server) is killed instead of awaited.
   const starting = new AbortController();
   let stopping = false;
@@ -283,7 +295,7 @@ async function main(): Promise<void> {
     stopping = true;
     starting.abort(new Error(`stopping: ${reason}`));
     logger.info({ reason }, 'stopping everything');
-    const roles = units.filter((u) => ROLES.some((r) => r.name === u.name));
+    const roles = units.filter((u) => isRole(u.name));
     const infra = units.filter((u) => !roles.includes(u));
     const stopAll = (async () => {
       // Roles first, so none is cut off from the servers it is still using while it stops.
@@ -298,7 +310,7 @@ async function main(): Promise<void> {
       clearTimeout(timer);
       units.forEach((u) => u.kill());
     }
-    await watchdog.dispose();
+    await watchdog?.dispose();
     fs.rmSync(runtimeFile(config.dataDir), { force: true });
     logger.info('stopped');
     process.exit(exitCode);
@@ -332,7 +344,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    await startAll(config, logger, units, watchdog, starting.signal);
+    await startAll(config, logger, units, watch, starting.signal);
   } catch (err) {
     // The one line that names the cause; what follows is the stopping.
     if (!stopping) logger.fatal({ err }, `start-up failed: ${(err as Error)?.message ?? String(err)}`);
@@ -367,25 +379,29 @@ async function assertTemporalReachable(address: string, namespace: string): Prom
   }
 }
 
-async function startAll(config: Config, logger: Logger, units: Supervised[], watchdog: Watchdog, signal: AbortSignal): Promise<void> {
+async function startAll(config: Config, logger: Logger, units: Supervised[], watch: Watch, signal: AbortSignal): Promise<void> {
   const stopping = (): boolean => signal.aborted;
+  // What this host needs, starts and must be told: a host that cannot join anything fails here, before anything starts.
+  const plan = planHost(config);
+  const roles = plan.roles;
   await reapLeftovers(config, logger);
-  const runtime: Runtime = { supervisorPid: process.pid, startedAt: new Date().toISOString(), dataDir: config.dataDir, children: {} };
+  const runtime: Runtime = { supervisorPid: process.pid, startedAt: new Date().toISOString(), dataDir: config.dataDir, roles, children: {} };
   writeRuntime(runtime);
 
-  // What is given, not started here, must answer before anything is started.
-  const apiPort = config.port === 0 ? await freePort() : config.port;
+  // What is given, not started here, must answer before anything is started; what no role here uses is not asked.
+  const apiPort = !roles.includes('api') ? undefined : config.port === 0 ? await freePort() : config.port;
+  const healthPorts = await workerHealthPorts(config, roles);
   await Promise.all([
-    assertPortFree(apiPort),
-    config.databaseUrl ? assertDatabaseReachable(config.databaseUrl) : undefined,
-    config.temporalAddress ? assertTemporalReachable(config.temporalAddress, config.temporalNamespace) : undefined,
+    ...[apiPort, ...Object.values(healthPorts)].map((port) => (port === undefined ? undefined : assertPortFree(port))),
+    plan.needsPostgres && config.databaseUrl ? assertDatabaseReachable(config.databaseUrl) : undefined,
+    plan.needsTemporal && config.temporalAddress ? assertTemporalReachable(config.temporalAddress, config.temporalNamespace) : undefined,
   ]);
 
   // PostgreSQL and Temporal start side by side: they do not depend on each other.
-  let databaseUrl = config.databaseUrl;
+  let databaseUrl = plan.needsPostgres ? config.databaseUrl : undefined;
   let devServer: TemporalDevServer | undefined;
   const infraStarts: Array<Promise<void>> = [];
-  if (!databaseUrl) {
+  if (plan.startPostgres) {
     let pgPort = config.embeddedPgPort;
     const postgres = new Supervised(
       'postgres',
@@ -398,19 +414,19 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
       },
       logger,
       (pid) => {
-        void watchdog.watch('postgres', pid, 'SIGINT');
+        void watch('postgres', pid, 'SIGINT');
         runtime.postgres = { url: databaseUrl!, port: pgPort, embedded: true, pid };
         writeRuntime(runtime);
       },
     );
     units.push(postgres);
     infraStarts.push(postgres.start());
-  } else {
+  } else if (databaseUrl) {
     runtime.postgres = { url: databaseUrl, port: null, embedded: false, pid: null };
   }
 
-  let temporalAddress = config.temporalAddress;
-  if (!temporalAddress) {
+  let temporalAddress = plan.needsTemporal ? config.temporalAddress : undefined;
+  if (plan.startTemporal) {
     let port = config.temporalDevPort;
     let uiPort = config.temporalUiPort;
     const cli = readTools().temporalCli;
@@ -425,14 +441,14 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
       },
       logger,
       (pid) => {
-        void watchdog.watch('temporal', pid, 'SIGTERM');
+        void watch('temporal', pid, 'SIGTERM');
         runtime.temporal = { address: temporalAddress!, namespace: config.temporalNamespace, uiUrl: devServer?.uiUrl ?? null, pid };
         writeRuntime(runtime);
       },
     );
     units.push(temporal);
     infraStarts.push(temporal.start());
-  } else {
+  } else if (temporalAddress) {
     runtime.temporal = { address: temporalAddress, namespace: config.temporalNamespace, uiUrl: null, pid: null };
   }
 
@@ -440,25 +456,32 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
   await Promise.all(infraStarts);
   if (stopping()) return;
 
-  const eventStoreUrl = config.eventStoreUrl ?? databaseUrl!;
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  Object.assign(runtime, { api: { url: apiUrl, port: apiPort, docsUrl: `${apiUrl}/docs` }, eventStoreUrl, databaseUrl });
+  const usesEventStore = roles.some((role) => ROLE_NEEDS[role].eventStore);
+  const eventStoreUrl = usesEventStore ? (config.eventStoreUrl ?? databaseUrl) : undefined;
+  const apiUrl = apiPort === undefined ? undefined : `http://127.0.0.1:${apiPort}`;
+  const health = Object.fromEntries(
+    Object.entries(healthPorts).map(([role, port]) => [role, { url: `http://${urlHost(config.healthHost)}:${port}`, port }]),
+  ) as Runtime['health'] & object;
+  Object.assign(runtime, { eventStoreUrl, databaseUrl, health, ...(apiUrl ? { api: { url: apiUrl, port: apiPort, docsUrl: `${apiUrl}/docs` } } : {}) });
   writeRuntime(runtime);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PORT: String(apiPort),
+    ROLES: roles.join(','),
     DATA_DIR: config.dataDir,
-    DATABASE_URL: databaseUrl,
-    EVENTSTORE_URL: eventStoreUrl,
-    TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: config.temporalNamespace,
+    ...(apiPort === undefined ? {} : { PORT: String(apiPort) }),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(eventStoreUrl ? { EVENTSTORE_URL: eventStoreUrl } : {}),
+    ...(temporalAddress ? { TEMPORAL_ADDRESS: temporalAddress } : {}),
   };
-  for (const role of ROLES) {
+  for (const role of roles) {
     // A stop that began meanwhile only knows the units listed when it began.
     if (stopping()) return;
-    const unit = new Supervised(role.name, launchRole(role.file, env), logger, (pid) => {
-      runtime.children[role.name] = pid;
+    const healthPort = healthPorts[role];
+    const roleEnv = healthPort === undefined ? env : { ...env, HEALTH_HOST: config.healthHost, HEALTH_PORT: String(healthPort) };
+    const unit = new Supervised(role, launchRole(ROLE_FILES[role], roleEnv), logger, (pid) => {
+      runtime.children[role] = pid;
       writeRuntime(runtime);
     });
     units.push(unit);
@@ -466,12 +489,14 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
   }
 
   const where = {
-    api: apiUrl,
-    docs: `${apiUrl}/docs`,
-    temporal: temporalAddress,
+    roles,
+    api: apiUrl ?? null,
+    docs: apiUrl ? `${apiUrl}/docs` : null,
+    health: Object.fromEntries(Object.entries(health).map(([role, h]) => [role, `${h.url}/readyz`])),
+    temporal: temporalAddress ?? null,
     temporalUi: devServer?.uiUrl ?? null,
-    postgres: redactUrl(databaseUrl!),
-    eventStore: redactUrl(eventStoreUrl),
+    postgres: databaseUrl ? redactUrl(databaseUrl) : null,
+    eventStore: eventStoreUrl ? redactUrl(eventStoreUrl) : null,
     dataDir: config.dataDir,
   };
   logger.info(where, 'reelforge is starting; where everything listens');
@@ -479,42 +504,68 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
     [
       '',
       'reelforge',
-      `  API          ${where.api}   (OpenAPI: ${apiUrl}/openapi.json)`,
-      `  API docs     ${where.docs}`,
-      `  Temporal     ${where.temporal}   namespace ${config.temporalNamespace}${devServer ? '' : ' (TEMPORAL_ADDRESS)'}`,
+      `  Roles        ${roles.join(', ')}${roles.length === ROLE_NAMES.length ? '' : ' (ROLES)'}`,
+      ...(apiUrl ? [`  API          ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`, `  API docs     ${apiUrl}/docs`] : []),
+      ...Object.entries(where.health).map(([role, url]) => `  Health       ${url}   (${role})`),
+      ...(temporalAddress ? [`  Temporal     ${temporalAddress}   namespace ${config.temporalNamespace}${devServer ? '' : ' (TEMPORAL_ADDRESS)'}`] : []),
       ...(where.temporalUi ? [`  Temporal UI  ${where.temporalUi}`] : []),
-      `  PostgreSQL   ${where.postgres}${config.databaseUrl ? ' (DATABASE_URL)' : ' (embedded)'}`,
-      ...(config.eventStoreUrl ? [`  Event store  ${where.eventStore}`] : []),
+      ...(where.postgres ? [`  PostgreSQL   ${where.postgres}${plan.startPostgres ? ' (embedded)' : ' (DATABASE_URL)'}`] : []),
+      ...(config.eventStoreUrl && where.eventStore ? [`  Event store  ${where.eventStore}`] : []),
       `  Data         ${where.dataDir}   (runtime.json there has the full URLs)`,
       '  Ctrl-C stops everything.',
       '',
       '',
     ].join('\n'),
   );
-  await waitUntilReady(apiUrl, logger, stopping);
+  const probes = [...(apiUrl ? [{ role: 'api', url: `${apiUrl}/readyz` }] : []), ...Object.entries(where.health).map(([role, url]) => ({ role, url }))];
+  await waitUntilReady(probes, logger, stopping);
 }
 
-/** Polls the API's /readyz and says when everything answers; warns (once) if that takes unusually long. */
-async function waitUntilReady(apiUrl: string, logger: Logger, stopping: () => boolean): Promise<void> {
+/** A host for a URL: an IPv6 address in brackets. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The health port of each worker role placed here (the API answers /readyz on its own port): HEALTH_PORT for the
+ * first and the ports after it for the next, in ROLES order, or any free ports when HEALTH_PORT is 0.
+ */
+async function workerHealthPorts(config: Config, roles: Role[]): Promise<Partial<Record<Role, number>>> {
+  const workers = roles.filter((role) => role !== 'api');
+  const ports: Partial<Record<Role, number>> = {};
+  for (const [i, role] of workers.entries()) {
+    const port = config.healthPort === 0 ? await freePort() : config.healthPort + i;
+    if (port > 65535) throw new Error(`HEALTH_PORT=${config.healthPort} leaves no port for the ${role} health endpoint: use a lower one, or 0`);
+    ports[role] = port;
+  }
+  return ports;
+}
+
+/** Polls every role's /readyz and says when all answer ok; warns (once) if that takes unusually long. */
+async function waitUntilReady(probes: Array<{ role: string; url: string }>, logger: Logger, stopping: () => boolean): Promise<void> {
   const started = Date.now();
   let warned = false;
-  let last: string;
+  const pending = new Map(probes.map((probe) => [probe.role, probe.url]));
+  const last: Record<string, string> = {};
   while (!stopping()) {
-    try {
-      const res = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(5000) });
-      last = await res.text();
-      if (res.ok) {
-        const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        logger.info({ readyAfterMs: Date.now() - started }, 'reelforge is ready');
-        process.stdout.write(`reelforge is ready (GET ${apiUrl}/readyz answered ok after ${seconds} s)\n`);
-        return;
+    for (const [role, url] of pending) {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+        last[role] = await res.text();
+        if (res.ok) pending.delete(role);
+      } catch (err) {
+        last[role] = (err as Error).message;
       }
-    } catch (err) {
-      last = (err as Error).message;
+    }
+    if (pending.size === 0) {
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      logger.info({ readyAfterMs: Date.now() - started }, 'reelforge is ready');
+      process.stdout.write(`reelforge is ready (${probes.map((p) => `GET ${p.url}`).join(', ')} answered ok after ${seconds} s)\n`);
+      return;
     }
     if (!warned && Date.now() - started > READY_WARN_AFTER_MS) {
       warned = true;
-      logger.warn({ last }, `not ready after ${READY_WARN_AFTER_MS / 1000} s; still waiting`);
+      logger.warn({ last, waitingFor: [...pending.keys()] }, `not ready after ${READY_WARN_AFTER_MS / 1000} s; still waiting`);
     }
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -19,6 +19,7 @@ const LONGEST = [
   'test/api/openai.test.ts', // 40-67 s
   'test/api/openaiPython.test.ts', // 56 s: the Python SDK's pytest run
   'test/api/fuzz.test.ts', // schemathesis over every route
+  'test/scripts/startRoles.test.ts', // 27 s: two supervisors, one video
   'test/projections/rebuild.test.ts', // 21 s
   'test/projections/feed.test.ts', // 21 s
   'test/scripts/start.test.ts', // 17 s

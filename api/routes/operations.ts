@@ -2,10 +2,15 @@
 // /openapi.json and /docs come from their plugins.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import { runChecks, type HealthCheck } from '../../infra/health';
 
-export const CHECK_NAMES = ['temporal', 'eventstore', 'readmodels'] as const;
-export type CheckName = (typeof CHECK_NAMES)[number];
-export type ReadinessChecks = Record<CheckName, () => Promise<void>>;
+export interface ReadinessChecks {
+  temporal: HealthCheck;
+  eventstore: HealthCheck;
+  readmodels: HealthCheck;
+  /** The blob store; absent when the server serves no resource that uses it. */
+  blobs?: HealthCheck;
+}
 
 const CheckResult = Type.String({ description: '"ok", or why the dependency is not usable' });
 
@@ -14,7 +19,7 @@ export const Health = Type.Object({ status: Type.Literal('ok') }, { title: 'Heal
 export const Readiness = Type.Object(
   {
     status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-    checks: Type.Object({ temporal: CheckResult, eventstore: CheckResult, readmodels: CheckResult }),
+    checks: Type.Object({ temporal: CheckResult, eventstore: CheckResult, readmodels: CheckResult, blobs: Type.Optional(CheckResult) }),
   },
   { title: 'Readiness' },
 );
@@ -26,24 +31,9 @@ export interface OperationsOptions {
   checkTimeoutMs?: number;
 }
 
-async function runCheck(check: () => Promise<void>, timeoutMs: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([check(), timeout]);
-    return 'ok';
-  } catch (err) {
-    const message = (err as Error)?.message || String(err);
-    return message.trim() === '' ? 'failed' : message;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (app, options) => {
   const timeoutMs = options.checkTimeoutMs ?? 3000;
+  const checks = Object.fromEntries(Object.entries(options.checks).filter(([, check]) => check !== undefined)) as Record<string, HealthCheck>;
 
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Health } } }, async () => ({
     status: 'ok' as const,
@@ -54,17 +44,15 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     {
       schema: {
         tags: ['operations'],
-        summary: 'Readiness: Temporal, the event store and the read models database answer',
+        summary: 'Readiness: Temporal, the event store, the read models database and the blob store answer',
         response: { 200: Readiness, 503: Readiness },
       },
     },
     async (request, reply) => {
-      const results = await Promise.all(CHECK_NAMES.map((name) => runCheck(options.checks[name], timeoutMs)));
-      const checks = Object.fromEntries(CHECK_NAMES.map((name, i) => [name, results[i]!])) as Readiness['checks'];
-      const ok = results.every((r) => r === 'ok');
-      if (!ok) request.log.warn({ checks }, 'not ready');
-      reply.status(ok ? 200 : 503);
-      return { status: ok ? 'ok' : 'degraded', checks } satisfies Readiness;
+      const result = await runChecks(checks, timeoutMs);
+      if (result.status !== 'ok') request.log.warn({ checks: result.checks }, 'not ready');
+      reply.status(result.status === 'ok' ? 200 : 503);
+      return result as Readiness;
     },
   );
 };

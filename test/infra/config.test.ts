@@ -169,3 +169,39 @@ describe('config', () => {
     expect(result.stderr.trim()).toBe('reelforge: invalid PORT="eighty": expected an integer from 0 to 65535');
   });
 });
+
+describe('config: ROLES', () => {
+  it('runs every role when ROLES is unset, and the health endpoint on 127.0.0.1, any free port', () => {
+    expect(loadConfig({})).toMatchObject({ roles: ['api', 'orchestration-worker', 'gpu-worker', 'projector'], healthHost: '127.0.0.1', healthPort: 0 });
+  });
+
+  it.each([
+    ['gpu-worker', ['gpu-worker']],
+    ['api,orchestration-worker,projector', ['api', 'orchestration-worker', 'projector']],
+    [' projector , api ', ['projector', 'api']],
+  ])('ROLES=%j places %j', (value, roles) => {
+    expect(loadConfig({ ROLES: value }).roles).toEqual(roles);
+  });
+
+  const allowed = 'expected a comma list of api, orchestration-worker, gpu-worker, projector (each at most once)';
+  it.each([
+    ['', `invalid ROLES="": ${allowed}; it names none`],
+    [' , ', `invalid ROLES=" , ": ${allowed}; it names none`],
+    ['gpu', `invalid ROLES="gpu": ${allowed}; "gpu" is not a role`],
+    ['api,worker,projector', `invalid ROLES="api,worker,projector": ${allowed}; "worker" is not a role`],
+    ['api,,projector', `invalid ROLES="api,,projector": ${allowed}; an empty entry is not a role`],
+    ['API', `invalid ROLES="API": ${allowed}; "API" is not a role`],
+    ['gpu-worker,api,gpu-worker', `invalid ROLES="gpu-worker,api,gpu-worker": ${allowed}; "gpu-worker" is named twice`],
+  ])('refuses ROLES=%j, naming the bad entry and the allowed names', (value, message) => {
+    const attempt = () => loadConfig({ ROLES: value });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(message);
+  });
+
+  it.each([
+    ['HEALTH_PORT', '70000', 'invalid HEALTH_PORT="70000": expected an integer from 0 to 65535'],
+    ['HEALTH_HOST', 'local host', 'invalid HEALTH_HOST="local host": expected a host name or IP address'],
+  ])('refuses %s=%s', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+});

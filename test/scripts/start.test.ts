@@ -1,7 +1,6 @@
 // `npm start` as a user runs it: ready within 60 s, a dead role restarted, every event and workflow intact after the
 // whole tree is SIGKILLed, and on SIGTERM an exit 0 that leaves no process behind. A start that cannot succeed exits
 // non-zero within seconds, naming the cause in one line, and leaves no process behind.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -10,134 +9,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { openEventStore } from '../../infra/eventstore';
 import { freePort } from '../../infra/postgres/embedded';
-import { PROJECT_ROOT } from '../../infra/tools';
 import { recordEventsWorkflow } from '../../workflows';
 import { eventually } from '../support/env';
-import { allPids, cmdlineOf, isAlive, procStat } from '../../infra/processes';
-
-interface RuntimeFile {
-  supervisorPid: number;
-  api: { url: string; port: number; docsUrl: string };
-  temporal: { address: string; uiUrl: string | null; pid: number };
-  postgres: { url: string; port: number; pid: number };
-  eventStoreUrl: string;
-  children: Record<string, number>;
-}
-
-interface Supervisor {
-  proc: ChildProcess;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  logFile: string;
-}
-
-// ---- processes, through /proc -----------------------------------------------------------------------------------
-
-const stat = procStat;
-const cmdline = (pid: number): string => cmdlineOf(pid) ?? '';
-const livePids = (): number[] => allPids().filter((pid) => isAlive(pid));
-
-/** The process and all its descendants (PostgreSQL backends put themselves in their own process groups). */
-function tree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const pid of livePids()) {
-    const s = stat(pid);
-    if (s) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
-  }
-  const out: number[] = [];
-  const visit = (pid: number): void => {
-    out.push(pid);
-    for (const c of children.get(pid) ?? []) visit(c);
-  };
-  if (stat(root)) visit(root);
-  return out;
-}
-
-/** Anything that still belongs to this run: in its process group, or naming its data folder (postgres -D, temporal). */
-function survivors(pgid: number, dataDir: string, known: number[]): string[] {
-  const alive = livePids();
-  return alive
-    .filter((pid) => known.includes(pid) || stat(pid)?.pgid === pgid || cmdline(pid).includes(dataDir))
-    .map((pid) => `${pid} ${cmdline(pid).slice(0, 120)}`);
-}
-
-// ---- the supervisor ---------------------------------------------------------------------------------------------
-
-function startSupervisor(dataDir: string, port: number, run: number | string, extraEnv: Record<string, string> = {}): Supervisor {
-  const logFile = path.join(dataDir, `..`, `supervisor-${run}.log`);
-  const out = fs.openSync(logFile, 'w');
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['DATABASE_URL', 'EVENTSTORE_URL', 'TEMPORAL_ADDRESS', 'KURRENTDB_URL']) delete env[name];
-  Object.assign(env, {
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    TEMPORAL_DEV_PORT: '0',
-    TEMPORAL_UI_PORT: '0',
-    EMBEDDED_PG_PORT: '0',
-    LOG_LEVEL: 'info',
-    ...extraEnv,
-  });
-  // What `npm start` runs after the bootstrap, in a process group of its own so the test can kill the whole tree.
-  // Not the tsx CLI: its wrapper SIGKILLs a child that has not acknowledged a relayed SIGTERM within 60 ms (a busy
-  // machine), and exits 143 without the supervisor having stopped its children.
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    cwd: PROJECT_ROOT,
-    env,
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  fs.closeSync(out);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  return { proc, exit, logFile };
-}
-
-function logOf(s: Supervisor): string {
-  return fs.readFileSync(s.logFile, 'utf8');
-}
-
-async function waitReady(port: number, s: Supervisor): Promise<{ body: unknown; ms: number }> {
-  const started = Date.now();
-  const ready = eventually(
-    async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) });
-      return res.status === 200 ? ((await res.json()) as unknown) : undefined;
-    },
-    'GET /readyz to answer 200',
-    60000,
-    250,
-  );
-  // A supervisor that gives up fails the wait at once, not at the deadline.
-  const gaveUp = s.exit.then(({ code, signal }) => {
-    throw new Error(`the supervisor exited (code ${code}, signal ${signal}) before it was ready`);
-  });
-  try {
-    const body = await Promise.race([ready, gaveUp]);
-    return { body, ms: Date.now() - started };
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- supervisor log (tail) ---\n${logOf(s).slice(-4000)}`);
-  } finally {
-    gaveUp.catch(() => undefined);
-    ready.catch(() => undefined);
-  }
-}
-
-function readRuntime(dataDir: string): RuntimeFile {
-  return JSON.parse(fs.readFileSync(path.join(dataDir, 'runtime.json'), 'utf8')) as RuntimeFile;
-}
-
-function killTree(pgid: number, pids: number[]): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // the group may be gone already
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
+import { cmdline, killTree, livePids, logOf, readRuntime, startSupervisor, survivors, tree, waitReady, type Supervisor } from '../support/supervisor';
 
 describe('npm start (scripts/start.ts)', () => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-start-'));
@@ -162,7 +36,7 @@ describe('npm start (scripts/start.ts)', () => {
     started.push(first);
     const ready1 = await waitReady(port, first);
     timings.firstReadyMs = ready1.ms;
-    expect(ready1.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok' } });
+    expect(ready1.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok', blobs: 'ok' } });
     expect(ready1.ms).toBeLessThan(60000);
 
     const runtimeStat = fs.statSync(path.join(dataDir, 'runtime.json'));
@@ -191,6 +65,27 @@ describe('npm start (scripts/start.ts)', () => {
       250,
     );
     expect(logOf(first)).not.toMatch(/restarting in/);
+
+    // Each worker role answers /readyz on a health port of its own, naming what it depends on; the supervisor says
+    // "ready" once the API and all three do.
+    expect(Object.keys(runtime1.health).sort()).toEqual(['gpu-worker', 'orchestration-worker', 'projector']);
+    const readyz = async (role: string) => {
+      const res = await fetch(`${runtime1.health[role]!.url}/readyz`);
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    await eventually(() => (/reelforge is ready/.test(logOf(first)) ? true : undefined), 'the supervisor to say it is ready', 30000, 250);
+    expect(await readyz('orchestration-worker')).toEqual({
+      status: 200,
+      body: { status: 'ok', role: 'orchestration-worker', checks: { temporal: 'ok', eventstore: 'ok', blobs: 'ok', worker: 'ok' } },
+    });
+    expect(await readyz('gpu-worker')).toEqual({
+      status: 200,
+      body: { status: 'ok', role: 'gpu-worker', checks: { temporal: 'ok', blobs: 'ok', worker: 'ok' } },
+    });
+    expect(await readyz('projector')).toEqual({
+      status: 200,
+      body: { status: 'ok', role: 'projector', checks: { eventstore: 'ok', readmodels: 'ok', projections: 'ok' } },
+    });
 
     // --- a role that dies is restarted, and the log says so ----------------------------------------------------
     const oldApi = runtime1.children.api!;
@@ -242,7 +137,7 @@ describe('npm start (scripts/start.ts)', () => {
     started.push(second);
     const ready2 = await waitReady(port, second);
     timings.restartReadyMs = ready2.ms;
-    expect(ready2.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok' } });
+    expect(ready2.body).toEqual({ status: 'ok', checks: { temporal: 'ok', eventstore: 'ok', readmodels: 'ok', blobs: 'ok' } });
     const runtime2 = readRuntime(dataDir);
     expect(runtime2.supervisorPid).not.toBe(runtime1.supervisorPid);
     const store2 = await openEventStore({ url: runtime2.eventStoreUrl, maxEventBytes: 1024 * 1024 });
@@ -326,6 +221,13 @@ describe('npm start that cannot succeed', () => {
           cause: new RegExp(`TEMPORAL_ADDRESS 127\\.0\\.0\\.1:${port} \\(namespace default\\) is unreachable`),
         };
       },
+    },
+    {
+      what: 'a GPU-worker host is not told where Temporal is',
+      setup: async () => ({
+        env: { ROLES: 'gpu-worker' },
+        cause: /ROLES=gpu-worker needs a Temporal server \(gpu-worker\) but TEMPORAL_ADDRESS is unset: set TEMPORAL_ADDRESS/,
+      }),
     },
     {
       // The embedded PostgreSQL fails at once while the Temporal dev server is still starting: that start is cut short.
