@@ -136,7 +136,7 @@ describe('npm start with ROLES: a GPU-worker host joins a cluster', () => {
     // Every blob of the video is in S3, and no host kept one on its own disk.
     const stored = await s3.client().send(new ListObjectsV2Command({ Bucket: 'reelforge-roles', Prefix: `cluster/videos/${id}/` }));
     const storedKeys = (stored.Contents ?? []).map((o) => o.Key!.slice(`cluster/videos/${id}/`.length));
-    expect(storedKeys).toEqual(expect.arrayContaining(['content.mp4', 'chunks/000.ts', 'chunks/000.pcm']));
+    expect(storedKeys).toEqual(expect.arrayContaining(['content.mp4', 'thumbnail.jpg', 'spritesheet.jpg', 'chunks/000.ts']));
     for (const dir of [firstDir, secondDir]) expect(fs.existsSync(path.join(dir, 'blobs'))).toBe(false);
 
     // Who rendered it: the workflow history names the worker that started each GPU activity (pid@host by default).
