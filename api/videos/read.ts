@@ -1,5 +1,6 @@
 // Reading videos: one video (the read model, or its stream while the read model lags), the caller's list in keyset
 // pages, and the content (the MP4, its thumbnail or spritesheet) with HTTP Range; a download counts as a view.
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { contentKeys } from '../../domain/video/content';
 import { callerOf, problemResponse } from '../plugins/auth';
@@ -115,7 +116,10 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
       const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, info.bytes - 1];
       if (range.kind === 'partial') reply.status(206).header('content-range', `bytes ${start}-${end}/${info.bytes}`);
       reply.header('content-length', String(Math.max(0, end - start + 1)));
-      if (request.method === 'HEAD' || info.bytes === 0) return reply.send();
+      if (info.bytes === 0) return reply.send();
+      // HEAD: an empty stream, because fastify's HEAD handling keeps the content-length we set only for a stream (for
+      // an empty payload it writes 0); the body is never read.
+      if (request.method === 'HEAD') return reply.send(Readable.from([]));
       return reply.send(await blobs.stream(key, { start, end }));
     },
   );

@@ -33,6 +33,10 @@ describe('a completed video', () => {
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect(res.headers.get('content-length')).toBe(String(content.length));
     expect(Buffer.from(await res.arrayBuffer()).equals(content)).toBe(true);
+    // HEAD says the same size, with no body (a player sizes its buffer from it).
+    const head = await call('HEAD', `/v1/videos/${id}/content`, { key: keys.alice });
+    expect([head.status, head.headers.get('content-length'), head.headers.get('accept-ranges')]).toEqual([200, String(content.length), 'bytes']);
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
     const thumbnail = await call('GET', `/v1/videos/${id}/content?variant=thumbnail`, { key: keys.alice });
     expect(thumbnail.headers.get('content-type')).toBe('image/jpeg');
     expect(Buffer.from(await thumbnail.arrayBuffer()).equals(await api.blobs.get(contentKeys(id).thumbnail))).toBe(true);
@@ -168,6 +172,7 @@ describe('content from an S3 blob store', () => {
     // HEAD is still answered by the API, and the visibility rules are checked before any redirect.
     const head = await get(redirecting, {}, 'HEAD');
     expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(content.length));
     expect(head.headers.get('location')).toBeNull();
     expect((await problem(await call('GET', `/v1/videos/${id}/content`, { key: keys.bob, target: redirecting }), 404)).error.code).toBe('video_not_found');
   });
