@@ -321,18 +321,21 @@ export async function startHost(
   return host;
 }
 
-/** The blob files on a host's disk: what is under its DATA_DIR and TMPDIR other than runtime.json and dev-keys.json. */
-export function filesOnDisk(host: ClusterHost): string[] {
+/**
+ * What a host keeps in its DATA_DIR besides runtime.json and dev-keys.json (a blob written to local disk would be
+ * here). Its TMPDIR is not looked at: tsx keeps its compile cache there.
+ */
+export function filesInDataDir(host: ClusterHost): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else out.push(path.relative(host.dir, p));
+      else out.push(path.relative(host.dataDir, p));
     }
   };
-  for (const sub of ['data', 'tmp']) walk(path.join(host.dir, sub));
-  return out.filter((f) => !['data/runtime.json', 'data/dev-keys.json'].includes(f));
+  walk(host.dataDir);
+  return out.filter((f) => !['runtime.json', 'dev-keys.json'].includes(f));
 }
 
 // ---- videos through a host's API ------------------------------------------------------------------------------------
