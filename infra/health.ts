@@ -2,7 +2,7 @@
 // blob store) and its own state, each check bounded by a timeout. The API serves it on its own port (/readyz, in
 // api/routes/operations.ts); a worker role (orchestration, GPU, projector) has no HTTP server of its own, so it serves
 // /healthz and /readyz on HEALTH_HOST:HEALTH_PORT with node:http (serveHealth), for a supervisor, a container probe or
-// a person with curl.
+// a person with curl, and /metrics where the role gives some (the GPU worker's time inside inference).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BlobStore } from './blobs/port';
