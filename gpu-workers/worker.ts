@@ -3,6 +3,7 @@
 // and warms it up before it polls.
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
+import type { Registry } from 'prom-client';
 import { loadConfigOrExit } from '../infra/config';
 import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
@@ -12,6 +13,7 @@ import { createBlobStore } from '../infra/blobs';
 import { createFfmpeg } from '../infra/media/ffmpeg';
 import { createGpuActivities, gpuWorkerOptions } from './activities';
 import { createEngine } from './engine/engine';
+import { meteredEngine } from './engine/metered';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -22,17 +24,23 @@ async function main(): Promise<void> {
   const temporal = connectTemporalClient(config);
   const blobs = createBlobStore(config);
   // What the checks look at once it exists; until then they say "starting".
-  const started: { worker?: Worker } = {};
+  const started: { worker?: Worker; registry?: Registry } = {};
   const health = await serveHealth({
     role: 'gpu-worker',
     host: config.healthHost,
     port: config.healthPort,
     logger,
     checks: { temporal: () => temporal.ping(), blobs: blobStoreCheck(blobs), worker: once(() => started.worker, workerRunning) },
+    // Time inside inference (reelforge_gpu_inference_seconds_total) and the process metrics, once the engine is loaded.
+    metrics: async () => {
+      if (!started.registry) throw new Error('starting');
+      return { contentType: started.registry.contentType, body: await started.registry.metrics() };
+    },
   }).catch(fatal);
   // The engine first: a pack that does not load, or no working provider, should stop the worker before it takes a
   // task it cannot render. createEngine logs the provider it chose and why, and the warm-up time.
-  const engine = await createEngine({ config, logger }).catch(fatal);
+  const { engine, registry } = meteredEngine(await createEngine({ config, logger }).catch(fatal));
+  started.registry = registry;
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = (started.worker = await Worker.create({
     connection,

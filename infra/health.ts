@@ -2,7 +2,7 @@
 // blob store) and its own state, each check bounded by a timeout. The API serves it on its own port (/readyz, in
 // api/routes/operations.ts); a worker role (orchestration, GPU, projector) has no HTTP server of its own, so it serves
 // /healthz and /readyz on HEALTH_HOST:HEALTH_PORT with node:http (serveHealth), for a supervisor, a container probe or
-// a person with curl.
+// a person with curl, and /metrics where the role gives some (the GPU worker's time inside inference).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BlobStore } from './blobs/port';
@@ -80,6 +80,8 @@ export async function serveHealth(options: {
   checks: Record<string, HealthCheck>;
   logger: Logger;
   timeoutMs?: number;
+  /** Served at GET /metrics when given: Prometheus text (the GPU worker's time inside inference, for bench:scaling). */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }): Promise<HealthServer> {
   const timeoutMs = options.timeoutMs ?? 3000;
   const server = http.createServer((req, res) => {
@@ -90,7 +92,17 @@ export async function serveHealth(options: {
     const pathname = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'only GET' });
     if (pathname === '/healthz') return send(200, { status: 'ok', role: options.role });
-    if (pathname !== '/readyz') return send(404, { error: 'not found: /healthz and /readyz are served here' });
+    if (pathname === '/metrics' && options.metrics) {
+      options.metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+          res.end(body);
+        },
+        (err: unknown) => send(500, { error: (err as Error)?.message ?? String(err) }),
+      );
+      return;
+    }
+    if (pathname !== '/readyz') return send(404, { error: `not found: /healthz${options.metrics ? ', /metrics' : ''} and /readyz are served here` });
     runChecks(options.checks, timeoutMs).then(
       (result) => {
         if (result.status !== 'ok') options.logger.warn({ checks: result.checks }, 'not ready');

@@ -607,20 +607,9 @@ async function main(): Promise<void> {
   // Logs go to stderr at warn: stdout is the report.
   const logger = pino({ name: 'bench-pipeline', level: 'warn' }, pino.destination(2));
   const cleanup = new Cleanup();
-  cleanup.stopOnCrash();
-  const onSignal = (signal: NodeJS.Signals) => {
-    log(`${signal}: cleaning up`);
-    void cleanup.run().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const { tmp, stopListening } = cleanup.begin(log, 'reelforge-bench-pipeline-');
 
   try {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-bench-pipeline-'));
-    // As root the embedded server runs as the postgres user, who must be able to enter this folder.
-    fs.chmodSync(tmp, 0o755);
-    cleanup.push('remove temp folder', async () => fs.rmSync(tmp, { recursive: true, force: true }));
-
     const [servers, bundle, direct, inProcessEngine] = await Promise.all([
       startServers(config, tmp, cleanup, logger),
       bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundleLogger }),
@@ -721,8 +710,7 @@ JSON: ${writeResults('pipeline', startedAt, results)}
 `);
   } finally {
     await cleanup.run();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }
 

@@ -15,6 +15,7 @@ const Sequencer = jestDefaultSequencer();
 
 /** Longest first (serial seconds on the 2-core machine, December 2026). */
 const LONGEST = [
+  'test/scripts/cluster.test.ts', // ~110 s: three hosts, two 20 s heartbeat timeouts and a 10 s S3 outage, by design
   'test/workflows/faults.test.ts', // 84 s: a 20 s heartbeat timeout and a 30 s activity timeout, by design
   'test/api/openai.test.ts', // 40-67 s
   'test/api/openaiPython.test.ts', // 56 s: the Python SDK's pytest run

@@ -1,5 +1,8 @@
 // Shutdown for bench scripts: every resource registers its release as soon as it exists, so an error or Ctrl-C
 // part-way still stops what the run started (servers it spawned would otherwise outlive it), last in, first out.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 export class Cleanup {
   private readonly steps: { name: string; run: () => Promise<unknown> }[] = [];
@@ -28,6 +31,31 @@ export class Cleanup {
     };
     process.on('uncaughtException', crash);
     process.on('unhandledRejection', crash);
+  }
+
+  /**
+   * SIGINT and SIGTERM stop what the run started and exit 130, saying so through `log`; returns what stops listening.
+   * With it, the temporary folder the run works in (as root the embedded PostgreSQL runs as the postgres user, who
+   * must be able to enter it), removed last.
+   */
+  begin(log: (line: string) => void, tmpPrefix: string): { tmp: string; stopListening: () => void } {
+    this.stopOnCrash();
+    const onSignal = (signal: NodeJS.Signals) => {
+      log(`${signal}: cleaning up`);
+      void this.run().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+    fs.chmodSync(tmp, 0o755);
+    this.push('remove temp folder', async () => fs.rmSync(tmp, { recursive: true, force: true }));
+    return {
+      tmp,
+      stopListening: () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      },
+    };
   }
 
   run(): Promise<void> {

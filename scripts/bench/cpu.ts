@@ -54,10 +54,20 @@ export function cpuMeter(pids: { temporal?: number; postgres?: number }): () => 
         .filter((c) => c !== pids.temporal && c !== pids.postgres)
         .reduce((n, c) => n + cpuSeconds(c, true), 0),
     temporal: pids.temporal ? cpuSeconds(pids.temporal, true) : NaN,
-    postgres: pids.postgres ? cpuSeconds(pids.postgres, true) + childrenOf(pids.postgres).reduce((n, c) => n + cpuSeconds(c, false), 0) : NaN,
+    postgres: pids.postgres ? postgresCpuSeconds(pids.postgres) : NaN,
   });
 }
 
 export function cpuDelta(from: CpuSample, to: CpuSample): CpuSample {
   return { self: to.self - from.self, temporal: to.temporal - from.temporal, postgres: to.postgres - from.postgres };
+}
+
+/** CPU seconds of a process and every live descendant, each with the children it has reaped (a role and its ffmpeg runs). */
+export function treeCpuSeconds(pid: number): number {
+  return cpuSeconds(pid, true) + childrenOf(pid).reduce((n, c) => n + treeCpuSeconds(c), 0);
+}
+
+/** PostgreSQL's CPU seconds: the postmaster with the backends it has reaped, plus the live ones. */
+export function postgresCpuSeconds(postmaster: number): number {
+  return cpuSeconds(postmaster, true) + childrenOf(postmaster).reduce((n, c) => n + cpuSeconds(c, false), 0);
 }

@@ -12,6 +12,8 @@ export interface S3Server {
   /** http://127.0.0.1:<port> */
   readonly endpoint: string;
   readonly port: number;
+  /** The server process's pid (its CPU time, for bench:scaling); undefined while stopped. */
+  readonly pid: number | undefined;
   /** What a client needs to reach it (moto takes any key; these are fixed). */
   readonly aws: AwsSettings;
   /** A client of this server. */
@@ -99,6 +101,9 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   return {
     endpoint,
     port,
+    get pid() {
+      return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    },
     aws,
     client,
     createBucket,

@@ -1,10 +1,9 @@
 // `npm start` as the start tests run it: a supervisor in a process group of its own with its log in a file, its
 // runtime.json, and the processes of its tree, through /proc.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { allPids, cmdlineOf, isAlive, procStat } from '../../infra/processes';
-import { PROJECT_ROOT } from '../../infra/tools';
+import { spawnSupervisor, type SupervisorProcess } from '../../scripts/harness/cluster';
 import { eventually } from './env';
 
 export interface RuntimeFile {
@@ -21,11 +20,8 @@ export interface RuntimeFile {
   children: Record<string, number>;
 }
 
-export interface Supervisor {
-  proc: ChildProcess;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  logFile: string;
-}
+/** `npm start` in a process group of its own, its log in a file (scripts/harness/cluster.ts spawnSupervisor). */
+export type Supervisor = SupervisorProcess;
 
 // ---- processes, through /proc -----------------------------------------------------------------------------------
 
@@ -60,31 +56,10 @@ export function survivors(pgid: number, dataDir: string, known: number[]): strin
 // ---- the supervisor ---------------------------------------------------------------------------------------------
 
 export function startSupervisor(dataDir: string, port: number, run: number | string, extraEnv: Record<string, string> = {}): Supervisor {
-  const logFile = path.join(dataDir, `..`, `supervisor-${run}.log`);
-  const out = fs.openSync(logFile, 'w');
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['DATABASE_URL', 'EVENTSTORE_URL', 'TEMPORAL_ADDRESS', 'KURRENTDB_URL']) delete env[name];
-  Object.assign(env, {
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    TEMPORAL_DEV_PORT: '0',
-    TEMPORAL_UI_PORT: '0',
-    EMBEDDED_PG_PORT: '0',
-    LOG_LEVEL: 'info',
-    ...extraEnv,
+  return spawnSupervisor({
+    logFile: path.join(dataDir, `..`, `supervisor-${run}.log`),
+    env: { DATA_DIR: dataDir, PORT: String(port), TEMPORAL_DEV_PORT: '0', TEMPORAL_UI_PORT: '0', EMBEDDED_PG_PORT: '0', LOG_LEVEL: 'info', ...extraEnv },
   });
-  // What `npm start` runs after the bootstrap, in a process group of its own so the test can kill the whole tree.
-  // Not the tsx CLI: its wrapper SIGKILLs a child that has not acknowledged a relayed SIGTERM within 60 ms (a busy
-  // machine), and exits 143 without the supervisor having stopped its children.
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    cwd: PROJECT_ROOT,
-    env,
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  fs.closeSync(out);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  return { proc, exit, logFile };
 }
 
 export function logOf(s: Supervisor): string {
