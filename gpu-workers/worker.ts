@@ -5,7 +5,7 @@ import os from 'node:os';
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
-import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
+import { activityDrainMs, exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { createBlobStore } from '../infra/blobs';
@@ -16,7 +16,7 @@ import { createEngine } from './engine/engine';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'gpu-worker' });
-  const shutdown = handleShutdown(logger);
+  const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'gpu worker');
   // A GPU worker needs Temporal and the blob store, nothing else (no event store, no PostgreSQL).
   const temporal = connectTemporalClient(config);
@@ -59,8 +59,9 @@ async function main(): Promise<void> {
       }),
     },
     ...gpuWorkerOptions(config.gpuConcurrency),
-    // A chunk in progress gets this long to finish; a chunk cut short is retried elsewhere from its start.
-    shutdownGraceTime: '10 seconds',
+    // On SIGTERM it stops polling at once (/readyz turns 503) and a chunk in progress gets this long to finish; then it
+    // is cancelled, and its attempt fails with WorkerShutdown, so another worker renders it from its start right away.
+    shutdownGraceTime: activityDrainMs(config.shutdownGraceSeconds * 1000),
   }).catch(fatal));
 
   const running = worker.run();

@@ -55,6 +55,13 @@ export interface Config {
   healthHost: string;
   /** Its port: 0 = any free port (logged). Under `npm start`, the first worker role placed gets it, the next the ports after. */
   healthPort: number;
+  // --- drain (issue 17) ---
+  /**
+   * SHUTDOWN_GRACE_SECONDS: how long a role takes at most from SIGTERM to its exit. The API finishes the requests in
+   * flight within it; a worker lets its activities finish for the first part (activityDrainMs) and hands back what is
+   * still running in the rest. A container's termination grace period should be a little longer.
+   */
+  shutdownGraceSeconds: number;
 }
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -281,6 +288,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),
     ...roleSettings(env),
+    // Default: a chunk at the default sizes takes seconds on a CPU; 30 s leaves it 25 s to finish and 5 s to hand back.
+    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 1, 3600),
   };
 }
 

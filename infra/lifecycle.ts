@@ -7,26 +7,39 @@ export interface Shutdown {
   setStop(stop: () => Promise<void>): void;
 }
 
+/** What a worker keeps of its grace period to hand back the activities still running when their drain time is up. */
+const HAND_BACK_MS = 5000;
+
+/**
+ * How long a worker lets its activities in flight finish after a stop request (Temporal's shutdownGraceTime): the
+ * grace period less the time to hand back what is still running (at most 5 s, at most half). When it is up, the worker
+ * cancels them; a cancelled attempt fails at once and Temporal retries it on another worker, without waiting for a
+ * heartbeat timeout.
+ */
+export function activityDrainMs(graceMs: number): number {
+  return Math.max(graceMs - HAND_BACK_MS, Math.floor(graceMs / 2));
+}
+
 /**
  * Installs the stop handlers. Call it first thing in main(): a supervisor that dies while this process is still
  * starting (bundling workflows takes seconds) closes the channel then, and a 'disconnect' without a listener is lost.
  * A second signal while stopping is ignored: under `npm start` a Ctrl-C reaches both us and the supervisor, whose
  * SIGTERM follows; the supervisor's SIGKILL is the backstop.
  */
-export function handleShutdown(logger: Logger, options: { graceMs?: number } = {}): Shutdown {
-  const graceMs = options.graceMs ?? 12000;
+export function handleShutdown(logger: Logger, options: { graceMs: number }): Shutdown {
+  const { graceMs } = options;
   let stop: (() => Promise<void>) | undefined;
   let stopping = false;
   const run = (reason: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ reason }, 'stopping');
+    logger.info({ reason, graceMs }, 'stopping');
     if (!stop) {
       logger.info('stopped while starting');
       process.exit(0);
     }
     const force = setTimeout(() => {
-      logger.error({ graceMs }, 'did not stop within the grace period; exiting');
+      logger.error({ graceMs }, 'did not stop within the grace period (SHUTDOWN_GRACE_SECONDS); exiting');
       process.exit(1);
     }, graceMs);
     force.unref();
