@@ -88,10 +88,13 @@ async function main(): Promise<void> {
     // end the progress streams, and finish the requests in flight before the stores they use go away. Whatever is
     // still open a second before the grace period ends (a download to a reader that stalled) is cut off.
     clearInterval(purge);
-    const cutOff = setTimeout(() => {
-      logger.warn('requests still open at the end of the grace period (SHUTDOWN_GRACE_SECONDS): closing their connections');
-      app.server.closeAllConnections();
-    }, Math.max(config.shutdownGraceSeconds * 1000 - 1000, 0));
+    const cutOff = setTimeout(
+      () => {
+        logger.warn('requests still open at the end of the grace period (SHUTDOWN_GRACE_SECONDS): closing their connections');
+        app.server.closeAllConnections();
+      },
+      Math.max(config.shutdownGraceSeconds * 1000 - 1000, 0),
+    );
     await app.close();
     clearTimeout(cutOff);
     await Promise.allSettled([eventStore.close(), users.close(), temporal.close()]);

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../infra/config';
+import { activityDrainMs } from '../../infra/lifecycle';
 
 describe('config', () => {
   it('runs on embedded defaults when nothing is set', () => {
@@ -203,5 +204,21 @@ describe('config: ROLES', () => {
     ['HEALTH_HOST', 'local host', 'invalid HEALTH_HOST="local host": expected a host name or IP address'],
   ])('refuses %s=%s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+});
+
+describe('config: SHUTDOWN_GRACE_SECONDS', () => {
+  it("gives every role 30 s to stop unless told, and a worker's activities all of it but 5 s (at most half)", () => {
+    expect(loadConfig({}).shutdownGraceSeconds).toBe(30);
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '120' }).shutdownGraceSeconds).toBe(120);
+    expect(activityDrainMs(30000)).toBe(25000);
+    expect(activityDrainMs(4000)).toBe(2000);
+    expect(activityDrainMs(1000)).toBe(500);
+  });
+
+  it.each(['0', '-1', '2.5', 'soon'])('refuses SHUTDOWN_GRACE_SECONDS=%j', (value) => {
+    expect(() => loadConfig({ SHUTDOWN_GRACE_SECONDS: value })).toThrow(
+      `invalid SHUTDOWN_GRACE_SECONDS=${JSON.stringify(value)}: expected an integer from 1 to 3600`,
+    );
   });
 });
