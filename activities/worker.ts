@@ -6,7 +6,7 @@ import { loadConfigOrExit } from '../infra/config';
 import { createBlobStore } from '../infra/blobs';
 import { openEventStore, type EventStore } from '../infra/eventstore';
 import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
-import { activityDrainMs, exitOnFatal, handleShutdown } from '../infra/lifecycle';
+import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { createFfmpeg } from '../infra/media/ffmpeg';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     activities: createActivities({ eventStore, logger, blobs, ffmpeg: createFfmpeg(config), policy, temporal: () => temporal.client }),
     // On SIGTERM it stops polling at once (/readyz turns 503); activities in flight get this long to finish before
     // shutdown cancels them (their attempts fail and are retried on another worker at once).
-    shutdownGraceTime: activityDrainMs(config.shutdownGraceSeconds * 1000),
+    shutdownGraceTime: config.workerDrainSeconds * 1000,
   }).catch(fatal));
 
   const running = worker.run();

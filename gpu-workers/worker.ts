@@ -5,7 +5,7 @@ import os from 'node:os';
 import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
-import { activityDrainMs, exitOnFatal, handleShutdown } from '../infra/lifecycle';
+import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { createBlobStore } from '../infra/blobs';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     ...gpuWorkerOptions(config.gpuConcurrency),
     // On SIGTERM it stops polling at once (/readyz turns 503) and a chunk in progress gets this long to finish; then it
     // is cancelled, and its attempt fails with WorkerShutdown, so another worker renders it from its start right away.
-    shutdownGraceTime: activityDrainMs(config.shutdownGraceSeconds * 1000),
+    shutdownGraceTime: config.workerDrainSeconds * 1000,
   }).catch(fatal));
 
   const running = worker.run();

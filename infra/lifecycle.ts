@@ -7,19 +7,6 @@ export interface Shutdown {
   setStop(stop: () => Promise<void>): void;
 }
 
-/** What a worker keeps of its grace period to hand back the activities still running when their drain time is up. */
-const HAND_BACK_MS = 5000;
-
-/**
- * How long a worker lets its activities in flight finish after a stop request (Temporal's shutdownGraceTime): the
- * grace period less the time to hand back what is still running (at most 5 s, at most half). When it is up, the worker
- * cancels them; a cancelled attempt fails at once and Temporal retries it on another worker, without waiting for a
- * heartbeat timeout.
- */
-export function activityDrainMs(graceMs: number): number {
-  return Math.max(graceMs - HAND_BACK_MS, Math.floor(graceMs / 2));
-}
-
 /**
  * Installs the stop handlers. Call it first thing in main(): a supervisor that dies while this process is still
  * starting (bundling workflows takes seconds) closes the channel then, and a 'disconnect' without a listener is lost.

@@ -2,7 +2,6 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../infra/config';
-import { activityDrainMs } from '../../infra/lifecycle';
 
 describe('config', () => {
   it('runs on embedded defaults when nothing is set', () => {
@@ -207,18 +206,20 @@ describe('config: ROLES', () => {
   });
 });
 
-describe('config: SHUTDOWN_GRACE_SECONDS', () => {
-  it("gives every role 30 s to stop unless told, and a worker's activities all of it but 5 s (at most half)", () => {
-    expect(loadConfig({}).shutdownGraceSeconds).toBe(30);
-    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '120' }).shutdownGraceSeconds).toBe(120);
-    expect(activityDrainMs(30000)).toBe(25000);
-    expect(activityDrainMs(4000)).toBe(2000);
-    expect(activityDrainMs(1000)).toBe(500);
+describe('config: SHUTDOWN_GRACE_SECONDS, WORKER_DRAIN_SECONDS', () => {
+  it("gives every role 30 s to stop unless told, and a worker's activities all of it but 5 s (at least half of it)", () => {
+    expect(loadConfig({})).toMatchObject({ shutdownGraceSeconds: 30, workerDrainSeconds: 25 });
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '120' })).toMatchObject({ shutdownGraceSeconds: 120, workerDrainSeconds: 115 });
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '4' })).toMatchObject({ shutdownGraceSeconds: 4, workerDrainSeconds: 2 });
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '4', WORKER_DRAIN_SECONDS: '0' })).toMatchObject({ shutdownGraceSeconds: 4, workerDrainSeconds: 0 });
   });
 
-  it.each(['0', '-1', '2.5', 'soon'])('refuses SHUTDOWN_GRACE_SECONDS=%j', (value) => {
-    expect(() => loadConfig({ SHUTDOWN_GRACE_SECONDS: value })).toThrow(
-      `invalid SHUTDOWN_GRACE_SECONDS=${JSON.stringify(value)}: expected an integer from 1 to 3600`,
-    );
+  it.each([
+    [{ SHUTDOWN_GRACE_SECONDS: '0' }, 'invalid SHUTDOWN_GRACE_SECONDS="0": expected an integer from 1 to 3600'],
+    [{ SHUTDOWN_GRACE_SECONDS: '2.5' }, 'invalid SHUTDOWN_GRACE_SECONDS="2.5": expected an integer from 1 to 3600'],
+    [{ WORKER_DRAIN_SECONDS: '30' }, 'invalid WORKER_DRAIN_SECONDS="30": expected an integer from 0 to 29'],
+    [{ SHUTDOWN_GRACE_SECONDS: '10', WORKER_DRAIN_SECONDS: '-1' }, 'invalid WORKER_DRAIN_SECONDS="-1": expected an integer from 0 to 9'],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });
