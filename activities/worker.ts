@@ -18,7 +18,7 @@ export { ORCHESTRATION_TASK_QUEUE } from '../workflows/definitions';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'orchestration-worker' });
-  const shutdown = handleShutdown(logger);
+  const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'orchestration worker');
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
   if (!eventStoreUrl) return fatal(new Error('neither EVENTSTORE_URL nor DATABASE_URL is set (`npm start` sets them)'));
@@ -62,8 +62,9 @@ async function main(): Promise<void> {
     taskQueue: config.orchestrationTaskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities({ eventStore, logger, blobs, ffmpeg: createFfmpeg(config), policy, temporal: () => temporal.client }),
-    // Activities in flight get this long to finish before shutdown cancels them.
-    shutdownGraceTime: '10 seconds',
+    // On SIGTERM it stops polling at once (/readyz turns 503); activities in flight get this long to finish before
+    // shutdown cancels them (their attempts fail and are retried on another worker at once).
+    shutdownGraceTime: config.workerDrainSeconds * 1000,
   }).catch(fatal));
 
   const running = worker.run();

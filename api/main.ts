@@ -29,7 +29,7 @@ const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'api' });
-  const shutdown = handleShutdown(logger);
+  const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'api');
   if (!config.databaseUrl) return fatal(new Error('DATABASE_URL is not set (`npm start` sets it to the embedded PostgreSQL)'));
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
@@ -84,9 +84,19 @@ async function main(): Promise<void> {
   purge.unref();
 
   shutdown.setStop(async () => {
-    // Stop taking requests and finish those in flight before the stores they use go away.
+    // Stop taking requests (new connections are refused, a request on a kept-alive one gets 503, /readyz included),
+    // end the progress streams, and finish the requests in flight before the stores they use go away. Whatever is
+    // still open a second before the grace period ends (a download to a reader that stalled) is cut off.
     clearInterval(purge);
+    const cutOff = setTimeout(
+      () => {
+        logger.warn('requests still open at the end of the grace period (SHUTDOWN_GRACE_SECONDS): closing their connections');
+        app.server.closeAllConnections();
+      },
+      Math.max(config.shutdownGraceSeconds * 1000 - 1000, 0),
+    );
     await app.close();
+    clearTimeout(cutOff);
     await Promise.allSettled([eventStore.close(), users.close(), temporal.close()]);
     await readModels.end();
   });

@@ -298,8 +298,18 @@ export function gpuWorkerOptions(concurrency: number) {
 
 function checkCancelled(): void {
   const ctx = Context.current();
-  if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk rendering cancelled');
+  if (!ctx.cancellationSignal.aborted) return;
+  // The worker is stopping and the chunk's drain time is up: the attempt fails, retryable, and Temporal gives the chunk
+  // to another worker at once (the history shows why), not after a heartbeat timeout.
+  const shutdown = ctx.cancellationDetails?.workerShutdown || (ctx.cancellationSignal.reason as Error | undefined)?.message === 'WORKER_SHUTDOWN';
+  if (shutdown && !ctx.cancellationDetails?.cancelRequested) {
+    throw ApplicationFailure.retryable('the GPU worker is shutting down: chunk handed back', WORKER_SHUTDOWN_FAILURE);
+  }
+  throw new CancelledFailure('chunk rendering cancelled');
 }
+
+/** The error type of a chunk's attempt cut short by its worker's shutdown. */
+export const WORKER_SHUTDOWN_FAILURE = 'WorkerShutdown';
 
 /**
  * An input the engine refuses (InvalidRenderInput: a prompt it cannot take, a scene of another pack) is refused on

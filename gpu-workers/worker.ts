@@ -18,7 +18,7 @@ import { meteredEngine } from './engine/metered';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'gpu-worker' });
-  const shutdown = handleShutdown(logger);
+  const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'gpu worker');
   // A GPU worker needs Temporal and the blob store, nothing else (no event store, no PostgreSQL).
   const temporal = connectTemporalClient(config);
@@ -67,8 +67,9 @@ async function main(): Promise<void> {
       }),
     },
     ...gpuWorkerOptions(config.gpuConcurrency),
-    // A chunk in progress gets this long to finish; a chunk cut short is retried elsewhere from its start.
-    shutdownGraceTime: '10 seconds',
+    // On SIGTERM it stops polling at once (/readyz turns 503) and a chunk in progress gets this long to finish; then it
+    // is cancelled, and its attempt fails with WorkerShutdown, so another worker renders it from its start right away.
+    shutdownGraceTime: config.workerDrainSeconds * 1000,
   }).catch(fatal));
 
   const running = worker.run();

@@ -55,6 +55,18 @@ export interface Config {
   healthHost: string;
   /** Its port: 0 = any free port (logged). Under `npm start`, the first worker role placed gets it, the next the ports after. */
   healthPort: number;
+  // --- drain (issue 17) ---
+  /**
+   * SHUTDOWN_GRACE_SECONDS: how long a role takes at most from SIGTERM to its exit. The API finishes the requests in
+   * flight within it; a worker lets its activities finish for the first part (workerDrainSeconds) and hands back what is
+   * still running in the rest. A container's termination grace period should be a little longer.
+   */
+  shutdownGraceSeconds: number;
+  /**
+   * WORKER_DRAIN_SECONDS: how long a worker's activities in flight get to finish after SIGTERM before they are cancelled
+   * and handed back; by default the grace period less 5 s, but at least half of it. 0 hands them back at once.
+   */
+  workerDrainSeconds: number;
 }
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -237,6 +249,18 @@ function roleSettings(env: Env): Pick<Config, 'roles' | 'healthHost' | 'healthPo
   return { roles: roles(env, 'ROLES'), healthHost, healthPort: integer(env, 'HEALTH_PORT', 0, 0, 65535) };
 }
 
+// --- drain (issue 17) ----------------------------------------------------------------------------------------------
+
+/** What a worker keeps of its grace period, by default, to hand back the activities still running. */
+const HAND_BACK_SECONDS = 5;
+
+function drainSettings(env: Env): Pick<Config, 'shutdownGraceSeconds' | 'workerDrainSeconds'> {
+  // Default: a chunk at the default sizes takes seconds; 30 s leaves it 25 s to finish and 5 s to hand back.
+  const grace = integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 1, 3600);
+  const drain = integer(env, 'WORKER_DRAIN_SECONDS', Math.max(grace - HAND_BACK_SECONDS, Math.floor(grace / 2)), 0, grace - 1);
+  return { shutdownGraceSeconds: grace, workerDrainSeconds: drain };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
@@ -281,6 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),
     ...roleSettings(env),
+    ...drainSettings(env),
   };
 }
 

@@ -13,20 +13,20 @@ export interface Shutdown {
  * A second signal while stopping is ignored: under `npm start` a Ctrl-C reaches both us and the supervisor, whose
  * SIGTERM follows; the supervisor's SIGKILL is the backstop.
  */
-export function handleShutdown(logger: Logger, options: { graceMs?: number } = {}): Shutdown {
-  const graceMs = options.graceMs ?? 12000;
+export function handleShutdown(logger: Logger, options: { graceMs: number }): Shutdown {
+  const { graceMs } = options;
   let stop: (() => Promise<void>) | undefined;
   let stopping = false;
   const run = (reason: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ reason }, 'stopping');
+    logger.info({ reason, graceMs }, 'stopping');
     if (!stop) {
       logger.info('stopped while starting');
       process.exit(0);
     }
     const force = setTimeout(() => {
-      logger.error({ graceMs }, 'did not stop within the grace period; exiting');
+      logger.error({ graceMs }, 'did not stop within the grace period (SHUTDOWN_GRACE_SECONDS); exiting');
       process.exit(1);
     }, graceMs);
     force.unref();

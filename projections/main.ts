@@ -13,7 +13,7 @@ import { createReadModels } from './readModels';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'projector' });
-  const shutdown = handleShutdown(logger);
+  const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'projector');
   if (!config.databaseUrl) return fatal(new Error('DATABASE_URL is not set (`npm start` sets it to the embedded PostgreSQL)'));
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;

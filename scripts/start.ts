@@ -32,8 +32,10 @@ const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 /** A unit that ran this long before dying starts again from the first backoff step. */
 const BACKOFF_RESET_AFTER_MS = 60000;
-/** How long a unit gets to stop after SIGTERM before SIGKILL; longer than a role's own grace (infra/lifecycle). */
+/** How long a server (Temporal, PostgreSQL) gets to stop after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 15000;
+/** What a role gets past its own grace period (SHUTDOWN_GRACE_SECONDS, infra/lifecycle) before SIGKILL. */
+const ROLE_STOP_MARGIN_MS = 5000;
 const READY_WARN_AFTER_MS = 60000;
 /** How long DATABASE_URL and TEMPORAL_ADDRESS get to answer before the start gives up on them. */
 const REACH_TIMEOUT_MS = 3000;
@@ -232,7 +234,7 @@ class Supervised {
 }
 
 /** A role as `node --import tsx <file>`, with an IPC channel whose closing tells it the supervisor is gone. */
-function launchRole(file: string, env: NodeJS.ProcessEnv): () => Promise<Running> {
+function launchRole(file: string, env: NodeJS.ProcessEnv, stopGraceMs: number): () => Promise<Running> {
   const tsxLoader = pathToFileURL(require.resolve('tsx')).href;
   return () =>
     new Promise((resolve, reject) => {
@@ -250,7 +252,7 @@ function launchRole(file: string, env: NodeJS.ProcessEnv): () => Promise<Running
           stop: async () => {
             if (child.exitCode !== null || child.signalCode !== null) return;
             child.kill('SIGTERM');
-            const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+            const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
             await exited;
             clearTimeout(timer);
           },
@@ -480,7 +482,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
     if (stopping()) return;
     const healthPort = healthPorts[role];
     const roleEnv = healthPort === undefined ? env : { ...env, HEALTH_HOST: config.healthHost, HEALTH_PORT: String(healthPort) };
-    const unit = new Supervised(role, launchRole(ROLE_FILES[role], roleEnv), logger, (pid) => {
+    const unit = new Supervised(role, launchRole(ROLE_FILES[role], roleEnv, config.shutdownGraceSeconds * 1000 + ROLE_STOP_MARGIN_MS), logger, (pid) => {
       runtime.children[role] = pid;
       writeRuntime(runtime);
     });

@@ -15,6 +15,8 @@ export interface RoleProcess {
   output(): string;
   /** Sends `signal` (SIGKILL unless told) and waits for the exit; a process already gone is left alone. */
   kill(signal?: NodeJS.Signals): Promise<string>;
+  /** The first JSON log line from now on whose `msg` matches; rejects when the process exits before it. */
+  logged(msg: RegExp): Promise<Record<string, unknown>>;
 }
 
 /** Starts `entry` (relative to the project root) with the test's environment plus `env`. */
@@ -26,16 +28,38 @@ export function startRole(entry: string, env: Record<string, string>): RoleProce
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const tail: string[] = [];
+  const watchers = new Set<(entry: Record<string, unknown>) => void>();
   for (const stream of [child.stdout, child.stderr]) {
     readline.createInterface({ input: stream }).on('line', (line) => {
       tail.push(line);
       if (tail.length > 30) tail.shift();
+      if (watchers.size === 0 || !line.startsWith('{')) return;
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      for (const watcher of watchers) watcher(entry);
     });
   }
   const exited = new Promise<string>((resolve) => {
     child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`));
     child.once('error', (err) => resolve(err.message));
   });
+  const logged = (msg: RegExp) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const watcher = (entry: Record<string, unknown>) => {
+        if (typeof entry.msg !== 'string' || !msg.test(entry.msg)) return;
+        watchers.delete(watcher);
+        resolve(entry);
+      };
+      watchers.add(watcher);
+      void exited.then((how) => {
+        if (!watchers.delete(watcher)) return;
+        reject(new Error(`${name} exited (${how}) before it logged ${msg}\n${tail.join('\n')}`));
+      });
+    });
   return {
     name,
     child,
@@ -45,6 +69,7 @@ export function startRole(entry: string, env: Record<string, string>): RoleProce
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
+    logged,
   };
 }
 

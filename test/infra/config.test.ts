@@ -205,3 +205,21 @@ describe('config: ROLES', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
 });
+
+describe('config: SHUTDOWN_GRACE_SECONDS, WORKER_DRAIN_SECONDS', () => {
+  it("gives every role 30 s to stop unless told, and a worker's activities all of it but 5 s (at least half of it)", () => {
+    expect(loadConfig({})).toMatchObject({ shutdownGraceSeconds: 30, workerDrainSeconds: 25 });
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '120' })).toMatchObject({ shutdownGraceSeconds: 120, workerDrainSeconds: 115 });
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '4' })).toMatchObject({ shutdownGraceSeconds: 4, workerDrainSeconds: 2 });
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '4', WORKER_DRAIN_SECONDS: '0' })).toMatchObject({ shutdownGraceSeconds: 4, workerDrainSeconds: 0 });
+  });
+
+  it.each([
+    [{ SHUTDOWN_GRACE_SECONDS: '0' }, 'invalid SHUTDOWN_GRACE_SECONDS="0": expected an integer from 1 to 3600'],
+    [{ SHUTDOWN_GRACE_SECONDS: '2.5' }, 'invalid SHUTDOWN_GRACE_SECONDS="2.5": expected an integer from 1 to 3600'],
+    [{ WORKER_DRAIN_SECONDS: '30' }, 'invalid WORKER_DRAIN_SECONDS="30": expected an integer from 0 to 29'],
+    [{ SHUTDOWN_GRACE_SECONDS: '10', WORKER_DRAIN_SECONDS: '-1' }, 'invalid WORKER_DRAIN_SECONDS="-1": expected an integer from 0 to 9'],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
