@@ -5,9 +5,14 @@ import { Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { createBlobStore } from '../infra/blobs';
 import { openEventStore, type EventStore } from '../infra/eventstore';
-import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
+import { meteredEventStore } from '../infra/eventstore/metered';
+import { blobStoreCheck, once, registryMetrics, serveHealth, workerRunning } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
+import { errorsCounter, roleRegistry } from '../infra/metrics';
+import { startTracing } from '../infra/telemetry/tracing';
+import { activityErrorsInterceptor, taskQueueBacklogGauge } from '../infra/temporal/metrics';
+import { tracingWorkerOptions } from '../infra/temporal/tracing';
 import { createFfmpeg } from '../infra/media/ffmpeg';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { loadPolicy } from './moderation';
@@ -29,9 +34,23 @@ async function main(): Promise<void> {
   } catch (err) {
     return fatal(err);
   }
-  // For the activities that send Updates to other workflows (cameo consent), and the readiness probe.
-  const temporal = connectTemporalClient(config);
+  // Spans of the workflows and activities (under the API request that started them) when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = startTracing(config, 'orchestration-worker', logger);
+  // For the activities that send Updates to other workflows (cameo consent), the readiness probe and the backlog gauge.
+  const temporal = connectTemporalClient(config, { tracing });
   const blobs = createBlobStore(config);
+  // Jobs by status and append latency (the event store), activity failures, and the task queues' backlog.
+  const registry = roleRegistry();
+  const errors = errorsCounter(registry);
+  taskQueueBacklogGauge(
+    registry,
+    temporal,
+    [
+      { name: config.orchestrationTaskQueue, types: ['workflow', 'activity'] },
+      { name: config.gpuTaskQueue, types: ['activity'] },
+    ],
+    logger,
+  );
   // What the checks look at once it exists; until then they say "starting".
   const started: { eventStore?: EventStore; worker?: Worker } = {};
   const health = await serveHealth({
@@ -48,13 +67,17 @@ async function main(): Promise<void> {
       blobs: blobStoreCheck(blobs),
       worker: once(() => started.worker, workerRunning),
     },
+    metrics: registryMetrics(registry),
   }).catch(fatal);
-  const eventStore = (started.eventStore = await openEventStore({
-    url: eventStoreUrl,
-    schema: config.eventStoreSchema,
-    maxEventBytes: config.eventMaxBytes,
-    logger,
-  }).catch(fatal));
+  const eventStore = (started.eventStore = meteredEventStore(
+    await openEventStore({
+      url: eventStoreUrl,
+      schema: config.eventStoreSchema,
+      maxEventBytes: config.eventMaxBytes,
+      logger,
+    }).catch(fatal),
+    registry,
+  ));
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = (started.worker = await Worker.create({
     connection,
@@ -65,6 +88,7 @@ async function main(): Promise<void> {
     // On SIGTERM it stops polling at once (/readyz turns 503); activities in flight get this long to finish before
     // shutdown cancels them (their attempts fail and are retried on another worker at once).
     shutdownGraceTime: config.workerDrainSeconds * 1000,
+    ...tracingWorkerOptions(tracing, [activityErrorsInterceptor(errors, 'orchestration-worker')]),
   }).catch(fatal));
 
   const running = worker.run();
@@ -72,6 +96,7 @@ async function main(): Promise<void> {
     worker.shutdown();
     await running;
     await Promise.allSettled([eventStore.close(), connection.close(), temporal.close(), health.close()]);
+    await tracing?.shutdown();
   });
   logger.info({ taskQueue: config.orchestrationTaskQueue, namespace: config.temporalNamespace }, 'orchestration worker polling');
   await running.catch(fatal);

@@ -7,9 +7,12 @@ import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
 import { createBlobStore } from '../infra/blobs';
 import { openEventStore } from '../infra/eventstore';
+import { meteredEventStore } from '../infra/eventstore/metered';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger, type Logger } from '../infra/logger';
+import { roleRegistry } from '../infra/metrics';
 import { createPgPool } from '../infra/postgres/pool';
+import { startTracing } from '../infra/telemetry/tracing';
 import { connectTemporalClient } from '../infra/temporal/connection';
 import type { WorkflowCode } from '../infra/temporal/replay';
 import type { DevKeysResult } from '../infra/users/port';
@@ -34,10 +37,16 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) return fatal(new Error('DATABASE_URL is not set (`npm start` sets it to the embedded PostgreSQL)'));
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
 
+  // Spans of each request, and of the workflows it starts, when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = startTracing(config, 'api', logger);
+  const metrics = roleRegistry();
   // Temporal is connected lazily: the API starts, and /readyz says "degraded", while Temporal is still down.
-  const temporal = connectTemporalClient(config);
+  const temporal = connectTemporalClient(config, { tracing });
   const readModels = createPgPool({ connectionString: config.databaseUrl, logger });
-  const eventStore = await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal);
+  const eventStore = meteredEventStore(
+    await openEventStore({ url: eventStoreUrl, schema: config.eventStoreSchema, maxEventBytes: config.eventMaxBytes, logger }).catch(fatal),
+    metrics,
+  );
   const users = await openUserStore({ pool: readModels, logger }).catch(fatal);
   // Every replica calls it; the store lets exactly one create the keys, so they are printed by one process, once.
   const devKeys = await users.ensureDevKeys(config.dataDir).catch(fatal);
@@ -76,6 +85,8 @@ async function main(): Promise<void> {
     cameos,
     engagement: { schema: config.readModelsSchema },
     debug,
+    metrics,
+    tracing: tracing !== undefined,
   }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));
@@ -99,6 +110,7 @@ async function main(): Promise<void> {
     clearTimeout(cutOff);
     await Promise.allSettled([eventStore.close(), users.close(), temporal.close()]);
     await readModels.end();
+    await tracing?.shutdown();
   });
 
   await app.listen({ port: config.port, host: '0.0.0.0' }).catch((err: unknown) => {

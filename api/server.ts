@@ -1,6 +1,7 @@
 // The Fastify app: one plugin per concern (request ids, errors, metrics, auth, OpenAPI) and one per resource, built
 // from the dependencies it is given so tests run it against the real stack. Listening is the caller's job.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import multipart from '@fastify/multipart';
 import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
@@ -14,6 +15,7 @@ import type { CameosRoutesOptions } from './cameos/context';
 import { authPlugin } from './plugins/auth';
 import { clientErrorHandler, errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
+import { tracingPlugin } from './plugins/tracing';
 import { openapiPlugin } from './plugins/openapi';
 import { REQUEST_ID_LOG_LABEL, requestIdOf, requestIdPlugin } from './plugins/requestId';
 import { textPlugin } from './plugins/text';
@@ -57,6 +59,10 @@ export interface ServerDeps {
   engagement?: { schema?: string; viewWindowMs?: number; viewFlushMs?: number };
   /** The debugging endpoints (admin): the workflow code replays run against. Absent, they are not served. */
   debug?: { workflowCode: () => Promise<WorkflowCode> };
+  /** The registry GET /metrics serves (the API process's, its event store's appends measured in it); absent, a new one. */
+  metrics?: Registry;
+  /** A span per request (OTEL_EXPORTER_OTLP_ENDPOINT set): api/plugins/tracing.ts. */
+  tracing?: boolean;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -74,7 +80,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(requestIdPlugin);
   await app.register(errorsPlugin);
   await app.register(textPlugin);
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { registry: deps.metrics });
+  if (deps.tracing) await app.register(tracingPlugin);
   const users = deps.users ?? noUsers;
   // Before the OpenAPI plugin and every route: its onRoute hook marks the /v1 routes as needing a key.
   await app.register(authPlugin, { users });

@@ -334,6 +334,8 @@ export function createGpuActivities(deps: {
   logger: Logger;
   concurrency?: number;
   lookaheadChunks?: number;
+  /** Told each video chunk's render time (its frames, slice by slice, whether asked for or ahead), for /metrics. */
+  onChunkRendered?: (seconds: number) => void;
 }) {
   const lookahead = deps.lookaheadChunks ?? DEFAULT_LOOKAHEAD_CHUNKS;
   const { engine, blobs } = deps;
@@ -449,12 +451,15 @@ export function createGpuActivities(deps: {
   }
 
   /** What the engine renders for `job`'s chunk from `state` (its starting state), slice by slice. */
-  function renderFrames(job: ChunkJob, scene: Scene, looks: Looks, state: ArrayLike<number>, beat: (framesDone: number) => void): Promise<VideoChunk> {
-    return renderInSlices(
+  async function renderFrames(job: ChunkJob, scene: Scene, looks: Looks, state: ArrayLike<number>, beat: (framesDone: number) => void): Promise<VideoChunk> {
+    const started = process.hrtime.bigint();
+    const chunk = await renderInSlices(
       engine,
       { scene, state, startFrame: job.startFrame, numFrames: job.numFrames, size: job.size, style: job.style, camera: job.camera, ...looks },
       beat,
     );
+    deps.onChunkRendered?.(Number(process.hrtime.bigint() - started) / 1e9);
+    return chunk;
   }
 
   async function renderVideoChunk(job: ChunkJob): Promise<VideoChunkResult> {

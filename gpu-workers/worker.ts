@@ -3,44 +3,49 @@
 // and warms it up before it polls.
 import os from 'node:os';
 import { Worker } from '@temporalio/worker';
-import type { Registry } from 'prom-client';
 import { loadConfigOrExit } from '../infra/config';
-import { blobStoreCheck, once, serveHealth, workerRunning } from '../infra/health';
+import { blobStoreCheck, once, registryMetrics, serveHealth, workerRunning } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
+import { errorsCounter, roleRegistry } from '../infra/metrics';
+import { startTracing } from '../infra/telemetry/tracing';
+import { activityErrorsInterceptor } from '../infra/temporal/metrics';
+import { tracingWorkerOptions } from '../infra/temporal/tracing';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { createBlobStore } from '../infra/blobs';
 import { createFfmpeg } from '../infra/media/ffmpeg';
 import { createGpuActivities, gpuWorkerOptions } from './activities';
-import { createEngine } from './engine/engine';
-import { meteredEngine } from './engine/metered';
+import { createEngine, type Engine } from './engine/engine';
+import { chunkRenderSeconds, meteredEngine } from './engine/metered';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'gpu-worker' });
   const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'gpu worker');
+  // The activities' spans, and each inference call's under them, when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = startTracing(config, 'gpu-worker', logger);
   // A GPU worker needs Temporal and the blob store, nothing else (no event store, no PostgreSQL).
-  const temporal = connectTemporalClient(config);
+  const temporal = connectTemporalClient(config, { tracing });
   const blobs = createBlobStore(config);
+  // Time inside inference, chunk render time, the busy fraction (engine/metered.ts) and activity failures.
+  const registry = roleRegistry();
+  const errors = errorsCounter(registry);
+  const chunkSeconds = chunkRenderSeconds(registry);
   // What the checks look at once it exists; until then they say "starting".
-  const started: { worker?: Worker; registry?: Registry } = {};
+  const started: { worker?: Worker; engine?: Engine } = {};
   const health = await serveHealth({
     role: 'gpu-worker',
     host: config.healthHost,
     port: config.healthPort,
     logger,
     checks: { temporal: () => temporal.ping(), blobs: blobStoreCheck(blobs), worker: once(() => started.worker, workerRunning) },
-    // Time inside inference (reelforge_gpu_inference_seconds_total) and the process metrics, once the engine is loaded.
-    metrics: async () => {
-      if (!started.registry) throw new Error('starting');
-      return { contentType: started.registry.contentType, body: await started.registry.metrics() };
-    },
+    // Once the engine is loaded.
+    metrics: registryMetrics(() => (started.engine ? registry : undefined)),
   }).catch(fatal);
   // The engine first: a pack that does not load, or no working provider, should stop the worker before it takes a
   // task it cannot render. createEngine logs the provider it chose and why, and the warm-up time.
-  const { engine, registry } = meteredEngine(await createEngine({ config, logger }).catch(fatal));
-  started.registry = registry;
+  const engine = (started.engine = meteredEngine(await createEngine({ config, logger }).catch(fatal), { registry, concurrency: config.gpuConcurrency }));
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = (started.worker = await Worker.create({
     connection,
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
         logger,
         concurrency: config.gpuConcurrency,
         lookaheadChunks: config.gpuLookaheadChunks,
+        onChunkRendered: (seconds) => chunkSeconds.observe(seconds),
       }),
       // Which GPU worker picks up a task, its provider and its pack: a cheap check for operators.
       gpuWorkerInfo: async () => ({
@@ -70,6 +76,7 @@ async function main(): Promise<void> {
     // On SIGTERM it stops polling at once (/readyz turns 503) and a chunk in progress gets this long to finish; then it
     // is cancelled, and its attempt fails with WorkerShutdown, so another worker renders it from its start right away.
     shutdownGraceTime: config.workerDrainSeconds * 1000,
+    ...tracingWorkerOptions(tracing, [activityErrorsInterceptor(errors, 'gpu-worker')]),
   }).catch(fatal));
 
   const running = worker.run();
@@ -78,6 +85,7 @@ async function main(): Promise<void> {
     await running;
     await Promise.allSettled([connection.close(), temporal.close(), health.close()]);
     await engine.close();
+    await tracing?.shutdown();
   });
   logger.info({ taskQueue: config.gpuTaskQueue, concurrency: config.gpuConcurrency, provider: engine.provider, pack: engine.pack.name }, 'gpu worker polling');
   await running.catch(fatal);

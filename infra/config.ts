@@ -67,6 +67,12 @@ export interface Config {
    * and handed back; by default the grace period less 5 s, but at least half of it. 0 hands them back at once.
    */
   workerDrainSeconds: number;
+  // --- observability (issue 17) ---
+  /**
+   * OTEL_EXPORTER_OTLP_ENDPOINT: the OTLP/HTTP collector each role sends its trace spans to (`<endpoint>/v1/traces`).
+   * Unset: no tracing is set up at all.
+   */
+  otlpEndpoint: string | undefined;
 }
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -306,6 +312,7 @@ export function loadConfig(env: Env = process.env): Config {
     ci: /^(1|true|yes)$/i.test(text(env, 'CI') ?? ''),
     ...roleSettings(env),
     ...drainSettings(env),
+    otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
   };
 }
 

@@ -2,9 +2,10 @@
 // blob store) and its own state, each check bounded by a timeout. The API serves it on its own port (/readyz, in
 // api/routes/operations.ts); a worker role (orchestration, GPU, projector) has no HTTP server of its own, so it serves
 // /healthz and /readyz on HEALTH_HOST:HEALTH_PORT with node:http (serveHealth), for a supervisor, a container probe or
-// a person with curl, and /metrics where the role gives some (the GPU worker's time inside inference).
+// a person with curl, and the role's Prometheus metrics at /metrics.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import type { BlobStore } from './blobs/port';
 import type { Logger } from './logger';
 
@@ -63,6 +64,15 @@ export async function workerRunning(worker: { getState(): string }): Promise<voi
   if (state !== 'RUNNING') throw new Error(`worker ${state.toLowerCase()}`);
 }
 
+/** A registry as serveHealth's `metrics`: its Prometheus text at each scrape. */
+export function registryMetrics(registry: Registry | (() => Registry | undefined)): () => Promise<{ contentType: string; body: string }> {
+  return async () => {
+    const current = typeof registry === 'function' ? registry() : registry;
+    if (!current) throw new Error('starting');
+    return { contentType: current.contentType, body: await current.metrics() };
+  };
+}
+
 export interface HealthServer {
   url: string;
   port: number;
@@ -80,7 +90,7 @@ export async function serveHealth(options: {
   checks: Record<string, HealthCheck>;
   logger: Logger;
   timeoutMs?: number;
-  /** Served at GET /metrics when given: Prometheus text (the GPU worker's time inside inference, for bench:scaling). */
+  /** Served at GET /metrics when given: the role's Prometheus text (registryMetrics). */
   metrics?: () => Promise<{ contentType: string; body: string }>;
 }): Promise<HealthServer> {
   const timeoutMs = options.timeoutMs ?? 3000;

@@ -1,11 +1,11 @@
 // Entry point of the projector process: folds the event store into the read models in DATABASE_URL (schema
 // `readmodels`), one checkpointed subscription per read model, until it is stopped.
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfigOrExit } from '../infra/config';
 import { openEventStore, type EventStore } from '../infra/eventstore';
-import { once, serveHealth } from '../infra/health';
+import { once, registryMetrics, serveHealth } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
+import { errorsCounter, roleRegistry } from '../infra/metrics';
 import { createPgPool, pingPgPool } from '../infra/postgres/pool';
 import { ProjectionRunner } from './runner';
 import { createReadModels } from './readModels';
@@ -20,6 +20,9 @@ async function main(): Promise<void> {
 
   // The projector needs the event store and the read models' PostgreSQL; no Temporal, no blob store.
   const readModels = createPgPool({ connectionString: config.databaseUrl, logger });
+  // The read models' lag, the events applied and parked, and the projector's errors, at /metrics on the health port.
+  const registry = roleRegistry();
+  for (const kind of ['projection_parked', 'projection_interrupted']) errorsCounter(registry).inc({ role: 'projector', kind }, 0);
   // What the checks look at once it exists; until then they say "starting".
   const started: { eventStore?: EventStore; runner?: ProjectionRunner } = {};
   const health = await serveHealth({
@@ -38,6 +41,7 @@ async function main(): Promise<void> {
         async () => undefined,
       ),
     },
+    metrics: registryMetrics(registry),
   }).catch(fatal);
   const eventStore = (started.eventStore = await openEventStore({
     url: eventStoreUrl,
@@ -47,9 +51,6 @@ async function main(): Promise<void> {
   }).catch(fatal));
   await pingPgPool(readModels).catch(fatal);
 
-  // The lag gauges live here until the projector serves /metrics on a port of its own.
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'reelforge_' });
   const runner = new ProjectionRunner({ eventStore, pool: readModels, schema: config.readModelsSchema, readModels: createReadModels(), logger, registry });
 
   // Set before start: a stop request while the runner migrates still closes everything in order.

@@ -1,5 +1,7 @@
-// The projector's Prometheus metrics: per read model, its lag (events and age) and the events it applied and parked.
+// The projector's Prometheus metrics: per read model, its lag (events and age) and the events it applied and parked;
+// and its failures (a poison event parked, a subscription interrupted) in `reelforge_errors_total{role="projector"}`.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { errorsCounter, type ErrorsCounter } from '../infra/metrics';
 
 /** Lag counting reads the pending events; beyond this many it reports this many (the age says the rest). */
 export const LAG_COUNT_CAP = 1000;
@@ -9,6 +11,7 @@ export interface Metrics {
   lagSeconds: Gauge<'read_model'>;
   applied: Counter<'read_model'>;
   parked: Counter<'read_model'>;
+  errors: ErrorsCounter;
 }
 
 export function metricsOn(registry: Registry): Metrics {
@@ -22,5 +25,6 @@ export function metricsOn(registry: Registry): Metrics {
     lagSeconds: gauge('reelforge_projection_lag_seconds', 'Age of the oldest event the read model has not projected yet; 0 when caught up'),
     applied: counter('reelforge_projection_events_applied_total', 'Events applied to the read model'),
     parked: counter('reelforge_projection_events_parked_total', 'Poison events parked by the read model'),
+    errors: errorsCounter(registry),
   };
 }

@@ -145,6 +145,7 @@ export class Projection {
     }
     this.parkedCount++;
     this.metrics?.parked.inc({ read_model: this.model.name });
+    this.metrics?.errors.inc({ role: 'projector', kind: 'projection_parked' });
     this.logger.error(
       { readModel: this.model.name, position, eventId: event.id, stream: event.streamName, type: event.type, revision: event.revision.toString(), err: cause },
       `poison event parked by read model ${this.model.name}: ${(cause as Error)?.message ?? String(cause)}`,

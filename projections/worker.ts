@@ -191,6 +191,7 @@ export class ReadModelWorker {
       } catch (err) {
         if (this.stopping) break;
         this.phase = 'retrying';
+        this.metrics.errors.inc({ role: 'projector', kind: 'projection_interrupted' });
         this.logger.warn({ err, connectionError, retryInMs: delayMs }, 'read model interrupted; resuming from its committed checkpoint');
         await this.sleep(delayMs);
         delayMs = Math.min(delayMs * 2, this.options.retryMaxMs);

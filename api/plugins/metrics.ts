@@ -1,7 +1,10 @@
-// Prometheus metrics: one registry per app (so tests can build several apps in one process), the default
-// process metrics, and a request counter and latency histogram by route and status; served at GET /metrics.
+// Prometheus metrics: one registry per app (so tests can build several apps in one process; the API process passes the
+// registry its event store's appends are measured in), the default process metrics, a request counter and latency
+// histogram by route and status, and 5xx answers counted as errors (`reelforge_errors_total{role="api"}`); served at
+// GET /metrics.
 import fp from 'fastify-plugin';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { errorsCounter, roleRegistry } from '../../infra/metrics';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,10 +12,11 @@ declare module 'fastify' {
   }
 }
 
-export const metricsPlugin = fp(
-  async (app) => {
-    const registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: 'reelforge_' });
+export const metricsPlugin = fp<{ registry?: Registry }>(
+  async (app, options) => {
+    const registry = options.registry ?? roleRegistry();
+    const errors = errorsCounter(registry);
+    errors.inc({ role: 'api', kind: 'http_5xx' }, 0);
     const labelNames = ['method', 'route', 'status_code'] as const;
     const requests = new Counter({
       name: 'reelforge_http_requests_total',
@@ -34,6 +38,7 @@ export const metricsPlugin = fp(
       const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) };
       requests.inc(labels);
       duration.observe(labels, reply.elapsedTime / 1000);
+      if (reply.statusCode >= 500) errors.inc({ role: 'api', kind: 'http_5xx' });
     });
 
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

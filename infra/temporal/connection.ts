@@ -4,6 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Tracing } from '../telemetry/tracing';
+import { tracingClientInterceptors } from './tracing';
 
 type TemporalSettings = Pick<Config, 'temporalAddress' | 'temporalDevPort' | 'temporalNamespace'>;
 
@@ -26,10 +28,11 @@ export interface TemporalClient {
  * A client whose connection is made on first use, so a process can start (and report itself not ready) while
  * Temporal is still down; gRPC reconnects by itself once the server is back.
  */
-export function connectTemporalClient(config: TemporalSettings): TemporalClient {
+export function connectTemporalClient(config: TemporalSettings, options: { tracing?: Tracing } = {}): TemporalClient {
   const address = temporalAddress(config);
   const connection = Connection.lazy({ address });
-  const client = new Client({ connection, namespace: config.temporalNamespace });
+  // With tracing on, each workflow started carries the active span (infra/temporal/tracing.ts).
+  const client = new Client({ connection, namespace: config.temporalNamespace, interceptors: tracingClientInterceptors(options.tracing) });
   // Readiness probes go through a connection without the SDK's retry interceptor: a probe answers "down" at its
   // deadline instead of retrying, and leaves no retry timer behind that would fire on a closed channel later.
   const probe = Connection.lazy({ address, interceptors: [] });

@@ -223,3 +223,11 @@ describe('config: SHUTDOWN_GRACE_SECONDS, WORKER_DRAIN_SECONDS', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('config: OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('sets up no tracing unless given, and takes an http(s) URL', () => {
+    expect(loadConfig({}).otlpEndpoint).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).otlpEndpoint).toBe('http://127.0.0.1:4318');
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' })).toThrow('invalid OTEL_EXPORTER_OTLP_ENDPOINT="grpc://collector:4317"');
+  });
+});
