@@ -9,10 +9,10 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { Client as PgClient } from 'pg';
 import { WORKER_SHUTDOWN_FAILURE } from '../../gpu-workers/activities';
 import { startRole, withRoleOutput, type RoleProcess } from '../support/processes';
 import { eventually, testEnv } from '../support/env';
+import { createRoleDatabase, dropRoleDatabase, roleEnv, videoFinished } from '../support/roleDatabase';
 
 /**
  * The GPU workers' grace period. Their drain time is 0 (WORKER_DRAIN_SECONDS): a chunk of the reference pack renders in
@@ -42,31 +42,8 @@ describe('graceful drain on SIGTERM', () => {
 
   beforeAll(async () => {
     fs.mkdirSync(dataDir, { recursive: true });
-    const admin = new PgClient({ connectionString: testEnv.embeddedPgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${database}"`);
-    await admin.end();
-    const url = new URL(testEnv.embeddedPgUrl);
-    url.pathname = `/${database}`;
-    databaseUrl = url.toString();
-    env = {
-      DATABASE_URL: databaseUrl,
-      EVENTSTORE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: testEnv.temporalAddress,
-      TEMPORAL_NAMESPACE: 'default',
-      ORCHESTRATION_TASK_QUEUE: `drain-${suffix}`,
-      GPU_TASK_QUEUE: `drain-gpu-${suffix}`,
-      DATA_DIR: dataDir,
-      BLOB_URL: `file://${path.join(dataDir, 'blobs')}`,
-      PORT: '0',
-      HEALTH_HOST: '127.0.0.1',
-      HEALTH_PORT: '0',
-      LOG_LEVEL: 'info',
-      INFERENCE_EP: 'cpu',
-      INFERENCE_THREADS: '1',
-      GPU_LOOKAHEAD_CHUNKS: '0',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
+    databaseUrl = await createRoleDatabase(database);
+    env = roleEnv({ databaseUrl, queues: `drain-${suffix}`, dataDir });
     // Each role's "up" line, watched for from its start.
     api = start('api/main.ts');
     const listening = api.logged(/^API listening/);
@@ -94,10 +71,7 @@ describe('graceful drain on SIGTERM', () => {
   afterAll(async () => {
     await Promise.all(roles.map((r) => r.kill('SIGKILL')));
     await connection?.close();
-    const admin = new PgClient({ connectionString: testEnv.embeddedPgUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await dropRoleDatabase(database);
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -136,15 +110,7 @@ describe('graceful drain on SIGTERM', () => {
         expect(await busy.exited).toBe('code 0');
         const stoppedAfterMs = Date.now() - signalled;
 
-        const done = await eventually(
-          async () => {
-            const video = (await (await fetch(`${apiUrl}/v1/videos/${id}`, { headers })).json()) as { status: string };
-            return video.status === 'completed' || video.status === 'failed' ? video : undefined;
-          },
-          `video ${id} to finish`,
-          120000,
-          250,
-        );
+        const done = await videoFinished(apiUrl, headers, id);
         expect(done.status).toBe('completed');
         // Every chunk recorded once.
         const events = (await (await fetch(`${apiUrl}/v1/videos/${id}/events`, { headers })).json()) as { type: string; data: { index: number } }[];

@@ -9,9 +9,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client as PgClient } from 'pg';
 import { startRole, withRoleOutput, type RoleProcess } from '../support/processes';
-import { eventually, testEnv } from '../support/env';
+import { testEnv } from '../support/env';
+import { createRoleDatabase, dropRoleDatabase, roleEnv, videoFinished } from '../support/roleDatabase';
 
 interface ReceivedSpan {
   service: string;
@@ -80,48 +80,26 @@ describe('traces and metrics of the roles', () => {
   const dataDir = path.join(testEnv.tmpDir, `otel-${suffix}`);
   const roles: RoleProcess[] = [];
   let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
+  let databaseUrl: string;
 
   beforeAll(async () => {
     fs.mkdirSync(dataDir, { recursive: true });
-    const admin = new PgClient({ connectionString: testEnv.embeddedPgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${database}"`);
-    await admin.end();
+    databaseUrl = await createRoleDatabase(database);
     receiver = await otlpReceiver();
   });
 
   afterAll(async () => {
     await Promise.all(roles.map((r) => r.kill('SIGKILL')));
     await receiver?.close();
-    const admin = new PgClient({ connectionString: testEnv.embeddedPgUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await dropRoleDatabase(database);
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('one video is one trace, API request -> workflow -> activity -> GPU inference; each role serves its metrics; the dashboard queries only those', async () => {
-    const url = new URL(testEnv.embeddedPgUrl);
-    url.pathname = `/${database}`;
     const env = {
-      DATABASE_URL: url.toString(),
-      EVENTSTORE_URL: url.toString(),
-      TEMPORAL_ADDRESS: testEnv.temporalAddress,
-      TEMPORAL_NAMESPACE: 'default',
-      ORCHESTRATION_TASK_QUEUE: `otel-${suffix}`,
-      GPU_TASK_QUEUE: `otel-gpu-${suffix}`,
-      DATA_DIR: dataDir,
-      BLOB_URL: `file://${path.join(dataDir, 'blobs')}`,
-      PORT: '0',
-      HEALTH_HOST: '127.0.0.1',
-      HEALTH_PORT: '0',
-      LOG_LEVEL: 'info',
-      INFERENCE_EP: 'cpu',
-      INFERENCE_THREADS: '1',
-      GPU_LOOKAHEAD_CHUNKS: '0',
+      ...roleEnv({ databaseUrl, queues: `otel-${suffix}`, dataDir }),
       SHUTDOWN_GRACE_SECONDS: '10',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     const start = (entry: string) => {
       const role = startRole(entry, env);
@@ -151,15 +129,7 @@ describe('traces and metrics of the roles', () => {
         });
         expect(created.status).toBe(200);
         const { id } = (await created.json()) as { id: string };
-        const done = await eventually(
-          async () => {
-            const video = (await (await fetch(`${apiUrl}/v1/videos/${id}`, { headers })).json()) as { status: string };
-            return video.status === 'completed' || video.status === 'failed' ? video : undefined;
-          },
-          `video ${id} to finish`,
-          120000,
-          250,
-        );
+        const done = await videoFinished(apiUrl, headers, id);
         expect(done.status).toBe('completed');
 
         // Metrics, per role.
@@ -181,7 +151,7 @@ describe('traces and metrics of the roles', () => {
         const orchestrationText = await (await fetch(`${await healthUrl(orchestration)}/metrics`)).text();
         expect(orchestrationText).toMatch(/^reelforge_video_jobs_total\{status="completed"\} 1$/m);
         // The dev server reports the queues' backlog (DescribeTaskQueue report_stats).
-        expect(orchestrationText).toMatch(new RegExp(`^reelforge_task_queue_backlog\\{task_queue="otel-gpu-${suffix}",type="activity"\\} \\d+$`, 'm'));
+        expect(orchestrationText).toMatch(new RegExp(`^reelforge_task_queue_backlog\\{task_queue="otel-${suffix}-gpu",type="activity"\\} \\d+$`, 'm'));
         const gpuText = await (await fetch(`${await healthUrl(gpu)}/metrics`)).text();
         expect(gpuText).toMatch(/^reelforge_gpu_chunk_render_seconds_count 1$/m);
 
