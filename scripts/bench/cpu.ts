@@ -1,9 +1,6 @@
 // CPU time by component for bench scripts, from /proc (Linux): on a small machine the servers' own CPU competes with
 // the work measured, and these numbers say how much. Elsewhere every reading is NaN and the reports print n/a.
-import fs from 'node:fs';
-
-/** Clock ticks per second of /proc's times: 100 on every Linux build that matters here (`getconf CLK_TCK`). */
-const CLK_TCK = 100;
+import { childrenOf, procStat } from '../../infra/processes';
 
 export interface CpuSample {
   /** This process and its children other than the servers (the GPU worker process, ffmpeg), live or waited for. */
@@ -12,33 +9,11 @@ export interface CpuSample {
   postgres: number;
 }
 
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces; everything after its closing parenthesis is space-separated.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds of a process (utime + stime), plus those of its children it has reaped when `reaped`. */
+/** CPU seconds of a process (utime + stime), plus those of its children it has reaped when `reaped`; NaN when gone. */
 export function cpuSeconds(pid: number, reaped: boolean): number {
-  const f = statFields(pid);
-  if (!f) return NaN;
-  // After the name: state, ppid, ... utime is field 14 of the line, so index 11 here.
-  const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(f[i]));
-  return (utime! + stime! + (reaped ? cutime! + cstime! : 0)) / CLK_TCK;
-}
-
-function childrenOf(pid: number): number[] {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return [];
-  }
-  return entries.map(Number).filter((p) => statFields(p)?.[1] === String(pid));
+  const stat = procStat(pid);
+  if (!stat) return NaN;
+  return stat.cpuS + (reaped ? stat.reapedChildrenCpuS : 0);
 }
 
 /**
