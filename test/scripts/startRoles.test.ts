@@ -23,6 +23,7 @@ import {
 } from '../support/supervisor';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startS3Server, type S3Server } from '../support/s3';
+import { videoFinished } from '../support/roleDatabase';
 
 describe('npm start with ROLES: a GPU-worker host joins a cluster', () => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-roles-'));
@@ -120,15 +121,7 @@ describe('npm start with ROLES: a GPU-worker host joins a cluster', () => {
     });
     expect(created.status).toBe(200);
     const { id } = (await created.json()) as { id: string };
-    const done = await eventually(
-      async () => {
-        const video = (await (await fetch(`${api}/v1/videos/${id}`, { headers })).json()) as { status: string };
-        return video.status === 'completed' || video.status === 'failed' ? video : undefined;
-      },
-      `video ${id} to finish`,
-      90000,
-      500,
-    );
+    const done = await videoFinished(api, headers, id, 90000);
     expect(done).toMatchObject({ id, status: 'completed' });
     const content = await fetch(`${api}/v1/videos/${id}/content`, { headers });
     expect(content.status).toBe(200);
