@@ -5,9 +5,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildServer, type ServerDeps } from '../../api/server';
 import { openEventStore, type EventStore } from '../../infra/eventstore';
 import { createPgPool, type PgPool } from '../../infra/postgres/pool';
 import { connectTemporalClient, type TemporalClient } from '../../infra/temporal/connection';
@@ -17,19 +15,7 @@ import type { UserStore } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
 import { eventually, testEnv } from '../support/env';
 import type { Problem as ProblemBody } from '../../api/plugins/errors';
-
-interface Running {
-  app: FastifyInstance;
-  url: string;
-}
-
-async function listen(deps: ServerDeps): Promise<Running> {
-  const app = await buildServer(deps);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (!address || typeof address !== 'object') throw new Error('no address');
-  return { app, url: `http://127.0.0.1:${address.port}` };
-}
+import { listen, type Running } from '../support/listen';
 
 describe('authentication and users', () => {
   const schema = `auth_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;

@@ -7,10 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Problem as ProblemBody } from '../../api/plugins/errors';
-import { buildServer, type ServerDeps } from '../../api/server';
+import type { ServerDeps } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import { createVideoReadModel, type VideoReadModel } from '../../api/videos/readModel';
 import { contentKeys } from '../../domain/video/content';
@@ -28,12 +27,9 @@ import { realActivities } from './activities';
 import { eventually, testEnv } from './env';
 import { sharedDevServer } from './temporal';
 import { seedVideo } from './seedVideo';
+import { listen, type Running } from './listen';
 
-export interface Running {
-  app: FastifyInstance;
-  url: string;
-}
-
+export type { Running } from './listen';
 export interface Video {
   id: string;
   object: 'video';
@@ -119,14 +115,6 @@ export async function readSse(res: Response, onEvent: (e: SseEvent) => void | Pr
     }
   }
   return events;
-}
-
-async function listen(deps: ServerDeps): Promise<Running> {
-  const app = await buildServer(deps);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (!address || typeof address !== 'object') throw new Error('no address');
-  return { app, url: `http://127.0.0.1:${address.port}` };
 }
 
 /** One file's stack and helpers: the fields are set by its beforeAll, the helpers may be taken apart at once. */
