@@ -9,6 +9,7 @@ import { meteredEventStore } from '../infra/eventstore/metered';
 import { blobStoreCheck, once, registryMetrics, serveHealth, workerRunning } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
+import { setSchemaMigrations } from '../infra/postgres/migrations';
 import { errorsCounter, roleRegistry } from '../infra/metrics';
 import { startTracing } from '../infra/telemetry/tracing';
 import { activityErrorsInterceptor, taskQueueBacklogGauge } from '../infra/temporal/metrics';
@@ -22,6 +23,7 @@ export { ORCHESTRATION_TASK_QUEUE } from '../workflows/definitions';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  setSchemaMigrations(config.schemaMigrations);
   const logger = createLogger({ level: config.logLevel, name: 'orchestration-worker' });
   const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'orchestration worker');

@@ -10,6 +10,7 @@ import { openEventStore } from '../infra/eventstore';
 import { meteredEventStore } from '../infra/eventstore/metered';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger, type Logger } from '../infra/logger';
+import { setSchemaMigrations } from '../infra/postgres/migrations';
 import { roleRegistry } from '../infra/metrics';
 import { createPgPool } from '../infra/postgres/pool';
 import { startTracing } from '../infra/telemetry/tracing';
@@ -31,6 +32,7 @@ const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  setSchemaMigrations(config.schemaMigrations);
   const logger = createLogger({ level: config.logLevel, name: 'api' });
   const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'api');

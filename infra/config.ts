@@ -13,6 +13,14 @@ export interface Config {
   temporalDevPort: number;
   temporalUiPort: number;
   temporalNamespace: string;
+  /**
+   * How the roles reach a Temporal server that wants TLS (Temporal Cloud, a self-hosted cluster with TLS):
+   * TEMPORAL_API_KEY (sent as a bearer token; implies TLS), TEMPORAL_TLS (`true`/`false`; default: true when an API
+   * key or a client certificate is set), TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH (mTLS, PEM files, both or
+   * neither), TEMPORAL_TLS_CA_PATH (the server's CA, PEM, when it is not a public one), TEMPORAL_TLS_SERVER_NAME.
+   */
+  temporalTls: TemporalTls | undefined;
+  temporalApiKey: string | undefined;
   temporalCliPath: string | undefined;
   temporalTestServerPath: string | undefined;
   embeddedPgPort: number;
@@ -73,6 +81,13 @@ export interface Config {
    * Unset: no tracing is set up at all.
    */
   otlpEndpoint: string | undefined;
+  // --- deployment (issue 17) ---
+  /**
+   * SCHEMA_MIGRATIONS: `apply` (default): a role opening a store applies the migrations it lacks, under an advisory lock;
+   * `verify`: it only checks that they were applied and refuses to start otherwise, so that a fleet's migrations run
+   * once, in the migrate job (`npm run migrate`, the image's `migrate` command), before any replica starts.
+   */
+  schemaMigrations: 'apply' | 'verify';
 }
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -224,6 +239,37 @@ function blobContentRedirect(env: Env, blobs: BlobLocation): number {
   return seconds;
 }
 
+// --- Temporal TLS (issue 17) ----------------------------------------------------------------------------------------
+
+export interface TemporalTls {
+  certPath?: string;
+  keyPath?: string;
+  caPath?: string;
+  serverName?: string;
+}
+
+function temporalTlsSettings(env: Env): Pick<Config, 'temporalTls' | 'temporalApiKey'> {
+  const apiKey = text(env, 'TEMPORAL_API_KEY');
+  const certPath = text(env, 'TEMPORAL_TLS_CERT_PATH');
+  const keyPath = text(env, 'TEMPORAL_TLS_KEY_PATH');
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    const [set, unset] = certPath === undefined ? ['TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CERT_PATH'] : ['TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH'];
+    throw new ConfigError(set, env[set] ?? '', `a client certificate needs both TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH; ${unset} is unset`);
+  }
+  const rawTls = text(env, 'TEMPORAL_TLS');
+  if (rawTls !== undefined && !/^(true|false)$/.test(rawTls)) throw new ConfigError('TEMPORAL_TLS', rawTls, 'true or false');
+  const tls = rawTls === undefined ? apiKey !== undefined || certPath !== undefined : rawTls === 'true';
+  if (!tls && (certPath !== undefined || text(env, 'TEMPORAL_TLS_CA_PATH') !== undefined)) {
+    throw new ConfigError('TEMPORAL_TLS', rawTls ?? '', 'true when TEMPORAL_TLS_CERT_PATH or TEMPORAL_TLS_CA_PATH is set');
+  }
+  const caPath = text(env, 'TEMPORAL_TLS_CA_PATH');
+  const serverName = text(env, 'TEMPORAL_TLS_SERVER_NAME');
+  return {
+    temporalApiKey: apiKey,
+    temporalTls: tls ? { ...(certPath ? { certPath, keyPath } : {}), ...(caPath ? { caPath } : {}), ...(serverName ? { serverName } : {}) } : undefined,
+  };
+}
+
 // --- roles (issue 16) ---------------------------------------------------------------------------------------------
 
 /** The roles a host can run, in the order `npm start` starts them. */
@@ -283,6 +329,7 @@ export function loadConfig(env: Env = process.env): Config {
     temporalDevPort: integer(env, 'TEMPORAL_DEV_PORT', 7233, 0, 65535),
     temporalUiPort: integer(env, 'TEMPORAL_UI_PORT', 8233, 0, 65535),
     temporalNamespace: text(env, 'TEMPORAL_NAMESPACE') ?? 'default',
+    ...temporalTlsSettings(env),
     temporalCliPath: text(env, 'TEMPORAL_CLI_PATH'),
     temporalTestServerPath: text(env, 'TEMPORAL_TEST_SERVER_PATH'),
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
@@ -313,6 +360,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...roleSettings(env),
     ...drainSettings(env),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
+    schemaMigrations: oneOf(env, 'SCHEMA_MIGRATIONS', 'apply', ['apply', 'verify'] as const),
   };
 }
 

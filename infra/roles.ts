@@ -20,6 +20,14 @@ export const ROLE_NEEDS: Readonly<Record<Role, RoleNeeds>> = {
   projector: { temporal: false, eventStore: true, readModels: true, blobs: false },
 };
 
+/** Each role's entry point, relative to the project root (`npm start` and the container image run these). */
+export const ROLE_FILES: Readonly<Record<Role, string>> = {
+  api: 'api/main.ts',
+  'orchestration-worker': 'activities/worker.ts',
+  'gpu-worker': 'gpu-workers/worker.ts',
+  projector: 'projections/main.ts',
+};
+
 export interface HostPlan {
   roles: Role[];
   /** Some role here talks to Temporal. */

@@ -5,6 +5,7 @@ import { openEventStore, type EventStore } from '../infra/eventstore';
 import { once, registryMetrics, serveHealth } from '../infra/health';
 import { exitOnFatal, handleShutdown } from '../infra/lifecycle';
 import { createLogger } from '../infra/logger';
+import { setSchemaMigrations } from '../infra/postgres/migrations';
 import { errorsCounter, roleRegistry } from '../infra/metrics';
 import { createPgPool, pingPgPool } from '../infra/postgres/pool';
 import { ProjectionRunner } from './runner';
@@ -12,6 +13,7 @@ import { createReadModels } from './readModels';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  setSchemaMigrations(config.schemaMigrations);
   const logger = createLogger({ level: config.logLevel, name: 'projector' });
   const shutdown = handleShutdown(logger, { graceMs: config.shutdownGraceSeconds * 1000 });
   const fatal = exitOnFatal(logger, 'projector');

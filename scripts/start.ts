@@ -11,21 +11,14 @@ import pg from 'pg';
 import { loadConfigOrExit, ROLE_NAMES, type Config, type Role } from '../infra/config';
 import { createLogger, type Logger } from '../infra/logger';
 import { embeddedClusterDir, freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
-import { pingTemporal } from '../infra/temporal/connection';
+import { pingTemporal, temporalConnectionOptions } from '../infra/temporal/connection';
 import { startTemporalDevServer, temporalDbFilename, type TemporalDevServer } from '../infra/temporal/devServer';
 import { allPids, cmdlineOf, isAlive } from '../infra/processes';
 import { Watchdog } from '../infra/watchdog';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
-import { planHost, ROLE_NEEDS } from '../infra/roles';
+import { planHost, ROLE_FILES, ROLE_NEEDS } from '../infra/roles';
 import { redactUrl } from './database';
 
-/** Each role's entry point. */
-const ROLE_FILES: Readonly<Record<Role, string>> = {
-  api: 'api/main.ts',
-  'orchestration-worker': 'activities/worker.ts',
-  'gpu-worker': 'gpu-workers/worker.ts',
-  projector: 'projections/main.ts',
-};
 const isRole = (name: string): name is Role => (ROLE_NAMES as readonly string[]).includes(name);
 
 const BACKOFF_FIRST_MS = 500;
@@ -369,9 +362,9 @@ async function assertDatabaseReachable(url: string): Promise<void> {
 }
 
 /** Rejects, naming TEMPORAL_ADDRESS and why, unless its namespace answers within REACH_TIMEOUT_MS. */
-async function assertTemporalReachable(address: string, namespace: string): Promise<void> {
+async function assertTemporalReachable(address: string, namespace: string, config: Config): Promise<void> {
   // Without the SDK's retry interceptor, so the deadline is the answer.
-  const connection = Connection.lazy({ address, interceptors: [] });
+  const connection = Connection.lazy({ address, ...temporalConnectionOptions(config), interceptors: [] });
   try {
     await pingTemporal(connection, namespace, REACH_TIMEOUT_MS);
   } catch (err) {
@@ -396,7 +389,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
   await Promise.all([
     ...[apiPort, ...Object.values(healthPorts)].map((port) => (port === undefined ? undefined : assertPortFree(port))),
     plan.needsPostgres && config.databaseUrl ? assertDatabaseReachable(config.databaseUrl) : undefined,
-    plan.needsTemporal && config.temporalAddress ? assertTemporalReachable(config.temporalAddress, config.temporalNamespace) : undefined,
+    plan.needsTemporal && config.temporalAddress ? assertTemporalReachable(config.temporalAddress, config.temporalNamespace, config) : undefined,
   ]);
 
   // PostgreSQL and Temporal start side by side: they do not depend on each other.

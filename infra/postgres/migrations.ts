@@ -28,7 +28,32 @@ export interface MigrationSet {
   onApplied?(version: number): void;
 }
 
+/**
+ * `apply`: a store applies the migrations it lacks when it opens (one process at a time, under the advisory lock).
+ * `verify` (SCHEMA_MIGRATIONS=verify, for fleets): it only checks that they are all applied, and a store whose schema is
+ * behind refuses to open with SchemaNotMigrated; the migrate job (`npm run migrate`) applies them, once.
+ */
+export type SchemaMigrations = 'apply' | 'verify';
+let schemaMigrations: SchemaMigrations = 'apply';
+
+/** Sets how this process treats pending migrations (each role's entry point, from SCHEMA_MIGRATIONS). */
+export function setSchemaMigrations(mode: SchemaMigrations): void {
+  schemaMigrations = mode;
+}
+
+/** A store opened with SCHEMA_MIGRATIONS=verify found its schema behind this build. */
+export class SchemaNotMigrated extends Error {
+  constructor(schema: string, table: string, applied: number, needed: number) {
+    super(
+      `schema ${schema} is at migration ${applied} of ${table}, this build needs ${needed}: run the migrate job first ` +
+        '(`npm run migrate`, or the container image with the command `migrate`), or set SCHEMA_MIGRATIONS=apply',
+    );
+    this.name = 'SchemaNotMigrated';
+  }
+}
+
 export async function applyMigrations(client: SqlRunner, set: MigrationSet): Promise<void> {
+  if (schemaMigrations === 'verify') return verifyMigrations(client, set);
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [set.lockKey]);
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${set.schema}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${set.schema}.${set.table} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -39,6 +64,17 @@ export async function applyMigrations(client: SqlRunner, set: MigrationSet): Pro
     await client.query(set.statements[v - 1]!);
     await client.query(`INSERT INTO ${set.schema}.${set.table} (version) VALUES ($1)`, [v]);
     set.onApplied?.(v);
+  }
+}
+
+/** SCHEMA_MIGRATIONS=verify: every migration of `set` is applied already, or SchemaNotMigrated. Changes nothing. */
+async function verifyMigrations(client: SqlRunner, set: MigrationSet): Promise<void> {
+  const table = `${set.schema}.${set.table}`;
+  const exists = await client.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [table]);
+  const applied = exists.rows[0]?.found ? (await client.query<{ version: number }>(`SELECT version FROM ${table}`)).rows.map((r) => r.version) : [];
+  const have = new Set(applied);
+  for (let v = 1; v <= set.statements.length; v++) {
+    if (!have.has(v)) throw new SchemaNotMigrated(set.schema, set.table, v - 1, set.statements.length);
   }
 }
 

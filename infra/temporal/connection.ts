@@ -1,5 +1,6 @@
 // Connections to the Temporal server named by config: a lazy client for the API (with its readiness probe), and a
 // native connection for workers, with the SDK runtime's logs sent to pino.
+import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
@@ -7,11 +8,40 @@ import type { Logger } from '../logger';
 import type { Tracing } from '../telemetry/tracing';
 import { tracingClientInterceptors } from './tracing';
 
-type TemporalSettings = Pick<Config, 'temporalAddress' | 'temporalDevPort' | 'temporalNamespace'>;
+type TemporalSettings = Pick<Config, 'temporalAddress' | 'temporalDevPort' | 'temporalNamespace'> & Partial<Pick<Config, 'temporalTls' | 'temporalApiKey'>>;
 
 /** TEMPORAL_ADDRESS, else the local dev server on its configured port (what `npm start` runs). */
 export function temporalAddress(config: Pick<Config, 'temporalAddress' | 'temporalDevPort'>): string {
   return config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}`;
+}
+
+/** TLS and the API key of TEMPORAL_TLS* / TEMPORAL_API_KEY, as both kinds of connection take them; {} without. */
+export function temporalConnectionOptions(config: Partial<Pick<Config, 'temporalTls' | 'temporalApiKey'>>): {
+  tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string };
+  apiKey?: string;
+} {
+  const tls = config.temporalTls;
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read ${what} ${file}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ...(config.temporalApiKey ? { apiKey: config.temporalApiKey } : {}),
+    ...(tls
+      ? {
+          tls: {
+            ...(tls.certPath && tls.keyPath
+              ? { clientCertPair: { crt: read(tls.certPath, 'TEMPORAL_TLS_CERT_PATH'), key: read(tls.keyPath, 'TEMPORAL_TLS_KEY_PATH') } }
+              : {}),
+            ...(tls.caPath ? { serverRootCACertificate: read(tls.caPath, 'TEMPORAL_TLS_CA_PATH') } : {}),
+            ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 export interface TemporalClient {
@@ -30,12 +60,13 @@ export interface TemporalClient {
  */
 export function connectTemporalClient(config: TemporalSettings, options: { tracing?: Tracing } = {}): TemporalClient {
   const address = temporalAddress(config);
-  const connection = Connection.lazy({ address });
+  const secure = temporalConnectionOptions(config);
+  const connection = Connection.lazy({ address, ...secure });
   // With tracing on, each workflow started carries the active span (infra/temporal/tracing.ts).
   const client = new Client({ connection, namespace: config.temporalNamespace, interceptors: tracingClientInterceptors(options.tracing) });
   // Readiness probes go through a connection without the SDK's retry interceptor: a probe answers "down" at its
   // deadline instead of retrying, and leaves no retry timer behind that would fire on a closed channel later.
-  const probe = Connection.lazy({ address, interceptors: [] });
+  const probe = Connection.lazy({ address, ...secure, interceptors: [] });
   return {
     address,
     namespace: config.temporalNamespace,
@@ -76,5 +107,5 @@ export async function connectTemporalWorker(config: TemporalSettings, logger: Lo
     });
     runtimeInstalled = true;
   }
-  return NativeConnection.connect({ address: temporalAddress(config) });
+  return NativeConnection.connect({ address: temporalAddress(config), ...temporalConnectionOptions(config) });
 }

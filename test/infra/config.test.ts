@@ -231,3 +231,32 @@ describe('config: OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' })).toThrow('invalid OTEL_EXPORTER_OTLP_ENDPOINT="grpc://collector:4317"');
   });
 });
+
+describe('config: SCHEMA_MIGRATIONS', () => {
+  it('applies migrations unless told to only verify them', () => {
+    expect(loadConfig({}).schemaMigrations).toBe('apply');
+    expect(loadConfig({ SCHEMA_MIGRATIONS: 'verify' }).schemaMigrations).toBe('verify');
+    expect(() => loadConfig({ SCHEMA_MIGRATIONS: 'skip' })).toThrow('invalid SCHEMA_MIGRATIONS="skip"');
+  });
+});
+
+describe('config: TEMPORAL_API_KEY, TEMPORAL_TLS*', () => {
+  it('connects in plain text unless an API key, a client certificate or TEMPORAL_TLS asks for TLS', () => {
+    expect(loadConfig({})).toMatchObject({ temporalTls: undefined, temporalApiKey: undefined });
+    expect(loadConfig({ TEMPORAL_API_KEY: 'k' })).toMatchObject({ temporalTls: {}, temporalApiKey: 'k' });
+    expect(loadConfig({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_CA_PATH: '/ca.pem', TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' }).temporalTls).toEqual({
+      caPath: '/ca.pem',
+      serverName: 'temporal.internal',
+    });
+    expect(loadConfig({ TEMPORAL_TLS_CERT_PATH: '/c.pem', TEMPORAL_TLS_KEY_PATH: '/k.pem' }).temporalTls).toEqual({ certPath: '/c.pem', keyPath: '/k.pem' });
+    expect(loadConfig({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' }).temporalTls).toBeUndefined();
+  });
+
+  it('refuses half a client certificate, and TLS files with TLS turned off', () => {
+    expect(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: '/c.pem' })).toThrow(
+      'invalid TEMPORAL_TLS_CERT_PATH="/c.pem": expected a client certificate needs both TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH; TEMPORAL_TLS_KEY_PATH is unset',
+    );
+    expect(() => loadConfig({ TEMPORAL_TLS: 'false', TEMPORAL_TLS_CA_PATH: '/ca.pem' })).toThrow('invalid TEMPORAL_TLS="false"');
+    expect(() => loadConfig({ TEMPORAL_TLS: 'yes' })).toThrow('invalid TEMPORAL_TLS="yes": expected true or false');
+  });
+});
