@@ -142,6 +142,14 @@ export async function startClusterServices(options: ClusterServicesOptions): Pro
   const started: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const s of started.splice(0).reverse()) await s().catch(() => undefined);
+    // As root the cluster may live outside `dir` (infra/postgres/embedded.ts links it from postgres-data/postgres):
+    // these services are throwaway, so it goes with them rather than staying behind in /var/lib/reelforge.
+    const link = path.join(dir, 'postgres-data', 'postgres');
+    try {
+      if (fs.lstatSync(link).isSymbolicLink()) fs.rmSync(fs.realpathSync(link), { recursive: true, force: true });
+    } catch {
+      // no cluster there
+    }
   };
   try {
     const [postgres, temporal, s3] = await Promise.all([
