@@ -30,11 +30,12 @@ export function signature(secret: string, id: string, timestamp: number, body: s
   return `v1,${createHmac('sha256', secretKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
-export interface WebhookHeaders {
+// A type rather than an interface, so it is assignable to the SDKs' header records as it is.
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 /** The three Standard Webhooks headers of a delivery of `body` signed with each of `secrets` (newest first). */
 export function signDelivery(options: { id: string; timestamp: number; body: string; secrets: readonly string[] }): WebhookHeaders {

@@ -102,7 +102,12 @@ describe('webhook endpoints', () => {
     const created = await create(alice, { event_types: ['video.completed', 'video.failed', 'cameo.use_blocked'] });
     expect(created.status).toBe(200);
     const e = created.body;
-    expect(e).toMatchObject({ object: 'webhook_endpoint', name: 'my hook', url: `${receiver.url}/hooks`, event_types: ['video.completed', 'video.failed', 'cameo.use_blocked'] });
+    expect(e).toMatchObject({
+      object: 'webhook_endpoint',
+      name: 'my hook',
+      url: `${receiver.url}/hooks`,
+      event_types: ['video.completed', 'video.failed', 'cameo.use_blocked'],
+    });
     expect(e.id).toMatch(/^we_[0-9a-f]{32}$/);
     expect(e.signing_secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(e.signing_secret_hint).toBe(`whsec_...${(e.signing_secret as string).slice(-4)}`);
@@ -184,7 +189,11 @@ describe('webhook endpoints', () => {
     const same = await call(alice, 'POST', `/v1/webhook_endpoints/${e.id}`, { name: 'my hook', event_types: ['video.completed'] });
     expect(same.status).toBe(200);
     expect(same.body.updated_at).toBe(e.updated_at);
-    const changed = await call(alice, 'POST', `/v1/webhook_endpoints/${e.id}`, { name: 'renamed', url: `${receiver.url}/other`, event_types: ['video.blocked'] });
+    const changed = await call(alice, 'POST', `/v1/webhook_endpoints/${e.id}`, {
+      name: 'renamed',
+      url: `${receiver.url}/other`,
+      event_types: ['video.blocked'],
+    });
     expect(changed.body).toMatchObject({ name: 'renamed', url: `${receiver.url}/other`, event_types: ['video.blocked'], created_at: e.created_at });
     expect(changed.body.updated_at).toBeGreaterThan(e.updated_at);
     expect((await call(alice, 'GET', `/v1/webhook_endpoints/${e.id}`)).body).toEqual(changed.body);
@@ -206,7 +215,9 @@ describe('webhook endpoints', () => {
     const event = await sdk.webhooks.unwrap(got.body, got.headers as Record<string, string>, e.signing_secret);
     expect(event).toMatchObject({ object: 'event', type: 'video.completed', data: { id: expect.stringMatching(/^video_/) } });
     expect((event as unknown as { id: string }).id).toMatch(/^evt_/);
-    await expect(sdk.webhooks.unwrap(got.body.replace('video.completed', 'video.failed'), got.headers as Record<string, string>, e.signing_secret)).rejects.toThrow();
+    await expect(
+      sdk.webhooks.unwrap(got.body.replace('video.completed', 'video.failed'), got.headers as Record<string, string>, e.signing_secret),
+    ).rejects.toThrow();
     // Tests and unchanged updates do not advance updated_at.
     expect((await call(alice, 'GET', `/v1/webhook_endpoints/${e.id}`)).body.updated_at).toBe(e.updated_at);
     // An event type we do not send is refused, naming it.
@@ -242,7 +253,11 @@ describe('webhook endpoints', () => {
       expect((await test(e.id)).body.status_code).toBe(200);
       return receiver.received[n]!;
     };
-    const verifies = (d: Received, secret: string) => sdk.webhooks.unwrap(d.body, d.headers as Record<string, string>, secret).then(() => true, () => false);
+    const verifies = (d: Received, secret: string) =>
+      sdk.webhooks.unwrap(d.body, d.headers as Record<string, string>, secret).then(
+        () => true,
+        () => false,
+      );
 
     await new Promise((r) => setTimeout(r, 1100));
     const kept = await call(alice, 'POST', `/v1/webhook_endpoints/${e.id}/rotate_secret`, { keep_old_secret_active_for_24_hours: true });
