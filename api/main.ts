@@ -18,6 +18,7 @@ import { connectTemporalClient } from '../infra/temporal/connection';
 import type { WorkflowCode } from '../infra/temporal/replay';
 import type { DevKeysResult } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
+import { PgWebhookEndpointStore } from '../infra/webhooks/store';
 import { PgChallengeStore } from './cameos/challenges';
 import { DEFAULT_RECORDING_MAX_BYTES } from './cameos/upload';
 import { DEFAULT_INPUT_REFERENCE_MAX_BYTES, buildServer } from './server';
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   const devKeys = await users.ensureDevKeys(config.dataDir).catch(fatal);
   const idempotency = await PgIdempotencyStore.open({ pool: readModels, logger }).catch(fatal);
   const challenges = await PgChallengeStore.open({ pool: readModels, logger }).catch(fatal);
+  const webhookEndpoints = await PgWebhookEndpointStore.open({ pool: readModels, logger }).catch(fatal);
   const blobs = createBlobStore(config);
   // The projector process writes this table; the API reads it.
   const videoReadModel = createVideoReadModel(readModels, { schema: config.readModelsSchema });
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
     videos,
     cameos,
     engagement: { schema: config.readModelsSchema },
+    webhooks: { store: webhookEndpoints, policy: { allowedHosts: config.webhookAllowedHosts } },
     debug,
     metrics,
     tracing: tracing !== undefined,

@@ -26,6 +26,7 @@ import { operationsRoutes } from './routes/operations';
 import { remixRoutes } from './routes/remix';
 import { usersRoutes } from './routes/users';
 import { videosRoutes } from './routes/videos';
+import { webhookEndpointsRoutes, type WebhookEndpointsRoutesOptions } from './routes/webhookEndpoints';
 import type { VideosRoutesOptions } from './videos/context';
 import { createViewCounter } from './videos/views';
 
@@ -57,6 +58,8 @@ export interface ServerDeps {
    * the Videos resource. Absent, those routes are not served and views are not counted.
    */
   engagement?: { schema?: string; viewWindowMs?: number; viewFlushMs?: number };
+  /** Webhook endpoints (their store and the SSRF policy of WEBHOOK_ALLOWED_HOSTS); absent, their routes are not served. */
+  webhooks?: WebhookEndpointsRoutesOptions;
   /** The debugging endpoints (admin): the workflow code replays run against. Absent, they are not served. */
   debug?: { workflowCode: () => Promise<WorkflowCode> };
   /** The registry GET /metrics serves (the API process's, its event store's appends measured in it); absent, a new one. */
@@ -127,6 +130,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }
   if (deps.videos) await app.register(remixRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
   if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users });
+  if (deps.webhooks) await app.register(webhookEndpointsRoutes, deps.webhooks);
   if (deps.debug) await app.register(debugRoutes, { ...deps.debug, temporal: deps.temporal, eventStore: deps.eventStore });
   return app;
 }

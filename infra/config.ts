@@ -1,4 +1,5 @@
 // The one place that reads process.env: every setting, validated once at start, with an embedded default.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkPrefix } from './blobs/port';
@@ -88,6 +89,12 @@ export interface Config {
    * once, in the migrate job (`npm run migrate`, the image's `migrate` command), before any replica starts.
    */
   schemaMigrations: 'apply' | 'verify';
+  // --- webhooks (issue 18) ---
+  /**
+   * WEBHOOK_ALLOWED_HOSTS: host names or IP addresses (lower case) a webhook endpoint may use even though they are not
+   * public (loopback, private, ...), and over plain http; for development and tests. Empty by default.
+   */
+  webhookAllowedHosts: string[];
 }
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -313,6 +320,24 @@ function drainSettings(env: Env): Pick<Config, 'shutdownGraceSeconds' | 'workerD
   return { shutdownGraceSeconds: grace, workerDrainSeconds: drain };
 }
 
+// --- webhooks (issue 18) -------------------------------------------------------------------------------------------
+
+/** WEBHOOK_ALLOWED_HOSTS: a comma list of host names or IP literals (IPv6 without brackets), lower-cased. */
+function webhookAllowedHosts(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  const expected = 'a comma list of host names or IP addresses (IPv6 without brackets), e.g. 127.0.0.1,localhost';
+  const hosts: string[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim().toLowerCase())) {
+    if (entry === '') throw new ConfigError(name, raw, `${expected}; an empty entry`);
+    const hostName = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/.test(entry);
+    if (!hostName && isIP(entry) === 0) throw new ConfigError(name, raw, `${expected}; ${JSON.stringify(entry)} is neither`);
+    const host = entry.replace(/\.$/, '');
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  return hosts;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
@@ -361,6 +386,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...drainSettings(env),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     schemaMigrations: oneOf(env, 'SCHEMA_MIGRATIONS', 'apply', ['apply', 'verify'] as const),
+    webhookAllowedHosts: webhookAllowedHosts(env, 'WEBHOOK_ALLOWED_HOSTS'),
   };
 }
 

@@ -1,6 +1,6 @@
 // `npm run migrate` (the container image's `migrate` command, deploy/'s migrate job): applies every pending schema
 // migration of the stores in PostgreSQL (the event store, when it is PostgreSQL; users, Idempotency-Keys, cameo
-// challenges; the projector's checkpoints) and exits. Safe to run again and beside running roles: each store migrates
+// challenges, webhook endpoints; the projector's checkpoints) and exits. Safe to run again and beside running roles: each store migrates
 // under its advisory lock. Roles started with SCHEMA_MIGRATIONS=verify then only check that it ran. The read models'
 // own tables stay the projector's: it builds (and rebuilds) them from the events.
 // `--wait [--timeout S]` applies nothing: it waits until every schema is current (the roles' init containers in
@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../infra/logger';
 import { SchemaNotMigrated, setSchemaMigrations } from '../infra/postgres/migrations';
 import { createPgPool } from '../infra/postgres/pool';
 import { openUserStore } from '../infra/users/store';
+import { PgWebhookEndpointStore } from '../infra/webhooks/store';
 import { migrateStore } from '../projections/store';
 import { findDatabase, NoDatabaseError, redactUrl, type FoundDatabase } from './database';
 
@@ -30,6 +31,7 @@ async function migrateAll(config: Config, db: FoundDatabase, logger: Logger): Pr
     await (await openUserStore({ pool, logger })).close();
     await PgIdempotencyStore.open({ pool, logger });
     await PgChallengeStore.open({ pool, logger });
+    await PgWebhookEndpointStore.open({ pool, logger });
     await migrateStore(pool, config.readModelsSchema);
   } finally {
     await pool.end();

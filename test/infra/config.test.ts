@@ -260,3 +260,22 @@ describe('config: TEMPORAL_API_KEY, TEMPORAL_TLS*', () => {
     expect(() => loadConfig({ TEMPORAL_TLS: 'yes' })).toThrow('invalid TEMPORAL_TLS="yes": expected true or false');
   });
 });
+
+describe('config: WEBHOOK_ALLOWED_HOSTS', () => {
+  it('is empty by default, and reads a comma list of host names and IP addresses, lower-cased, each once', () => {
+    expect(loadConfig({}).webhookAllowedHosts).toEqual([]);
+    expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: ' 127.0.0.1, LocalHost ,::1,hooks.dev.internal.,localhost' }).webhookAllowedHosts).toEqual([
+      '127.0.0.1',
+      'localhost',
+      '::1',
+      'hooks.dev.internal',
+    ]);
+  });
+
+  it('refuses an empty entry, a URL, a port or brackets, naming the entry', () => {
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1,,localhost' })).toThrow(/invalid WEBHOOK_ALLOWED_HOSTS=.*an empty entry/);
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'http://x' })).toThrow(/"http:\/\/x" is neither/);
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'localhost:8080' })).toThrow(/"localhost:8080" is neither/);
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: '[::1]' })).toThrow(/"\[::1\]" is neither/);
+  });
+});

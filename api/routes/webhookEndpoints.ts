@@ -1,0 +1,334 @@
+// Webhook endpoints (API.md "Webhook endpoints"), as the official OpenAI SDKs call them (`client.webhooks.create /
+// retrieve / update / list / delete / rotate_secret / test`): per user, in PgWebhookEndpointStore; the signing secret is
+// shown at creation and rotation only. A URL is checked against the SSRF rules (infra/webhooks/sender.ts) when it is set
+// and again by each send; POST .../test sends one signed sample event and reports the receiver's status.
+import { randomBytes } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { isWebhookEventType, WEBHOOK_EVENT_TYPES, type WebhookEventPayload, type WebhookEventType } from '../../domain/webhooks/eventTypes';
+import { checkWebhookUrl, sendWebhook, WebhookSendFailed, WebhookUrlRefused, WEBHOOK_URL_MAX_LENGTH, type WebhookUrlPolicy } from '../../infra/webhooks/sender';
+import { signDelivery, signingSecretHint } from '../../infra/webhooks/signing';
+import { UnknownEndpointCursor, WEBHOOK_ENDPOINT_ID, type WebhookEndpoint, type WebhookEndpointStore } from '../../infra/webhooks/store';
+import { callerOf } from '../plugins/auth';
+import { contentRefusal, invalidParams, problemResponse, ProblemError } from '../plugins/errors';
+import { useStrictJsonBody } from '../plugins/jsonBody';
+
+export interface WebhookEndpointsRoutesOptions {
+  store: WebhookEndpointStore;
+  /** WEBHOOK_ALLOWED_HOSTS, and the resolver (Node's by default). */
+  policy: WebhookUrlPolicy;
+  /** How long POST .../test waits for the receiver; 10 s by default. */
+  testTimeoutMs?: number;
+}
+
+const NAME_MAX_CHARS = 100;
+
+const endpointFields = {
+  id: Type.String({ description: '`we_` + 32 hex digits' }),
+  object: Type.Literal('webhook_endpoint'),
+  name: Type.String(),
+  url: Type.String(),
+  event_types: Type.Array(Type.String()),
+  created_at: Type.Integer({ description: 'Unix seconds' }),
+  updated_at: Type.Integer({ description: 'Unix seconds of the last change of the configuration or the secret' }),
+  signing_secret_hint: Type.String({ description: '`whsec_...` and the last four characters of the secret' }),
+};
+export const WebhookEndpointObject = Type.Object(endpointFields, { title: 'WebhookEndpoint' });
+export type WebhookEndpointObject = Static<typeof WebhookEndpointObject>;
+export const WebhookEndpointWithSecretObject = Type.Object(
+  { ...endpointFields, signing_secret: Type.String({ description: 'The secret (`whsec_` + base64): in this response only' }) },
+  { title: 'WebhookEndpointWithSecret' },
+);
+const WebhookEndpointList = Type.Object(
+  {
+    object: Type.Literal('list'),
+    data: Type.Array(WebhookEndpointObject),
+    first_id: Type.Union([Type.String(), Type.Null()]),
+    last_id: Type.Union([Type.String(), Type.Null()], { description: 'Pass it as `after` for the next page' }),
+    has_more: Type.Boolean(),
+  },
+  { title: 'WebhookEndpointList' },
+);
+const DeletedWebhookEndpoint = Type.Object(
+  { id: Type.String(), object: Type.Literal('webhook_endpoint.deleted'), deleted: Type.Literal(true) },
+  { title: 'DeletedWebhookEndpoint' },
+);
+const WebhookEndpointTestResult = Type.Object(
+  {
+    object: Type.Literal('webhook_endpoint.test'),
+    webhook_endpoint_id: Type.String(),
+    event_type: Type.String(),
+    status_code: Type.Integer({ description: "The receiver's HTTP status; a 3xx is reported, never followed" }),
+    success: Type.Literal(true, { description: 'Always true: the request was made; status_code says how it was answered' }),
+  },
+  { title: 'WebhookEndpointTestResult' },
+);
+
+const eventTypesSchema = Type.Array(Type.String(), { minItems: 1, maxItems: 16, description: `Some of ${WEBHOOK_EVENT_TYPES.join(', ')}` });
+const nameSchema = Type.String({ minLength: 1, maxLength: NAME_MAX_CHARS, pattern: '\\S' });
+const urlSchema = Type.String({
+  minLength: 1,
+  maxLength: WEBHOOK_URL_MAX_LENGTH,
+  description: 'https (plain http only for a host WEBHOOK_ALLOWED_HOSTS names)',
+});
+
+const CreateBody = Type.Object({ name: nameSchema, url: urlSchema, event_types: eventTypesSchema }, { title: 'CreateWebhookEndpoint' });
+type CreateBody = Static<typeof CreateBody>;
+const UpdateBody = Type.Object(
+  { name: Type.Optional(nameSchema), url: Type.Optional(urlSchema), event_types: Type.Optional(eventTypesSchema) },
+  { title: 'UpdateWebhookEndpoint' },
+);
+type UpdateBody = Static<typeof UpdateBody>;
+const RotateBody = Type.Object({ keep_old_secret_active_for_24_hours: Type.Optional(Type.Boolean({ default: false })) }, { title: 'RotateWebhookSecret' });
+type RotateBody = Static<typeof RotateBody>;
+const TestBody = Type.Object({ event_type: Type.String({ description: `One of ${WEBHOOK_EVENT_TYPES.join(', ')}` }) }, { title: 'TestWebhookEndpoint' });
+type TestBody = Static<typeof TestBody>;
+const IdParams = Type.Object({ id: Type.String({ description: 'The webhook endpoint id, `we_...`' }) });
+type IdParams = Static<typeof IdParams>;
+const ListQuery = Type.Object({
+  after: Type.Optional(Type.String({ description: 'The last id of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+});
+type ListQuery = Static<typeof ListQuery>;
+
+const notFoundResponse = { 404: problemResponse("No such webhook endpoint, or another user's (`webhook_endpoint_not_found`)") };
+const invalidResponse = {
+  400: problemResponse('A field fails the schema, an event type is not one we send, or the URL is refused (`webhook_url_refused`, naming why)'),
+};
+
+export function toEndpointObject(endpoint: WebhookEndpoint): WebhookEndpointObject {
+  return {
+    id: endpoint.id,
+    object: 'webhook_endpoint',
+    name: endpoint.name,
+    url: endpoint.url,
+    event_types: endpoint.eventTypes,
+    created_at: endpoint.createdAt,
+    updated_at: endpoint.updatedAt,
+    signing_secret_hint: signingSecretHint(endpoint.secret),
+  };
+}
+
+function notFound(id: string): ProblemError {
+  return new ProblemError({ status: 404, code: 'webhook_endpoint_not_found', detail: `no webhook endpoint ${id}` });
+}
+
+/** Every event type known and none twice; a 400 naming each value that is not. */
+function eventTypesOf(values: string[], field = 'event_types'): WebhookEventType[] {
+  const errors: Array<{ field: string; message: string }> = [];
+  values.forEach((value, i) => {
+    if (!isWebhookEventType(value))
+      errors.push({ field: `${field}/${i}`, message: `${JSON.stringify(value)} is not an event type; one of ${WEBHOOK_EVENT_TYPES.join(', ')}` });
+    else if (values.indexOf(value) !== i) errors.push({ field: `${field}/${i}`, message: `${JSON.stringify(value)} is named twice` });
+  });
+  if (errors.length > 0) throw invalidParams(errors);
+  return values as WebhookEventType[];
+}
+
+export const webhookEndpointsRoutes: FastifyPluginAsync<WebhookEndpointsRoutesOptions> = async (app, options) => {
+  useStrictJsonBody(app);
+  const { store, policy } = options;
+
+  /** The URL if the SSRF rules accept it; else a 400 `webhook_url_refused` naming why. */
+  async function checkedUrl(url: string): Promise<string> {
+    try {
+      await checkWebhookUrl(url, policy);
+      return url;
+    } catch (err) {
+      if (err instanceof WebhookUrlRefused) throw urlRefused(err);
+      throw err;
+    }
+  }
+  const urlRefused = (err: WebhookUrlRefused) =>
+    new ProblemError({ status: 400, code: 'webhook_url_refused', detail: `url: ${err.reason}`, errors: [{ field: 'url', message: err.reason }] });
+
+  app.post<{ Body: CreateBody }>(
+    '/v1/webhook_endpoints',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Create a webhook endpoint; its signing secret is in this response only',
+        body: CreateBody,
+        response: { 200: WebhookEndpointWithSecretObject, ...invalidResponse },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const eventTypes = eventTypesOf(request.body.event_types);
+      const url = await checkedUrl(request.body.url);
+      const endpoint = await store.create(caller.id, { name: request.body.name, url, eventTypes });
+      request.log.info({ webhookEndpointId: endpoint.id }, 'webhook endpoint created');
+      return { ...toEndpointObject(endpoint), signing_secret: endpoint.secret };
+    },
+  );
+
+  app.get<{ Querystring: ListQuery }>(
+    '/v1/webhook_endpoints',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: "List the caller's webhook endpoints, newest first",
+        description: 'Keyset pages: pass `last_id` as `after` for the next page.',
+        querystring: ListQuery,
+        response: {
+          200: WebhookEndpointList,
+          400: problemResponse('`after` or `limit` is invalid'),
+          422: problemResponse("`after` is not one of the caller's webhook endpoints"),
+        },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const { after, limit = 20 } = request.query;
+      try {
+        const page = await store.list(caller.id, { after, limit });
+        const data = page.endpoints.map(toEndpointObject);
+        return { object: 'list' as const, data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.hasMore };
+      } catch (err) {
+        if (err instanceof UnknownEndpointCursor) throw invalidParams([contentRefusal('after', 'is not one of your webhook endpoints')]);
+        throw err;
+      }
+    },
+  );
+
+  async function owned(callerId: string, id: string): Promise<WebhookEndpoint> {
+    const endpoint = WEBHOOK_ENDPOINT_ID.test(id) ? await store.get(callerId, id) : undefined;
+    if (!endpoint) throw notFound(id);
+    return endpoint;
+  }
+
+  app.get<{ Params: IdParams }>(
+    '/v1/webhook_endpoints/:id',
+    { schema: { tags: ['webhooks'], summary: 'Retrieve a webhook endpoint', params: IdParams, response: { 200: WebhookEndpointObject, ...notFoundResponse } } },
+    async (request) => toEndpointObject(await owned(callerOf(request).id, request.params.id)),
+  );
+
+  app.post<{ Params: IdParams; Body: UpdateBody }>(
+    '/v1/webhook_endpoints/:id',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Update a webhook endpoint (name, url, event_types); updated_at advances only when something changes',
+        params: IdParams,
+        body: UpdateBody,
+        response: { 200: WebhookEndpointObject, ...invalidResponse, ...notFoundResponse },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const body = request.body ?? {};
+      await owned(caller.id, request.params.id);
+      const eventTypes = body.event_types && eventTypesOf(body.event_types);
+      const url = body.url === undefined ? undefined : await checkedUrl(body.url);
+      const endpoint = await store.update(caller.id, request.params.id, {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(url !== undefined ? { url } : {}),
+        ...(eventTypes ? { eventTypes } : {}),
+      });
+      if (!endpoint) throw notFound(request.params.id);
+      return toEndpointObject(endpoint);
+    },
+  );
+
+  app.delete<{ Params: IdParams }>(
+    '/v1/webhook_endpoints/:id',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delete a webhook endpoint and its secrets',
+        params: IdParams,
+        response: { 200: DeletedWebhookEndpoint, ...notFoundResponse },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!WEBHOOK_ENDPOINT_ID.test(id) || !(await store.delete(callerOf(request).id, id))) throw notFound(id);
+      return { id, object: 'webhook_endpoint.deleted' as const, deleted: true as const };
+    },
+  );
+
+  app.post<{ Params: IdParams; Body: RotateBody }>(
+    '/v1/webhook_endpoints/:id/rotate_secret',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Replace the signing secret; the new one is in this response only',
+        description: 'With `keep_old_secret_active_for_24_hours`, deliveries are signed with both secrets for 24 hours.',
+        params: IdParams,
+        body: RotateBody,
+        response: { 200: WebhookEndpointWithSecretObject, ...notFoundResponse },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const caller = callerOf(request);
+      await owned(caller.id, id);
+      const endpoint = await store.rotateSecret(caller.id, id, request.body?.keep_old_secret_active_for_24_hours ?? false);
+      if (!endpoint) throw notFound(id);
+      request.log.info({ webhookEndpointId: id }, 'webhook signing secret rotated');
+      return { ...toEndpointObject(endpoint), signing_secret: endpoint.secret };
+    },
+  );
+
+  app.post<{ Params: IdParams; Body: TestBody }>(
+    '/v1/webhook_endpoints/:id/test',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: "Send one signed sample event to the endpoint now and report the receiver's status",
+        params: IdParams,
+        body: TestBody,
+        response: {
+          200: WebhookEndpointTestResult,
+          ...invalidResponse,
+          ...notFoundResponse,
+          502: problemResponse('The receiver could not be reached (`webhook_endpoint_unreachable`)'),
+          504: problemResponse('The receiver did not answer within 10 s (`webhook_endpoint_timeout`)'),
+        },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const endpoint = await owned(caller.id, request.params.id);
+      const [eventType] = eventTypesOf([request.body.event_type], 'event_type');
+      const payload = sampleEvent(eventType!);
+      const body = JSON.stringify(payload);
+      const headers = signDelivery({
+        id: `msg_${randomBytes(16).toString('hex')}`,
+        timestamp: Math.floor(Date.now() / 1000),
+        body,
+        secrets: await store.signingSecrets(endpoint.id),
+      });
+      try {
+        const response = await sendWebhook({ url: endpoint.url, body, headers: { ...headers }, policy, timeoutMs: options.testTimeoutMs });
+        return {
+          object: 'webhook_endpoint.test' as const,
+          webhook_endpoint_id: endpoint.id,
+          event_type: eventType!,
+          status_code: response.statusCode,
+          success: true as const,
+        };
+      } catch (err) {
+        if (err instanceof WebhookUrlRefused) throw urlRefused(err);
+        if (err instanceof WebhookSendFailed) {
+          throw err.timedOut
+            ? new ProblemError({ status: 504, code: 'webhook_endpoint_timeout', detail: `the webhook endpoint did not answer: ${err.reason}` })
+            : new ProblemError({ status: 502, code: 'webhook_endpoint_unreachable', detail: `the webhook endpoint could not be reached: ${err.reason}` });
+        }
+        throw err;
+      }
+    },
+  );
+};
+
+/** A sample event of `type`, about a made-up video or cameo id. */
+export function sampleEvent(type: WebhookEventType): WebhookEventPayload {
+  const subject = type.startsWith('cameo.') ? 'cameo' : 'video';
+  return {
+    id: `evt_${randomBytes(16).toString('hex')}`,
+    object: 'event',
+    type,
+    created_at: Math.floor(Date.now() / 1000),
+    data: { id: `${subject}_${randomBytes(16).toString('hex')}` },
+  };
+}
