@@ -11,6 +11,7 @@ import { createCameoVerificationActivities } from './cameo/verify';
 import { createModerationActivities } from './moderation';
 import { createMuxActivities } from './mux';
 import { createReadStream } from './readStream';
+import { createWebhookActivities, type WebhookDeps } from './webhooks';
 
 export interface ActivityDeps {
   eventStore: EventStore;
@@ -20,6 +21,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** A Temporal client, for the activities that send Updates to other workflows (cameo consent). */
   temporal?: () => Client;
+  /** The webhook endpoints and the URL rules, for the delivery activities (absent: those activities fail, naming it). */
+  webhooks?: WebhookDeps;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -28,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createModerationActivities(deps),
     ...createMuxActivities(deps),
     ...createReadStream(deps),
+    ...createWebhookActivities(deps),
     ...createCameoVerificationActivities(deps),
     ...createCameoConsentActivities({
       eventStore: deps.eventStore,

@@ -16,7 +16,11 @@ import { activityErrorsInterceptor, taskQueueBacklogGauge } from '../infra/tempo
 import { tracingWorkerOptions } from '../infra/temporal/tracing';
 import { createFfmpeg } from '../infra/media/ffmpeg';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
+import { createPgPool } from '../infra/postgres/pool';
+import type { PgPool } from '../infra/postgres/pool';
+import { PgWebhookEndpointStore } from '../infra/webhooks/store';
 import { loadPolicy } from './moderation';
+import { WebhookDispatcher } from './webhookDispatcher';
 import { createActivities } from './index';
 
 export { ORCHESTRATION_TASK_QUEUE } from '../workflows/definitions';
@@ -80,24 +84,52 @@ async function main(): Promise<void> {
     }).catch(fatal),
     registry,
   ));
+  // Webhooks: the endpoints live in DATABASE_URL; without it (an event store elsewhere and no DATABASE_URL) this
+  // worker neither delivers nor dispatches them, and says so.
+  let webhooks: { store: PgWebhookEndpointStore; pool: PgPool } | undefined;
+  if (config.databaseUrl) {
+    const pool = createPgPool({ connectionString: config.databaseUrl, max: 4, logger });
+    webhooks = { pool, store: await PgWebhookEndpointStore.open({ pool, logger }).catch(fatal) };
+  } else {
+    logger.warn('DATABASE_URL is not set: webhook deliveries are neither dispatched nor sent by this worker');
+  }
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = (started.worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.orchestrationTaskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ eventStore, logger, blobs, ffmpeg: createFfmpeg(config), policy, temporal: () => temporal.client }),
+    activities: createActivities({
+      eventStore,
+      logger,
+      blobs,
+      ffmpeg: createFfmpeg(config),
+      policy,
+      temporal: () => temporal.client,
+      ...(webhooks ? { webhooks: { store: webhooks.store, policy: { allowedHosts: config.webhookAllowedHosts } } } : {}),
+    }),
     // On SIGTERM it stops polling at once (/readyz turns 503); activities in flight get this long to finish before
     // shutdown cancels them (their attempts fail and are retried on another worker at once).
     shutdownGraceTime: config.workerDrainSeconds * 1000,
     ...tracingWorkerOptions(tracing, [activityErrorsInterceptor(errors, 'orchestration-worker')]),
   }).catch(fatal));
 
+  const dispatcher = webhooks
+    ? new WebhookDispatcher({
+        eventStore,
+        store: webhooks.store,
+        temporal: () => temporal.client,
+        taskQueue: config.orchestrationTaskQueue,
+        retry: config.webhookRetry,
+        logger: logger.child({ component: 'webhook-dispatcher' }),
+      })
+    : undefined;
   const running = worker.run();
+  dispatcher?.start();
   shutdown.setStop(async () => {
     worker.shutdown();
-    await running;
-    await Promise.allSettled([eventStore.close(), connection.close(), temporal.close(), health.close()]);
+    await Promise.all([running, dispatcher?.stop()]);
+    await Promise.allSettled([eventStore.close(), connection.close(), temporal.close(), health.close(), webhooks?.pool.end()]);
     await tracing?.shutdown();
   });
   logger.info({ taskQueue: config.orchestrationTaskQueue, namespace: config.temporalNamespace }, 'orchestration worker polling');

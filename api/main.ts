@@ -88,7 +88,11 @@ async function main(): Promise<void> {
     videos,
     cameos,
     engagement: { schema: config.readModelsSchema },
-    webhooks: { store: webhookEndpoints, policy: { allowedHosts: config.webhookAllowedHosts } },
+    webhooks: {
+      store: webhookEndpoints,
+      policy: { allowedHosts: config.webhookAllowedHosts },
+      deliveries: { eventStore, temporal: () => temporal.client, taskQueue: config.orchestrationTaskQueue, retry: config.webhookRetry },
+    },
     debug,
     metrics,
     tracing: tracing !== undefined,

@@ -95,6 +95,12 @@ export interface Config {
    * public (loopback, private, ...), and over plain http; for development and tests. Empty by default.
    */
   webhookAllowedHosts: string[];
+  /**
+   * WEBHOOK_RETRY_FIRST_SECONDS (default 30) and WEBHOOK_RETRY_WINDOW_SECONDS (default 259200, 72 hours): a delivery
+   * not answered with a 2xx is tried again after the first wait, then after twice as long each time (at most an hour
+   * apart), until the window has passed; then it has failed, and its endpoint is disabled.
+   */
+  webhookRetry: { firstSeconds: number; windowSeconds: number };
 }
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
@@ -387,6 +393,10 @@ export function loadConfig(env: Env = process.env): Config {
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     schemaMigrations: oneOf(env, 'SCHEMA_MIGRATIONS', 'apply', ['apply', 'verify'] as const),
     webhookAllowedHosts: webhookAllowedHosts(env, 'WEBHOOK_ALLOWED_HOSTS'),
+    webhookRetry: {
+      firstSeconds: integer(env, 'WEBHOOK_RETRY_FIRST_SECONDS', 30, 1, 3600),
+      windowSeconds: integer(env, 'WEBHOOK_RETRY_WINDOW_SECONDS', 72 * 3600, 10, 30 * 24 * 3600),
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ConsentCode, Permission } from '../domain/cameo/events';
 import type { CameoState } from '../domain/cameo/state';
+import type { WebhookEventType } from '../domain/webhooks/eventTypes';
 
 /** The default task queues (config may name others): workflows and light activities, and inference. */
 export const ORCHESTRATION_TASK_QUEUE = 'orchestration';
@@ -32,4 +33,19 @@ export const publishUseUpdate = defineUpdate<{ grant_revision: number }, [{ vide
 export const deleteCameoUpdate = defineUpdate<{ revision: number }, [{ by: string; take_down: boolean; as_admin?: boolean }]>('deleteCameo');
 
 /** From cameoWorkflow to a generation that holds a use of the cameo: that use was blocked (revoked, narrowed, deleted). */
+/** One webhook delivery for an endpoint's workflow to send, in the order received (infra/webhooks/queue.ts sends it). */
+export interface WebhookDeliveryRequest {
+  deliveryId: string;
+  webhookId: string;
+  eventType: WebhookEventType;
+  body: string;
+  redeliveryOf?: string;
+}
+/** How an endpoint's deliveries are retried: the first wait, doubling, for at most `windowSeconds` in all. */
+export interface WebhookRetry {
+  firstSeconds: number;
+  windowSeconds: number;
+}
+export const webhookDeliverySignal = defineSignal<[WebhookDeliveryRequest]>('webhookDelivery');
+
 export const consentRevokedSignal = defineSignal<[{ cameo_id: string; code: ConsentCode; reason: string }]>('consentRevoked');

@@ -9,6 +9,11 @@ import { isWebhookEventType, WEBHOOK_EVENT_TYPES, type WebhookEventPayload, type
 import { checkWebhookUrl, sendWebhook, WebhookSendFailed, WebhookUrlRefused, WEBHOOK_URL_MAX_LENGTH, type WebhookUrlPolicy } from '../../infra/webhooks/sender';
 import { signDelivery, signingSecretHint } from '../../infra/webhooks/signing';
 import { UnknownEndpointCursor, WEBHOOK_ENDPOINT_ID, type WebhookEndpoint, type WebhookEndpointStore } from '../../infra/webhooks/store';
+import type { Client } from '@temporalio/client';
+import { deliveryStream, foldDeliveries, type WebhookDelivery, type WebhookDeliveryEvent } from '../../domain/webhooks/deliveries';
+import { StreamNotFound } from '../../infra/eventstore/errors';
+import type { EventStore, RecordedEvent } from '../../infra/eventstore/port';
+import { queueWebhookDelivery } from '../../infra/webhooks/queue';
 import { callerOf } from '../plugins/auth';
 import { contentRefusal, invalidParams, problemResponse, ProblemError } from '../plugins/errors';
 import { useStrictJsonBody } from '../plugins/jsonBody';
@@ -19,6 +24,14 @@ export interface WebhookEndpointsRoutesOptions {
   policy: WebhookUrlPolicy;
   /** How long POST .../test waits for the receiver; 10 s by default. */
   testTimeoutMs?: number;
+  /** The deliveries' stream (listed) and the endpoints' workflows (a redelivery is queued there); absent: no such routes. */
+  deliveries?: {
+    eventStore: EventStore;
+    temporal: () => Client;
+    /** The orchestration task queue, where the endpoints' workflows run. */
+    taskQueue: string;
+    retry: { firstSeconds: number; windowSeconds: number };
+  };
 }
 
 const NAME_MAX_CHARS = 100;
@@ -32,6 +45,10 @@ const endpointFields = {
   created_at: Type.Integer({ description: 'Unix seconds' }),
   updated_at: Type.Integer({ description: 'Unix seconds of the last change of the configuration or the secret' }),
   signing_secret_hint: Type.String({ description: '`whsec_...` and the last four characters of the secret' }),
+  status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')], {
+    description: '`disabled` once a delivery failed for the whole retry window (WEBHOOK_RETRY_WINDOW_SECONDS); an update enables it again',
+  }),
+  disabled_reason: Type.Union([Type.String(), Type.Null()], { description: 'Why it was disabled; null while enabled' }),
 };
 export const WebhookEndpointObject = Type.Object(endpointFields, { title: 'WebhookEndpoint' });
 export type WebhookEndpointObject = Static<typeof WebhookEndpointObject>;
@@ -106,7 +123,56 @@ export function toEndpointObject(endpoint: WebhookEndpoint): WebhookEndpointObje
     created_at: endpoint.createdAt,
     updated_at: endpoint.updatedAt,
     signing_secret_hint: signingSecretHint(endpoint.secret),
+    status: endpoint.disabledReason === null ? 'enabled' : 'disabled',
+    disabled_reason: endpoint.disabledReason,
   };
+}
+
+const DeliveryAttemptObject = Type.Object({
+  attempt: Type.Integer({ description: 'From 1' }),
+  at: Type.Integer({ description: 'Unix seconds' }),
+  status_code: Type.Union([Type.Integer(), Type.Null()], { description: "The receiver's HTTP status; null when none came" }),
+  latency_ms: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Why it did not count as delivered; null for a 2xx' }),
+});
+const DeliveryObject = Type.Object(
+  {
+    id: Type.String({ description: '`dlv_...`' }),
+    object: Type.Literal('webhook_delivery'),
+    webhook_id: Type.String({ description: 'The `webhook-id` header: the same on every attempt and on a redelivery' }),
+    event_type: Type.String(),
+    event_id: Type.String({ description: 'The `id` of the event in the body, `evt_...`' }),
+    subject_id: Type.String({ description: 'The video (or cameo) the event is about' }),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+    failure_reason: Type.Union([Type.String(), Type.Null()]),
+    redelivery_of: Type.Union([Type.String(), Type.Null()], { description: 'The delivery this one sends again' }),
+    created_at: Type.Integer({ description: 'Unix seconds: when it was queued' }),
+    ended_at: Type.Union([Type.Integer(), Type.Null()]),
+    attempts: Type.Array(DeliveryAttemptObject),
+  },
+  { title: 'WebhookDelivery' },
+);
+type DeliveryObject = Static<typeof DeliveryObject>;
+const DeliveryList = Type.Object(
+  {
+    object: Type.Literal('list'),
+    data: Type.Array(DeliveryObject),
+    first_id: Type.Union([Type.String(), Type.Null()]),
+    last_id: Type.Union([Type.String(), Type.Null()]),
+    has_more: Type.Boolean(),
+  },
+  { title: 'WebhookDeliveryList' },
+);
+const DeliveryParams = Type.Object({ id: Type.String(), delivery_id: Type.String({ description: '`dlv_...`' }) });
+type DeliveryParams = Static<typeof DeliveryParams>;
+const DeliveryListQuery = Type.Object({
+  after: Type.Optional(Type.String({ description: 'The last delivery id of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+});
+type DeliveryListQuery = Static<typeof DeliveryListQuery>;
+
+function toDeliveryObject(d: WebhookDelivery): DeliveryObject {
+  return { ...d, object: 'webhook_delivery' };
 }
 
 function notFound(id: string): ProblemError {
@@ -317,6 +383,98 @@ export const webhookEndpointsRoutes: FastifyPluginAsync<WebhookEndpointsRoutesOp
         }
         throw err;
       }
+    },
+  );
+
+  if (!options.deliveries) return;
+  const deliveries = options.deliveries;
+  /** The endpoint's deliveries, newest first. */
+  async function deliveriesOf(endpointId: string): Promise<WebhookDelivery[]> {
+    let events: RecordedEvent[];
+    try {
+      events = await deliveries.eventStore.readStream(deliveryStream(endpointId));
+    } catch (err) {
+      if (err instanceof StreamNotFound) return [];
+      throw err;
+    }
+    return foldDeliveries(events as unknown as WebhookDeliveryEvent[]).reverse();
+  }
+
+  app.get<{ Params: IdParams; Querystring: DeliveryListQuery }>(
+    '/v1/webhook_endpoints/:id/deliveries',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'List the deliveries to an endpoint, newest first, each with every attempt',
+        params: IdParams,
+        querystring: DeliveryListQuery,
+        response: { 200: DeliveryList, ...notFoundResponse },
+      },
+    },
+    async (request) => {
+      const endpoint = await owned(callerOf(request).id, request.params.id);
+      const all = await deliveriesOf(endpoint.id);
+      const limit = request.query.limit ?? 20;
+      let from = 0;
+      if (request.query.after !== undefined) {
+        const at = all.findIndex((d) => d.id === request.query.after);
+        if (at < 0) throw invalidParams([{ field: 'after', message: `${JSON.stringify(request.query.after)} is not a delivery of this endpoint` }]);
+        from = at + 1;
+      }
+      const page = all.slice(from, from + limit);
+      return {
+        object: 'list' as const,
+        data: page.map(toDeliveryObject),
+        first_id: page[0]?.id ?? null,
+        last_id: page.at(-1)?.id ?? null,
+        has_more: from + limit < all.length,
+      };
+    },
+  );
+
+  app.post<{ Params: DeliveryParams }>(
+    '/v1/webhook_endpoints/:id/deliveries/:delivery_id/redeliver',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send a delivery again (same body and webhook-id), after the ones queued before it',
+        params: DeliveryParams,
+        response: {
+          202: DeliveryObject,
+          ...notFoundResponse,
+          404: problemResponse('No such endpoint of yours (`webhook_endpoint_not_found`) or no such delivery of it (`webhook_delivery_not_found`)'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const endpoint = await owned(callerOf(request).id, request.params.id);
+      const original = (await deliveriesOf(endpoint.id)).find((d) => d.id === request.params.delivery_id);
+      if (!original) {
+        throw new ProblemError({ status: 404, code: 'webhook_delivery_not_found', detail: `no delivery ${request.params.delivery_id} of ${endpoint.id}` });
+      }
+      const events = await deliveries.eventStore.readStream(deliveryStream(endpoint.id));
+      const queued = (events as unknown as WebhookDeliveryEvent[]).find(
+        (e) => e.type === 'WebhookDeliveryQueued' && e.data.delivery_id === original.id,
+      ) as Extract<WebhookDeliveryEvent, { type: 'WebhookDeliveryQueued' }>;
+      const deliveryId = `dlv_${randomBytes(32).toString('hex')}`;
+      await queueWebhookDelivery(deliveries.temporal(), {
+        taskQueue: deliveries.taskQueue,
+        endpointId: endpoint.id,
+        retry: deliveries.retry,
+        delivery: { deliveryId, webhookId: original.webhook_id, eventType: original.event_type, body: queued.data.body, redeliveryOf: original.id },
+      });
+      request.log.info({ webhookEndpointId: endpoint.id, deliveryId, redeliveryOf: original.id }, 'webhook redelivery queued');
+      reply.code(202);
+      return toDeliveryObject({
+        ...original,
+        id: deliveryId,
+        status: 'pending',
+        failure_reason: null,
+        redelivery_of: original.id,
+        created_at: Math.floor(Date.now() / 1000),
+        ended_at: null,
+        attempts: [],
+      });
     },
   );
 };

@@ -27,6 +27,8 @@ export interface WebhookEndpoint {
   updatedAt: number;
   /** The newest secret (what the hint is made from). */
   secret: string;
+  /** Why deliveries to it stopped (they failed for the whole retry window); null while enabled. An update re-enables it. */
+  disabledReason: string | null;
 }
 
 export interface EndpointChanges {
@@ -62,6 +64,12 @@ export interface WebhookEndpointStore {
   rotateSecret(ownerId: string, id: string, keepOld: boolean): Promise<WebhookEndpoint | undefined>;
   /** The secrets that sign a delivery now, newest first (two for 24 h after a rotation that kept the old one). */
   signingSecrets(id: string): Promise<string[]>;
+  /** An endpoint by id alone, for the deliveries (whose workflow knows no owner). */
+  byId(id: string): Promise<WebhookEndpoint | undefined>;
+  /** The owner's enabled endpoints subscribed to `eventType` that existed at `at` (Unix seconds), oldest first. */
+  subscribed(ownerId: string, eventType: WebhookEventType, at: number): Promise<WebhookEndpoint[]>;
+  /** Stops deliveries to it, with the reason shown on the endpoint; false when it no longer exists. */
+  disable(id: string, reason: string): Promise<boolean>;
 }
 
 function migrations(s: string): string[] {
@@ -86,6 +94,10 @@ function migrations(s: string): string[] {
        expires_at bigint,
        PRIMARY KEY (endpoint_id, seq)
      );`,
+    // Deliveries that failed for the whole retry window disable an endpoint; an update enables it again.
+    `ALTER TABLE ${s}.webhook_endpoints ADD COLUMN disabled_at bigint, ADD COLUMN disabled_reason text`,
+    // Where the dispatcher (activities/webhookDispatcher.ts) is in $all: the last event it has queued deliveries for.
+    `CREATE TABLE ${s}.webhook_dispatch_checkpoint (name text PRIMARY KEY, position text NOT NULL, updated_at bigint NOT NULL)`,
   ];
 }
 
@@ -98,6 +110,7 @@ interface Row {
   created_at: string;
   updated_at: string;
   secret: string;
+  disabled_reason: string | null;
 }
 
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -116,7 +129,7 @@ export class PgWebhookEndpointStore extends PgTableStore implements WebhookEndpo
 
   /** Each endpoint with its newest secret. */
   private select(where: string): string {
-    return `SELECT e.id, e.owner_id, e.name, e.url, e.event_types, e.created_at, e.updated_at,
+    return `SELECT e.id, e.owner_id, e.name, e.url, e.event_types, e.created_at, e.updated_at, e.disabled_reason,
               (SELECT secret FROM ${this.s}.webhook_endpoint_secrets k WHERE k.endpoint_id = e.id ORDER BY seq DESC LIMIT 1) AS secret
             FROM ${this.s}.webhook_endpoints e WHERE ${where}`;
   }
@@ -131,6 +144,7 @@ export class PgWebhookEndpointStore extends PgTableStore implements WebhookEndpo
       createdAt: Number(row.created_at),
       updatedAt: Number(row.updated_at),
       secret: row.secret,
+      disabledReason: row.disabled_reason ?? null,
     };
   }
 
@@ -160,7 +174,7 @@ export class PgWebhookEndpointStore extends PgTableStore implements WebhookEndpo
       );
       await query(`INSERT INTO ${this.s}.webhook_endpoint_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)`, [id, secret, now]);
     });
-    return { id, ownerId, name: fields.name, url: fields.url, eventTypes: fields.eventTypes, createdAt: now, updatedAt: now, secret };
+    return { id, ownerId, name: fields.name, url: fields.url, eventTypes: fields.eventTypes, createdAt: now, updatedAt: now, secret, disabledReason: null };
   }
 
   async get(ownerId: string, id: string): Promise<WebhookEndpoint | undefined> {
@@ -199,16 +213,15 @@ export class PgWebhookEndpointStore extends PgTableStore implements WebhookEndpo
         eventTypes: changes.eventTypes ?? current.eventTypes,
       };
       const changed = next.name !== current.name || next.url !== current.url || next.eventTypes.join('\n') !== current.eventTypes.join('\n');
-      if (!changed) return current;
+      // Any update of a disabled endpoint enables it again: its owner has looked at it.
+      const reenabled = current.disabledReason !== null;
+      if (!changed && !reenabled) return current;
       const updatedAt = Math.max(nowS(), current.updatedAt);
-      await query(`UPDATE ${this.s}.webhook_endpoints SET name = $2, url = $3, event_types = $4, updated_at = $5 WHERE id = $1`, [
-        id,
-        next.name,
-        next.url,
-        next.eventTypes,
-        updatedAt,
-      ]);
-      return { ...current, ...next, updatedAt };
+      await query(
+        `UPDATE ${this.s}.webhook_endpoints SET name = $2, url = $3, event_types = $4, updated_at = $5, disabled_at = NULL, disabled_reason = NULL WHERE id = $1`,
+        [id, next.name, next.url, next.eventTypes, updatedAt],
+      );
+      return { ...current, ...next, updatedAt, disabledReason: null };
     });
   }
 
@@ -247,5 +260,60 @@ export class PgWebhookEndpointStore extends PgTableStore implements WebhookEndpo
       [id, nowS()],
     );
     return res.rows.map((r) => r.secret);
+  }
+
+  async byId(id: string): Promise<WebhookEndpoint | undefined> {
+    const res = await this.pool.query<Row>(this.select('e.id = $1'), [id]);
+    return res.rows[0] && PgWebhookEndpointStore.toEndpoint(res.rows[0]);
+  }
+
+  async subscribed(ownerId: string, eventType: WebhookEventType, at: number): Promise<WebhookEndpoint[]> {
+    const res = await this.pool.query<Row>(
+      `${this.select('e.owner_id = $1 AND $2 = ANY (e.event_types) AND e.created_at <= $3 AND e.disabled_at IS NULL')} ORDER BY e.seq`,
+      [ownerId, eventType, at],
+    );
+    return res.rows.map((r) => PgWebhookEndpointStore.toEndpoint(r));
+  }
+
+  async disable(id: string, reason: string): Promise<boolean> {
+    const res = await this.pool.query(`UPDATE ${this.s}.webhook_endpoints SET disabled_at = $2, disabled_reason = $3 WHERE id = $1`, [id, nowS(), reason]);
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  /** The dispatcher's checkpoint ("commit/prepare"), if it has one. */
+  async dispatchCheckpoint(): Promise<string | undefined> {
+    const res = await this.pool.query<{ position: string }>(`SELECT position FROM ${this.s}.webhook_dispatch_checkpoint WHERE name = 'dispatcher'`);
+    return res.rows[0]?.position;
+  }
+
+  async saveDispatchCheckpoint(position: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.s}.webhook_dispatch_checkpoint (name, position, updated_at) VALUES ('dispatcher', $1, $2)
+       ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
+      [position, nowS()],
+    );
+  }
+
+  /** When the oldest endpoint was made (events before it concern nobody); undefined when there is none. */
+  async earliestEndpointAt(): Promise<number | undefined> {
+    const res = await this.pool.query<{ at: string | null }>(`SELECT min(created_at) AS at FROM ${this.s}.webhook_endpoints`);
+    return res.rows[0]?.at === null || res.rows[0]?.at === undefined ? undefined : Number(res.rows[0].at);
+  }
+
+  /**
+   * The dispatcher's lease: a session advisory lock on a connection of its own, so one process of the fleet queues
+   * deliveries and the others stand by. Undefined when another holds it; release() ends the session.
+   */
+  async tryLeaseDispatch(): Promise<{ release(): void } | undefined> {
+    const client = await this.pool.connect();
+    try {
+      const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`reelforge-webhook-dispatcher:${this.s}`]);
+      if (res.rows[0]?.ok) return { release: () => client.release(true) };
+    } catch (err) {
+      client.release(true);
+      throw err;
+    }
+    client.release();
+    return undefined;
   }
 }

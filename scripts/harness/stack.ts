@@ -21,6 +21,8 @@ import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createPgPool } from '../../infra/postgres/pool';
 import { startScript } from '../bench/child';
 import { connectTemporalClient } from '../../infra/temporal/connection';
+import { PgWebhookEndpointStore } from '../../infra/webhooks/store';
+import { WebhookDispatcher } from '../../activities/webhookDispatcher';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
 import { ProjectionRunner } from '../../projections/runner';
@@ -61,6 +63,8 @@ export interface PlatformStackOptions {
   eventStorePollIntervalMs?: number;
   /** `false`: no projector, so the read models stay empty (what the API answers while they lag). Default: one runs. */
   projector?: boolean;
+  /** Webhooks: the hosts exempt from the URL rules (default 127.0.0.1: the tests' receivers) and the retries. */
+  webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } };
   ffmpegPath?: string;
   /** For the components; silent by default. */
   logger?: Logger;
@@ -117,6 +121,9 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     const users = await openUserStore({ pool, schema: schemas.app });
     const idempotency = await PgIdempotencyStore.open({ pool, schema: schemas.app });
     const challenges = await PgChallengeStore.open({ pool, schema: schemas.app });
+    const webhookStore = await PgWebhookEndpointStore.open({ pool, schema: schemas.app });
+    const webhookPolicy = { allowedHosts: options.webhooks?.allowedHosts ?? ['127.0.0.1'] };
+    const webhookRetry = options.webhooks?.retry ?? { firstSeconds: 30, windowSeconds: 72 * 3600 };
     const projector = new ProjectionRunner({
       eventStore,
       pool,
@@ -143,6 +150,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       policy: loadPolicy(DEFAULT_POLICY_PATH),
       logger: logger.child({ component: 'activities' }),
       temporal: () => temporal.client,
+      webhooks: { store: webhookStore, policy: webhookPolicy },
     });
     const taskQueue = `${name}-${suffix}`;
     const gpuTaskQueue = `${name}-gpu-${suffix}`;
@@ -172,6 +180,17 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
             ...(options.gpuConcurrency !== undefined ? gpuWorkerOptions(options.gpuConcurrency) : {}),
           });
     const workers = Promise.all([orchestration.run(), gpu?.run()]);
+    const dispatcher = new WebhookDispatcher({
+      eventStore,
+      store: webhookStore,
+      temporal: () => temporal.client,
+      taskQueue,
+      retry: webhookRetry,
+      logger: logger.child({ component: 'webhook-dispatcher' }),
+      retryMs: 500,
+    });
+    dispatcher.start();
+    releases.push({ what: 'webhook dispatcher', run: () => dispatcher.stop() });
     releases.push({
       what: 'workers',
       run: async () => {
@@ -216,6 +235,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.
       cameos: { blobs, videos: videoReadModel, challenges, config: { taskQueue, recordingMaxBytes: RECORDING_MAX_BYTES } },
       engagement: { schema: schemas.readModels, viewFlushMs: 200 },
+      webhooks: { store: webhookStore, policy: webhookPolicy, deliveries: { eventStore, temporal: () => temporal.client, taskQueue, retry: webhookRetry } },
       // Replays run against the bundle the orchestration worker runs, so nothing is bundled again.
       debug: { workflowCode: async () => ({ workflowBundle: options.workflowBundle }) },
     });
