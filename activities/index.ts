@@ -11,6 +11,7 @@ import { createCameoVerificationActivities } from './cameo/verify';
 import { createModerationActivities } from './moderation';
 import { createMuxActivities } from './mux';
 import { createReadStream } from './readStream';
+import { createRetentionActivities } from './retention';
 
 export interface ActivityDeps {
   eventStore: EventStore;
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createModerationActivities(deps),
     ...createMuxActivities(deps),
     ...createReadStream(deps),
+    ...createRetentionActivities(deps),
     ...createCameoVerificationActivities(deps),
     ...createCameoConsentActivities({
       eventStore: deps.eventStore,

@@ -95,7 +95,16 @@ export interface Config {
    * public (loopback, private, ...), and over plain http; for development and tests. Empty by default.
    */
   webhookAllowedHosts: string[];
+  // --- retention (issue 18) ---
+  /**
+   * VIDEO_RETENTION_SECONDS: how long a completed video's content is kept (its `expires_at` is its completion plus
+   * this), unless it is published; 0 keeps it forever. Read by the API, which hands it to each video's workflow.
+   */
+  videoRetentionSeconds: number;
 }
+
+/** VIDEO_RETENTION_SECONDS's default: 7 days. */
+export const DEFAULT_VIDEO_RETENTION_SECONDS = 7 * 24 * 3600;
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
 
@@ -387,6 +396,7 @@ export function loadConfig(env: Env = process.env): Config {
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     schemaMigrations: oneOf(env, 'SCHEMA_MIGRATIONS', 'apply', ['apply', 'verify'] as const),
     webhookAllowedHosts: webhookAllowedHosts(env, 'WEBHOOK_ALLOWED_HOSTS'),
+    videoRetentionSeconds: integer(env, 'VIDEO_RETENTION_SECONDS', DEFAULT_VIDEO_RETENTION_SECONDS, 0, 10 * 365 * 24 * 3600),
   };
 }
 

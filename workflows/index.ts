@@ -6,3 +6,4 @@ export { recordEventsWorkflow } from './recordEvents';
 export { cameoWorkflow } from './cameo';
 export { takedownWorkflow } from './takedown';
 export { recordRemixWorkflow } from './recordRemix';
+export { retentionWorkflow } from './retention';

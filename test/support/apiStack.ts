@@ -12,7 +12,7 @@ import { testEngine } from './pipeline';
  * `renders: false`: no GPU worker, so videos stay queued and nothing is rendered (the fuzz run). `projector: false`: the
  * read models are never written (what the API answers while they lag).
  */
-export async function startApiStack(options: { renders?: boolean; projector?: boolean } = {}) {
+export async function startApiStack(options: { renders?: boolean; projector?: boolean; retentionSeconds?: number } = {}) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'stack-'));
   const stack = await startPlatformStack({
     temporalAddress: testEnv.temporalAddress,
@@ -23,6 +23,7 @@ export async function startApiStack(options: { renders?: boolean; projector?: bo
     ffmpegPath: testEnv.ffmpegPath,
     eventStorePollIntervalMs: 50,
     ...(options.projector === false ? { projector: false } : {}),
+    ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
   });
   return {
     url: stack.url,
