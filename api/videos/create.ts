@@ -156,7 +156,8 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       if (replayed) reply.header('idempotent-replayed', 'true');
       if (wait === undefined) return video;
       // Prefer: wait=N. The workflow runs on whatever happens to this request; a client that goes away stops the wait only.
-      const gone = () => closing() || request.raw.destroyed || reply.raw.destroyed || request.raw.socket?.destroyed === true;
+      // (Not request.raw.destroyed: the request stream is destroyed once its body has been read; the socket is what closes.)
+      const gone = () => closing() || reply.raw.destroyed || request.raw.socket?.destroyed === true;
       const waited = await waitForTerminal(readModel, videoId, arrived + wait * 1000, gone);
       reply.header('preference-applied', `wait=${wait}`);
       return waited ?? video;
