@@ -12,6 +12,7 @@ import { createModerationActivities } from './moderation';
 import { createMuxActivities } from './mux';
 import { createReadStream } from './readStream';
 import { createWebhookActivities, type WebhookDeps } from './webhooks';
+import { createRetentionActivities } from './retention';
 
 export interface ActivityDeps {
   eventStore: EventStore;
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMuxActivities(deps),
     ...createReadStream(deps),
     ...createWebhookActivities(deps),
+    ...createRetentionActivities(deps),
     ...createCameoVerificationActivities(deps),
     ...createCameoConsentActivities({
       eventStore: deps.eventStore,

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       gpuTaskQueue: config.gpuTaskQueue,
       inputReferenceMaxBytes: DEFAULT_INPUT_REFERENCE_MAX_BYTES,
       contentRedirectSeconds: config.blobContentRedirectSeconds,
+      retentionSeconds: config.videoRetentionSeconds,
     },
   };
   const cameos = {

@@ -62,6 +62,7 @@ const CATEGORIES: { [C in StreamCategory]: Category<C> } = {
       VideoLiked: true,
       VideoUnliked: true,
       VideoViewed: true,
+      VideoContentExpired: true,
     }),
     fold: (events) => foldVideo(events as VideoEvent[]),
   },

@@ -101,7 +101,16 @@ export interface Config {
    * apart), until the window has passed; then it has failed, and its endpoint is disabled.
    */
   webhookRetry: { firstSeconds: number; windowSeconds: number };
+  // --- retention (issue 18) ---
+  /**
+   * VIDEO_RETENTION_SECONDS: how long a completed video's content is kept (its `expires_at` is its completion plus
+   * this), unless it is published; 0 keeps it forever. Read by the API, which hands it to each video's workflow.
+   */
+  videoRetentionSeconds: number;
 }
+
+/** VIDEO_RETENTION_SECONDS's default: 7 days. */
+export const DEFAULT_VIDEO_RETENTION_SECONDS = 7 * 24 * 3600;
 
 export type BlobLocation = { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string };
 
@@ -397,6 +406,7 @@ export function loadConfig(env: Env = process.env): Config {
       firstSeconds: integer(env, 'WEBHOOK_RETRY_FIRST_SECONDS', 30, 1, 3600),
       windowSeconds: integer(env, 'WEBHOOK_RETRY_WINDOW_SECONDS', 72 * 3600, 10, 30 * 24 * 3600),
     },
+    videoRetentionSeconds: integer(env, 'VIDEO_RETENTION_SECONDS', DEFAULT_VIDEO_RETENTION_SECONDS, 0, 10 * 365 * 24 * 3600),
   };
 }
 

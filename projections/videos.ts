@@ -76,7 +76,7 @@ const dataSchemas = eventSchemas({
     at: At,
   }),
   OutputModerated: Moderated,
-  VideoCompleted: Type.Object({ at: At }),
+  VideoCompleted: Type.Object({ at: At, expires_at: Type.Optional(Nullable(At)) }),
   // Codes as plain strings: a code the domain adds later must not park the events that carry it.
   VideoBlocked: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
   VideoFailed: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
@@ -102,6 +102,7 @@ const dataSchemas = eventSchemas({
   VideoLiked: Type.Object({ user_id: Id, at: At }),
   VideoUnliked: Type.Object({ user_id: Id, at: At }),
   VideoViewed: Type.Object({ count: Type.Integer({ minimum: 1 }), at: At }),
+  VideoContentExpired: Type.Object({ expires_at: At, at: At }),
 });
 
 const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(dataSchemas).map(([type, schema]) => [type, TypeCompiler.Compile(schema as TSchema)]));

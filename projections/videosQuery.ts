@@ -17,7 +17,8 @@ export interface ApiVideo {
   size: string;
   created_at: number;
   completed_at: number | null;
-  expires_at: null;
+  /** When its content is (or was) deleted by retention; null: kept. */
+  expires_at: number | null;
   error: { code: string; message: string } | null;
   remixed_from_video_id: string | null;
   stage: VideoRow['stage'];
@@ -71,7 +72,8 @@ export function toApiVideo(row: VideoRow): ApiVideo {
     size: row.size,
     created_at: Number(row.created_at),
     completed_at: row.completed_at === null ? null : Number(row.completed_at),
-    expires_at: null,
+    // From the folded state (rows written before retention lack the field: null).
+    expires_at: row.state?.expiresAt ?? null,
     error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
     remixed_from_video_id: row.remixed_from_video_id,
     stage: row.stage,

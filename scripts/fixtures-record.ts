@@ -21,7 +21,7 @@ import { connectTemporalWorker } from '../infra/temporal/connection';
 import { startTemporalDevServer } from '../infra/temporal/devServer';
 import { fetchHistoryJson } from '../infra/temporal/replay';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
-import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, takedownWorkflow } from '../workflows';
+import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, retentionWorkflow, takedownWorkflow } from '../workflows';
 import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
 import { Cleanup } from './bench/cleanup';
 import { talkingClip, useClipFolder } from './harness/clips';
@@ -202,6 +202,31 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       const req = videoRequest('and they keep bouncing', { seconds: 2, extended_from_video_id: source.video_id });
       await runVideo(ctx, req, { status: 'completed' });
       return [{ name: 'generation-extension', workflowId: `video-${req.video_id}`, path: 'a 1 s video extended by 1 s, completed' }];
+    },
+  },
+  {
+    names: ['generation-completed-retention', 'retention'],
+    run: async (ctx) => {
+      // VIDEO_RETENTION_SECONDS=2: the completion carries expires_at (the retention patch) and starts the child
+      // retentionWorkflow, whose timer fires two seconds later and deletes the content.
+      const req = videoRequest('three red balls bouncing', { seconds: 1 });
+      const handle = await ctx.client.workflow.start(generationWorkflow, {
+        taskQueue: ctx.stack.taskQueue,
+        workflowId: `video-${req.video_id}`,
+        args: [{ request: req, actor: req.owner_id, gpuTaskQueue: ctx.stack.gpuTaskQueue, retentionSeconds: 2 }],
+      });
+      await handle.result();
+      const retentionId = `retention-${req.video_id}`;
+      const result = await ctx.client.workflow.getHandle<typeof retentionWorkflow>(retentionId).result();
+      if (!result.expired) throw new Error(`video ${req.video_id}: retention did not expire its content`);
+      return [
+        {
+          name: 'generation-completed-retention',
+          workflowId: `video-${req.video_id}`,
+          path: 'a 1 s video completed with a 2 s retention (the retention patch)',
+        },
+        { name: 'retention', workflowId: retentionId, path: 'the retention of a completed draft: timer, VideoContentExpired, content deleted' },
+      ];
     },
   },
   {

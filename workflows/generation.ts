@@ -11,8 +11,11 @@ import {
   defineQuery,
   executeChild,
   isCancellation,
+  ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
+  startChild,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -23,6 +26,7 @@ import {
   evolve,
   foldVideo,
   initialVideoState,
+  isContentExpired,
   isFinished,
   type SceneDescribedData,
   type SceneSource,
@@ -38,6 +42,7 @@ import { consentRevokedSignal, GPU_TASK_QUEUE } from './definitions';
 import { moderationWorkflow, type ModerationResult } from './moderation';
 import { publishWorkflow } from './publish';
 import { recordRemixWorkflow } from './recordRemix';
+import { retentionWorkflow } from './retention';
 import { streamWriter, type StreamWriter } from './streamWriter';
 
 const { reserveCameoUse, checkCameoUse, readVideoStream } = proxyActivities<Activities>({
@@ -67,7 +72,15 @@ export interface GenerationInput {
   actor: string;
   /** The inference task queue; `gpu` unless a deployment (or a test) runs its GPU workers elsewhere. */
   gpuTaskQueue?: string;
+  /**
+   * VIDEO_RETENTION_SECONDS as the API had it: the completed video's `expires_at` is its completion plus this, and a
+   * retentionWorkflow deletes its content then unless it is published; 0 or absent: kept.
+   */
+  retentionSeconds?: number;
 }
+
+/** The patch that added retention (an expiry in VideoCompleted, then the child retentionWorkflow). */
+export const RETENTION_PATCH = 'video-retention';
 
 export interface Progress {
   status: VideoState['status'];
@@ -103,6 +116,10 @@ async function contentChunks(video: VideoState): Promise<{ videoKeys: string[]; 
   const videoKeys: string[] = [];
   const audioKeys: string[] = [];
   for (let current: VideoState | undefined = video; current; ) {
+    // Its chunks went with its content: there is nothing left to continue from.
+    if (isContentExpired(current, now())) {
+      throw ApplicationFailure.nonRetryable(`the content of video ${current.request?.video_id} expired at ${current.expiresAt}`, 'invalid_request');
+    }
     videoKeys.unshift(...current.chunks.plan.map((c) => current!.videoChunkKeys[c.index]!));
     audioKeys.unshift(...current.chunks.plan.map((c) => current!.audioChunkKeys[c.index]!));
     const source: string | null | undefined = current.request?.extended_from_video_id;
@@ -138,6 +155,7 @@ class VideoRun {
   readonly request: VideoRequestedData;
   readonly actor: string;
   readonly gpu: ReturnType<typeof gpuActivities>;
+  readonly retentionSeconds: number;
   state: VideoState = initialVideoState;
   private readonly writer: StreamWriter;
   // Appends still in flight that the work went on without (see `decideNow`); all are awaited before the mux, and
@@ -148,6 +166,7 @@ class VideoRun {
     this.request = input.request;
     this.actor = input.actor;
     this.gpu = gpuActivities(input.gpuTaskQueue ?? GPU_TASK_QUEUE);
+    this.retentionSeconds = input.retentionSeconds ?? 0;
     this.writer = streamWriter(workflowInfo().workflowId, { actor: input.actor, correlationId: input.request.video_id });
   }
 
@@ -270,6 +289,7 @@ async function generate(run: VideoRun): Promise<Progress> {
   if (run.blocked()) return run.progress();
   await recordRemix(run);
   await publish(run);
+  await scheduleRetention(run);
   return run.progress();
 }
 
@@ -502,13 +522,40 @@ async function consentHolds(run: VideoRun): Promise<boolean> {
   return true;
 }
 
+/**
+ * Whether this run keeps its content for a limited time: a retention is set and the run has the retention patch.
+ * Determinism: the expiry in VideoCompleted and the child retentionWorkflow are new commands, so they are guarded by
+ * patched(). A history recorded before (no marker where the completion is appended) replays down the old branch:
+ * no expiry, no child. patched() is asked only when a retention is set, and asked again it answers the same.
+ * - deprecatePatch(RETENTION_PATCH) in place of patched() once no generationWorkflow started by code without this patch
+ *   is still running and no such history must replay (drop test/fixtures/histories' older generation fixtures then).
+ */
+function retains(run: VideoRun): boolean {
+  return run.retentionSeconds > 0 && patched(RETENTION_PATCH);
+}
+
 /** One append records the mux, the output's verdict and the completion (or, for a blocked output, the block). */
 async function complete(run: VideoRun, { muxed, caseId, verdict }: Output): Promise<void> {
+  const at = now();
   await run.apply(
-    { type: 'RecordMux', data: { ...muxed, at: now() } },
-    { type: 'RecordOutputVerdict', data: { case_id: caseId, verdict: verdict.verdict, categories: verdict.categories, reasons: verdict.reasons, at: now() } },
-    { type: 'CompleteVideo', data: { at: now() } },
+    { type: 'RecordMux', data: { ...muxed, at } },
+    { type: 'RecordOutputVerdict', data: { case_id: caseId, verdict: verdict.verdict, categories: verdict.categories, reasons: verdict.reasons, at } },
+    { type: 'CompleteVideo', data: { at, ...(retains(run) ? { expires_at: at + run.retentionSeconds } : {}) } },
   );
+}
+
+/**
+ * Starts the video's retentionWorkflow (`retention-<id>`): a timer until `expires_at`, then the content is deleted
+ * unless the video is published by then. Abandoned: it outlives this workflow, which ends once it has started.
+ */
+async function scheduleRetention(run: VideoRun): Promise<void> {
+  const expiresAt = run.state.expiresAt;
+  if (!retains(run) || expiresAt === null || run.state.status !== 'completed') return;
+  await startChild(retentionWorkflow, {
+    workflowId: `retention-${run.request.video_id}`,
+    args: [{ videoId: run.request.video_id, expiresAt, actor: 'retention' }],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  });
 }
 
 /**

@@ -7,3 +7,4 @@ export { cameoWorkflow } from './cameo';
 export { takedownWorkflow } from './takedown';
 export { recordRemixWorkflow } from './recordRemix';
 export { webhookEndpointWorkflow } from './webhooks';
+export { retentionWorkflow } from './retention';

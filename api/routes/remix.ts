@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { inputReferenceKey } from '../../domain/video/content';
-import { evolve, initialVideoState, type VideoRequestedData, type VideoState } from '../../domain/video';
+import { evolve, initialVideoState, isContentExpired, type VideoRequestedData, type VideoState } from '../../domain/video';
 import { readVideo } from '../../infra/streams/videos';
 import type { User } from '../../infra/users/port';
 import type { generationWorkflow } from '../../workflows/generation';
@@ -15,7 +15,7 @@ import { ProblemError } from '../plugins/errors';
 import { idempotencyKeyOf, idempotencyKeyReused } from '../videos/idempotency';
 import { IdempotencyHeaders, PromptText, VIDEO_ID, VideoIdParams, VideoObject } from '../videos/schemas';
 import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
-import { videoFromState, type VideosRoutesOptions } from '../videos/context';
+import { generationOptions, videoExpired, videoFromState, type VideosRoutesOptions } from '../videos/context';
 
 const MAX_EXTENSION_S = 20;
 
@@ -56,6 +56,7 @@ const responses = {
   409: problemResponse(
     'The source is not completed (`video_not_completed`) or was taken down (`video_taken_down`), or the Idempotency-Key was used with another body (`idempotency_key_reused`)',
   ),
+  410: problemResponse("The source's content expired (`video_expired`): retention deleted it, so there is nothing to build on"),
   503: problemResponse('Temporal did not take the job'),
 };
 /** Edits and extensions also take a form whose `video` is a file. */
@@ -99,6 +100,8 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
         detail: `video ${videoId} is ${state.status}; only a completed video can be remixed or extended`,
       });
     }
+    // Its chunks and backdrop went with its content (retention): nothing to build on.
+    if (isContentExpired(state, Math.floor(Date.now() / 1000))) throw videoExpired(videoId, state.expiresAt ?? null);
     return state as VideoState & { request: VideoRequestedData };
   }
 
@@ -148,7 +151,7 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
       await workflows.start<typeof generationWorkflow>('generationWorkflow', {
         taskQueue: config.taskQueue,
         workflowId: `video-${videoId}`,
-        args: [{ request: videoRequest, actor: caller.id, ...(config.gpuTaskQueue ? { gpuTaskQueue: config.gpuTaskQueue } : {}) }],
+        args: [{ request: videoRequest, actor: caller.id, ...generationOptions(config) }],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
     } catch (err) {

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { decide, isFinished, VideoCommandRefused, videoEvolver, type VideoState } from '../../domain/video';
+import { decide, isContentExpired, isFinished, VideoCommandRefused, videoEvolver, type VideoState } from '../../domain/video';
 import { commandHandler } from '../../infra/eventstore/commandHandler';
 import { readCameo } from '../../infra/streams/cameos';
 import type { User } from '../../infra/users/port';
@@ -12,7 +12,7 @@ import type { publishWorkflow } from '../../workflows/publish';
 import type { takedownWorkflow } from '../../workflows/takedown';
 import { callerOf, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
-import { errorResponses, isOwnedBy, nowS, poll, resultWithin, streamOf, videoNotFound, type VideosContext } from './context';
+import { errorResponses, isOwnedBy, nowS, poll, resultWithin, streamOf, videoExpired, videoNotFound, type VideosContext } from './context';
 import { DeletedVideo, VideoIdParams, VideoObject } from './schemas';
 
 const publishWorkflowId = (videoId: string) => `publish-${videoId}`;
@@ -184,6 +184,7 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
           409: problemResponse(
             'The video is not completed (`video_not_completed`), was taken down, or a cameo in it is no longer covered by consent (`consent_revoked`, `consent_missing`)',
           ),
+          410: problemResponse('The content expired (`video_expired`) before it was published: there is nothing to put on the feed'),
           504: problemResponse('Publishing did not finish in time; it goes on'),
         },
       },
@@ -196,6 +197,7 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         throw new ProblemError({ status: 409, code: 'video_not_completed', detail: `only a completed video can be published; video ${id} is ${state.status}` });
       }
       if (state.visibility === 'taken_down') throw new ProblemError({ status: 409, code: 'video_taken_down', detail: `video ${id} was taken down` });
+      if (state.visibility !== 'published' && isContentExpired(state, nowS())) throw videoExpired(id, state.expiresAt ?? null);
       if (state.visibility !== 'published') {
         const handle = await workflows.start<typeof publishWorkflow>('publishWorkflow', {
           taskQueue: config.taskQueue,
@@ -212,6 +214,8 @@ export const videoChangeRoutes: FastifyPluginAsync<VideosContext> = async (app, 
           (err) => {
             // A cameo use no longer covered by consent answers with the consent code itself.
             const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+            // Retention expired it while publishing was being decided.
+            if (type === 'video_expired') return videoExpired(id, null);
             const code = type === 'consent_revoked' || type === 'consent_missing' ? type : 'publish_refused';
             return new ProblemError({ status: 409, code, detail: `video ${id} could not be published: ${failureMessage(err)}` });
           },

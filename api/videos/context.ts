@@ -33,6 +33,8 @@ export interface VideosConfig {
   streamPollMs?: number;
   /** When set (BLOB_CONTENT_REDIRECT_SECONDS) and the blob store signs URLs (S3), content GETs redirect to a URL signed for this long. */
   contentRedirectSeconds?: number;
+  /** VIDEO_RETENTION_SECONDS: handed to each generationWorkflow, which sets `expires_at` at completion; 0 or absent: kept. */
+  retentionSeconds?: number;
 }
 
 export interface VideosRoutesOptions {
@@ -48,12 +50,35 @@ export interface VideosRoutesOptions {
 
 export { VIDEO_ID };
 
+/** What every generationWorkflow start adds to its request: the inference queue and the retention, where configured. */
+export function generationOptions(config: VideosConfig): { gpuTaskQueue?: string; retentionSeconds?: number } {
+  return {
+    ...(config.gpuTaskQueue ? { gpuTaskQueue: config.gpuTaskQueue } : {}),
+    ...(config.retentionSeconds ? { retentionSeconds: config.retentionSeconds } : {}),
+  };
+}
+
 export const streamOf = (videoId: string) => `video-${videoId}`;
 export const nowS = () => Math.floor(Date.now() / 1000);
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function videoNotFound(id: string): ProblemError {
   return new ProblemError({ status: 404, code: 'video_not_found', detail: `no video ${id}` });
+}
+
+/** 410 `video_expired`: the video's content was deleted by retention (or is, now that its expires_at has passed). */
+export function videoExpired(id: string, expiresAt: number | null): ProblemError {
+  const when = expiresAt === null ? 'already' : `at ${new Date(expiresAt * 1000).toISOString()} (expires_at ${expiresAt})`;
+  return new ProblemError({
+    status: 410,
+    code: 'video_expired',
+    detail: `the content of video ${id} expired ${when} and was deleted; the video and its events remain`,
+  });
+}
+
+/** Whether a Video's content has expired at this moment (expires_at set and passed). */
+export function hasExpired(video: Pick<VideoObject, 'expires_at'>): boolean {
+  return video.expires_at !== null && nowS() >= video.expires_at;
 }
 
 export const errorResponses = {
@@ -94,7 +119,7 @@ export function videoFromState(state: VideoState): VideoObject {
     size: request.size,
     created_at: state.createdAt ?? request.at,
     completed_at: state.completedAt,
-    expires_at: null,
+    expires_at: state.expiresAt ?? null,
     error: state.error ? { code: state.error.code, message: state.error.message } : null,
     remixed_from_video_id: request.remixed_from_video_id,
     stage: state.stage,

@@ -9,11 +9,12 @@ import { evolve, initialVideoState, type VideoRequestedData } from '../../domain
 import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, problemResponse } from '../plugins/auth';
 import { ProblemError, unprocessableResponse } from '../plugins/errors';
-import { nowS, poll, streamOf, videoFromState, type VideosContext } from './context';
+import { generationOptions, nowS, poll, streamOf, videoFromState, type VideosContext } from './context';
 import { readCreateRequest } from './createRequest';
 import { idempotencyKeyOf, idempotencyKeyReused } from './idempotency';
 import { parseCreateParams, requestHash } from './params';
 import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './schemas';
+import { MAX_PREFER_WAIT_S, preferredWait, waitForTerminal } from './wait';
 
 function newVideoId(): string {
   return `video_${randomBytes(16).toString('hex')}`;
@@ -35,7 +36,7 @@ function checkCreateContentType(request: FastifyRequest): void {
 }
 
 export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, context) => {
-  const { blobs, readModel, idempotency, config, workflows, readModelWaitMs, loadStream } = context;
+  const { blobs, readModel, idempotency, config, workflows, readModelWaitMs, loadStream, closing } = context;
   const createBodies = createVideoBodies(config.modelName);
 
   async function startGeneration(request: VideoRequestedData, actor: string, log: FastifyRequest['log']): Promise<void> {
@@ -43,7 +44,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       await workflows.start<typeof generationWorkflow>('generationWorkflow', {
         taskQueue: config.taskQueue,
         workflowId: streamOf(request.video_id),
-        args: [{ request, actor, ...(config.gpuTaskQueue ? { gpuTaskQueue: config.gpuTaskQueue } : {}) }],
+        args: [{ request, actor, ...generationOptions(config) }],
         // Never a second run for one video id, even after the first closed: an idempotent replay restarts nothing.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
@@ -73,7 +74,10 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       schema: {
         tags: ['videos'],
         summary: 'Create a video (a generation job)',
-        description: 'As the OpenAI Videos API: answers 200 with the Video, queued. JSON or multipart/form-data (what the SDKs send).',
+        description:
+          'As the OpenAI Videos API: answers 200 with the Video, queued. JSON or multipart/form-data (what the SDKs send). ' +
+          `With the header \`Prefer: wait=N\` (RFC 7240; N a whole number from 1 to ${MAX_PREFER_WAIT_S}) the answer is held until the video is completed, failed or cancelled, or N seconds have passed, and is the video as it then is, with \`Preference-Applied: wait=N\`; any other wait value is 400 naming Prefer. ` +
+          '(Left out of the header schema on purpose: the fuzz run would hold every request it sends.)',
         headers: IdempotencyHeaders,
         body: { content: { 'application/json': { schema: createBodies.json }, 'multipart/form-data': { schema: createBodies.form } } },
         response: {
@@ -88,8 +92,11 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       },
     },
     async (request, reply) => {
+      const arrived = Date.now();
       const caller = callerOf(request);
       const key = idempotencyKeyOf(request);
+      // Checked before anything is read or created: a bad Prefer leaves nothing behind.
+      const wait = preferredWait(request.headers.prefer);
       const body = await readCreateRequest(request, { inputReferenceMaxBytes: config.inputReferenceMaxBytes });
       const params = parseCreateParams(body.raw, { modelName: config.modelName }, body.errors);
 
@@ -147,7 +154,13 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         (await poll(() => readModel.get(videoId), readModelWaitMs)) ??
         videoFromState((await loadStream(videoId))?.state ?? evolve(initialVideoState, { type: 'VideoRequested', data: videoRequest }));
       if (replayed) reply.header('idempotent-replayed', 'true');
-      return video;
+      if (wait === undefined) return video;
+      // Prefer: wait=N. The workflow runs on whatever happens to this request; a client that goes away stops the wait only.
+      // (Not request.raw.destroyed: the request stream is destroyed once its body has been read; the socket is what closes.)
+      const gone = () => closing() || reply.raw.destroyed || request.raw.socket?.destroyed === true;
+      const waited = await waitForTerminal(readModel, videoId, arrived + wait * 1000, gone);
+      reply.header('preference-applied', `wait=${wait}`);
+      return waited ?? video;
     },
   );
 };

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { contentKeys } from '../../domain/video/content';
 import { callerOf, problemResponse } from '../plugins/auth';
 import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
-import { errorResponses, type VideosContext } from './context';
+import { errorResponses, hasExpired, videoExpired, type VideosContext } from './context';
 import { parseRange } from './range';
 import { UnknownCursor } from './readModel';
 import { ContentQuery, ListVideosQuery, VideoIdParams, VideoList, VideoObject } from './schemas';
@@ -67,6 +67,7 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
           302: { description: 'The file is at the signed URL in Location (only where BLOB_CONTENT_REDIRECT_SECONDS is set)', type: 'null' },
           400: problemResponse('Unknown variant'),
           404: problemResponse('No such video, or not completed yet (`video_not_ready`)'),
+          410: problemResponse('The content expired (`video_expired`): retention deleted it at `expires_at`; the video itself remains'),
           416: problemResponse('The range lies outside the file'),
         },
       },
@@ -82,6 +83,8 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
           detail: `video ${id} is ${video.status}; its content is available once it is completed`,
         });
       }
+      // Retention: past expires_at the content is gone (or going this moment); the video object stays, completed.
+      if (hasExpired(video)) throw videoExpired(id, video.expires_at);
       const keys = contentKeys(id);
       const key = variant === 'video' ? keys.content : variant === 'thumbnail' ? keys.thumbnail : keys.spritesheet;
       const info = await blobs.stat(key);

@@ -65,7 +65,12 @@ export const VideoObject = Type.Object(
     size: Type.String({ description: 'width x height' }),
     created_at: Type.Integer({ description: 'Unix seconds' }),
     completed_at: Nullable(Type.Integer({ description: 'Unix seconds; set once it is finished' })),
-    expires_at: Nullable(Type.Integer({ description: 'Unix seconds; null: the content does not expire' })),
+    expires_at: Nullable(
+      Type.Integer({
+        description:
+          'Unix seconds: when its content (the MP4, thumbnail, spritesheet) is deleted (VIDEO_RETENTION_SECONDS after completion), or was; null: the content does not expire (no retention, or published)',
+      }),
+    ),
     error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
     remixed_from_video_id: Nullable(Type.String()),
     stage: StringEnum(VIDEO_STAGES, { description: 'Where the job is; `blocked` when moderation or consent stopped it' }),

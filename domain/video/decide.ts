@@ -1,7 +1,7 @@
 // The video decider: a command and the current state give the events to record, or a typed refusal.
 // Pure: time, ids and verdicts come in with the command.
 import type { ChunkPlan, Collision, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
-import { isFinished, type VideoState } from './state';
+import { isContentExpired, isFinished, type VideoState } from './state';
 
 export type VideoCommand =
   | { type: 'RequestVideo'; data: VideoRequestedData }
@@ -17,7 +17,8 @@ export type VideoCommand =
       data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number };
     }
   | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
-  | { type: 'CompleteVideo'; data: { at: number } }
+  /** `expires_at`: when the content is to be deleted (VIDEO_RETENTION_SECONDS after `at`); null or absent: kept. */
+  | { type: 'CompleteVideo'; data: { at: number; expires_at?: number | null } }
   | { type: 'StopVideo'; data: { code: StopCode; message: string; at: number } }
   | { type: 'FailVideo'; data: { code: FailureCode; message: string; at: number } }
   | { type: 'CancelVideo'; data: { by: string; at: number } }
@@ -27,9 +28,19 @@ export type VideoCommand =
   | { type: 'RecordRemix'; data: { child_video_id: string; by: string; at: number } }
   | { type: 'LikeVideo'; data: { user_id: string; at: number } }
   | { type: 'UnlikeVideo'; data: { user_id: string; at: number } }
-  | { type: 'RecordViews'; data: { count: number; at: number } };
+  | { type: 'RecordViews'; data: { count: number; at: number } }
+  /** Retention: `at` is when the retention workflow's timer fired. */
+  | { type: 'ExpireContent'; data: { at: number } };
 
-export type RefusalCode = 'already_exists' | 'not_found' | 'already_finished' | 'wrong_stage' | 'not_completed' | 'invalid_chunk' | 'invalid_cameo';
+export type RefusalCode =
+  | 'already_exists'
+  | 'not_found'
+  | 'already_finished'
+  | 'wrong_stage'
+  | 'not_completed'
+  | 'invalid_chunk'
+  | 'invalid_cameo'
+  | 'video_expired';
 
 export class VideoCommandRefused extends Error {
   constructor(
@@ -178,7 +189,17 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       if (state.status !== 'completed') refuse('not_completed', `only a completed video can be published; this one is ${state.status}`);
       if (state.visibility === 'published') return [];
       if (state.visibility === 'taken_down') refuse('already_finished', 'the video was taken down');
+      // Its content is gone (or going: its expires_at has passed), so there is nothing to put on the feed.
+      if (isContentExpired(state, command.data.at)) refuse('video_expired', `the video's content expired at ${state.expiresAt}`);
       return [{ type: 'VideoPublished', data: command.data }];
+
+    case 'ExpireContent':
+      if (!state.exists) refuse('not_found', 'ExpireContent: the video was never requested');
+      // Nothing to expire: already expired, deleted (its files went with it), published (kept), or never given an expiry.
+      if (state.contentExpired || state.deleted || state.visibility === 'published' || state.status !== 'completed') return [];
+      if (state.expiresAt === null || state.expiresAt === undefined) return [];
+      if (command.data.at < state.expiresAt) refuse('wrong_stage', `ExpireContent: the content expires at ${state.expiresAt}, not before`);
+      return [{ type: 'VideoContentExpired', data: { expires_at: state.expiresAt, at: command.data.at } }];
 
     case 'LikeVideo':
       if (!state.exists) refuse('not_found', 'LikeVideo: the video was never requested');

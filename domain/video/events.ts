@@ -75,7 +75,8 @@ export type VideoEvent =
       data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number };
     }
   | { type: 'OutputModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
-  | { type: 'VideoCompleted'; data: { at: number } }
+  /** `expires_at`: when its content (every blob of it) is deleted, unless it is published first; null or absent: kept. */
+  | { type: 'VideoCompleted'; data: { at: number; expires_at?: number | null } }
   | { type: 'VideoBlocked'; data: { code: StopCode; message: string; at: number } }
   | { type: 'VideoFailed'; data: { code: FailureCode; message: string; at: number } }
   | { type: 'VideoCancelled'; data: { by: string; at: number } }
@@ -89,6 +90,8 @@ export type VideoEvent =
   | { type: 'VideoLiked'; data: { user_id: string; at: number } }
   | { type: 'VideoUnliked'; data: { user_id: string; at: number } }
   /** Views batched in the API: `count` distinct (viewer, window) views since the last one, never one per request. */
-  | { type: 'VideoViewed'; data: { count: number; at: number } };
+  | { type: 'VideoViewed'; data: { count: number; at: number } }
+  /** Retention: its `expires_at` passed while it was not published; its blobs are deleted after this is recorded. */
+  | { type: 'VideoContentExpired'; data: { expires_at: number; at: number } };
 
 export type VideoEventType = VideoEvent['type'];

@@ -26,6 +26,10 @@ export interface VideoState {
   completedAt: number | null;
   /** Deleted by its owner: files removed, the events stay as the record. */
   deleted: boolean;
+  /** When its content is deleted (retention), set at completion; null: kept (no retention, or published). */
+  expiresAt: number | null;
+  /** VideoContentExpired is recorded: its blobs are gone (or going), the events stay. */
+  contentExpired: boolean;
   /** The scene its chunks render (absent on videos made before scenes were recorded). */
   scene: SceneDescribedData | null;
   /** Remixes of this video (VideoRemixed on its stream), in order. */
@@ -53,6 +57,8 @@ export const initialVideoState: VideoState = Object.freeze({
   createdAt: null,
   completedAt: null,
   deleted: false,
+  expiresAt: null,
+  contentExpired: false,
   scene: null,
   remixes: [],
   likes: 0,
@@ -69,6 +75,16 @@ export function renderProgress(chunks: VideoState['chunks']): number {
 
 export function isFinished(state: VideoState): boolean {
   return state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled';
+}
+
+/**
+ * Whether the content is past its expiry at `nowS` (Unix seconds): recorded as expired, or its `expires_at` has passed
+ * and the retention workflow is about to record it. `?? null`: states folded before retention lack the fields.
+ */
+export function isContentExpired(state: Pick<VideoState, 'expiresAt' | 'contentExpired'>, nowS: number): boolean {
+  if (state.contentExpired) return true;
+  const expiresAt = state.expiresAt ?? null;
+  return expiresAt !== null && nowS >= expiresAt;
 }
 
 export function evolve(state: VideoState, event: VideoEvent): VideoState {
@@ -129,7 +145,7 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
     case 'OutputModerated':
       return event.data.verdict === 'allow' ? { ...state, progress: 99 } : state;
     case 'VideoCompleted':
-      return { ...state, status: 'completed', stage: 'completed', progress: 100, completedAt: event.data.at };
+      return { ...state, status: 'completed', stage: 'completed', progress: 100, completedAt: event.data.at, expiresAt: event.data.expires_at ?? null };
     case 'VideoBlocked':
       return { ...state, status: 'failed', stage: 'blocked', error: { code: event.data.code, message: event.data.message }, completedAt: event.data.at };
     case 'VideoFailed':
@@ -137,7 +153,8 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
     case 'VideoCancelled':
       return { ...state, status: 'cancelled', stage: 'cancelled', completedAt: event.data.at };
     case 'VideoPublished':
-      return { ...state, visibility: 'published', cameoUses: event.data.cameo_uses };
+      // On the feed: kept, whatever the retention said at completion.
+      return { ...state, visibility: 'published', cameoUses: event.data.cameo_uses, expiresAt: null };
     case 'VideoDeleted':
       return { ...state, deleted: true };
     case 'VideoTakenDown':
@@ -156,6 +173,8 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
     }
     case 'VideoViewed':
       return { ...state, views: (state.views ?? 0) + event.data.count };
+    case 'VideoContentExpired':
+      return { ...state, contentExpired: true, expiresAt: event.data.expires_at };
   }
 }
 

@@ -66,6 +66,8 @@ export interface PlatformStackOptions {
   /** Webhooks: the hosts exempt from the URL rules (default 127.0.0.1: the tests' receivers) and the retries. */
   webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } };
   ffmpegPath?: string;
+  /** VIDEO_RETENTION_SECONDS of the stack's API (seconds from completion to the content's deletion); default 0: kept. */
+  retentionSeconds?: number;
   /** For the components; silent by default. */
   logger?: Logger;
 }
@@ -230,7 +232,14 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         blobs,
         readModel: videoReadModel,
         idempotency,
-        config: { modelName: 'reference', taskQueue, gpuTaskQueue, inputReferenceMaxBytes: 1024 * 1024, streamPollMs: 100 },
+        config: {
+          modelName: 'reference',
+          taskQueue,
+          gpuTaskQueue,
+          inputReferenceMaxBytes: 1024 * 1024,
+          streamPollMs: 100,
+          ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
+        },
       },
       // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.
       cameos: { blobs, videos: videoReadModel, challenges, config: { taskQueue, recordingMaxBytes: RECORDING_MAX_BYTES } },

@@ -13,7 +13,12 @@ import { testEngine } from './pipeline';
  * read models are never written (what the API answers while they lag).
  */
 export async function startApiStack(
-  options: { renders?: boolean; projector?: boolean; webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } } } = {},
+  options: {
+    renders?: boolean;
+    projector?: boolean;
+    retentionSeconds?: number;
+    webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } };
+  } = {},
 ) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'stack-'));
   const stack = await startPlatformStack({
@@ -26,6 +31,7 @@ export async function startApiStack(
     eventStorePollIntervalMs: 50,
     ...(options.projector === false ? { projector: false } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+    ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
   });
   return {
     url: stack.url,
