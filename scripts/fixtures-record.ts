@@ -8,11 +8,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { VideoEvent, VideoRequestedData } from '../domain/video';
+import { deliveryFor } from '../domain/webhooks/deliveries';
 import { createEngine } from '../gpu-workers/engine/engine';
 import { loadConfig } from '../infra/config';
 import { createLogger } from '../infra/logger';
@@ -21,6 +24,7 @@ import { connectTemporalWorker } from '../infra/temporal/connection';
 import { startTemporalDevServer } from '../infra/temporal/devServer';
 import { fetchHistoryJson } from '../infra/temporal/replay';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
+import { queueWebhookDelivery, webhookEndpointWorkflowId } from '../infra/webhooks/queue';
 import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, retentionWorkflow, takedownWorkflow } from '../workflows';
 import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
 import { Cleanup } from './bench/cleanup';
@@ -336,6 +340,54 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
         ];
       } finally {
         await Promise.all(roles.map((r) => r.kill('SIGKILL')));
+      }
+    },
+  },
+  {
+    names: ['webhook-endpoint'],
+    run: async (ctx) => {
+      // An endpoint whose receiver (on 127.0.0.1, which the stack allows) answers 500 once, then 200: the delivery's
+      // first attempt fails, Temporal retries it a second later, and it is delivered. The workflow then waits idle and
+      // is terminated, so the history ends there.
+      let served = 0;
+      const receiver = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(served++ === 0 ? 500 : 200);
+          res.end();
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      try {
+        const { apiKey } = await ctx.stack.user('fixture-webhooks');
+        const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+        const res = await fetch(`${ctx.stack.url}/v1/webhook_endpoints`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'fixture', url, event_types: ['video.completed'] }),
+        });
+        const endpoint = (await res.json()) as { id: string };
+        if (res.status !== 200) throw new Error(`POST /v1/webhook_endpoints answered ${res.status}: ${JSON.stringify(endpoint)}`);
+        const delivery = deliveryFor({ endpointId: endpoint.id, eventId: randomUUID(), eventType: 'video.completed', subjectId: `video_${hex()}`, at: 1 });
+        await queueWebhookDelivery(ctx.client, {
+          taskQueue: ctx.stack.taskQueue,
+          endpointId: endpoint.id,
+          retry: { firstSeconds: 1, windowSeconds: 60 },
+          delivery: { deliveryId: delivery.deliveryId, webhookId: delivery.webhookId, eventType: 'video.completed', body: delivery.body },
+        });
+        const workflowId = webhookEndpointWorkflowId(endpoint.id);
+        await until(async () => (served >= 2 ? true : undefined), 'the delivery to be retried and delivered');
+        const handle = ctx.client.workflow.getHandle(workflowId);
+        // Its end recorded (the activity after the delivery), then idle.
+        await until(async () => {
+          const { events } = await handle.fetchHistory();
+          const done = (events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length >= 3;
+          return done ? true : undefined;
+        }, 'the delivery to be recorded as delivered');
+        await handle.terminate('recorded for the replay tests');
+        return [{ name: 'webhook-endpoint', workflowId, path: 'one delivery: queued, a 500, retried, a 200, ended delivered; then idle (terminated)' }];
+      } finally {
+        await new Promise<void>((resolve) => receiver.close(() => resolve()));
       }
     },
   },
