@@ -14,6 +14,7 @@ import { deliveryStream, foldDeliveries, type WebhookDelivery, type WebhookDeliv
 import { StreamNotFound } from '../../infra/eventstore/errors';
 import type { EventStore, RecordedEvent } from '../../infra/eventstore/port';
 import { queueWebhookDelivery } from '../../infra/webhooks/queue';
+import { STORABLE_TEXT_PATTERN } from '../../domain/text';
 import { callerOf } from '../plugins/auth';
 import { contentRefusal, invalidParams, problemResponse, ProblemError } from '../plugins/errors';
 import { useStrictJsonBody } from '../plugins/jsonBody';
@@ -81,24 +82,39 @@ const WebhookEndpointTestResult = Type.Object(
   { title: 'WebhookEndpointTestResult' },
 );
 
-const eventTypesSchema = Type.Array(Type.String(), { minItems: 1, maxItems: 16, description: `Some of ${WEBHOOK_EVENT_TYPES.join(', ')}` });
-const nameSchema = Type.String({ minLength: 1, maxLength: NAME_MAX_CHARS, pattern: '\\S' });
+const eventTypesSchema = Type.Array(Type.String({ pattern: STORABLE_TEXT_PATTERN }), {
+  minItems: 1,
+  maxItems: 16,
+  description: `Some of ${WEBHOOK_EVENT_TYPES.join(', ')}`,
+});
+// Free text in the documented form (domain/text.ts): a fuzzer reading the document knows a NUL is not valid.
+const nameSchema = Type.String({ minLength: 1, maxLength: NAME_MAX_CHARS, pattern: '^(?=[\\s\\S]*\\S)[^\\u0000]*$' });
 const urlSchema = Type.String({
   minLength: 1,
   maxLength: WEBHOOK_URL_MAX_LENGTH,
+  pattern: STORABLE_TEXT_PATTERN,
   description: 'https (plain http only for a host WEBHOOK_ALLOWED_HOSTS names)',
 });
 
-const CreateBody = Type.Object({ name: nameSchema, url: urlSchema, event_types: eventTypesSchema }, { title: 'CreateWebhookEndpoint' });
+const CreateBody = Type.Object(
+  { name: nameSchema, url: urlSchema, event_types: eventTypesSchema },
+  { title: 'CreateWebhookEndpoint', additionalProperties: false },
+);
 type CreateBody = Static<typeof CreateBody>;
 const UpdateBody = Type.Object(
   { name: Type.Optional(nameSchema), url: Type.Optional(urlSchema), event_types: Type.Optional(eventTypesSchema) },
-  { title: 'UpdateWebhookEndpoint' },
+  { title: 'UpdateWebhookEndpoint', additionalProperties: false },
 );
 type UpdateBody = Static<typeof UpdateBody>;
-const RotateBody = Type.Object({ keep_old_secret_active_for_24_hours: Type.Optional(Type.Boolean({ default: false })) }, { title: 'RotateWebhookSecret' });
+const RotateBody = Type.Object(
+  { keep_old_secret_active_for_24_hours: Type.Optional(Type.Boolean({ default: false })) },
+  { title: 'RotateWebhookSecret', additionalProperties: false },
+);
 type RotateBody = Static<typeof RotateBody>;
-const TestBody = Type.Object({ event_type: Type.String({ description: `One of ${WEBHOOK_EVENT_TYPES.join(', ')}` }) }, { title: 'TestWebhookEndpoint' });
+const TestBody = Type.Object(
+  { event_type: Type.String({ description: `One of ${WEBHOOK_EVENT_TYPES.join(', ')}` }) },
+  { title: 'TestWebhookEndpoint', additionalProperties: false },
+);
 type TestBody = Static<typeof TestBody>;
 const IdParams = Type.Object({ id: Type.String({ description: 'The webhook endpoint id, `we_...`' }) });
 type IdParams = Static<typeof IdParams>;
@@ -110,7 +126,8 @@ type ListQuery = Static<typeof ListQuery>;
 
 const notFoundResponse = { 404: problemResponse("No such webhook endpoint, or another user's (`webhook_endpoint_not_found`)") };
 const invalidResponse = {
-  400: problemResponse('A field fails the schema, an event type is not one we send, or the URL is refused (`webhook_url_refused`, naming why)'),
+  400: problemResponse('A field fails the schema'),
+  422: problemResponse('An event type is not one we send, or named twice (`unprocessable_content`), or the URL is refused (`webhook_url_refused`, naming why)'),
 };
 
 export function toEndpointObject(endpoint: WebhookEndpoint): WebhookEndpointObject {
@@ -184,8 +201,8 @@ function eventTypesOf(values: string[], field = 'event_types'): WebhookEventType
   const errors: Array<{ field: string; message: string }> = [];
   values.forEach((value, i) => {
     if (!isWebhookEventType(value))
-      errors.push({ field: `${field}/${i}`, message: `${JSON.stringify(value)} is not an event type; one of ${WEBHOOK_EVENT_TYPES.join(', ')}` });
-    else if (values.indexOf(value) !== i) errors.push({ field: `${field}/${i}`, message: `${JSON.stringify(value)} is named twice` });
+      errors.push(contentRefusal(`${field}/${i}`, `${JSON.stringify(value)} is not an event type; one of ${WEBHOOK_EVENT_TYPES.join(', ')}`));
+    else if (values.indexOf(value) !== i) errors.push(contentRefusal(`${field}/${i}`, `${JSON.stringify(value)} is named twice`));
   });
   if (errors.length > 0) throw invalidParams(errors);
   return values as WebhookEventType[];
@@ -206,7 +223,7 @@ export const webhookEndpointsRoutes: FastifyPluginAsync<WebhookEndpointsRoutesOp
     }
   }
   const urlRefused = (err: WebhookUrlRefused) =>
-    new ProblemError({ status: 400, code: 'webhook_url_refused', detail: `url: ${err.reason}`, errors: [{ field: 'url', message: err.reason }] });
+    new ProblemError({ status: 422, code: 'webhook_url_refused', detail: `url: ${err.reason}`, errors: [{ field: 'url', message: err.reason }] });
 
   app.post<{ Body: CreateBody }>(
     '/v1/webhook_endpoints',
@@ -408,7 +425,7 @@ export const webhookEndpointsRoutes: FastifyPluginAsync<WebhookEndpointsRoutesOp
         summary: 'List the deliveries to an endpoint, newest first, each with every attempt',
         params: IdParams,
         querystring: DeliveryListQuery,
-        response: { 200: DeliveryList, ...notFoundResponse },
+        response: { 200: DeliveryList, 422: problemResponse('`after` is not a delivery of this endpoint'), ...notFoundResponse },
       },
     },
     async (request) => {
@@ -418,7 +435,7 @@ export const webhookEndpointsRoutes: FastifyPluginAsync<WebhookEndpointsRoutesOp
       let from = 0;
       if (request.query.after !== undefined) {
         const at = all.findIndex((d) => d.id === request.query.after);
-        if (at < 0) throw invalidParams([{ field: 'after', message: `${JSON.stringify(request.query.after)} is not a delivery of this endpoint` }]);
+        if (at < 0) throw invalidParams([contentRefusal('after', `${JSON.stringify(request.query.after)} is not a delivery of this endpoint`)]);
         from = at + 1;
       }
       const page = all.slice(from, from + limit);

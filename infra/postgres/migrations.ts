@@ -55,6 +55,9 @@ export class SchemaNotMigrated extends Error {
 export async function applyMigrations(client: SqlRunner, set: MigrationSet): Promise<void> {
   if (schemaMigrations === 'verify') return verifyMigrations(client, set);
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [set.lockKey]);
+  // Stores of different processes may share a schema (users and webhook endpoints in `app`): CREATE SCHEMA IF NOT
+  // EXISTS races between them (a unique violation), so creating it is serialized on the schema's name too.
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reelforge-schema:${set.schema}`]);
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${set.schema}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${set.schema}.${set.table} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
   const done = await client.query<{ version: number }>(`SELECT version FROM ${set.schema}.${set.table}`);

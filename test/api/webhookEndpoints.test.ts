@@ -151,7 +151,8 @@ describe('webhook endpoints', () => {
   it('refuses an unknown or repeated event type, naming the value, and records nothing', async () => {
     const before = (await call(alice, 'GET', '/v1/webhook_endpoints?limit=100')).body.data.length;
     const res = await create(alice, { event_types: ['video.completed', 'batch.completed'] });
-    expect(res.status).toBe(400);
+    // Well-formed but not an event type we send: 422, as content the API cannot use.
+    expect(res.status).toBe(422);
     expect(res.type).toMatch(/^application\/problem\+json/);
     expect(res.body.detail).toContain('"batch.completed" is not an event type');
     expect(res.body.error.param).toBe('event_types/1');
@@ -172,13 +173,13 @@ describe('webhook endpoints', () => {
       ['https://localhost/hook', 'loopback address'],
     ]) {
       const res = await create(alice, { url });
-      expect(res.status).toBe(400);
+      expect(res.status).toBe(422);
       expect(res.body.error).toMatchObject({ code: 'webhook_url_refused', param: 'url' });
       expect(res.body.detail).toContain(reason!);
     }
     const e = (await create(alice)).body;
     const res = await call(alice, 'POST', `/v1/webhook_endpoints/${e.id}`, { url: 'https://172.16.5.4/x', name: 'renamed' });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('webhook_url_refused');
     expect((await call(alice, 'GET', `/v1/webhook_endpoints/${e.id}`)).body).toMatchObject({ name: 'my hook', url: e.url });
   });
@@ -222,7 +223,7 @@ describe('webhook endpoints', () => {
     expect((await call(alice, 'GET', `/v1/webhook_endpoints/${e.id}`)).body.updated_at).toBe(e.updated_at);
     // An event type we do not send is refused, naming it.
     const bad = await call(alice, 'POST', `/v1/webhook_endpoints/${e.id}/test`, { event_type: 'response.completed' });
-    expect(bad.status).toBe(400);
+    expect(bad.status).toBe(422);
     expect(bad.body.detail).toContain('"response.completed" is not an event type');
   });
 

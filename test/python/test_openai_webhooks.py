@@ -123,7 +123,7 @@ def test_rotate_secret_with_and_without_keeping_the_old_one(client, endpoint, re
 
 
 def test_a_private_address_is_refused_at_creation(client):
-    with pytest.raises(openai.BadRequestError) as refused:
+    with pytest.raises(openai.UnprocessableEntityError) as refused:
         client.webhooks.create(name="internal", url="https://10.1.2.3/hook", event_types=["video.completed"])
     assert refused.value.code == "webhook_url_refused"
     assert "private address" in refused.value.message
