@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     debug,
     metrics,
     tracing: tracing !== undefined,
+    rateLimit: config.rateLimit,
   }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));

@@ -13,6 +13,7 @@ import type { UserStore } from '../infra/users/port';
 import { version } from '../package.json';
 import type { CameosRoutesOptions } from './cameos/context';
 import { authPlugin } from './plugins/auth';
+import { rateLimitsPlugin, type RateLimitOptions } from './plugins/rateLimit';
 import { clientErrorHandler, errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
 import { tracingPlugin } from './plugins/tracing';
@@ -66,6 +67,8 @@ export interface ServerDeps {
   metrics?: Registry;
   /** A span per request (OTEL_EXPORTER_OTLP_ENDPOINT set): api/plugins/tracing.ts. */
   tracing?: boolean;
+  /** Requests per caller per window (RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_SECONDS); absent or max 0: no limit. */
+  rateLimit?: RateLimitOptions;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -88,6 +91,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const users = deps.users ?? noUsers;
   // Before the OpenAPI plugin and every route: its onRoute hook marks the /v1 routes as needing a key.
   await app.register(authPlugin, { users });
+  if (deps.rateLimit) await app.register(rateLimitsPlugin, deps.rateLimit);
   await app.register(openapiPlugin, { version });
   // multipart/form-data, as the OpenAI SDKs send video requests. Parts are read by the routes (request.parts()), so an
   // upload is bounded while it streams in: one file, a handful of short fields.

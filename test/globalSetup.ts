@@ -190,6 +190,9 @@ async function setUp(globalConfig: { maxWorkers: number }): Promise<void> {
   // The AWS SDK warns once per process on Node 20 that its 2027 releases need Node 22 (README, Blob store); the test
   // workers and the role processes they start inherit this, so the logs keep what the tests say.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // The API processes the tests start poll their own API as fast as a test wants; the request rate limit is tested by
+  // test/api/rateLimits.test.ts on a server of its own.
+  process.env.RATE_LIMIT_REQUESTS ??= '0';
   (globalThis as Record<string, unknown>).__reelforge = { stack, tmp } satisfies SharedServers;
   process.stderr.write(
     `\n[test setup] Temporal ${env.address}, embedded PostgreSQL :${pgs.map((pg) => pg.port).join(', :')}, bundle ready in ${Date.now() - started} ms\n`,
