@@ -1,5 +1,6 @@
 // The webhook dispatcher: follows $all in the orchestration worker and, for each event that a webhook event type
-// stands for (a video completed, failed, was cancelled or blocked), queues a delivery with the workflow of each
+// stands for (a video completed, failed, was cancelled or blocked: for its owner; a user's access to a cameo revoked,
+// or a use of a cameo by a user's video blocked: for that user), queues a delivery with the workflow of each
 // endpoint its owner has subscribed to that type (infra/webhooks/queue.ts). One process of the fleet dispatches at a
 // time (a PostgreSQL lease); the others stand by. Its checkpoint moves only after the deliveries of an event are
 // queued, so a crash queues some again: delivery ids derive from the endpoint and the event, and an endpoint's
@@ -100,7 +101,7 @@ export class WebhookDispatcher {
     try {
       for await (const event of subscription) {
         if (this.stopped) break;
-        const kind = webhookEventOf(event.streamName, event.type);
+        const kind = webhookEventOf(event.streamName, event.type, event.data);
         if (kind) {
           const at = Math.floor(event.created.getTime() / 1000);
           // The last look at the endpoints may predate the event (made within its second): then look again, since an
@@ -109,7 +110,7 @@ export class WebhookDispatcher {
             earliest = await store.earliestEndpointAt();
             earliestReadAt = Date.now();
           }
-          if (earliest !== undefined && at >= earliest) await this.dispatch(event, kind.eventType, kind.subjectId, at);
+          if (earliest !== undefined && at >= earliest) await this.dispatch(event, kind, at);
         }
         unsaved = event;
         count++;
@@ -126,11 +127,16 @@ export class WebhookDispatcher {
     }
   }
 
-  private async dispatch(event: RecordedEvent, eventType: WebhookEventType, subjectId: string, at: number): Promise<void> {
+  private async dispatch(event: RecordedEvent, kind: { eventType: WebhookEventType; subjectId: string; recipient?: string }, at: number): Promise<void> {
     const { eventStore, store, logger } = this.options;
-    const [first] = await eventStore.readStream(event.streamName, { maxCount: 1 });
-    const owner = (first?.data as { owner_id?: unknown } | undefined)?.owner_id;
-    if (typeof owner !== 'string') return;
+    const { eventType, subjectId } = kind;
+    let owner = kind.recipient;
+    if (owner === undefined) {
+      const [first] = await eventStore.readStream(event.streamName, { maxCount: 1 });
+      const found = (first?.data as { owner_id?: unknown } | undefined)?.owner_id;
+      if (typeof found !== 'string') return;
+      owner = found;
+    }
     for (const endpoint of await store.subscribed(owner, eventType, at)) {
       const { deliveryId, webhookId, body } = deliveryFor({ endpointId: endpoint.id, eventId: event.id, eventType, subjectId, at });
       await queueWebhookDelivery(this.options.temporal(), {

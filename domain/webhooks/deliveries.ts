@@ -111,11 +111,32 @@ const VIDEO_EVENTS: Readonly<Record<string, WebhookEventType>> = {
   VideoBlocked: 'video.blocked',
 };
 
-/** The webhook event type a recorded event of `stream` causes, and the id of its subject; undefined for most events. */
-export function webhookEventOf(stream: string, type: string): { eventType: WebhookEventType; subjectId: string } | undefined {
-  const eventType = VIDEO_EVENTS[type];
-  if (!eventType || !stream.startsWith('video-')) return undefined;
-  return { eventType, subjectId: stream.slice('video-'.length) };
+/** A cameo's consent events: the user they concern (`data.user_id`) is told, about the cameo. */
+const CAMEO_EVENTS: Readonly<Record<string, WebhookEventType>> = {
+  // A cameo's owner withdrew this user's access.
+  CameoAccessRevoked: 'cameo.access_revoked',
+  // This user's video could not use (or stopped using) the cameo: consent missing or withdrawn.
+  CameoUseBlocked: 'cameo.use_blocked',
+};
+
+/**
+ * The webhook event type a recorded event of `stream` causes, the id of its subject and whom it is for: `recipient`
+ * the user named in the event, or undefined for a video's end (its owner, the stream's first event says); undefined for
+ * most events.
+ */
+export function webhookEventOf(
+  stream: string,
+  type: string,
+  data?: unknown,
+): { eventType: WebhookEventType; subjectId: string; recipient?: string } | undefined {
+  const videoType = VIDEO_EVENTS[type];
+  if (videoType && stream.startsWith('video-')) return { eventType: videoType, subjectId: stream.slice('video-'.length) };
+  const cameoType = CAMEO_EVENTS[type];
+  const recipient = (data as { user_id?: unknown } | undefined)?.user_id;
+  if (cameoType && stream.startsWith('cameo-') && typeof recipient === 'string') {
+    return { eventType: cameoType, subjectId: stream.slice('cameo-'.length), recipient };
+  }
+  return undefined;
 }
 
 /**

@@ -71,4 +71,18 @@ describe('webhook deliveries (domain)', () => {
     expect(webhookEventOf('video-video_9', 'VideoPublished')).toBeUndefined();
     expect(webhookEventOf('cameo-cameo_1', 'VideoCompleted')).toBeUndefined();
   });
+
+  it("turns a cameo's revoked access and a blocked use into webhook events for the user they concern", () => {
+    expect(webhookEventOf('cameo-cameo_1', 'CameoAccessRevoked', { user_id: 'user_b', by: 'user_a', at: 1 })).toEqual({
+      eventType: 'cameo.access_revoked',
+      subjectId: 'cameo_1',
+      recipient: 'user_b',
+    });
+    expect(webhookEventOf('cameo-cameo_1', 'CameoUseBlocked', { video_id: 'video_9', user_id: 'user_c', code: 'consent_revoked' })).toEqual({
+      eventType: 'cameo.use_blocked',
+      subjectId: 'cameo_1',
+      recipient: 'user_c',
+    });
+    expect(webhookEventOf('cameo-cameo_1', 'CameoAccessGranted', { user_id: 'user_b' })).toBeUndefined();
+  });
 });
