@@ -119,7 +119,9 @@ async function withQueue(db: SqlClient, s: string, rows: VideoRow[], now: number
     recent: { seconds: number; started_at: number; completed_at: number }[];
     running: { seconds: number; started_at: number }[];
   }>(
-    `WITH mine AS (SELECT id, gpu_wait_since_ms AS since FROM ${s}.videos WHERE id = ANY($1::text[]) AND gpu_wait_since_ms IS NOT NULL)
+    // The waiting rows' keys come from the rows read (not read again): a row read waiting always gets a position,
+    // even if the projector moved it on between the two statements.
+    `WITH mine AS (SELECT * FROM unnest($1::text[], $3::bigint[]) AS m(id, since))
      SELECT
        (SELECT coalesce(json_agg(json_build_object('id', m.id, 'ahead', a.n, 'ahead_seconds', a.secs)), '[]') FROM mine m CROSS JOIN LATERAL (
           SELECT count(*) AS n, coalesce(sum(q.seconds), 0) AS secs FROM ${s}.videos q
@@ -129,7 +131,7 @@ async function withQueue(db: SqlClient, s: string, rows: VideoRow[], now: number
           ORDER BY completed_at DESC LIMIT $2) r) AS recent,
        (SELECT coalesce(json_agg(json_build_object('seconds', g.seconds, 'started_at', g.render_started_at)), '[]') FROM ${s}.videos g
           WHERE g.render_started_at IS NOT NULL AND g.completed_at IS NULL) AS running`,
-    [rows.filter(waiting).map((r) => r.id), RECENT_RENDERS],
+    [rows.filter(waiting).map((r) => r.id), RECENT_RENDERS, rows.filter(waiting).map((r) => r.gpu_wait_since_ms)],
   );
   const { queue, recent, running } = res.rows[0]!;
   const renders: RenderingVideo[] = running.map((g) => ({ seconds: Number(g.seconds), startedAt: Number(g.started_at) }));
