@@ -5,6 +5,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { evolve, initialVideoState, type VideoEvent, type VideoEventType, type VideoState } from '../domain/video';
 import { advanceTimeline, type TimelineEntry } from '../domain/video/timeline';
 import type { RecordedEvent } from '../infra/eventstore/port';
+import { gpuQueueColumns, type GpuQueueColumns } from './gpuQueue';
 import type { ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 
@@ -150,12 +151,14 @@ export interface VideoRow {
   last_position: string;
   state: VideoState;
   timeline: TimelineEntry[];
+  gpu_wait_since_ms: string | null;
+  render_started_at: string | null;
 }
 
 export const VIDEO_COLUMNS = `id, owner_id, prompt, model, seconds, size, style, camera, seed, status, stage, progress, chunks_total,
   chunks_video_done, chunks_audio_done, visibility, error_code, error_message, remixed_from_video_id, extended_from_video_id,
   cameo_uses, content_key, thumbnail_key, spritesheet_key, content_sha256, created_at, completed_at, updated_at, deleted, last_revision,
-  last_position, state, timeline`;
+  last_position, state, timeline, gpu_wait_since_ms, render_started_at`;
 
 function migrate(s: string): string {
   return `
@@ -198,10 +201,18 @@ function migrate(s: string): string {
       -- The folded VideoState: the next event is evolve(state, event) with the domain's evolve, as everywhere else.
       state jsonb NOT NULL,
       -- The stages the job went through, timed by the events' created times (the store's clock, so a rebuild agrees).
-      timeline jsonb NOT NULL
+      timeline jsonb NOT NULL,
+      -- Waiting for a GPU (gpuQueueColumns): since when (the store's time of its ChunksPlanned, ms); null otherwise.
+      gpu_wait_since_ms bigint,
+      -- Its first GPU output (data.at, Unix seconds): when it left the queue to render; kept once set.
+      render_started_at bigint
     );
     CREATE INDEX IF NOT EXISTS videos_owner_created_id ON ${s}.videos (owner_id, created_at, id);
-    CREATE INDEX IF NOT EXISTS videos_content_sha256 ON ${s}.videos (content_sha256) WHERE content_sha256 IS NOT NULL;`;
+    CREATE INDEX IF NOT EXISTS videos_content_sha256 ON ${s}.videos (content_sha256) WHERE content_sha256 IS NOT NULL;
+    -- The GPU queue in order, the recent renders and those running now: what queue positions and estimates read.
+    CREATE INDEX IF NOT EXISTS videos_gpu_queue ON ${s}.videos (gpu_wait_since_ms, id) INCLUDE (seconds) WHERE gpu_wait_since_ms IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS videos_recent_renders ON ${s}.videos (completed_at) WHERE status = 'completed' AND render_started_at IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS videos_rendering ON ${s}.videos (render_started_at) WHERE render_started_at IS NOT NULL AND completed_at IS NULL;`;
 }
 
 const UPSERT_COLUMNS = [
@@ -238,6 +249,8 @@ const UPSERT_COLUMNS = [
   'last_position',
   'state',
   'timeline',
+  'gpu_wait_since_ms',
+  'render_started_at',
 ] as const;
 
 function upsertSql(s: string): string {
@@ -248,7 +261,7 @@ function upsertSql(s: string): string {
   return `INSERT INTO ${s}.videos (${UPSERT_COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (id) DO UPDATE SET ${updates}`;
 }
 
-function rowValues(id: string, state: VideoState, timeline: readonly TimelineEntry[], event: RecordedEvent, at: number): unknown[] {
+function rowValues(id: string, state: VideoState, timeline: readonly TimelineEntry[], queue: GpuQueueColumns, event: RecordedEvent, at: number): unknown[] {
   const request = state.request!;
   const values: Record<(typeof UPSERT_COLUMNS)[number], unknown> = {
     id,
@@ -284,6 +297,8 @@ function rowValues(id: string, state: VideoState, timeline: readonly TimelineEnt
     last_position: `${event.position.commit}/${event.position.prepare}`,
     state: JSON.stringify(state),
     timeline: JSON.stringify(timeline),
+    gpu_wait_since_ms: queue.gpu_wait_since_ms,
+    render_started_at: queue.render_started_at,
   };
   return UPSERT_COLUMNS.map((c) => values[c]);
 }
@@ -296,8 +311,8 @@ export function videoIdOfStream(streamName: string): string {
 export function createVideosReadModel(): ReadModel {
   return {
     name: VIDEOS_READ_MODEL,
-    // 2: the timeline column; 3: content_sha256. A table of an older version is rebuilt from position zero.
-    version: 3,
+    // 2: the timeline column; 3: content_sha256; 4: the GPU queue columns. A table of an older version is rebuilt from position zero.
+    version: 4,
     tables: ['videos'],
 
     async migrate(client: SqlClient, schema: string): Promise<void> {
@@ -321,10 +336,13 @@ export function createVideosReadModel(): ReadModel {
       const s = quoteSchema(schema);
       // The row lock orders concurrent writers of one video (two runners during a lease hand-over); the revision
       // check makes a redelivered event a no-op, so a chunk is never counted twice.
-      const found = await client.query<{ state: VideoState; timeline: TimelineEntry[]; last_revision: string }>(
-        `SELECT state, timeline, last_revision FROM ${s}.videos WHERE id = $1 FOR UPDATE`,
-        [id],
-      );
+      const found = await client.query<{
+        state: VideoState;
+        timeline: TimelineEntry[];
+        last_revision: string;
+        gpu_wait_since_ms: string | null;
+        render_started_at: string | null;
+      }>(`SELECT state, timeline, last_revision, gpu_wait_since_ms, render_started_at FROM ${s}.videos WHERE id = $1 FOR UPDATE`, [id]);
       const row = found.rows[0];
       if (row && BigInt(row.last_revision) >= event.revision) return;
       if (!row && domainEvent.type !== 'VideoRequested') throw new MalformedVideoEvent(event, `video ${id} was never requested`);
@@ -333,7 +351,16 @@ export function createVideosReadModel(): ReadModel {
       }
       const state = evolve(row ? row.state : initialVideoState, domainEvent);
       const timeline = advanceTimeline(row ? row.timeline : [], state.stage, event.created.getTime());
-      await client.query(upsertSql(s), rowValues(id, state, timeline, event, domainEvent.data.at));
+      const queue = gpuQueueColumns(
+        {
+          gpu_wait_since_ms: row?.gpu_wait_since_ms == null ? null : Number(row.gpu_wait_since_ms),
+          render_started_at: row?.render_started_at == null ? null : Number(row.render_started_at),
+        },
+        domainEvent,
+        state,
+        event.created.getTime(),
+      );
+      await client.query(upsertSql(s), rowValues(id, state, timeline, queue, event, domainEvent.data.at));
     },
   };
 }

@@ -2,7 +2,11 @@
 // shaped as the OpenAI Videos API's Video object plus reelforge's fields.
 import { DEFAULT_READMODELS_SCHEMA, quoteSchema, type SqlClient } from './store';
 import type { TimelineEntry } from '../domain/video/timeline';
+import { estimateWait, expectedFinish, renderRates, type RenderingVideo, type RenderSample } from './gpuQueue';
 import { VIDEO_COLUMNS, type VideoRow } from './videos';
+
+/** How many of the latest completed renders the estimates are measured on. */
+export const RECENT_RENDERS = 20;
 
 /** The Video object of API.md. */
 export interface ApiVideo {
@@ -32,6 +36,12 @@ export interface ApiVideo {
   chunks: { total: number; video_done: number; audio_done: number };
   /** The stages the job went through, timed by its events (domain/video/timeline.ts). */
   timeline: TimelineEntry[];
+  /** While it waits for a GPU (gpuQueue.ts): 1 = the next to get one, across every user; null otherwise. */
+  queue_position: number | null;
+  /** Unix seconds: estimated while it waits (null without recent renders to measure), its real render start after. */
+  estimated_start_at: number | null;
+  /** Unix seconds: estimated until it finishes (null without data), its completed_at once completed; null if it failed or was cancelled. */
+  estimated_completion_at: number | null;
 }
 
 export interface VideoList {
@@ -86,7 +96,66 @@ export function toApiVideo(row: VideoRow): ApiVideo {
     extended_from_video_id: row.extended_from_video_id,
     chunks: { total: row.chunks_total, video_done: row.chunks_video_done, audio_done: row.chunks_audio_done },
     timeline: row.timeline,
+    // What the row alone says; a video waiting or rendering gets its position and estimates from withQueue.
+    queue_position: null,
+    estimated_start_at: row.render_started_at === null ? null : Number(row.render_started_at),
+    estimated_completion_at: row.status === 'completed' && row.completed_at !== null ? Number(row.completed_at) : null,
   };
+}
+
+const waiting = (row: VideoRow) => row.gpu_wait_since_ms !== null;
+const rendering = (row: VideoRow) => row.render_started_at !== null && row.completed_at === null;
+
+/**
+ * The rows as Videos, with the queue positions and estimates of those waiting for a GPU or rendering: one statement
+ * over the read model's partial indexes (the queue ahead of each waiting row, the last RECENT_RENDERS completed renders,
+ * the renders running now), and only when one of the rows needs it.
+ */
+async function withQueue(db: SqlClient, s: string, rows: VideoRow[], now: number): Promise<ApiVideo[]> {
+  const videos = rows.map(toApiVideo);
+  if (!rows.some((r) => waiting(r) || rendering(r))) return videos;
+  const res = await db.query<{
+    queue: { id: string; ahead: number; ahead_seconds: number }[];
+    recent: { seconds: number; started_at: number; completed_at: number }[];
+    running: { seconds: number; started_at: number }[];
+  }>(
+    // The waiting rows' keys come from the rows read (not read again): a row read waiting always gets a position,
+    // even if the projector moved it on between the two statements.
+    `WITH mine AS (SELECT * FROM unnest($1::text[], $3::bigint[]) AS m(id, since))
+     SELECT
+       (SELECT coalesce(json_agg(json_build_object('id', m.id, 'ahead', a.n, 'ahead_seconds', a.secs)), '[]') FROM mine m CROSS JOIN LATERAL (
+          SELECT count(*) AS n, coalesce(sum(q.seconds), 0) AS secs FROM ${s}.videos q
+          WHERE q.gpu_wait_since_ms IS NOT NULL AND (q.gpu_wait_since_ms, q.id) < (m.since, m.id)) a) AS queue,
+       (SELECT coalesce(json_agg(json_build_object('seconds', r.seconds, 'started_at', r.render_started_at, 'completed_at', r.completed_at)), '[]') FROM (
+          SELECT seconds, render_started_at, completed_at FROM ${s}.videos WHERE status = 'completed' AND render_started_at IS NOT NULL
+          ORDER BY completed_at DESC LIMIT $2) r) AS recent,
+       (SELECT coalesce(json_agg(json_build_object('seconds', g.seconds, 'started_at', g.render_started_at)), '[]') FROM ${s}.videos g
+          WHERE g.render_started_at IS NOT NULL AND g.completed_at IS NULL) AS running`,
+    [rows.filter(waiting).map((r) => r.id), RECENT_RENDERS, rows.filter(waiting).map((r) => r.gpu_wait_since_ms)],
+  );
+  const { queue, recent, running } = res.rows[0]!;
+  const renders: RenderingVideo[] = running.map((g) => ({ seconds: Number(g.seconds), startedAt: Number(g.started_at) }));
+  const samples: RenderSample[] = recent.map((r) => ({ seconds: Number(r.seconds), startedAt: Number(r.started_at), completedAt: Number(r.completed_at) }));
+  const rates = renderRates(samples, renders);
+  const ahead = new Map(queue.map((q) => [q.id, q]));
+  return videos.map((video, i) => {
+    const row = rows[i]!;
+    const place = ahead.get(row.id);
+    if (place) {
+      const estimate = rates && estimateWait(rates, { now, rendering: renders, aheadSeconds: Number(place.ahead_seconds), seconds: row.seconds });
+      return {
+        ...video,
+        queue_position: Number(place.ahead) + 1,
+        estimated_start_at: estimate ? estimate.startAt : null,
+        estimated_completion_at: estimate ? estimate.completionAt : null,
+      };
+    }
+    if (rendering(row) && rates) {
+      const finish = expectedFinish(rates, { seconds: row.seconds, startedAt: Number(row.render_started_at) }, now);
+      return { ...video, estimated_completion_at: Math.ceil(finish) };
+    }
+    return video;
+  });
 }
 
 export interface VideosQuery {
@@ -101,12 +170,14 @@ export interface VideosQuery {
   findVideoByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
 }
 
-export function createVideosQuery(db: SqlClient, options: { schema?: string } = {}): VideosQuery {
+/** `now`: the clock the estimates start from (Unix seconds; tests). */
+export function createVideosQuery(db: SqlClient, options: { schema?: string; now?: () => number } = {}): VideosQuery {
   const s = quoteSchema(options.schema ?? DEFAULT_READMODELS_SCHEMA);
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return {
     async getVideo(id) {
       const res = await db.query<VideoRow>(`SELECT ${VIDEO_COLUMNS} FROM ${s}.videos WHERE id = $1 AND NOT deleted`, [id]);
-      return res.rows[0] ? toApiVideo(res.rows[0]) : undefined;
+      return res.rows[0] ? (await withQueue(db, s, res.rows, now()))[0] : undefined;
     },
 
     async listVideos({ ownerId, after, limit = 20, order = 'desc' }) {
@@ -135,7 +206,7 @@ export function createVideosQuery(db: SqlClient, options: { schema?: string } = 
          LIMIT $${params.length}`,
         params,
       );
-      const data = res.rows.slice(0, limit).map(toApiVideo);
+      const data = await withQueue(db, s, res.rows.slice(0, limit), now());
       return {
         object: 'list',
         data,

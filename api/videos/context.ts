@@ -133,6 +133,10 @@ export function videoFromState(state: VideoState): VideoObject {
     chunks: { total: state.chunks.total, video_done: state.chunks.videoDone, audio_done: state.chunks.audioDone },
     // The timeline is timed by the events' store times, which the state does not carry: the read model's alone.
     timeline: [],
+    // The queue is the read model's too: unknown until it has the video.
+    queue_position: null,
+    estimated_start_at: null,
+    estimated_completion_at: state.status === 'completed' ? state.completedAt : null,
   };
 }
 

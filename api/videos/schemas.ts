@@ -87,6 +87,22 @@ export const VideoObject = Type.Object(
         'reelforge: the stages the job went through, oldest first, each starting when the previous one ended; the last one is open (`ended_at` null) while the job runs. ' +
         'Empty until the read model has the video.',
     }),
+    queue_position: Nullable(
+      Type.Integer({
+        minimum: 1,
+        description: 'reelforge: while it waits for a GPU, its place among all videos waiting (1 = next), by when they started waiting; null otherwise',
+      }),
+    ),
+    estimated_start_at: Nullable(
+      Type.Integer({
+        description: 'reelforge, Unix seconds: when it is expected to start rendering (from recent render rates; null without any), or when it did',
+      }),
+    ),
+    estimated_completion_at: Nullable(
+      Type.Integer({
+        description: 'reelforge, Unix seconds: when it is expected to complete (null without recent renders), or its completed_at once completed',
+      }),
+    ),
   },
   { title: 'Video' },
 );

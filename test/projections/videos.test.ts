@@ -168,6 +168,10 @@ describe('videos read model', () => {
       extended_from_video_id: null,
       chunks: { total: 2, video_done: 2, audio_done: 2 },
       timeline: expect.any(Array),
+      queue_position: null,
+      // Its first GPU output (chunk 0: this story has no SceneDescribed) is its render start.
+      estimated_start_at: 1003,
+      estimated_completion_at: 1007,
     });
     // The timeline: a stage per change of the folded stage, timed by the store's `created` of the event that made it.
     const recorded = await store.readStream(`video-${done}`);
