@@ -81,7 +81,7 @@ const dataSchemas = eventSchemas({
   // Codes as plain strings: a code the domain adds later must not park the events that carry it.
   VideoBlocked: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
   VideoFailed: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
-  VideoCancelled: Type.Object({ by: Type.String(), at: At }),
+  VideoCancelled: Type.Object({ by: Type.String(), at: At, code: Type.Optional(Type.Literal('deadline_exceeded')), message: Type.Optional(Type.String()) }),
   VideoPublished: Type.Object({ by: Type.String(), cameo_uses: Type.Array(Type.Object({ cameo_id: Type.String(), grant_revision: Type.Integer() })), at: At }),
   VideoDeleted: Type.Object({ by: Type.String(), at: At }),
   CameoUseReserved: Type.Object({ cameo_id: Type.String(), basis: Type.String(), grant_revision: Type.Integer(), at: At }),

@@ -234,6 +234,28 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
     },
   },
   {
+    names: ['generation-deadline'],
+    run: async (ctx) => {
+      // Cancel-After: a 12 s 720x1280 video given two seconds: the deadline timer (the deadline patch) cancels the
+      // work while it renders, and the video ends cancelled with deadline_exceeded.
+      const req = videoRequest('three red balls bouncing', { seconds: 12, size: '720x1280' });
+      const handle = await ctx.client.workflow.start(generationWorkflow, {
+        taskQueue: ctx.stack.taskQueue,
+        workflowId: `video-${req.video_id}`,
+        args: [{ request: req, actor: req.owner_id, gpuTaskQueue: ctx.stack.gpuTaskQueue, deadlineAt: Math.floor(Date.now() / 1000) + 2 }],
+      });
+      const result = await handle.result();
+      if (result.status !== 'cancelled') throw new Error(`video ${req.video_id}: expected cancelled by its deadline, got ${result.status}`);
+      return [
+        {
+          name: 'generation-deadline',
+          workflowId: `video-${req.video_id}`,
+          path: 'a 12 s video cancelled by its Cancel-After deadline while rendering (the deadline patch)',
+        },
+      ];
+    },
+  },
+  {
     names: ['takedown'],
     run: async (ctx) => {
       const videoId = ctx.shared.completed!.video_id;

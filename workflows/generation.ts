@@ -8,6 +8,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   defineQuery,
   executeChild,
   isCancellation,
@@ -15,6 +16,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  sleep,
   startChild,
   uuid4,
   workflowInfo,
@@ -77,7 +79,15 @@ export interface GenerationInput {
    * retentionWorkflow deletes its content then unless it is published; 0 or absent: kept.
    */
   retentionSeconds?: number;
+  /**
+   * Cancel-After as the API had it: the unix second at which the job, if it has not ended, is cancelled (`cancelled`,
+   * error `deadline_exceeded`); a job still waiting then never reaches a GPU, one rendering stops its chunks.
+   */
+  deadlineAt?: number;
 }
+
+/** The patch that added deadlines (a timer that cancels the work at `deadlineAt`). */
+export const DEADLINE_PATCH = 'video-deadline';
 
 /** The patch that added retention (an expiry in VideoCompleted, then the child retentionWorkflow). */
 export const RETENTION_PATCH = 'video-retention';
@@ -156,6 +166,8 @@ class VideoRun {
   readonly actor: string;
   readonly gpu: ReturnType<typeof gpuActivities>;
   readonly retentionSeconds: number;
+  /** Its VideoRequested is recorded: from then on the job may be stopped by a decision (a cancel, a deadline). */
+  requestRecorded = false;
   state: VideoState = initialVideoState;
   private readonly writer: StreamWriter;
   // Appends still in flight that the work went on without (see `decideNow`); all are awaited before the mux, and
@@ -254,11 +266,35 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
     work.cancel();
   });
 
+  // Cancel-After: at the deadline the work is cancelled as a cancel would, once the request is on the stream (the
+  // stream must exist to record the end); a job that ends first leaves the timer behind.
+  let deadlineHit = false;
+  if (input.deadlineAt !== undefined && patched(DEADLINE_PATCH)) {
+    const deadlineMs = input.deadlineAt * 1000;
+    void (async () => {
+      await sleep(Math.max(1, deadlineMs - Date.now()));
+      await condition(() => run.requestRecorded || isFinished(run.state));
+      if (revoked || isFinished(run.state)) return;
+      deadlineHit = true;
+      work.cancel();
+    })().catch(() => undefined); // a cancel of the whole workflow cancels the timer too: nothing to do then
+  }
+
   try {
     return await work.run(() => generate(run));
   } catch (err) {
     if (revoked && isCancellation(err)) {
       await run.stop(revoked.code, `consent for cameo ${revoked.cameo_id} was withdrawn: ${revoked.reason}`);
+      return run.progress();
+    }
+    if (deadlineHit && isCancellation(err)) {
+      const at = new Date(input.deadlineAt! * 1000).toISOString();
+      await CancellationScope.nonCancellable(() =>
+        run.apply({
+          type: 'CancelVideo',
+          data: { by: input.actor, at: now(), code: 'deadline_exceeded', message: `the job was not done by its deadline (Cancel-After), ${at}` },
+        }),
+      );
       return run.progress();
     }
     if (isCancellation(err)) {
@@ -312,6 +348,7 @@ async function moderatePrompt(run: VideoRun): Promise<VideoCommand> {
     ],
   });
   await requested;
+  run.requestRecorded = true;
   return {
     type: 'RecordPromptVerdict',
     data: { case_id: promptCase, verdict: promptVerdict.verdict, categories: promptVerdict.categories, reasons: promptVerdict.reasons, at: now() },

@@ -15,6 +15,7 @@ import { idempotencyKeyOf, idempotencyKeyReused } from './idempotency';
 import { parseCreateParams, requestHash } from './params';
 import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './schemas';
 import { MAX_PREFER_WAIT_S, preferredWait, waitForTerminal } from './wait';
+import { cancelAfterSeconds } from './cancelAfter';
 
 function newVideoId(): string {
   return `video_${randomBytes(16).toString('hex')}`;
@@ -39,12 +40,12 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
   const { blobs, readModel, idempotency, config, workflows, readModelWaitMs, loadStream, closing } = context;
   const createBodies = createVideoBodies(config.modelName);
 
-  async function startGeneration(request: VideoRequestedData, actor: string, log: FastifyRequest['log']): Promise<void> {
+  async function startGeneration(request: VideoRequestedData, actor: string, log: FastifyRequest['log'], deadlineAt?: number): Promise<void> {
     try {
       await workflows.start<typeof generationWorkflow>('generationWorkflow', {
         taskQueue: config.taskQueue,
         workflowId: streamOf(request.video_id),
-        args: [{ request, actor, ...generationOptions(config) }],
+        args: [{ request, actor, ...generationOptions(config), ...(deadlineAt !== undefined ? { deadlineAt } : {}) }],
         // Never a second run for one video id, even after the first closed: an idempotent replay restarts nothing.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
@@ -77,7 +78,9 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         description:
           'As the OpenAI Videos API: answers 200 with the Video, queued. JSON or multipart/form-data (what the SDKs send). ' +
           `With the header \`Prefer: wait=N\` (RFC 7240; N a whole number from 1 to ${MAX_PREFER_WAIT_S}) the answer is held until the video is completed, failed or cancelled, or N seconds have passed, and is the video as it then is, with \`Preference-Applied: wait=N\`; any other wait value is 400 naming Prefer. ` +
-          '(Left out of the header schema on purpose: the fuzz run would hold every request it sends.)',
+          '(Left out of the header schema on purpose: the fuzz run would hold every request it sends.) ' +
+          'With `Cancel-After: <duration>` (whole seconds, or 45s / 5m / 1h30m; 1 s to 24 h) a job not done that long after the request is cancelled: ' +
+          'it ends `cancelled` with error `deadline_exceeded`, and one still waiting never reaches a GPU; any other value is 400 naming Cancel-After.',
         headers: IdempotencyHeaders,
         body: { content: { 'application/json': { schema: createBodies.json }, 'multipart/form-data': { schema: createBodies.form } } },
         response: {
@@ -97,6 +100,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       const key = idempotencyKeyOf(request);
       // Checked before anything is read or created: a bad Prefer leaves nothing behind.
       const wait = preferredWait(request.headers.prefer);
+      const cancelAfter = cancelAfterSeconds(request.headers['cancel-after']);
       const body = await readCreateRequest(request, { inputReferenceMaxBytes: config.inputReferenceMaxBytes });
       const params = parseCreateParams(body.raw, { modelName: config.modelName }, body.errors);
 
@@ -140,7 +144,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         const inputKey = inputReferenceKey(videoId);
         if (body.inputReference && (!replayed || !(await blobs.exists(inputKey)))) await blobs.put(inputKey, body.inputReference);
         try {
-          await startGeneration(videoRequest, caller.id, request.log);
+          await startGeneration(videoRequest, caller.id, request.log, cancelAfter === undefined ? undefined : Math.floor(arrived / 1000) + cancelAfter);
         } catch (err) {
           // Without a key nobody can resume this attempt: leave no orphaned upload behind.
           if (key === undefined && body.inputReference) await blobs.deletePrefix(`videos/${videoId}/`).catch(() => undefined);

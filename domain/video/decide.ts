@@ -1,6 +1,6 @@
 // The video decider: a command and the current state give the events to record, or a typed refusal.
 // Pure: time, ids and verdicts come in with the command.
-import type { ChunkPlan, Collision, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
+import type { CancelCode, ChunkPlan, Collision, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
 import { isContentExpired, isFinished, type VideoState } from './state';
 
 export type VideoCommand =
@@ -21,7 +21,7 @@ export type VideoCommand =
   | { type: 'CompleteVideo'; data: { at: number; expires_at?: number | null } }
   | { type: 'StopVideo'; data: { code: StopCode; message: string; at: number } }
   | { type: 'FailVideo'; data: { code: FailureCode; message: string; at: number } }
-  | { type: 'CancelVideo'; data: { by: string; at: number } }
+  | { type: 'CancelVideo'; data: { by: string; at: number; code?: CancelCode; message?: string } }
   | { type: 'PublishVideo'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
   | { type: 'DeleteVideo'; data: { by: string; at: number } }
   | { type: 'TakeDownVideo'; data: { by: string; reason: string; at: number } }

@@ -2,6 +2,8 @@
 // Times are Unix seconds, as the Videos API reports them.
 
 export type StopCode = 'moderation_blocked' | 'consent_missing' | 'consent_revoked';
+/** Why a job was cancelled other than by its owner: its Cancel-After deadline passed. */
+export type CancelCode = 'deadline_exceeded';
 export type FailureCode = 'render_failed' | 'mux_failed' | 'internal_error' | 'invalid_request';
 
 export interface VideoRequestedData {
@@ -79,7 +81,7 @@ export type VideoEvent =
   | { type: 'VideoCompleted'; data: { at: number; expires_at?: number | null } }
   | { type: 'VideoBlocked'; data: { code: StopCode; message: string; at: number } }
   | { type: 'VideoFailed'; data: { code: FailureCode; message: string; at: number } }
-  | { type: 'VideoCancelled'; data: { by: string; at: number } }
+  | { type: 'VideoCancelled'; data: { by: string; at: number; code?: CancelCode; message?: string } }
   | { type: 'VideoPublished'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }
   | { type: 'VideoDeleted'; data: { by: string; at: number } }
   /** Off the feed and not served to others: by the owner of a cameo in it, or because that cameo was deleted. */

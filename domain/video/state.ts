@@ -1,6 +1,6 @@
 // The video's state folded from its events: what the job is doing and what the result is. Used by the workflow,
 // the videos read model and the debugging endpoints alike.
-import type { ChunkPlan, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
+import type { CancelCode, ChunkPlan, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
 
 export type VideoStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
 export type VideoStage = 'queued' | 'moderating' | 'rendering' | 'muxing' | 'reviewing' | 'completed' | 'failed' | 'cancelled' | 'blocked';
@@ -17,7 +17,7 @@ export interface VideoState {
   audioChunkKeys: Record<number, string>;
   /** `sha256`: of the MP4's bytes, hex; absent for videos muxed before it was recorded. */
   content: { contentKey: string; thumbnailKey: string; spritesheetKey: string; durationS: number; sha256?: string } | null;
-  error: { code: StopCode | FailureCode; message: string } | null;
+  error: { code: StopCode | FailureCode | CancelCode; message: string } | null;
   visibility: Visibility;
   cameoUses: { cameo_id: string; grant_revision: number }[];
   /** Cameo uses reserved for this video before rendering (the consent each rests on). */
@@ -151,7 +151,13 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
     case 'VideoFailed':
       return { ...state, status: 'failed', stage: 'failed', error: { code: event.data.code, message: event.data.message }, completedAt: event.data.at };
     case 'VideoCancelled':
-      return { ...state, status: 'cancelled', stage: 'cancelled', completedAt: event.data.at };
+      return {
+        ...state,
+        status: 'cancelled',
+        stage: 'cancelled',
+        completedAt: event.data.at,
+        ...(event.data.code ? { error: { code: event.data.code, message: event.data.message ?? event.data.code } } : {}),
+      };
     case 'VideoPublished':
       // On the feed: kept, whatever the retention said at completion.
       return { ...state, visibility: 'published', cameoUses: event.data.cameo_uses, expiresAt: null };

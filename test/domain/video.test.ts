@@ -138,6 +138,16 @@ describe('video decider', () => {
       .thenThrows(refusal('already_finished'));
   });
 
+  it('cancels a running video at its deadline, the cancellation naming why', () => {
+    const byDeadline = { by: 'user_1', at: 1003, code: 'deadline_exceeded' as const, message: 'the job was not done by its deadline' };
+    spec
+      .given([requested, allowed, planned])
+      .when({ type: 'CancelVideo', data: byDeadline })
+      .then([{ type: 'VideoCancelled', data: byDeadline }]);
+    const state = [requested, allowed, planned, { type: 'VideoCancelled', data: byDeadline } as VideoEvent].reduce(evolve, initialVideoState);
+    expect(state).toMatchObject({ status: 'cancelled', error: { code: 'deadline_exceeded', message: 'the job was not done by its deadline' } });
+  });
+
   it('ignores a failure reported after the video ended', () => {
     spec
       .given([requested, { type: 'VideoCancelled', data: { by: 'u', at: 1 } }])
