@@ -5,7 +5,6 @@ import { Connection, Client } from '@temporalio/client';
 import { startApiStack } from '../support/apiStack';
 import { eventually, testEnv } from '../support/env';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
 
 function useStack(options: Parameters<typeof startApiStack>[0]) {
