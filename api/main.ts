@@ -71,6 +71,7 @@ async function main(): Promise<void> {
       inputReferenceMaxBytes: DEFAULT_INPUT_REFERENCE_MAX_BYTES,
       contentRedirectSeconds: config.blobContentRedirectSeconds,
       retentionSeconds: config.videoRetentionSeconds,
+      maxActiveVideos: config.maxActiveVideosPerUser,
     },
   };
   const cameos = {

@@ -110,6 +110,8 @@ export interface Config {
   // --- rate limits (issue 18) ---
   /** RATE_LIMIT_REQUESTS (default 600; 0: none) requests per caller per RATE_LIMIT_WINDOW_SECONDS (default 60) to /v1. */
   rateLimit: { max: number; windowSeconds: number };
+  /** MAX_ACTIVE_VIDEOS_PER_USER (default 0: none): a user's videos queued or in progress at once; a create past it is 429. */
+  maxActiveVideosPerUser: number;
 }
 
 /** VIDEO_RETENTION_SECONDS's default: 7 days. */
@@ -410,6 +412,7 @@ export function loadConfig(env: Env = process.env): Config {
       windowSeconds: integer(env, 'WEBHOOK_RETRY_WINDOW_SECONDS', 72 * 3600, 10, 30 * 24 * 3600),
     },
     videoRetentionSeconds: integer(env, 'VIDEO_RETENTION_SECONDS', DEFAULT_VIDEO_RETENTION_SECONDS, 0, 10 * 365 * 24 * 3600),
+    maxActiveVideosPerUser: integer(env, 'MAX_ACTIVE_VIDEOS_PER_USER', 0, 0, 100_000),
     rateLimit: { max: integer(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000), windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400) },
   };
 }

@@ -168,6 +168,8 @@ export interface VideosQuery {
    * (the same prompt, seed and size) share a hash, hence the preference.
    */
   findVideoByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
+  /** How many of the owner's videos are not done yet (queued or in progress, not deleted). */
+  countActiveVideos(ownerId: string): Promise<number>;
 }
 
 /** `now`: the clock the estimates start from (Unix seconds; tests). */
@@ -216,6 +218,13 @@ export function createVideosQuery(db: SqlClient, options: { schema?: string; now
       };
     },
 
+    async countActiveVideos(ownerId) {
+      const res = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${s}.videos WHERE owner_id = $1 AND NOT deleted AND status IN ('queued', 'in_progress')`,
+        [ownerId],
+      );
+      return Number(res.rows[0]?.n ?? 0);
+    },
     async findVideoByContent(sha256, { ownerId, anyOwner = false }) {
       const res = await db.query<{ id: string }>(
         `SELECT id FROM ${s}.videos

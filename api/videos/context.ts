@@ -35,6 +35,8 @@ export interface VideosConfig {
   contentRedirectSeconds?: number;
   /** VIDEO_RETENTION_SECONDS: handed to each generationWorkflow, which sets `expires_at` at completion; 0 or absent: kept. */
   retentionSeconds?: number;
+  /** MAX_ACTIVE_VIDEOS_PER_USER: a create past this many of the caller's unfinished videos is 429; 0 or absent: none. */
+  maxActiveVideos?: number;
 }
 
 export interface VideosRoutesOptions {

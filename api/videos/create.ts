@@ -17,6 +17,9 @@ import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './
 import { MAX_PREFER_WAIT_S, preferredWait, waitForTerminal } from './wait';
 import { cancelAfterSeconds } from './cancelAfter';
 
+/** What a create refused for the concurrent-job limit suggests waiting: about a short video's render. */
+const ACTIVE_LIMIT_RETRY_AFTER_S = 10;
+
 function newVideoId(): string {
   return `video_${randomBytes(16).toString('hex')}`;
 }
@@ -90,6 +93,9 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
           413: problemResponse('The input_reference image (or the form) is too large'),
           422: unprocessableResponse('input_reference is not a PNG or JPEG image'),
           415: problemResponse('The body is neither JSON nor multipart/form-data'),
+          429: problemResponse(
+            "Too many of the caller's videos are still queued or in progress (`too_many_active_videos`, MAX_ACTIVE_VIDEOS_PER_USER), or too many requests (`rate_limit_exceeded`); `Retry-After` says when to try again",
+          ),
           503: problemResponse('Temporal did not take the job; nothing was created unless the same Idempotency-Key is retried'),
         },
       },
@@ -103,6 +109,18 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       const cancelAfter = cancelAfterSeconds(request.headers['cancel-after']);
       const body = await readCreateRequest(request, { inputReferenceMaxBytes: config.inputReferenceMaxBytes });
       const params = parseCreateParams(body.raw, { modelName: config.modelName }, body.errors);
+      // The caller's concurrent-job limit, checked before anything is recorded (a refused create leaves nothing).
+      if (config.maxActiveVideos) {
+        const active = await readModel.countActive(caller.id);
+        if (active >= config.maxActiveVideos) {
+          reply.header('retry-after', String(ACTIVE_LIMIT_RETRY_AFTER_S));
+          throw new ProblemError({
+            status: 429,
+            code: 'too_many_active_videos',
+            detail: `${active} of your videos are still queued or in progress, the most at once (MAX_ACTIVE_VIDEOS_PER_USER is ${config.maxActiveVideos}); try again when one has finished`,
+          });
+        }
+      }
 
       let videoRequest: VideoRequestedData = {
         video_id: newVideoId(),

@@ -12,6 +12,8 @@ export interface VideoReadModel {
   list(options: { ownerId: string; after?: string; limit: number; order: 'asc' | 'desc' }): Promise<VideoList>;
   /** The completed video whose MP4 has this SHA-256 that the viewer may build on (own first), if any (videoFile.ts). */
   findByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
+  /** How many of the owner's videos are still queued or in progress. */
+  countActive(ownerId: string): Promise<number>;
 }
 
 /** `after` names no video of the caller's: a 400 on `after`. */
@@ -28,6 +30,7 @@ export function createVideoReadModel(db: SqlClient, options: { schema?: string }
   return {
     get: (id) => query.getVideo(id),
     findByContent: (sha256, viewer) => query.findVideoByContent(sha256, viewer),
+    countActive: (ownerId) => query.countActiveVideos(ownerId),
     async list(options) {
       try {
         return await query.listVideos(options);

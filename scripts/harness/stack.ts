@@ -68,6 +68,8 @@ export interface PlatformStackOptions {
   ffmpegPath?: string;
   /** VIDEO_RETENTION_SECONDS of the stack's API (seconds from completion to the content's deletion); default 0: kept. */
   retentionSeconds?: number;
+  /** MAX_ACTIVE_VIDEOS_PER_USER for the stack's API; absent: no limit. */
+  maxActiveVideos?: number;
   /** For the components; silent by default. */
   logger?: Logger;
 }
@@ -239,6 +241,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
           inputReferenceMaxBytes: 1024 * 1024,
           streamPollMs: 100,
           ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
+          ...(options.maxActiveVideos ? { maxActiveVideos: options.maxActiveVideos } : {}),
         },
       },
       // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.

@@ -17,6 +17,7 @@ export async function startApiStack(
     renders?: boolean;
     projector?: boolean;
     retentionSeconds?: number;
+    maxActiveVideos?: number;
     webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } };
   } = {},
 ) {
@@ -32,6 +33,7 @@ export async function startApiStack(
     ...(options.projector === false ? { projector: false } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
+    ...(options.maxActiveVideos ? { maxActiveVideos: options.maxActiveVideos } : {}),
   });
   return {
     url: stack.url,

@@ -1,0 +1,62 @@
+// The concurrent-job limit (MAX_ACTIVE_VIDEOS_PER_USER), over HTTP on the real stack with no GPU worker (videos stay
+// queued): past it a create is 429 with Retry-After and records nothing; another user has a limit of their own; a
+// video that ends frees a place.
+import { startApiStack } from '../support/apiStack';
+import { eventually } from '../support/env';
+
+describe('the concurrent-job limit', () => {
+  let stack: Awaited<ReturnType<typeof startApiStack>>;
+  const headers: Record<'alice' | 'bob', Record<string, string>> = { alice: {}, bob: {} };
+
+  beforeAll(async () => {
+    stack = await startApiStack({ renders: false, maxActiveVideos: 2 });
+    for (const who of ['alice', 'bob'] as const) {
+      const { apiKey } = await stack.user(who);
+      headers[who] = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const create = async (who: 'alice' | 'bob') => {
+    const res = await fetch(`${stack.url}/v1/videos`, {
+      method: 'POST',
+      headers: headers[who],
+      body: JSON.stringify({ prompt: 'a red ball bounces', seconds: 4, size: '256x256' }),
+    });
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      body: (await res.json()) as { id: string; status: string; error?: { code: string } },
+    };
+  };
+  const count = async (who: 'alice' | 'bob') =>
+    ((await (await fetch(`${stack.url}/v1/videos?limit=100`, { headers: headers[who] })).json()) as { data: unknown[] }).data.length;
+
+  it('refuses a create past the limit with 429 and Retry-After, recording nothing, until one of them ends', async () => {
+    const first = await create('alice');
+    const second = await create('alice');
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const third = await create('alice');
+    expect(third.status).toBe(429);
+    expect(Number(third.retryAfter)).toBeGreaterThan(0);
+    expect(third.body).toMatchObject({ status: 429, error: { code: 'too_many_active_videos' } });
+    expect(await count('alice')).toBe(2);
+    // Another caller's count is their own.
+    expect((await create('bob')).status).toBe(200);
+
+    // One ends (cancelled): a place is free again.
+    const cancel = await fetch(`${stack.url}/v1/videos/${first.body.id}/cancel`, { method: 'POST', headers: headers.alice });
+    expect(cancel.status).toBeLessThan(300);
+    await eventually(
+      async () =>
+        ((await (await fetch(`${stack.url}/v1/videos/${first.body.id}`, { headers: headers.alice })).json()) as { status: string }).status === 'cancelled' ||
+        undefined,
+      'the first video to be cancelled',
+      30_000,
+      100,
+    );
+    expect((await create('alice')).status).toBe(200);
+  }, 60_000);
+});
