@@ -322,7 +322,7 @@ describe('OpenAPI', () => {
     expect(Object.keys(create.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);
     expect(JSON.stringify(create.requestBody!.content['application/json'])).toContain('"maxLength":2000');
     expect(create.parameters?.some((p) => p.in === 'header' && p.name === 'idempotency-key')).toBe(true);
-    expect(Object.keys(create.responses).sort()).toEqual(['200', '400', '401', '409', '413', '415', '422', '500', '503']);
+    expect(Object.keys(create.responses).sort()).toEqual(['200', '400', '401', '409', '413', '415', '422', '429', '500', '503']);
     expect(create.responses['409']!.content).toHaveProperty(['application/problem+json']);
     expect(create.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/v1/videos']!.get!.parameters!.map((p) => p.name).sort()).toEqual(['after', 'limit', 'order']);
