@@ -1,20 +1,10 @@
 // Webhook endpoints over real HTTP: the API on the jest run's PostgreSQL and Temporal, WEBHOOK_ALLOWED_HOSTS=127.0.0.1,
 // and a real receiver on 127.0.0.1 that records each request and verifies it with the OpenAI Node SDK's unwrap. Nothing
 // is ever sent to any other address.
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
-import pino from 'pino';
-import { loadConfig } from '../../infra/config';
-import { openEventStore, type EventStore } from '../../infra/eventstore';
-import { createPgPool, type PgPool } from '../../infra/postgres/pool';
-import { connectTemporalClient, type TemporalClient } from '../../infra/temporal/connection';
-import type { UserStore } from '../../infra/users/port';
-import { openUserStore } from '../../infra/users/store';
-import { PgWebhookEndpointStore } from '../../infra/webhooks/store';
-import { testEnv } from '../support/env';
-import { listen, type Running } from '../support/listen';
+import { startWebhookApi } from '../support/webhookApi';
 
 interface Received {
   url: string;
@@ -45,12 +35,7 @@ async function startReceiver() {
 }
 
 describe('webhook endpoints', () => {
-  const schema = `webhooks_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  let eventStore: EventStore;
-  let pool: PgPool;
-  let temporal: TemporalClient;
-  let users: UserStore;
-  let server: Running;
+  let server: Awaited<ReturnType<typeof startWebhookApi>>;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let alice = '';
   let bob = '';
@@ -68,34 +53,15 @@ describe('webhook endpoints', () => {
     call(key, 'POST', '/v1/webhook_endpoints', { name: 'my hook', url: `${receiver.url}/hooks`, event_types: ['video.completed'], ...fields });
 
   beforeAll(async () => {
-    eventStore = await openEventStore({ url: testEnv.embeddedPgUrl, schema, maxEventBytes: 1024 * 1024 });
-    pool = createPgPool({ connectionString: testEnv.embeddedPgUrl });
-    temporal = connectTemporalClient({ temporalAddress: testEnv.temporalAddress, temporalDevPort: 7233, temporalNamespace: 'default' });
-    users = await openUserStore({ pool, schema });
-    alice = (await users.createUser({ name: 'alice', role: 'user' })).apiKey;
-    bob = (await users.createUser({ name: 'bob', role: 'user' })).apiKey;
     receiver = await startReceiver();
-    const store = await PgWebhookEndpointStore.open({ pool, schema });
-    // As the API process reads it: WEBHOOK_ALLOWED_HOSTS lets the tests' receiver on 127.0.0.1 in.
-    const { webhookAllowedHosts } = loadConfig({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
-    server = await listen({
-      logger: pino({ level: 'silent' }),
-      eventStore,
-      temporal,
-      readModels: pool,
-      users,
-      webhooks: { store, policy: { allowedHosts: webhookAllowedHosts }, testTimeoutMs: 2000 },
-    });
+    server = await startWebhookApi({ testTimeoutMs: 2000 });
+    alice = (await server.users.createUser({ name: 'alice', role: 'user' })).apiKey;
+    bob = (await server.users.createUser({ name: 'bob', role: 'user' })).apiKey;
   });
 
   afterAll(async () => {
-    await server?.app.close();
+    await server?.stop();
     await receiver?.close();
-    await eventStore?.close();
-    await users?.close();
-    await pool?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
-    await pool?.end();
-    await temporal?.close();
   });
 
   it('creates an endpoint, showing its whsec_ secret once; retrieve and list show only the hint', async () => {
