@@ -72,6 +72,7 @@ async function main(): Promise<void> {
       contentRedirectSeconds: config.blobContentRedirectSeconds,
       retentionSeconds: config.videoRetentionSeconds,
       maxActiveVideos: config.maxActiveVideosPerUser,
+      dailyVideoSeconds: config.dailyVideoSecondsPerUser,
     },
   };
   const cameos = {

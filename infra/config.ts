@@ -112,6 +112,8 @@ export interface Config {
   rateLimit: { max: number; windowSeconds: number };
   /** MAX_ACTIVE_VIDEOS_PER_USER (default 0: none): a user's videos queued or in progress at once; a create past it is 429. */
   maxActiveVideosPerUser: number;
+  /** DAILY_VIDEO_SECONDS_PER_USER (default 0: none): seconds of video a user may ask for per UTC day; past it, 429. */
+  dailyVideoSecondsPerUser: number;
 }
 
 /** VIDEO_RETENTION_SECONDS's default: 7 days. */
@@ -413,6 +415,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     videoRetentionSeconds: integer(env, 'VIDEO_RETENTION_SECONDS', DEFAULT_VIDEO_RETENTION_SECONDS, 0, 10 * 365 * 24 * 3600),
     maxActiveVideosPerUser: integer(env, 'MAX_ACTIVE_VIDEOS_PER_USER', 0, 0, 100_000),
+    dailyVideoSecondsPerUser: integer(env, 'DAILY_VIDEO_SECONDS_PER_USER', 0, 0, 100_000_000),
     rateLimit: { max: integer(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000), windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400) },
   };
 }

@@ -170,6 +170,8 @@ export interface VideosQuery {
   findVideoByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
   /** How many of the owner's videos are not done yet (queued or in progress, not deleted). */
   countActiveVideos(ownerId: string): Promise<number>;
+  /** Seconds of video the owner asked for since `since` (Unix seconds), failed videos left out (they delivered nothing). */
+  secondsRequestedSince(ownerId: string, since: number): Promise<number>;
 }
 
 /** `now`: the clock the estimates start from (Unix seconds; tests). */
@@ -222,6 +224,14 @@ export function createVideosQuery(db: SqlClient, options: { schema?: string; now
       const res = await db.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${s}.videos WHERE owner_id = $1 AND NOT deleted AND status IN ('queued', 'in_progress')`,
         [ownerId],
+      );
+      return Number(res.rows[0]?.n ?? 0);
+    },
+    async secondsRequestedSince(ownerId, since) {
+      // Deleted videos count too: deleting one does not give back what it cost.
+      const res = await db.query<{ n: string }>(
+        `SELECT coalesce(sum(seconds), 0) AS n FROM ${s}.videos WHERE owner_id = $1 AND created_at >= $2 AND status <> 'failed'`,
+        [ownerId, since],
       );
       return Number(res.rows[0]?.n ?? 0);
     },

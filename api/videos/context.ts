@@ -37,6 +37,8 @@ export interface VideosConfig {
   retentionSeconds?: number;
   /** MAX_ACTIVE_VIDEOS_PER_USER: a create past this many of the caller's unfinished videos is 429; 0 or absent: none. */
   maxActiveVideos?: number;
+  /** DAILY_VIDEO_SECONDS_PER_USER: seconds of video a user may ask for per UTC day; 0 or absent: no budget. */
+  dailyVideoSeconds?: number;
 }
 
 export interface VideosRoutesOptions {

@@ -94,7 +94,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
           422: unprocessableResponse('input_reference is not a PNG or JPEG image'),
           415: problemResponse('The body is neither JSON nor multipart/form-data'),
           429: problemResponse(
-            "Too many of the caller's videos are still queued or in progress (`too_many_active_videos`, MAX_ACTIVE_VIDEOS_PER_USER), or too many requests (`rate_limit_exceeded`); `Retry-After` says when to try again",
+            "Too many of the caller's videos are still queued or in progress (`too_many_active_videos`, MAX_ACTIVE_VIDEOS_PER_USER), the day's budget of video seconds is spent (`daily_budget_exceeded`, DAILY_VIDEO_SECONDS_PER_USER), or too many requests (`rate_limit_exceeded`); `Retry-After` says when to try again",
           ),
           503: problemResponse('Temporal did not take the job; nothing was created unless the same Idempotency-Key is retried'),
         },
@@ -109,7 +109,22 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       const cancelAfter = cancelAfterSeconds(request.headers['cancel-after']);
       const body = await readCreateRequest(request, { inputReferenceMaxBytes: config.inputReferenceMaxBytes });
       const params = parseCreateParams(body.raw, { modelName: config.modelName }, body.errors);
-      // The caller's concurrent-job limit, checked before anything is recorded (a refused create leaves nothing).
+      // The caller's daily budget of video seconds (UTC days), then the concurrent-job limit, checked before anything
+      // is recorded (a refused create leaves nothing).
+      if (config.dailyVideoSeconds) {
+        const now = nowS();
+        const dayStart = now - (now % 86400);
+        const used = await readModel.secondsSince(caller.id, dayStart);
+        if (used + params.seconds > config.dailyVideoSeconds) {
+          const retryAfter = dayStart + 86400 - now;
+          reply.header('retry-after', String(retryAfter));
+          throw new ProblemError({
+            status: 429,
+            code: 'daily_budget_exceeded',
+            detail: `this ${params.seconds} s video would bring today's total to ${used + params.seconds} s, past your daily budget of ${config.dailyVideoSeconds} s (DAILY_VIDEO_SECONDS_PER_USER); it renews at 00:00 UTC, in ${retryAfter} s`,
+          });
+        }
+      }
       if (config.maxActiveVideos) {
         const active = await readModel.countActive(caller.id);
         if (active >= config.maxActiveVideos) {

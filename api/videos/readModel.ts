@@ -14,6 +14,8 @@ export interface VideoReadModel {
   findByContent(sha256: string, viewer: { ownerId: string; anyOwner?: boolean }): Promise<string | undefined>;
   /** How many of the owner's videos are still queued or in progress. */
   countActive(ownerId: string): Promise<number>;
+  /** Seconds of video the owner asked for since `since` (Unix seconds), failed ones left out. */
+  secondsSince(ownerId: string, since: number): Promise<number>;
 }
 
 /** `after` names no video of the caller's: a 400 on `after`. */
@@ -31,6 +33,7 @@ export function createVideoReadModel(db: SqlClient, options: { schema?: string }
     get: (id) => query.getVideo(id),
     findByContent: (sha256, viewer) => query.findVideoByContent(sha256, viewer),
     countActive: (ownerId) => query.countActiveVideos(ownerId),
+    secondsSince: (ownerId, since) => query.secondsRequestedSince(ownerId, since),
     async list(options) {
       try {
         return await query.listVideos(options);

@@ -70,6 +70,8 @@ export interface PlatformStackOptions {
   retentionSeconds?: number;
   /** MAX_ACTIVE_VIDEOS_PER_USER for the stack's API; absent: no limit. */
   maxActiveVideos?: number;
+  /** DAILY_VIDEO_SECONDS_PER_USER for the stack's API; absent: no budget. */
+  dailyVideoSeconds?: number;
   /** For the components; silent by default. */
   logger?: Logger;
 }
@@ -242,6 +244,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
           streamPollMs: 100,
           ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
           ...(options.maxActiveVideos ? { maxActiveVideos: options.maxActiveVideos } : {}),
+          ...(options.dailyVideoSeconds ? { dailyVideoSeconds: options.dailyVideoSeconds } : {}),
         },
       },
       // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.

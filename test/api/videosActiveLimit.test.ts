@@ -1,4 +1,4 @@
-// The concurrent-job limit (MAX_ACTIVE_VIDEOS_PER_USER), over HTTP on the real stack with no GPU worker (videos stay
+// The concurrent-job limit (MAX_ACTIVE_VIDEOS_PER_USER) and the daily budget (DAILY_VIDEO_SECONDS_PER_USER), over HTTP on the real stack with no GPU worker (videos stay
 // queued): past it a create is 429 with Retry-After and records nothing; another user has a limit of their own; a
 // video that ends frees a place.
 import { startApiStack } from '../support/apiStack';
@@ -58,5 +58,38 @@ describe('the concurrent-job limit', () => {
       100,
     );
     expect((await create('alice')).status).toBe(200);
+  }, 60_000);
+});
+
+describe('the daily budget of video seconds', () => {
+  let stack: Awaited<ReturnType<typeof startApiStack>>;
+  let headers: Record<string, string>;
+
+  beforeAll(async () => {
+    stack = await startApiStack({ renders: false, dailyVideoSeconds: 10 });
+    const { apiKey } = await stack.user('budgeted');
+    headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const create = async (seconds: number) => {
+    const res = await fetch(`${stack.url}/v1/videos`, { method: 'POST', headers, body: JSON.stringify({ prompt: 'a green cube', seconds, size: '256x256' }) });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { detail?: string; error?: { code: string } } };
+  };
+
+  it("refuses a create that would pass the day's budget, until the next UTC day, recording nothing", async () => {
+    expect((await create(4)).status).toBe(200);
+    expect((await create(4)).status).toBe(200);
+    const refused = await create(4);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error?.code).toBe('daily_budget_exceeded');
+    expect(refused.body.detail).toMatch(/^this 4 s video would bring today's total to 12 s, past your daily budget of 10 s/);
+    const now = Math.floor(Date.now() / 1000);
+    const untilMidnight = 86400 - (now % 86400);
+    expect(Math.abs(Number(refused.retryAfter) - untilMidnight)).toBeLessThanOrEqual(5);
+    const list = (await (await fetch(`${stack.url}/v1/videos?limit=100`, { headers })).json()) as { data: unknown[] };
+    expect(list.data).toHaveLength(2);
   }, 60_000);
 });

@@ -72,6 +72,7 @@ describe('cancel, stream and delete', () => {
       list: (o) => real.list(o),
       findByContent: (sha256, viewer) => real.findByContent(sha256, viewer),
       countActive: (ownerId) => real.countActive(ownerId),
+      secondsSince: (ownerId, since) => real.secondsSince(ownerId, since),
     };
     const own = await listen({ ...serverBase(), videos: videosDeps(taskQueue, { readModel: watched }) });
     try {

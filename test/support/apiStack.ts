@@ -18,6 +18,7 @@ export async function startApiStack(
     projector?: boolean;
     retentionSeconds?: number;
     maxActiveVideos?: number;
+    dailyVideoSeconds?: number;
     webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } };
   } = {},
 ) {
@@ -34,6 +35,7 @@ export async function startApiStack(
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
     ...(options.maxActiveVideos ? { maxActiveVideos: options.maxActiveVideos } : {}),
+    ...(options.dailyVideoSeconds ? { dailyVideoSeconds: options.dailyVideoSeconds } : {}),
   });
   return {
     url: stack.url,
