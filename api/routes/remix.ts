@@ -15,7 +15,9 @@ import { ProblemError } from '../plugins/errors';
 import { idempotencyKeyOf, idempotencyKeyReused } from '../videos/idempotency';
 import { IdempotencyHeaders, PromptText, VIDEO_ID, VideoIdParams, VideoObject } from '../videos/schemas';
 import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
+import { cancelAfterSeconds } from '../videos/cancelAfter';
 import { generationOptions, videoExpired, videoFromState, type VideosRoutesOptions } from '../videos/context';
+import { checkCreateLimits } from '../videos/limits';
 
 const MAX_EXTENSION_S = 20;
 
@@ -57,6 +59,9 @@ const responses = {
     'The source is not completed (`video_not_completed`) or was taken down (`video_taken_down`), or the Idempotency-Key was used with another body (`idempotency_key_reused`)',
   ),
   410: problemResponse("The source's content expired (`video_expired`): retention deleted it, so there is nothing to build on"),
+  429: problemResponse(
+    "The caller's daily budget of video seconds is spent (`daily_budget_exceeded`) or too many of their videos are unfinished (`too_many_active_videos`), or too many requests (`rate_limit_exceeded`); `Retry-After` says when",
+  ),
   503: problemResponse('Temporal did not take the job'),
 };
 /** Edits and extensions also take a form whose `video` is a file. */
@@ -108,8 +113,12 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
   async function create(request: FastifyRequest, reply: FastifyReply, kind: Kind, sourceId: string, prompt: string, addSeconds = 0): Promise<VideoObject> {
     const caller = callerOf(request);
     const key = idempotencyKeyOf(request);
+    // Checked before anything is read or created, as on POST /v1/videos.
+    const cancelAfter = cancelAfterSeconds(request.headers['cancel-after']);
     const source = await usableSource(caller, sourceId);
     const from = source.request;
+    // The caller's daily budget and concurrent-job limit, as on POST /v1/videos (a remix is a video like any other).
+    await checkCreateLimits({ readModel, config, reply }, caller.id, kind === 'extension' ? from.seconds + addSeconds : from.seconds);
     let videoRequest: VideoRequestedData = {
       video_id: `video_${randomBytes(16).toString('hex')}`,
       owner_id: caller.id,
@@ -151,7 +160,14 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
       await workflows.start<typeof generationWorkflow>('generationWorkflow', {
         taskQueue: config.taskQueue,
         workflowId: `video-${videoId}`,
-        args: [{ request: videoRequest, actor: caller.id, ...generationOptions(config) }],
+        args: [
+          {
+            request: videoRequest,
+            actor: caller.id,
+            ...generationOptions(config),
+            ...(cancelAfter !== undefined ? { deadlineAt: Math.floor(Date.now() / 1000) + cancelAfter } : {}),
+          },
+        ],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
     } catch (err) {
@@ -179,7 +195,8 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
         tags: ['videos'],
         summary: 'Remix a completed video',
         description:
-          "A new video with `remixed_from_video_id`: the source's scene, seed, size, seconds, style, camera and cameos, changed by what the new prompt's words name.",
+          "A new video with `remixed_from_video_id`: the source's scene, seed, size, seconds, style, camera and cameos, changed by what the new prompt's words name. " +
+          'Takes `Cancel-After` as POST /v1/videos does.',
         params: VideoIdParams,
         headers: IdempotencyHeaders,
         body: RemixBody,

@@ -16,9 +16,7 @@ import { parseCreateParams, requestHash } from './params';
 import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './schemas';
 import { MAX_PREFER_WAIT_S, preferredWait, waitForTerminal } from './wait';
 import { cancelAfterSeconds } from './cancelAfter';
-
-/** What a create refused for the concurrent-job limit suggests waiting: about a short video's render. */
-const ACTIVE_LIMIT_RETRY_AFTER_S = 10;
+import { checkCreateLimits } from './limits';
 
 function newVideoId(): string {
   return `video_${randomBytes(16).toString('hex')}`;
@@ -109,33 +107,8 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       const cancelAfter = cancelAfterSeconds(request.headers['cancel-after']);
       const body = await readCreateRequest(request, { inputReferenceMaxBytes: config.inputReferenceMaxBytes });
       const params = parseCreateParams(body.raw, { modelName: config.modelName }, body.errors);
-      // The caller's daily budget of video seconds (UTC days), then the concurrent-job limit, checked before anything
-      // is recorded (a refused create leaves nothing).
-      if (config.dailyVideoSeconds) {
-        const now = nowS();
-        const dayStart = now - (now % 86400);
-        const used = await readModel.secondsSince(caller.id, dayStart);
-        if (used + params.seconds > config.dailyVideoSeconds) {
-          const retryAfter = dayStart + 86400 - now;
-          reply.header('retry-after', String(retryAfter));
-          throw new ProblemError({
-            status: 429,
-            code: 'daily_budget_exceeded',
-            detail: `this ${params.seconds} s video would bring today's total to ${used + params.seconds} s, past your daily budget of ${config.dailyVideoSeconds} s (DAILY_VIDEO_SECONDS_PER_USER); it renews at 00:00 UTC, in ${retryAfter} s`,
-          });
-        }
-      }
-      if (config.maxActiveVideos) {
-        const active = await readModel.countActive(caller.id);
-        if (active >= config.maxActiveVideos) {
-          reply.header('retry-after', String(ACTIVE_LIMIT_RETRY_AFTER_S));
-          throw new ProblemError({
-            status: 429,
-            code: 'too_many_active_videos',
-            detail: `${active} of your videos are still queued or in progress, the most at once (MAX_ACTIVE_VIDEOS_PER_USER is ${config.maxActiveVideos}); try again when one has finished`,
-          });
-        }
-      }
+      // The caller's daily budget and concurrent-job limit, before anything is recorded (a refused create leaves nothing).
+      await checkCreateLimits({ readModel, config, reply }, caller.id, params.seconds);
 
       let videoRequest: VideoRequestedData = {
         video_id: newVideoId(),

@@ -3,6 +3,7 @@
 // video that ends frees a place.
 import { startApiStack } from '../support/apiStack';
 import { eventually } from '../support/env';
+import { seedVideo } from '../support/seedVideo';
 
 describe('the concurrent-job limit', () => {
   let stack: Awaited<ReturnType<typeof startApiStack>>;
@@ -91,5 +92,44 @@ describe('the daily budget of video seconds', () => {
     expect(Math.abs(Number(refused.retryAfter) - untilMidnight)).toBeLessThanOrEqual(5);
     const list = (await (await fetch(`${stack.url}/v1/videos?limit=100`, { headers })).json()) as { data: unknown[] };
     expect(list.data).toHaveLength(2);
+  }, 60_000);
+});
+
+describe('the limits on remixes', () => {
+  let stack: Awaited<ReturnType<typeof startApiStack>>;
+  let headers: Record<string, string>;
+  let sourceId: string;
+
+  beforeAll(async () => {
+    stack = await startApiStack({ renders: false, dailyVideoSeconds: 2 });
+    const { user, apiKey } = await stack.user('remixer');
+    headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    // A finished 1 s video of the caller's, recorded straight into its stream: 1 s of today's 2.
+    sourceId = await seedVideo(stack.eventStore, { ownerId: user.id });
+    await eventually(
+      async () => (await fetch(`${stack.url}/v1/videos/${sourceId}`, { headers })).status === 200 || undefined,
+      'the source in the read model',
+      20_000,
+      100,
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('count a remix against the daily budget like any video, and refuse the one past it', async () => {
+    const remix = () => fetch(`${stack.url}/v1/videos/${sourceId}/remix`, { method: 'POST', headers, body: JSON.stringify({ prompt: 'now in blue' }) });
+    const first = await remix();
+    expect(first.status).toBe(200);
+    const { id } = (await first.json()) as { id: string };
+    await eventually(
+      async () => (await fetch(`${stack.url}/v1/videos/${id}`, { headers })).status === 200 || undefined,
+      'the remix in the read model',
+      20_000,
+      100,
+    );
+    const second = await remix();
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('daily_budget_exceeded');
   }, 60_000);
 });
