@@ -55,7 +55,7 @@ it('Prefer: wait=1 on a longer video answers its non-terminal state after about 
   expect(res.headers.get('preference-applied')).toBe('wait=1');
   expect(['queued', 'in_progress']).toContain(video.status);
   expect(elapsed).toBeGreaterThanOrEqual(1000);
-  expect(elapsed).toBeLessThan(4000);
+  expect(elapsed).toBeLessThan(8000); // about a second, with room for a loaded machine: far from the render
   await fetch(`${stack.url}/v1/videos/${video.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
 }, 60000);
 
