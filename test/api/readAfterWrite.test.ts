@@ -2,6 +2,7 @@
 // read model has not caught up, GET /v1/videos/{id} answers the video folded from its event stream. Here no projector
 // runs at all, the extreme of a lagging one; lists read the read model only.
 import { startApiStack } from '../support/apiStack';
+import { apiCaller } from '../support/apiCall';
 
 describe('reading a video the read model has not caught up with', () => {
   let stack: Awaited<ReturnType<typeof startApiStack>>;
@@ -16,14 +17,7 @@ describe('reading a video the read model has not caught up with', () => {
     await stack?.stop();
   });
 
-  const call = async (who: 'alice' | 'bob', method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${stack.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${keys[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const call = apiCaller(() => stack.url, keys);
 
   it('GET right after POST answers the video from its stream, to its owner only; the list waits for the read model', async () => {
     const created = await call('alice', 'POST', '/v1/videos', { prompt: 'two red balls', seconds: 4, size: '256x256' });

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { decide, evolve, foldVideo, type VideoCommand, type VideoEvent } from '../../domain/video';
 import { startApiStack } from '../support/apiStack';
 import { seedVideo } from '../support/seedVideo';
+import { apiCaller } from '../support/apiCall';
 
 interface QueuedVideo {
   id: string;
@@ -33,14 +34,7 @@ describe('queue position and estimates', () => {
     await stack?.stop();
   });
 
-  const call = async (who: 'alice' | 'bob', method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${stack.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${keys[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const call = apiCaller(() => stack.url, keys);
   const get = async (who: 'alice' | 'bob', id: string) => (await call(who, 'GET', `/v1/videos/${id}`)).body as unknown as QueuedVideo;
   const until = async (who: 'alice' | 'bob', id: string, ok: (v: QueuedVideo) => boolean): Promise<QueuedVideo> => {
     const deadline = Date.now() + 20_000;
