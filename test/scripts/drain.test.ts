@@ -79,7 +79,7 @@ describe('graceful drain on SIGTERM', () => {
     const res = await fetch(`${apiUrl}/v1/videos`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ prompt: 'a red ball bounces on a wooden floor', seconds: 1, size: '1280x720' }),
+      body: JSON.stringify({ prompt: 'a red ball bounces on a wooden floor', seconds: 1, size: '1792x1024' }),
     });
     expect(res.status).toBe(200);
     return ((await res.json()) as { id: string }).id;
