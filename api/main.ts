@@ -71,8 +71,6 @@ async function main(): Promise<void> {
       inputReferenceMaxBytes: DEFAULT_INPUT_REFERENCE_MAX_BYTES,
       contentRedirectSeconds: config.blobContentRedirectSeconds,
       retentionSeconds: config.videoRetentionSeconds,
-      maxActiveVideos: config.maxActiveVideosPerUser,
-      dailyVideoSeconds: config.dailyVideoSecondsPerUser,
     },
   };
   const cameos = {
@@ -99,7 +97,8 @@ async function main(): Promise<void> {
     debug,
     metrics,
     tracing: tracing !== undefined,
-    rateLimit: config.rateLimit,
+    tiers: config.tiers,
+    rateLimit: { tiers: config.tiers, windowSeconds: config.rateLimitWindowSeconds },
   }).catch(fatal);
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'expired idempotency keys not purged'));

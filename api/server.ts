@@ -13,6 +13,7 @@ import type { UserStore } from '../infra/users/port';
 import { version } from '../package.json';
 import type { CameosRoutesOptions } from './cameos/context';
 import { authPlugin } from './plugins/auth';
+import { DEFAULT_TIER, tierTable, type TierTable } from '../infra/tiers';
 import { rateLimitsPlugin, type RateLimitOptions } from './plugins/rateLimit';
 import { clientErrorHandler, errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
@@ -48,7 +49,7 @@ export interface ServerDeps {
   /** How long /readyz waits for each dependency. */
   readinessTimeoutMs?: number;
   /** The Videos resource (blob store, read model, idempotency store, config); absent, its routes are not served. */
-  videos?: Omit<VideosRoutesOptions, 'temporal' | 'eventStore'>;
+  videos?: Omit<VideosRoutesOptions, 'temporal' | 'eventStore' | 'tiers'>;
   /**
    * The Cameos resource (blob store, challenge store, the videos read model, config) and follows; absent, their routes
    * are not served.
@@ -67,9 +68,13 @@ export interface ServerDeps {
   metrics?: Registry;
   /** A span per request (OTEL_EXPORTER_OTLP_ENDPOINT set): api/plugins/tracing.ts. */
   tracing?: boolean;
-  /** Requests per caller per window (RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_SECONDS); absent or max 0: no limit. */
+  /** Requests per caller per window, by tier (RATE_LIMIT_WINDOW_SECONDS, the tiers' rates); absent: no limit. */
   rateLimit?: RateLimitOptions;
+  /** The tiers users belong to (TIERS_FILE and the default tier's settings); absent: one `default` tier without limits. */
+  tiers?: TierTable;
 }
+
+const UNLIMITED: TierTable = tierTable([{ name: DEFAULT_TIER, rateLimitRequests: 0, maxActiveVideos: 0, dailyVideoSeconds: 0, gpuWeight: 1 }]);
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -116,14 +121,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       ...(blobs ? { blobs: blobStoreCheck(blobs) } : {}),
     },
   });
-  await app.register(usersRoutes, { users });
+  const tiers = deps.tiers ?? UNLIMITED;
+  await app.register(usersRoutes, { users, tiers });
   // Views are batched in memory and flushed on close, after the last request has been answered.
   const views =
     deps.videos && deps.engagement
       ? createViewCounter({ eventStore: deps.eventStore, logger: deps.logger, windowMs: deps.engagement.viewWindowMs, flushMs: deps.engagement.viewFlushMs })
       : undefined;
   if (views) app.addHook('onClose', () => views.close());
-  if (deps.videos) await app.register(videosRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore, views });
+  if (deps.videos) await app.register(videosRoutes, { ...deps.videos, tiers, temporal: deps.temporal, eventStore: deps.eventStore, views });
   if (deps.videos && deps.engagement) {
     await app.register(engagementRoutes, {
       eventStore: deps.eventStore,
@@ -132,7 +138,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       readModel: deps.videos.readModel,
     });
   }
-  if (deps.videos) await app.register(remixRoutes, { ...deps.videos, temporal: deps.temporal, eventStore: deps.eventStore });
+  if (deps.videos) await app.register(remixRoutes, { ...deps.videos, tiers, temporal: deps.temporal, eventStore: deps.eventStore });
   if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users });
   if (deps.webhooks) await app.register(webhookEndpointsRoutes, deps.webhooks);
   if (deps.debug) await app.register(debugRoutes, { ...deps.debug, temporal: deps.temporal, eventStore: deps.eventStore });
@@ -143,6 +149,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 const noUsers: UserStore = {
   findByKey: async () => undefined,
   findById: async () => undefined,
+  setTier: async () => undefined,
   createUser: async () => {
     throw new Error('no users store configured');
   },

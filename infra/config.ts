@@ -2,7 +2,9 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import { checkPrefix } from './blobs/port';
+import { parseTiers, TiersError, type TierTable } from './tiers';
 
 export type InferenceEp = 'cpu' | 'webgpu' | 'cuda' | 'auto';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -107,13 +109,15 @@ export interface Config {
    * this), unless it is published; 0 keeps it forever. Read by the API, which hands it to each video's workflow.
    */
   videoRetentionSeconds: number;
-  // --- rate limits (issue 18) ---
-  /** RATE_LIMIT_REQUESTS (default 600; 0: none) requests per caller per RATE_LIMIT_WINDOW_SECONDS (default 60) to /v1. */
-  rateLimit: { max: number; windowSeconds: number };
-  /** MAX_ACTIVE_VIDEOS_PER_USER (default 0: none): a user's videos queued or in progress at once; a create past it is 429. */
-  maxActiveVideosPerUser: number;
-  /** DAILY_VIDEO_SECONDS_PER_USER (default 0: none): seconds of video a user may ask for per UTC day; past it, 429. */
-  dailyVideoSecondsPerUser: number;
+  // --- tiers, rate limits and budgets (issue 18) ---
+  /** RATE_LIMIT_WINDOW_SECONDS (default 60): the window each tier's request count is over. */
+  rateLimitWindowSeconds: number;
+  /**
+   * The tiers (infra/tiers.ts). The `default` tier: RATE_LIMIT_REQUESTS (default 600; 0: none) requests per window,
+   * MAX_ACTIVE_VIDEOS_PER_USER (default 0: none) videos queued or in progress at once, DAILY_VIDEO_SECONDS_PER_USER
+   * (default 0: none) seconds of video per UTC day, GPU weight 1. TIERS_FILE (JSON) adds tiers or redefines it.
+   */
+  tiers: TierTable;
 }
 
 /** VIDEO_RETENTION_SECONDS's default: 7 days. */
@@ -414,10 +418,33 @@ export function loadConfig(env: Env = process.env): Config {
       windowSeconds: integer(env, 'WEBHOOK_RETRY_WINDOW_SECONDS', 72 * 3600, 10, 30 * 24 * 3600),
     },
     videoRetentionSeconds: integer(env, 'VIDEO_RETENTION_SECONDS', DEFAULT_VIDEO_RETENTION_SECONDS, 0, 10 * 365 * 24 * 3600),
-    maxActiveVideosPerUser: integer(env, 'MAX_ACTIVE_VIDEOS_PER_USER', 0, 0, 100_000),
-    dailyVideoSecondsPerUser: integer(env, 'DAILY_VIDEO_SECONDS_PER_USER', 0, 0, 100_000_000),
-    rateLimit: { max: integer(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000), windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400) },
+    rateLimitWindowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400),
+    tiers: tiers(env),
   };
+}
+
+/** The default tier from its three settings, and TIERS_FILE's tiers when it is set (a file that cannot be read or is wrong stops the start). */
+function tiers(env: Env): TierTable {
+  const defaults = {
+    rateLimitRequests: integer(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000),
+    maxActiveVideos: integer(env, 'MAX_ACTIVE_VIDEOS_PER_USER', 0, 0, 100_000),
+    dailyVideoSeconds: integer(env, 'DAILY_VIDEO_SECONDS_PER_USER', 0, 0, 100_000_000),
+  };
+  const file = text(env, 'TIERS_FILE');
+  let body: string | undefined;
+  if (file !== undefined) {
+    try {
+      body = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError('TIERS_FILE', file, `a readable JSON file of tiers (${(err as Error).message})`);
+    }
+  }
+  try {
+    return parseTiers(body, defaults);
+  } catch (err) {
+    if (err instanceof TiersError) throw new ConfigError('TIERS_FILE', file ?? '', `a JSON file of tiers (docs/api.md, "Tiers"): ${err.message}`);
+    throw err;
+  }
 }
 
 /** For process entry points: a bad value prints one line and stops the process. */

@@ -5,6 +5,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { evolve, initialVideoState, type VideoEvent, type VideoEventType, type VideoState } from '../domain/video';
 import { advanceTimeline, type TimelineEntry } from '../domain/video/timeline';
 import type { RecordedEvent } from '../infra/eventstore/port';
+import { DEFAULT_TIER } from '../infra/tiers';
 import { gpuQueueColumns, type GpuQueueColumns } from './gpuQueue';
 import type { ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
@@ -53,6 +54,7 @@ const dataSchemas = eventSchemas({
     remixed_from_video_id: Nullable(Type.String()),
     extended_from_video_id: Nullable(Type.String()),
     has_input_reference: Type.Boolean(),
+    priority: Type.Optional(Type.Object({ tier: Type.String(), weight: Type.Number({ minimum: 0 }) })),
     at: At,
   }),
   PromptModerated: Moderated,
@@ -153,12 +155,14 @@ export interface VideoRow {
   timeline: TimelineEntry[];
   gpu_wait_since_ms: string | null;
   render_started_at: string | null;
+  tier: string;
+  tier_weight: number;
 }
 
 export const VIDEO_COLUMNS = `id, owner_id, prompt, model, seconds, size, style, camera, seed, status, stage, progress, chunks_total,
   chunks_video_done, chunks_audio_done, visibility, error_code, error_message, remixed_from_video_id, extended_from_video_id,
   cameo_uses, content_key, thumbnail_key, spritesheet_key, content_sha256, created_at, completed_at, updated_at, deleted, last_revision,
-  last_position, state, timeline, gpu_wait_since_ms, render_started_at`;
+  last_position, state, timeline, gpu_wait_since_ms, render_started_at, tier, tier_weight`;
 
 function migrate(s: string): string {
   return `
@@ -205,7 +209,10 @@ function migrate(s: string): string {
       -- Waiting for a GPU (gpuQueueColumns): since when (the store's time of its ChunksPlanned, ms); null otherwise.
       gpu_wait_since_ms bigint,
       -- Its first GPU output (data.at, Unix seconds): when it left the queue to render; kept once set.
-      render_started_at bigint
+      render_started_at bigint,
+      -- The owner's tier when it was asked for and its GPU weight (VideoRequested's priority): its share of the queue.
+      tier text NOT NULL,
+      tier_weight int NOT NULL
     );
     CREATE INDEX IF NOT EXISTS videos_owner_created_id ON ${s}.videos (owner_id, created_at, id);
     CREATE INDEX IF NOT EXISTS videos_content_sha256 ON ${s}.videos (content_sha256) WHERE content_sha256 IS NOT NULL;
@@ -251,6 +258,8 @@ const UPSERT_COLUMNS = [
   'timeline',
   'gpu_wait_since_ms',
   'render_started_at',
+  'tier',
+  'tier_weight',
 ] as const;
 
 function upsertSql(s: string): string {
@@ -299,6 +308,9 @@ function rowValues(id: string, state: VideoState, timeline: readonly TimelineEnt
     timeline: JSON.stringify(timeline),
     gpu_wait_since_ms: queue.gpu_wait_since_ms,
     render_started_at: queue.render_started_at,
+    // Videos asked for before tiers: the default tier, weight 1.
+    tier: request.priority?.tier ?? DEFAULT_TIER,
+    tier_weight: Math.max(1, Math.round(request.priority?.weight ?? 1)),
   };
   return UPSERT_COLUMNS.map((c) => values[c]);
 }
@@ -311,8 +323,9 @@ export function videoIdOfStream(streamName: string): string {
 export function createVideosReadModel(): ReadModel {
   return {
     name: VIDEOS_READ_MODEL,
-    // 2: the timeline column; 3: content_sha256; 4: the GPU queue columns. A table of an older version is rebuilt from position zero.
-    version: 4,
+    // 2: the timeline column; 3: content_sha256; 4: the GPU queue columns; 5: tier and tier_weight. A table of an older
+    // version is rebuilt from position zero.
+    version: 5,
     tables: ['videos'],
 
     async migrate(client: SqlClient, schema: string): Promise<void> {

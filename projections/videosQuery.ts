@@ -114,24 +114,41 @@ const rendering = (row: VideoRow) => row.render_started_at !== null && row.compl
 async function withQueue(db: SqlClient, s: string, rows: VideoRow[], now: number): Promise<ApiVideo[]> {
   const videos = rows.map(toApiVideo);
   if (!rows.some((r) => waiting(r) || rendering(r))) return videos;
+  const waitingRows = rows.filter(waiting);
   const res = await db.query<{
     queue: { id: string; ahead: number; ahead_seconds: number }[];
     recent: { seconds: number; started_at: number; completed_at: number }[];
     running: { seconds: number; started_at: number }[];
   }>(
     // The waiting rows' keys come from the rows read (not read again): a row read waiting always gets a position,
-    // even if the projector moved it on between the two statements.
-    `WITH mine AS (SELECT * FROM unnest($1::text[], $3::bigint[]) AS m(id, since))
+    // even if the projector moved it on between the two statements. Each tier's waiting videos in the order they
+    // started waiting (rn); another tier's video is ahead of one when its turn comes sooner under weighted fair
+    // dispatch (rn / weight smaller; equal, the earlier waiter): the order Temporal's fairness keys serve them in.
+    `WITH mine AS (SELECT * FROM unnest($1::text[], $3::bigint[], $4::text[], $5::int[], $6::int[]) AS m(id, since, tier, weight, seconds)),
+     waiting AS (
+       SELECT id, gpu_wait_since_ms AS since, tier, tier_weight AS weight, seconds FROM ${s}.videos
+       WHERE gpu_wait_since_ms IS NOT NULL AND NOT (id = ANY($1::text[]))
+       UNION ALL SELECT id, since, tier, weight, seconds FROM mine),
+     ranked AS (SELECT *, row_number() OVER (PARTITION BY tier ORDER BY since, id) AS rn FROM waiting)
      SELECT
-       (SELECT coalesce(json_agg(json_build_object('id', m.id, 'ahead', a.n, 'ahead_seconds', a.secs)), '[]') FROM mine m CROSS JOIN LATERAL (
-          SELECT count(*) AS n, coalesce(sum(q.seconds), 0) AS secs FROM ${s}.videos q
-          WHERE q.gpu_wait_since_ms IS NOT NULL AND (q.gpu_wait_since_ms, q.id) < (m.since, m.id)) a) AS queue,
+       (SELECT coalesce(json_agg(json_build_object('id', me.id, 'ahead', a.n, 'ahead_seconds', a.secs)), '[]') FROM ranked me CROSS JOIN LATERAL (
+          SELECT count(*) AS n, coalesce(sum(r.seconds), 0) AS secs FROM ranked r
+          WHERE r.id <> me.id AND CASE WHEN r.tier = me.tier THEN r.rn < me.rn
+            ELSE r.rn * me.weight < me.rn * r.weight OR (r.rn * me.weight = me.rn * r.weight AND (r.since, r.id) < (me.since, me.id)) END) a
+          WHERE me.id = ANY($1::text[])) AS queue,
        (SELECT coalesce(json_agg(json_build_object('seconds', r.seconds, 'started_at', r.render_started_at, 'completed_at', r.completed_at)), '[]') FROM (
           SELECT seconds, render_started_at, completed_at FROM ${s}.videos WHERE status = 'completed' AND render_started_at IS NOT NULL
           ORDER BY completed_at DESC LIMIT $2) r) AS recent,
        (SELECT coalesce(json_agg(json_build_object('seconds', g.seconds, 'started_at', g.render_started_at)), '[]') FROM ${s}.videos g
           WHERE g.render_started_at IS NOT NULL AND g.completed_at IS NULL) AS running`,
-    [rows.filter(waiting).map((r) => r.id), RECENT_RENDERS, rows.filter(waiting).map((r) => r.gpu_wait_since_ms)],
+    [
+      waitingRows.map((r) => r.id),
+      RECENT_RENDERS,
+      waitingRows.map((r) => r.gpu_wait_since_ms),
+      waitingRows.map((r) => r.tier),
+      waitingRows.map((r) => r.tier_weight),
+      waitingRows.map((r) => r.seconds),
+    ],
   );
   const { queue, recent, running } = res.rows[0]!;
   const renders: RenderingVideo[] = running.map((g) => ({ seconds: Number(g.seconds), startedAt: Number(g.started_at) }));

@@ -80,7 +80,7 @@ export interface GenerationInput {
    */
   retentionSeconds?: number;
   /**
-   * Cancel-After as the API had it: the unix second at which the job, if it has not ended, is cancelled (`cancelled`,
+   * Cancel-After or the `deadline` field, as the API had them: the unix second at which the job, if it has not ended, is cancelled (`cancelled`,
    * error `deadline_exceeded`); a job still waiting then never reaches a GPU, one rendering stops its chunks.
    */
   deadlineAt?: number;
@@ -292,7 +292,7 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
       await CancellationScope.nonCancellable(() =>
         run.apply({
           type: 'CancelVideo',
-          data: { by: input.actor, at: now(), code: 'deadline_exceeded', message: `the job was not done by its deadline (Cancel-After), ${at}` },
+          data: { by: input.actor, at: now(), code: 'deadline_exceeded', message: `the job was not done by its deadline (Cancel-After or deadline), ${at}` },
         }),
       );
       return run.progress();

@@ -4,19 +4,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { inputReferenceKey } from '../../domain/video/content';
 import { evolve, initialVideoState, isContentExpired, type VideoRequestedData, type VideoState } from '../../domain/video';
 import { readVideo } from '../../infra/streams/videos';
 import type { User } from '../../infra/users/port';
-import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, mayAccess, problemResponse } from '../plugins/auth';
-import { ProblemError } from '../plugins/errors';
+import { contentRefusal, invalidParams, ProblemError } from '../plugins/errors';
 import { idempotencyKeyOf, idempotencyKeyReused } from '../videos/idempotency';
-import { IdempotencyHeaders, PromptText, VIDEO_ID, VideoIdParams, VideoObject } from '../videos/schemas';
+import { DEADLINE_DOC, IdempotencyHeaders, PromptText, VIDEO_ID, VideoIdParams, VideoObject } from '../videos/schemas';
 import { ONE_SOURCE, readVideoForm, resolveVideoFile, VIDEO_ID_FIELD, VideoFilePart, VideoIdPart } from '../videos/videoFile';
-import { cancelAfterSeconds } from '../videos/cancelAfter';
-import { generationOptions, videoExpired, videoFromState, type VideosRoutesOptions } from '../videos/context';
+import { poll, startGeneration, videoExpired, videoFromState, type VideosRoutesOptions } from '../videos/context';
+import { cancelAfterSeconds, deadlineAt, deadlineProblem } from '../videos/cancelAfter';
+import { answerAfterWait, preferredWait } from '../videos/wait';
+
 import { checkCreateLimits } from '../videos/limits';
 
 const MAX_EXTENSION_S = 20;
@@ -25,9 +25,12 @@ const Prompt = PromptText('What to change (remix, edit) or what happens next (ex
 const SourceRef = Type.Object({ id: Type.String({ description: 'The completed source video, `video_...`' }) }, { additionalProperties: false });
 const ExtensionSeconds = { pattern: '^(?:[1-9]|1[0-9]|20)$', description: 'Seconds to add, 1..20; the new video lasts the source plus these' };
 
-const RemixBody = Type.Object({ prompt: Prompt }, { additionalProperties: false });
+const Deadline = Type.Optional(Type.Integer({ description: DEADLINE_DOC }));
+const DeadlinePart = Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$', description: DEADLINE_DOC }));
+
+const RemixBody = Type.Object({ prompt: Prompt, deadline: Deadline }, { additionalProperties: false });
 type RemixBody = Static<typeof RemixBody>;
-const EditBody = Type.Object({ prompt: Prompt, video: SourceRef }, { additionalProperties: false });
+const EditBody = Type.Object({ prompt: Prompt, video: SourceRef, deadline: Deadline }, { additionalProperties: false });
 type EditBody = Static<typeof EditBody>;
 const ExtensionBody = Type.Object(
   {
@@ -36,6 +39,7 @@ const ExtensionBody = Type.Object(
       description: 'Seconds to add, 1..20 (a number or a numeric string); the new video lasts the source plus these',
     }),
     video: SourceRef,
+    deadline: Deadline,
   },
   { additionalProperties: false },
 );
@@ -43,11 +47,17 @@ type ExtensionBody = Static<typeof ExtensionBody>;
 // The same requests as multipart/form-data, as openai-python sends them: the source is the video file itself.
 // The source is the file `video` (openai-python), or `video[id]` (the openai Node SDK's encoding of `video: {id}`).
 const EditForm = Type.Object(
-  { prompt: Prompt, video: Type.Optional(VideoFilePart), [VIDEO_ID_FIELD]: Type.Optional(VideoIdPart) },
+  { prompt: Prompt, video: Type.Optional(VideoFilePart), [VIDEO_ID_FIELD]: Type.Optional(VideoIdPart), deadline: DeadlinePart },
   { title: 'EditVideoForm', additionalProperties: false, ...ONE_SOURCE },
 );
 const ExtensionForm = Type.Object(
-  { prompt: Prompt, seconds: Type.String(ExtensionSeconds), video: Type.Optional(VideoFilePart), [VIDEO_ID_FIELD]: Type.Optional(VideoIdPart) },
+  {
+    prompt: Prompt,
+    seconds: Type.String(ExtensionSeconds),
+    video: Type.Optional(VideoFilePart),
+    [VIDEO_ID_FIELD]: Type.Optional(VideoIdPart),
+    deadline: DeadlinePart,
+  },
   { title: 'ExtendVideoForm', additionalProperties: false, ...ONE_SOURCE },
 );
 
@@ -59,6 +69,7 @@ const responses = {
     'The source is not completed (`video_not_completed`) or was taken down (`video_taken_down`), or the Idempotency-Key was used with another body (`idempotency_key_reused`)',
   ),
   410: problemResponse("The source's content expired (`video_expired`): retention deleted it, so there is nothing to build on"),
+  422: problemResponse('`deadline` is in the past or more than 24 h ahead (`unprocessable_content`)'),
   429: problemResponse(
     "The caller's daily budget of video seconds is spent (`daily_budget_exceeded`) or too many of their videos are unfinished (`too_many_active_videos`), or too many requests (`rate_limit_exceeded`); `Retry-After` says when",
   ),
@@ -70,16 +81,21 @@ const formResponses = {
   413: problemResponse('The video file is too large (`video_file_too_large`), or the form holds more than one file or too many fields'),
   415: problemResponse('The body is neither JSON nor multipart/form-data'),
   422: problemResponse(
-    'The video file is not an MP4 of this platform that the caller may use (`unknown_video_file`), or not the video `video[id]` names (`video_file_mismatch`)',
+    'The video file is not an MP4 of this platform that the caller may use (`unknown_video_file`), or not the video `video[id]` names (`video_file_mismatch`); or `deadline` is in the past or more than 24 h ahead (`unprocessable_content`)',
   ),
 };
 
 type Kind = 'remix' | 'extension';
 
 export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, options) => {
-  const { eventStore, blobs, readModel, idempotency, config } = options;
+  const { eventStore, blobs, readModel, idempotency, config, tiers } = options;
   const workflows = options.temporal.client.workflow;
   const readModelWaitMs = config.readModelWaitMs ?? 2000;
+  // A Prefer: wait ends when the server starts closing.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
 
   async function sourceState(videoId: string): Promise<VideoState | undefined> {
     return VIDEO_ID.test(videoId) ? (await readVideo(eventStore, videoId))?.state : undefined;
@@ -110,15 +126,27 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
     return state as VideoState & { request: VideoRequestedData };
   }
 
-  async function create(request: FastifyRequest, reply: FastifyReply, kind: Kind, sourceId: string, prompt: string, addSeconds = 0): Promise<VideoObject> {
+  async function create(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: { kind: Kind; sourceId: string; prompt: string; addSeconds?: number; deadline: number | string | undefined },
+  ): Promise<VideoObject> {
+    const { kind, sourceId, prompt, addSeconds = 0 } = input;
+    const arrived = Date.now();
     const caller = callerOf(request);
     const key = idempotencyKeyOf(request);
     // Checked before anything is read or created, as on POST /v1/videos.
+    const wait = preferredWait(request.headers.prefer);
     const cancelAfter = cancelAfterSeconds(request.headers['cancel-after']);
+    const deadline = input.deadline === undefined ? undefined : Number(input.deadline);
+    const deadlineRefused = deadline === undefined ? undefined : deadlineProblem(deadline, Math.floor(arrived / 1000));
+    // The schema took a whole number: one outside the next 24 h is well formed but unusable (422).
+    if (deadlineRefused) throw invalidParams([contentRefusal('deadline', deadlineRefused)]);
     const source = await usableSource(caller, sourceId);
     const from = source.request;
     // The caller's daily budget and concurrent-job limit, as on POST /v1/videos (a remix is a video like any other).
-    await checkCreateLimits({ readModel, config, reply }, caller.id, kind === 'extension' ? from.seconds + addSeconds : from.seconds);
+    const tier = tiers.get(caller.tier);
+    await checkCreateLimits({ readModel, reply }, { id: caller.id, tier }, kind === 'extension' ? from.seconds + addSeconds : from.seconds);
     let videoRequest: VideoRequestedData = {
       video_id: `video_${randomBytes(16).toString('hex')}`,
       owner_id: caller.id,
@@ -137,6 +165,7 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
       extended_from_video_id: kind === 'extension' ? from.video_id : null,
       // The source's backdrop comes along: a remix keeps its look, an extension continues its frames.
       has_input_reference: from.has_input_reference,
+      priority: { tier: tier.name, weight: tier.gpuWeight },
       at: Math.floor(Date.now() / 1000),
     };
     if (key !== undefined) {
@@ -156,36 +185,17 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
     const videoId = videoRequest.video_id;
     // Copied before the workflow starts, so no chunk ever looks for it too early (a replay copies it again, the same).
     if (videoRequest.has_input_reference) await blobs.put(inputReferenceKey(videoId), await blobs.get(inputReferenceKey(from.video_id)));
-    try {
-      await workflows.start<typeof generationWorkflow>('generationWorkflow', {
-        taskQueue: config.taskQueue,
-        workflowId: `video-${videoId}`,
-        args: [
-          {
-            request: videoRequest,
-            actor: caller.id,
-            ...generationOptions(config),
-            ...(cancelAfter !== undefined ? { deadlineAt: Math.floor(Date.now() / 1000) + cancelAfter } : {}),
-          },
-        ],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        request.log.error({ err, videoId }, 'generationWorkflow not started');
-        throw new ProblemError({ status: 503, code: 'temporal_unavailable', detail: 'the video could not be queued; retry' });
-      }
-    }
+    const due = deadlineAt(Math.floor(arrived / 1000), cancelAfter, deadline);
+    await startGeneration(
+      { workflows, config },
+      { request: videoRequest, actor: caller.id, tier, ...(due !== undefined ? { deadlineAt: due } : {}) },
+      request.log,
+    );
     request.log.info({ videoId, kind, sourceId }, `video ${kind} requested`);
     // As create: wait a moment for the read model, else answer the request as the read model will show it.
-    const deadline = Date.now() + readModelWaitMs;
-    for (;;) {
-      const video = await readModel.get(videoId);
-      if (video) return video;
-      if (Date.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return videoFromState(evolve(initialVideoState, { type: 'VideoRequested', data: videoRequest }));
+    const video =
+      (await poll(() => readModel.get(videoId), readModelWaitMs)) ?? videoFromState(evolve(initialVideoState, { type: 'VideoRequested', data: videoRequest }));
+    return answerAfterWait({ readModel, closing: () => closing }, { request, reply }, { video, wait, arrivedMs: arrived });
   }
 
   app.post<{ Params: VideoIdParams; Body: RemixBody }>(
@@ -203,13 +213,14 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
         response: responses,
       },
     },
-    async (request, reply) => create(request, reply, 'remix', request.params.id, request.body.prompt),
+    async (request, reply) =>
+      create(request, reply, { kind: 'remix', sourceId: request.params.id, prompt: request.body.prompt, deadline: request.body.deadline }),
   );
 
   app.post<{ Body: EditBody }>(
     '/v1/videos/edits',
     {
-      preValidation: readVideoForm(['prompt']),
+      preValidation: readVideoForm(['prompt', 'deadline']),
       preHandler: resolveVideoFile(readModel),
       schema: {
         tags: ['videos'],
@@ -222,13 +233,14 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
         response: formResponses,
       },
     },
-    async (request, reply) => create(request, reply, 'remix', request.body.video.id, request.body.prompt),
+    async (request, reply) =>
+      create(request, reply, { kind: 'remix', sourceId: request.body.video.id, prompt: request.body.prompt, deadline: request.body.deadline }),
   );
 
   app.post<{ Body: ExtensionBody }>(
     '/v1/videos/extensions',
     {
-      preValidation: readVideoForm(['prompt', 'seconds']),
+      preValidation: readVideoForm(['prompt', 'seconds', 'deadline']),
       preHandler: resolveVideoFile(readModel),
       schema: {
         tags: ['videos'],
@@ -241,6 +253,13 @@ export const remixRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app, 
         response: formResponses,
       },
     },
-    async (request, reply) => create(request, reply, 'extension', request.body.video.id, request.body.prompt, Number(request.body.seconds)),
+    async (request, reply) =>
+      create(request, reply, {
+        kind: 'extension',
+        sourceId: request.body.video.id,
+        prompt: request.body.prompt,
+        addSeconds: Number(request.body.seconds),
+        deadline: request.body.deadline,
+      }),
   );
 };

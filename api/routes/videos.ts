@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { videoChangeRoutes } from '../videos/changes';
 import { videosContext, type VideosRoutesOptions } from '../videos/context';
 import { createVideoRoutes } from '../videos/create';
+import { usageRoutes } from '../videos/limits';
 import { videoProgressRoutes } from '../videos/progress';
 import { readVideoRoutes } from '../videos/read';
 import { useStrictJsonBody } from '../plugins/jsonBody';
@@ -25,4 +26,5 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
   await app.register(readVideoRoutes, context);
   await app.register(videoProgressRoutes, context);
   await app.register(videoChangeRoutes, context);
+  await app.register(usageRoutes, context);
 };

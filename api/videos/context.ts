@@ -1,12 +1,15 @@
 // What the Videos routes share. api/routes/videos.ts builds one VideosContext and hands it to each group of routes
 // (create.ts, read.ts, progress.ts, changes.ts): the options with their waits filled in, and the reads every group
 // makes: a video's state folded from its stream (decisions), and the Video a caller may see (the read model first).
-import type { Client } from '@temporalio/client';
-import type { VideoState } from '../../domain/video';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { FastifyBaseLogger } from 'fastify';
+import type { VideoRequestedData, VideoState } from '../../domain/video';
+import type { generationWorkflow } from '../../workflows/generation';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
 import { readVideo } from '../../infra/streams/videos';
 import type { User } from '../../infra/users/port';
+import type { Tier, TierTable } from '../../infra/tiers';
 import { mayAccess, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
 import type { IdempotencyStore } from './idempotency';
@@ -35,10 +38,6 @@ export interface VideosConfig {
   contentRedirectSeconds?: number;
   /** VIDEO_RETENTION_SECONDS: handed to each generationWorkflow, which sets `expires_at` at completion; 0 or absent: kept. */
   retentionSeconds?: number;
-  /** MAX_ACTIVE_VIDEOS_PER_USER: a create past this many of the caller's unfinished videos is 429; 0 or absent: none. */
-  maxActiveVideos?: number;
-  /** DAILY_VIDEO_SECONDS_PER_USER: seconds of video a user may ask for per UTC day; 0 or absent: no budget. */
-  dailyVideoSeconds?: number;
 }
 
 export interface VideosRoutesOptions {
@@ -50,16 +49,54 @@ export interface VideosRoutesOptions {
   config: VideosConfig;
   /** Counts views of the content (api/videos/views.ts); absent, none are counted. */
   views?: ViewCounter;
+  /** The tiers: each caller's concurrent-job limit, daily budget and GPU weight (infra/tiers.ts). */
+  tiers: TierTable;
 }
 
 export { VIDEO_ID };
 
-/** What every generationWorkflow start adds to its request: the inference queue and the retention, where configured. */
-export function generationOptions(config: VideosConfig): { gpuTaskQueue?: string; retentionSeconds?: number } {
-  return {
-    ...(config.gpuTaskQueue ? { gpuTaskQueue: config.gpuTaskQueue } : {}),
-    ...(config.retentionSeconds ? { retentionSeconds: config.retentionSeconds } : {}),
-  };
+/**
+ * Starts a video's generationWorkflow (create, remix, edit and extension alike): its id is the video's stream name
+ * and never runs twice (an idempotent replay finds it started, which is fine); the inference queue and the retention
+ * where configured; the deadline (Unix seconds) when the request set one; and the caller's tier as the workflow's
+ * Temporal priority, a fairness key of the tier's weight, which its activities (the GPU's among them) inherit
+ * (docs/architecture.md, "Priority between tiers"). Temporal refusing the start is 503 `temporal_unavailable`.
+ */
+export async function startGeneration(
+  context: Pick<VideosContext, 'workflows' | 'config'>,
+  input: { request: VideoRequestedData; actor: string; tier: Tier; deadlineAt?: number },
+  log: FastifyBaseLogger,
+): Promise<void> {
+  const { config } = context;
+  const { request, actor, tier, deadlineAt } = input;
+  try {
+    await context.workflows.start<typeof generationWorkflow>('generationWorkflow', {
+      taskQueue: config.taskQueue,
+      workflowId: streamOf(request.video_id),
+      args: [
+        {
+          request,
+          actor,
+          ...(config.gpuTaskQueue ? { gpuTaskQueue: config.gpuTaskQueue } : {}),
+          ...(config.retentionSeconds ? { retentionSeconds: config.retentionSeconds } : {}),
+          ...(deadlineAt !== undefined ? { deadlineAt } : {}),
+        },
+      ],
+      priority: { fairnessKey: tier.name, fairnessWeight: tier.gpuWeight },
+      // Never a second run for one video id, even after the first closed: an idempotent replay restarts nothing.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (err) {
+    // An idempotent replay (or the concurrent twin of a request) found it started: that is the video.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    // The cause stays in the log (as for every 5xx); the client learns what to do.
+    log.error({ err, videoId: request.video_id }, 'generationWorkflow not started');
+    throw new ProblemError({
+      status: 503,
+      code: 'temporal_unavailable',
+      detail: 'the video could not be queued; retry, with the same Idempotency-Key to be safe',
+    });
+  }
 }
 
 export const streamOf = (videoId: string) => `video-${videoId}`;

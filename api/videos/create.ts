@@ -3,19 +3,17 @@
 // the video's stream name as its id, and the answer waits a moment for the read model.
 import { randomBytes, randomInt } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { inputReferenceKey } from '../../domain/video/content';
 import { evolve, initialVideoState, type VideoRequestedData } from '../../domain/video';
-import type { generationWorkflow } from '../../workflows/generation';
 import { callerOf, problemResponse } from '../plugins/auth';
 import { ProblemError, unprocessableResponse } from '../plugins/errors';
-import { generationOptions, nowS, poll, streamOf, videoFromState, type VideosContext } from './context';
+import { nowS, poll, startGeneration, videoFromState, type VideosContext } from './context';
 import { readCreateRequest } from './createRequest';
 import { idempotencyKeyOf, idempotencyKeyReused } from './idempotency';
 import { parseCreateParams, requestHash } from './params';
 import { createVideoBodies, IdempotencyHeaders, SEED_MAX, VideoObject } from './schemas';
-import { MAX_PREFER_WAIT_S, preferredWait, waitForTerminal } from './wait';
-import { cancelAfterSeconds } from './cancelAfter';
+import { answerAfterWait, MAX_PREFER_WAIT_S, preferredWait } from './wait';
+import { cancelAfterSeconds, deadlineAt } from './cancelAfter';
 import { checkCreateLimits } from './limits';
 
 function newVideoId(): string {
@@ -38,30 +36,8 @@ function checkCreateContentType(request: FastifyRequest): void {
 }
 
 export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, context) => {
-  const { blobs, readModel, idempotency, config, workflows, readModelWaitMs, loadStream, closing } = context;
+  const { blobs, readModel, idempotency, config, tiers, readModelWaitMs, loadStream, closing } = context;
   const createBodies = createVideoBodies(config.modelName);
-
-  async function startGeneration(request: VideoRequestedData, actor: string, log: FastifyRequest['log'], deadlineAt?: number): Promise<void> {
-    try {
-      await workflows.start<typeof generationWorkflow>('generationWorkflow', {
-        taskQueue: config.taskQueue,
-        workflowId: streamOf(request.video_id),
-        args: [{ request, actor, ...generationOptions(config), ...(deadlineAt !== undefined ? { deadlineAt } : {}) }],
-        // Never a second run for one video id, even after the first closed: an idempotent replay restarts nothing.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (err) {
-      // An idempotent replay (or the concurrent twin of a request) found it started: that is the video.
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-      // The cause stays in the log (as for every 5xx); the client learns what to do.
-      log.error({ err, videoId: request.video_id }, 'generationWorkflow not started');
-      throw new ProblemError({
-        status: 503,
-        code: 'temporal_unavailable',
-        detail: 'the video could not be queued; retry, with the same Idempotency-Key to be safe',
-      });
-    }
-  }
 
   app.post(
     '/v1/videos',
@@ -89,7 +65,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
           400: problemResponse('A parameter is invalid; `errors` names each field, `error.param` the first'),
           409: problemResponse('The Idempotency-Key was used with another body (`idempotency_key_reused`)'),
           413: problemResponse('The input_reference image (or the form) is too large'),
-          422: unprocessableResponse('input_reference is not a PNG or JPEG image'),
+          422: unprocessableResponse('input_reference is not a PNG or JPEG image, or deadline is in the past or more than 24 h ahead'),
           415: problemResponse('The body is neither JSON nor multipart/form-data'),
           429: problemResponse(
             "Too many of the caller's videos are still queued or in progress (`too_many_active_videos`, MAX_ACTIVE_VIDEOS_PER_USER), the day's budget of video seconds is spent (`daily_budget_exceeded`, DAILY_VIDEO_SECONDS_PER_USER), or too many requests (`rate_limit_exceeded`); `Retry-After` says when to try again",
@@ -108,7 +84,8 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
       const body = await readCreateRequest(request, { inputReferenceMaxBytes: config.inputReferenceMaxBytes });
       const params = parseCreateParams(body.raw, { modelName: config.modelName }, body.errors);
       // The caller's daily budget and concurrent-job limit, before anything is recorded (a refused create leaves nothing).
-      await checkCreateLimits({ readModel, config, reply }, caller.id, params.seconds);
+      const tier = tiers.get(caller.tier);
+      await checkCreateLimits({ readModel, reply }, { id: caller.id, tier }, params.seconds);
 
       let videoRequest: VideoRequestedData = {
         video_id: newVideoId(),
@@ -125,6 +102,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         remixed_from_video_id: null,
         extended_from_video_id: null,
         has_input_reference: body.inputReference !== undefined,
+        priority: { tier: tier.name, weight: tier.gpuWeight },
         at: nowS(),
       };
       let replayed = false;
@@ -150,7 +128,12 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         const inputKey = inputReferenceKey(videoId);
         if (body.inputReference && (!replayed || !(await blobs.exists(inputKey)))) await blobs.put(inputKey, body.inputReference);
         try {
-          await startGeneration(videoRequest, caller.id, request.log, cancelAfter === undefined ? undefined : Math.floor(arrived / 1000) + cancelAfter);
+          const deadline = deadlineAt(Math.floor(arrived / 1000), cancelAfter, params.deadline);
+          await startGeneration(
+            context,
+            { request: videoRequest, actor: caller.id, tier, ...(deadline !== undefined ? { deadlineAt: deadline } : {}) },
+            request.log,
+          );
         } catch (err) {
           // Without a key nobody can resume this attempt: leave no orphaned upload behind.
           if (key === undefined && body.inputReference) await blobs.deletePrefix(`videos/${videoId}/`).catch(() => undefined);
@@ -164,13 +147,7 @@ export const createVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, 
         (await poll(() => readModel.get(videoId), readModelWaitMs)) ??
         videoFromState((await loadStream(videoId))?.state ?? evolve(initialVideoState, { type: 'VideoRequested', data: videoRequest }));
       if (replayed) reply.header('idempotent-replayed', 'true');
-      if (wait === undefined) return video;
-      // Prefer: wait=N. The workflow runs on whatever happens to this request; a client that goes away stops the wait only.
-      // (Not request.raw.destroyed: the request stream is destroyed once its body has been read; the socket is what closes.)
-      const gone = () => closing() || reply.raw.destroyed || request.raw.socket?.destroyed === true;
-      const waited = await waitForTerminal(readModel, videoId, arrived + wait * 1000, gone);
-      reply.header('preference-applied', `wait=${wait}`);
-      return waited ?? video;
+      return answerAfterWait({ readModel, closing }, { request, reply }, { video, wait, arrivedMs: arrived });
     },
   );
 };

@@ -1,7 +1,8 @@
 // The parameters of POST /v1/videos, checked field by field and normalized into what VideoRequested records: JSON
 // and multipart (all strings) go through this one validator, so both refuse alike and every failure names its field.
 import { createHash } from 'node:crypto';
-import { invalidParams } from '../plugins/errors';
+import { contentRefusal, invalidParams } from '../plugins/errors';
+import { deadlineProblem } from './cancelAfter';
 import { promptProblem } from '../../domain/text';
 import {
   CAMEO_ID_PATTERN,
@@ -31,6 +32,8 @@ export interface CreateVideoParams {
   seed: number | null;
   cameo_ids: string[];
   publish: boolean;
+  /** Unix seconds: the job is cancelled (`deadline_exceeded`) if not done by then; null: none (Cancel-After may set one). */
+  deadline: number | null;
 }
 
 /** The request's fields as they arrived: JSON values, or multipart strings (a repeated field as an array). */
@@ -51,7 +54,7 @@ const SEED_TEXT = new RegExp(SEED_TEXT_PATTERN);
 const MAX_CAMEOS = 4;
 const CAMEO_ID = new RegExp(CAMEO_ID_PATTERN);
 
-const KNOWN_FIELDS = new Set(['prompt', 'model', 'seconds', 'size', 'style', 'camera', 'seed', 'cameo_ids', 'publish', 'input_reference']);
+const KNOWN_FIELDS = new Set(['prompt', 'model', 'seconds', 'size', 'style', 'camera', 'seed', 'cameo_ids', 'publish', 'input_reference', 'deadline']);
 
 function oneOfMessage(values: readonly string[]): string {
   return `must be one of ${values.map((v) => `"${v}"`).join(', ')}`;
@@ -160,8 +163,24 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
     else fail('publish', multipart ? 'must be "true" or "false"' : 'must be a boolean');
   }
 
+  let deadline: number | null = null;
+  const deadlineValue = single('deadline');
+  if (deadlineValue !== undefined && deadlineValue !== null) {
+    const n =
+      typeof deadlineValue === 'number'
+        ? deadlineValue
+        : multipart && typeof deadlineValue === 'string' && /^\d{1,12}$/.test(deadlineValue)
+          ? Number(deadlineValue)
+          : NaN;
+    // Not a whole number breaks the schema (400); one outside the next 24 h is well formed but unusable (422).
+    const problem = Number.isInteger(n) ? deadlineProblem(n, Math.floor(Date.now() / 1000)) : undefined;
+    if (!Number.isInteger(n)) fail('deadline', 'must be a time in Unix seconds (a whole number)');
+    else if (problem) errors.push(contentRefusal('deadline', problem));
+    else deadline = n;
+  }
+
   if (errors.length > 0) throw invalidParams(errors);
-  return { prompt, model, seconds, size, style, camera, seed, cameo_ids: cameoIds, publish };
+  return { prompt, model, seconds, size, style, camera, seed, cameo_ids: cameoIds, publish, deadline };
 }
 
 /**

@@ -218,6 +218,9 @@ const CameoIds = (name: string) =>
  * file part), for the configured model pack. Documentation only: the handler checks both with one validator
  * (params.ts), which reads the same patterns.
  */
+export const DEADLINE_DOC =
+  'Unix seconds, 1 s to 24 h ahead: a job not done by then is cancelled (`error.code` `deadline_exceeded`), and one still waiting never reaches a GPU. With `Cancel-After` too, the sooner applies';
+
 export function createVideoBodies(modelName: string) {
   const json = Type.Object(
     {
@@ -232,6 +235,7 @@ export function createVideoBodies(modelName: string) {
       seed: Type.Optional(Type.Integer({ minimum: 0, maximum: SEED_MAX, description: 'Random when absent; the one used is recorded and answered' })),
       cameo_ids: Type.Optional(CameoIds('')),
       publish: Type.Optional(Type.Boolean({ default: false, description: 'Publish to the feed once completed' })),
+      deadline: Type.Optional(Type.Integer({ description: DEADLINE_DOC })),
       input_reference: Type.Optional(
         Type.Object(
           {
@@ -257,6 +261,7 @@ export function createVideoBodies(modelName: string) {
       seed: Type.Optional(Type.String({ pattern: SEED_TEXT_PATTERN })),
       'cameo_ids[]': Type.Optional(CameoIds(' (the field repeated)')),
       publish: Type.Optional(StringEnum(['true', 'false'] as const)),
+      deadline: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$', description: DEADLINE_DOC })),
       input_reference: Type.Optional(Type.String({ format: 'binary', description: 'A PNG or JPEG image (checked by its content, not its name)' })),
     },
     { title: 'CreateVideoForm', additionalProperties: false },

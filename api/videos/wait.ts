@@ -1,7 +1,8 @@
-// `Prefer: wait=N` on POST /v1/videos (RFC 7240): the request is held until the video is terminal or N seconds have
+// `Prefer: wait=N` on the routes that start a video (POST /v1/videos, remix, edits, extensions; RFC 7240): the request is held until the video is terminal or N seconds have
 // passed since it arrived, then answered with the video as GET /v1/videos/:id shows it, with `Preference-Applied`.
 // The job never depends on the request: it runs in its workflow whether the client waits, goes away, or the server
 // closes (a wait ends early then, answering the state of that moment).
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError } from '../plugins/errors';
 import { sleep } from './context';
 import type { VideoReadModel } from './readModel';
@@ -60,4 +61,24 @@ export async function waitForTerminal(
     if ((video && TERMINAL.has(video.status)) || stop() || Date.now() >= deadline) return video;
     await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
+}
+
+/**
+ * The answer of a route that started `video` (as it stood): itself without a `wait` preference; with one, held until
+ * the video is terminal or `wait` seconds after `arrivedMs`, with `Preference-Applied`. The workflow runs on whatever
+ * happens to this request; a client that goes away, or the server closing, stops the wait only. (Not
+ * request.raw.destroyed: the request stream is destroyed once its body has been read; the socket is what closes.)
+ */
+export async function answerAfterWait(
+  deps: { readModel: VideoReadModel; closing: () => boolean },
+  http: { request: FastifyRequest; reply: FastifyReply },
+  input: { video: VideoObject; wait: number | undefined; arrivedMs: number },
+): Promise<VideoObject> {
+  const { video, wait, arrivedMs } = input;
+  if (wait === undefined) return video;
+  const { request, reply } = http;
+  const gone = () => deps.closing() || reply.raw.destroyed || request.raw.socket?.destroyed === true;
+  const waited = await waitForTerminal(deps.readModel, video.id, arrivedMs + wait * 1000, gone);
+  reply.header('preference-applied', `wait=${wait}`);
+  return waited ?? video;
 }

@@ -21,6 +21,11 @@ export interface VideoRequestedData {
   remixed_from_video_id: string | null;
   extended_from_video_id: string | null;
   has_input_reference: boolean;
+  /**
+   * The owner's tier when it was asked for, and that tier's GPU weight: the Temporal priority its workflow runs at,
+   * and what its queue position is reckoned with. Absent on videos asked for before tiers (the default tier, weight 1).
+   */
+  priority?: { tier: string; weight: number };
   at: number;
 }
 

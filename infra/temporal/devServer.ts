@@ -44,8 +44,15 @@ const IP = '127.0.0.1';
  * Server settings the platform relies on, as dev-server flags (a production cluster sets the same keys in its
  * dynamic config). Eager activity execution hands an activity scheduled on the workflow's own task queue (event
  * appends, measurements, the mux) straight back to the worker that scheduled it, saving a matching round trip.
+ * Fairness makes each tier's fairness key (the priority the API starts a generation with) get its weight's share of
+ * the GPU queue's dispatches, so a higher tier goes sooner and no tier waits forever (docs/architecture.md).
  */
-export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = ['system.enableActivityEagerExecution=true'];
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = [
+  'system.enableActivityEagerExecution=true',
+  'matching.enableFairness=true',
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
+];
 
 export function dynamicConfigArgs(values: readonly string[] = DEV_SERVER_DYNAMIC_CONFIG): string[] {
   return values.flatMap((v) => ['--dynamic-config-value', v]);

@@ -1,6 +1,8 @@
 // The users port: who may call the API (an id, a name, a role) and the API keys that say so. The API, the
 // `user:create` script and tests depend on this, not on the PostgreSQL adapter behind it (infra/users/store.ts).
 
+import { TIER_NAME } from '../tiers';
+
 export const ROLES = ['user', 'moderator', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -13,12 +15,16 @@ export interface User {
   id: string;
   name: string;
   role: Role;
+  /** The tier (infra/tiers.ts) its limits and GPU weight come from; `default` unless an admin set another. */
+  tier: string;
   createdAt: Date;
 }
 
 export interface NewUser {
   name: string;
   role: Role;
+  /** Absent: `default`. Whether the deployment has that tier is the caller's check (the API's, the script's). */
+  tier?: string;
 }
 
 export interface CreatedUser {
@@ -45,6 +51,8 @@ export interface UserStore {
   /** The key's owner; undefined for an unknown or malformed key. */
   findByKey(apiKey: string): Promise<User | undefined>;
   findById(id: string): Promise<User | undefined>;
+  /** Moves the user to another tier; undefined when there is no such user. */
+  setTier(id: string, tier: string): Promise<User | undefined>;
   /**
    * First start: when no user exists yet, creates a development admin and a development user and writes their keys
    * to `<dataDir>/dev-keys.json` (mode 0600). Safe to call from several replicas starting at once.
@@ -71,7 +79,7 @@ export class InvalidUserError extends Error {
 }
 
 /** The same rules as the API's TypeBox schema, for callers that do not go through it (the script, the store). */
-export function validateNewUser(input: { name?: unknown; role?: unknown }): FieldError[] {
+export function validateNewUser(input: { name?: unknown; role?: unknown; tier?: unknown }): FieldError[] {
   const errors: FieldError[] = [];
   const name = input.name;
   if (typeof name !== 'string') {
@@ -83,6 +91,9 @@ export function validateNewUser(input: { name?: unknown; role?: unknown }): Fiel
     errors.push({ field: 'role', message: `is required (one of ${ROLES.join(', ')})` });
   } else if (!isRole(input.role)) {
     errors.push({ field: 'role', message: `must be one of ${ROLES.join(', ')}` });
+  }
+  if (input.tier !== undefined && (typeof input.tier !== 'string' || !TIER_NAME.test(input.tier))) {
+    errors.push({ field: 'tier', message: 'must be a tier name: 1 to 32 of a-z, 0-9, "_" and "-"' });
   }
   return errors;
 }

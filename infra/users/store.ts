@@ -6,6 +6,7 @@ import { applyMigrations, quoteSchemaName } from '../postgres/migrations';
 import { createPgPool, type PgPool } from '../postgres/pool';
 import { devKeysPath, writeDevKeysFile } from './devKeysFile';
 import { hashApiKey, looksLikeApiKey, newApiKey, newUserId } from './keys';
+import { DEFAULT_TIER } from '../tiers';
 import { InvalidUserError, ROLES, validateNewUser, type CreatedUser, type DevKeysResult, type NewUser, type Role, type User, type UserStore } from './port';
 
 export interface PgUserStoreOptions {
@@ -30,6 +31,8 @@ function migrations(s: string): string[] {
        created_at timestamptz NOT NULL DEFAULT now(),
        CONSTRAINT users_api_key_sha256_unique UNIQUE (api_key_sha256)
      )`,
+    // 2 (issue 18): each user's tier.
+    `ALTER TABLE ${s}.users ADD COLUMN tier text NOT NULL DEFAULT '${DEFAULT_TIER}'`,
   ];
 }
 
@@ -39,11 +42,14 @@ interface UserRow {
   id: string;
   name: string;
   role: Role;
+  tier: string;
   created_at: Date;
 }
 
+const USER_COLUMNS = 'id, name, role, tier, created_at';
+
 function toUser(row: UserRow): User {
-  return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at };
+  return { id: row.id, name: row.name, role: row.role, tier: row.tier, createdAt: row.created_at };
 }
 
 type Queryable = pg.Pool | pg.PoolClient;
@@ -99,12 +105,19 @@ export class PgUserStore implements UserStore {
 
   async findByKey(apiKey: string): Promise<User | undefined> {
     if (!looksLikeApiKey(apiKey)) return undefined;
-    const res = await this.pool.query<UserRow>(`SELECT id, name, role, created_at FROM ${this.s}.users WHERE api_key_sha256 = $1`, [hashApiKey(apiKey)]);
+    const res = await this.pool.query<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.s}.users WHERE api_key_sha256 = $1`, [hashApiKey(apiKey)]);
     return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
   async findById(id: string): Promise<User | undefined> {
-    const res = await this.pool.query<UserRow>(`SELECT id, name, role, created_at FROM ${this.s}.users WHERE id = $1`, [id]);
+    const res = await this.pool.query<UserRow>(`SELECT ${USER_COLUMNS} FROM ${this.s}.users WHERE id = $1`, [id]);
+    return res.rows[0] ? toUser(res.rows[0]) : undefined;
+  }
+
+  async setTier(id: string, tier: string): Promise<User | undefined> {
+    const errors = validateNewUser({ name: 'x', role: 'user', tier });
+    if (errors.length > 0) throw new InvalidUserError(errors);
+    const res = await this.pool.query<UserRow>(`UPDATE ${this.s}.users SET tier = $2 WHERE id = $1 RETURNING ${USER_COLUMNS}`, [id, tier]);
     return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
@@ -136,8 +149,8 @@ export class PgUserStore implements UserStore {
     if (errors.length > 0) throw new InvalidUserError(errors);
     const apiKey = newApiKey();
     const res = await db.query<UserRow>(
-      `INSERT INTO ${this.s}.users (id, name, role, api_key_sha256) VALUES ($1, $2, $3, $4) RETURNING id, name, role, created_at`,
-      [newUserId(), input.name, input.role, hashApiKey(apiKey)],
+      `INSERT INTO ${this.s}.users (id, name, role, tier, api_key_sha256) VALUES ($1, $2, $3, $4, $5) RETURNING ${USER_COLUMNS}`,
+      [newUserId(), input.name, input.role, input.tier ?? DEFAULT_TIER, hashApiKey(apiKey)],
     );
     return { user: toUser(res.rows[0]!), apiKey };
   }

@@ -25,6 +25,7 @@ import { PgWebhookEndpointStore } from '../../infra/webhooks/store';
 import { WebhookDispatcher } from '../../activities/webhookDispatcher';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
+import { DEFAULT_TIER, tierTable, type Tier } from '../../infra/tiers';
 import { ProjectionRunner } from '../../projections/runner';
 import { createReadModels } from '../../projections/readModels';
 import { migrateStore } from '../../projections/store';
@@ -68,12 +69,19 @@ export interface PlatformStackOptions {
   ffmpegPath?: string;
   /** VIDEO_RETENTION_SECONDS of the stack's API (seconds from completion to the content's deletion); default 0: kept. */
   retentionSeconds?: number;
-  /** MAX_ACTIVE_VIDEOS_PER_USER for the stack's API; absent: no limit. */
-  maxActiveVideos?: number;
-  /** DAILY_VIDEO_SECONDS_PER_USER for the stack's API; absent: no budget. */
-  dailyVideoSeconds?: number;
+  /**
+   * The tiers of the stack's API (TIERS_FILE and the default tier's settings); a `default` tier without limits is
+   * added when the list has none. Absent: one unlimited `default` tier.
+   */
+  tiers?: Tier[];
   /** For the components; silent by default. */
   logger?: Logger;
+}
+
+/** The stack's tiers: those given, and an unlimited `default` when they have none. */
+function stackTiers(tiers: Tier[]) {
+  const fallback: Tier = { name: DEFAULT_TIER, rateLimitRequests: 0, maxActiveVideos: 0, dailyVideoSeconds: 0, gpuWeight: 1 };
+  return tierTable(tiers.some((t) => t.name === DEFAULT_TIER) ? tiers : [fallback, ...tiers]);
 }
 
 /** The largest cameo recording the stack's API accepts. */
@@ -86,7 +94,8 @@ export interface PlatformStack {
   dataDir: string;
   taskQueue: string;
   gpuTaskQueue: string;
-  user(name: string, role?: Role): Promise<CreatedUser>;
+  /** A new user (and key) of this role (default `user`) and tier (default `default`). */
+  user(name: string, role?: Role, tier?: string): Promise<CreatedUser>;
   stop(): Promise<void>;
 }
 
@@ -243,8 +252,6 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
           inputReferenceMaxBytes: 1024 * 1024,
           streamPollMs: 100,
           ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
-          ...(options.maxActiveVideos ? { maxActiveVideos: options.maxActiveVideos } : {}),
-          ...(options.dailyVideoSeconds ? { dailyVideoSeconds: options.dailyVideoSeconds } : {}),
         },
       },
       // Recordings up to 4 MiB: the test clips are far smaller, and a test can go past the limit cheaply.
@@ -253,6 +260,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       webhooks: { store: webhookStore, policy: webhookPolicy, deliveries: { eventStore, temporal: () => temporal.client, taskQueue, retry: webhookRetry } },
       // Replays run against the bundle the orchestration worker runs, so nothing is bundled again.
       debug: { workflowCode: async () => ({ workflowBundle: options.workflowBundle }) },
+      ...(options.tiers ? { tiers: stackTiers(options.tiers) } : {}),
     });
     releases.push({ what: 'API server', run: () => app.close() });
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -266,7 +274,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       dataDir: options.dataDir,
       taskQueue,
       gpuTaskQueue,
-      user: (userName: string, role: Role = 'user') => users.createUser({ name: userName, role }),
+      user: (userName: string, role: Role = 'user', tier?: string) => users.createUser({ name: userName, role, ...(tier ? { tier } : {}) }),
       stop: release,
     };
   } catch (err) {

@@ -112,7 +112,7 @@ describe('authentication and users', () => {
       const res = await call('GET', '/v1/users/me', { key: keys[role] });
       expect(res.status).toBe(200);
       const me = (await res.json()) as Record<string, unknown>;
-      expect(me).toEqual({ id: expect.stringMatching(/^user_[0-9a-f]{32}$/), name: `test ${role}`, role, created_at: expect.any(Number) });
+      expect(me).toEqual({ id: expect.stringMatching(/^user_[0-9a-f]{32}$/), name: `test ${role}`, role, tier: 'default', created_at: expect.any(Number) });
       expect(Math.abs((me.created_at as number) - Date.now() / 1000)).toBeLessThan(600);
     }
   });
@@ -125,6 +125,7 @@ describe('authentication and users', () => {
       id: expect.stringMatching(/^user_/),
       name: 'alice',
       role: 'user',
+      tier: 'default',
       api_key: expect.stringMatching(/^rf_/),
       created_at: expect.any(Number),
     });
@@ -132,7 +133,7 @@ describe('authentication and users', () => {
     const me = await call('GET', '/v1/users/me', { key: created.api_key });
     expect(me.status).toBe(200);
     const body = (await me.json()) as Record<string, unknown>;
-    expect(body).toEqual({ id: created.id, name: 'alice', role: 'user', created_at: created.created_at });
+    expect(body).toEqual({ id: created.id, name: 'alice', role: 'user', tier: 'default', created_at: created.created_at });
     expect(body).not.toHaveProperty('api_key');
 
     // Any role can be granted; a moderator made here can then use its key.
@@ -190,7 +191,7 @@ describe('authentication and users', () => {
     const create = doc.paths['/v1/users']?.post;
     expect(create).toBeDefined();
     expect(create!.security).toEqual([{ bearer: [] }]);
-    expect(Object.keys(create!.responses).sort()).toEqual(['201', '400', '401', '403', '413', '415', '500']);
+    expect(Object.keys(create!.responses).sort()).toEqual(['201', '400', '401', '403', '413', '415', '422', '500']);
     expect(create!.description).toMatch(/Roles: admin/);
     expect(JSON.stringify(create!.requestBody)).toContain('"enum":["user","moderator","auditor","admin"]');
     const me = doc.paths['/v1/users/me']?.get;

@@ -86,7 +86,7 @@ describe('the daily budget of video seconds', () => {
     const refused = await create(4);
     expect(refused.status).toBe(429);
     expect(refused.body.error?.code).toBe('daily_budget_exceeded');
-    expect(refused.body.detail).toMatch(/^this 4 s video would bring today's total to 12 s, past your daily budget of 10 s/);
+    expect(refused.body.detail).toMatch(/^this 4 s video would bring today's total to 12 s, past the daily budget of your tier "default", 10 s/);
     const now = Math.floor(Date.now() / 1000);
     const untilMidnight = 86400 - (now % 86400);
     expect(Math.abs(Number(refused.retryAfter) - untilMidnight)).toBeLessThanOrEqual(5);

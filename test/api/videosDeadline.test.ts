@@ -71,7 +71,7 @@ describe('Cancel-After: a job waiting for a GPU', () => {
     expect(res.status).toBe(200);
     const video = await ended(res.body.id);
     expect(video).toMatchObject({ status: 'cancelled', error: { code: 'deadline_exceeded' } });
-    expect(video.error.message).toMatch(/^the job was not done by its deadline \(Cancel-After\), \d{4}-\d\d-\d\dT/);
+    expect(video.error.message).toMatch(/^the job was not done by its deadline \(Cancel-After or deadline\), \d{4}-\d\d-\d\dT/);
     const { started } = await activitiesOf(`video-${res.body.id}`);
     expect(started.filter((a) => GPU_ACTIVITIES.includes(a))).toEqual([]);
     expect((await get(res.body.id)).status).toBe('cancelled');
@@ -85,6 +85,42 @@ describe('Cancel-After: a job waiting for a GPU', () => {
     }
     const ok = await create({ prompt: 'a blue cube', seconds: 4, size: '256x256' }, '1h30m');
     expect(ok.status).toBe(200);
+  }, 30_000);
+});
+
+describe('the deadline field: a job waiting for a GPU', () => {
+  const { create, ended } = useStack({ renders: false });
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('ends cancelled with deadline_exceeded at the time it names, having reached no GPU', async () => {
+    const res = await create({ prompt: 'a red ball bounces on a wooden floor', seconds: 4, size: '256x256', deadline: now() + 2 });
+    expect(res.status).toBe(200);
+    const video = await ended(res.body.id);
+    expect(video).toMatchObject({ status: 'cancelled', error: { code: 'deadline_exceeded' } });
+    const { started } = await activitiesOf(`video-${res.body.id}`);
+    expect(started.filter((a) => GPU_ACTIVITIES.includes(a))).toEqual([]);
+  }, 60_000);
+
+  it('with Cancel-After too, the sooner applies', async () => {
+    const res = await create({ prompt: 'a red ball bounces on a wooden floor', seconds: 4, size: '256x256', deadline: now() + 3600 }, '2s');
+    expect(res.status).toBe(200);
+    const t0 = Date.now();
+    expect(await ended(res.body.id)).toMatchObject({ status: 'cancelled', error: { code: 'deadline_exceeded' } });
+    expect(Date.now() - t0).toBeLessThan(60_000);
+  }, 90_000);
+
+  it('refuses a deadline that is not a Unix second 1 s to 24 h ahead, naming it, before creating anything', async () => {
+    // Not a whole number: 400; a whole number in the past or more than 24 h ahead: well formed but unusable, 422.
+    for (const deadline of [String(now() + 60), 1.5]) {
+      const res = await create({ prompt: 'a blue cube', seconds: 4, size: '256x256', deadline });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'validation_failed', param: 'deadline' });
+    }
+    for (const deadline of [now() - 10, 0, now() + 25 * 3600]) {
+      const res = await create({ prompt: 'a blue cube', seconds: 4, size: '256x256', deadline });
+      expect(res.status).toBe(422);
+      expect(res.body.error).toMatchObject({ code: 'unprocessable_content', param: 'deadline' });
+    }
   }, 30_000);
 });
 

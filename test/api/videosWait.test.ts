@@ -59,6 +59,31 @@ it('Prefer: wait=1 on a longer video answers its non-terminal state after about 
   await fetch(`${stack.url}/v1/videos/${video.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
 }, 60000);
 
+it('Prefer: wait holds a remix and an extension too, until completed; a remix takes the deadline field', async () => {
+  const source = await ok(await create({ prompt: PROMPT, seconds: 1, size: '256x256' }, { prefer: 'wait=60' }));
+  expect(source.status).toBe('completed');
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${stack.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  const remix = await post(`/v1/videos/${source.id}/remix`, { prompt: 'three blue balls bouncing on a wooden floor' }, { prefer: 'wait=60' });
+  expect(remix.headers.get('preference-applied')).toBe('wait=60');
+  expect((await ok(remix)).status).toBe('completed');
+  const extension = await post('/v1/videos/extensions', { prompt: PROMPT, seconds: 1, video: { id: source.id } }, { prefer: 'wait=60' });
+  expect(extension.headers.get('preference-applied')).toBe('wait=60');
+  expect((await ok(extension)).status).toBe('completed');
+
+  const late = await post(`/v1/videos/${source.id}/remix`, { prompt: 'a green ball', deadline: Math.floor(Date.now() / 1000) - 1 });
+  expect(late.status).toBe(422);
+  expect(((await late.json()) as { error: { param: string } }).error.param).toBe('deadline');
+  const bad = await post(`/v1/videos/${source.id}/remix`, { prompt: 'a green ball' }, { prefer: 'wait=forever' });
+  expect(bad.status).toBe(400);
+  const due = await ok(await post(`/v1/videos/${source.id}/remix`, { prompt: 'a green ball', deadline: Math.floor(Date.now() / 1000) + 600 }));
+  expect(['queued', 'in_progress', 'completed']).toContain(due.status);
+}, 180000);
+
 it('refuses a wait that is not a whole number from 1 to 60 with 400 naming Prefer, creating nothing; other preferences change nothing', async () => {
   const list = async () =>
     ((await (await fetch(`${stack.url}/v1/videos?limit=100`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: Video[] }).data.length;

@@ -1,5 +1,7 @@
 // Settings come from the environment, with embedded defaults; a bad value is named with its expected form.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../infra/config';
 
@@ -237,6 +239,45 @@ describe('config: SCHEMA_MIGRATIONS', () => {
     expect(loadConfig({}).schemaMigrations).toBe('apply');
     expect(loadConfig({ SCHEMA_MIGRATIONS: 'verify' }).schemaMigrations).toBe('verify');
     expect(() => loadConfig({ SCHEMA_MIGRATIONS: 'skip' })).toThrow('invalid SCHEMA_MIGRATIONS="skip"');
+  });
+});
+
+describe('config: TIERS_FILE and the default tier', () => {
+  const file = (body: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tiers-'));
+    const at = path.join(dir, 'tiers.json');
+    fs.writeFileSync(at, body);
+    return at;
+  };
+
+  it('has one default tier from RATE_LIMIT_REQUESTS, MAX_ACTIVE_VIDEOS_PER_USER and DAILY_VIDEO_SECONDS_PER_USER unless TIERS_FILE adds more', () => {
+    expect(loadConfig({}).tiers.get('default')).toEqual({ name: 'default', rateLimitRequests: 600, maxActiveVideos: 0, dailyVideoSeconds: 0, gpuWeight: 1 });
+    const env = { RATE_LIMIT_REQUESTS: '10', MAX_ACTIVE_VIDEOS_PER_USER: '2', DAILY_VIDEO_SECONDS_PER_USER: '60' };
+    const tiers = loadConfig({ ...env, TIERS_FILE: file('{"tiers": {"pro": {"rate_limit_requests": 100, "gpu_weight": 8}}}') }).tiers;
+    expect(tiers.names().sort()).toEqual(['default', 'pro']);
+    // A field a tier leaves out is the default tier's.
+    expect(tiers.get('pro')).toEqual({ name: 'pro', rateLimitRequests: 100, maxActiveVideos: 2, dailyVideoSeconds: 60, gpuWeight: 8 });
+    // A user whose tier the file no longer has gets the default one.
+    expect(tiers.get('gold').name).toBe('default');
+  });
+
+  it('refuses a file it cannot read or that is wrong, naming the field', () => {
+    expect(() => loadConfig({ TIERS_FILE: '/nonexistent/tiers.json' })).toThrow(
+      /invalid TIERS_FILE="\/nonexistent\/tiers.json": expected a readable JSON file of tiers \(ENOENT/,
+    );
+    expect(() => loadConfig({ TIERS_FILE: file('{"tiers": {"pro": {"gpu_weight": 0}}}') })).toThrow(
+      /tiers.pro.gpu_weight must be a whole number from 1 to 1000, not 0/,
+    );
+    expect(() => loadConfig({ TIERS_FILE: file('{"tiers": {"pro": {"gpu_wieght": 2}}}') })).toThrow(/tiers.pro: unknown field "gpu_wieght"/);
+    expect(() => loadConfig({ TIERS_FILE: file('{"tiers": {"Pro Tier": {}}}') })).toThrow(/tiers.Pro Tier: a tier name is 1 to 32/);
+    expect(() => loadConfig({ TIERS_FILE: file('{"tiers": []}') })).toThrow(/must be an object with a "tiers" object/);
+    expect(() => loadConfig({ TIERS_FILE: file('tiers: {}') })).toThrow(/not JSON/);
+  });
+
+  it('lets the file redefine the default tier, which the others then fill their gaps from', () => {
+    const tiers = loadConfig({ TIERS_FILE: file('{"tiers": {"free": {"gpu_weight": 1}, "default": {"max_active_videos": 3, "gpu_weight": 2}}}') }).tiers;
+    expect(tiers.get('default')).toMatchObject({ maxActiveVideos: 3, gpuWeight: 2, rateLimitRequests: 600 });
+    expect(tiers.get('free')).toMatchObject({ maxActiveVideos: 3, gpuWeight: 1 });
   });
 });
 

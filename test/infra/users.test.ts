@@ -47,7 +47,7 @@ describe('users store', () => {
   it('creates a user with a user_ id and an rf_ key that finds it', async () => {
     const { store } = await freshStore();
     const { user, apiKey } = await store.createUser({ name: 'alice', role: 'moderator' });
-    expect(user).toEqual({ id: expect.stringMatching(/^user_[0-9a-f]{32}$/), name: 'alice', role: 'moderator', createdAt: expect.any(Date) });
+    expect(user).toEqual({ id: expect.stringMatching(/^user_[0-9a-f]{32}$/), name: 'alice', role: 'moderator', tier: 'default', createdAt: expect.any(Date) });
     expect(apiKey).toMatch(/^rf_[A-Za-z0-9_-]{43}$/);
     expect(await store.findByKey(apiKey)).toEqual(user);
     expect(await store.findById(user.id)).toEqual(user);
@@ -106,9 +106,22 @@ describe('users store', () => {
     const opened = await Promise.all([1, 2, 3].map(() => openUserStore({ pool, schema })));
     stores.push(...opened);
     const versions = await pool.query(`SELECT version FROM "${schema}".users_migrations`);
-    expect(versions.rows).toEqual([{ version: 1 }]);
+    expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }]);
     const { apiKey } = await opened[0]!.createUser({ name: 'erin', role: 'auditor' });
     expect((await opened[2]!.findByKey(apiKey))?.name).toBe('erin');
+  });
+
+  it('keeps each user in a tier: default unless given, moved by setTier; a malformed tier name is refused', async () => {
+    const { store } = await freshStore();
+    const plain = await store.createUser({ name: 'gina', role: 'user' });
+    expect(plain.user.tier).toBe('default');
+    const pro = await store.createUser({ name: 'hal', role: 'user', tier: 'pro' });
+    expect((await store.findByKey(pro.apiKey))?.tier).toBe('pro');
+    expect((await store.setTier(plain.user.id, 'pro'))?.tier).toBe('pro');
+    expect((await store.findById(plain.user.id))?.tier).toBe('pro');
+    expect(await store.setTier('user_' + 'f'.repeat(32), 'pro')).toBeUndefined();
+    await expect(store.setTier(plain.user.id, 'Not A Tier')).rejects.toThrow(/tier: must be a tier name/);
+    await expect(store.createUser({ name: 'ivy', role: 'user', tier: '' })).rejects.toThrow(/tier: must be a tier name/);
   });
 
   describe('development keys', () => {
@@ -208,13 +221,26 @@ describe('npm run user:create', () => {
     await admin.end();
   });
 
-  it('creates a user in the database of DATABASE_URL and prints {id, name, role, api_key} as JSON', async () => {
+  it('creates a user in the database of DATABASE_URL and prints {id, name, role, tier, api_key} as JSON', async () => {
     const run = await userCreate(['--role', 'user', '--name', 'alice'], { DATABASE_URL: databaseUrl, DATA_DIR: tmpDir('usercreate') });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const printed = JSON.parse(run.stdout) as Record<string, string>;
-    expect(printed).toEqual({ id: expect.stringMatching(/^user_/), name: 'alice', role: 'user', api_key: expect.stringMatching(/^rf_/) });
+    expect(printed).toEqual({ id: expect.stringMatching(/^user_/), name: 'alice', role: 'user', tier: 'default', api_key: expect.stringMatching(/^rf_/) });
     expect(await (await users()).findByKey(printed.api_key!)).toMatchObject({ id: printed.id, name: 'alice', role: 'user' });
+  });
+
+  it('puts the user in a tier TIERS_FILE defines', async () => {
+    const dataDir = tmpDir('usercreate-tier');
+    const tiersFile = path.join(dataDir, 'tiers.json');
+    fs.writeFileSync(tiersFile, JSON.stringify({ tiers: { pro: { gpu_weight: 4 } } }));
+    const run = await userCreate(['--role', 'user', '--name', 'petra', '--tier', 'pro'], {
+      DATABASE_URL: databaseUrl,
+      DATA_DIR: dataDir,
+      TIERS_FILE: tiersFile,
+    });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toMatchObject({ name: 'petra', tier: 'pro' });
   });
 
   it('without DATABASE_URL, uses the database that the running `npm start` recorded in $DATA_DIR/runtime.json', async () => {
@@ -247,6 +273,10 @@ describe('npm run user:create', () => {
     expect(noDatabase.stdout).toBe('');
     expect(noDatabase.stderr).toMatch(/DATABASE_URL is not set/);
     expect(noDatabase.stderr).toMatch(/npm start/);
+
+    const unknownTier = await userCreate(['--role', 'user', '--name', 'x', '--tier', 'gold'], { DATABASE_URL: databaseUrl, DATA_DIR: dataDir });
+    expect(unknownTier.code).toBe(2);
+    expect(unknownTier.stderr).toMatch(/--tier "gold" is not a tier of this deployment; the tiers are default \(TIERS_FILE\)/);
 
     await users();
     const named = await db.query(`SELECT 1 FROM app.users WHERE name = 'x'`);

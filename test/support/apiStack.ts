@@ -4,6 +4,7 @@
 // The stack itself is built by the shared harness, scripts/harness/stack.ts, which the pipeline benchmark shares.
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_TIER, type Tier } from '../../infra/tiers';
 import { startPlatformStack } from '../../scripts/harness/stack';
 import { testEnv } from './env';
 import { testEngine } from './pipeline';
@@ -17,8 +18,11 @@ export async function startApiStack(
     renders?: boolean;
     projector?: boolean;
     retentionSeconds?: number;
+    /** The default tier's concurrent-job limit and daily budget (MAX_ACTIVE_VIDEOS_PER_USER, DAILY_VIDEO_SECONDS_PER_USER). */
     maxActiveVideos?: number;
     dailyVideoSeconds?: number;
+    /** More tiers (TIERS_FILE's); users join one with `user(name, role, tier)`. */
+    tiers?: Tier[];
     webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } };
   } = {},
 ) {
@@ -34,8 +38,20 @@ export async function startApiStack(
     ...(options.projector === false ? { projector: false } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
-    ...(options.maxActiveVideos ? { maxActiveVideos: options.maxActiveVideos } : {}),
-    ...(options.dailyVideoSeconds ? { dailyVideoSeconds: options.dailyVideoSeconds } : {}),
+    ...(options.maxActiveVideos || options.dailyVideoSeconds || options.tiers
+      ? {
+          tiers: [
+            {
+              name: DEFAULT_TIER,
+              rateLimitRequests: 0,
+              maxActiveVideos: options.maxActiveVideos ?? 0,
+              dailyVideoSeconds: options.dailyVideoSeconds ?? 0,
+              gpuWeight: 1,
+            },
+            ...(options.tiers ?? []),
+          ],
+        }
+      : {}),
   });
   return {
     url: stack.url,
@@ -43,6 +59,7 @@ export async function startApiStack(
     blobs: stack.blobs,
     dataDir: stack.dataDir,
     taskQueue: stack.taskQueue,
+    gpuTaskQueue: stack.gpuTaskQueue,
     user: stack.user,
     stop: stack.stop,
   };
