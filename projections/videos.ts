@@ -217,7 +217,7 @@ function migrate(s: string): string {
     CREATE INDEX IF NOT EXISTS videos_owner_created_id ON ${s}.videos (owner_id, created_at, id);
     CREATE INDEX IF NOT EXISTS videos_content_sha256 ON ${s}.videos (content_sha256) WHERE content_sha256 IS NOT NULL;
     -- The GPU queue in order, the recent renders and those running now: what queue positions and estimates read.
-    CREATE INDEX IF NOT EXISTS videos_gpu_queue ON ${s}.videos (gpu_wait_since_ms, id) INCLUDE (seconds) WHERE gpu_wait_since_ms IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS videos_gpu_queue ON ${s}.videos (gpu_wait_since_ms, id) INCLUDE (seconds, tier, tier_weight) WHERE gpu_wait_since_ms IS NOT NULL;
     CREATE INDEX IF NOT EXISTS videos_recent_renders ON ${s}.videos (completed_at) WHERE status = 'completed' AND render_started_at IS NOT NULL;
     CREATE INDEX IF NOT EXISTS videos_rendering ON ${s}.videos (render_started_at) WHERE render_started_at IS NOT NULL AND completed_at IS NULL;`;
 }

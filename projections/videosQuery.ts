@@ -129,13 +129,28 @@ async function withQueue(db: SqlClient, s: string, rows: VideoRow[], now: number
        SELECT id, gpu_wait_since_ms AS since, tier, tier_weight AS weight, seconds FROM ${s}.videos
        WHERE gpu_wait_since_ms IS NOT NULL AND NOT (id = ANY($1::text[]))
        UNION ALL SELECT id, since, tier, weight, seconds FROM mine),
-     ranked AS (SELECT *, row_number() OVER (PARTITION BY tier ORDER BY since, id) AS rn FROM waiting)
+     ranked AS (
+       SELECT id, since, tier, weight, seconds, row_number() OVER w AS rn, sum(seconds) OVER w AS cum FROM waiting
+       WINDOW w AS (PARTITION BY tier ORDER BY since, id)),
+     tiers AS (SELECT tier, max(weight) AS weight, count(*) AS n FROM ranked GROUP BY tier),
+     -- For each waiting row of the page and each tier: how many of that tier's waiting videos come first (k: its own
+     -- tier's rank - 1; another's, the j with j * w < r * w', at most its length) and the one that ties, if any.
+     pairs AS (
+       SELECT me.id, me.since, t.tier,
+         CASE WHEN t.tier = me.tier THEN me.rn - 1 ELSE LEAST(t.n, (me.rn * t.weight - 1) / me.weight) END AS k,
+         CASE WHEN t.tier <> me.tier AND (me.rn * t.weight) % me.weight = 0 AND (me.rn * t.weight) / me.weight <= t.n
+           THEN (me.rn * t.weight) / me.weight END AS tie_rn
+       FROM ranked me CROSS JOIN tiers t WHERE me.id = ANY($1::text[])),
+     counted AS (
+       SELECT p.id,
+         p.k + CASE WHEN tie.id IS NOT NULL AND (tie.since, tie.id) < (p.since, p.id) THEN 1 ELSE 0 END AS n,
+         coalesce(upto.cum, 0) + CASE WHEN tie.id IS NOT NULL AND (tie.since, tie.id) < (p.since, p.id) THEN tie.seconds ELSE 0 END AS secs
+       FROM pairs p
+       LEFT JOIN ranked upto ON upto.tier = p.tier AND upto.rn = p.k
+       LEFT JOIN ranked tie ON tie.tier = p.tier AND tie.rn = p.tie_rn)
      SELECT
-       (SELECT coalesce(json_agg(json_build_object('id', me.id, 'ahead', a.n, 'ahead_seconds', a.secs)), '[]') FROM ranked me CROSS JOIN LATERAL (
-          SELECT count(*) AS n, coalesce(sum(r.seconds), 0) AS secs FROM ranked r
-          WHERE r.id <> me.id AND CASE WHEN r.tier = me.tier THEN r.rn < me.rn
-            ELSE r.rn * me.weight < me.rn * r.weight OR (r.rn * me.weight = me.rn * r.weight AND (r.since, r.id) < (me.since, me.id)) END) a
-          WHERE me.id = ANY($1::text[])) AS queue,
+       (SELECT coalesce(json_agg(json_build_object('id', a.id, 'ahead', a.n, 'ahead_seconds', a.secs)), '[]') FROM (
+          SELECT id, sum(n) AS n, sum(secs) AS secs FROM counted GROUP BY id) a) AS queue,
        (SELECT coalesce(json_agg(json_build_object('seconds', r.seconds, 'started_at', r.render_started_at, 'completed_at', r.completed_at)), '[]') FROM (
           SELECT seconds, render_started_at, completed_at FROM ${s}.videos WHERE status = 'completed' AND render_started_at IS NOT NULL
           ORDER BY completed_at DESC LIMIT $2) r) AS recent,
