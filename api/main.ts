@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     users,
     videos,
     cameos,
-    engagement: { schema: config.readModelsSchema },
+    engagement: { schema: config.readModelsSchema, feedCursorTtlSeconds: config.feedCursorTtlSeconds },
     webhooks: {
       store: webhookEndpoints,
       policy: { allowedHosts: config.webhookAllowedHosts },

@@ -59,7 +59,7 @@ export interface ServerDeps {
    * Likes, lineage, the feed and view counting, over the read models in `schema` (default `readmodels`); served with
    * the Videos resource. Absent, those routes are not served and views are not counted.
    */
-  engagement?: { schema?: string; viewWindowMs?: number; viewFlushMs?: number };
+  engagement?: { schema?: string; viewWindowMs?: number; viewFlushMs?: number; feedCursorTtlSeconds?: number };
   /** Webhook endpoints (their store and the SSRF policy of WEBHOOK_ALLOWED_HOSTS); absent, their routes are not served. */
   webhooks?: WebhookEndpointsRoutesOptions;
   /** The debugging endpoints (admin): the workflow code replays run against. Absent, they are not served. */
@@ -136,6 +136,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       db: deps.readModels,
       schema: deps.engagement.schema,
       readModel: deps.videos.readModel,
+      ...(deps.engagement.feedCursorTtlSeconds !== undefined ? { feedCursorTtlSeconds: deps.engagement.feedCursorTtlSeconds } : {}),
     });
   }
   if (deps.videos) await app.register(remixRoutes, { ...deps.videos, tiers, temporal: deps.temporal, eventStore: deps.eventStore });

@@ -118,6 +118,12 @@ export interface Config {
    * (default 0: none) seconds of video per UTC day, GPU weight 1. TIERS_FILE (JSON) adds tiers or redefines it.
    */
   tiers: TierTable;
+  // --- the read side (issue 22) ---
+  /**
+   * FEED_CURSOR_TTL_SECONDS (default 3600): how long a feed walk's cursors live from its first page; an older one is
+   * 410 `cursor_expired`. The projector trims the feed's engagement log to what walks this young can need.
+   */
+  feedCursorTtlSeconds: number;
 }
 
 /** VIDEO_RETENTION_SECONDS's default: 7 days. */
@@ -420,6 +426,7 @@ export function loadConfig(env: Env = process.env): Config {
     videoRetentionSeconds: integer(env, 'VIDEO_RETENTION_SECONDS', DEFAULT_VIDEO_RETENTION_SECONDS, 0, 10 * 365 * 24 * 3600),
     rateLimitWindowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400),
     tiers: tiers(env),
+    feedCursorTtlSeconds: integer(env, 'FEED_CURSOR_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
   };
 }
 

@@ -3,7 +3,7 @@
 //
 // Engagement counts move while a client walks the feed, so each like, unlike and remix is also logged with its $all
 // position (feed_engagement): a walk subtracts what came after its snapshot position and ranks every page on the
-// values as they were at the snapshot. Counters of videos not yet published (liked by their owner, remixed while
+// values as they were at the snapshot; the log is trimmed to what open walks can need (feedTrim.ts). Counters of videos not yet published (liked by their owner, remixed while
 // private) live in feed_counters and come along when the video is published.
 import type { RecordedEvent } from '../infra/eventstore/port';
 import type { ReadModel } from './projection';
@@ -46,14 +46,22 @@ function migrate(s: string): string {
       likes_delta int NOT NULL,
       remixes_delta int NOT NULL,
       PRIMARY KEY (commit_pos, prepare_pos)
+    );
+    -- Where the feed's checkpoint stood at each trim (feedTrim.ts): once a mark is older than a cursor lives, no open
+    -- walk has a snapshot before its position, so the engagement logged up to it is needed no more.
+    CREATE TABLE IF NOT EXISTS ${s}.feed_walk_marks (
+      at bigint NOT NULL,
+      commit_pos numeric NOT NULL,
+      prepare_pos bigint NOT NULL
     );`;
 }
 
 export function createFeedReadModel(): ReadModel {
   return {
     name: FEED_READ_MODEL,
-    version: 1,
-    tables: ['feed', 'feed_counters', 'feed_engagement'],
+    // 2: feed_walk_marks, for trimming feed_engagement. A table of an older version is rebuilt from position zero.
+    version: 2,
+    tables: ['feed', 'feed_counters', 'feed_engagement', 'feed_walk_marks'],
     async migrate(client: SqlClient, schema: string) {
       await client.query(migrate(quoteSchema(schema)));
     },

@@ -7,7 +7,9 @@
 // only videos published at or before the snapshot, on their likes and remixes as of the snapshot (engagement logged
 // after it is subtracted), at the walk's ranking time; so every video's score is frozen for the whole walk and the
 // (score, id) keyset carried in the cursor returns each one exactly once. Videos published after the snapshot wait
-// for the next walk; a video taken down or deleted leaves at the next page (rows removed never shift the others).
+// for the next walk; a video taken down or deleted leaves at the next page (rows removed never shift the others). A
+// walk's cursors live FEED_CURSOR_TTL_SECONDS (an hour) from its first page; after that the engagement log it needs
+// may be trimmed (feedTrim.ts), so an older cursor is refused (cursor_expired) rather than answered out of order.
 import { positionFromString, positionToString, START, type Position } from '../infra/eventstore/port';
 import { FEED_READ_MODEL } from './feed';
 import { DEFAULT_READMODELS_SCHEMA, quoteSchema, readCheckpoint, type SqlClient } from './store';
@@ -19,6 +21,20 @@ export const FEED_SCORE_FORMULA = '(1 + likes + 2 * remixes) / (hours since publ
 /** The documented score, for tests and clients that want to check an order. */
 export function feedScore(inputs: { likes: number; remixes: number; publishedAt: number }, rankedAtS: number): number {
   return (1 + inputs.likes + 2 * inputs.remixes) / Math.pow(Math.max(rankedAtS - inputs.publishedAt, 0) / 3600 + 2, 1.5);
+}
+
+/** How long a walk's cursors live from its first page, unless FEED_CURSOR_TTL_SECONDS says otherwise. */
+export const DEFAULT_FEED_CURSOR_TTL_SECONDS = 3600;
+
+/** `after` is a cursor of a walk that began longer ago than cursors live: a 410 suggesting a fresh walk. */
+export class FeedCursorExpired extends Error {
+  constructor(
+    readonly walkStartedAt: number,
+    readonly ttlSeconds: number,
+  ) {
+    super(`the feed walk this cursor belongs to began at ${new Date(walkStartedAt * 1000).toISOString()}, more than ${ttlSeconds} s ago`);
+    this.name = 'FeedCursorExpired';
+  }
 }
 
 /** `after` is not a cursor this API issued: a 400 naming `after`. */
@@ -77,8 +93,10 @@ export interface FeedQuery {
   page(options: FeedPageOptions): Promise<FeedPage>;
 }
 
-export function createFeedQuery(db: SqlClient, options: { schema?: string } = {}): FeedQuery {
+/** `cursorTtlSeconds`: how long a walk's cursors live from its first page (FEED_CURSOR_TTL_SECONDS); the engagement log is trimmed to it. */
+export function createFeedQuery(db: SqlClient, options: { schema?: string; cursorTtlSeconds?: number } = {}): FeedQuery {
   const schema = options.schema ?? DEFAULT_READMODELS_SCHEMA;
+  const ttl = options.cursorTtlSeconds ?? DEFAULT_FEED_CURSOR_TTL_SECONDS;
   const s = quoteSchema(schema);
   return {
     async page({ limit, after, owners, nowS }) {
@@ -88,6 +106,8 @@ export function createFeedQuery(db: SqlClient, options: { schema?: string } = {}
       let keyset: { score: number; id: string } | undefined;
       if (after !== undefined) {
         const c = decodeCursor(after);
+        // The engagement this walk subtracts may have been trimmed (feedTrim.ts): its order would no longer hold.
+        if (nowS - c.at > ttl) throw new FeedCursorExpired(c.at, ttl);
         at = c.at;
         snapshot = c.snapshot;
         keyset = { score: c.score, id: c.id };

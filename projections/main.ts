@@ -8,6 +8,7 @@ import { createLogger } from '../infra/logger';
 import { setSchemaMigrations } from '../infra/postgres/migrations';
 import { errorsCounter, roleRegistry } from '../infra/metrics';
 import { createPgPool, pingPgPool } from '../infra/postgres/pool';
+import { startFeedTrimmer } from './feedTrim';
 import { ProjectionRunner } from './runner';
 import { createReadModels } from './readModels';
 
@@ -55,9 +56,13 @@ async function main(): Promise<void> {
 
   const runner = new ProjectionRunner({ eventStore, pool: readModels, schema: config.readModelsSchema, readModels: createReadModels(), logger, registry });
 
+  // The feed's engagement log, trimmed to what open walks can need (projections/feedTrim.ts).
+  const trimmer = startFeedTrimmer({ db: readModels, schema: config.readModelsSchema, cursorTtlSeconds: config.feedCursorTtlSeconds, logger });
+
   // Set before start: a stop request while the runner migrates still closes everything in order.
   shutdown.setStop(async () => {
     // The runner first, so no batch is cut off by its pool closing under it.
+    await trimmer.stop();
     await runner.stop();
     await Promise.allSettled([eventStore.close(), readModels.end(), health.close()]);
   });

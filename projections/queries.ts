@@ -2,5 +2,15 @@
 // API reads lists, the feed and lineage here; decisions never read a read model (they fold the stream they change).
 export type { SqlClient } from './store';
 export { createVideosQuery, InvalidCursor, toApiVideo, type ApiVideo, type ListVideosOptions, type VideoList, type VideosQuery } from './videosQuery';
-export { createFeedQuery, FEED_SCORE_FORMULA, feedScore, InvalidFeedCursor, type FeedPage, type FeedPageOptions, type FeedQuery } from './feedQuery';
+export {
+  createFeedQuery,
+  DEFAULT_FEED_CURSOR_TTL_SECONDS,
+  FEED_SCORE_FORMULA,
+  FeedCursorExpired,
+  feedScore,
+  InvalidFeedCursor,
+  type FeedPage,
+  type FeedPageOptions,
+  type FeedQuery,
+} from './feedQuery';
 export { createLineageQuery, type Lineage, type LineageEntry, type LineageQuery, type LineageViewer } from './lineageQuery';

@@ -6,7 +6,7 @@ import { readFollowees } from '../../infra/streams/cameos';
 import { decide, VideoCommandRefused, videoEvolver, type VideoCommand } from '../../domain/video';
 import { commandHandler } from '../../infra/eventstore/commandHandler';
 import type { EventStore } from '../../infra/eventstore/port';
-import { createFeedQuery, createLineageQuery, FEED_SCORE_FORMULA, InvalidFeedCursor, type SqlClient } from '../../projections/queries';
+import { createFeedQuery, createLineageQuery, FEED_SCORE_FORMULA, FeedCursorExpired, InvalidFeedCursor, type SqlClient } from '../../projections/queries';
 import { callerOf, hasRole, mayAccess, problemResponse } from '../plugins/auth';
 import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
 import type { VideoReadModel } from '../videos/readModel';
@@ -21,6 +21,8 @@ export interface EngagementRoutesOptions {
   readModel: VideoReadModel;
   /** The clock, Unix seconds (tests). */
   nowS?: () => number;
+  /** FEED_CURSOR_TTL_SECONDS: how long a walk's cursors live from its first page; default an hour. */
+  feedCursorTtlSeconds?: number;
 }
 
 const APPEND_ATTEMPTS = 4;
@@ -62,7 +64,10 @@ const errorResponses = { 404: problemResponse('No such video, or one the caller 
 export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = async (app, options) => {
   const { eventStore, readModel } = options;
   const nowS = options.nowS ?? (() => Math.floor(Date.now() / 1000));
-  const feed = createFeedQuery(options.db, { schema: options.schema });
+  const feed = createFeedQuery(options.db, {
+    schema: options.schema,
+    ...(options.feedCursorTtlSeconds !== undefined ? { cursorTtlSeconds: options.feedCursorTtlSeconds } : {}),
+  });
   const lineage = createLineageQuery(options.db, { schema: options.schema });
 
   const handleVideo = commandHandler(eventStore, videoEvolver);
@@ -139,11 +144,12 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
         summary: 'The feed: published videos ranked by recency and engagement',
         description:
           `Ranked by score = ${FEED_SCORE_FORMULA} (hours since published, at the walk's ranking time), ties by id. ` +
-          'The first page fixes the walk: its ranking time and a snapshot of the feed; every later page (`after` = the previous `last_id`) ranks the same videos on their likes and remixes as of that snapshot, so a walk returns each video exactly once while likes arrive. Videos published after the first page wait for the next walk; a video taken down leaves at the next page. `following=true`: only videos of users the caller follows.',
+          "The first page fixes the walk: its ranking time and a snapshot of the feed; every later page (`after` = the previous `last_id`) ranks the same videos on their likes and remixes as of that snapshot, so a walk returns each video exactly once while likes arrive. Videos published after the first page wait for the next walk; a video taken down leaves at the next page. A walk's cursors live FEED_CURSOR_TTL_SECONDS (an hour) from its first page; an older one is 410 `cursor_expired`. `following=true`: only videos of users the caller follows.",
         querystring: FeedQuerystring,
         response: {
           200: FeedList,
           400: problemResponse('`limit` is outside 1..100, or `after` is empty or too long; `error.param` names it'),
+          410: problemResponse('`after` belongs to a walk that began longer ago than cursors live (`cursor_expired`): start a fresh walk without `after`'),
           422: unprocessableResponse('`after` is not a feed cursor'),
         },
       },
@@ -157,6 +163,13 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
       } catch (err) {
         if (err instanceof InvalidFeedCursor) {
           throw invalidParams([contentRefusal('after', 'is not a feed cursor (pass the last_id of a feed page)')]);
+        }
+        if (err instanceof FeedCursorExpired) {
+          throw new ProblemError({
+            status: 410,
+            code: 'cursor_expired',
+            detail: `${err.message} (cursors live ${err.ttlSeconds} s): start a fresh walk with GET /v1/feed without after`,
+          });
         }
         throw err;
       }

@@ -9,7 +9,8 @@ import { comparePositions, positionFromString, type Position } from '../../infra
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger } from '../../infra/logger';
 import type { PgPool } from '../../infra/postgres/pool';
-import { createFeedQuery, feedScore, InvalidFeedCursor } from '../../projections/feedQuery';
+import { createFeedQuery, FeedCursorExpired, feedScore, InvalidFeedCursor } from '../../projections/feedQuery';
+import { trimFeedEngagement } from '../../projections/feedTrim';
 import { createLineageQuery } from '../../projections/lineageQuery';
 import { createReadModels } from '../../projections/readModels';
 import type { ReadModel } from '../../projections/projection';
@@ -192,6 +193,50 @@ describe('feed read model', () => {
     await expect(query.page({ limit: 5, after: 'not-a-cursor!', nowS: rankAt })).rejects.toBeInstanceOf(InvalidFeedCursor);
     await expect(query.page({ limit: 5, after: Buffer.from('{"t":1}').toString('base64url'), nowS: rankAt })).rejects.toBeInstanceOf(InvalidFeedCursor);
     await expect(query.page({ limit: 101, nowS: rankAt })).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('trims the engagement log to what open walks can need; a cursor older than cursors live is refused, a fresh walk ranks on the full counts', async () => {
+    const schema = freshSchema('rm');
+    const r = runner(schema);
+    await r.start();
+    const ttl = 600;
+    const T = BASE + 50 * 3600;
+    const owner = `user_trim_${suffix}`;
+    const videos = [newVideoId(), newVideoId(), newVideoId()];
+    // Published an hour before T, equally old: the order is by likes (then id).
+    await Promise.all(
+      videos.map((id, i) => append(id, [...story(id, owner, T - 3700, T - 3600), ...Array.from({ length: i }, (_, k) => like(`user_early_${k}`, T - 3000))])),
+    );
+    await r.waitFor(head!, { timeoutMs: 60000 });
+    const logRows = async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".feed_engagement`)).rows[0]!.n);
+    expect(await logRows()).toBe(3);
+
+    const query = createFeedQuery(pool, { schema, cursorTtlSeconds: ttl });
+    const first = await query.page({ limit: 1, nowS: T });
+    expect(first.data.map((v) => v.id)).toEqual([videos[2]]);
+    // The first trim only marks where the checkpoint stands: no mark is older than a cursor lives yet.
+    expect(await trimFeedEngagement(pool, { schema, nowS: T, cursorTtlSeconds: ttl })).toEqual({ deleted: 0, upTo: null });
+
+    // Likes after the walk's snapshot: 5 on the last video, enough to lead a fresh walk.
+    await append(
+      videos[0]!,
+      Array.from({ length: 5 }, (_, k) => like(`user_late_${k}`, T + 10)),
+    );
+    await r.waitFor(head!, { timeoutMs: 60000 });
+    expect(await logRows()).toBe(8);
+
+    // Within its life the walk goes on in its own order, on the counts at its snapshot.
+    const second = await query.page({ limit: 5, after: first.last_id!, nowS: T + ttl - 1 });
+    expect(second.data.map((v) => v.id)).toEqual([videos[1], videos[0]]);
+
+    // A trim past the walk's life deletes what was logged up to the first mark, and no more.
+    const trimmed = await trimFeedEngagement(pool, { schema, nowS: T + ttl + 1, cursorTtlSeconds: ttl });
+    expect(trimmed.deleted).toBe(3);
+    expect(await logRows()).toBe(5);
+    await expect(query.page({ limit: 5, after: first.last_id!, nowS: T + ttl + 1 })).rejects.toBeInstanceOf(FeedCursorExpired);
+    // A fresh walk ranks on the feed's own counts, which never depended on the log.
+    const fresh = await query.page({ limit: 5, nowS: T + ttl + 1 });
+    expect(fresh.data.map((v) => v.id)).toEqual([videos[0], videos[2], videos[1]]);
   });
 
   it('ranks by (1 + likes + 2·remixes) / (hours since published + 2)^1.5 at the injected time, ties by id', async () => {
