@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     eventStore,
     temporal,
     readModels,
+    readModelsSchema: config.readModelsSchema,
     users,
     videos,
     cameos,

@@ -13,6 +13,7 @@ import type { UserStore } from '../infra/users/port';
 import { version } from '../package.json';
 import type { CameosRoutesOptions } from './cameos/context';
 import { authPlugin } from './plugins/auth';
+import { createFollowsQuery } from '../projections/queries';
 import { DEFAULT_TIER, tierTable, type TierTable } from '../infra/tiers';
 import { rateLimitsPlugin, type RateLimitOptions } from './plugins/rateLimit';
 import { clientErrorHandler, errorsPlugin } from './plugins/errors';
@@ -41,6 +42,8 @@ export interface ServerDeps {
   temporal: TemporalClient;
   /** The read models' database. */
   readModels: PgPool;
+  /** The read models' schema (READMODELS_SCHEMA; default `readmodels`): the follows and the feed are read there. */
+  readModelsSchema?: string;
   /**
    * Users and their API keys. Absent (tests of other concerns), no key is valid: every /v1 route answers 401, so
    * leaving it out fails closed.
@@ -54,7 +57,7 @@ export interface ServerDeps {
    * The Cameos resource (blob store, challenge store, the videos read model, config) and follows; absent, their routes
    * are not served.
    */
-  cameos?: Omit<CameosRoutesOptions, 'temporal' | 'eventStore' | 'users'>;
+  cameos?: Omit<CameosRoutesOptions, 'temporal' | 'eventStore' | 'users' | 'follows'>;
   /**
    * Likes, lineage, the feed and view counting, over the read models in `schema` (default `readmodels`); served with
    * the Videos resource. Absent, those routes are not served and views are not counted.
@@ -122,6 +125,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   const tiers = deps.tiers ?? UNLIMITED;
+  const follows = createFollowsQuery(deps.readModels, { schema: deps.readModelsSchema ?? deps.engagement?.schema });
   await app.register(usersRoutes, { users, tiers });
   // Views are batched in memory and flushed on close, after the last request has been answered.
   const views =
@@ -134,13 +138,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(engagementRoutes, {
       eventStore: deps.eventStore,
       db: deps.readModels,
-      schema: deps.engagement.schema,
+      schema: deps.engagement.schema ?? deps.readModelsSchema,
       readModel: deps.videos.readModel,
+      follows,
       ...(deps.engagement.feedCursorTtlSeconds !== undefined ? { feedCursorTtlSeconds: deps.engagement.feedCursorTtlSeconds } : {}),
     });
   }
   if (deps.videos) await app.register(remixRoutes, { ...deps.videos, tiers, temporal: deps.temporal, eventStore: deps.eventStore });
-  if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users });
+  if (deps.cameos) await app.register(cameosRoutes, { ...deps.cameos, temporal: deps.temporal, eventStore: deps.eventStore, users, follows });
   if (deps.webhooks) await app.register(webhookEndpointsRoutes, deps.webhooks);
   if (deps.debug) await app.register(debugRoutes, { ...deps.debug, temporal: deps.temporal, eventStore: deps.eventStore });
   return app;

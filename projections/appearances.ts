@@ -9,13 +9,14 @@ import { quoteSchema, type SqlClient } from './store';
 
 export const APPEARANCES_READ_MODEL = 'cameo_appearances';
 const CAMEO_STREAM_PREFIX = 'cameo-';
-const TYPES = new Set(['CameoUsed', 'CameoUseBlocked', 'CameoUsePublished']);
+const TYPES = new Set(['CameoRegistered', 'CameoUsed', 'CameoUseBlocked', 'CameoUsePublished']);
 
 export function createAppearancesReadModel(): ReadModel {
   return {
     name: APPEARANCES_READ_MODEL,
-    version: 1,
-    tables: ['cameo_appearances'],
+    // 2: cameo_owners, so the uses resting on a mutual follow between two users are found (followsQuery.ts).
+    version: 2,
+    tables: ['cameo_appearances', 'cameo_owners'],
     async migrate(client: SqlClient, schema: string) {
       const s = quoteSchema(schema);
       await client.query(`
@@ -32,12 +33,23 @@ export function createAppearancesReadModel(): ReadModel {
           changed_at bigint NOT NULL,
           PRIMARY KEY (cameo_id, video_id)
         );
-        CREATE INDEX IF NOT EXISTS cameo_appearances_video ON ${s}.cameo_appearances (video_id);`);
+        CREATE INDEX IF NOT EXISTS cameo_appearances_video ON ${s}.cameo_appearances (video_id);
+        -- The uses by a user resting on a mutual follow, not yet published: what an unfollow may block.
+        CREATE INDEX IF NOT EXISTS cameo_appearances_mutual_active ON ${s}.cameo_appearances (user_id) WHERE basis = 'mutuals' AND use_status = 'active';
+        CREATE TABLE IF NOT EXISTS ${s}.cameo_owners (
+          cameo_id text COLLATE "C" PRIMARY KEY,
+          owner_id text COLLATE "C" NOT NULL
+        );`);
     },
     handles: (type, stream) => stream.startsWith(CAMEO_STREAM_PREFIX) && TYPES.has(type),
     async apply(client: SqlClient, event: RecordedEvent, schema: string) {
       const s = quoteSchema(schema);
       const cameoId = event.streamName.slice(CAMEO_STREAM_PREFIX.length);
+      if (event.type === 'CameoRegistered') {
+        const owner = field(APPEARANCES_READ_MODEL, event, 'owner_id', 'string');
+        await client.query(`INSERT INTO ${s}.cameo_owners (cameo_id, owner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [cameoId, owner]);
+        return;
+      }
       const video = field(APPEARANCES_READ_MODEL, event, 'video_id', 'string');
       const at = field(APPEARANCES_READ_MODEL, event, 'at', 'number');
       if (event.type === 'CameoUsed') {

@@ -13,4 +13,5 @@ export {
   type FeedPageOptions,
   type FeedQuery,
 } from './feedQuery';
+export { createFollowsQuery, type FollowsQuery } from './followsQuery';
 export { createLineageQuery, type Lineage, type LineageEntry, type LineageQuery, type LineageViewer } from './lineageQuery';

@@ -1,11 +1,19 @@
 // Every read model the projector runs, in one list: the projector, the test stack and the benchmark all take it from here.
 import { createAppearancesReadModel } from './appearances';
 import { createFeedReadModel } from './feed';
+import { createFollowsReadModel } from './follows';
 import { createLikesReadModel } from './likes';
 import { createLineageReadModel } from './lineage';
 import type { ReadModel } from './projection';
 import { createVideosReadModel } from './videos';
 
 export function createReadModels(): ReadModel[] {
-  return [createVideosReadModel(), createFeedReadModel(), createLineageReadModel(), createLikesReadModel(), createAppearancesReadModel()];
+  return [
+    createVideosReadModel(),
+    createFeedReadModel(),
+    createLineageReadModel(),
+    createLikesReadModel(),
+    createAppearancesReadModel(),
+    createFollowsReadModel(),
+  ];
 }

@@ -26,6 +26,7 @@ import {
   changePermissionUpdate,
   consentRevokedSignal,
   deleteCameoUpdate,
+  endMutualUpdate,
   grantAccessUpdate,
   publishUseUpdate,
   reserveUseUpdate,
@@ -146,6 +147,14 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
       return { grant_revision: state.uses[video_id]!.grant_revision };
     },
     { validator: ({ video_id, mutual }) => validate({ type: 'PublishUse', data: { video_id, mutual, at: now() } }) },
+  );
+  setHandler(
+    endMutualUpdate,
+    async ({ by, user_id, reason }) => {
+      const { events } = await apply({ type: 'EndMutual', data: { by, user_id, reason, at: now() } });
+      return { blocked_video_ids: events.flatMap((e) => (e.type === 'CameoUseBlocked' ? [e.data.video_id] : [])) };
+    },
+    { validator: ({ by, user_id, reason }) => validate({ type: 'EndMutual', data: { by, user_id, reason, at: now() } }) },
   );
   setHandler(
     deleteCameoUpdate,

@@ -30,6 +30,8 @@ export const grantAccessUpdate = defineUpdate<GrantResult, [{ by: string; user_i
 export const revokeAccessUpdate = defineUpdate<RevokeResult, [{ by: string; user_id: string }]>('revokeAccess');
 export const reserveUseUpdate = defineUpdate<ReserveResult, [{ video_id: string; user_id: string; mutual: boolean }]>('reserveUse');
 export const publishUseUpdate = defineUpdate<{ grant_revision: number }, [{ video_id: string; mutual: boolean }]>('publishUse');
+/** The mutual follow between `user_id` and the cameo's owner ended: the uses resting on it are blocked; answers the videos stopped. */
+export const endMutualUpdate = defineUpdate<{ blocked_video_ids: string[] }, [{ by: string; user_id: string; reason: string }]>('endMutual');
 export const deleteCameoUpdate = defineUpdate<{ revision: number }, [{ by: string; take_down: boolean; as_admin?: boolean }]>('deleteCameo');
 
 /** From cameoWorkflow to a generation that holds a use of the cameo: that use was blocked (revoked, narrowed, deleted). */

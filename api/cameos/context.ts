@@ -14,6 +14,7 @@ import { cameoStream } from '../../domain/cameo/follows';
 import { grantOf, initialCameoState, type CameoState } from '../../domain/cameo/state';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
+import type { FollowsQuery } from '../../projections/queries';
 import { areMutuals, readCameo } from '../../infra/streams/cameos';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
 import type { User, UserStore } from '../../infra/users/port';
@@ -41,6 +42,8 @@ export interface CameosRoutesOptions {
   videos: VideoReadModel;
   challenges: ChallengeStore;
   config: CameosConfig;
+  /** The follows read model and the uses an unfollow may block (projections/followsQuery.ts). */
+  follows: FollowsQuery;
 }
 
 /** As params.ts accepts cameo ids in video requests; ids minted here are `cameo_` + 32 hex digits. */

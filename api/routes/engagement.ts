@@ -2,11 +2,18 @@
 // itself), a video's lineage, and the feed. Reads come from the feed, lineage and videos read models.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { readFollowees } from '../../infra/streams/cameos';
 import { decide, VideoCommandRefused, videoEvolver, type VideoCommand } from '../../domain/video';
 import { commandHandler } from '../../infra/eventstore/commandHandler';
 import type { EventStore } from '../../infra/eventstore/port';
-import { createFeedQuery, createLineageQuery, FEED_SCORE_FORMULA, FeedCursorExpired, InvalidFeedCursor, type SqlClient } from '../../projections/queries';
+import {
+  createFeedQuery,
+  createLineageQuery,
+  FEED_SCORE_FORMULA,
+  FeedCursorExpired,
+  InvalidFeedCursor,
+  type FollowsQuery,
+  type SqlClient,
+} from '../../projections/queries';
 import { callerOf, hasRole, mayAccess, problemResponse } from '../plugins/auth';
 import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
 import type { VideoReadModel } from '../videos/readModel';
@@ -21,6 +28,8 @@ export interface EngagementRoutesOptions {
   readModel: VideoReadModel;
   /** The clock, Unix seconds (tests). */
   nowS?: () => number;
+  /** Whom a caller follows (the follows read model), for following=true. */
+  follows: Pick<FollowsQuery, 'followees'>;
   /** FEED_CURSOR_TTL_SECONDS: how long a walk's cursors live from its first page; default an hour. */
   feedCursorTtlSeconds?: number;
 }
@@ -157,7 +166,7 @@ export const engagementRoutes: FastifyPluginAsync<EngagementRoutesOptions> = asy
     async (request) => {
       const caller = callerOf(request);
       const { limit = 20, after, following = false } = request.query;
-      const owners = following ? [...(await readFollowees(eventStore, caller.id))] : undefined;
+      const owners = following ? await options.follows.followees(caller.id) : undefined;
       try {
         return await feed.page({ limit, after, owners, nowS: nowS() });
       } catch (err) {

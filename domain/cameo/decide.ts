@@ -15,6 +15,12 @@ export type CameoCommand =
   /** Read-only: records nothing, refuses when the use may not go on. `at` is accepted but not needed. */
   | { type: 'CheckUse'; data: { video_id: string; mutual: boolean; at?: number } }
   | { type: 'BlockUse'; data: { video_id: string; code: ConsentCode; reason: string; at: number } }
+  /**
+   * The mutual follow between `user_id` and the owner ended (one of them unfollowed the other): the uses by that user
+   * resting on it, not yet published, are blocked, as narrowing the permission blocks them; a use the user's consent
+   * still covers without the mutual follow (a grant since, a permission of everyone) stands. `by`: who unfollowed.
+   */
+  | { type: 'EndMutual'; data: { by: string; user_id: string; reason: string; at: number } }
   /** By its owner, or by an admin (`as_admin`: the platform's staff removing it; recorded as such). */
   | { type: 'DeleteCameo'; data: { by: string; take_down: boolean; as_admin?: boolean; at: number } };
 
@@ -214,6 +220,15 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
       if (use.status === 'blocked') return [];
       if (use.status === 'published') refuse('wrong_state', `BlockUse: the use by video ${d.video_id} was already published and can no longer be blocked`);
       return [{ type: 'CameoUseBlocked', data: { video_id: d.video_id, user_id: use.user_id, code: d.code, reason: d.reason, at: d.at } }];
+    }
+
+    case 'EndMutual': {
+      const d = command.data;
+      requireExists(state, 'EndMutual');
+      if (consentFor(state, d.user_id, { mutual: false }).allowed) return [];
+      return activeUses(state)
+        .filter(([, use]) => use.user_id === d.user_id && use.basis === 'mutuals')
+        .map(([videoId, use]) => blocked(videoId, use, d.reason, d.at));
     }
 
     case 'DeleteCameo': {

@@ -240,6 +240,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       eventStore,
       temporal,
       readModels: pool,
+      readModelsSchema: schemas.readModels,
       users,
       videos: {
         blobs,

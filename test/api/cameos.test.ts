@@ -545,3 +545,62 @@ describe('OpenAPI', () => {
     expect(doc.paths['/v1/users/{id}/follow']?.post).toBeDefined();
   });
 });
+
+describe('an unfollow that ends a mutual follow', () => {
+  let cameo: Cameo;
+
+  beforeAll(async () => {
+    cameo = await register('owner', { display_name: 'Mutual', permission: 'mutuals' });
+    await until(cameo.id, 'verified');
+  });
+
+  it('blocks the uses that rested on it, not yet published, as narrowing the permission does; a grant keeps its use', async () => {
+    // carol and the owner follow each other: mutuals.
+    await ok(await call('carol', 'POST', `/v1/users/${ids.owner}/follow`), 200);
+    await ok(await call('owner', 'POST', `/v1/users/${ids.carol}/follow`), 200);
+    const cameoWorkflow = temporal.client.workflow.getHandle(`cameo-${cameo.id}`);
+    // Two videos of carol's with the cameo, reserved as a generation would (on the mutual follow), and one of the
+    // grantee's on a grant.
+    await ok(await call('owner', 'POST', `/v1/cameos/${cameo.id}/grants`, { json: { user_id: ids.grantee } }), 201);
+    const [first, second, granted] = await Promise.all([
+      seedVideo(ids.carol, [cameo.id], false),
+      seedVideo(ids.carol, [cameo.id], false),
+      seedVideo(ids.grantee, [cameo.id], false),
+    ]);
+    for (const [videoId, userId, mutual] of [
+      [first, ids.carol, true],
+      [second, ids.carol, true],
+      [granted, ids.grantee, false],
+    ] as const) {
+      expect(await cameoWorkflow.executeUpdate(reserveUseUpdate, { args: [{ video_id: videoId, user_id: userId, mutual }] })).toMatchObject({
+        basis: userId === ids.carol ? 'mutuals' : 'grant',
+      });
+    }
+    const appearances = async () =>
+      Object.fromEntries(
+        (await ok<{ data: Array<Record<string, unknown>> }>(await call('owner', 'GET', `/v1/cameos/${cameo.id}/appearances`), 200)).data.map((a) => [
+          a.video_id,
+          a,
+        ]),
+      );
+    await eventually(async () => ((await appearances())[second!] ? true : undefined), 'the appearances read model to show the uses');
+
+    // The owner unfollows carol: the mutual follow ends.
+    expect(await ok(await call('owner', 'DELETE', `/v1/users/${ids.carol}/follow`), 200)).toEqual({ following: false });
+    const after = await appearances();
+    expect(after[first!]).toMatchObject({ use_status: 'blocked', blocked_code: 'consent_revoked' });
+    expect(after[second!]).toMatchObject({ use_status: 'blocked', blocked_code: 'consent_revoked' });
+    expect(after[granted!]).toMatchObject({ use_status: 'active', basis: 'grant' });
+    const { events, chain } = await history('owner', cameo.id);
+    const blocked = events.filter((e) => e.type === 'CameoUseBlocked');
+    expect(blocked.map((e) => (e.data as { video_id: string }).video_id).sort()).toEqual([first, second].sort());
+    for (const e of blocked) {
+      expect(e).toMatchObject({ actor_id: ids.owner, data: { user_id: ids.carol, code: 'consent_revoked' } });
+      expect((e.data as { reason: string }).reason).toBe(`the mutual follow it rested on ended: ${ids.owner} unfollowed ${ids.carol}`);
+    }
+    expect(chain.valid).toBe(true);
+    // Repeating the unfollow records nothing more.
+    await ok(await call('owner', 'DELETE', `/v1/users/${ids.carol}/follow`), 200);
+    expect((await history('owner', cameo.id)).events).toHaveLength(events.length);
+  });
+});

@@ -342,6 +342,39 @@ describe('cameo decider', () => {
     });
   });
 
+  describe('EndMutual', () => {
+    const reason = `the mutual follow it rested on ended: ${MUTUAL} unfollowed ${OWNER}`;
+    const end = (user = MUTUAL) => ({ type: 'EndMutual' as const, data: { by: MUTUAL, user_id: user, reason, at: 3000 } });
+
+    it("blocks that user's uses resting on the mutual follow, not yet published; not their published ones, nor anyone else's", () => {
+      spec
+        .given([
+          ...live('mutuals'),
+          used('v_rendering', MUTUAL, 'mutuals', 0),
+          used('v_done', MUTUAL, 'mutuals', 0),
+          published('v_done', 0),
+          used('v_other', STRANGER, 'mutuals', 0),
+        ])
+        .when(end())
+        .then([useBlocked('v_rendering', MUTUAL, reason, 3000)]);
+    });
+
+    it('blocks nothing the user is still allowed without the mutual follow: a grant since, or a permission of everyone', () => {
+      spec
+        .given([...live('mutuals'), used('v_rendering', MUTUAL, 'mutuals', 0), granted(MUTUAL)])
+        .when(end())
+        .then([]);
+      spec
+        .given([...live('mutuals'), used('v_rendering', MUTUAL, 'mutuals', 0), permissionChanged('everyone')])
+        .when(end())
+        .then([]);
+    });
+
+    it('refuses an unknown cameo', () => {
+      spec.given([]).when(end()).thenThrows(refusal('not_found'));
+    });
+  });
+
   describe('GrantAccess', () => {
     const grant = (user_id: string, by = OWNER) => ({ type: 'GrantAccess' as const, data: { by, user_id, at: 1003 } });
 
