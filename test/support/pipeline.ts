@@ -7,6 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
+import { createSafetyClassifier, resolveSafetyModel, type SafetyClassifier } from '../../gpu-workers/engine/safety';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
 import type { PgEventStore } from '../../infra/eventstore/postgres';
@@ -34,6 +35,19 @@ export function testEngine(): Promise<Engine> {
   return sharedEngine;
 }
 
+let sharedSafety: Promise<SafetyClassifier> | undefined;
+
+/** One safety classifier per test file (the bootstrap's open_nsfw model), on the CPU like the test engine. */
+export function testSafetyClassifier(): Promise<SafetyClassifier> {
+  sharedSafety ??= createSafetyClassifier({
+    modelPath: resolveSafetyModel(undefined),
+    provider: 'cpu',
+    threads: 2,
+    logger: createLogger({ level: 'silent', name: 'test-safety' }),
+  });
+  return sharedSafety;
+}
+
 /** The orchestration worker of the tests: the prebuilt workflow bundle and the given activities. */
 export function createOrchestrationWorker(connection: NativeConnection, taskQueue: string, activities: object): Promise<Worker> {
   return Worker.create({ connection, taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities });
@@ -47,6 +61,7 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
   const gpuActivities = createGpuActivities({
     engine,
     blobs,
+    safety: await testSafetyClassifier(),
     ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
     logger: createLogger({ level: 'silent', name: 'test-gpu' }),
     concurrency: TEST_GPU_CONCURRENCY,
@@ -59,6 +74,7 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
       describeVideoScene: wrap(gpuActivities.describeVideoScene),
       renderVideoChunk: wrap(gpuActivities.renderVideoChunk),
       renderAudioChunk: wrap(gpuActivities.renderAudioChunk),
+      scoreSegmentSafety: wrap(gpuActivities.scoreSegmentSafety),
     },
   });
 }
