@@ -8,6 +8,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
 import { createSafetyClassifier, resolveSafetyModel, type SafetyClassifier } from '../../gpu-workers/engine/safety';
+import type { PromptPolicy } from '../../domain/moderation/promptPolicy';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
 import type { PgEventStore } from '../../infra/eventstore/postgres';
@@ -79,9 +80,9 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
   });
 }
 
-export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore) {
+export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore, options: { policy?: PromptPolicy } = {}) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'pipeline-'));
-  const { activities, blobs } = realActivities(eventStore, dataDir, env.client);
+  const { activities, blobs } = realActivities(eventStore, dataDir, env.client, options.policy);
   const taskQueue = `orchestration-${randomUUID()}`;
   const gpuTaskQueue = `gpu-${randomUUID()}`;
   const orchestration = await createOrchestrationWorker(env.nativeConnection, taskQueue, activities);
@@ -119,7 +120,7 @@ export { videoRequest } from './videos';
  * A pipeline for the describe block it is called in: the shared dev server, an event store in a schema of its own
  * and the workers, started before its tests and stopped (the schema dropped) after them. Read the fields in tests.
  */
-export function usePipeline(prefix: string) {
+export function usePipeline(prefix: string, options: { policy?: PromptPolicy } = {}) {
   const ctx = {
     /** Runs a generation to its end on this pipeline (workflow id `video-<id>`, as the API starts it). */
     generate: (req: VideoRequestedData) =>
@@ -140,7 +141,7 @@ export function usePipeline(prefix: string) {
     const fresh = await freshEventStore(prefix);
     ctx.store = fresh.store;
     drop = fresh.drop;
-    ctx.pipeline = await startPipeline(ctx.env, ctx.store);
+    ctx.pipeline = await startPipeline(ctx.env, ctx.store, options);
   });
   afterAll(async () => {
     await ctx.pipeline?.stop();
