@@ -1,11 +1,12 @@
-// Moderation classifiers as activities: the prompt policy (from its file) and the photosensitivity check on the
-// decoded output. The policy file is read once per worker; a bad file stops the worker at start with its path.
+// Moderation classifiers as activities: the prompt policy (from its file), the photosensitivity check on the
+// decoded output, and the safety verdict on the output's frame scores (the policy's threshold). The policy file is read once per worker; a bad file stops the worker at start with its path.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Verdict } from '../domain/moderation/events';
+import { judgeOutputSafety, type ScoredFrame } from '../domain/moderation/outputSafety';
 import { analyzeRegionSeries, joinRegionSeries, measureRegions, type RegionSeries } from '../domain/moderation/photosensitivity';
 import { checkPrompt, parsePolicy, type PromptPolicy } from '../domain/moderation/promptPolicy';
 import type { BlobStore } from '../infra/blobs';
@@ -81,6 +82,22 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
       };
       await deps.blobs.put(measurementKey, Buffer.from(JSON.stringify(stored)));
       return { measurementKey, frames: decoded.count };
+    },
+
+    /**
+     * The safety verdict on an output's sampled frames as the GPU workers scored them (scoreSegmentSafety): blocked
+     * when a frame scores the policy's `output_safety.nsfw_threshold` or more; every frame and score goes into the
+     * case's details.
+     */
+    async checkOutputSafety(input: { frames: ScoredFrame[] }): Promise<AutomatedVerdict> {
+      let judged: ReturnType<typeof judgeOutputSafety>;
+      try {
+        judged = judgeOutputSafety(input.frames, deps.policy.outputSafety);
+      } catch (err) {
+        // Scores that are not there or not probabilities will not be on a retry either.
+        throw ApplicationFailure.nonRetryable(`the output's safety scores: ${(err as Error).message}`, 'InvalidSafetyScores');
+      }
+      return { ...judged, details: { ...judged.details, policyVersion: deps.policy.version } };
     },
 
     /** The photosensitivity verdict on an output's measured segments (measureSegmentFlashes), in playback order. */

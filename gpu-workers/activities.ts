@@ -1,11 +1,13 @@
 // The GPU task queue's activities: render one video chunk or one audio chunk of a video and store it in the blob
-// store. A chunk's final physics state and event track are stored beside it, so chunk i+1 (and a retry of it on any
-// worker) starts from exactly what chunk i recorded, and audio chunk i finds the events it must sound.
+// store, and score a rendered chunk's sampled frames with the safety classifier. A chunk's final physics state and
+// event track are stored beside it, so chunk i+1 (and a retry of it on any worker) starts from exactly what chunk i
+// recorded, and audio chunk i finds the events it must sound.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { ScoredFrame } from '../domain/moderation/outputSafety';
 import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
@@ -14,6 +16,7 @@ import { loadLikeness } from '../infra/media/likeness';
 import type { Backdrop, Cameo, Engine, Scene, VideoChunk } from './engine/engine';
 import { InvalidRenderInput } from './engine/errors';
 import { parseSize } from './engine/manifest';
+import { SAFETY_INPUT_SIDE, SAFETY_RESIZE_SIDE, type SafetyClassifier } from './engine/safety';
 import { renderInSlices } from './engine/slices';
 import { promptMentions, remixScene, vocabularyOf } from './engine/remix';
 import { writeAudioSegment, writeVideoSegment } from './engine/segments';
@@ -66,6 +69,28 @@ export interface VideoChunkResult {
 export interface AudioChunkResult {
   blob_key: string;
   samples: number;
+}
+
+export interface SegmentSafetyInput {
+  /** A rendered chunk's segment (VideoChunkResult.blob_key). */
+  segmentKey: string;
+  /** Its frames. */
+  numFrames: number;
+}
+
+export interface SegmentSafetyResult {
+  segment_key: string;
+  frames: ScoredFrame[];
+}
+
+/** Frames of each chunk the safety classifier scores: one a third of a second apart in a 24-frame chunk. */
+export const SAFETY_SAMPLES_PER_CHUNK = 3;
+
+/** The frames sampled from a segment of `numFrames`: the middles of `samples` equal stretches, so no two coincide. */
+export function safetySampleFrames(numFrames: number, samples = SAFETY_SAMPLES_PER_CHUNK): number[] {
+  if (!Number.isInteger(numFrames) || numFrames < 1) throw new RangeError(`a segment of ${numFrames} frames has none to score`);
+  const n = Math.min(samples, numFrames);
+  return Array.from({ length: n }, (_, i) => Math.floor(((i + 0.5) * numFrames) / n));
 }
 
 const KINDS: Collision['kind'][] = ['floor', 'wall', 'body'];
@@ -286,11 +311,12 @@ const SCENE_CACHE_SIZE = 32;
 
 /**
  * The GPU worker's Temporal options for `concurrency` GPU slots: each slot renders one video chunk and, beside it,
- * one audio chunk (audio chunk i runs while video chunk i+1 does), so the worker takes twice as many tasks.
+ * one audio chunk (audio chunk i runs while video chunk i+1 does) and the safety scoring of the chunk before, so the
+ * worker takes three times as many tasks.
  */
 export function gpuWorkerOptions(concurrency: number) {
   return {
-    maxConcurrentActivityTaskExecutions: 2 * concurrency,
+    maxConcurrentActivityTaskExecutions: 3 * concurrency,
     // Heartbeats reach the server (and cancellations come back) at least every second, not every 16 s.
     maxHeartbeatThrottleInterval: '1 second',
   } as const;
@@ -332,6 +358,8 @@ export function createGpuActivities(deps: {
   blobs: BlobStore;
   ffmpeg: Ffmpeg;
   logger: Logger;
+  /** The output safety classifier (open_nsfw); the GPU worker always loads one, a test that scores no output may not. */
+  safety?: SafetyClassifier;
   concurrency?: number;
   lookaheadChunks?: number;
   /** Told each video chunk's render time (its frames, slice by slice, whether asked for or ahead), for /metrics. */
@@ -394,7 +422,64 @@ export function createGpuActivities(deps: {
     describeVideoScene: finalOnRefusal(describeVideoScene),
     renderVideoChunk: finalOnRefusal(renderVideoChunk),
     renderAudioChunk: finalOnRefusal(renderAudioChunk),
+    scoreSegmentSafety,
   };
+
+  /**
+   * Scores sampled frames of a rendered chunk's segment with the safety classifier, for the output review. The
+   * segment is decoded from the blob store (with the pinned ffmpeg), not taken from the frames this worker rendered:
+   * it is what the MP4 will hold (the mux copies it), any GPU worker can score it (a retry, a chunk rendered
+   * elsewhere), and the render's frames need not be kept in memory until then. Each sampled frame is resized to
+   * 256x256 and its centre 224x224 cropped (open_nsfw's reference preprocessing), stored as the JPEG the classifier
+   * then reads back (the reference also scores a JPEG round trip), so a moderator sees exactly what was scored.
+   */
+  async function scoreSegmentSafety(input: SegmentSafetyInput): Promise<SegmentSafetyResult> {
+    const classifier = deps.safety;
+    if (!classifier) throw new Error('this GPU worker has no safety classifier loaded');
+    const ctx = Context.current();
+    const sampled = safetySampleFrames(input.numFrames);
+    const crop = (SAFETY_RESIZE_SIDE - SAFETY_INPUT_SIDE) / 2;
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelforge-safety-'));
+    try {
+      const segment = path.join(dir, 'segment.ts');
+      await fs.writeFile(segment, await blobs.get(input.segmentKey));
+      const filters = [
+        `select=${sampled.map((f) => `eq(n\\,${f})`).join('+')}`,
+        // Our segments are BT.709, limited range; JPEG (JFIF) is BT.601, full range.
+        `scale=${SAFETY_RESIZE_SIDE}:${SAFETY_RESIZE_SIDE}:flags=bilinear:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt601:out_range=pc`,
+        `crop=${SAFETY_INPUT_SIDE}:${SAFETY_INPUT_SIDE}:${crop}:${crop}`,
+        'format=yuvj444p',
+      ];
+      const pattern = path.join(dir, 'frame-%02d.jpg');
+      await deps.ffmpeg.run(
+        ['-i', segment, '-vf', filters.join(','), '-fps_mode', 'passthrough', '-an', '-q:v', '3', '-f', 'image2', pattern],
+        `sampling frames of ${input.segmentKey}`,
+      );
+      ctx.heartbeat({ sampled: sampled.length });
+      const rgb = await deps.ffmpeg.run(
+        ['-i', pattern, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'],
+        `reading back the sampled frames of ${input.segmentKey}`,
+      );
+      const frameBytes = SAFETY_INPUT_SIDE * SAFETY_INPUT_SIDE * 3;
+      if (rgb.length !== sampled.length * frameBytes) {
+        throw ApplicationFailure.nonRetryable(
+          `${input.segmentKey} gave ${Math.floor(rgb.length / frameBytes)} of the ${sampled.length} frames sampled (${sampled.join(', ')}): does it hold ${input.numFrames} frames?`,
+          'InvalidRenderInput',
+        );
+      }
+      checkCancelled();
+      const scores = await classifier.score(new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.length), sampled.length);
+      const frames: ScoredFrame[] = [];
+      for (const [i, frame] of sampled.entries()) {
+        const key = `${input.segmentKey}.safety-${String(frame).padStart(3, '0')}.jpg`;
+        await blobs.put(key, await fs.readFile(path.join(dir, `frame-${String(i + 1).padStart(2, '0')}.jpg`)));
+        frames.push({ segment_key: input.segmentKey, frame, blob_key: key, nsfw: Math.round(scores[i]! * 1e6) / 1e6 });
+      }
+      return { segment_key: input.segmentKey, frames };
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
 
   /** The scene a video's chunks will render: its prompt's, or (a remix) its parent's changed by the prompt's words. */
   async function describeVideoScene(input: DescribeSceneInput): Promise<Scene> {

@@ -17,6 +17,7 @@ import { createFfmpeg } from '../infra/media/ffmpeg';
 import { createGpuActivities, gpuWorkerOptions } from './activities';
 import { createEngine, type Engine } from './engine/engine';
 import { chunkRenderSeconds, meteredEngine } from './engine/metered';
+import { createSafetyClassifier, resolveSafetyModel } from './engine/safety';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -46,6 +47,13 @@ async function main(): Promise<void> {
   // The engine first: a pack that does not load, or no working provider, should stop the worker before it takes a
   // task it cannot render. createEngine logs the provider it chose and why, and the warm-up time.
   const engine = (started.engine = meteredEngine(await createEngine({ config, logger }).catch(fatal), { registry, concurrency: config.gpuConcurrency }));
+  // The output safety classifier on the engine's provider: a worker without it would fail every output review, so it
+  // stops here, naming what is missing (SAFETY_MODEL_PATH, or the bootstrap's model).
+  const safety = await Promise.resolve()
+    .then(() =>
+      createSafetyClassifier({ modelPath: resolveSafetyModel(config.safetyModelPath), provider: engine.provider, threads: config.inferenceThreads, logger }),
+    )
+    .catch(fatal);
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = (started.worker = await Worker.create({
     connection,
@@ -55,6 +63,7 @@ async function main(): Promise<void> {
       ...createGpuActivities({
         engine,
         blobs,
+        safety,
         ffmpeg: createFfmpeg(config),
         logger,
         concurrency: config.gpuConcurrency,
@@ -85,6 +94,7 @@ async function main(): Promise<void> {
     await running;
     await Promise.allSettled([connection.close(), temporal.close(), health.close()]);
     await engine.close();
+    await safety.close();
     await tracing?.shutdown();
   });
   logger.info({ taskQueue: config.gpuTaskQueue, concurrency: config.gpuConcurrency, provider: engine.provider, pack: engine.pack.name }, 'gpu worker polling');

@@ -50,6 +50,8 @@ export interface Config {
   /** The task queue the orchestration workers poll and the API starts workflows on. */
   orchestrationTaskQueue: string;
   ffmpegPath: string | undefined;
+  /** The output safety classifier's ONNX model (SAFETY_MODEL_PATH); unset: the one the bootstrap put under .tools/. */
+  safetyModelPath: string | undefined;
   // The blob store (issue 16).
   /** Where blobs live (BLOB_URL): a folder, or an S3 bucket and a key prefix in it. */
   blobs: BlobLocation;
@@ -409,6 +411,7 @@ export function loadConfig(env: Env = process.env): Config {
     gpuTaskQueue: taskQueue(env, 'GPU_TASK_QUEUE', 'gpu'),
     orchestrationTaskQueue: taskQueue(env, 'ORCHESTRATION_TASK_QUEUE', 'orchestration'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
+    safetyModelPath: text(env, 'SAFETY_MODEL_PATH'),
     blobs,
     aws: awsSettings(env, blobs),
     blobContentRedirectSeconds: blobContentRedirect(env, blobs),

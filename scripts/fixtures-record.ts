@@ -154,9 +154,17 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       if (!promptCase || !outputCase || !publish)
         throw new Error(`video ${req.video_id} did not start the moderation and publish children: ${JSON.stringify(children)}`);
       return [
-        { name: 'generation-completed-published', workflowId, path: 'a 1 s video completed, then published (publish: true, no cameo)' },
+        {
+          name: 'generation-completed-published',
+          workflowId,
+          path: 'a 1 s video completed, then published (publish: true, no cameo); its chunk scored by the safety classifier (the output-safety patch)',
+        },
         { name: 'moderation-prompt', workflowId: promptCase, path: 'prompt moderation of a video: allowed' },
-        { name: 'moderation-output', workflowId: outputCase, path: 'output moderation of a video (flash measurements): allowed' },
+        {
+          name: 'moderation-output',
+          workflowId: outputCase,
+          path: "output moderation of a video (flash measurements and the safety classifier's scores): allowed",
+        },
         { name: 'publish', workflowId: publish, path: 'publication of a completed video without cameos, as a child of its generation' },
       ];
     },

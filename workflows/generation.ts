@@ -38,7 +38,7 @@ import {
   type VideoState,
 } from '../domain/video';
 import type { MuxResult } from '../activities/mux';
-import type { ChunkJob, GpuActivities } from '../gpu-workers/activities';
+import type { ChunkJob, GpuActivities, SegmentSafetyResult } from '../gpu-workers/activities';
 import type { Scene } from '../gpu-workers/engine/engine';
 import { consentRevokedSignal, GPU_TASK_QUEUE } from './definitions';
 import { moderationWorkflow, type ModerationResult } from './moderation';
@@ -91,6 +91,12 @@ export const DEADLINE_PATCH = 'video-deadline';
 
 /** The patch that added retention (an expiry in VideoCompleted, then the child retentionWorkflow). */
 export const RETENTION_PATCH = 'video-retention';
+
+/**
+ * The patch that added the safety classifier to the output review: each rendered chunk's sampled frames scored on the
+ * GPU queue (scoreSegmentSafety, a new activity command), the scores given to the output's moderation case.
+ */
+export const OUTPUT_SAFETY_PATCH = 'output-safety';
 
 export interface Progress {
   status: VideoState['status'];
@@ -318,8 +324,8 @@ async function generate(run: VideoRun): Promise<Progress> {
   if (run.blocked()) return await run.settled();
   const scene = await describeScene(run, origin);
   if (run.blocked()) return await run.settled();
-  const measurements = await renderChunks(run, origin, scene, cast.likenessKey);
-  const output = await muxAndReview(run, origin, measurements);
+  const reviewed = await renderChunks(run, origin, scene, cast.likenessKey);
+  const output = await muxAndReview(run, origin, reviewed);
   if (!(await consentHolds(run))) return run.progress();
   await complete(run, output);
   if (run.blocked()) return run.progress();
@@ -449,23 +455,36 @@ async function planScene(run: VideoRun, origin: Origin): Promise<ScenePlan> {
   return { scene: parentScene, source: 'extension', promptUsed: parent.scene?.prompt_used ?? parent.request.prompt };
 }
 
+/** What the output review judges, per chunk segment, as it is made while the chunks render (maybe still running). */
+interface ReviewInputs {
+  measurements: Promise<{ measurementKey: string }>[];
+  /** The safety classifier's scores; undefined in a history from before the 'output-safety' patch. */
+  safety: Promise<SegmentSafetyResult>[] | undefined;
+}
+
 /**
  * Renders every chunk and records it. Video chunk i+1 is scheduled as soon as chunk i returns (it starts from the
  * state chunk i stored); what follows from chunk i runs beside it: its event is recorded, its segment measured for
- * the output review, and its audio rendered (after audio chunk i-1, whose tail it continues). Resolves once every
- * chunk and every append is recorded, with the segments' flash measurements (maybe still running).
+ * the output review and its sampled frames scored by the safety classifier (on the GPU queue), and its audio rendered
+ * (after audio chunk i-1, whose tail it continues). Resolves once every chunk and every append is recorded, with the
+ * segments' flash measurements and safety scores (maybe still running).
  */
-async function renderChunks(run: VideoRun, origin: Origin, scene: Scene, likenessKey: string | undefined): Promise<Promise<{ measurementKey: string }>[]> {
+async function renderChunks(run: VideoRun, origin: Origin, scene: Scene, likenessKey: string | undefined): Promise<ReviewInputs> {
   const { gpu } = run;
   const [width, height] = frameSize(run.request);
   const job = (index: number) => chunkJob(run, origin, scene, likenessKey, index);
   const background: Promise<unknown>[] = [handled(run.recorded())];
   const measurements: Promise<{ measurementKey: string }>[] = [];
+  // Determinism: scoreSegmentSafety is a new command, so a history recorded before it (no marker here, before the
+  // first chunk) replays without it. Asked once, before the first chunk is scheduled.
+  // - deprecatePatch(OUTPUT_SAFETY_PATCH) once no generationWorkflow from before it runs or must replay.
+  const safety: Promise<SegmentSafetyResult>[] | undefined = patched(OUTPUT_SAFETY_PATCH) ? [] : undefined;
   let audio: Promise<void> = Promise.resolve();
   for (let index = 0; index < run.state.chunks.plan.length; index++) {
     const video = await gpu.renderVideoChunk(job(index));
     background.push(handled(run.apply({ type: 'RecordVideoChunk', data: { index, ...video, at: now() } })));
     measurements.push(handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height })));
+    safety?.push(handled(gpu.scoreSegmentSafety({ segmentKey: video.blob_key, numFrames: video.frames })));
     const previousAudio = audio;
     audio = handled(
       (async () => {
@@ -477,7 +496,7 @@ async function renderChunks(run: VideoRun, origin: Origin, scene: Scene, likenes
     background.push(audio);
   }
   await Promise.all(background);
-  return measurements;
+  return { measurements, safety };
 }
 
 /** What the GPU worker renders chunk `index` from, its video and its audio alike. */
@@ -512,21 +531,30 @@ interface Output {
   verdict: ModerationResult;
 }
 
-/** The mux and the output review, side by side: the review (a child moderationWorkflow) judges the segments the mux copies. */
-async function muxAndReview(run: VideoRun, origin: Origin, measurements: Promise<{ measurementKey: string }>[]): Promise<Output> {
+/**
+ * The mux and the output review, side by side: the review (a child moderationWorkflow) judges the segments the mux
+ * copies, on their flash measurements and (since the 'output-safety' patch) their frames' safety scores.
+ */
+async function muxAndReview(run: VideoRun, origin: Origin, inputs: ReviewInputs): Promise<Output> {
   const { request, state } = run;
   const [width, height] = frameSize(request);
   const caseId = `case_${uuid4().replace(/-/g, '')}`;
   const contentKey = contentKeys(request.video_id).content;
   const review = handled(
-    Promise.all(measurements).then((measured) =>
+    Promise.all([Promise.all(inputs.measurements), inputs.safety ? Promise.all(inputs.safety) : undefined]).then(([measured, scored]) =>
       executeChild(moderationWorkflow, {
         workflowId: `moderation-${caseId}`,
         args: [
           {
             caseId,
             subjectId: request.video_id,
-            subject: { stage: 'output', contentKey, measurementKeys: measured.map((m) => m.measurementKey), fps: FPS },
+            subject: {
+              stage: 'output',
+              contentKey,
+              measurementKeys: measured.map((m) => m.measurementKey),
+              fps: FPS,
+              ...(scored ? { safety: scored.flatMap((s) => s.frames) } : {}),
+            },
             actor: run.actor,
             correlationId: request.video_id,
           },

@@ -5,6 +5,7 @@ import { patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@t
 import type { Activities } from '../activities';
 import type { AutomatedVerdict } from '../activities/moderation';
 import type { ModerationEvent, ModerationStage, Verdict } from '../domain/moderation/events';
+import { joinOutputVerdicts, type ScoredFrame } from '../domain/moderation/outputSafety';
 import { streamWriter } from './streamWriter';
 
 const { checkOutputFlashes } = proxyActivities<Activities>({
@@ -14,16 +15,21 @@ const { checkOutputFlashes } = proxyActivities<Activities>({
 });
 // The prompt policy is a pure function of the prompt and the worker's policy file: a local activity (no task queue
 // round trip), its result recorded in the history like any other.
-const { moderatePrompt } = proxyLocalActivities<Activities>({
+// The safety verdict is the same: the scores (made on the GPU queue as the chunks rendered) against the policy's threshold.
+const { moderatePrompt, checkOutputSafety } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
 });
 
 /**
  * What a case judges. An output is judged on its video segments as decoded (the MP4's video stream is these
- * segments, copied by the mux), measured one by one while the video rendered (measureSegmentFlashes).
+ * segments, copied by the mux), measured one by one while the video rendered (measureSegmentFlashes), and on the
+ * safety classifier's scores of sampled frames of each (scoreSegmentSafety, on the GPU queue). `safety` is absent for
+ * outputs of generation workflows from before the classifier (the 'output-safety' patch): flashes only, as then.
  */
-export type ModerationSubject = { stage: 'prompt'; prompt: string } | { stage: 'output'; contentKey: string; measurementKeys: string[]; fps: number };
+export type ModerationSubject =
+  | { stage: 'prompt'; prompt: string }
+  | { stage: 'output'; contentKey: string; measurementKeys: string[]; fps: number; safety?: ScoredFrame[] };
 
 export interface ModerationInput {
   caseId: string;
@@ -65,11 +71,20 @@ export async function moderationWorkflow(input: ModerationInput): Promise<Modera
   // The case is opened while the classifier runs: the verdict is appended after it either way.
   const opened = record([caseOpened]);
   opened.catch(() => undefined);
-  const automated =
-    input.subject.stage === 'prompt'
-      ? await moderatePrompt({ prompt: input.subject.prompt })
-      : await checkOutputFlashes({ measurementKeys: input.subject.measurementKeys, fps: input.subject.fps });
+  const automated = input.subject.stage === 'prompt' ? await moderatePrompt({ prompt: input.subject.prompt }) : await judgeOutput(input.subject);
   await opened;
   await record(verdictOf(automated));
   return { caseId: input.caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
+}
+
+/**
+ * The output's classifiers side by side, joined into one verdict (blocked if either blocks). A subject without scores
+ * runs the flash analysis alone: its commands are those of the histories recorded before the safety classifier, which
+ * is why no patch is needed here (the generation workflow's 'output-safety' patch decides whether scores come).
+ */
+async function judgeOutput(subject: Extract<ModerationSubject, { stage: 'output' }>): Promise<AutomatedVerdict> {
+  const flashes = checkOutputFlashes({ measurementKeys: subject.measurementKeys, fps: subject.fps });
+  if (!subject.safety) return await flashes;
+  const [flashVerdict, safetyVerdict] = await Promise.all([flashes, checkOutputSafety({ frames: subject.safety })]);
+  return joinOutputVerdicts(flashVerdict, safetyVerdict);
 }

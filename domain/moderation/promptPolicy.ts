@@ -1,6 +1,8 @@
 // The automated prompt policy: categories of terms, each with the reason a person is shown, matched against a
 // normalized prompt so that tricky spellings ("g0r3", "d.e.c.a.p.i.t.a.t.e", "ＳＵＩＣＩＤＥ") do not slip through.
-// Pure: the policy itself is data, loaded from a file by the caller (config/moderation-policy.json by default).
+// Pure: the policy itself is data, loaded from a file by the caller (config/moderation-policy.json by default), which
+// also holds the output review's safety threshold (outputSafety.ts).
+import { parseOutputSafetyPolicy, type OutputSafetyPolicy } from './outputSafety';
 
 export interface PolicyCategory {
   id: string;
@@ -13,6 +15,8 @@ export interface PolicyCategory {
 export interface PromptPolicy {
   version: number;
   categories: PolicyCategory[];
+  /** The output review's safety classifier threshold (the policy file's `output_safety`). */
+  outputSafety: OutputSafetyPolicy;
 }
 
 export interface PromptVerdict {
@@ -135,5 +139,6 @@ export function parsePolicy(value: unknown): PromptPolicy {
     }
     return { id: cat.id, reason: cat.reason, terms: cat.terms as string[] };
   });
-  return { version: v.version, categories };
+  const outputSafety = parseOutputSafetyPolicy(v.output_safety, (at, reason) => new InvalidPolicy(at, reason));
+  return { version: v.version, categories, outputSafety };
 }

@@ -14,6 +14,7 @@ import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import { createVideoReadModel } from '../../api/videos/readModel';
 import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import type { Engine } from '../../gpu-workers/engine/engine';
+import { createSafetyClassifier, resolveSafetyModel } from '../../gpu-workers/engine/safety';
 import { FsBlobStore } from '../../infra/blobs';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger, type Logger } from '../../infra/logger';
@@ -177,6 +178,17 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     }
     const orchestration = await Worker.create({ connection, namespace, taskQueue, workflowBundle: options.workflowBundle, activities });
     const engine = options.engine;
+    // The in-process GPU worker's safety classifier, as gpu-workers/worker.ts loads it (the bootstrap's model).
+    const safety =
+      engine === 'process' || engine === 'none'
+        ? undefined
+        : await createSafetyClassifier({
+            modelPath: resolveSafetyModel(undefined),
+            provider: engine.provider,
+            threads: engine.report.threads,
+            logger: logger.child({ component: 'safety' }),
+          });
+    if (safety) releases.push({ what: 'safety classifier', run: () => safety.close() });
     const gpu =
       engine === 'process' || engine === 'none'
         ? undefined
@@ -188,6 +200,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
               engine,
               blobs,
               ffmpeg,
+              ...(safety ? { safety } : {}),
               logger: logger.child({ component: 'gpu' }),
               concurrency: options.gpuConcurrency,
               lookaheadChunks: options.gpuLookaheadChunks,

@@ -12,7 +12,7 @@ import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { S3BlobStore } from '../../infra/blobs';
 import { createLogger } from '../../infra/logger';
 import { testEnv } from '../support/env';
-import { testEngine } from '../support/pipeline';
+import { testEngine, testSafetyClassifier } from '../support/pipeline';
 import { startS3Server, type S3Server } from '../support/s3';
 import { problem, PROMPT, readSse, type Running, useVideosApi, type Video } from '../support/videosApi';
 
@@ -190,7 +190,13 @@ describe('end to end with the real renderer', () => {
     gpuWorker = await Worker.create({
       connection: api.env.nativeConnection,
       taskQueue: liveGpuQueue,
-      activities: createGpuActivities({ engine: await testEngine(), blobs: api.blobs, ffmpeg, logger: createLogger({ level: 'silent', name: 'test-gpu' }) }),
+      activities: createGpuActivities({
+        engine: await testEngine(),
+        safety: await testSafetyClassifier(),
+        blobs: api.blobs,
+        ffmpeg,
+        logger: createLogger({ level: 'silent', name: 'test-gpu' }),
+      }),
     });
     gpuRun = gpuWorker.run();
     const deps = videosDeps(taskQueue);

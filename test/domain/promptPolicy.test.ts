@@ -65,4 +65,17 @@ describe('prompt policy', () => {
     expect(() => parsePolicy({ version: 1, categories: [{ id: 'Bad Id', reason: 'r', terms: ['a'] }] })).toThrow('$.categories[0].id');
     expect(() => parsePolicy({ categories: [] })).toThrow('$.version');
   });
+
+  it('holds the output safety threshold, and refuses a policy without a valid one, naming the value', () => {
+    expect(policy.outputSafety).toEqual({ model: 'open_nsfw', nsfwThreshold: 0.8 });
+    const categories = [{ id: 'x', reason: 'r', terms: ['a'] }];
+    expect(() => parsePolicy({ version: 1, categories })).toThrow('invalid moderation policy at $.output_safety: must be an object');
+    expect(() => parsePolicy({ version: 1, categories, output_safety: { model: 'other', nsfw_threshold: 0.5 } })).toThrow('$.output_safety.model');
+    for (const nsfw_threshold of [0, 1.5, '0.8', null]) {
+      expect(() => parsePolicy({ version: 1, categories, output_safety: { model: 'open_nsfw', nsfw_threshold } })).toThrow(
+        '$.output_safety.nsfw_threshold: must be a number above 0 and at most 1',
+      );
+    }
+    expect(parsePolicy({ version: 1, categories, output_safety: { model: 'open_nsfw', nsfw_threshold: 1 } }).outputSafety.nsfwThreshold).toBe(1);
+  });
 });

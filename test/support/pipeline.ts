@@ -7,6 +7,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
+import { createSafetyClassifier, resolveSafetyModel, type SafetyClassifier } from '../../gpu-workers/engine/safety';
+import type { PromptPolicy } from '../../domain/moderation/promptPolicy';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
 import type { PgEventStore } from '../../infra/eventstore/postgres';
@@ -34,6 +36,19 @@ export function testEngine(): Promise<Engine> {
   return sharedEngine;
 }
 
+let sharedSafety: Promise<SafetyClassifier> | undefined;
+
+/** One safety classifier per test file (the bootstrap's open_nsfw model), on the CPU like the test engine. */
+export function testSafetyClassifier(): Promise<SafetyClassifier> {
+  sharedSafety ??= createSafetyClassifier({
+    modelPath: resolveSafetyModel(undefined),
+    provider: 'cpu',
+    threads: 2,
+    logger: createLogger({ level: 'silent', name: 'test-safety' }),
+  });
+  return sharedSafety;
+}
+
 /** The orchestration worker of the tests: the prebuilt workflow bundle and the given activities. */
 export function createOrchestrationWorker(connection: NativeConnection, taskQueue: string, activities: object): Promise<Worker> {
   return Worker.create({ connection, taskQueue, workflowBundle: { codePath: testEnv.workflowBundlePath }, activities });
@@ -47,6 +62,7 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
   const gpuActivities = createGpuActivities({
     engine,
     blobs,
+    safety: await testSafetyClassifier(),
     ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
     logger: createLogger({ level: 'silent', name: 'test-gpu' }),
     concurrency: TEST_GPU_CONCURRENCY,
@@ -59,13 +75,14 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
       describeVideoScene: wrap(gpuActivities.describeVideoScene),
       renderVideoChunk: wrap(gpuActivities.renderVideoChunk),
       renderAudioChunk: wrap(gpuActivities.renderAudioChunk),
+      scoreSegmentSafety: wrap(gpuActivities.scoreSegmentSafety),
     },
   });
 }
 
-export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore) {
+export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore, options: { policy?: PromptPolicy } = {}) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'pipeline-'));
-  const { activities, blobs } = realActivities(eventStore, dataDir, env.client);
+  const { activities, blobs } = realActivities(eventStore, dataDir, env.client, options.policy);
   const taskQueue = `orchestration-${randomUUID()}`;
   const gpuTaskQueue = `gpu-${randomUUID()}`;
   const orchestration = await createOrchestrationWorker(env.nativeConnection, taskQueue, activities);
@@ -103,7 +120,7 @@ export { videoRequest } from './videos';
  * A pipeline for the describe block it is called in: the shared dev server, an event store in a schema of its own
  * and the workers, started before its tests and stopped (the schema dropped) after them. Read the fields in tests.
  */
-export function usePipeline(prefix: string) {
+export function usePipeline(prefix: string, options: { policy?: PromptPolicy } = {}) {
   const ctx = {
     /** Runs a generation to its end on this pipeline (workflow id `video-<id>`, as the API starts it). */
     generate: (req: VideoRequestedData) =>
@@ -124,7 +141,7 @@ export function usePipeline(prefix: string) {
     const fresh = await freshEventStore(prefix);
     ctx.store = fresh.store;
     drop = fresh.drop;
-    ctx.pipeline = await startPipeline(ctx.env, ctx.store);
+    ctx.pipeline = await startPipeline(ctx.env, ctx.store, options);
   });
   afterAll(async () => {
     await ctx.pipeline?.stop();

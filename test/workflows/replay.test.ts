@@ -111,6 +111,7 @@ describe('a workflow change that issues different commands', () => {
       bundleChangedCopy({
         'publish.ts': [["patched('publish-cameo-uses-in-one-activity')", 'true']],
         'moderation.ts': [["patched('prompt-case-in-one-append')", 'true']],
+        'generation.ts': [['patched(OUTPUT_SAFETY_PATCH)', 'true']],
       }),
     ]);
   }, 90_000);
@@ -163,6 +164,43 @@ describe('a workflow change that issues different commands', () => {
     const report = await replayHistory(historyOf(before.file), unguarded, before.workflow_id);
     expect(report.deterministic).toBe(false);
     expect(report.error).toMatch(/Nondeterminism/);
+  });
+
+  // The safety classifier scores each chunk on the GPU queue: a new activity command in generationWorkflow, guarded.
+  describe("generationWorkflow's output-safety patch", () => {
+    const scheduled = (file: string) =>
+      historyOf(file)
+        .events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter(Boolean);
+
+    it('replays the history recorded before the patch (no scoring) and the one after it (each chunk scored)', async () => {
+      const before = entry('generation-completed-published-before-output-safety.json');
+      expect(before.before_patch).toBe('output-safety');
+      expect(scheduled(before.file)).not.toContain('scoreSegmentSafety');
+      expect(scheduled('generation-completed-published.json').filter((a) => a === 'scoreSegmentSafety')).toHaveLength(1);
+      for (const file of [before.file, 'generation-completed-published.json']) {
+        expect(await replayHistory(historyOf(file), current(), entry(file).workflow_id)).toMatchObject({ deterministic: true, error: null });
+      }
+    });
+
+    it('is what lets the old history replay: the same change without patched() does not', async () => {
+      const before = entry('generation-completed-published-before-output-safety.json');
+      const report = await replayHistory(historyOf(before.file), unguarded, before.workflow_id);
+      expect(report.deterministic).toBe(false);
+      expect(report.error).toMatch(/scoreSegmentSafety/);
+    });
+
+    it("the output case's history after it runs the safety verdict beside the flash analysis; the one before, flashes only", () => {
+      const markers = (file: string) =>
+        historyOf(file)
+          .events!.map((e) => e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data)
+          .filter(Boolean)
+          .map((data) => (typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data as Uint8Array)).toString('utf8'));
+      expect(scheduled('moderation-output-before-output-safety.json')).toContain('checkOutputFlashes');
+      expect(markers('moderation-output-before-output-safety.json').join()).not.toContain('checkOutputSafety');
+      expect(scheduled('moderation-output.json')).toContain('checkOutputFlashes');
+      expect(markers('moderation-output.json').join()).toContain('checkOutputSafety');
+    });
   });
 
   // The generation's GPU work beside its appends sends the same commands a workflow task earlier: no guard, and the
