@@ -4,15 +4,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import * as ort from 'onnxruntime-node';
+import { createGpuActivities, type ChunkJob, type VideoChunkResult } from '../../gpu-workers/activities';
 import { createEngine, type Engine, type VideoChunk } from '../../gpu-workers/engine/engine';
 import { ModelPackMismatch } from '../../gpu-workers/engine/errors';
 import { readManifest } from '../../gpu-workers/engine/manifest';
+import { FsBlobStore } from '../../infra/blobs';
 import { loadConfig } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
+import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { REFERENCE_PACK_DIR } from '../../scripts/models/build';
 import { halfToFloat, readNcnnModel, type NcnnModel } from '../../scripts/models/ncnn';
 import { readUpscalerSource, UPSCALED_SIZES } from '../../scripts/models/upscaler';
+import { testEnv } from '../support/env';
 
 const silent = createLogger({ level: 'silent', name: 'test' });
 const cpuConfig = loadConfig({ INFERENCE_EP: 'cpu', INFERENCE_THREADS: '2' });
@@ -233,6 +239,20 @@ describe('the engine with UPSCALER=on', () => {
     expect(psnr).toBeLessThan(Number.POSITIVE_INFINITY);
     // The physics and its event track do not depend on the picture's size.
     expect(Buffer.from(chunk.events.buffer).equals(Buffer.from(reference.events.buffer))).toBe(true);
+  }, 120_000);
+
+  it('the GPU worker renders a 1280x720 chunk through it and stores a 1280x720 segment with every frame', async () => {
+    const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
+    const blobs = new FsBlobStore(fs.mkdtempSync(path.join(testEnv.tmpDir, 'upscaler-')));
+    const activities = createGpuActivities({ engine: upscaling, blobs, ffmpeg, logger: silent, concurrency: 1, lookaheadChunks: 0 });
+    const videoId = `video_${randomUUID().replace(/-/g, '')}`;
+    const job: ChunkJob = { videoId, index: 0, startFrame: 0, numFrames: 3, prompt: PROMPT, seed: 3, size: '1280x720', style: 'noir', camera: 'zoom' };
+    const result = (await new MockActivityEnvironment().run(activities.renderVideoChunk, job)) as VideoChunkResult;
+    const file = path.join(testEnv.tmpDir, `${videoId}.ts`);
+    fs.writeFileSync(file, await blobs.get(result.blob_key));
+    const info = await ffmpeg.probe(file);
+    expect({ frames: info.videoFrames, width: info.video?.width, height: info.video?.height }).toEqual({ frames: 3, width: 1280, height: 720 });
+    fs.rmSync(file, { force: true });
   }, 120_000);
 
   it('leaves the sizes it does not list as they were', async () => {
