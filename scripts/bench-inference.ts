@@ -26,6 +26,8 @@ const GPU_TARGET = { size: '1280x720', factor: 50 };
 const SIZES = ['256x256', '512x512', '1280x720'] as const;
 /** The size the upscaler is measured at: portrait HD, the API's most asked-for large size. */
 const UPSCALE_SIZE = '720x1280';
+/** The reference pack's upscaler is x4 (benchUpscaler refuses a pack whose upscaler says otherwise). */
+const UPSCALE_FACTOR = 4;
 const CPU_THREADS = [1, 2] as const;
 /** Several bodies, collisions and a strobe: the graphs do their full work per frame. */
 const PROMPT = 'four bouncy red and blue balls collide and bounce fast, strobe at 3 hz';
@@ -168,7 +170,7 @@ async function benchUpscaler(
   const config = loadConfig();
   const frames = { direct: [] as Uint8Array[], upscaled: [] as Uint8Array[], quarter: [] as Uint8Array[] };
   const [w, h] = UPSCALE_SIZE.split('x').map(Number) as [number, number];
-  const quarterSize = `${w / 4}x${h / 4}`;
+  const quarterSize = `${w / UPSCALE_FACTOR}x${h / UPSCALE_FACTOR}`;
   const quarterPack = packWithSize(packDir ?? packDirOf(config.modelPack), quarterSize);
   try {
     const engine = await createEngine({
@@ -202,7 +204,8 @@ async function benchUpscaler(
     try {
       const { fps, frames_per_chunk: fpc } = engine.pack.manifest;
       const up = engine.upscaler;
-      if (upscale && !up?.sizes.includes(UPSCALE_SIZE)) throw new Error(`the pack's upscaler does not serve ${UPSCALE_SIZE}`);
+      if (upscale && (!up?.sizes.includes(UPSCALE_SIZE) || up.scale !== UPSCALE_FACTOR))
+        throw new Error(`the pack's upscaler does not serve ${UPSCALE_SIZE} at x${UPSCALE_FACTOR}`);
       const what = up ? `video ${UPSCALE_SIZE}: ${w / up.scale}x${h / up.scale} + ${up.model}` : `video ${UPSCALE_SIZE}: direct`;
       process.stderr.write(`[bench] ${provider} threads=${threads || 'default'} ${what}: ${chunks} chunks\n`);
       const m = await measure(engine, UPSCALE_SIZE, chunks, upscale ? frames.upscaled : frames.direct);
@@ -309,9 +312,8 @@ async function main(): Promise<void> {
     const threads = provider === 'cpu' ? CPU_TARGET.threads : 0;
     const frames = await benchUpscaler(provider, threads, args.upscaleChunks, args.pack, upscaleRows);
     if (quality.length === 0) {
-      const scale = 4;
       quality.push(await compareFrames(`${provider}: upscaler (realesr-animevideov3 x4 of the 180x320 render)`, frames.upscaled, frames.direct, UPSCALE_SIZE));
-      const bicubic = await bicubicUpscale(frames.quarter, UPSCALE_SIZE, scale);
+      const bicubic = await bicubicUpscale(frames.quarter, UPSCALE_SIZE, UPSCALE_FACTOR);
       quality.push(await compareFrames('baseline: bicubic x4 of the same 180x320 render (ffmpeg scale)', [bicubic], frames.direct, UPSCALE_SIZE));
     }
   }
