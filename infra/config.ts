@@ -40,6 +40,11 @@ export interface Config {
   inferenceThreads: number;
   /** A pack folder name under gpu-workers/models/, or an absolute path to a pack folder. */
   modelPack: string;
+  /**
+   * `on`: the sizes the pack's upscaler lists render at 1/scale of their sides and are upscaled to the size asked for;
+   * `off` (the default): every size renders directly.
+   */
+  upscaler: 'on' | 'off';
   /** The prompt policy file of automated moderation. */
   moderationPolicyPath: string;
   gpuConcurrency: number;
@@ -405,6 +410,7 @@ export function loadConfig(env: Env = process.env): Config {
     inferenceEp: oneOf(env, 'INFERENCE_EP', 'auto', ['cpu', 'webgpu', 'cuda', 'auto'] as const),
     inferenceThreads: integer(env, 'INFERENCE_THREADS', 0, 0, 256),
     modelPack: modelPack(env, 'MODEL_PACK', 'reference'),
+    upscaler: oneOf(env, 'UPSCALER', 'off', ['on', 'off'] as const),
     moderationPolicyPath: path.resolve(__dirname, '..', text(env, 'MODERATION_POLICY') ?? 'config/moderation-policy.json'),
     gpuConcurrency: integer(env, 'GPU_CONCURRENCY', 1, 1, 64),
     gpuLookaheadChunks: integer(env, 'GPU_LOOKAHEAD_CHUNKS', 2, 0, 8),

@@ -1,5 +1,6 @@
 // The inference engine: loads a model pack on the chosen execution provider, validates render requests, and runs the
-// pack's three graphs (prompt → scene, scene + state → frames and event track, event track → audio).
+// pack's three graphs (prompt → scene, scene + state → frames and event track, event track → audio), and with
+// UPSCALER=on its upscaler for the sizes it lists (rendered smaller, then upscaled).
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
@@ -9,6 +10,7 @@ import { InvalidRenderInput, ModelPackMismatch } from './errors';
 import { evalShape, formatShape, loadModelPack, parseSize, tensorSpec, type GraphName, type LoadedModelPack, type ModelPackManifest } from './manifest';
 import { chooseProvider, sessionPool, type ExecutionProvider, type SessionPool } from './sessions';
 import { tokenize, validatePrompt } from './tokenizer';
+import { loadUpscaler, upscaleFrames, type LoadedUpscaler } from './upscaler';
 import type { VocabEntry } from './vocabulary';
 
 export const MODELS_DIR = path.resolve(__dirname, '..', 'models');
@@ -101,6 +103,8 @@ export interface Engine {
   readonly pack: { name: string; version: string; dir: string; manifest: ModelPackManifest; vocabulary?: readonly VocabEntry[] };
   readonly provider: ExecutionProvider;
   readonly report: ProviderReport;
+  /** The upscaler in use (UPSCALER=on): the sizes it serves render at 1/scale of their sides. */
+  readonly upscaler?: { model: string; scale: number; sizes: readonly string[] };
   describeScene(prompt: string, seed: number, size: string): Promise<Scene>;
   renderVideoChunk(request: VideoChunkRequest): Promise<VideoChunk>;
   /** Interleaved stereo, numFrames x samples_per_frame x 2 floats in -1..1. */
@@ -111,7 +115,7 @@ export interface Engine {
 }
 
 export interface EngineOptions {
-  config: Pick<Config, 'inferenceEp' | 'inferenceThreads' | 'modelPack'>;
+  config: Pick<Config, 'inferenceEp' | 'inferenceThreads' | 'modelPack'> & Partial<Pick<Config, 'upscaler'>>;
   logger: Logger;
   /** Overrides config.inferenceEp (the bench runs every provider in one process). */
   provider?: InferenceEp;
@@ -119,6 +123,8 @@ export interface EngineOptions {
   threads?: number;
   /** Overrides the pack folder that config.modelPack names. */
   packDir?: string;
+  /** Overrides config.upscaler (the bench renders with and without it in one process). */
+  upscale?: boolean;
   pool?: SessionPool;
 }
 
@@ -132,18 +138,21 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const dir = options.packDir ?? packDirOf(options.config.modelPack);
   const threads = options.threads ?? options.config.inferenceThreads;
   const requested = options.provider ?? options.config.inferenceEp;
+  const upscale = options.upscale ?? options.config.upscaler === 'on';
   const logger = options.logger.child({ component: 'inference' });
 
   const open = async (provider: ExecutionProvider): Promise<{ runner: PackRunner; warmUpMs: number }> => {
     const opened: string[] = [];
     const release = () => Promise.all(opened.map((file) => pool.release(file, provider, threads)));
     try {
-      const loaded = await loadModelPack(dir, async (_graph, file) => {
+      const acquire = async (file: string) => {
         const session = await pool.acquire(file, provider, threads);
         opened.push(file);
         return session;
-      });
-      const runner = new PackRunner(loaded, release);
+      };
+      const loaded = await loadModelPack(dir, (_graph, file) => acquire(file));
+      const upscaler = upscale ? await loadUpscaler(dir, loaded.manifest, acquire) : undefined;
+      const runner = new PackRunner(loaded, release, upscaler);
       const warmUpMs = await runner.warmUp();
       return { runner, warmUpMs };
     } catch (err) {
@@ -157,11 +166,13 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const { runner, warmUpMs } = choice.value;
   const report: ProviderReport = { requested, provider: choice.provider, threads, rejected: choice.rejected, warmUpMs };
   const m = runner.manifest;
-  logger.info({ pack: `${m.name}@${m.version}`, provider: choice.provider, threads, warmUpMs: Math.round(warmUpMs) }, 'inference engine ready');
+  const upscaler = runner.upscaler && { model: runner.upscaler.spec.model, scale: runner.upscaler.spec.scale, sizes: runner.upscaler.spec.sizes };
+  logger.info({ pack: `${m.name}@${m.version}`, provider: choice.provider, threads, warmUpMs: Math.round(warmUpMs), upscaler }, 'inference engine ready');
   return {
     pack: { name: m.name, version: m.version, dir, manifest: m, ...(runner.features ? { vocabulary: runner.features } : {}) },
     provider: choice.provider,
     report,
+    ...(upscaler ? { upscaler } : {}),
     describeScene: (prompt, seed, size) => runner.describeScene(prompt, seed, size),
     renderVideoChunk: (request) => runner.renderVideoChunk(request),
     renderAudioChunk: (request) => runner.renderAudioChunk(request),
@@ -190,6 +201,7 @@ class PackRunner {
   constructor(
     loaded: LoadedModelPack,
     private readonly releaseSessions: () => Promise<unknown>,
+    readonly upscaler?: LoadedUpscaler,
   ) {
     this.manifest = loaded.manifest;
     this.packId = `${loaded.manifest.name}@${loaded.manifest.version}`;
@@ -224,6 +236,8 @@ class PackRunner {
       camera: this.manifest.cameras[0]!,
     });
     await this.renderAudioChunk({ scene, events: this.eventWindow(undefined, video.events, 0), startFrame: 0, numFrames: 1 });
+    // A tiny frame: enough to set up the upscaler's kernels without paying for a large frame at every start.
+    if (this.upscaler) await upscaleFrames(this.upscaler, new Uint8Array(8 * 8 * 3), 1, 8, 8);
     return performance.now() - started;
   }
 
@@ -272,6 +286,11 @@ class PackRunner {
     const texture = req.cameo ? unitFloats('cameo.texture', req.cameo.texture, product(this.shapes.texture)) : new Float32Array(product(this.shapes.texture));
     if (req.cameo) floats('cameo.voice', req.cameo.voice, product(this.shapes.voice));
     const backdrop = req.backdrop ? this.backdrop(req.backdrop) : { data: new Float32Array(3), dims: [1, 1, 3], weight: 0 };
+    // A size the upscaler serves renders at 1/scale of its sides (world coordinates are fractions of the width, so the
+    // scene is the same picture with fewer pixels) and is upscaled to the size asked for.
+    const scale = this.upscaler?.spec.sizes.includes(req.size) ? this.upscaler.spec.scale : 1;
+    const renderHeight = height / scale;
+    const renderWidth = width / scale;
 
     const out = await this.run(
       'video',
@@ -281,8 +300,8 @@ class PackRunner {
         state_in: new ort.Tensor('float32', state, this.shapes.state),
         start_frame: int64(req.startFrame),
         num_frames: int64(req.numFrames),
-        height: int64(height),
-        width: int64(width),
+        height: int64(renderHeight),
+        width: int64(renderWidth),
         style: int64(style),
         camera: int64(camera),
         cameo_texture: new ort.Tensor('float32', texture, this.shapes.texture),
@@ -290,10 +309,11 @@ class PackRunner {
         backdrop: new ort.Tensor('float32', backdrop.data, backdrop.dims),
         backdrop_weight: float32(backdrop.weight),
       },
-      { F: req.numFrames, H: height, W: width },
+      { F: req.numFrames, H: renderHeight, W: renderWidth },
     );
+    const rendered = out.frames!.data as Uint8Array;
     return {
-      frames: out.frames!.data as Uint8Array,
+      frames: scale === 1 ? rendered : await upscaleFrames(this.upscaler!, rendered, req.numFrames, renderHeight, renderWidth),
       events: out.events!.data as Float32Array,
       state: out.state_out!.data as Float32Array,
       numFrames: req.numFrames,

@@ -39,6 +39,30 @@ const GraphSpecSchema = Type.Object(
 
 const PositiveInt = Type.Integer({ minimum: 1 });
 
+/**
+ * An optional upscaler: the sizes it lists render at 1/scale of their width and height through video.onnx, and this
+ * graph (uint8 RGB frames [F,H,W,3] in, [F,H*scale,W*scale,3] out) brings the frames to the size asked for.
+ */
+const UpscalerSpecSchema = Type.Object(
+  {
+    file: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*\\.onnx$' }),
+    model: Type.String({ minLength: 1 }),
+    scale: Type.Integer({ minimum: 2, maximum: 8 }),
+    sizes: Type.Array(Type.String({ pattern: '^[1-9][0-9]*x[1-9][0-9]*$' }), { minItems: 1, uniqueItems: true }),
+    /** SHA-256 of the .onnx file: the engine refuses a file that is not the one the pack was built with. */
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    source: Type.Object({
+      package: Type.String({ minLength: 1 }),
+      files: Type.Array(Type.Object({ path: Type.String({ minLength: 1 }), sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) })),
+      code_license: Type.String({ minLength: 1 }),
+      weights_license: Type.String({ minLength: 1 }),
+    }),
+    inputs: Type.Array(TensorSpecSchema, { minItems: 1, maxItems: 1 }),
+    outputs: Type.Array(TensorSpecSchema, { minItems: 1, maxItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
 // Extra top-level fields are allowed, so a newer pack can describe more than this engine reads; the tensors are strict,
 // because a misspelt key there would silently change what the graphs are checked against.
 export const ManifestSchema = Type.Object({
@@ -67,10 +91,12 @@ export const ManifestSchema = Type.Object({
   cameo: Type.Object({ texture: Type.Tuple([PositiveInt, PositiveInt, Type.Literal(3)]), voice: Type.Tuple([PositiveInt]) }, { additionalProperties: false }),
   audio_carry_frames: Type.Integer({ minimum: 0 }),
   graphs: Type.Object({ text: GraphSpecSchema, video: GraphSpecSchema, audio: GraphSpecSchema }, { additionalProperties: false }),
+  upscaler: Type.Optional(UpscalerSpecSchema),
 });
 
 export type ModelPackManifest = Static<typeof ManifestSchema>;
 export type GraphSpec = Static<typeof GraphSpecSchema>;
+export type UpscalerSpec = Static<typeof UpscalerSpecSchema>;
 export type TensorSpec = Static<typeof TensorSpecSchema>;
 export type ManifestDim = number | string;
 
@@ -220,6 +246,18 @@ function checkManifestConsistency(m: ModelPackManifest): void {
       const size = parseSize(res);
       if (!size || size.width % 2 !== 0 || size.height % 2 !== 0)
         problems.push(`resolution ${res} is not WIDTHxHEIGHT with even sizes (H.264 4:2:0 needs them)`);
+    }
+    const up = m.upscaler;
+    if (up) {
+      for (const res of up.sizes) {
+        const size = parseSize(res);
+        if (!m.resolutions.includes(res)) problems.push(`upscaler.sizes names ${res}, which is not one of resolutions`);
+        else if (size && (size.width % up.scale !== 0 || size.height % up.scale !== 0))
+          problems.push(`upscaler.sizes names ${res}, whose sides do not divide by its scale ${up.scale}`);
+      }
+      expect('upscaler.inputs shape', up.inputs[0]!.shape, ['F', 'H', 'W', 3]);
+      expect('upscaler.outputs shape', up.outputs[0]!.shape, ['F', `H*${up.scale}`, `W*${up.scale}`, 3]);
+      if (up.inputs[0]!.dtype !== 'uint8' || up.outputs[0]!.dtype !== 'uint8') problems.push('upscaler frames must be uint8 in and out');
     }
   }
   if (problems.length > 0) throw new ModelPackMismatch(m.name, `manifest.json: ${problems.join('; ')}`);

@@ -87,6 +87,9 @@ export function meteredEngine(engine: Engine, options: { registry: Registry; con
     get report() {
       return engine.report;
     },
+    get upscaler() {
+      return engine.upscaler;
+    },
     describeScene: timed('describeScene', (prompt: string, seed: number, size: string) => engine.describeScene(prompt, seed, size)),
     renderVideoChunk: timed('renderVideoChunk', (request: Parameters<Engine['renderVideoChunk']>[0]) => engine.renderVideoChunk(request)),
     renderAudioChunk: timed('renderAudioChunk', (request: Parameters<Engine['renderAudioChunk']>[0]) => engine.renderAudioChunk(request)),

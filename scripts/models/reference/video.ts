@@ -109,7 +109,7 @@ class Net {
     return this.op('Where', [c, a, b]);
   }
   cast(a: T, to: DType): T {
-    const code = { float: 1, uint8: 2, int32: 6, int64: 7, bool: 9 }[to];
+    const code = { float: 1, float16: 10, uint8: 2, int32: 6, int64: 7, bool: 9 }[to];
     return this.op('Cast', [a], { to: attr.i(code) });
   }
   sin(a: T): T {
