@@ -50,6 +50,8 @@ export interface Config {
   /** The task queue the orchestration workers poll and the API starts workflows on. */
   orchestrationTaskQueue: string;
   ffmpegPath: string | undefined;
+  /** CAMEO_PHRASES: a file of challenge phrases, one per line (domain/cameo/phrases.ts); unset: the built-in word list. */
+  cameoPhrasesPath: string | undefined;
   // The blob store (issue 16).
   /** Where blobs live (BLOB_URL): a folder, or an S3 bucket and a key prefix in it. */
   blobs: BlobLocation;
@@ -403,6 +405,7 @@ export function loadConfig(env: Env = process.env): Config {
     gpuTaskQueue: taskQueue(env, 'GPU_TASK_QUEUE', 'gpu'),
     orchestrationTaskQueue: taskQueue(env, 'ORCHESTRATION_TASK_QUEUE', 'orchestration'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
+    cameoPhrasesPath: optionalPath(env, 'CAMEO_PHRASES'),
     blobs,
     aws: awsSettings(env, blobs),
     blobContentRedirectSeconds: blobContentRedirect(env, blobs),
@@ -458,4 +461,10 @@ export function loadConfigOrExit(env: Env = process.env): Config {
     }
     throw err;
   }
+}
+
+/** An optional file path, made absolute against the working directory. */
+function optionalPath(env: Env, name: string): string | undefined {
+  const value = text(env, name);
+  return value === undefined ? undefined : path.resolve(value);
 }

