@@ -28,7 +28,8 @@ import { queueWebhookDelivery, webhookEndpointWorkflowId } from '../infra/webhoo
 import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, retentionWorkflow, takedownWorkflow } from '../workflows';
 import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
 import { Cleanup } from './bench/cleanup';
-import { talkingClip, useClipFolder } from './harness/clips';
+import { liveCameoClip } from './harness/cameoClips';
+import { useClipFolder } from './harness/clips';
 import { startRole, type RoleProcess } from './harness/processes';
 import { startPlatformStack, type PlatformStack } from './harness/stack';
 import { cameoRegistration, videoRequest } from './harness/videos';
@@ -121,7 +122,7 @@ async function childrenOf(ctx: Ctx, workflowId: string): Promise<Record<string, 
 async function registerCameo(ctx: Ctx): Promise<{ cameoId: string; handle: WorkflowHandle<typeof cameoWorkflow> }> {
   const cameoId = `cameo_${hex()}`;
   const recordingKey = `cameos/${cameoId}/recording`;
-  await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await talkingClip(4)));
+  await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await liveCameoClip()));
   const handle = await ctx.client.workflow.start(
     cameoWorkflow,
     cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: ctx.stack.taskQueue, at: Math.floor(Date.now() / 1000) }),
