@@ -52,6 +52,8 @@ export interface Config {
   ffmpegPath: string | undefined;
   /** CAMEO_PHRASES: a file of challenge phrases, one per line (domain/cameo/phrases.ts); unset: the built-in word list. */
   cameoPhrasesPath: string | undefined;
+  /** CAMEO_FACE_MODEL: the BlazeFace ONNX file cameo verification loads; unset: the one .tools/tools.json names. */
+  cameoFaceModelPath: string | undefined;
   // The blob store (issue 16).
   /** Where blobs live (BLOB_URL): a folder, or an S3 bucket and a key prefix in it. */
   blobs: BlobLocation;
@@ -406,6 +408,7 @@ export function loadConfig(env: Env = process.env): Config {
     orchestrationTaskQueue: taskQueue(env, 'ORCHESTRATION_TASK_QUEUE', 'orchestration'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
     cameoPhrasesPath: optionalPath(env, 'CAMEO_PHRASES'),
+    cameoFaceModelPath: optionalPath(env, 'CAMEO_FACE_MODEL'),
     blobs,
     aws: awsSettings(env, blobs),
     blobContentRedirectSeconds: blobContentRedirect(env, blobs),

@@ -55,8 +55,12 @@ export function checkedModel(model: PinnedModel, file: string): string {
   return file;
 }
 
-/** BlazeFace comes from the bootstrap (.tools), not node_modules: its npm package cannot be installed (see scripts/bootstrap.js). */
-export function faceModelPath(): string {
+/**
+ * BlazeFace comes from `file` (CAMEO_FACE_MODEL: the container image fetches it at build) or from the bootstrap (.tools),
+ * not node_modules: its npm package cannot be installed (see scripts/bootstrap.js).
+ */
+export function faceModelPath(file?: string): string {
+  if (file !== undefined) return checkedModel(FACE_MODEL, file);
   const tool = readTools().blazeface;
   if (!tool?.path) {
     const tried = tool ? ` Tried: ${tool.tried.join('; ')}` : '';

@@ -87,11 +87,11 @@ interface Detectors {
  * The verifier with real detectors. Their models are loaded (and their hashes checked) on the first verification, not
  * at start-up, so a worker without them still runs everything else; a verification then fails, naming what is missing.
  */
-export function createDetectorVerifier(deps: { ffmpeg: Ffmpeg }): CameoVerifier {
+export function createDetectorVerifier(deps: { ffmpeg: Ffmpeg; faceModelPath?: string }): CameoVerifier {
   let detectors: Promise<Detectors> | undefined;
   const load = (): Promise<Detectors> => {
     detectors ??= (async () => {
-      const [face, speech] = await Promise.all([createFaceDetector(faceModelPath()), createSpeechDetector(vadModelPath())]);
+      const [face, speech] = await Promise.all([createFaceDetector(faceModelPath(deps.faceModelPath)), createSpeechDetector(vadModelPath())]);
       return { face, speech, phraseModelDir: phraseModelDir() };
     })();
     // A failed load is tried again next time (the bootstrap may have fetched the model meanwhile).

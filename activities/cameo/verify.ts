@@ -29,8 +29,14 @@ export function likenessKey(cameoId: string): string {
   return `cameos/${cameoId}/likeness.json`;
 }
 
-export function createCameoVerificationActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; verifier?: CameoVerifier }) {
-  const verifier = deps.verifier ?? createDetectorVerifier({ ffmpeg: deps.ffmpeg });
+export function createCameoVerificationActivities(deps: {
+  blobs: BlobStore;
+  ffmpeg: Ffmpeg;
+  logger: Logger;
+  verifier?: CameoVerifier;
+  cameoFaceModelPath?: string;
+}) {
+  const verifier = deps.verifier ?? createDetectorVerifier({ ffmpeg: deps.ffmpeg, faceModelPath: deps.cameoFaceModelPath });
   return {
     async verifyCameoRecording(input: { cameoId: string; recordingKey: string; phrase: string | null }): Promise<CameoVerification> {
       const log = deps.logger.child({ cameoId: input.cameoId });
