@@ -5,6 +5,7 @@
 // face that is not the account owner's) is for further CameoVerifier implementations behind the same seam.
 import fs from 'node:fs/promises';
 import type { VerificationCheckData, VerificationCode } from '../../domain/cameo/events';
+import { normalisePhrase } from '../../domain/cameo/phrases';
 import { refusedInput, type Ffmpeg } from '../../infra/media/ffmpeg';
 import { SNIFF_HEAD_BYTES, sniffMedia } from '../../infra/media/sniff';
 import { dbfs, percentile, rms, roundTo } from '../../infra/media/signals';
@@ -279,7 +280,8 @@ async function checkSpeech(detector: SpeechDetector, audio: Float32Array, fromSa
 
 async function checkPhrase(audio: Float32Array, phrase: string, modelDir: string): Promise<Verdict> {
   const heard = await recognisePhrase(audio, phrase, modelDir);
-  const passed = heard.matchedWords === 1 && heard.hypothesis !== null && heard.hypothesis.split(' ').length === phrase.trim().split(/\s+/).length;
+  // Exactly the phrase: all its words in order and nothing else (a decoy or the common-word loop won otherwise).
+  const passed = heard.hypothesis === normalisePhrase(phrase);
   const check: DetectorCheck = {
     check: 'phrase',
     passed,
