@@ -24,6 +24,8 @@ export interface ActivityDeps {
   temporal?: () => Client;
   /** The webhook endpoints and the URL rules, for the delivery activities (absent: those activities fail, naming it). */
   webhooks?: WebhookDeps;
+  /** CAMEO_FACE_MODEL: the BlazeFace model file; absent, the one the bootstrap fetched (.tools/tools.json). */
+  cameoFaceModelPath?: string;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -105,6 +105,7 @@ async function main(): Promise<void> {
       blobs,
       ffmpeg: createFfmpeg(config),
       policy,
+      ...(config.cameoFaceModelPath ? { cameoFaceModelPath: config.cameoFaceModelPath } : {}),
       temporal: () => temporal.client,
       ...(webhooks ? { webhooks: { store: webhooks.store, policy: { allowedHosts: config.webhookAllowedHosts } } } : {}),
     }),

@@ -19,7 +19,7 @@ import type { WorkflowCode } from '../infra/temporal/replay';
 import type { DevKeysResult } from '../infra/users/port';
 import { openUserStore } from '../infra/users/store';
 import { PgWebhookEndpointStore } from '../infra/webhooks/store';
-import { PgChallengeStore } from './cameos/challenges';
+import { loadCameoPhrases, PgChallengeStore } from './cameos/challenges';
 import { DEFAULT_RECORDING_MAX_BYTES } from './cameos/upload';
 import { DEFAULT_INPUT_REFERENCE_MAX_BYTES, buildServer } from './server';
 import { PgIdempotencyStore } from './videos/idempotency';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   // Every replica calls it; the store lets exactly one create the keys, so they are printed by one process, once.
   const devKeys = await users.ensureDevKeys(config.dataDir).catch(fatal);
   const idempotency = await PgIdempotencyStore.open({ pool: readModels, logger }).catch(fatal);
-  const challenges = await PgChallengeStore.open({ pool: readModels, logger }).catch(fatal);
+  const challenges = await PgChallengeStore.open({ pool: readModels, logger, phrases: loadCameoPhrases(config.cameoPhrasesPath) }).catch(fatal);
   const webhookEndpoints = await PgWebhookEndpointStore.open({ pool: readModels, logger }).catch(fatal);
   const blobs = createBlobStore(config);
   // The projector process writes this table; the API reads it.

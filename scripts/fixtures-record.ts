@@ -28,7 +28,8 @@ import { queueWebhookDelivery, webhookEndpointWorkflowId } from '../infra/webhoo
 import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, retentionWorkflow, takedownWorkflow } from '../workflows';
 import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
 import { Cleanup } from './bench/cleanup';
-import { talkingClip, useClipFolder } from './harness/clips';
+import { cameoClip, liveCameoClip } from './harness/cameoClips';
+import { useClipFolder } from './harness/clips';
 import { startRole, type RoleProcess } from './harness/processes';
 import { startPlatformStack, type PlatformStack } from './harness/stack';
 import { cameoRegistration, videoRequest } from './harness/videos';
@@ -121,7 +122,7 @@ async function childrenOf(ctx: Ctx, workflowId: string): Promise<Record<string, 
 async function registerCameo(ctx: Ctx): Promise<{ cameoId: string; handle: WorkflowHandle<typeof cameoWorkflow> }> {
   const cameoId = `cameo_${hex()}`;
   const recordingKey = `cameos/${cameoId}/recording`;
-  await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await talkingClip(4)));
+  await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await liveCameoClip()));
   const handle = await ctx.client.workflow.start(
     cameoWorkflow,
     cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: ctx.stack.taskQueue, at: Math.floor(Date.now() / 1000) }),
@@ -324,6 +325,35 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
           name: 'cameo',
           workflowId: cameo.workflowId,
           path: 'a cameo registered and verified, access granted, uses reserved and published, access revoked while a video rendered, the cameo deleted',
+        },
+      ];
+    },
+  },
+  {
+    names: ['cameo-rejected'],
+    run: async (ctx) => {
+      // The face photograph panned and zoomed over the phrase spoken: refused no_live_face, every detector's verdict
+      // recorded (CameoVerificationChecked); then deleted, so the workflow's history is whole.
+      const cameoId = `cameo_${hex()}`;
+      const recordingKey = `cameos/${cameoId}/recording`;
+      await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await cameoClip('photo', 'phrase')));
+      const handle = await ctx.client.workflow.start(
+        cameoWorkflow,
+        cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: ctx.stack.taskQueue, at: Math.floor(Date.now() / 1000) }),
+      );
+      const state = await until(async () => {
+        const s = await handle.query(cameoStateQuery);
+        return s.status === 'pending' ? undefined : s;
+      }, 'the cameo recording judged');
+      if (state.status !== 'rejected' || state.rejectCode !== 'no_live_face')
+        throw new Error(`cameo ${cameoId} was ${state.status} (${state.rejectCode}), not rejected no_live_face`);
+      await handle.executeUpdate(deleteCameoUpdate, { args: [{ by: OWNER, take_down: false }] });
+      await handle.result();
+      return [
+        {
+          name: 'cameo-rejected',
+          workflowId: handle.workflowId,
+          path: 'a cameo whose recording (a photograph panned and zoomed) was rejected no_live_face, then deleted',
         },
       ];
     },

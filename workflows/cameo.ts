@@ -174,7 +174,15 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
     // leaving it pending with a failed workflow.
     const result = await verifyCameoRecording({ cameoId, recordingKey: state.recordingKey, phrase: state.phrase }).catch((err: unknown) => {
       const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-      return { accepted: false, reason: `the recording could not be verified: ${cause}`, checks: {}, likeness_key: null, verifier: 'none' };
+      return {
+        accepted: false,
+        reason: `the recording could not be verified: ${cause}`,
+        code: 'verification_failed' as const,
+        checks: {},
+        detections: [],
+        likeness_key: null,
+        verifier: 'none',
+      };
     });
     // A cameo deleted while its recording was checked stays deleted.
     if (state.status === 'pending') {
@@ -184,7 +192,10 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
           accepted: result.accepted,
           likeness_key: result.likeness_key,
           reason: result.reason,
+          // Absent from results of activities that ran before refusal codes, replayed from old histories.
+          code: result.code ?? null,
           checks: { ...result.checks, verifier: result.verifier },
+          detections: result.detections ?? [],
           at: now(),
         },
       });

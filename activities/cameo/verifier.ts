@@ -1,15 +1,22 @@
-// Judges a cameo recording before its likeness is taken: a real, decodable video of something that moves, with a voice
-// speaking where the phrase should be. That is all a clip proves on its own. Whether the face is the account owner's
-// (a face match) and whether the words were the phrase asked (speech recognition) are further CameoVerifier
-// implementations to plug in beside this one; this one is handed `phrase` but cannot check the words said.
+// Judges a cameo recording before its likeness is taken: a real, decodable 3-30 s video in which one real face moves
+// (not a photograph panned or zoomed), a voice speaks where the phrase should be, and the words said are the challenge
+// phrase. The face is found by BlazeFace, speech by Silero VAD and the words by PocketSphinx (activities/cameo/face.ts,
+// speech.ts, phrase.ts). What it cannot catch (a photograph animated by software, a replayed video of the person, a
+// face that is not the account owner's) is for further CameoVerifier implementations behind the same seam.
 import fs from 'node:fs/promises';
-import { refusedInput, type Ffmpeg, type MediaStreams } from '../../infra/media/ffmpeg';
+import type { VerificationCheckData, VerificationCode } from '../../domain/cameo/events';
+import { normalisePhrase } from '../../domain/cameo/phrases';
+import { refusedInput, type Ffmpeg } from '../../infra/media/ffmpeg';
 import { SNIFF_HEAD_BYTES, sniffMedia } from '../../infra/media/sniff';
-import { dbfs, meanFrameChange, percentile, rms, roundTo, windowLevelsDbfs } from '../../infra/media/signals';
+import { dbfs, percentile, rms, roundTo } from '../../infra/media/signals';
+import { createFaceDetector, FACE_FRAME_SIZE, MIN_FACE_SCORE, nonRigidResidual, type FaceDetection, type FaceDetector } from './face';
+import { FACE_MODEL, faceModelPath, PHRASE_MODEL, phraseModelDir, VAD_MODEL, vadModelPath } from './models';
+import { recognisePhrase } from './phrase';
+import { createSpeechDetector, VAD_SAMPLE_RATE_HZ, VAD_WINDOW_SAMPLES, type SpeechDetector } from './speech';
 
 /**
- * What each check measured (null where it could not be measured). A type, not an interface, so it is assignable to the
- * `Record<string, unknown>` the cameo events carry.
+ * What the container checks measured (null where it could not be measured). A type, not an interface, so it is
+ * assignable to the `Record<string, unknown>` the cameo events carry.
  */
 export type RecordingChecks = {
   container: string | null;
@@ -18,18 +25,22 @@ export type RecordingChecks = {
   duration_s: number | null;
   width: number | null;
   height: number | null;
-  frame_change: number | null;
-  voiced_fraction: number | null;
-  speech_rms_dbfs: number | null;
-  /** dB between the 10th and 90th percentile window levels of the phrase window (speech rises and falls; a tone does not). */
-  level_spread_db?: number | null;
+  /** The level of the phrase window (from PHRASE_START_S to PHRASE_END_MARGIN_S before the end). */
+  speech_rms_dbfs?: number | null;
 };
+
+/** One detector's verdict, as CameoVerificationChecked records it (without its time). */
+export type DetectorCheck = Omit<VerificationCheckData, 'at'>;
 
 export interface VerificationReport {
   accepted: boolean;
   /** The first failed check, in words the user can act on; null when accepted. */
   reason: string | null;
+  /** The first failed check's refusal code; null when accepted. */
+  code: VerificationCode | null;
   checks: RecordingChecks;
+  /** Each detector that ran, passed or not, in the order face, speech, phrase. */
+  detections: DetectorCheck[];
 }
 
 export interface CameoVerifier {
@@ -41,42 +52,60 @@ export interface CameoVerifier {
 export const MIN_DURATION_S = 3;
 export const MAX_DURATION_S = 30;
 
-/** Frame change is judged on a thumbnail a few times a second: motion of a face shows at 64 pixels, sensor noise averages out. */
-export const FRAME_SAMPLE_WIDTH = 64;
-export const FRAME_SAMPLE_FPS = 5;
+/** Faces are looked for five times a second: enough frames to see a face talk and turn, few enough to stay quick. */
+export const FACE_SAMPLE_FPS = 5;
+/** A face narrower than this share of the frame's longer side is too far away to judge (a selfie's is 20-50%). */
+export const MIN_FACE_WIDTH = 0.12;
+/** Exactly one such face in at least this share of the sampled frames ("most"): a person may look away a moment. */
+export const MIN_ONE_FACE_FRACTION = 0.6;
 /**
- * Mean absolute difference between sampled frames, in 0..255 levels. A repeated frame re-encoded stays below 0.1 (the
- * encoder skips unchanged blocks); a head that talks, however still, moves its mouth and sways, which is a level or more.
+ * The 75th percentile, over every pair of frames with one face, of the keypoints' residual after the best similarity
+ * transform between the two, over the face's width. A photograph panned and zoomed stays under 0.012 (detector jitter);
+ * a face that talks and turns moves its keypoints against each other by 0.03 and more.
  */
-export const MIN_FRAME_CHANGE = 0.5;
+export const MIN_NONRIGID_MOTION = 0.02;
 
-/** Speech is analysed at 16 kHz mono, the rate speech codecs and recognisers use: its energy lies below 8 kHz. */
-export const AUDIO_SAMPLE_RATE_HZ = 16000;
-/** 50 ms windows: shorter than a syllable (150-250 ms), so the pauses between syllables show as quiet windows. */
-export const LEVEL_WINDOW_S = 0.05;
 /** The phrase is expected from half a second in (the person reacts to the start) until just before the end (they stop the recording). */
 export const PHRASE_START_S = 0.5;
 export const PHRASE_END_MARGIN_S = 0.25;
-/** Conversational speech near a phone sits around -20 to -25 dBFS; a room's background noise well below -40. */
-export const SPEECH_LEVEL_DBFS = -35;
-/** Someone saying a phrase speaks for about half the time, the rest being pauses; under 30% is a cough or a word. */
-export const MIN_VOICED_FRACTION = 0.3;
-/** Syllables and pauses make speech levels swing by 20 dB and more; a hum, a tone or steady noise stays within a few dB. */
-export const MIN_LEVEL_SPREAD_DB = 6;
+/** Silero's usual decision threshold for a 32 ms window. */
+export const SPEECH_PROBABILITY = 0.5;
+/** Speech in at least half of the phrase window's 32 ms windows: reading a phrase aloud is 70-90% speech, music and noise under 5%. */
+export const MIN_SPEECH_FRACTION = 0.5;
 /**
  * A file whose decoders stop well before what its header promises is damaged or cut off, whatever ffmpeg's exit
  * status says; 80% leaves room for phones whose audio and video streams end a few hundred milliseconds apart.
  */
 const MIN_DECODED_FRACTION = 0.8;
 
-export function createClipVerifier(deps: { ffmpeg: Ffmpeg }): CameoVerifier {
+interface Detectors {
+  face: FaceDetector;
+  speech: SpeechDetector;
+  phraseModelDir: string;
+}
+
+/**
+ * The verifier with real detectors. Their models are loaded (and their hashes checked) on the first verification, not
+ * at start-up, so a worker without them still runs everything else; a verification then fails, naming what is missing.
+ */
+export function createDetectorVerifier(deps: { ffmpeg: Ffmpeg; faceModelPath?: string }): CameoVerifier {
+  let detectors: Promise<Detectors> | undefined;
+  const load = (): Promise<Detectors> => {
+    detectors ??= (async () => {
+      const [face, speech] = await Promise.all([createFaceDetector(faceModelPath(deps.faceModelPath)), createSpeechDetector(vadModelPath())]);
+      return { face, speech, phraseModelDir: phraseModelDir() };
+    })();
+    // A failed load is tried again next time (the bootstrap may have fetched the model meanwhile).
+    detectors.catch(() => (detectors = undefined));
+    return detectors;
+  };
   return {
-    name: 'clip-checks-v1',
-    verify: ({ file }) => verifyClip(deps.ffmpeg, file),
+    name: 'detectors-v1',
+    verify: async ({ file, phrase }) => verifyRecording(deps.ffmpeg, await load(), file, phrase),
   };
 }
 
-async function verifyClip(ffmpeg: Ffmpeg, file: string): Promise<VerificationReport> {
+async function verifyRecording(ffmpeg: Ffmpeg, detectors: Detectors, file: string, phrase: string | null): Promise<VerificationReport> {
   const checks: RecordingChecks = {
     container: null,
     video_stream: false,
@@ -84,20 +113,25 @@ async function verifyClip(ffmpeg: Ffmpeg, file: string): Promise<VerificationRep
     duration_s: null,
     width: null,
     height: null,
-    frame_change: null,
-    voiced_fraction: null,
     speech_rms_dbfs: null,
-    level_spread_db: null,
   };
-  const judged = (reason: string | null): VerificationReport => ({ accepted: reason === null, reason, checks });
+  const detections: DetectorCheck[] = [];
+  const judged = (reason: string | null, code: VerificationCode | null = null): VerificationReport => ({
+    accepted: reason === null,
+    reason,
+    code,
+    checks,
+    detections,
+  });
+  const invalid = (reason: string) => judged(reason, 'invalid_recording');
 
   const sniffed = sniffMedia(await readHead(file));
-  if (sniffed.kind === 'image') return judged(`the file is a still image (${sniffed.format}), not a video recording: record yourself saying the phrase`);
-  if (sniffed.kind === 'unknown') return judged('the file is not a video file: upload the recording as MP4, MOV or WebM');
+  if (sniffed.kind === 'image') return invalid(`the file is a still image (${sniffed.format}), not a video recording: record yourself saying the phrase`);
+  if (sniffed.kind === 'unknown') return invalid('the file is not a video file: upload the recording as MP4, MOV or WebM');
   checks.container = sniffed.container;
 
   const info = await ffmpeg.inspect(file);
-  if (!info.readable) return judged('the recording is damaged or incomplete and cannot be read: record it again, or upload the original file');
+  if (!info.readable) return invalid('the recording is damaged or incomplete and cannot be read: record it again, or upload the original file');
   checks.video_stream = info.video !== undefined;
   checks.audio_stream = info.audio !== undefined;
   if (info.video && info.video.width > 0) {
@@ -105,37 +139,193 @@ async function verifyClip(ffmpeg: Ffmpeg, file: string): Promise<VerificationRep
     checks.height = info.video.height;
   }
   if (info.durationS !== undefined) checks.duration_s = roundTo(info.durationS, 3);
-  if (!info.video) return judged('the file has no video stream: record yourself on camera');
-  if (!info.audio) return judged('the recording has no audio stream: record with the microphone on');
+  if (!info.video) return invalid('the file has no video stream: record yourself on camera');
+  if (!info.audio) return invalid('the recording has no audio stream: record with the microphone on');
   // An over-long upload is refused on its header alone, without decoding what would be thrown away.
-  if (info.durationS !== undefined && info.durationS > MAX_DURATION_S) return judged(durationReason(info.durationS));
+  if (info.durationS !== undefined && info.durationS > MAX_DURATION_S) return invalid(durationReason(info.durationS));
 
-  const [picture, sound] = await Promise.all([measurePicture(ffmpeg, file, info), measureSound(ffmpeg, file)]);
-  const decodedS = sound.decodedS ?? picture.decodedS;
-  if (checks.duration_s === null && decodedS !== undefined) checks.duration_s = roundTo(decodedS, 3);
-  checks.frame_change = picture.frameChange === null ? null : roundTo(picture.frameChange, 3);
-  checks.voiced_fraction = sound.voicedFraction === null ? null : roundTo(sound.voicedFraction, 3);
-  checks.speech_rms_dbfs = sound.phraseDbfs === null ? null : roundTo(sound.phraseDbfs, 2);
-  checks.level_spread_db = sound.spreadDb === null ? null : roundTo(sound.spreadDb, 2);
-
+  const [frames, samples] = await Promise.all([decodeFaceFrames(ffmpeg, file), decodeSpeech(ffmpeg, file)]);
+  const pictureS = frames.count >= 2 ? frames.count / FACE_SAMPLE_FPS : undefined;
+  const soundS = samples && samples.length > 0 ? samples.length / VAD_SAMPLE_RATE_HZ : undefined;
+  if (checks.duration_s === null && (soundS ?? pictureS) !== undefined) checks.duration_s = roundTo((soundS ?? pictureS)!, 3);
   const expectedS = Math.min(checks.duration_s ?? 0, MAX_DURATION_S);
-  const damaged = damageReason('video', picture.count < 2 ? undefined : picture.decodedS, expectedS) ?? damageReason('audio', sound.decodedS, expectedS);
-  if (damaged) return judged(damaged);
-  if (checks.duration_s === null || checks.duration_s < MIN_DURATION_S || checks.duration_s > MAX_DURATION_S) return judged(durationReason(checks.duration_s));
-  if (picture.frameChange === null || picture.frameChange < MIN_FRAME_CHANGE)
-    return judged('the picture does not change: a still image, not a person on camera');
-  if (sound.voicedFraction === null || sound.voicedFraction === 0) return judged('no speech: the audio is silent while the phrase should be spoken');
-  if (sound.voicedFraction < MIN_VOICED_FRACTION) {
-    return judged(
-      `too little speech: only ${Math.round(sound.voicedFraction * 100)}% of the recording after its first half second is at speaking level (at least ${Math.round(MIN_VOICED_FRACTION * 100)}% is needed): say the phrase clearly, close to the microphone`,
-    );
-  }
-  if (sound.spreadDb === null || sound.spreadDb < MIN_LEVEL_SPREAD_DB) {
-    return judged(
-      `the sound is a steady tone or noise, not speech: its level varies by ${roundTo(sound.spreadDb ?? 0, 1)} dB where speech varies by at least ${MIN_LEVEL_SPREAD_DB} dB`,
-    );
-  }
+  const damaged = damageReason('video', pictureS, expectedS) ?? damageReason('audio', soundS, expectedS);
+  if (damaged) return invalid(damaged);
+  if (checks.duration_s === null || checks.duration_s < MIN_DURATION_S || checks.duration_s > MAX_DURATION_S) return invalid(durationReason(checks.duration_s));
+  const audio = samples!;
+  const fromSample = Math.round(PHRASE_START_S * VAD_SAMPLE_RATE_HZ);
+  const toSample = Math.max(fromSample, audio.length - Math.round(PHRASE_END_MARGIN_S * VAD_SAMPLE_RATE_HZ));
+  checks.speech_rms_dbfs = roundTo(dbfs(rms(audio, fromSample, toSample)), 2);
+
+  // Every detector runs, so the record shows each verdict, not only the first that failed.
+  const face = await checkFace(detectors.face, frames.frames, frames.count);
+  detections.push(face.check);
+  const speech = await checkSpeech(detectors.speech, audio, fromSample, toSample);
+  detections.push(speech.check);
+  const said = phrase === null ? null : await checkPhrase(audio, phrase, detectors.phraseModelDir);
+  if (said) detections.push(said.check);
+  for (const verdict of [face, speech, said]) if (verdict && !verdict.check.passed) return judged(verdict.reason, verdict.check.code);
   return judged(null);
+}
+
+interface Verdict {
+  check: DetectorCheck;
+  reason: string | null;
+}
+
+async function checkFace(detector: FaceDetector, frames: Uint8Array, count: number): Promise<Verdict> {
+  const perFrame = await detector.detect(frames, count);
+  const large = perFrame.map((faces) => faces.filter((f) => f.w >= MIN_FACE_WIDTH));
+  const single = large.filter((faces) => faces.length === 1).map((faces) => faces[0]!);
+  const anyFace = perFrame.filter((faces) => faces.length > 0).length;
+  const several = large.filter((faces) => faces.length > 1).length;
+  const oneFaceFraction = count === 0 ? 0 : single.length / count;
+  const residuals: number[] = [];
+  for (let i = 0; i < single.length; i++) {
+    for (let j = i + 1; j < single.length; j++) residuals.push(pairResidual(single[i]!, single[j]!));
+  }
+  const motion = residuals.length === 0 ? null : percentile(residuals, 0.75)!;
+  const hasFace = oneFaceFraction >= MIN_ONE_FACE_FRACTION;
+  const live = hasFace && motion !== null && motion >= MIN_NONRIGID_MOTION;
+  const check: DetectorCheck = {
+    check: 'face',
+    passed: live,
+    code: live ? null : hasFace ? 'no_live_face' : 'no_face',
+    model: FACE_MODEL.id,
+    scores: {
+      frames: count,
+      one_face_fraction: roundTo(oneFaceFraction, 3),
+      any_face_fraction: count === 0 ? 0 : roundTo(anyFace / count, 3),
+      several_faces_fraction: count === 0 ? 0 : roundTo(several / count, 3),
+      face_width:
+        single.length === 0
+          ? null
+          : roundTo(
+              percentile(
+                single.map((f) => f.w),
+                0.5,
+              )!,
+              3,
+            ),
+      face_score:
+        single.length === 0
+          ? null
+          : roundTo(
+              percentile(
+                single.map((f) => f.score),
+                0.5,
+              )!,
+              3,
+            ),
+      nonrigid_motion: motion === null ? null : roundTo(motion, 4),
+      nonrigid_motion_max: residuals.length === 0 ? null : roundTo(Math.max(...residuals), 4),
+    },
+    thresholds: {
+      face_score: MIN_FACE_SCORE,
+      min_face_width: MIN_FACE_WIDTH,
+      min_one_face_fraction: MIN_ONE_FACE_FRACTION,
+      min_nonrigid_motion: MIN_NONRIGID_MOTION,
+    },
+  };
+  if (live) return { check, reason: null };
+  if (!hasFace) {
+    const pct = (x: number) => `${Math.round(x * 100)}%`;
+    const why =
+      several > single.length
+        ? `more than one face is in ${pct(several / Math.max(1, count))} of the frames`
+        : anyFace > single.length && single.length < MIN_ONE_FACE_FRACTION * count
+          ? `a face is seen in ${pct(anyFace / Math.max(1, count))} of the frames but too small or not alone in most`
+          : `a face is seen in only ${pct(anyFace / Math.max(1, count))} of the frames`;
+    return {
+      check,
+      reason: `no face: ${why}, where one face, at least ${pct(MIN_FACE_WIDTH)} of the frame wide, is needed in ${pct(MIN_ONE_FACE_FRACTION)}: record yourself alone, facing the camera`,
+    };
+  }
+  return {
+    check,
+    reason: `the face does not move like a live face: it only moves as a whole, as a photograph held up or panned does (non-rigid motion ${roundTo(motion ?? 0, 4)}, at least ${MIN_NONRIGID_MOTION} is needed): record yourself speaking`,
+  };
+}
+
+function pairResidual(a: FaceDetection, b: FaceDetection): number {
+  return nonRigidResidual(a.keypoints, b.keypoints, (a.w + b.w) / 2);
+}
+
+async function checkSpeech(detector: SpeechDetector, audio: Float32Array, fromSample: number, toSample: number): Promise<Verdict> {
+  const probabilities = await detector.probabilities(audio);
+  const first = Math.floor(fromSample / VAD_WINDOW_SAMPLES);
+  const last = Math.floor(toSample / VAD_WINDOW_SAMPLES);
+  const window = probabilities.slice(first, last);
+  const speech = window.filter((p) => p >= SPEECH_PROBABILITY).length;
+  const fraction = window.length === 0 ? 0 : speech / window.length;
+  const passed = fraction >= MIN_SPEECH_FRACTION;
+  const check: DetectorCheck = {
+    check: 'speech',
+    passed,
+    code: passed ? null : 'no_speech',
+    model: VAD_MODEL.id,
+    scores: {
+      speech_fraction: roundTo(fraction, 3),
+      mean_probability: window.length === 0 ? 0 : roundTo(window.reduce((a, p) => a + p, 0) / window.length, 3),
+      speech_s: roundTo((speech * VAD_WINDOW_SAMPLES) / VAD_SAMPLE_RATE_HZ, 2),
+    },
+    thresholds: { speech_probability: SPEECH_PROBABILITY, min_speech_fraction: MIN_SPEECH_FRACTION },
+  };
+  if (passed) return { check, reason: null };
+  return {
+    check,
+    reason: `no speech: a voice is heard in only ${Math.round(fraction * 100)}% of the recording after its first half second (at least ${Math.round(MIN_SPEECH_FRACTION * 100)}% is needed; music and noise are not speech): say the phrase clearly, close to the microphone`,
+  };
+}
+
+async function checkPhrase(audio: Float32Array, phrase: string, modelDir: string): Promise<Verdict> {
+  const heard = await recognisePhrase(audio, phrase, modelDir);
+  // Exactly the phrase: all its words in order and nothing else (a decoy or the common-word loop won otherwise).
+  const passed = heard.hypothesis === normalisePhrase(phrase);
+  const check: DetectorCheck = {
+    check: 'phrase',
+    passed,
+    code: passed ? null : 'phrase_mismatch',
+    model: PHRASE_MODEL.id,
+    scores: {
+      heard: heard.hypothesis,
+      matched_words: roundTo(heard.matchedWords, 3),
+      mean_word_probability: heard.meanWordProbability === null ? null : roundTo(heard.meanWordProbability, 3),
+      decoys: heard.decoys,
+    },
+    thresholds: { match: 'the phrase, exactly, over its decoys and any other words' },
+  };
+  if (passed) return { check, reason: null };
+  return {
+    check,
+    reason: `the phrase was not said: heard ${heard.hypothesis === null ? 'nothing recognisable' : JSON.stringify(heard.hypothesis)} where ${JSON.stringify(phrase)} was asked: record yourself saying the phrase`,
+  };
+}
+
+async function decodeFaceFrames(ffmpeg: Ffmpeg, file: string): Promise<{ frames: Uint8Array; count: number }> {
+  try {
+    return await ffmpeg.decodeFrames(file, {
+      width: FACE_FRAME_SIZE,
+      height: FACE_FRAME_SIZE,
+      fps: FACE_SAMPLE_FPS,
+      durationS: MAX_DURATION_S + 1,
+      letterbox: true,
+    });
+  } catch (err) {
+    // ffmpeg gave up on the stream: a damaged file, judged as such by the caller from the frame count. Any other
+    // failure is thrown, and the activity tries again.
+    if (!refusedInput(err)) throw err;
+    return { frames: new Uint8Array(0), count: 0 };
+  }
+}
+
+async function decodeSpeech(ffmpeg: Ffmpeg, file: string): Promise<Float32Array | null> {
+  try {
+    return await ffmpeg.decodeAudio(file, VAD_SAMPLE_RATE_HZ, 1, { maxDurationS: MAX_DURATION_S + 1 });
+  } catch (err) {
+    if (!refusedInput(err)) throw err;
+    return null;
+  }
 }
 
 function damageReason(stream: 'video' | 'audio', decodedS: number | undefined, expectedS: number): string | null {
@@ -160,53 +350,4 @@ async function readHead(file: string): Promise<Uint8Array> {
   } finally {
     await handle.close();
   }
-}
-
-interface PictureMeasurement {
-  count: number;
-  decodedS: number | undefined;
-  frameChange: number | null;
-}
-
-async function measurePicture(ffmpeg: Ffmpeg, file: string, info: MediaStreams): Promise<PictureMeasurement> {
-  const video = info.video!;
-  // Even sizes keep the scaler exact for 4:2:0 sources; an unknown size (a damaged header) gets 4:3.
-  const height = video.width > 0 && video.height > 0 ? Math.max(2, Math.round((FRAME_SAMPLE_WIDTH * video.height) / video.width / 2) * 2) : 48;
-  try {
-    const { frames, count } = await ffmpeg.decodeFrames(file, { width: FRAME_SAMPLE_WIDTH, height, fps: FRAME_SAMPLE_FPS, durationS: MAX_DURATION_S + 1 });
-    return { count, decodedS: count > 0 ? count / FRAME_SAMPLE_FPS : undefined, frameChange: meanFrameChange(frames, count, FRAME_SAMPLE_WIDTH * height * 3) };
-  } catch (err) {
-    // ffmpeg gave up on the stream: a damaged file, judged as such by the caller from the frame count. Any other
-    // failure is thrown, and the activity tries again.
-    if (!refusedInput(err)) throw err;
-    return { count: 0, decodedS: undefined, frameChange: null };
-  }
-}
-
-interface SoundMeasurement {
-  decodedS: number | undefined;
-  voicedFraction: number | null;
-  phraseDbfs: number | null;
-  spreadDb: number | null;
-}
-
-async function measureSound(ffmpeg: Ffmpeg, file: string): Promise<SoundMeasurement> {
-  let samples: Float32Array;
-  try {
-    samples = await ffmpeg.decodeAudio(file, AUDIO_SAMPLE_RATE_HZ, 1, { maxDurationS: MAX_DURATION_S + 1 });
-  } catch (err) {
-    if (!refusedInput(err)) throw err;
-    return { decodedS: undefined, voicedFraction: null, phraseDbfs: null, spreadDb: null };
-  }
-  const decodedS = samples.length / AUDIO_SAMPLE_RATE_HZ;
-  const toS = decodedS - PHRASE_END_MARGIN_S;
-  const levels = windowLevelsDbfs(samples, AUDIO_SAMPLE_RATE_HZ, LEVEL_WINDOW_S, PHRASE_START_S, toS);
-  if (levels.length === 0) return { decodedS: decodedS > 0 ? decodedS : undefined, voicedFraction: null, phraseDbfs: null, spreadDb: null };
-  const voiced = levels.filter((l) => l >= SPEECH_LEVEL_DBFS).length;
-  return {
-    decodedS,
-    voicedFraction: voiced / levels.length,
-    phraseDbfs: dbfs(rms(samples, Math.round(PHRASE_START_S * AUDIO_SAMPLE_RATE_HZ), Math.round(toS * AUDIO_SAMPLE_RATE_HZ))),
-    spreadDb: percentile(levels, 0.9)! - percentile(levels, 0.1)!,
-  };
 }

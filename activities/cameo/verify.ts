@@ -6,14 +6,19 @@ import type { Logger } from '../../infra/logger';
 import type { Ffmpeg } from '../../infra/media/ffmpeg';
 import { withLocalCopy } from '../moderation';
 import { deriveLikeness, LikenessUnavailable, type Likeness } from '../../infra/media/likeness';
-import { createClipVerifier, type CameoVerifier, type RecordingChecks, type VerificationReport } from './verifier';
+import type { VerificationCode } from '../../domain/cameo/events';
+import { createDetectorVerifier, type CameoVerifier, type DetectorCheck, type RecordingChecks, type VerificationReport } from './verifier';
 
 export { loadLikeness } from '../../infra/media/likeness';
 
 export interface CameoVerification {
   accepted: boolean;
   reason: string | null;
+  /** The refusal code; null when accepted. */
+  code: VerificationCode | null;
   checks: RecordingChecks;
+  /** Each detector's verdict with its scores and thresholds, recorded as CameoVerificationChecked. */
+  detections: DetectorCheck[];
   /** Where the likeness was stored; null when rejected. */
   likeness_key: string | null;
   /** Which verifier judged it, for the record. */
@@ -24,8 +29,14 @@ export function likenessKey(cameoId: string): string {
   return `cameos/${cameoId}/likeness.json`;
 }
 
-export function createCameoVerificationActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; verifier?: CameoVerifier }) {
-  const verifier = deps.verifier ?? createClipVerifier({ ffmpeg: deps.ffmpeg });
+export function createCameoVerificationActivities(deps: {
+  blobs: BlobStore;
+  ffmpeg: Ffmpeg;
+  logger: Logger;
+  verifier?: CameoVerifier;
+  cameoFaceModelPath?: string;
+}) {
+  const verifier = deps.verifier ?? createDetectorVerifier({ ffmpeg: deps.ffmpeg, faceModelPath: deps.cameoFaceModelPath });
   return {
     async verifyCameoRecording(input: { cameoId: string; recordingKey: string; phrase: string | null }): Promise<CameoVerification> {
       const log = deps.logger.child({ cameoId: input.cameoId });
@@ -42,7 +53,7 @@ export function createCameoVerificationActivities(deps: { blobs: BlobStore; ffmp
           return { ...report, likeness: await deriveLikeness(deps.ffmpeg, file) };
         } catch (err) {
           // The checks passed but there is no face or voice to take (e.g. only whispering): still the user's to fix.
-          if (err instanceof LikenessUnavailable) return { ...report, accepted: false, reason: err.message, likeness: null };
+          if (err instanceof LikenessUnavailable) return { ...report, accepted: false, reason: err.message, code: 'invalid_recording', likeness: null };
           throw err;
         }
       }).catch((err: unknown) => {
@@ -55,12 +66,14 @@ export function createCameoVerificationActivities(deps: { blobs: BlobStore; ffmp
       const result: CameoVerification = {
         accepted: judged.accepted,
         reason: judged.reason,
+        code: judged.accepted ? null : (judged.code ?? 'invalid_recording'),
         checks: judged.checks,
+        detections: judged.detections,
         likeness_key: judged.likeness ? key : null,
         verifier: verifier.name,
       };
       log.info(
-        { accepted: result.accepted, reason: result.reason, checks: result.checks, verifier: verifier.name },
+        { accepted: result.accepted, reason: result.reason, code: result.code, checks: result.checks, detections: result.detections, verifier: verifier.name },
         result.accepted ? 'cameo recording accepted' : 'cameo recording rejected',
       );
       return result;

@@ -2,6 +2,8 @@
 // `app.cameo_challenges`. A challenge belongs to the user who asked for it, expires, and is spent by exactly one
 // registration (the claim is one conditional UPDATE, so two uploads racing for one challenge cannot both win).
 import { randomBytes, randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import { parsePhrases, PHRASE_WORDS, WORDS } from '../../domain/cameo/phrases';
 import type { Logger } from '../../infra/logger';
 import { PgTableStore, type TableMigrations } from '../../infra/postgres/tableStore';
 import type { PgPool } from '../../infra/postgres/pool';
@@ -9,216 +11,12 @@ import type { PgPool } from '../../infra/postgres/pool';
 export const DEFAULT_CHALLENGES_SCHEMA = 'app';
 /** How long a phrase may be used: time to read it, record, and upload. */
 export const DEFAULT_CHALLENGE_TTL_MS = 10 * 60 * 1000;
-export const PHRASE_WORDS = 4;
 
-/**
- * Short, common, easy-to-say words, each clearly distinct when spoken; 200 of them and 4 per phrase give 1.6e9
- * phrases, enough that a recording made in advance for a guessed phrase is hopeless.
- */
-export const WORDS: readonly string[] = [
-  'apple',
-  'arrow',
-  'autumn',
-  'baker',
-  'banjo',
-  'basket',
-  'beach',
-  'bicycle',
-  'blanket',
-  'bottle',
-  'bridge',
-  'bright',
-  'bucket',
-  'butter',
-  'cabin',
-  'camera',
-  'candle',
-  'canyon',
-  'carpet',
-  'castle',
-  'cherry',
-  'circle',
-  'cliff',
-  'clock',
-  'cloud',
-  'coffee',
-  'copper',
-  'corner',
-  'cotton',
-  'crayon',
-  'dancer',
-  'desert',
-  'diamond',
-  'dinner',
-  'doctor',
-  'dolphin',
-  'donkey',
-  'dragon',
-  'drum',
-  'eagle',
-  'engine',
-  'falcon',
-  'feather',
-  'fiddle',
-  'forest',
-  'fountain',
-  'garden',
-  'giant',
-  'ginger',
-  'glove',
-  'golden',
-  'guitar',
-  'hammer',
-  'harbor',
-  'helmet',
-  'honey',
-  'island',
-  'jacket',
-  'jungle',
-  'kettle',
-  'kitten',
-  'ladder',
-  'lantern',
-  'lemon',
-  'letter',
-  'lizard',
-  'magnet',
-  'mango',
-  'marble',
-  'meadow',
-  'melon',
-  'mirror',
-  'monkey',
-  'morning',
-  'mountain',
-  'muffin',
-  'needle',
-  'night',
-  'noodle',
-  'ocean',
-  'olive',
-  'orange',
-  'orbit',
-  'otter',
-  'paddle',
-  'palace',
-  'panda',
-  'paper',
-  'parrot',
-  'peach',
-  'pencil',
-  'pepper',
-  'piano',
-  'pillow',
-  'pirate',
-  'planet',
-  'pocket',
-  'potato',
-  'puzzle',
-  'rabbit',
-  'radio',
-  'rainbow',
-  'river',
-  'robot',
-  'rocket',
-  'saddle',
-  'salmon',
-  'sandal',
-  'school',
-  'shadow',
-  'silver',
-  'singer',
-  'spider',
-  'spoon',
-  'squirrel',
-  'station',
-  'stone',
-  'sugar',
-  'summer',
-  'sunset',
-  'table',
-  'teapot',
-  'thunder',
-  'ticket',
-  'tiger',
-  'tomato',
-  'tower',
-  'tractor',
-  'treasure',
-  'tulip',
-  'turtle',
-  'umbrella',
-  'valley',
-  'velvet',
-  'violin',
-  'wagon',
-  'walnut',
-  'window',
-  'winter',
-  'wizard',
-  'yellow',
-  'zebra',
-  'anchor',
-  'badger',
-  'balloon',
-  'barrel',
-  'beetle',
-  'biscuit',
-  'blossom',
-  'bonnet',
-  'breeze',
-  'bubble',
-  'cactus',
-  'canoe',
-  'carrot',
-  'cello',
-  'cinnamon',
-  'coconut',
-  'comet',
-  'cricket',
-  'crystal',
-  'daisy',
-  'ember',
-  'fossil',
-  'galaxy',
-  'glacier',
-  'harvest',
-  'hazel',
-  'iceberg',
-  'jasmine',
-  'kayak',
-  'koala',
-  'lagoon',
-  'lemonade',
-  'lobster',
-  'maple',
-  'meteor',
-  'mitten',
-  'nectar',
-  'nutmeg',
-  'orchid',
-  'pebble',
-  'pelican',
-  'penguin',
-  'pickle',
-  'pumpkin',
-  'quilt',
-  'raccoon',
-  'ribbon',
-  'saffron',
-  'sapphire',
-  'sparrow',
-  'strawberry',
-  'thimble',
-  'toffee',
-  'trumpet',
-  'velcro',
-  'waffle',
-  'walrus',
-  'whistle',
-];
+export { PHRASE_WORDS, WORDS };
 
-export function randomPhrase(words = PHRASE_WORDS): string {
+/** A challenge phrase: a line of the CAMEO_PHRASES file when one is configured, else PHRASE_WORDS distinct words of WORDS. */
+export function randomPhrase(words = PHRASE_WORDS, pool?: readonly string[]): string {
+  if (pool && pool.length > 0) return pool[randomInt(pool.length)]!;
   const picked: string[] = [];
   // Distinct words: a repeated one is easier to mishear and adds nothing.
   while (picked.length < words) {
@@ -226,6 +24,18 @@ export function randomPhrase(words = PHRASE_WORDS): string {
     if (!picked.includes(word)) picked.push(word);
   }
   return picked.join(' ');
+}
+
+/** The phrases of the CAMEO_PHRASES file, or none (the built-in word list) when unset; a bad file throws, naming it. */
+export function loadCameoPhrases(file: string | undefined): string[] | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`CAMEO_PHRASES: cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parsePhrases(text, `CAMEO_PHRASES (${file})`);
 }
 
 export function newChallengeId(): string {
@@ -280,9 +90,13 @@ interface Row {
 const toChallenge = (row: Row): Challenge => ({ id: row.id, userId: row.user_id, phrase: row.phrase, expiresAt: row.expires_at, usedAt: row.used_at });
 
 export class PgChallengeStore extends PgTableStore implements ChallengeStore {
+  /** The phrases challenges are drawn from (CAMEO_PHRASES); absent or empty: random words of the built-in list. */
+  private phrases: readonly string[] = [];
+
   /** Migrates the table (safe from several replicas at once), then the store is ready. */
-  static async open(options: { pool: PgPool; schema?: string; ttlMs?: number; logger?: Logger }): Promise<PgChallengeStore> {
+  static async open(options: { pool: PgPool; schema?: string; ttlMs?: number; logger?: Logger; phrases?: readonly string[] }): Promise<PgChallengeStore> {
     const store = new PgChallengeStore(options.pool, options.schema ?? DEFAULT_CHALLENGES_SCHEMA, options.ttlMs ?? DEFAULT_CHALLENGE_TTL_MS);
+    store.phrases = options.phrases ?? [];
     await store.migrate(options.logger);
     return store;
   }
@@ -296,7 +110,7 @@ export class PgChallengeStore extends PgTableStore implements ChallengeStore {
     const res = await this.pool.query<Row>(
       `INSERT INTO ${this.s}.cameo_challenges (id, user_id, phrase, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
        RETURNING id, user_id, phrase, expires_at, used_at`,
-      [newChallengeId(), userId, randomPhrase(), this.ttlMs / 1000],
+      [newChallengeId(), userId, randomPhrase(PHRASE_WORDS, this.phrases), this.ttlMs / 1000],
     );
     return toChallenge(res.rows[0]!);
   }

@@ -85,6 +85,7 @@ export function toCameo(state: CameoState, viewer: User): CameoObject {
     grants,
     created_at: state.createdAt!,
     reject_reason: state.status === 'rejected' ? state.rejectReason : null,
+    reject_code: state.status === 'rejected' ? state.rejectCode : null,
     deleted_at: state.deletedAt,
   };
 }

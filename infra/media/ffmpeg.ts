@@ -199,6 +199,8 @@ export interface DecodeFrames {
   centreSquare?: boolean;
   /** Scale the picture to cover width x height, keeping its aspect ratio, and crop the centre to exactly that size. */
   cover?: boolean;
+  /** Scale the picture to fit inside width x height, keeping its aspect ratio, and pad the rest with black. */
+  letterbox?: boolean;
 }
 
 export interface Ffmpeg {
@@ -490,7 +492,9 @@ async function decodeFrames(run: Runner, file: string, options: DecodeFrames): P
     ...(options.centreSquare ? ["crop='min(iw,ih)':'min(iw,ih)'"] : []),
     ...(options.cover
       ? [`scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic`, `crop=${width}:${height}`]
-      : [`scale=${width}:${height}:flags=area`]),
+      : options.letterbox
+        ? [`scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=area`, `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2`]
+        : [`scale=${width}:${height}:flags=area`]),
   ];
   const args = [
     ...(options.startS !== undefined && options.startS > 0 ? ['-ss', options.startS.toFixed(3)] : []),

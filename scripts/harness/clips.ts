@@ -233,9 +233,14 @@ export function useClipFolder(root: () => string): void {
   clipRoot = root;
 }
 
-function clipDir(): string {
+/** The folder clips are written to (shared by every clip of the run). */
+export function clipFolder(): string {
   if (!clipRoot) throw new Error('no folder for clips: call useClipFolder first (test/support/clips.ts does)');
-  return fs.mkdtempSync(path.join(clipRoot(), 'clip-'));
+  return clipRoot();
+}
+
+function clipDir(): string {
+  return fs.mkdtempSync(path.join(clipFolder(), 'clip-'));
 }
 
 async function runFfmpeg(args: string[]): Promise<void> {

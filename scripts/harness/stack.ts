@@ -8,7 +8,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
-import { PgChallengeStore } from '../../api/cameos/challenges';
+import { loadCameoPhrases, PgChallengeStore } from '../../api/cameos/challenges';
 import { buildServer } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import { createVideoReadModel } from '../../api/videos/readModel';
@@ -57,6 +57,8 @@ export interface PlatformStackOptions {
    * throttled to 1 s. Absent: the SDK's defaults, as the API tests have always run it.
    */
   gpuConcurrency?: number;
+  /** CAMEO_PHRASES: a file of the phrases cameo challenges ask for; absent, the built-in word list. */
+  cameoPhrasesFile?: string;
   /** Chunks the GPU worker renders ahead (GPU_LOOKAHEAD_CHUNKS); its default when absent. */
   gpuLookaheadChunks?: number;
   /** The GPU worker process (engine 'process') limited to these CPUs (a taskset list), with one inference thread per core. */
@@ -136,7 +138,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     releases.push({ what: 'event store', run: () => eventStore.close() });
     const users = await openUserStore({ pool, schema: schemas.app });
     const idempotency = await PgIdempotencyStore.open({ pool, schema: schemas.app });
-    const challenges = await PgChallengeStore.open({ pool, schema: schemas.app });
+    const challenges = await PgChallengeStore.open({ pool, schema: schemas.app, phrases: loadCameoPhrases(options.cameoPhrasesFile) });
     const webhookStore = await PgWebhookEndpointStore.open({ pool, schema: schemas.app });
     const webhookPolicy = { allowedHosts: options.webhooks?.allowedHosts ?? ['127.0.0.1'] };
     const webhookRetry = options.webhooks?.retry ?? { firstSeconds: 30, windowSeconds: 72 * 3600 };

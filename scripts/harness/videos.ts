@@ -2,6 +2,7 @@
 // domain and projection tests can use it as well as the workflow tests.
 import { randomUUID } from 'node:crypto';
 import type { CameoRegisteredData } from '../../domain/cameo';
+import { cameoTestPhrase } from './cameoClips';
 import type { VideoRequestedData } from '../../domain/video';
 import type { CameoWorkflowInput } from '../../workflows/cameo';
 
@@ -45,7 +46,7 @@ export function cameoRegistration(options: {
     display_name: options.displayName ?? 'Olive',
     permission: options.permission ?? 'approved',
     challenge_id: null,
-    phrase: options.phrase === undefined ? 'blue river seven lamps' : options.phrase,
+    phrase: options.phrase === undefined ? cameoTestPhrase() : options.phrase,
     recording_key: options.recordingKey,
     at: options.at ?? 1_700_000_000,
   };

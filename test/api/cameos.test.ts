@@ -11,7 +11,7 @@ import type { Role } from '../../infra/users/port';
 import { reserveUseUpdate } from '../../workflows/definitions';
 import { RECORDING_MAX_BYTES } from '../../scripts/harness/stack';
 import { startApiStack } from '../support/apiStack';
-import { silentClip, stillClip, talkingClip, textFile } from '../support/clips';
+import { cameoClip, cameoTestPhrase, liveCameoClip, stillClip, textFile } from '../support/clips';
 import { eventually, testEnv } from '../support/env';
 import type { Problem as ProblemBody } from '../../api/plugins/errors';
 import { seedVideo as seedVideoStream } from '../support/seedVideo';
@@ -52,7 +52,7 @@ let pool: PgPool;
 let temporal: TemporalClient;
 const keys = {} as Record<Who, string>;
 const ids = {} as Record<Who, string>;
-const clips = { talking: '', silent: '', still: '' };
+const clips = { talking: '', music: '', still: '' };
 
 type CallOptions = { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> };
 
@@ -134,9 +134,10 @@ const seedVideo = (ownerId: string, cameoIds: string[], finished: boolean) =>
 const missingCameo = () => `cameo_${randomBytes(16).toString('hex')}`;
 
 beforeAll(async () => {
-  const [started, talking, silent, still] = await Promise.all([startApiStack(), talkingClip(), silentClip(), stillClip()]);
+  // Real media: the animated face photograph saying the test phrase, and the same face over music (test/support/clips).
+  const [started, talking, music, still] = await Promise.all([startApiStack(), liveCameoClip(), cameoClip('live', 'music'), stillClip()]);
   stack = started;
-  Object.assign(clips, { talking, silent, still });
+  Object.assign(clips, { talking, music, still });
   pool = createPgPool({ connectionString: testEnv.embeddedPgUrl, max: 2 });
   temporal = connectTemporalClient({ temporalAddress: testEnv.temporalAddress, temporalDevPort: 0, temporalNamespace: 'default' });
   const roles: Record<Who, Role> = {
@@ -167,7 +168,8 @@ describe('registration', () => {
   it('a challenge, then a recording of the phrase: 202 pending, then verified', async () => {
     const chal = await challenge('owner');
     expect(chal.challenge_id).toMatch(/^chal_[0-9a-f]{32}$/);
-    expect(chal.phrase.split(' ')).toHaveLength(4);
+    // The harness's API runs with CAMEO_PHRASES naming one phrase: the transcript of the recording the clip speaks.
+    expect(chal.phrase).toBe(cameoTestPhrase());
     const now = Date.now() / 1000;
     expect(chal.expires_at).toBeGreaterThan(now + 9 * 60);
     expect(chal.expires_at).toBeLessThanOrEqual(now + 10 * 60 + 5);
@@ -178,7 +180,7 @@ describe('registration', () => {
     expect(cameo.id).toMatch(/^cameo_[0-9a-f]{32}$/);
     expect(await stack.blobs.exists(`cameos/${cameo.id}/recording`)).toBe(true);
     const verified = await until(cameo.id, 'verified');
-    expect(verified.reject_reason).toBeNull();
+    expect(verified).toMatchObject({ reject_reason: null, reject_code: null });
     const registered = (await stack.eventStore.readStream(`cameo-${cameo.id}`))[0]!;
     expect(registered.data).toMatchObject({ challenge_id: chal.challenge_id, phrase: chal.phrase, recording_key: `cameos/${cameo.id}/recording` });
 
@@ -215,14 +217,14 @@ describe('registration', () => {
     );
     expect(registrations).toEqual([]);
 
-    // The same challenge with a real (if silent) recording: accepted for upload, then rejected by verification.
-    const silent = await ok<Cameo>(
-      await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Quiet Alice' }, mp4(clips.silent)) }),
+    // The same challenge with a real recording of music, not speech: accepted for upload, then rejected by verification.
+    const music = await ok<Cameo>(
+      await call('owner', 'POST', '/v1/cameos', { body: form({ challenge_id: chal.challenge_id, display_name: 'Quiet Alice' }, mp4(clips.music)) }),
       202,
     );
-    expect(silent.status).toBe('pending');
-    const rejected = await until(silent.id, 'rejected');
-    expect(rejected.reject_reason).toEqual(expect.stringMatching(/\S/));
+    expect(music.status).toBe('pending');
+    const rejected = await until(music.id, 'rejected');
+    expect(rejected).toMatchObject({ reject_code: 'no_speech', reject_reason: expect.stringMatching(/^no speech/) });
   });
 
   it("refuses a bad form with every field named; another user's, unknown or expired challenge names challenge_id", async () => {
@@ -450,8 +452,11 @@ describe('grants, revocations and the consent history', () => {
   it('the consent history lists every event in order, chained; the JSONL export has a line per event and the chain', async () => {
     const { events, chain } = await history('owner', cameo.id);
     expect(events.map((e) => e.revision)).toEqual(events.map((_, i) => i));
-    expect(events.slice(0, 5).map((e) => e.type)).toEqual([
+    expect(events.slice(0, 8).map((e) => e.type)).toEqual([
       'CameoRegistered',
+      'CameoVerificationChecked',
+      'CameoVerificationChecked',
+      'CameoVerificationChecked',
       'CameoVerified',
       'CameoAccessGranted',
       'CameoAccessGranted',

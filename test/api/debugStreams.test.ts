@@ -9,7 +9,7 @@ import { advanceTimeline, type TimelineEntry } from '../../domain/video/timeline
 import { createPgPool, type PgPool } from '../../infra/postgres/pool';
 import type { Role } from '../../infra/users/port';
 import { startApiStack } from '../support/apiStack';
-import { talkingClip } from '../support/clips';
+import { liveCameoClip } from '../support/clips';
 import { eventually, testEnv } from '../support/env';
 import type { Problem } from '../../api/plugins/errors';
 
@@ -90,7 +90,7 @@ async function videosTableOf(videoId: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const [started, talking] = await Promise.all([startApiStack(), talkingClip()]);
+  const [started, talking] = await Promise.all([startApiStack(), liveCameoClip()]);
   stack = started;
   clip = talking;
   pool = createPgPool({ connectionString: testEnv.embeddedPgUrl, max: 2 });

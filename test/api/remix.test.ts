@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Role } from '../../infra/users/port';
 import { startApiStack } from '../support/apiStack';
-import { talkingClip } from '../support/clips';
+import { liveCameoClip } from '../support/clips';
 import { eventually } from '../support/env';
 import type { Problem } from '../../api/plugins/errors';
 import { seedVideo as seedVideoStream } from '../support/seedVideo';
@@ -181,7 +181,7 @@ describe('POST /v1/videos/:id/remix, /v1/videos/edits, /v1/videos/extensions', (
     const form = new FormData();
     form.append('challenge_id', challenge_id);
     form.append('display_name', 'Carol');
-    form.append('recording', new Blob([fs.readFileSync(await talkingClip())], { type: 'video/mp4' }), 'me.mp4');
+    form.append('recording', new Blob([fs.readFileSync(await liveCameoClip())], { type: 'video/mp4' }), 'me.mp4');
     const cameo = await ok<{ id: string }>(await call('carol', 'POST', '/v1/cameos', undefined, form), 202);
     await eventually(
       async () => {

@@ -82,6 +82,8 @@ describe('cameo state', () => {
       recordingKey: 'cameos/cameo_1/recording.webm',
       likenessKey: 'cameos/cameo_1/likeness.bin',
       rejectReason: null,
+      rejectCode: null,
+      verificationChecks: [],
       grants: { [FRIEND]: { revision: 2, granted_at: 1003 } },
       permissionRevision: 0,
       verifiedRevision: 1,
@@ -219,6 +221,55 @@ describe('cameo decider', () => {
         .given([registered()])
         .when({ type: 'RecordVerification', data: { accepted: false, likeness_key: null, reason: null, checks: {}, at: 1001 } })
         .then([{ type: 'CameoRejected', data: { reason: 'the recording did not pass verification', checks: {}, at: 1001 } }]);
+    });
+
+    const faceCheck = {
+      check: 'face' as const,
+      passed: false,
+      code: 'no_live_face' as const,
+      model: 'blazeface-front-128',
+      scores: { one_face_fraction: 1, nonrigid_motion: 0.01 },
+      thresholds: { min_nonrigid_motion: 0.02 },
+    };
+    const speechCheck = {
+      check: 'speech' as const,
+      passed: true,
+      code: null,
+      model: 'silero-vad-v5',
+      scores: { speech_fraction: 0.8 },
+      thresholds: { min_speech_fraction: 0.5 },
+    };
+
+    it('records each detector verdict, with its scores and thresholds, before the rejection and its code', () => {
+      const reason = 'the face does not move like a live face';
+      spec
+        .given([registered()])
+        .when({
+          type: 'RecordVerification',
+          data: { accepted: false, likeness_key: null, reason, code: 'no_live_face', checks: {}, detections: [faceCheck, speechCheck], at: 1001 },
+        })
+        .then([
+          { type: 'CameoVerificationChecked', data: { ...faceCheck, at: 1001 } },
+          { type: 'CameoVerificationChecked', data: { ...speechCheck, at: 1001 } },
+          { type: 'CameoRejected', data: { reason, code: 'no_live_face', checks: {}, at: 1001 } },
+        ]);
+      const state = foldCameo([
+        registered(),
+        { type: 'CameoVerificationChecked', data: { ...faceCheck, at: 1001 } },
+        { type: 'CameoRejected', data: { reason, code: 'no_live_face', checks: {}, at: 1001 } },
+      ]);
+      expect(state).toMatchObject({ status: 'rejected', rejectReason: reason, rejectCode: 'no_live_face', verificationChecks: [{ ...faceCheck, at: 1001 }] });
+    });
+
+    it('refuses an accepted verification with a failed check: the record could not explain the acceptance', () => {
+      spec
+        .given([registered()])
+        .when({ type: 'RecordVerification', data: { ...accept, detections: [faceCheck] } })
+        .thenThrows(refusal('invalid', /failed face check/));
+      spec
+        .given([registered()])
+        .when({ type: 'RecordVerification', data: { ...accept, detections: [speechCheck] } })
+        .then([{ type: 'CameoVerificationChecked', data: { ...speechCheck, at: 1001 } }, verified]);
     });
 
     it('refuses an accepted verification without a likeness', () => {

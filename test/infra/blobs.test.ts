@@ -24,7 +24,7 @@ import {
 import { loadConfig } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
-import { talkingClip } from '../support/clips';
+import { cameoTestPhrase, liveCameoClip } from '../support/clips';
 import { testEnv } from '../support/env';
 import { s3TestTarget, startS3Server, type S3Server, type S3Target } from '../support/s3';
 
@@ -408,13 +408,13 @@ describe('S3 blob store that stops answering', () => {
   });
 
   it('an activity meeting it fails retryably, not as a missing recording, stores nothing, and succeeds when retried after the restart', async () => {
-    const recording = fs.readFileSync(await talkingClip(4));
+    const recording = fs.readFileSync(await liveCameoClip());
     const { verifyCameoRecording } = createCameoVerificationActivities({
       blobs,
       ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
       logger: createLogger({ level: 'silent', name: 'test' }),
     });
-    const input = { cameoId: 'cameo_s3', recordingKey: 'uploads/cameo_s3/recording.mp4', phrase: 'blue tigers sing' };
+    const input = { cameoId: 'cameo_s3', recordingKey: 'uploads/cameo_s3/recording.mp4', phrase: cameoTestPhrase() };
     await blobs.put(input.recordingKey, recording);
     await server.stop();
     const err = await failureOf(verifyCameoRecording(input));

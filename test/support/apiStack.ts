@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TIER, type Tier } from '../../infra/tiers';
 import { startPlatformStack } from '../../scripts/harness/stack';
+import { cameoPhrasesFile } from './clips';
 import { testEnv } from './env';
 import { testEngine } from './pipeline';
 
@@ -34,6 +35,8 @@ export async function startApiStack(
     engine: options.renders === false ? 'none' : await testEngine(),
     dataDir,
     ffmpegPath: testEnv.ffmpegPath,
+    // Every challenge asks for the transcript of the real recording the test clips speak (test/support/clips.ts).
+    cameoPhrasesFile: cameoPhrasesFile(),
     eventStorePollIntervalMs: 50,
     ...(options.projector === false ? { projector: false } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),

@@ -5,3 +5,4 @@ import { testEnv } from './env';
 useClipFolder(() => testEnv.tmpDir);
 
 export * from '../../scripts/harness/clips';
+export * from '../../scripts/harness/cameoClips';

@@ -6,14 +6,14 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { verifyChain } from '../../domain/cameo/chain';
-import type { CameoEvent, Permission } from '../../domain/cameo/events';
+import type { CameoEvent, Permission, VerificationCode } from '../../domain/cameo/events';
 import { foldCameo, type CameoState } from '../../domain/cameo/state';
 import type { VideoEvent, VideoRequestedData } from '../../domain/video';
 import { executeUpdateOrRefusal } from '../../infra/temporal/updates';
 import { generationWorkflow, publishWorkflow } from '../../workflows';
 import { cameoWorkflow } from '../../workflows/cameo';
 import { cameoStateQuery, changePermissionUpdate, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../../workflows/definitions';
-import { talkingClip } from '../support/clips';
+import { cameoClip, cameoTestPhrase, type CameoPicture, type CameoSound } from '../support/clips';
 import { eventually } from '../support/env';
 import { videoRequest, usePipeline } from '../support/pipeline';
 import { cameoRegistration } from '../support/videos';
@@ -28,7 +28,7 @@ describe('cameoWorkflow', () => {
   let recording: Buffer;
 
   beforeAll(async () => {
-    recording = fs.readFileSync(await talkingClip(4));
+    recording = fs.readFileSync(await cameoClip('live', 'phrase'));
   });
 
   const streamOf = async (cameoId: string) =>
@@ -70,12 +70,26 @@ describe('cameoWorkflow', () => {
   it('records registration and verification, grants and revocations on a hash-chained stream equal to its live state', async () => {
     const { cameoId, handle } = await registerCameo();
     const granted = await handle.executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
-    expect(granted).toMatchObject({ user_id: FRIEND, revision: 2 });
+    expect(granted).toMatchObject({ user_id: FRIEND, revision: 5 });
     const revoked = await handle.executeUpdate(revokeAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
-    expect(revoked.revision).toBe(3);
+    expect(revoked.revision).toBe(6);
     const stored = await streamOf(cameoId);
-    expect(stored.map((e) => e.type)).toEqual(['CameoRegistered', 'CameoVerified', 'CameoAccessGranted', 'CameoAccessRevoked']);
-    expect(stored[1]!.data).toMatchObject({ likeness_key: `cameos/${cameoId}/likeness.json` });
+    expect(stored.map((e) => e.type)).toEqual([
+      'CameoRegistered',
+      'CameoVerificationChecked',
+      'CameoVerificationChecked',
+      'CameoVerificationChecked',
+      'CameoVerified',
+      'CameoAccessGranted',
+      'CameoAccessRevoked',
+    ]);
+    // Each detector's verdict is on the stream with what it measured and the thresholds it was held to.
+    expect(stored.slice(1, 4).map((e) => e.data)).toEqual([
+      expect.objectContaining({ check: 'face', passed: true, code: null, scores: expect.objectContaining({ nonrigid_motion: expect.any(Number) }) }),
+      expect.objectContaining({ check: 'speech', passed: true, code: null, thresholds: { speech_probability: 0.5, min_speech_fraction: 0.5 } }),
+      expect.objectContaining({ check: 'phrase', passed: true, code: null, scores: expect.objectContaining({ heard: cameoTestPhrase(), matched_words: 1 }) }),
+    ]);
+    expect(stored[4]!.data).toMatchObject({ likeness_key: `cameos/${cameoId}/likeness.json` });
     expect(stored.every((e) => e.metadata.actor === OWNER)).toBe(true);
     await expectLiveEqualsStream(cameoId, handle);
   });
@@ -108,9 +122,45 @@ describe('cameoWorkflow', () => {
     }
     await eventually(async () => ((await handle.describe()).runId !== firstRun ? true : undefined), 'a new run', 10_000);
     const granted = await stack.env.client.workflow.getHandle(`cameo-${cameoId}`).executeUpdate(grantAccessUpdate, { args: [{ by: OWNER, user_id: FRIEND }] });
-    expect(granted.revision).toBe(32);
+    expect(granted.revision).toBe(35);
     const live = await expectLiveEqualsStream(cameoId, stack.env.client.workflow.getHandle(`cameo-${cameoId}`));
-    expect(live.grants[FRIEND]).toMatchObject({ revision: 32 });
+    expect(live.grants[FRIEND]).toMatchObject({ revision: 35 });
+  });
+
+  it.each<[string, CameoPicture, CameoSound, VerificationCode, 'face' | 'speech' | 'phrase']>([
+    ['the photograph panned and zoomed', 'photo', 'phrase', 'no_live_face', 'face'],
+    ['a talking clip with no face', 'noise', 'phrase', 'no_face', 'face'],
+    ['a face over music', 'live', 'music', 'no_speech', 'speech'],
+    ['a face reading another sentence', 'live', 'other', 'phrase_mismatch', 'phrase'],
+  ])('rejects %s with its code, recording every check with its scores before the rejection', async (_what, picture, sound, code, failing) => {
+    const cameoId = `cameo_${hex()}`;
+    const recordingKey = `cameos/${cameoId}/recording`;
+    await stack.pipeline.blobs.put(recordingKey, fs.readFileSync(await cameoClip(picture, sound)));
+    const handle = await stack.env.client.workflow.start(
+      cameoWorkflow,
+      cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: stack.pipeline.taskQueue }),
+    );
+    // The live state turns `rejected` as the events are decided, a moment before their append lands: wait for the stream.
+    const stored = await eventually(async () => {
+      const events = await streamOf(cameoId);
+      return events.some((e) => e.type === 'CameoRejected') ? events : undefined;
+    }, 'the rejection recorded');
+    expect(stored.map((e) => e.type)).toEqual([
+      'CameoRegistered',
+      'CameoVerificationChecked',
+      'CameoVerificationChecked',
+      'CameoVerificationChecked',
+      'CameoRejected',
+    ]);
+    const checks = stored.slice(1, 4).map((e) => e.data as { check: string; passed: boolean; code: string | null; scores: object; thresholds: object });
+    expect(checks.map((c) => c.check)).toEqual(['face', 'speech', 'phrase']);
+    expect(checks.find((c) => c.check === failing)).toMatchObject({ passed: false, code });
+    for (const c of checks) {
+      expect(Object.keys(c.scores).length).toBeGreaterThan(0);
+      expect(Object.keys(c.thresholds).length).toBeGreaterThan(0);
+    }
+    expect(stored[4]!.data).toMatchObject({ code, reason: expect.any(String) });
+    expect(await expectLiveEqualsStream(cameoId, handle)).toMatchObject({ status: 'rejected', rejectCode: code });
   });
 
   describe('with the generation pipeline', () => {

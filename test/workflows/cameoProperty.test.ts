@@ -21,7 +21,7 @@ import {
   reserveUseUpdate,
   revokeAccessUpdate,
 } from '../../workflows/definitions';
-import { talkingClip } from '../support/clips';
+import { liveCameoClip } from '../support/clips';
 import { eventually } from '../support/env';
 import { usePipeline } from '../support/pipeline';
 import { cameoRegistration } from '../support/videos';
@@ -53,7 +53,7 @@ describe('cameoWorkflow under random interleavings', () => {
   let recording: Buffer;
 
   beforeAll(async () => {
-    recording = fs.readFileSync(await talkingClip(4));
+    recording = fs.readFileSync(await liveCameoClip());
   });
 
   it('never lets a revoked or narrowed use through, records nothing refused, and its stream replays to its live state', async () => {
