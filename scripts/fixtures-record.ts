@@ -26,7 +26,7 @@ import { fetchHistoryJson } from '../infra/temporal/replay';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
 import { queueWebhookDelivery, webhookEndpointWorkflowId } from '../infra/webhooks/queue';
 import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, retentionWorkflow, takedownWorkflow } from '../workflows';
-import { cameoStateQuery, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
+import { cameoStateQuery, changePermissionUpdate, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
 import { Cleanup } from './bench/cleanup';
 import { cameoClip, liveCameoClip } from './harness/cameoClips';
 import { useClipFolder } from './harness/clips';
@@ -354,6 +354,47 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
           name: 'cameo-rejected',
           workflowId: handle.workflowId,
           path: 'a cameo whose recording (a photograph panned and zoomed) was rejected no_live_face, then deleted',
+        },
+      ];
+    },
+  },
+  {
+    names: ['cameo-character-reverified'],
+    run: async (ctx) => {
+      // A character (no phrase) made from a faceless clip (moving noise over a tune), verified; its recording then replaced by a person's
+      // face (what an earlier verifier let through), and its permission widened: verified again under the
+      // character-reverify patch, refused human_likeness_requires_cameo; then deleted, so the history is whole.
+      const cameoId = `cameo_${hex()}`;
+      const recordingKey = `cameos/${cameoId}/recording`;
+      await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await cameoClip('noise', 'music')));
+      const handle = await ctx.client.workflow.start(
+        cameoWorkflow,
+        cameoRegistration({
+          cameoId,
+          ownerId: OWNER,
+          recordingKey,
+          taskQueue: ctx.stack.taskQueue,
+          permission: 'only_me',
+          phrase: null,
+          at: Math.floor(Date.now() / 1000),
+        }),
+      );
+      const verified = await until(async () => {
+        const s = await handle.query(cameoStateQuery);
+        return s.status === 'pending' ? undefined : s;
+      }, 'the character judged');
+      if (verified.status !== 'verified') throw new Error(`character ${cameoId} was ${verified.status} (${verified.rejectCode}), not verified`);
+      await ctx.stack.blobs.put(recordingKey, fs.readFileSync(await liveCameoClip()));
+      const widened = await handle.executeUpdate(changePermissionUpdate, { args: [{ by: OWNER, permission: 'everyone' }] });
+      if (widened.status !== 'rejected' || widened.rejectCode !== 'human_likeness_requires_cameo')
+        throw new Error(`character ${cameoId} was ${widened.status} (${widened.rejectCode}) after its permission was widened`);
+      await handle.executeUpdate(deleteCameoUpdate, { args: [{ by: OWNER, take_down: false }] });
+      await handle.result();
+      return [
+        {
+          name: 'cameo-character-reverified',
+          workflowId: handle.workflowId,
+          path: 'a character verified, its recording replaced by a face, its permission widened: verified again and refused human_likeness_requires_cameo, then deleted',
         },
       ];
     },

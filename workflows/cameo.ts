@@ -12,6 +12,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -103,11 +104,52 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
     }
   };
 
+  /** The verifier's verdict, or, when it cannot run at all (its retries spent), a refusal saying why. */
+  const verifyRecording = (recordingKey: string, phrase: string | null) =>
+    verifyCameoRecording({ cameoId, recordingKey, phrase }).catch((err: unknown) => {
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+      return {
+        accepted: false,
+        reason: `the recording could not be verified: ${cause}`,
+        code: 'verification_failed' as const,
+        checks: {},
+        detections: [],
+        likeness_key: null,
+        verifier: 'none',
+      };
+    });
+
+  /**
+   * Verifies the recording again and records the verdict. It fails closed: a verification that cannot run at all (its
+   * retries spent) refuses the likeness, as at registration, since a likeness nobody could check must not be opened.
+   */
+  const reverify = async (): Promise<void> => {
+    if (!state.recordingKey) return;
+    const result = await verifyRecording(state.recordingKey, state.phrase);
+    await apply({
+      type: 'RecordReverification',
+      data: {
+        accepted: result.accepted,
+        reason: result.reason,
+        code: result.code ?? null,
+        checks: { ...result.checks, verifier: result.verifier },
+        detections: result.detections ?? [],
+        at: now(),
+      },
+    });
+  };
+
   setHandler(cameoStateQuery, () => state);
   setHandler(
     changePermissionUpdate,
     async ({ by, permission }) => {
+      const before = state.permission;
       await apply({ type: 'ChangePermission', data: { by, permission, at: now() } });
+      // A character (no challenge phrase) opened to others is verified again first thing: a likeness of a person
+      // that slipped through (an earlier verifier, a detector's miss) is taken back before anyone else uses it.
+      if (state.phrase === null && state.status === 'verified' && before === 'only_me' && permission !== 'only_me' && patched('character-reverify')) {
+        await reverify();
+      }
       return state;
     },
     { validator: ({ by, permission }) => validate({ type: 'ChangePermission', data: { by, permission, at: now() } }) },
@@ -172,18 +214,7 @@ export async function cameoWorkflow(input: CameoWorkflowInput): Promise<CameoSta
   if (state.status === 'pending' && state.recordingKey) {
     // A verification that cannot run at all (its retries spent) rejects the cameo with the reason, rather than
     // leaving it pending with a failed workflow.
-    const result = await verifyCameoRecording({ cameoId, recordingKey: state.recordingKey, phrase: state.phrase }).catch((err: unknown) => {
-      const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-      return {
-        accepted: false,
-        reason: `the recording could not be verified: ${cause}`,
-        code: 'verification_failed' as const,
-        checks: {},
-        detections: [],
-        likeness_key: null,
-        verifier: 'none',
-      };
-    });
+    const result = await verifyRecording(state.recordingKey, state.phrase);
     // A cameo deleted while its recording was checked stays deleted.
     if (state.status === 'pending') {
       await apply({

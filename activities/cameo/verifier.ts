@@ -157,6 +157,14 @@ async function verifyRecording(ffmpeg: Ffmpeg, detectors: Detectors, file: strin
   const toSample = Math.max(fromSample, audio.length - Math.round(PHRASE_END_MARGIN_S * VAD_SAMPLE_RATE_HZ));
   checks.speech_rms_dbfs = roundTo(dbfs(rms(audio, fromSample, toSample)), 2);
 
+  // A character (no challenge phrase) must not be a person: the one check is that no human face is in a meaningful
+  // share of the frames. Lending one's own likeness is the cameo flow, with its spoken challenge.
+  if (phrase === null) {
+    const human = await checkNoHumanFace(detectors.face, frames.frames, frames.count);
+    detections.push(human.check);
+    return human.check.passed ? judged(null) : judged(human.reason, 'human_likeness_requires_cameo');
+  }
+
   // Every detector runs, so the record shows each verdict, not only the first that failed.
   const face = await checkFace(detectors.face, frames.frames, frames.count);
   detections.push(face.check);
@@ -166,6 +174,43 @@ async function verifyRecording(ffmpeg: Ffmpeg, detectors: Detectors, file: strin
   if (said) detections.push(said.check);
   for (const verdict of [face, speech, said]) if (verdict && !verdict.check.passed) return judged(verdict.reason, verdict.check.code);
   return judged(null);
+}
+
+/** The median to three decimals, null for none: how the checks report a measure over frames. */
+const median3 = (values: number[]): number | null => (values.length === 0 ? null : roundTo(percentile(values, 0.5)!, 3));
+
+/** A human face (any size the detector finds) in this share of a character's sampled frames makes it a person's likeness. */
+export const MAX_CHARACTER_FACE_FRACTION = 0.2;
+
+export const HUMAN_LIKENESS_REASON =
+  'a character must not be a person, and a human face is in this clip: to lend your own likeness, register a cameo with a spoken challenge (POST /v1/cameos/challenges, then POST /v1/cameos)';
+
+/** A character's check: how many sampled frames show a human face (BlazeFace, at its own score threshold), against the share allowed. */
+async function checkNoHumanFace(detector: FaceDetector, frames: Uint8Array, count: number): Promise<Verdict> {
+  const perFrame = await detector.detect(frames, count);
+  const withFace = perFrame.filter((faces) => faces.length > 0);
+  const fraction = count === 0 ? 0 : withFace.length / count;
+  const passed = fraction < MAX_CHARACTER_FACE_FRACTION;
+  const widths = withFace.map((faces) => Math.max(...faces.map((f) => f.w)));
+  const scores = withFace.map((faces) => Math.max(...faces.map((f) => f.score)));
+  const check: DetectorCheck = {
+    check: 'human_likeness',
+    passed,
+    code: passed ? null : 'human_likeness_requires_cameo',
+    model: FACE_MODEL.id,
+    scores: {
+      frames: count,
+      face_fraction: roundTo(fraction, 3),
+      face_width: median3(widths),
+      face_score: median3(scores),
+    },
+    thresholds: { face_score: MIN_FACE_SCORE, max_face_fraction: MAX_CHARACTER_FACE_FRACTION },
+  };
+  if (passed) return { check, reason: null };
+  return {
+    check,
+    reason: `${HUMAN_LIKENESS_REASON} (a face in ${Math.round(fraction * 100)}% of the sampled frames, at most ${MAX_CHARACTER_FACE_FRACTION * 100}% allowed)`,
+  };
 }
 
 interface Verdict {
@@ -197,26 +242,8 @@ async function checkFace(detector: FaceDetector, frames: Uint8Array, count: numb
       one_face_fraction: roundTo(oneFaceFraction, 3),
       any_face_fraction: count === 0 ? 0 : roundTo(anyFace / count, 3),
       several_faces_fraction: count === 0 ? 0 : roundTo(several / count, 3),
-      face_width:
-        single.length === 0
-          ? null
-          : roundTo(
-              percentile(
-                single.map((f) => f.w),
-                0.5,
-              )!,
-              3,
-            ),
-      face_score:
-        single.length === 0
-          ? null
-          : roundTo(
-              percentile(
-                single.map((f) => f.score),
-                0.5,
-              )!,
-              3,
-            ),
+      face_width: median3(single.map((f) => f.w)),
+      face_score: median3(single.map((f) => f.score)),
       nonrigid_motion: motion === null ? null : roundTo(motion, 4),
       nonrigid_motion_max: residuals.length === 0 ? null : roundTo(Math.max(...residuals), 4),
     },

@@ -50,7 +50,8 @@ export function createCameoVerificationActivities(deps: {
         const report = await verifier.verify({ file, phrase: input.phrase });
         if (!report.accepted) return { ...report, likeness: null };
         try {
-          return { ...report, likeness: await deriveLikeness(deps.ffmpeg, file) };
+          // A character need not speak: its voice is neutral when its clip has none.
+          return { ...report, likeness: await deriveLikeness(deps.ffmpeg, file, { voice: input.phrase === null ? 'optional' : 'required' }) };
         } catch (err) {
           // The checks passed but there is no face or voice to take (e.g. only whispering): still the user's to fix.
           if (err instanceof LikenessUnavailable) return { ...report, accepted: false, reason: err.message, code: 'invalid_recording', likeness: null };

@@ -8,6 +8,7 @@ import { PERMISSIONS } from '../../domain/cameo/events';
 import { cameoStream } from '../../domain/cameo/follows';
 import { evolve, initialCameoState, type CameoState } from '../../domain/cameo/state';
 import { StreamNotFound } from '../../infra/eventstore/errors';
+import { readCameo } from '../../infra/streams/cameos';
 import type { User } from '../../infra/users/port';
 import type { cameoWorkflow } from '../../workflows/cameo';
 import { callerOf, problemResponse } from '../plugins/auth';
@@ -20,6 +21,8 @@ import { checkDisplayName, readUpload } from './upload';
 const CHALLENGE_ID = new RegExp(CHALLENGE_ID_PATTERN);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** How long POST /v1/videos/characters waits for the verdict (its checks take seconds); past it, the character is answered pending. */
+const CHARACTER_VERDICT_WAIT_MS = 30_000;
 
 function newCameoId(): string {
   return `cameo_${randomBytes(16).toString('hex')}`;
@@ -49,6 +52,17 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
       if (Date.now() >= deadline) return registered;
       await sleep(50);
     }
+  }
+
+  /** The cameo once its verification is recorded (verified or rejected), or as it stands after `waitMs`. */
+  async function verdictOf(state: CameoState, waitMs: number): Promise<CameoState> {
+    const deadline = Date.now() + waitMs;
+    let current = state;
+    while (current.status === 'pending' && Date.now() < deadline) {
+      await sleep(100);
+      current = await readCameo(eventStore, state.cameoId!).catch(() => current);
+    }
+    return current;
   }
 
   /**
@@ -188,9 +202,16 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
       schema: {
         tags: ['cameos', 'videos'],
         summary: 'Create a character (a cameo of the caller) from a video, as the OpenAI Videos API',
-        description: 'The same as POST /v1/cameos without a challenge: permission `only_me`, verified asynchronously (see `status`).',
+        description:
+          "The same as POST /v1/cameos without a challenge: permission `only_me`. A character must be non-human: the answer waits (up to 30 s) for its verification, and a clip in which the face detector finds a human face in a meaningful share of the frames is 422 `human_likeness_requires_cameo` (lending one's own likeness is the cameo flow, with its spoken challenge). Otherwise the character, `verified` (or `pending` if its verification is slow; see `status`).",
         body: { content: { 'multipart/form-data': { schema: CreateCharacterForm } } },
-        response: { 200: CharacterObject, ...uploadResponses },
+        response: {
+          200: CharacterObject,
+          ...uploadResponses,
+          422: unprocessableResponse(
+            'the clip shows a human face (`human_likeness_requires_cameo`: characters must be non-human; lend your own likeness through a cameo), or it is a still image or not a video at all',
+          ),
+        },
       },
     },
     async (request) => {
@@ -199,7 +220,19 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
       const errors: FieldError[] = [...form.errors];
       const name = checkDisplayName('name', form.fields.name, errors);
       if (errors.length > 0 || !form.recording) throw invalidParams(errors);
-      return toCharacter(await register(caller, { displayName: name, permission: 'only_me', challenge: null, recording: form.recording }, request));
+      const registered = await register(caller, { displayName: name, permission: 'only_me', challenge: null, recording: form.recording }, request);
+      // The verdict is awaited (seconds), so a clip of a person is refused here, as OpenAI's API refuses human likeness
+      // in characters; the refusal stays recorded on the cameo's stream for audit.
+      const judged = await verdictOf(registered, CHARACTER_VERDICT_WAIT_MS);
+      if (judged.status === 'rejected' && judged.rejectCode === 'human_likeness_requires_cameo') {
+        throw new ProblemError({
+          status: 422,
+          code: 'human_likeness_requires_cameo',
+          detail: `${judged.rejectReason} (character ${judged.cameoId} refused)`,
+          errors: [{ field: 'video', message: 'shows a human face: characters must be non-human; lend your own likeness through a cameo' }],
+        });
+      }
+      return toCharacter(judged);
     },
   );
 };

@@ -54,7 +54,7 @@ export const CameoObject = Type.Object(
     reject_code: Nullable(
       StringEnum(VERIFICATION_CODES, {
         description:
-          'The refusal code of a rejected recording: `invalid_recording`, `no_face`, `no_live_face`, `no_speech`, `phrase_mismatch` or `verification_failed`; null unless `rejected` (and for cameos rejected before codes were recorded)',
+          'The refusal code of a rejected recording: `invalid_recording`, `no_face`, `no_live_face`, `no_speech`, `phrase_mismatch`, `verification_failed` or, for a character, `human_likeness_requires_cameo`; null unless `rejected` (and for cameos rejected before codes were recorded)',
       }),
     ),
     deleted_at: Nullable(Type.Integer({ description: 'Unix seconds; null unless `deleted`' })),

@@ -28,6 +28,22 @@ export type CameoCommand =
         at: number;
       };
     }
+  /**
+   * The verdict of verifying a verified cameo's recording again (a character whose permission is widened): each
+   * detector's check is recorded; a refusal rejects the likeness and blocks every use not yet published, as a
+   * revocation does.
+   */
+  | {
+      type: 'RecordReverification';
+      data: {
+        accepted: boolean;
+        reason: string | null;
+        code: VerificationCode | null;
+        checks: Record<string, unknown>;
+        detections: ReadonlyArray<Omit<VerificationCheckData, 'at'>>;
+        at: number;
+      };
+    }
   | { type: 'ChangePermission'; data: { by: string; permission: Permission; at: number } }
   | { type: 'GrantAccess'; data: { by: string; user_id: string; at: number } }
   | { type: 'RevokeAccess'; data: { by: string; user_id: string; at: number } }
@@ -157,6 +173,21 @@ export function decide(command: CameoCommand, state: CameoState): CameoEvent[] {
       return [
         ...checked,
         { type: 'CameoRejected', data: d.code ? { reason, code: d.code, checks: d.checks, at: d.at } : { reason, checks: d.checks, at: d.at } },
+      ];
+    }
+
+    case 'RecordReverification': {
+      const d = command.data;
+      requireExists(state, 'RecordReverification');
+      // Only a likeness in use can be taken back; a cameo rejected or deleted meanwhile has nothing more to record.
+      if (state.status !== 'verified') return [];
+      const checked: CameoEvent[] = d.detections.map((c) => ({ type: 'CameoVerificationChecked', data: { ...c, at: d.at } }));
+      if (d.accepted) return checked;
+      const reason = `verified again, the recording was refused: ${d.reason || 'it did not pass verification'}`;
+      return [
+        ...checked,
+        { type: 'CameoRejected', data: d.code ? { reason, code: d.code, checks: d.checks, at: d.at } : { reason, checks: d.checks, at: d.at } },
+        ...activeUses(state).map(([videoId, use]) => blocked(videoId, use, reason, d.at)),
       ];
     }
 

@@ -16,9 +16,17 @@ export type ConsentCode = 'consent_missing' | 'consent_revoked';
  * Why a recording was refused: `invalid_recording` (not a readable 3-30 s video with sound), `no_face` (no single,
  * large enough face in most frames), `no_live_face` (a face that only moves rigidly: a photograph panned or zoomed),
  * `no_speech` (no voice where the phrase should be spoken), `phrase_mismatch` (the words said are not the phrase),
- * `verification_failed` (the checks could not run).
+ * `verification_failed` (the checks could not run), `human_likeness_requires_cameo` (a character, which must not be a
+ * person, shows a human face: lending one's own likeness is the cameo flow, with its spoken challenge).
  */
-export type VerificationCode = 'invalid_recording' | 'no_face' | 'no_live_face' | 'no_speech' | 'phrase_mismatch' | 'verification_failed';
+export type VerificationCode =
+  | 'invalid_recording'
+  | 'no_face'
+  | 'no_live_face'
+  | 'no_speech'
+  | 'phrase_mismatch'
+  | 'verification_failed'
+  | 'human_likeness_requires_cameo';
 export const VERIFICATION_CODES: readonly VerificationCode[] = [
   'invalid_recording',
   'no_face',
@@ -26,12 +34,16 @@ export const VERIFICATION_CODES: readonly VerificationCode[] = [
   'no_speech',
   'phrase_mismatch',
   'verification_failed',
+  'human_likeness_requires_cameo',
 ];
 
 /** What one detector found in the recording: its verdict, the scores it measured and the thresholds they were held to. */
 export interface VerificationCheckData {
-  /** `face` (one real face, moving non-rigidly), `speech` (voice activity), `phrase` (the challenge phrase recognised). */
-  check: 'face' | 'speech' | 'phrase';
+  /**
+   * `face` (one real face, moving non-rigidly), `speech` (voice activity), `phrase` (the challenge phrase recognised);
+   * for a character, `human_likeness` (no human face in a meaningful share of the frames).
+   */
+  check: 'face' | 'speech' | 'phrase' | 'human_likeness';
   passed: boolean;
   /** The refusal this check gives when it fails; null when it passed. */
   code: VerificationCode | null;

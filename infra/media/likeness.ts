@@ -54,9 +54,20 @@ export class InvalidLikeness extends Error {
   }
 }
 
-export async function deriveLikeness(ffmpeg: Ffmpeg, file: string): Promise<Likeness> {
-  const [texture, voice] = await Promise.all([textureOf(ffmpeg, file), voiceOf(ffmpeg, file)]);
-  return { texture, voice };
+/** The timbre of a character whose clip has no voice (an object, an animal, a drawing): the fundamental alone. */
+export const NEUTRAL_VOICE: readonly number[] = [1, 0, 0, 0, 0, 0, 0, 0];
+
+/**
+ * `voice: 'optional'` (a character, which need not speak): a clip without voiced sound gets NEUTRAL_VOICE instead of
+ * LikenessUnavailable.
+ */
+export async function deriveLikeness(ffmpeg: Ffmpeg, file: string, options: { voice?: 'required' | 'optional' } = {}): Promise<Likeness> {
+  const voice = voiceOf(ffmpeg, file).catch((err: unknown) => {
+    if (options.voice === 'optional' && err instanceof LikenessUnavailable) return [...NEUTRAL_VOICE];
+    throw err;
+  });
+  const [texture, timbre] = await Promise.all([textureOf(ffmpeg, file), voice]);
+  return { texture, voice: timbre };
 }
 
 /** Reads a stored likeness and checks it has the shapes the engine takes, so a bad blob fails here with its key. */

@@ -82,6 +82,16 @@ export function toneClip(seconds = 4): Promise<string> {
   return talkingClip(seconds, { sound: 'tone' });
 }
 
+/** A faceless clip: ffmpeg's moving test pattern over a tone, small (a character's recording: an object, not a person). */
+export async function patternClip(seconds = 4): Promise<string> {
+  const file = path.join(clipDir(), 'pattern.mp4');
+  await runFfmpeg([
+    ...['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}`, '-f', 'lavfi', '-i', `sine=frequency=330:sample_rate=${SAMPLE_RATE_HZ}`],
+    ...['-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', file],
+  ]);
+  return file;
+}
+
 /** A talking clip too short to hold a phrase. */
 export function shortClip(): Promise<string> {
   return talkingClip(1);

@@ -121,10 +121,18 @@ describe('the detector verifier', () => {
     expect(photo.detections.slice(1).every((d) => d.passed)).toBe(true);
   });
 
-  it('skips the phrase for a recording without a challenge (a character)', async () => {
-    const report = await verifier.verify({ file: await live(), phrase: null });
-    expect(report).toMatchObject({ accepted: true });
-    expect(report.detections.map((d) => d.check)).toEqual(['face', 'speech']);
+  it('checks a recording without a challenge (a character) only for a human face: a face refuses it, human_likeness_requires_cameo', async () => {
+    const person = await verifier.verify({ file: await live(), phrase: null });
+    expect(person).toMatchObject({ accepted: false, code: 'human_likeness_requires_cameo' });
+    expect(person.reason).toMatch(/^a character must not be a person.*register a cameo with a spoken challenge/);
+    expect(person.detections.map((d) => d.check)).toEqual(['human_likeness']);
+    expect(person.detections[0]!.scores.face_fraction).toBeGreaterThanOrEqual(0.2);
+    // No face, no speech needed: moving noise over a tune is a character.
+    const faceless = await verifier.verify({ file: await clips.cameoClip('noise', 'music'), phrase: null });
+    expect(faceless).toMatchObject({ accepted: true, code: null });
+    expect(faceless.detections).toEqual([
+      expect.objectContaining({ check: 'human_likeness', passed: true, scores: expect.objectContaining({ face_fraction: 0 }) }),
+    ]);
   });
 
   it.each<[string, () => Promise<string> | string, RegExp]>([
@@ -141,7 +149,7 @@ describe('the detector verifier', () => {
   });
 
   it('refuses the synthetic drawing of a face the other tests use: BlazeFace sees a face in it too rarely', async () => {
-    const report = await verifier.verify({ file: await talkingClip(), phrase: null });
+    const report = await verifier.verify({ file: await talkingClip(), phrase: cameoTestPhrase() });
     expect(report).toMatchObject({ accepted: false, code: 'no_face' });
     expect(report.detections[0]!.scores.one_face_fraction).toBeLessThan(MIN_ONE_FACE_FRACTION);
   });
@@ -149,7 +157,7 @@ describe('the detector verifier', () => {
   it('measures what it could before the check that failed', async () => {
     const image = await verifier.verify({ file: await stillClip(), phrase: null });
     expect(image.checks).toMatchObject({ container: null, video_stream: false, duration_s: null });
-    const silent = await verifier.verify({ file: await silentClip(), phrase: null });
+    const silent = await verifier.verify({ file: await silentClip(), phrase: cameoTestPhrase() });
     expect(silent.checks).toMatchObject({ container: 'mp4', speech_rms_dbfs: -100 });
     expect(silent.detections.find((d) => d.check === 'speech')).toMatchObject({ passed: false, scores: { speech_fraction: 0 } });
   });
@@ -245,7 +253,7 @@ describe('verifyCameoRecording', () => {
     const blobs = blobStore();
     await blobs.put('uploads/cameo_2/recording.mp4', fs.readFileSync(await clips.cameoClip('live', 'music')));
     const { verifyCameoRecording } = createCameoVerificationActivities({ blobs, ffmpeg, logger });
-    const result = await verifyCameoRecording({ cameoId: 'cameo_2', recordingKey: 'uploads/cameo_2/recording.mp4', phrase: null });
+    const result = await verifyCameoRecording({ cameoId: 'cameo_2', recordingKey: 'uploads/cameo_2/recording.mp4', phrase: cameoTestPhrase() });
     expect(result).toMatchObject({ accepted: false, code: 'no_speech', likeness_key: null, reason: expect.stringMatching(/^no speech/) });
     expect(await blobs.list('cameos/')).toEqual([]);
   });

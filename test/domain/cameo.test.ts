@@ -299,6 +299,51 @@ describe('cameo decider', () => {
     });
   });
 
+  describe('RecordReverification', () => {
+    const check = (passed: boolean) => ({
+      check: 'human_likeness' as const,
+      passed,
+      code: passed ? null : ('human_likeness_requires_cameo' as const),
+      model: 'blazeface-front-128',
+      scores: { face_fraction: passed ? 0 : 0.9 },
+      thresholds: { max_face_fraction: 0.2 },
+    });
+    const verdict = (accepted: boolean) => ({
+      type: 'RecordReverification' as const,
+      data: {
+        accepted,
+        reason: accepted ? null : 'a character must not be a person',
+        code: accepted ? null : ('human_likeness_requires_cameo' as const),
+        checks: {},
+        detections: [check(accepted)],
+        at: 3000,
+      },
+    });
+
+    it('records the checks of a recording that passes again, and nothing else changes', () => {
+      spec
+        .given(live('everyone'))
+        .when(verdict(true))
+        .then([{ type: 'CameoVerificationChecked', data: { ...check(true), at: 3000 } }]);
+    });
+
+    it('a refusal rejects the likeness and blocks every use not yet published, saying why', () => {
+      const reason = 'verified again, the recording was refused: a character must not be a person';
+      spec
+        .given([...live('everyone'), used('v_rendering', STRANGER, 'everyone', 0), used('v_done', OWNER, 'owner', 1), published('v_done', 1)])
+        .when(verdict(false))
+        .then([
+          { type: 'CameoVerificationChecked', data: { ...check(false), at: 3000 } },
+          { type: 'CameoRejected', data: { reason, code: 'human_likeness_requires_cameo', checks: {}, at: 3000 } },
+          useBlocked('v_rendering', STRANGER, reason, 3000),
+        ]);
+    });
+
+    it('records nothing for a cameo no longer verified', () => {
+      spec.given([registered(), rejected]).when(verdict(false)).then([]);
+    });
+  });
+
   describe('ChangePermission', () => {
     it('records a new permission, and nothing for the same one again', () => {
       spec
