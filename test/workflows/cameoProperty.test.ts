@@ -64,7 +64,7 @@ describe('cameoWorkflow under random interleavings', () => {
         await stack.pipeline.blobs.put(recordingKey, recording);
         const handle = await stack.env.client.workflow.start(
           cameoWorkflow,
-          cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: stack.pipeline.taskQueue, displayName: 'P', phrase: null, at: 1 }),
+          cameoRegistration({ cameoId, ownerId: OWNER, recordingKey, taskQueue: stack.pipeline.taskQueue, displayName: 'P', at: 1 }),
         );
         await eventually(async () => ((await handle.query(cameoStateQuery)).status === 'verified' ? true : undefined), 'the cameo verified');
 
