@@ -53,6 +53,8 @@ describe('cameoWorkflow', () => {
       return state.status === 'pending' ? undefined : state.status;
     }, 'the recording judged');
     expect(status).toBe('verified');
+    // The query shows the decision as soon as it is decided; its events reach the stream a moment later.
+    await eventually(async () => ((await streamOf(cameoId)).some((e) => e.type === 'CameoVerified') ? true : undefined), 'the verdict on the stream');
     return { cameoId, handle };
   }
 
