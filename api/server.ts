@@ -14,7 +14,7 @@ import { version } from '../package.json';
 import type { CameosRoutesOptions } from './cameos/context';
 import { authPlugin } from './plugins/auth';
 import { createFollowsQuery } from '../projections/queries';
-import { DEFAULT_TIER, tierTable, type TierTable } from '../infra/tiers';
+import { tierTable, UNLIMITED_DEFAULT_TIER, type TierTable } from '../infra/tiers';
 import { rateLimitsPlugin, type RateLimitOptions } from './plugins/rateLimit';
 import { clientErrorHandler, errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
@@ -77,7 +77,7 @@ export interface ServerDeps {
   tiers?: TierTable;
 }
 
-const UNLIMITED: TierTable = tierTable([{ name: DEFAULT_TIER, rateLimitRequests: 0, maxActiveVideos: 0, dailyVideoSeconds: 0, gpuWeight: 1 }]);
+const UNLIMITED: TierTable = tierTable([UNLIMITED_DEFAULT_TIER]);
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({

@@ -25,6 +25,9 @@ export const DEFAULT_TIER = 'default';
 export const TIER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 export const GPU_WEIGHT_MAX = 1000;
 
+/** The default tier with no limits and weight 1: a server or stack given no tiers. */
+export const UNLIMITED_DEFAULT_TIER: Tier = { name: DEFAULT_TIER, rateLimitRequests: 0, maxActiveVideos: 0, dailyVideoSeconds: 0, gpuWeight: 1 };
+
 export interface TierTable {
   /** The tier of that name; the default tier for a name the table no longer has (a tier removed from the file). */
   get(name: string | undefined): Tier;

@@ -343,7 +343,9 @@ async function main(): Promise<void> {
   );
   out.push('');
   const x = (v: number) => `${fmt(v, v < 10 ? 2 : 1)}x`;
-  /** A measured row's cells, as both tables show them. */
+  /** A measured row's cells, as both tables show them, under these headers. */
+  const MEASURED_HEADERS = ['provider', 'threads', 'what', 'frames', 'compute s', 'median ms/chunk', 'realtime (median)', 'realtime (total)'];
+  const MEASURED_ALIGN = ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r'] as const;
   const cells = (r: (typeof rows)[number] | (typeof upscaleRows)[number]): Cell[] => [
     r.provider,
     String(r.threads),
@@ -356,35 +358,12 @@ async function main(): Promise<void> {
   ];
   const table: Cell[][] = rows.map((r) => [...cells(r), r.target ? `${r.target.pass ? 'PASS' : 'MISS'} (>= ${r.target.factor}x)` : '-']);
   unavailable.forEach((u, i) => table.push([u.provider, '-', `not available (${i + 1})`, '', '', '', '', '', '-']));
-  out.push(
-    renderTable(['provider', 'threads', 'what', 'frames', 'compute s', 'median ms/chunk', 'realtime (median)', 'realtime (total)', 'target'], table, [
-      'l',
-      'l',
-      'l',
-      'r',
-      'r',
-      'r',
-      'r',
-      'r',
-      'l',
-    ]),
-  );
+  out.push(renderTable([...MEASURED_HEADERS, 'target'], table, [...MEASURED_ALIGN, 'l']));
   unavailable.forEach((u, i) => out.push(`(${i + 1}) ${u.provider}: ${u.reason}`));
   out.push('');
   out.push(`upscaler at ${UPSCALE_SIZE}: ${args.upscaleChunks} chunks of 24 frames per cell after one warm-up chunk (video only)`);
   out.push('');
-  out.push(
-    renderTable(['provider', 'threads', 'what', 'frames', 'compute s', 'median ms/chunk', 'realtime (median)', 'realtime (total)'], upscaleRows.map(cells), [
-      'l',
-      'l',
-      'l',
-      'r',
-      'r',
-      'r',
-      'r',
-      'r',
-    ]),
-  );
+  out.push(renderTable(MEASURED_HEADERS, upscaleRows.map(cells), MEASURED_ALIGN));
   out.push('');
   out.push(`quality against the direct ${UPSCALE_SIZE} render (luma, ffmpeg psnr/ssim on yuv444p)`);
   out.push('');

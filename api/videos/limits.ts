@@ -11,6 +11,9 @@ import type { Tier } from '../../infra/tiers';
 import { nowS, type VideosContext } from './context';
 import type { VideoReadModel } from './readModel';
 
+/** The start of the UTC day `now` (Unix seconds) falls in: when the daily budgets renew. */
+const utcDayStart = (now: number): number => now - (now % 86400);
+
 /** What a create refused for the concurrent-job limit suggests waiting: about a short video's render. */
 const ACTIVE_LIMIT_RETRY_AFTER_S = 10;
 
@@ -24,7 +27,7 @@ export async function checkCreateLimits(
   const callerId = caller.id;
   if (tier.dailyVideoSeconds) {
     const now = nowS();
-    const dayStart = now - (now % 86400);
+    const dayStart = utcDayStart(now);
     const used = await readModel.secondsSince(callerId, dayStart);
     if (used + seconds > tier.dailyVideoSeconds) {
       const retryAfter = dayStart + 86400 - now;
@@ -84,8 +87,7 @@ export const usageRoutes: FastifyPluginAsync<VideosContext> = async (app, contex
     async (request): Promise<UsageObject> => {
       const caller = callerOf(request);
       const tier = tiers.get(caller.tier);
-      const now = nowS();
-      const dayStart = now - (now % 86400);
+      const dayStart = utcDayStart(nowS());
       const [active, today] = await Promise.all([readModel.countActive(caller.id), readModel.secondsSince(caller.id, dayStart)]);
       const limit = (n: number) => (n === 0 ? null : n);
       return {

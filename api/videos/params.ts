@@ -173,10 +173,10 @@ export function parseCreateParams(raw: RawCreateRequest, options: ParamOptions, 
           ? Number(deadlineValue)
           : NaN;
     // Not a whole number breaks the schema (400); one outside the next 24 h is well formed but unusable (422).
-    const problem = Number.isInteger(n) ? deadlineProblem(n, Math.floor(Date.now() / 1000)) : undefined;
-    if (!Number.isInteger(n)) fail('deadline', 'must be a time in Unix seconds (a whole number)');
-    else if (problem) errors.push(contentRefusal('deadline', problem));
-    else deadline = n;
+    const problem = Number.isInteger(n) ? deadlineProblem(n, Math.floor(Date.now() / 1000)) : 'must be a time in Unix seconds (a whole number)';
+    if (problem === undefined) deadline = n;
+    else if (Number.isInteger(n)) errors.push(contentRefusal('deadline', problem));
+    else fail('deadline', problem);
   }
 
   if (errors.length > 0) throw invalidParams(errors);

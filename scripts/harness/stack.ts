@@ -26,7 +26,7 @@ import { PgWebhookEndpointStore } from '../../infra/webhooks/store';
 import { WebhookDispatcher } from '../../activities/webhookDispatcher';
 import type { CreatedUser, Role } from '../../infra/users/port';
 import { openUserStore } from '../../infra/users/store';
-import { DEFAULT_TIER, tierTable, type Tier } from '../../infra/tiers';
+import { DEFAULT_TIER, tierTable, UNLIMITED_DEFAULT_TIER, type Tier } from '../../infra/tiers';
 import { ProjectionRunner } from '../../projections/runner';
 import { createReadModels } from '../../projections/readModels';
 import { migrateStore } from '../../projections/store';
@@ -83,8 +83,7 @@ export interface PlatformStackOptions {
 
 /** The stack's tiers: those given, and an unlimited `default` when they have none. */
 function stackTiers(tiers: Tier[]) {
-  const fallback: Tier = { name: DEFAULT_TIER, rateLimitRequests: 0, maxActiveVideos: 0, dailyVideoSeconds: 0, gpuWeight: 1 };
-  return tierTable(tiers.some((t) => t.name === DEFAULT_TIER) ? tiers : [fallback, ...tiers]);
+  return tierTable(tiers.some((t) => t.name === DEFAULT_TIER) ? tiers : [UNLIMITED_DEFAULT_TIER, ...tiers]);
 }
 
 /** The largest cameo recording the stack's API accepts. */

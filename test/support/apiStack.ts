@@ -4,7 +4,7 @@
 // The stack itself is built by the shared harness, scripts/harness/stack.ts, which the pipeline benchmark shares.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_TIER, type Tier } from '../../infra/tiers';
+import { UNLIMITED_DEFAULT_TIER, type Tier } from '../../infra/tiers';
 import { startPlatformStack } from '../../scripts/harness/stack';
 import { cameoPhrasesFile } from './clips';
 import { testEnv } from './env';
@@ -44,13 +44,7 @@ export async function startApiStack(
     ...(options.maxActiveVideos || options.dailyVideoSeconds || options.tiers
       ? {
           tiers: [
-            {
-              name: DEFAULT_TIER,
-              rateLimitRequests: 0,
-              maxActiveVideos: options.maxActiveVideos ?? 0,
-              dailyVideoSeconds: options.dailyVideoSeconds ?? 0,
-              gpuWeight: 1,
-            },
+            { ...UNLIMITED_DEFAULT_TIER, maxActiveVideos: options.maxActiveVideos ?? 0, dailyVideoSeconds: options.dailyVideoSeconds ?? 0 },
             ...(options.tiers ?? []),
           ],
         }
