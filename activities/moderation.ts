@@ -53,6 +53,26 @@ export async function withLocalCopy<T>(blobs: BlobStore, key: string, use: (file
 }
 
 export function createModerationActivities(deps: { policy: PromptPolicy; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
+  /** The flash analysis over measured segments (measureSegmentFlashes), in playback order, joined into one series. */
+  async function flashVerdict(measurementKeys: string[], fps: number, progress?: (frames: number) => void): Promise<AutomatedVerdict> {
+    if (measurementKeys.length === 0) throw new Error('the flash analysis needs the measurements of at least one segment');
+    const pieces: RegionSeries[][] = [];
+    let frames = 0;
+    for (const key of measurementKeys) {
+      const stored = JSON.parse((await deps.blobs.get(key)).toString('utf8')) as StoredMeasurement;
+      pieces.push(stored.regions);
+      frames += stored.frames;
+    }
+    progress?.(frames);
+    const report = analyzeRegionSeries(joinRegionSeries(pieces), fps);
+    return {
+      verdict: report.verdict,
+      categories: report.verdict === 'block' ? ['photosensitivity'] : [],
+      reasons: report.reasons,
+      details: { generalFlashesPerSecond: report.generalFlashesPerSecond, redFlashesPerSecond: report.redFlashesPerSecond, worst: report.worst, frames },
+    };
+  }
+
   return {
     async moderatePrompt(input: { prompt: string }): Promise<AutomatedVerdict> {
       const result = checkPrompt(input.prompt, deps.policy);
@@ -102,22 +122,20 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
 
     /** The photosensitivity verdict on an output's measured segments (measureSegmentFlashes), in playback order. */
     async checkOutputFlashes(input: { measurementKeys: string[]; fps: number }): Promise<AutomatedVerdict> {
-      if (input.measurementKeys.length === 0) throw new Error('the output review needs the measurements of at least one segment');
-      const pieces: RegionSeries[][] = [];
-      let frames = 0;
-      for (const key of input.measurementKeys) {
-        const stored = JSON.parse((await deps.blobs.get(key)).toString('utf8')) as StoredMeasurement;
-        pieces.push(stored.regions);
-        frames += stored.frames;
-      }
-      Context.current().heartbeat({ measuredFrames: frames });
-      const report = analyzeRegionSeries(joinRegionSeries(pieces), input.fps);
-      return {
-        verdict: report.verdict,
-        categories: report.verdict === 'block' ? ['photosensitivity'] : [],
-        reasons: report.reasons,
-        details: { generalFlashesPerSecond: report.generalFlashesPerSecond, redFlashesPerSecond: report.redFlashesPerSecond, worst: report.worst, frames },
-      };
+      return await flashVerdict(input.measurementKeys, input.fps, (frames) => Context.current().heartbeat({ measuredFrames: frames }));
+    },
+
+    /**
+     * Whether a segment may be shown in the live preview while the video renders: the flash analysis over it and every
+     * segment before it (a one-second window may straddle the boundary with the previous one), and the safety
+     * verdict on its own sampled frames (`frames`; absent for a run without the classifier). Run as a local activity
+     * once the segment is measured and scored; the output review after the mux still judges the whole video.
+     */
+    async checkPreviewSegment(input: { measurementKeys: string[]; fps: number; frames?: ScoredFrame[] }): Promise<{ passed: boolean; reasons: string[] }> {
+      const flashes = await flashVerdict(input.measurementKeys, input.fps);
+      const safety = input.frames ? judgeOutputSafety(input.frames, deps.policy.outputSafety) : undefined;
+      const reasons = [...flashes.reasons, ...(safety?.reasons ?? [])];
+      return { passed: flashes.verdict === 'allow' && (safety === undefined || safety.verdict === 'allow'), reasons };
     },
   };
 }

@@ -2,6 +2,7 @@
 // opens the event store, the read models' database (users, idempotency keys, cameo challenges, the projector's videos
 // table), the blob store and a Temporal client, then serves HTTP on PORT.
 // On the very first start it creates the development keys and prints them, once, to stdout.
+import { createFfmpeg, type Ffmpeg } from '../infra/media/ffmpeg';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
@@ -59,10 +60,13 @@ async function main(): Promise<void> {
   const blobs = createBlobStore(config);
   // The projector process writes this table; the API reads it.
   const videoReadModel = createVideoReadModel(readModels, { schema: config.readModelsSchema });
+  let ffmpeg: Ffmpeg | undefined;
   const videos = {
     blobs,
     readModel: videoReadModel,
     idempotency,
+    // The live preview packages fragments with it: found on the first preview request, not at start.
+    ffmpeg: () => (ffmpeg ??= createFfmpeg(config)),
     config: {
       // MODEL_PACK may be a path; the model's name is its folder's.
       modelName: path.basename(config.modelPack),

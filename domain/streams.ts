@@ -48,6 +48,7 @@ const CATEGORIES: { [C in StreamCategory]: Category<C> } = {
       SceneDescribed: true,
       ChunksPlanned: true,
       VideoChunkRendered: true,
+      PreviewSegmentPassed: true,
       AudioChunkRendered: true,
       Muxed: true,
       OutputModerated: true,

@@ -69,6 +69,7 @@ const dataSchemas = eventSchemas({
   // Collisions feed the audio, not this read model: their shape is the renderer's business.
   VideoChunkRendered: Type.Object({ index: ChunkIndex, blob_key: Type.String(), frames: Type.Integer(), collisions: Type.Array(Type.Unknown()), at: At }),
   AudioChunkRendered: Type.Object({ index: ChunkIndex, blob_key: Type.String(), samples: Type.Integer(), at: At }),
+  PreviewSegmentPassed: Type.Object({ index: ChunkIndex, at: At }),
   Muxed: Type.Object({
     content_key: Type.String(),
     thumbnail_key: Type.String(),

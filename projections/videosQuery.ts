@@ -42,6 +42,7 @@ export interface ApiVideo {
   estimated_start_at: number | null;
   /** Unix seconds: estimated until it finishes (null without data), its completed_at once completed; null if it failed or was cancelled. */
   estimated_completion_at: number | null;
+  preview_url: string | null;
 }
 
 export interface VideoList {
@@ -68,6 +69,14 @@ export class InvalidCursor extends Error {
     super(`after=${after} is not a video in this list`);
     this.name = 'InvalidCursor';
   }
+}
+
+/**
+ * The video's live preview playlist (owner only), relative to the API's base URL; null once it has nothing to show
+ * (failed, blocked or cancelled).
+ */
+export function previewUrlOf(videoId: string, status: string): string | null {
+  return status === 'failed' || status === 'cancelled' ? null : `/v1/videos/${videoId}/preview.m3u8`;
 }
 
 export function toApiVideo(row: VideoRow): ApiVideo {
@@ -100,6 +109,7 @@ export function toApiVideo(row: VideoRow): ApiVideo {
     queue_position: null,
     estimated_start_at: row.render_started_at === null ? null : Number(row.render_started_at),
     estimated_completion_at: row.status === 'completed' && row.completed_at !== null ? Number(row.completed_at) : null,
+    preview_url: previewUrlOf(row.id, row.status),
   };
 }
 

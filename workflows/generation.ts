@@ -15,6 +15,7 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   startChild,
@@ -55,6 +56,11 @@ const { muxVideo, measureSegmentFlashes } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+// The live preview's check of one segment: a few small measurements read and judged, no task queue round trip.
+const { checkPreviewSegment } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
 });
 // A GPU worker that dies mid-chunk stops heartbeating; Temporal then gives the chunk to another worker, which starts
 // it again from the previous chunk's recorded state. At most that chunk is lost.
@@ -97,6 +103,12 @@ export const RETENTION_PATCH = 'video-retention';
  * GPU queue (scoreSegmentSafety, a new activity command), the scores given to the output's moderation case.
  */
 export const OUTPUT_SAFETY_PATCH = 'output-safety';
+
+/**
+ * The patch that added the live preview: each chunk's segment, once measured and scored, is checked on its own
+ * (checkPreviewSegment, a local activity: a new command) and `PreviewSegmentPassed` is recorded for it, in order.
+ */
+export const LIVE_PREVIEW_PATCH = 'live-preview';
 
 export interface Progress {
   status: VideoState['status'];
@@ -479,24 +491,99 @@ async function renderChunks(run: VideoRun, origin: Origin, scene: Scene, likenes
   // first chunk) replays without it. Asked once, before the first chunk is scheduled.
   // - deprecatePatch(OUTPUT_SAFETY_PATCH) once no generationWorkflow from before it runs or must replay.
   const safety: Promise<SegmentSafetyResult>[] | undefined = patched(OUTPUT_SAFETY_PATCH) ? [] : undefined;
+  // The same for the preview's checks (new local activities) and its events; asked once, after the safety's.
+  // - deprecatePatch(LIVE_PREVIEW_PATCH) once no generationWorkflow from before it runs or must replay.
+  const preview = patched(LIVE_PREVIEW_PATCH) ? new PreviewChecks(run) : undefined;
   let audio: Promise<void> = Promise.resolve();
   for (let index = 0; index < run.state.chunks.plan.length; index++) {
     const video = await gpu.renderVideoChunk(job(index));
     background.push(handled(run.apply({ type: 'RecordVideoChunk', data: { index, ...video, at: now() } })));
-    measurements.push(handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height })));
-    safety?.push(handled(gpu.scoreSegmentSafety({ segmentKey: video.blob_key, numFrames: video.frames })));
+    const measured = handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height }));
+    measurements.push(measured);
+    const scored = safety ? handled(gpu.scoreSegmentSafety({ segmentKey: video.blob_key, numFrames: video.frames })) : undefined;
+    if (scored) safety!.push(scored);
+    preview?.check(index, measurements.slice(), scored);
     const previousAudio = audio;
     audio = handled(
       (async () => {
         await previousAudio;
         const rendered = await gpu.renderAudioChunk(job(index));
-        await run.apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } });
+        const appended = run.apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } }, ...(preview?.passNow(index) ?? []));
+        preview?.audioQueued(index);
+        await appended;
       })(),
     );
     background.push(audio);
   }
   await Promise.all(background);
+  await preview?.recorded();
   return { measurements, safety };
+}
+
+/**
+ * The live preview's checks, segment by segment in order: segment i passes once the flash analysis over segments
+ * 0..i and the safety verdict on its own frames allow it, and only if every segment before it passed. Its
+ * `PreviewSegmentPassed` goes into the append of its audio chunk when the check is done by then (no append of its
+ * own), else into an append of its own once both are recorded; either way in segment order.
+ */
+class PreviewChecks {
+  /** Each segment's check, in order: whether it passed. */
+  private readonly passed: Promise<boolean>[] = [];
+  /** Segments whose check has answered, and how. */
+  private readonly answered: boolean[] = [];
+  /** How many segments' `PreviewSegmentPassed` has been given to the stream writer (which appends in that order). */
+  private queued = 0;
+  /** How many audio chunks' `RecordAudioChunk` has been given to it (in order: each waits for the one before). */
+  private audio = 0;
+  private readonly appends: Promise<unknown>[] = [];
+
+  constructor(private readonly run: VideoRun) {}
+
+  check(index: number, measurements: Promise<{ measurementKey: string }>[], scored: Promise<SegmentSafetyResult> | undefined): void {
+    const earlier = this.passed[index - 1] ?? Promise.resolve(true);
+    const passed = handled(
+      (async () => {
+        const [before, measured, score] = await Promise.all([earlier, Promise.all(measurements), scored]);
+        if (!before) return false;
+        const checked = await checkPreviewSegment({
+          measurementKeys: measured.map((m) => m.measurementKey),
+          fps: FPS,
+          ...(score ? { frames: score.frames } : {}),
+        });
+        return checked.passed;
+      })(),
+    );
+    this.passed[index] = passed;
+    void passed.then((ok) => (this.answered[index] = ok)).catch(() => undefined);
+    // Its own append, unless the audio chunk's append took it (passNow).
+    this.appends.push(
+      handled(
+        (async () => {
+          if (!(await passed)) return;
+          // After its audio chunk's append (the decider wants both chunks recorded) and the segment before it.
+          await condition(() => this.queued >= index && this.audio > index);
+          if (this.queued > index) return;
+          this.queued = index + 1;
+          await this.run.apply({ type: 'PassPreviewSegment', data: { index, at: now() } });
+        })(),
+      ),
+    );
+  }
+
+  /** The command to append with audio chunk `index`, when its check has passed and the segments before it are queued. */
+  passNow(index: number): VideoCommand[] {
+    if (this.answered[index] !== true || this.queued !== index) return [];
+    this.queued = index + 1;
+    return [{ type: 'PassPreviewSegment', data: { index, at: now() } }];
+  }
+
+  audioQueued(index: number): void {
+    this.audio = index + 1;
+  }
+
+  recorded(): Promise<unknown> {
+    return Promise.all(this.appends);
+  }
 }
 
 /** What the GPU worker renders chunk `index` from, its video and its audio alike. */

@@ -8,6 +8,7 @@ import { videosContext, type VideosRoutesOptions } from '../videos/context';
 import { createVideoRoutes } from '../videos/create';
 import { usageRoutes } from '../videos/limits';
 import { videoProgressRoutes } from '../videos/progress';
+import { previewRoutes } from '../videos/preview';
 import { readVideoRoutes } from '../videos/read';
 import { useStrictJsonBody } from '../plugins/jsonBody';
 
@@ -24,6 +25,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
   const context = videosContext(options, () => closing);
   await app.register(createVideoRoutes, context);
   await app.register(readVideoRoutes, context);
+  await app.register(previewRoutes, context);
   await app.register(videoProgressRoutes, context);
   await app.register(videoChangeRoutes, context);
   await app.register(usageRoutes, context);

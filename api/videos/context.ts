@@ -7,6 +7,8 @@ import type { VideoRequestedData, VideoState } from '../../domain/video';
 import type { generationWorkflow } from '../../workflows/generation';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
+import type { Ffmpeg } from '../../infra/media/ffmpeg';
+import { previewUrlOf } from '../../projections/queries';
 import { readVideo } from '../../infra/streams/videos';
 import type { User } from '../../infra/users/port';
 import type { Tier, TierTable } from '../../infra/tiers';
@@ -51,6 +53,8 @@ export interface VideosRoutesOptions {
   views?: ViewCounter;
   /** The tiers: each caller's concurrent-job limit, daily budget and GPU weight (infra/tiers.ts). */
   tiers: TierTable;
+  /** The ffmpeg the live preview packages its fragments with, found on first use; absent, the preview answers 503. */
+  ffmpeg?: () => Ffmpeg;
 }
 
 export { VIDEO_ID };
@@ -178,6 +182,7 @@ export function videoFromState(state: VideoState): VideoObject {
     queue_position: null,
     estimated_start_at: null,
     estimated_completion_at: state.status === 'completed' ? state.completedAt : null,
+    preview_url: previewUrlOf(request.video_id, state.status),
   };
 }
 

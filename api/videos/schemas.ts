@@ -103,6 +103,12 @@ export const VideoObject = Type.Object(
         description: 'reelforge, Unix seconds: when it is expected to complete (null without recent renders), or its completed_at once completed',
       }),
     ),
+    preview_url: Nullable(
+      Type.String({
+        description:
+          "reelforge: the live preview, an HLS playlist of the segments rendered and checked so far (owner only), relative to the API's base URL; null once the video failed or was cancelled",
+      }),
+    ),
   },
   { title: 'Video' },
 );

@@ -12,6 +12,8 @@ export type VideoCommand =
   | { type: 'PlanChunks'; data: { fps: number; frames_per_chunk: number; from_frame?: number; at: number } }
   | { type: 'RecordVideoChunk'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
+  /** Chunk `index`'s segment passed its own output checks: the live preview may show it (in order, from 0). */
+  | { type: 'PassPreviewSegment'; data: { index: number; at: number } }
   | {
       type: 'RecordMux';
       data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number };
@@ -136,6 +138,19 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       }
       if (state.audioChunkKeys[index] !== undefined) return [];
       return [{ type: 'AudioChunkRendered', data: command.data }];
+    }
+
+    case 'PassPreviewSegment': {
+      requireRunning(state, 'PassPreviewSegment');
+      const { index } = command.data;
+      const passed = state.previewSegments ?? 0;
+      // A retried append reports it again: recorded once.
+      if (Number.isInteger(index) && index >= 0 && index < passed) return [];
+      if (index !== passed) refuse('wrong_stage', `PassPreviewSegment: segment ${index} cannot pass before segment ${passed}; segments pass in order`);
+      if (state.videoChunkKeys[index] === undefined || state.audioChunkKeys[index] === undefined) {
+        refuse('wrong_stage', `PassPreviewSegment: chunk ${index}'s video and audio are not both recorded`);
+      }
+      return [{ type: 'PreviewSegmentPassed', data: command.data }];
     }
 
     case 'RecordMux':

@@ -76,6 +76,11 @@ export type VideoEvent =
   | { type: 'ChunksPlanned'; data: { total: number; fps: number; frames: number; chunks: ChunkPlan[]; from_frame?: number; at: number } }
   | { type: 'VideoChunkRendered'; data: { index: number; blob_key: string; frames: number; collisions: Collision[]; at: number } }
   | { type: 'AudioChunkRendered'; data: { index: number; blob_key: string; samples: number; at: number } }
+  /**
+   * Chunk `index`'s segment passed its own output checks while the video rendered (the flash analysis over it and the
+   * segments before it, the safety classifier's scores of its frames): the live preview may show it. In order, from 0.
+   */
+  | { type: 'PreviewSegmentPassed'; data: { index: number; at: number } }
   /** `sha256`: of the MP4's bytes (hex), so a downloaded copy uploaded again is known; absent on videos muxed before it. */
   | {
       type: 'Muxed';

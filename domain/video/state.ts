@@ -15,6 +15,8 @@ export interface VideoState {
   chunks: { total: number; videoDone: number; audioDone: number; plan: ChunkPlan[] };
   videoChunkKeys: Record<number, string>;
   audioChunkKeys: Record<number, string>;
+  /** How many chunk segments, from the first, passed their checks while rendering: what the live preview shows. */
+  previewSegments: number;
   /** `sha256`: of the MP4's bytes, hex; absent for videos muxed before it was recorded. */
   content: { contentKey: string; thumbnailKey: string; spritesheetKey: string; durationS: number; sha256?: string } | null;
   error: { code: StopCode | FailureCode | CancelCode; message: string } | null;
@@ -49,6 +51,7 @@ export const initialVideoState: VideoState = Object.freeze({
   chunks: { total: 0, videoDone: 0, audioDone: 0, plan: [] },
   videoChunkKeys: {},
   audioChunkKeys: {},
+  previewSegments: 0,
   content: null,
   error: null,
   visibility: 'private',
@@ -129,6 +132,9 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
       const allDone = chunks.total > 0 && chunks.videoDone === chunks.total && chunks.audioDone === chunks.total;
       return allDone ? { ...next, stage: 'muxing' } : next;
     }
+    case 'PreviewSegmentPassed':
+      // `?? 0`: states stored before the preview lack the field.
+      return event.data.index === (state.previewSegments ?? 0) ? { ...state, previewSegments: event.data.index + 1 } : state;
     case 'Muxed':
       return {
         ...state,

@@ -233,6 +233,30 @@ export interface Ffmpeg {
    * conversion, unlike decodeToRgb, which reads back our BT.709 segments.
    */
   decodeFrames(file: string, options: DecodeFrames): Promise<{ frames: Uint8Array; count: number }>;
+  /**
+   * One chunk as a fragment of the live preview (HLS, fMP4): its MPEG-TS segment's video copied and its PCM encoded
+   * to AAC, timed at `startS` on the preview's timeline. Returns the init segment (ftyp + moov, the same for every
+   * chunk of a video: one encoder's settings) and the media segment (moof + mdat).
+   */
+  previewFragment(input: PreviewFragment): Promise<{ init: Buffer; media: Buffer }>;
+}
+
+export interface PreviewFragment {
+  /** The chunk's MPEG-TS segment. */
+  segment: string;
+  /**
+   * Signed 16-bit interleaved PCM: `prerollSamples` samples from before the chunk (the previous chunk's tail, or
+   * silence), then the chunk's own. The encoder starts in the preroll, so the chunk's first AAC frame carries no
+   * encoder priming and follows on from the previous fragment's sound.
+   */
+  audioFile: string;
+  prerollSamples: number;
+  sampleRateHz: number;
+  channels: number;
+  /** Where the chunk starts on the preview's timeline, in seconds; at least 1 (its first frame's decode time is earlier). */
+  startS: number;
+  /** A scratch file for the fragmented MP4. */
+  outFile: string;
 }
 
 export interface MuxFiles {
@@ -263,6 +287,7 @@ export function createFfmpeg(config: Pick<Config, 'ffmpegPath'>, options?: Param
     decodeAudio: (file, sampleRateHz = 48000, channels = 2, options = {}) => decodeAudio(run, file, sampleRateHz, channels, options),
     inspect: (file) => inspect(run, file),
     decodeFrames: (file, options) => decodeFrames(run, file, options),
+    previewFragment: (input) => previewFragment(run, input),
   };
 }
 
@@ -508,4 +533,48 @@ async function decodeFrames(run: Runner, file: string, options: DecodeFrames): P
   // A decoder that dies mid-frame leaves a partial frame: keep the whole ones.
   const count = Math.floor(stdout.length / frameBytes);
   return { frames: new Uint8Array(stdout.buffer, stdout.byteOffset, count * frameBytes), count };
+}
+
+/**
+ * A chunk as an HLS fMP4 fragment. Every timestamp is set, none left to ffmpeg's normalisation (which would start each
+ * fragment at 0): `-copyts` with `avoid_negative_ts` off and no edit list, the video's packets re-timed so its first
+ * frame shows at `startS` (setts; its decode time is two B-frames earlier), the audio offset so the preroll ends at
+ * `startS`, and its AAC frames that start before `startS` (priming and preroll) dropped (the noise filter's drop
+ * expression), so the fragment's track decode times (tfdt) are the chunk's place on the timeline.
+ */
+async function previewFragment(run: Runner, input: PreviewFragment): Promise<{ init: Buffer; media: Buffer }> {
+  const start = input.startS.toFixed(6);
+  const audioStart = (input.startS - input.prerollSamples / input.sampleRateHz).toFixed(6);
+  if (Number(audioStart) < 0) throw new RangeError(`previewFragment: the preroll starts before 0 (startS ${input.startS})`);
+  const args = [
+    ...['-copyts', '-i', input.segment],
+    ...['-itsoffset', audioStart, '-f', 's16le', '-ar', String(input.sampleRateHz), '-ac', String(input.channels), '-i', input.audioFile],
+    ...['-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy', '-bsf:v', `setts=pts=PTS-STARTPTS+${start}/TB:dts=DTS-STARTPTS+${start}/TB`],
+    // Half a sample's slack: a frame starting at startS is kept.
+    ...['-c:a', 'aac', '-b:a', '160k', '-aac_pns', '0', '-bsf:a', `noise=drop=lt(pts*tb\\,${start}-0.00001)`],
+    ...['-movflags', '+frag_keyframe+empty_moov+default_base_moof+frag_discont+skip_trailer', '-use_editlist', '0', '-avoid_negative_ts', 'disabled'],
+    ...[...BITEXACT, '-f', 'mp4', '-y', input.outFile],
+  ];
+  await run(args, `packaging ${input.segment} as a preview fragment`);
+  const file = await fs.promises.readFile(input.outFile);
+  const boxes = topLevelBoxes(file);
+  const moov = boxes.findIndex((b) => b.type === 'moov');
+  if (moov < 0 || !boxes.some((b) => b.type === 'moof')) throw new Error(`previewFragment: ffmpeg wrote no fragmented MP4 for ${input.segment}`);
+  const end = boxes[moov]!.end;
+  return { init: file.subarray(0, end), media: file.subarray(end) };
+}
+
+/** An ISO BMFF file's top-level boxes: type and where each ends. */
+function topLevelBoxes(file: Buffer): { type: string; end: number }[] {
+  const boxes: { type: string; end: number }[] = [];
+  for (let at = 0; at + 8 <= file.length; ) {
+    let size = file.readUInt32BE(at);
+    const type = file.toString('latin1', at + 4, at + 8);
+    if (size === 1) size = Number(file.readBigUInt64BE(at + 8));
+    else if (size === 0) size = file.length - at;
+    if (size < 8 || at + size > file.length) throw new Error(`a damaged MP4 box ${JSON.stringify(type)} at byte ${at}`);
+    at += size;
+    boxes.push({ type, end: at });
+  }
+  return boxes;
 }

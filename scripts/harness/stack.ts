@@ -260,6 +260,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         blobs,
         readModel: videoReadModel,
         idempotency,
+        ffmpeg: () => ffmpeg,
         config: {
           modelName: 'reference',
           taskQueue,

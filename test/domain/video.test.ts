@@ -191,6 +191,48 @@ describe('video decider', () => {
   });
 });
 
+describe('the live preview', () => {
+  const passed = (index: number): VideoEvent => ({ type: 'PreviewSegmentPassed', data: { index, at: 1004 } });
+  const pass = (index: number) => ({ type: 'PassPreviewSegment' as const, data: { index, at: 1004 } });
+
+  it('passes a segment once both its chunks are recorded, in order from the first', () => {
+    spec
+      .given([requested, allowed, planned, ...rendered(0)])
+      .when(pass(0))
+      .then([passed(0)]);
+    spec
+      .given([requested, allowed, planned, ...rendered(0), ...rendered(1), passed(0)])
+      .when(pass(1))
+      .then([passed(1)]);
+    expect(foldVideo([requested, allowed, planned, ...rendered(0), ...rendered(1), passed(0), passed(1)]).previewSegments).toBe(2);
+  });
+
+  it('records a segment once when the same pass comes again', () => {
+    spec
+      .given([requested, allowed, planned, ...rendered(0), passed(0)])
+      .when(pass(0))
+      .then([]);
+  });
+
+  it('refuses a segment before the one ahead of it, or before its audio is recorded', () => {
+    spec
+      .given([requested, allowed, planned, ...rendered(0), ...rendered(1)])
+      .when(pass(1))
+      .thenThrows(refusal('wrong_stage'));
+    spec
+      .given([requested, allowed, planned, rendered(0)[0]!])
+      .when(pass(0))
+      .thenThrows(refusal('wrong_stage'));
+  });
+
+  it('refuses a pass once the video has ended', () => {
+    spec
+      .given([requested, allowed, planned, ...rendered(0), { type: 'VideoCancelled', data: { by: 'user_1', at: 1004 } }])
+      .when(pass(0))
+      .thenThrows(refusal('already_finished'));
+  });
+});
+
 describe('video engagement', () => {
   const finished = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed, outputAllowed, completed];
   const liked = (user_id: string, at = 2000): VideoEvent => ({ type: 'VideoLiked', data: { user_id, at } });

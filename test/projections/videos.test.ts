@@ -172,6 +172,7 @@ describe('videos read model', () => {
       // Its first GPU output (chunk 0: this story has no SceneDescribed) is its render start.
       estimated_start_at: 1003,
       estimated_completion_at: 1007,
+      preview_url: `/v1/videos/${done}/preview.m3u8`,
     });
     // The timeline: a stage per change of the folded stage, timed by the store's `created` of the event that made it.
     const recorded = await store.readStream(`video-${done}`);

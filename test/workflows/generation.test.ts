@@ -29,7 +29,22 @@ describe('generationWorkflow', () => {
     expect(types.slice(0, 4)).toEqual(['VideoRequested', 'PromptModerated', 'ChunksPlanned', 'SceneDescribed']);
     expect(types.slice(-3)).toEqual(['Muxed', 'OutputModerated', 'VideoCompleted']);
     // Audio chunk 0 renders beside video chunk 1, so their order in the middle may vary.
-    expect(types.slice(4, -3).sort()).toEqual(['AudioChunkRendered', 'AudioChunkRendered', 'VideoChunkRendered', 'VideoChunkRendered']);
+    expect(types.slice(4, -3).sort()).toEqual([
+      'AudioChunkRendered',
+      'AudioChunkRendered',
+      'PreviewSegmentPassed',
+      'PreviewSegmentPassed',
+      'VideoChunkRendered',
+      'VideoChunkRendered',
+    ]);
+    // Each segment passes the live preview's checks after both of its chunks are recorded, in order.
+    const passed = events.filter((e) => e.type === 'PreviewSegmentPassed').map((e) => (e.data as { index: number }).index);
+    expect(passed).toEqual([0, 1]);
+    for (const index of passed) {
+      const at = events.findIndex((e) => e.type === 'PreviewSegmentPassed' && (e.data as { index: number }).index === index);
+      const audio = events.findIndex((e) => e.type === 'AudioChunkRendered' && (e.data as { index: number }).index === index);
+      expect(audio).toBeLessThan(at);
+    }
     expect(types.indexOf('VideoChunkRendered')).toBeLessThan(types.indexOf('AudioChunkRendered'));
     expect(events.filter((e) => e.type === 'VideoChunkRendered')).toHaveLength(2);
 
