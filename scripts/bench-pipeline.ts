@@ -769,7 +769,7 @@ async function main(): Promise<void> {
       const { apiKey } = await stack.user('bench-latency');
       const client = { url: stack.url, apiKey };
       // Unmeasured: the first workflow loads the bundle into the worker's isolate, the first queries plan their SQL.
-      log('latency: warm-up video (not counted)');
+      log('lone videos: warm-up video (not counted)');
       await runThroughStack(stack, client, LATENCY_CELLS[0]!);
       if (args.latency) latency = await runLatency(stack, client, temporal, direct, cpu, args.runs);
       if (args.preview) preview = await runPreview(client, args.runs);
