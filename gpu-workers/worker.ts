@@ -16,7 +16,7 @@ import { createBlobStore } from '../infra/blobs';
 import { createFfmpeg } from '../infra/media/ffmpeg';
 import { createGpuActivities, gpuWorkerOptions } from './activities';
 import { createEngine, type Engine } from './engine/engine';
-import { chunkRenderSeconds, meteredEngine } from './engine/metered';
+import { chunkRenderSeconds, inferenceMeter, meteredEngine, meteredSafety } from './engine/metered';
 import { createSafetyClassifier, resolveSafetyModel } from './engine/safety';
 
 async function main(): Promise<void> {
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   const registry = roleRegistry();
   const errors = errorsCounter(registry);
   const chunkSeconds = chunkRenderSeconds(registry);
+  const inference = inferenceMeter({ registry, concurrency: config.gpuConcurrency });
   // What the checks look at once it exists; until then they say "starting".
   const started: { worker?: Worker; engine?: Engine } = {};
   const health = await serveHealth({
@@ -46,14 +47,18 @@ async function main(): Promise<void> {
   }).catch(fatal);
   // The engine first: a pack that does not load, or no working provider, should stop the worker before it takes a
   // task it cannot render. createEngine logs the provider it chose and why, and the warm-up time.
-  const engine = (started.engine = meteredEngine(await createEngine({ config, logger }).catch(fatal), { registry, concurrency: config.gpuConcurrency }));
+  const engine = (started.engine = meteredEngine(await createEngine({ config, logger }).catch(fatal), inference));
   // The output safety classifier on the engine's provider: a worker without it would fail every output review, so it
   // stops here, naming what is missing (SAFETY_MODEL_PATH, or the bootstrap's model).
-  const safety = await Promise.resolve()
-    .then(() =>
-      createSafetyClassifier({ modelPath: resolveSafetyModel(config.safetyModelPath), provider: engine.provider, threads: config.inferenceThreads, logger }),
-    )
-    .catch(fatal);
+  // Metered with the engine: its scoring takes the device's slots as the renders do.
+  const safety = meteredSafety(
+    await Promise.resolve()
+      .then(() =>
+        createSafetyClassifier({ modelPath: resolveSafetyModel(config.safetyModelPath), provider: engine.provider, threads: config.inferenceThreads, logger }),
+      )
+      .catch(fatal),
+    inference,
+  );
   const connection = await connectTemporalWorker(config, logger).catch(fatal);
   const worker = (started.worker = await Worker.create({
     connection,

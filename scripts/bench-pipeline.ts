@@ -1,12 +1,17 @@
 // `npm run bench:pipeline`: whole videos through the whole platform (HTTP API, Temporal workflows, event store,
 // projector, GPU worker on the real engine): end-to-end latency with its breakdown by stage, the orchestration overhead
-// against the same render and mux run directly in one process, videos per minute with concurrent submitters, and
-// POST-to-first-chunk latency. Prints tables and writes the results as JSON to bench-results/.
+// against the same render and mux run directly in one process, videos per minute with concurrent submitters, the GPU
+// worker's busy fraction in each throughput level, POST-to-first-chunk latency and POST to first playable preview (the
+// HLS playlist's init section and first segment fetched). It ends with issue #20's targets, each measured value beside
+// its goal: platform CPU per second of video (each latency cell), the GPU busy fraction (the 20-submitter level of each
+// GPU concurrency), platform-added latency (4 s 256x256 in ms, 12 s 720x1280 as a share of the direct render) and first
+// playable preview (4 s 720x1280). Prints tables and writes the results as JSON to bench-results/.
 //
-// Flags: --runs N (per latency cell, default 3), --levels 1,5,20 (concurrent submitters), --min-videos N (a throughput
-// level runs at least this many videos, rounded up to whole rounds of its submitters; default 6), --level-seconds N
-// (no new submission after this long in a level; default 45), --gpu-concurrency 1,2 (GPU worker concurrencies the
-// throughput runs at; default GPU_CONCURRENCY and 2), --skip-latency, --skip-throughput, --gpu-in-process (the GPU worker
+// Flags: --runs N (per latency cell and for the preview, default 3), --levels 1,5,20 (concurrent submitters),
+// --min-videos N (a throughput level runs at least this many videos, rounded up to whole rounds of its submitters;
+// default 6), --level-seconds N (no new submission after this long in a level; default 45), --gpu-concurrency 1,2 (GPU
+// worker concurrencies the throughput runs at; default GPU_CONCURRENCY and 2), --skip-latency, --skip-preview,
+// --skip-throughput, --gpu-in-process (the GPU worker
 // inside this process, as the API tests run it, instead of its own process running gpu-workers/worker.ts as deployed),
 // --dedicated-core (with no accelerator, the last core stands in for one: the GPU worker process and the direct run have
 // it to themselves with one inference thread, and the platform, its servers included, runs on the other cores, as it
@@ -33,7 +38,9 @@ import { cpuDelta, cpuMeter, type CpuSample } from './bench/cpu';
 import { pin, splitCores, type CoreSplit } from './bench/affinity';
 import { startDirectRunner, type DirectRun, type DirectRunner } from './bench/direct';
 import { startPlatformStack, type PlatformStack } from './harness/stack';
+import { PREVIEW_POLL_MS, waitFirstPlayable } from './bench/preview';
 import { fmt, renderTable } from './bench/table';
+import { GPU_BUSY_BURST, judged, notMeasured, renderTargets, TARGET_GOALS, unjudged, type TargetRow } from './bench/targets';
 import { writeResults } from './bench/results';
 
 // The target of issue #4, reported as PASS/MISS rather than an exit code: a loaded machine should still give numbers.
@@ -66,6 +73,8 @@ interface Args {
   levelSeconds: number;
   gpuConcurrency: number[] | undefined;
   latency: boolean;
+  /** POST to first playable preview, lone 4 s 720x1280 videos. */
+  preview: boolean;
   throughput: boolean;
   /** The GPU worker inside this process (as the API tests run it) instead of its own process (as deployed). */
   gpuInProcess: boolean;
@@ -77,7 +86,7 @@ interface Args {
 }
 
 const USAGE =
-  'usage: bench-pipeline [--runs N] [--levels 1,5,20] [--min-videos N] [--level-seconds N] [--gpu-concurrency 1,2] [--skip-latency] [--skip-throughput] [--gpu-in-process | --dedicated-core]';
+  'usage: bench-pipeline [--runs N] [--levels 1,5,20] [--min-videos N] [--level-seconds N] [--gpu-concurrency 1,2] [--skip-latency] [--skip-preview] [--skip-throughput] [--gpu-in-process | --dedicated-core]';
 
 class UsageError extends Error {}
 
@@ -89,6 +98,7 @@ function parseArgs(argv: readonly string[]): Args {
     levelSeconds: 45,
     gpuConcurrency: undefined,
     latency: true,
+    preview: true,
     throughput: true,
     gpuInProcess: false,
     dedicatedCore: false,
@@ -101,6 +111,7 @@ function parseArgs(argv: readonly string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     if (flag === '--skip-latency') args.latency = false;
+    else if (flag === '--skip-preview') args.preview = false;
     else if (flag === '--skip-throughput') args.throughput = false;
     else if (flag === '--gpu-in-process') args.gpuInProcess = true;
     else if (flag === '--dedicated-core') args.dedicatedCore = true;
@@ -358,6 +369,28 @@ async function workflowProfile(temporal: TemporalClient, workflowId: string): Pr
   return profile;
 }
 
+/**
+ * When the video's activities on the GPU task queue ran: the first one's start (its scene description, just before its
+ * first chunk) to the last one's end (its last chunk's safety scoring). Every inference call the GPU worker counts for
+ * the video falls inside, so a burst's window holds all of its inference time. Undefined when none ran.
+ */
+async function gpuWindow(temporal: TemporalClient, workflowId: string, gpuTaskQueue: string): Promise<{ startMs: number; endMs: number } | undefined> {
+  const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  const byId = new Map(events.map((e) => [String(e.eventId), e]));
+  const onGpu = (scheduledEventId: unknown) => byId.get(String(scheduledEventId))?.activityTaskScheduledEventAttributes?.taskQueue?.name === gpuTaskQueue;
+  let window: { startMs: number; endMs: number } | undefined;
+  for (const e of events) {
+    // An attempt that failed or timed out ran on the device too.
+    const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (!closed || !onGpu(closed.scheduledEventId)) continue;
+    const startMs = msOf(byId.get(String(closed.startedEventId))?.eventTime);
+    const endMs = msOf(e.eventTime);
+    window = window ? { startMs: Math.min(window.startMs, startMs), endMs: Math.max(window.endMs, endMs) } : { startMs, endMs };
+  }
+  return window;
+}
+
 const GPU_ACTIVITIES = ['describeVideoScene', 'renderVideoChunk', 'renderAudioChunk'];
 const PROFILE_FIELDS = ['workflowTasks', 'workflowTaskMs', 'appends', 'appendMs', 'gpuActivities', 'gpuQueueMs', 'gpuRunMs', 'muxRunMs', 'childrenMs'] as const;
 type ProfileSummary = Record<(typeof PROFILE_FIELDS)[number], number>;
@@ -421,9 +454,7 @@ async function runLatency(
     const run = pipelineRun(sub, seenAt, await stageTimes(stack, sub.id));
     return { ...run, cpu: used, workflow: await workflowProfile(temporal, `video-${sub.id}`) };
   };
-  // Unmeasured: the first workflow loads the bundle into the worker's isolate, the first queries plan their SQL.
-  log('latency: warm-up video (not counted)');
-  await runThroughStack(stack, client, LATENCY_CELLS[0]!);
+  // Unmeasured, as the stack's warm-up video was (main).
   await directRun(direct, LATENCY_CELLS[0]!);
   const cells: LatencyCell[] = [];
   for (const video of LATENCY_CELLS) {
@@ -467,6 +498,57 @@ async function runLatency(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Preview: POST to first playable preview for lone videos (scripts/bench/preview.ts polls and fetches).
+
+const PREVIEW_VIDEO: VideoSpec = { seconds: 4, size: '720x1280' };
+
+interface PreviewResult {
+  video: VideoSpec;
+  /** 'no endpoint': the API has no preview route; 'failed': a run went wrong (`error`), the runs before it are kept. */
+  outcome: 'measured' | 'no endpoint' | 'failed';
+  error?: string;
+  runs: { id: string; listedMs: number; playableMs: number; playlistUrl: string; mapUrl: string; segmentUrl: string }[];
+  listedMedianMs: number;
+  playableMedianMs: number;
+}
+
+/**
+ * `runs` lone videos, each POSTed only once the one before completed. A missing endpoint or a failed run ends the
+ * phase with what it has rather than the bench: the preview route is younger than the rest, and the numbers measured
+ * before it (the latency cells) must not be lost to it.
+ */
+async function runPreview(client: Client, runs: number): Promise<PreviewResult> {
+  const measured: PreviewResult['runs'] = [];
+  const result = (outcome: PreviewResult['outcome'], error?: string): PreviewResult => ({
+    video: PREVIEW_VIDEO,
+    outcome,
+    ...(error !== undefined ? { error } : {}),
+    runs: measured,
+    listedMedianMs: median(measured.map((m) => m.listedMs)),
+    playableMedianMs: median(measured.map((m) => m.playableMs)),
+  });
+  try {
+    for (const r of range(runs)) {
+      log(`preview: ${label(PREVIEW_VIDEO)}, run ${r + 1}/${runs}: POST to first playable preview`);
+      const sub = await submit(client, PREVIEW_VIDEO);
+      const first = await waitFirstPlayable(client, sub.id, sub.postAt);
+      if (first.kind === 'no endpoint') {
+        // Its video renders on; the stack's stop terminates it.
+        log('preview: GET /v1/videos/{id}/preview.m3u8 is not a route of this API (404 route_not_found): not measured');
+        return result('no endpoint');
+      }
+      const { listedMs, playableMs, playlistUrl, mapUrl, segmentUrl } = first;
+      measured.push({ id: sub.id, listedMs, playableMs, playlistUrl, mapUrl, segmentUrl });
+      await waitCompleted(client, sub.id);
+    }
+    return result('measured');
+  } catch (err) {
+    log(`preview: failed: ${(err as Error).message}`);
+    return result('failed', (err as Error).message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Throughput: closed-loop submitters (each POSTs, waits for completion, POSTs again) of one user per level.
 
 interface ThroughputLevel {
@@ -484,14 +566,34 @@ interface ThroughputLevel {
   busyCores: number;
   /** Share of the level this process's main thread was busy: the API, the activities and the projector share it. */
   eventLoopBusy: number;
+  gpuBusy: GpuBusy;
   runs: PipelineRun[];
 }
 
-async function runLevel(stack: PlatformStack, gpuConcurrency: number, submitters: number, args: Args, cpu: () => CpuSample): Promise<ThroughputLevel> {
+/**
+ * How busy the GPU worker's slots were over a level: its inference seconds (its own counter, read before and after)
+ * over the window from the first GPU activity's start to the last one's end, times GPU_CONCURRENCY. NaN when the
+ * window is unknown (no video completed).
+ */
+interface GpuBusy {
+  inferenceS: number;
+  windowS: number;
+  fraction: number;
+}
+
+async function runLevel(
+  stack: PlatformStack,
+  temporal: TemporalClient,
+  gpuConcurrency: number,
+  submitters: number,
+  args: Args,
+  cpu: () => CpuSample,
+): Promise<ThroughputLevel> {
   const { apiKey } = await stack.user(`bench-gpu${gpuConcurrency}-x${submitters}`);
   const client = { url: stack.url, apiKey };
   const poller = new ListPoller(client);
   const target = Math.ceil(args.minVideos / submitters) * submitters;
+  const inferenceBefore = await stack.gpuInferenceSeconds();
   const cpuBefore = cpu();
   const eluBefore = performance.eventLoopUtilization();
   const started = Date.now();
@@ -517,7 +619,10 @@ async function runLevel(stack: PlatformStack, gpuConcurrency: number, submitters
   );
   const cpuS = cpuDelta(cpuBefore, cpu());
   const eventLoopBusy = performance.eventLoopUtilization(eluBefore).utilization;
+  const inferenceS = (await stack.gpuInferenceSeconds()) - inferenceBefore;
   const runs = await Promise.all(done.map(async ({ sub, seenAt }) => pipelineRun(sub, seenAt, await stageTimes(stack, sub.id))));
+  const windows = (await Promise.all(done.map(({ sub }) => gpuWindow(temporal, `video-${sub.id}`, stack.gpuTaskQueue)))).filter((w) => w !== undefined);
+  const windowS = windows.length > 0 ? (Math.max(...windows.map((w) => w.endMs)) - Math.min(...windows.map((w) => w.startMs))) / 1000 : NaN;
   const wallS = (lastSeen - started) / 1000;
   return {
     gpuConcurrency,
@@ -550,6 +655,7 @@ async function runLevel(stack: PlatformStack, gpuConcurrency: number, submitters
     cpuS,
     busyCores: [cpuS.self, cpuS.temporal, cpuS.postgres].filter(Number.isFinite).reduce((a, b) => a + b, 0) / wallS,
     eventLoopBusy,
+    gpuBusy: { inferenceS, windowS, fraction: inferenceS / (windowS * gpuConcurrency) },
     runs,
   };
 }
@@ -651,15 +757,22 @@ async function main(): Promise<void> {
 
     const cpu = cpuMeter({ temporal: servers.temporal.pid, postgres: servers.postgres.pid });
 
+    const temporal = connectTemporalClient({ ...config, temporalAddress: servers.temporal.address });
+    cleanup.push('close Temporal client', () => temporal.close());
+
+    // Lone videos, one at a time, on one stack: the latency cells, then the preview runs.
     let latency: LatencyCell[] = [];
-    if (args.latency) {
+    let preview: PreviewResult | undefined;
+    if (args.latency || args.preview) {
       const stack = await startPlatformStack(stackOptions('bench', config.gpuConcurrency));
       cleanup.push('stop stack', () => stack.stop());
       const { apiKey } = await stack.user('bench-latency');
-      const temporal = connectTemporalClient({ ...config, temporalAddress: servers.temporal.address });
-      cleanup.push('close Temporal client', () => temporal.close());
-      latency = await runLatency(stack, { url: stack.url, apiKey }, temporal, direct, cpu, args.runs);
-      await cleanup.runOne('close Temporal client');
+      const client = { url: stack.url, apiKey };
+      // Unmeasured: the first workflow loads the bundle into the worker's isolate, the first queries plan their SQL.
+      log('lone videos: warm-up video (not counted)');
+      await runThroughStack(stack, client, LATENCY_CELLS[0]!);
+      if (args.latency) latency = await runLatency(stack, client, temporal, direct, cpu, args.runs);
+      if (args.preview) preview = await runPreview(client, args.runs);
       await cleanup.runOne('stop stack');
     }
 
@@ -674,7 +787,7 @@ async function main(): Promise<void> {
         await runThroughStack(stack, { url: stack.url, apiKey }, THROUGHPUT_VIDEO);
         for (const submitters of args.levels) {
           log(`throughput, GPU concurrency ${gpuConcurrency}: ${submitters} concurrent submitter(s)`);
-          throughput.push(await runLevel(stack, gpuConcurrency, submitters, args, cpu));
+          throughput.push(await runLevel(stack, temporal, gpuConcurrency, submitters, args, cpu));
         }
         await cleanup.runOne('stop stack');
       }
@@ -695,6 +808,7 @@ async function main(): Promise<void> {
       video: { prompt: PROMPT, seed: SEED, style: STYLE, camera: CAMERA, fps: FPS, framesPerChunk: FRAMES_PER_CHUNK },
       target: { overheadRatioMax: OVERHEAD_TARGET },
       latency,
+      preview,
       throughput,
       firstChunk: concurrencies.map((c) => ({
         gpuConcurrency: c,
@@ -703,15 +817,94 @@ async function main(): Promise<void> {
         p99Ms: percentile(firstChunkAll(c), 99),
       })),
     };
+    const targets = issueTargets({ args, concurrencies, latency, preview, throughput });
 
-    process.stdout.write(`${report(results)}\n`);
+    process.stdout.write(`${report({ ...results, targets })}\n`);
     process.stdout.write(`
-JSON: ${writeResults('pipeline', startedAt, results)}
+JSON: ${writeResults('pipeline', startedAt, { ...results, targets })}
 `);
   } finally {
     await cleanup.run();
     stopListening();
   }
+}
+
+/**
+ * Issue #20's targets from what this run measured, a row per target and cell; a phase the flags skipped, or a number
+ * this run could not read, is n/a with the reason. The definitions are those of the tables above: CPU is the CPU table's
+ * "extra CPU-s" (every process of the platform, the servers included, less the direct run's) per second of video, but
+ * n/a rather than a partial sum when a server is not the bench's own; platform-added latency is each run's end-to-end
+ * less the direct run beside it (render and mux), the median of the runs.
+ */
+function issueTargets(r: {
+  args: Args;
+  concurrencies: number[];
+  latency: LatencyCell[];
+  preview: PreviewResult | undefined;
+  throughput: ThroughputLevel[];
+}): TargetRow[] {
+  const goals = TARGET_GOALS;
+  const rows: TargetRow[] = [];
+  // The issue measures these two with the device core to the GPU worker alone; a run without it is not the same test.
+  const onDedicatedCore = (row: TargetRow): TargetRow => (r.args.dedicatedCore || row.verdict === 'n/a' ? row : { ...row, note: 'without --dedicated-core' });
+  const cellOf = (seconds: number, size: string) => r.latency.find((c) => c.video.seconds === seconds && c.video.size === size);
+
+  for (const video of LATENCY_CELLS) {
+    const name = `platform CPU per second of video, ${label(video)}`;
+    const cell = cellOf(video.seconds, video.size);
+    if (!cell) {
+      rows.push(notMeasured(name, goals.cpuPerVideoSecond, 'not run (--skip-latency)'));
+      continue;
+    }
+    const u = cell.cpuMedianS;
+    const unread = !Number.isFinite(u.self)
+      ? 'no CPU times here (/proc is Linux only)'
+      : 'Temporal or PostgreSQL not started by the bench (TEMPORAL_ADDRESS, DATABASE_URL): their CPU is not read';
+    rows.push(judged(name, (u.self + u.temporal + u.postgres - u.direct) / video.seconds, goals.cpuPerVideoSecond, unread));
+  }
+
+  for (const c of r.concurrencies) {
+    const name = `GPU busy fraction, ${label(THROUGHPUT_VIDEO)} burst, GPU concurrency ${c}`;
+    const levels = r.throughput.filter((t) => t.gpuConcurrency === c).sort((a, b) => b.submitters - a.submitters);
+    const burst = levels.find((t) => t.submitters === GPU_BUSY_BURST);
+    if (!r.args.throughput) rows.push(notMeasured(name, goals.gpuBusy, 'not run (--skip-throughput)'));
+    else if (burst) rows.push(onDedicatedCore(judged(`${name}, ${burst.videos} videos`, burst.gpuBusy.fraction, goals.gpuBusy, 'no video completed')));
+    else if (levels[0])
+      rows.push(
+        unjudged(
+          `${name}, ${levels[0].submitters} submitters`,
+          levels[0].gpuBusy.fraction,
+          goals.gpuBusy,
+          `the target is for ${GPU_BUSY_BURST} submitters (--levels ...,${GPU_BUSY_BURST})`,
+        ),
+      );
+    else rows.push(notMeasured(name, goals.gpuBusy, 'no throughput level ran'));
+  }
+
+  const addedMs = (cell: LatencyCell) => cell.pipeline.map((p, i) => p.e2eMs - cell.direct[i]!.totalMs);
+  const small = cellOf(4, '256x256');
+  const smallName = 'platform-added latency p50, 4 s 256x256';
+  rows.push(
+    small
+      ? onDedicatedCore(judged(smallName, median(addedMs(small)), goals.addedLatencySmall))
+      : notMeasured(smallName, goals.addedLatencySmall, 'not run (--skip-latency)'),
+  );
+  const large = cellOf(12, '720x1280');
+  const largeName = 'platform-added latency p50, 12 s 720x1280, share of the direct render';
+  rows.push(
+    large
+      ? onDedicatedCore(judged(largeName, median(addedMs(large).map((ms, i) => (ms / large.direct[i]!.renderMs) * 100)), goals.addedLatencyLarge))
+      : notMeasured(largeName, goals.addedLatencyLarge, 'not run (--skip-latency)'),
+  );
+
+  const previewName = `POST to first playable preview p50, ${label(PREVIEW_VIDEO)}`;
+  const p = r.preview;
+  if (!p) rows.push(notMeasured(previewName, goals.firstPlayable, 'not run (--skip-preview)'));
+  else if (p.outcome === 'no endpoint') rows.push(notMeasured(previewName, goals.firstPlayable, 'no preview endpoint'));
+  else if (p.outcome === 'failed')
+    rows.push(unjudged(previewName, p.playableMedianMs, goals.firstPlayable, `failed after ${p.runs.length} of ${r.args.runs} runs: ${p.error}`));
+  else rows.push(judged(previewName, p.playableMedianMs, goals.firstPlayable));
+  return rows;
 }
 
 const quietBundleLogger = {
@@ -733,8 +926,10 @@ function report(r: {
   gpuLookaheadChunks: number;
   cores?: CoreSplit;
   latency: LatencyCell[];
+  preview: PreviewResult | undefined;
   throughput: ThroughputLevel[];
   firstChunk: { gpuConcurrency: number; count: number; p50Ms: number; p99Ms: number }[];
+  targets: TargetRow[];
 }): string {
   const { machine } = r;
   const s = (ms: number) => fmt(ms / 1000, 2);
@@ -884,6 +1079,7 @@ function report(r: {
           'first chunk p99 ms',
           'busy cores',
           'event loop busy',
+          'GPU busy',
         ],
         r.throughput.map((t) => [
           t.gpuConcurrency,
@@ -898,8 +1094,9 @@ function report(r: {
           ms(t.firstChunkMs.p99),
           fmt(t.busyCores, 2),
           `${fmt(t.eventLoopBusy * 100)}%`,
+          fmt(t.gpuBusy.fraction, 3),
         ]),
-        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
     out.push('');
@@ -913,9 +1110,31 @@ function report(r: {
     );
     out.push('wall: first POST to last completion seen. busy cores: CPU seconds of the bench process, the Temporal server and PostgreSQL');
     out.push("per second of wall time. event loop busy: the bench process's main thread (API, activities, projector, client), not the workflow threads.");
+    out.push("GPU busy: the GPU worker's seconds inside inference (its reelforge_gpu_inference_seconds_total: scene, video and audio chunks, safety");
+    out.push("scoring) / (first GPU activity's start -> last one's end, from the videos' Temporal histories, x GPU concurrency).");
     for (const t of r.throughput.filter((x) => x.failures.length > 0))
       out.push(`failures at GPU concurrency ${t.gpuConcurrency}, ${t.submitters} submitters: ${t.failures.slice(0, 3).join(' | ')}`);
   }
+  if (r.preview && r.preview.runs.length > 0) {
+    const p = r.preview;
+    out.push('');
+    out.push(`POST to first playable preview, ${label(p.video)} lone videos (${p.runs.length} runs; playlist polled every ${PREVIEW_POLL_MS} ms; medians, ms)`);
+    out.push(
+      renderTable(
+        ['video', 'runs', 'first segment listed', 'first playable'],
+        [[label(p.video), p.runs.length, ms(p.listedMedianMs), ms(p.playableMedianMs)]],
+        ['l', 'r', 'r', 'r'],
+      ),
+    );
+    out.push('first segment listed: POST sent -> the playlist lists a media segment; first playable: -> its init section (#EXT-X-MAP) and that');
+    out.push('segment both answered 200.');
+  }
+
+  out.push('');
+  out.push(`Targets (issue #20)${r.args.dedicatedCore ? '' : '; the GPU busy fraction and the platform-added latency are defined with --dedicated-core'}`);
+  out.push(renderTargets(r.targets));
+  out.push("CPU: the CPU table's extra CPU-s / the video's seconds. GPU busy: the throughput level of 20 submitters. Platform-added latency: each");
+  out.push("run's end-to-end less the direct run beside it (render and mux), the median; 12 s 720x1280 as a share of that direct run's render.");
   return out.join('\n');
 }
 

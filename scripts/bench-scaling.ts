@@ -11,6 +11,7 @@ import os from 'node:os';
 import { loadConfig } from '../infra/config';
 import { Cleanup } from './bench/cleanup';
 import { cpuSeconds, postgresCpuSeconds, treeCpuSeconds } from './bench/cpu';
+import { scrapeInferenceSeconds } from './bench/gpuMetrics';
 import { describeMachine, machineInfo } from './bench/machine';
 import { writeResults } from './bench/results';
 import { fmt, renderTable } from './bench/table';
@@ -51,13 +52,10 @@ function platformCpu(services: ClusterServices, platform: ClusterHost): Record<P
 }
 
 /** Seconds the host's GPU worker has spent inside inference (reelforge_gpu_inference_seconds_total, all calls). */
-async function inferenceSeconds(host: ClusterHost): Promise<number> {
+function inferenceSeconds(host: ClusterHost): Promise<number> {
   const url = host.runtime().health?.['gpu-worker']?.url;
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('reelforge_gpu_inference_seconds_total{'))
-    .reduce((n, line) => n + Number(line.split(' ').pop()), 0);
+  if (!url) throw new Error(`GPU host ${host.name} recorded no health endpoint for its GPU worker in runtime.json`);
+  return scrapeInferenceSeconds(url);
 }
 
 async function burst(

@@ -12,8 +12,10 @@ import { loadCameoPhrases, PgChallengeStore } from '../../api/cameos/challenges'
 import { buildServer } from '../../api/server';
 import { PgIdempotencyStore } from '../../api/videos/idempotency';
 import { createVideoReadModel } from '../../api/videos/readModel';
+import { Registry } from 'prom-client';
 import { createGpuActivities, gpuWorkerOptions } from '../../gpu-workers/activities';
 import type { Engine } from '../../gpu-workers/engine/engine';
+import { inferenceMeter, meteredEngine, meteredSafety } from '../../gpu-workers/engine/metered';
 import { createSafetyClassifier, resolveSafetyModel } from '../../gpu-workers/engine/safety';
 import { FsBlobStore } from '../../infra/blobs';
 import { PgEventStore } from '../../infra/eventstore/postgres';
@@ -21,6 +23,7 @@ import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createPgPool } from '../../infra/postgres/pool';
 import { startScript } from '../bench/child';
+import { scrapeInferenceSeconds } from '../bench/gpuMetrics';
 import { connectTemporalClient } from '../../infra/temporal/connection';
 import { PgWebhookEndpointStore } from '../../infra/webhooks/store';
 import { WebhookDispatcher } from '../../activities/webhookDispatcher';
@@ -96,6 +99,11 @@ export interface PlatformStack {
   dataDir: string;
   taskQueue: string;
   gpuTaskQueue: string;
+  /**
+   * Seconds the GPU worker has spent inside inference so far (engine calls and safety scoring, summed over concurrent
+   * calls): its own process's `reelforge_gpu_inference_seconds_total`, or the same meter around the in-process engine.
+   */
+  gpuInferenceSeconds(): Promise<number>;
   /** A new user (and key) of this role (default `user`) and tier (default `default`). */
   user(name: string, role?: Role, tier?: string): Promise<CreatedUser>;
   stop(): Promise<void>;
@@ -178,9 +186,12 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       connection = own;
     }
     const orchestration = await Worker.create({ connection, namespace, taskQueue, workflowBundle: options.workflowBundle, activities });
-    const engine = options.engine;
+    // The in-process GPU worker metered as gpu-workers/worker.ts meters its own (a registry nobody scrapes: the bench
+    // reads the meter directly).
+    const meter = inferenceMeter({ registry: new Registry(), concurrency: options.gpuConcurrency ?? 1 });
+    const engine = options.engine === 'process' || options.engine === 'none' ? options.engine : meteredEngine(options.engine, meter);
     // The in-process GPU worker's safety classifier, as gpu-workers/worker.ts loads it (the bootstrap's model).
-    const safety =
+    const classifier =
       engine === 'process' || engine === 'none'
         ? undefined
         : await createSafetyClassifier({
@@ -189,7 +200,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
             threads: engine.report.threads,
             logger: logger.child({ component: 'safety' }),
           });
-    if (safety) releases.push({ what: 'safety classifier', run: () => safety.close() });
+    if (classifier) releases.push({ what: 'safety classifier', run: () => classifier.close() });
+    const safety = classifier && meteredSafety(classifier, meter);
     const gpu =
       engine === 'process' || engine === 'none'
         ? undefined
@@ -231,6 +243,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
     // Before the workers drain: whatever the stack started and left open (a video still rendering, a cameo's long-lived
     // workflow) is terminated, so nothing of it runs on (or waits for a worker) on the shared Temporal server.
     releases.push({ what: 'open workflows', run: () => terminateOpenWorkflows(temporal.client, [taskQueue, gpuTaskQueue]) });
+    let gpuInferenceSeconds: () => Promise<number> =
+      engine === 'none' ? () => Promise.reject(new Error('this stack runs no GPU worker')) : () => Promise.resolve(meter.finishedSeconds());
     if (engine === 'process') {
       const gpuProcess = await startGpuWorkerProcess(
         {
@@ -246,6 +260,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         options.gpuCores?.cpus,
       );
       releases.push({ what: 'GPU worker process', run: () => gpuProcess.stop() });
+      gpuInferenceSeconds = () => scrapeInferenceSeconds(gpuProcess.healthUrl);
     }
 
     const videoReadModel = createVideoReadModel(pool, { schema: schemas.readModels });
@@ -290,6 +305,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       dataDir: options.dataDir,
       taskQueue,
       gpuTaskQueue,
+      gpuInferenceSeconds,
       user: (userName: string, role: Role = 'user', tier?: string) => users.createUser({ name: userName, role, ...(tier ? { tier } : {}) }),
       stop: release,
     };
@@ -325,14 +341,20 @@ const GPU_WORKER_START_MS = 120_000;
  * gpu-workers/worker.ts as a child process with this process's environment plus `env` (its blobs under DATA_DIR/blobs,
  * the stack's). Resolves once it polls; `stop` asks it to drain (SIGTERM) and waits, SIGKILL after the grace time.
  */
-async function startGpuWorkerProcess(env: Record<string, string>, cpus?: string): Promise<{ pid: number; stop(): Promise<void> }> {
+async function startGpuWorkerProcess(env: Record<string, string>, cpus?: string): Promise<{ pid: number; healthUrl: string; stop(): Promise<void> }> {
   let polling!: () => void;
   const ready = new Promise<void>((resolve) => (polling = resolve));
+  let healthUrl: string | undefined;
   const worker = startScript('gpu-workers/worker.ts', {
-    env: { LOG_LEVEL: 'info', ...env },
+    // Any free health port: a HEALTH_PORT in this process's environment would make two stacks' workers collide.
+    env: { LOG_LEVEL: 'info', HEALTH_HOST: '127.0.0.1', HEALTH_PORT: '0', ...env },
     ...(cpus !== undefined ? { cpus } : {}),
     tail: ['stdout', 'stderr'],
-    onLine: (line) => line.includes('"gpu worker polling"') && polling(),
+    onLine: (line) => {
+      // Its health endpoint (and /metrics) is logged before it polls, at info.
+      if (healthUrl === undefined && line.includes('"health"')) healthUrl = healthOf(line);
+      if (line.includes('"gpu worker polling"')) polling();
+    },
   });
   let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
@@ -347,5 +369,19 @@ async function startGpuWorkerProcess(env: Record<string, string>, cpus?: string)
     await stop();
     throw new Error(`the GPU worker process ${outcome}:\n${worker.tail()}`);
   }
-  return { pid: worker.child.pid!, stop };
+  if (healthUrl === undefined) {
+    await stop();
+    throw new Error(`the GPU worker process polls but logged no health endpoint:\n${worker.tail()}`);
+  }
+  return { pid: worker.child.pid!, healthUrl, stop };
+}
+
+/** The `health` field of a pino line, if it is one. */
+function healthOf(line: string): string | undefined {
+  try {
+    const health = (JSON.parse(line) as { health?: unknown }).health;
+    return typeof health === 'string' ? health : undefined;
+  } catch {
+    return undefined;
+  }
 }
