@@ -1,17 +1,18 @@
 // Moderation classifiers as activities: the prompt policy (from its file), the photosensitivity check on the
 // decoded output, and the safety verdict on the output's frame scores (the policy's threshold). The policy file is read once per worker; a bad file stops the worker at start with its path.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Verdict } from '../domain/moderation/events';
 import { judgeOutputSafety, type ScoredFrame } from '../domain/moderation/outputSafety';
-import { analyzeRegionSeries, joinRegionSeries, measureRegions, type RegionSeries } from '../domain/moderation/photosensitivity';
+import { analyzeRegionSeries, joinRegionSeries, type RegionSeries } from '../domain/moderation/photosensitivity';
 import { checkPrompt, parsePolicy, type PromptPolicy } from '../domain/moderation/promptPolicy';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
+import { measureSegmentFlashes, type StoredMeasurement } from '../infra/media/flashes';
+
+export { withLocalCopy } from '../infra/media/flashes';
 
 export interface AutomatedVerdict {
   verdict: Verdict;
@@ -30,26 +31,6 @@ export function loadPolicy(file: string): PromptPolicy {
     throw new Error(`cannot read the moderation policy ${file}: ${(err as Error).message}`);
   }
   return parsePolicy(raw);
-}
-
-interface StoredMeasurement {
-  frames: number;
-  regions: RegionSeries[];
-}
-
-/** The analysis runs on a small copy of the frames: flashes are area averages, so 96 pixels across are plenty. */
-const ANALYSIS_WIDTH = 96;
-
-/** Copies a blob to a temporary file for ffmpeg, and removes it afterwards. */
-export async function withLocalCopy<T>(blobs: BlobStore, key: string, use: (file: string) => Promise<T>): Promise<T> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'reelforge-blob-'));
-  const file = path.join(dir, path.basename(key));
-  try {
-    await pipeline(await blobs.stream(key), fs.createWriteStream(file));
-    return await use(file);
-  } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }
 }
 
 export function createModerationActivities(deps: { policy: PromptPolicy; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
@@ -90,18 +71,7 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
      * the mux only has to join and analyse them.
      */
     async measureSegmentFlashes(input: { segmentKey: string; width: number; height: number }): Promise<{ measurementKey: string; frames: number }> {
-      const width = ANALYSIS_WIDTH;
-      // Even dimensions keep ffmpeg's scaler exact for yuv420p sources.
-      const height = Math.max(2, Math.round((input.height * width) / input.width / 2) * 2);
-      const decoded = await withLocalCopy(deps.blobs, input.segmentKey, (file) => deps.ffmpeg.decodeToRgb(file, width, height));
-      const regions = measureRegions({ frames: decoded.frames, width, height });
-      const measurementKey = `${input.segmentKey}.flash.json`;
-      const stored: StoredMeasurement = {
-        frames: decoded.count,
-        regions: regions.map((r) => ({ name: r.name, luminance: Array.from(r.luminance), red: Array.from(r.red) })),
-      };
-      await deps.blobs.put(measurementKey, Buffer.from(JSON.stringify(stored)));
-      return { measurementKey, frames: decoded.count };
+      return await measureSegmentFlashes(deps, input);
     },
 
     /**

@@ -12,6 +12,7 @@ import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import { refusedInput, type Ffmpeg } from '../infra/media/ffmpeg';
+import { measureSegmentFlashes } from '../infra/media/flashes';
 import { loadLikeness } from '../infra/media/likeness';
 import type { Backdrop, Cameo, Engine, Scene, VideoChunk } from './engine/engine';
 import { InvalidRenderInput } from './engine/errors';
@@ -69,6 +70,18 @@ export interface VideoChunkResult {
 export interface AudioChunkResult {
   blob_key: string;
   samples: number;
+}
+
+/**
+ * One chunk whole (renderChunk): its video segment, its audio, its segment's flash measurement and its sampled frames'
+ * safety scores, each stored in the blob store as the separate activities store them.
+ */
+export interface ChunkResult {
+  video: VideoChunkResult;
+  audio: AudioChunkResult;
+  /** The flash measurement of the segment as decoded (infra/media/flashes.ts): what the output review reads. */
+  measurement: { measurementKey: string; frames: number };
+  safety: SegmentSafetyResult;
 }
 
 export interface SegmentSafetyInput {
@@ -422,8 +435,27 @@ export function createGpuActivities(deps: {
     describeVideoScene: finalOnRefusal(describeVideoScene),
     renderVideoChunk: finalOnRefusal(renderVideoChunk),
     renderAudioChunk: finalOnRefusal(renderAudioChunk),
+    renderChunk: finalOnRefusal(renderChunk),
     scoreSegmentSafety,
   };
+
+  /**
+   * A chunk in one activity: its video (as renderVideoChunk), then its audio, its segment's flash measurement and its
+   * frames' safety scores side by side. One task and one result per chunk instead of four, so the workflow records the
+   * chunk in one append; the measurement runs here, beside the GPU, rather than in an activity of its own.
+   */
+  async function renderChunk(job: ChunkJob): Promise<ChunkResult> {
+    const frame = parseSize(job.size);
+    if (!frame) throw new InvalidRenderInput('size', `${job.size} is not WIDTHxHEIGHT`);
+    const video = await renderVideoChunk(job);
+    const segment = { segmentKey: video.blob_key, width: frame.width, height: frame.height };
+    const [audio, measurement, safety] = await Promise.all([
+      renderAudioChunk(job),
+      measureSegmentFlashes({ blobs, ffmpeg: deps.ffmpeg }, segment),
+      scoreSegmentSafety({ segmentKey: video.blob_key, numFrames: video.frames }),
+    ]);
+    return { video, audio, measurement, safety };
+  }
 
   /**
    * Scores sampled frames of a rendered chunk's segment with the safety classifier, for the output review. The

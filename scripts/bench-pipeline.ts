@@ -391,7 +391,7 @@ async function gpuWindow(temporal: TemporalClient, workflowId: string, gpuTaskQu
   return window;
 }
 
-const GPU_ACTIVITIES = ['describeVideoScene', 'renderVideoChunk', 'renderAudioChunk'];
+const GPU_ACTIVITIES = ['describeVideoScene', 'renderVideoChunk', 'renderAudioChunk', 'renderChunk'];
 const PROFILE_FIELDS = ['workflowTasks', 'workflowTaskMs', 'appends', 'appendMs', 'gpuActivities', 'gpuQueueMs', 'gpuRunMs', 'muxRunMs', 'childrenMs'] as const;
 type ProfileSummary = Record<(typeof PROFILE_FIELDS)[number], number>;
 

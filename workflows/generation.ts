@@ -105,8 +105,9 @@ export const RETENTION_PATCH = 'video-retention';
 export const OUTPUT_SAFETY_PATCH = 'output-safety';
 
 /**
- * The patch that added the live preview: each chunk's segment, once measured and scored, is checked on its own
- * (checkPreviewSegment, a local activity: a new command) and `PreviewSegmentPassed` is recorded for it, in order.
+ * The patch that added the live preview: each chunk rendered whole by one GPU activity (renderChunk, a new command,
+ * in place of the four per chunk), its segment checked on its own (checkPreviewSegment, a local activity) and
+ * recorded with its video and audio in one append, `PreviewSegmentPassed` among them when it passed.
  */
 export const LIVE_PREVIEW_PATCH = 'live-preview';
 
@@ -475,115 +476,80 @@ interface ReviewInputs {
 }
 
 /**
- * Renders every chunk and records it. Video chunk i+1 is scheduled as soon as chunk i returns (it starts from the
- * state chunk i stored); what follows from chunk i runs beside it: its event is recorded, its segment measured for
- * the output review and its sampled frames scored by the safety classifier (on the GPU queue), and its audio rendered
- * (after audio chunk i-1, whose tail it continues). Resolves once every chunk and every append is recorded, with the
- * segments' flash measurements and safety scores (maybe still running).
+ * Renders every chunk and records it. Since the live preview, each chunk is one GPU activity (renderWholeChunks).
+ * Before it: video chunk i+1 is scheduled as soon as chunk i returns (it starts from the state chunk i stored); what
+ * follows from chunk i runs beside it: its event is recorded, its segment measured for the output review and its
+ * sampled frames scored by the safety classifier (on the GPU queue), and its audio rendered (after audio chunk i-1,
+ * whose tail it continues). Resolves once every chunk and every append is recorded, with the segments' flash
+ * measurements and safety scores (maybe still running).
  */
 async function renderChunks(run: VideoRun, origin: Origin, scene: Scene, likenessKey: string | undefined): Promise<ReviewInputs> {
   const { gpu } = run;
   const [width, height] = frameSize(run.request);
   const job = (index: number) => chunkJob(run, origin, scene, likenessKey, index);
-  const background: Promise<unknown>[] = [handled(run.recorded())];
-  const measurements: Promise<{ measurementKey: string }>[] = [];
   // Determinism: scoreSegmentSafety is a new command, so a history recorded before it (no marker here, before the
   // first chunk) replays without it. Asked once, before the first chunk is scheduled.
   // - deprecatePatch(OUTPUT_SAFETY_PATCH) once no generationWorkflow from before it runs or must replay.
   const safety: Promise<SegmentSafetyResult>[] | undefined = patched(OUTPUT_SAFETY_PATCH) ? [] : undefined;
-  // The same for the preview's checks (new local activities) and its events; asked once, after the safety's.
-  // - deprecatePatch(LIVE_PREVIEW_PATCH) once no generationWorkflow from before it runs or must replay.
-  const preview = patched(LIVE_PREVIEW_PATCH) ? new PreviewChecks(run) : undefined;
+  // The same for the live preview's commands (renderChunk, checkPreviewSegment); asked once, after the safety's.
+  // - deprecatePatch(LIVE_PREVIEW_PATCH), and drop the loop below it, once no generationWorkflow from before it runs
+  //   or must replay.
+  if (safety && patched(LIVE_PREVIEW_PATCH)) return await renderWholeChunks(run, job);
+  const background: Promise<unknown>[] = [handled(run.recorded())];
+  const measurements: Promise<{ measurementKey: string }>[] = [];
   let audio: Promise<void> = Promise.resolve();
   for (let index = 0; index < run.state.chunks.plan.length; index++) {
     const video = await gpu.renderVideoChunk(job(index));
     background.push(handled(run.apply({ type: 'RecordVideoChunk', data: { index, ...video, at: now() } })));
-    const measured = handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height }));
-    measurements.push(measured);
-    const scored = safety ? handled(gpu.scoreSegmentSafety({ segmentKey: video.blob_key, numFrames: video.frames })) : undefined;
-    if (scored) safety!.push(scored);
-    preview?.check(index, measurements.slice(), scored);
+    measurements.push(handled(measureSegmentFlashes({ segmentKey: video.blob_key, width, height })));
+    safety?.push(handled(gpu.scoreSegmentSafety({ segmentKey: video.blob_key, numFrames: video.frames })));
     const previousAudio = audio;
     audio = handled(
       (async () => {
         await previousAudio;
         const rendered = await gpu.renderAudioChunk(job(index));
-        const appended = run.apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } }, ...(preview?.passNow(index) ?? []));
-        preview?.audioQueued(index);
-        await appended;
+        await run.apply({ type: 'RecordAudioChunk', data: { index, ...rendered, at: now() } });
       })(),
     );
     background.push(audio);
   }
   await Promise.all(background);
-  await preview?.recorded();
   return { measurements, safety };
 }
 
 /**
- * The live preview's checks, segment by segment in order: segment i passes once the flash analysis over segments
- * 0..i and the safety verdict on its own frames allow it, and only if every segment before it passed. Its
- * `PreviewSegmentPassed` goes into the append of its audio chunk when the check is done by then (no append of its
- * own), else into an append of its own once both are recorded; either way in segment order.
+ * Since the live preview: each chunk whole in one GPU activity (renderChunk: video, audio, flash measurement, safety
+ * scores), then the preview's check of its segment (a local activity, answered within the same workflow task), then
+ * one append of its video, its audio and, when it passed, PreviewSegmentPassed, beside the next chunk's activity. A
+ * segment passes when the flash analysis over it and the segments before it and the safety verdict on its own frames
+ * allow it, and every segment before it passed; the output review after the mux still judges the whole video.
  */
-class PreviewChecks {
-  /** Each segment's check, in order: whether it passed. */
-  private readonly passed: Promise<boolean>[] = [];
-  /** Segments whose check has answered, and how. */
-  private readonly answered: boolean[] = [];
-  /** How many segments' `PreviewSegmentPassed` has been given to the stream writer (which appends in that order). */
-  private queued = 0;
-  /** How many audio chunks' `RecordAudioChunk` has been given to it (in order: each waits for the one before). */
-  private audio = 0;
-  private readonly appends: Promise<unknown>[] = [];
-
-  constructor(private readonly run: VideoRun) {}
-
-  check(index: number, measurements: Promise<{ measurementKey: string }>[], scored: Promise<SegmentSafetyResult> | undefined): void {
-    const earlier = this.passed[index - 1] ?? Promise.resolve(true);
-    const passed = handled(
-      (async () => {
-        const [before, measured, score] = await Promise.all([earlier, Promise.all(measurements), scored]);
-        if (!before) return false;
-        const checked = await checkPreviewSegment({
-          measurementKeys: measured.map((m) => m.measurementKey),
-          fps: FPS,
-          ...(score ? { frames: score.frames } : {}),
-        });
-        return checked.passed;
-      })(),
-    );
-    this.passed[index] = passed;
-    void passed.then((ok) => (this.answered[index] = ok)).catch(() => undefined);
-    // Its own append, unless the audio chunk's append took it (passNow).
-    this.appends.push(
+async function renderWholeChunks(run: VideoRun, job: (index: number) => ChunkJob): Promise<ReviewInputs> {
+  const background: Promise<unknown>[] = [handled(run.recorded())];
+  const measured: { measurementKey: string }[] = [];
+  const scored: SegmentSafetyResult[] = [];
+  let passing = true;
+  for (let index = 0; index < run.state.chunks.plan.length; index++) {
+    const chunk = await run.gpu.renderChunk(job(index));
+    measured.push(chunk.measurement);
+    scored.push(chunk.safety);
+    if (passing) {
+      const checked = await checkPreviewSegment({ measurementKeys: measured.map((m) => m.measurementKey), fps: FPS, frames: chunk.safety.frames });
+      passing = checked.passed;
+    }
+    const at = now();
+    background.push(
       handled(
-        (async () => {
-          if (!(await passed)) return;
-          // After its audio chunk's append (the decider wants both chunks recorded) and the segment before it.
-          await condition(() => this.queued >= index && this.audio > index);
-          if (this.queued > index) return;
-          this.queued = index + 1;
-          await this.run.apply({ type: 'PassPreviewSegment', data: { index, at: now() } });
-        })(),
+        run.apply(
+          { type: 'RecordVideoChunk', data: { index, ...chunk.video, at } },
+          { type: 'RecordAudioChunk', data: { index, ...chunk.audio, at } },
+          ...(passing ? [{ type: 'PassPreviewSegment' as const, data: { index, at } }] : []),
+        ),
       ),
     );
   }
-
-  /** The command to append with audio chunk `index`, when its check has passed and the segments before it are queued. */
-  passNow(index: number): VideoCommand[] {
-    if (this.answered[index] !== true || this.queued !== index) return [];
-    this.queued = index + 1;
-    return [{ type: 'PassPreviewSegment', data: { index, at: now() } }];
-  }
-
-  audioQueued(index: number): void {
-    this.audio = index + 1;
-  }
-
-  recorded(): Promise<unknown> {
-    return Promise.all(this.appends);
-  }
+  await Promise.all(background);
+  return { measurements: measured.map((m) => Promise.resolve(m)), safety: scored.map((s) => Promise.resolve(s)) };
 }
 
 /** What the GPU worker renders chunk `index` from, its video and its audio alike. */

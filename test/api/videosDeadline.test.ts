@@ -61,7 +61,7 @@ async function activitiesOf(workflowId: string): Promise<{ scheduled: string[]; 
   }
 }
 
-const GPU_ACTIVITIES = ['describeVideoScene', 'renderVideoChunk', 'renderAudioChunk'];
+const GPU_ACTIVITIES = ['describeVideoScene', 'renderVideoChunk', 'renderAudioChunk', 'renderChunk'];
 
 describe('Cancel-After: a job waiting for a GPU', () => {
   const { create, ended, get } = useStack({ renders: false });

@@ -99,9 +99,19 @@ describe('npm start with ROLES: a GPU-worker host joins a cluster', () => {
     // The GPU worker uses no PostgreSQL: DATABASE_URL is neither checked nor recorded, and no API port is taken.
     expect(secondRuntime.postgres).toBeUndefined();
     expect(secondRuntime.api).toBeUndefined();
-    // Its whole process tree: the supervisor and the GPU worker, nothing else.
-    const processes = tree(second.proc.pid!);
-    expect(processes.sort()).toEqual([secondRuntime.supervisorPid, secondRuntime.children['gpu-worker']!].sort());
+    // Its whole process tree: the supervisor and the GPU worker, nothing else (once a short-lived helper process the
+    // worker may run at start, such as ffmpeg's check, has exited; seen on a loaded machine).
+    const expected = [secondRuntime.supervisorPid, secondRuntime.children['gpu-worker']!].sort();
+    const settled = await eventually(
+      () => {
+        const processes = tree(second.proc.pid!).sort();
+        return JSON.stringify(processes) === JSON.stringify(expected) ? processes : undefined;
+      },
+      'the GPU host to run only the supervisor and the GPU worker',
+      10_000,
+      100,
+    ).catch(() => tree(second.proc.pid!).sort());
+    expect(settled).toEqual(expected);
     expect(fs.existsSync(path.join(secondDir, 'postgres'))).toBe(false);
     const out = logOf(second);
     expect(out).toContain('Roles        gpu-worker (ROLES)');
@@ -147,7 +157,7 @@ describe('npm start with ROLES: a GPU-worker host joins a cluster', () => {
           return { activity: task?.activityType?.name, queue: task?.taskQueue?.name, identity: e.activityTaskStartedEventAttributes!.identity };
         });
       const onGpu = startedBy.filter((s) => s.queue === 'gpu');
-      expect(onGpu.map((s) => s.activity)).toEqual(expect.arrayContaining(['renderVideoChunk', 'renderAudioChunk']));
+      expect(onGpu.map((s) => s.activity)).toEqual(expect.arrayContaining(['describeVideoScene', 'renderChunk']));
       expect(onGpu.filter((s) => !s.identity?.startsWith(`${secondRuntime.children['gpu-worker']}@`))).toEqual([]);
       // The rest ran on the first host's orchestration worker.
       const elsewhere = startedBy.filter((s) => s.queue !== 'gpu');

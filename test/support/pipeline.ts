@@ -75,6 +75,7 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
       describeVideoScene: wrap(gpuActivities.describeVideoScene),
       renderVideoChunk: wrap(gpuActivities.renderVideoChunk),
       renderAudioChunk: wrap(gpuActivities.renderAudioChunk),
+      renderChunk: wrap(gpuActivities.renderChunk),
       scoreSegmentSafety: wrap(gpuActivities.scoreSegmentSafety),
     },
   });

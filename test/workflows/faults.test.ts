@@ -49,7 +49,7 @@ async function waitForChunkInProgress(store: EventStore, videoId: string, handle
     async () => {
       if ((await recordedChunks(store, videoId)).video.length === 0) return undefined;
       const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      const chunk = pending.find((a) => a.activityType?.name === 'renderVideoChunk');
+      const chunk = pending.find((a) => a.activityType?.name === 'renderChunk');
       return chunk ? true : undefined;
     },
     'chunk 1 to be in progress',

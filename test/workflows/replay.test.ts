@@ -99,9 +99,11 @@ describe('a workflow change that issues different commands', () => {
   let changed: WorkflowCode;
   /** Every patched() change without its guard. */
   let unguarded: WorkflowCode;
+  /** The live-preview change without its guard (alone: with the others, the first command to differ would be another). */
+  let previewUnguarded: WorkflowCode;
 
   beforeAll(async () => {
-    [changed, unguarded] = await Promise.all([
+    [changed, unguarded, previewUnguarded] = await Promise.all([
       bundleChangedCopy({
         // The generation reads the video's stream before anything else: a command the recorded histories do not have.
         'generation.ts': [
@@ -113,6 +115,7 @@ describe('a workflow change that issues different commands', () => {
         'moderation.ts': [["patched('prompt-case-in-one-append')", 'true']],
         'generation.ts': [['patched(OUTPUT_SAFETY_PATCH)', 'true']],
       }),
+      bundleChangedCopy({ 'generation.ts': [['patched(LIVE_PREVIEW_PATCH)', 'true']] }),
     ]);
   }, 90_000);
 
@@ -177,8 +180,9 @@ describe('a workflow change that issues different commands', () => {
       const before = entry('generation-completed-published-before-output-safety.json');
       expect(before.before_patch).toBe('output-safety');
       expect(scheduled(before.file)).not.toContain('scoreSegmentSafety');
-      expect(scheduled('generation-completed-published.json').filter((a) => a === 'scoreSegmentSafety')).toHaveLength(1);
-      for (const file of [before.file, 'generation-completed-published.json']) {
+      const after = 'generation-completed-published-before-live-preview.json';
+      expect(scheduled(after).filter((a) => a === 'scoreSegmentSafety')).toHaveLength(1);
+      for (const file of [before.file, after]) {
         expect(await replayHistory(historyOf(file), current(), entry(file).workflow_id)).toMatchObject({ deterministic: true, error: null });
       }
     });
@@ -200,6 +204,35 @@ describe('a workflow change that issues different commands', () => {
       expect(markers('moderation-output-before-output-safety.json').join()).not.toContain('checkOutputSafety');
       expect(scheduled('moderation-output.json')).toContain('checkOutputFlashes');
       expect(markers('moderation-output.json').join()).toContain('checkOutputSafety');
+    });
+  });
+
+  // The live preview renders each chunk in one GPU activity and checks it (a local activity): new commands, guarded.
+  describe("generationWorkflow's live-preview patch", () => {
+    const scheduled = (file: string) =>
+      historyOf(file)
+        .events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter(Boolean);
+
+    it('replays the history recorded before it (four GPU activities a chunk) and the one after it (renderChunk, its check, one append)', async () => {
+      const before = entry('generation-completed-published-before-live-preview.json');
+      expect(before.before_patch).toBe('live-preview');
+      expect(scheduled(before.file)).toEqual(expect.arrayContaining(['renderVideoChunk', 'renderAudioChunk', 'measureSegmentFlashes', 'scoreSegmentSafety']));
+      const after = scheduled('generation-completed-published.json');
+      expect(after).not.toContain('renderVideoChunk');
+      expect(after.filter((a) => a === 'renderChunk')).toHaveLength(1);
+      const appends = (f: string) => scheduled(f).filter((a) => a === 'appendEvents').length;
+      expect(appends('generation-completed-published.json')).toBeLessThan(appends(before.file));
+      for (const file of [before.file, 'generation-completed-published.json']) {
+        expect(await replayHistory(historyOf(file), current(), entry(file).workflow_id)).toMatchObject({ deterministic: true, error: null });
+      }
+    });
+
+    it('is what lets the old history replay: the same change without patched() does not', async () => {
+      const before = entry('generation-completed-published-before-live-preview.json');
+      const report = await replayHistory(historyOf(before.file), previewUnguarded, before.workflow_id);
+      expect(report.deterministic).toBe(false);
+      expect(report.error).toMatch(/renderChunk/);
     });
   });
 
