@@ -141,7 +141,7 @@ async function registerCameo(ctx: Ctx): Promise<{ cameoId: string; handle: Workf
  */
 const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] = [
   {
-    names: ['generation-completed-published', 'moderation-prompt', 'moderation-output', 'publish'],
+    names: ['generation-completed-published', 'moderation-output', 'publish'],
     run: async (ctx) => {
       const req = videoRequest('three red balls bouncing', { seconds: 1, publish: true });
       await runVideo(ctx, req, { status: 'completed' });
@@ -150,17 +150,17 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       ctx.shared.completed = req;
       const workflowId = `video-${req.video_id}`;
       const children = await childrenOf(ctx, workflowId);
-      const [promptCase, outputCase] = children.moderationWorkflow ?? [];
+      // The prompt is judged in the generation workflow itself (prompt-inline): the output's case is its one child case.
+      const [outputCase] = children.moderationWorkflow ?? [];
       const [publish] = children.publishWorkflow ?? [];
-      if (!promptCase || !outputCase || !publish)
-        throw new Error(`video ${req.video_id} did not start the moderation and publish children: ${JSON.stringify(children)}`);
+      if (!outputCase || !publish)
+        throw new Error(`video ${req.video_id} did not start the output moderation and publish children: ${JSON.stringify(children)}`);
       return [
         {
           name: 'generation-completed-published',
           workflowId,
-          path: 'a 1 s video completed, then published (publish: true, no cameo); its chunk scored by the safety classifier (the output-safety patch)',
+          path: 'a 1 s video completed, then published (publish: true, no cameo): its prompt judged inline (prompt-inline), its chunk rendered whole and checked for the live preview (live-preview)',
         },
-        { name: 'moderation-prompt', workflowId: promptCase, path: 'prompt moderation of a video: allowed' },
         {
           name: 'moderation-output',
           workflowId: outputCase,

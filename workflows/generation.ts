@@ -42,7 +42,7 @@ import type { MuxResult } from '../activities/mux';
 import type { ChunkJob, GpuActivities, SegmentSafetyResult } from '../gpu-workers/activities';
 import type { Scene } from '../gpu-workers/engine/engine';
 import { consentRevokedSignal, GPU_TASK_QUEUE } from './definitions';
-import { moderationWorkflow, type ModerationResult } from './moderation';
+import { caseOpenedEvent, caseVerdictEvents, moderationWorkflow, type ModerationResult } from './moderation';
 import { publishWorkflow } from './publish';
 import { recordRemixWorkflow } from './recordRemix';
 import { retentionWorkflow } from './retention';
@@ -57,8 +57,9 @@ const { muxVideo, measureSegmentFlashes } = proxyActivities<Activities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
-// The live preview's check of one segment: a few small measurements read and judged, no task queue round trip.
-const { checkPreviewSegment } = proxyLocalActivities<Activities>({
+// The live preview's check of one segment (a few small measurements read and judged) and the prompt policy (a pure
+// function of the prompt and the policy file): local activities, no task queue round trip.
+const { checkPreviewSegment, moderatePrompt: judgePrompt } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
 });
@@ -110,6 +111,19 @@ export const OUTPUT_SAFETY_PATCH = 'output-safety';
  * recorded with its video and audio in one append, `PreviewSegmentPassed` among them when it passed.
  */
 export const LIVE_PREVIEW_PATCH = 'live-preview';
+
+/**
+ * The patch that judges the prompt in the generation workflow itself (the policy as a local activity, the case's
+ * events appended to its stream from here) instead of in a child moderationWorkflow: one child workflow fewer per
+ * video, the same case stream.
+ */
+export const PROMPT_INLINE_PATCH = 'prompt-inline';
+
+/**
+ * Event ids derive from the workflow id and its writer's sequence number: the prompt case's stream, written from this
+ * workflow beside the video's, takes its numbers from here on, far above any video stream's.
+ */
+const CASE_STREAM_FIRST_SEQ = 1 << 30;
 
 export interface Progress {
   status: VideoState['status'];
@@ -348,12 +362,30 @@ async function generate(run: VideoRun): Promise<Progress> {
   return run.progress();
 }
 
-/** Records the request while a child moderationWorkflow judges the prompt (neither waits for the other); returns the verdict to decide. */
+/**
+ * Records the request while the prompt is judged (neither waits for the other); returns the verdict to decide. Since the
+ * prompt-inline patch the policy runs here as a local activity and the case (opened, judged, closed) is appended to its
+ * stream from here; before it, a child moderationWorkflow did both.
+ */
 async function moderatePrompt(run: VideoRun): Promise<VideoCommand> {
   const { request } = run;
   const requested = run.apply({ type: 'RequestVideo', data: request });
   requested.catch(() => undefined); // awaited below, after the verdict
   const promptCase = `case_${uuid4().replace(/-/g, '')}`;
+  // Determinism: a local activity and an append where the child workflow was; histories from before replay the child.
+  // - deprecatePatch(PROMPT_INLINE_PATCH) once no generationWorkflow from before it runs or must replay.
+  if (patched(PROMPT_INLINE_PATCH)) {
+    const automated = await judgePrompt({ prompt: request.prompt });
+    const at = now();
+    const writer = streamWriter(`moderation-${promptCase}`, { actor: run.actor, correlationId: request.video_id }, { seq: CASE_STREAM_FIRST_SEQ });
+    await writer.append(() => [caseOpenedEvent(promptCase, request.video_id, 'prompt', at), ...caseVerdictEvents(automated, at)], request.video_id);
+    await requested;
+    run.requestRecorded = true;
+    return {
+      type: 'RecordPromptVerdict',
+      data: { case_id: promptCase, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, at: now() },
+    };
+  }
   const promptVerdict = await executeChild(moderationWorkflow, {
     workflowId: `moderation-${promptCase}`,
     args: [

@@ -53,14 +53,8 @@ export async function moderationWorkflow(input: ModerationInput): Promise<Modera
   const now = () => Math.floor(Date.now() / 1000);
   const stage: ModerationStage = input.subject.stage;
 
-  const caseOpened: ModerationEvent = { type: 'CaseOpened', data: { case_id: input.caseId, subject_id: input.subjectId, stage, at: now() } };
-  const verdictOf = (automated: AutomatedVerdict): ModerationEvent[] => [
-    {
-      type: 'AutomatedVerdict',
-      data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at: now() },
-    },
-    { type: 'CaseClosed', data: { verdict: automated.verdict, at: now() } },
-  ];
+  const caseOpened = caseOpenedEvent(input.caseId, input.subjectId, stage, now());
+  const verdictOf = (automated: AutomatedVerdict): ModerationEvent[] => caseVerdictEvents(automated, now());
   // The prompt policy answers within the workflow task (a local activity): the whole case is one append. Histories
   // from before this patch appended CaseOpened first, beside the classifier.
   if (input.subject.stage === 'prompt' && patched('prompt-case-in-one-append')) {
@@ -75,6 +69,22 @@ export async function moderationWorkflow(input: ModerationInput): Promise<Modera
   await opened;
   await record(verdictOf(automated));
   return { caseId: input.caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
+}
+
+/** A case's first event. */
+export function caseOpenedEvent(caseId: string, subjectId: string, stage: ModerationStage, at: number): ModerationEvent {
+  return { type: 'CaseOpened', data: { case_id: caseId, subject_id: subjectId, stage, at } };
+}
+
+/** An automated verdict and the case closed by it: how a case without a person in it ends. */
+export function caseVerdictEvents(automated: AutomatedVerdict, at: number): ModerationEvent[] {
+  return [
+    {
+      type: 'AutomatedVerdict',
+      data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at },
+    },
+    { type: 'CaseClosed', data: { verdict: automated.verdict, at } },
+  ];
 }
 
 /**

@@ -101,9 +101,11 @@ describe('a workflow change that issues different commands', () => {
   let unguarded: WorkflowCode;
   /** The live-preview change without its guard (alone: with the others, the first command to differ would be another). */
   let previewUnguarded: WorkflowCode;
+  /** The prompt-inline change without its guard. */
+  let promptUnguarded: WorkflowCode;
 
   beforeAll(async () => {
-    [changed, unguarded, previewUnguarded] = await Promise.all([
+    [changed, unguarded, previewUnguarded, promptUnguarded] = await Promise.all([
       bundleChangedCopy({
         // The generation reads the video's stream before anything else: a command the recorded histories do not have.
         'generation.ts': [
@@ -116,6 +118,7 @@ describe('a workflow change that issues different commands', () => {
         'generation.ts': [['patched(OUTPUT_SAFETY_PATCH)', 'true']],
       }),
       bundleChangedCopy({ 'generation.ts': [['patched(LIVE_PREVIEW_PATCH)', 'true']] }),
+      bundleChangedCopy({ 'generation.ts': [['patched(PROMPT_INLINE_PATCH)', 'true']] }),
     ]);
   }, 90_000);
 
@@ -221,8 +224,13 @@ describe('a workflow change that issues different commands', () => {
       const after = scheduled('generation-completed-published.json');
       expect(after).not.toContain('renderVideoChunk');
       expect(after.filter((a) => a === 'renderChunk')).toHaveLength(1);
-      const appends = (f: string) => scheduled(f).filter((a) => a === 'appendEvents').length;
-      expect(appends('generation-completed-published.json')).toBeLessThan(appends(before.file));
+      // The chunk's appends, between its first GPU activity and the mux: its video and its audio apart before, one after.
+      const chunkAppends = (f: string) => {
+        const all = scheduled(f);
+        const first = all.findIndex((a) => a === 'renderVideoChunk' || a === 'renderChunk');
+        return all.slice(first, all.indexOf('muxVideo')).filter((a) => a === 'appendEvents').length;
+      };
+      expect([chunkAppends(before.file), chunkAppends('generation-completed-published.json')]).toEqual([2, 1]);
       for (const file of [before.file, 'generation-completed-published.json']) {
         expect(await replayHistory(historyOf(file), current(), entry(file).workflow_id)).toMatchObject({ deterministic: true, error: null });
       }
@@ -233,6 +241,27 @@ describe('a workflow change that issues different commands', () => {
       const report = await replayHistory(historyOf(before.file), previewUnguarded, before.workflow_id);
       expect(report.deterministic).toBe(false);
       expect(report.error).toMatch(/renderChunk/);
+    });
+  });
+
+  // The prompt judged in the generation workflow (a local activity, the case appended from there): no child, guarded.
+  describe("generationWorkflow's prompt-inline patch", () => {
+    const children = (file: string) =>
+      historyOf(file)
+        .events!.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name)
+        .filter(Boolean);
+
+    it('the history after it starts no prompt case child (the output case is its one moderation child); the one before, two', () => {
+      expect(children('generation-completed-published-before-live-preview.json').filter((c) => c === 'moderationWorkflow')).toHaveLength(2);
+      expect(children('generation-completed-published.json').filter((c) => c === 'moderationWorkflow')).toHaveLength(1);
+      expect(entry('moderation-prompt.json').before_change).toBe('prompt-inline');
+    });
+
+    it('is what lets the old history replay: the same change without patched() does not', async () => {
+      const before = entry('generation-completed-published-before-live-preview.json');
+      const report = await replayHistory(historyOf(before.file), promptUnguarded, before.workflow_id);
+      expect(report.deterministic).toBe(false);
+      expect(report.error).toMatch(/Nondeterminism|moderationWorkflow|appendEvents/);
     });
   });
 
