@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Verdict } from '../domain/moderation/events';
-import { judgeOutputSafety, type ScoredFrame } from '../domain/moderation/outputSafety';
+import { joinOutputVerdicts, judgeOutputSafety, type ScoredFrame } from '../domain/moderation/outputSafety';
 import { analyzeRegionSeries, joinRegionSeries, type RegionSeries } from '../domain/moderation/photosensitivity';
 import { checkPrompt, parsePolicy, type PromptPolicy } from '../domain/moderation/promptPolicy';
 import type { BlobStore } from '../infra/blobs';
@@ -34,6 +34,18 @@ export function loadPolicy(file: string): PromptPolicy {
 }
 
 export function createModerationActivities(deps: { policy: PromptPolicy; blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
+  /** The safety verdict on scored frames against the policy's threshold, with the policy's version. */
+  function safetyVerdict(frames: ScoredFrame[]): AutomatedVerdict {
+    let judged: ReturnType<typeof judgeOutputSafety>;
+    try {
+      judged = judgeOutputSafety(frames, deps.policy.outputSafety);
+    } catch (err) {
+      // Scores that are not there or not probabilities will not be on a retry either.
+      throw ApplicationFailure.nonRetryable(`the output's safety scores: ${(err as Error).message}`, 'InvalidSafetyScores');
+    }
+    return { ...judged, details: { ...judged.details, policyVersion: deps.policy.version } };
+  }
+
   /** The flash analysis over measured segments (measureSegmentFlashes), in playback order, joined into one series. */
   async function flashVerdict(measurementKeys: string[], fps: number, progress?: (frames: number) => void): Promise<AutomatedVerdict> {
     if (measurementKeys.length === 0) throw new Error('the flash analysis needs the measurements of at least one segment');
@@ -80,19 +92,21 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
      * case's details.
      */
     async checkOutputSafety(input: { frames: ScoredFrame[] }): Promise<AutomatedVerdict> {
-      let judged: ReturnType<typeof judgeOutputSafety>;
-      try {
-        judged = judgeOutputSafety(input.frames, deps.policy.outputSafety);
-      } catch (err) {
-        // Scores that are not there or not probabilities will not be on a retry either.
-        throw ApplicationFailure.nonRetryable(`the output's safety scores: ${(err as Error).message}`, 'InvalidSafetyScores');
-      }
-      return { ...judged, details: { ...judged.details, policyVersion: deps.policy.version } };
+      return safetyVerdict(input.frames);
     },
 
     /** The photosensitivity verdict on an output's measured segments (measureSegmentFlashes), in playback order. */
     async checkOutputFlashes(input: { measurementKeys: string[]; fps: number }): Promise<AutomatedVerdict> {
       return await flashVerdict(input.measurementKeys, input.fps, (frames) => Context.current().heartbeat({ measuredFrames: frames }));
+    },
+
+    /**
+     * The output's whole verdict at once: the flash analysis over its measured segments and the safety verdict on its
+     * frames' scores, joined (blocked if either blocks). No heartbeats: the generation workflow runs it as a local
+     * activity (it reads a few small measurements), where the moderation workflow ran the two apart.
+     */
+    async judgeOutput(input: { measurementKeys: string[]; fps: number; frames: ScoredFrame[] }): Promise<AutomatedVerdict> {
+      return joinOutputVerdicts(await flashVerdict(input.measurementKeys, input.fps), safetyVerdict(input.frames));
     },
 
     /**

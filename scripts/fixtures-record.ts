@@ -141,7 +141,7 @@ async function registerCameo(ctx: Ctx): Promise<{ cameoId: string; handle: Workf
  */
 const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] = [
   {
-    names: ['generation-completed-published', 'moderation-output', 'publish'],
+    names: ['generation-completed-published', 'publish'],
     run: async (ctx) => {
       const req = videoRequest('three red balls bouncing', { seconds: 1, publish: true });
       await runVideo(ctx, req, { status: 'completed' });
@@ -150,21 +150,14 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       ctx.shared.completed = req;
       const workflowId = `video-${req.video_id}`;
       const children = await childrenOf(ctx, workflowId);
-      // The prompt is judged in the generation workflow itself (prompt-inline): the output's case is its one child case.
-      const [outputCase] = children.moderationWorkflow ?? [];
+      // The prompt and the output are judged in the generation workflow itself (moderation-inline): no case child.
       const [publish] = children.publishWorkflow ?? [];
-      if (!outputCase || !publish)
-        throw new Error(`video ${req.video_id} did not start the output moderation and publish children: ${JSON.stringify(children)}`);
+      if (!publish || children.moderationWorkflow) throw new Error(`video ${req.video_id} did not start just the publish child: ${JSON.stringify(children)}`);
       return [
         {
           name: 'generation-completed-published',
           workflowId,
-          path: 'a 1 s video completed, then published (publish: true, no cameo): its prompt judged inline (prompt-inline), its chunk rendered whole and checked for the live preview (live-preview)',
-        },
-        {
-          name: 'moderation-output',
-          workflowId: outputCase,
-          path: "output moderation of a video (flash measurements and the safety classifier's scores): allowed",
+          path: 'a 1 s video completed, then published (publish: true, no cameo): its prompt judged inline (moderation-inline), its chunk rendered whole and checked for the live preview (live-preview)',
         },
         { name: 'publish', workflowId: publish, path: 'publication of a completed video without cameos, as a child of its generation' },
       ];

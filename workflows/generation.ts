@@ -59,7 +59,11 @@ const { muxVideo, measureSegmentFlashes } = proxyActivities<Activities>({
 });
 // The live preview's check of one segment (a few small measurements read and judged) and the prompt policy (a pure
 // function of the prompt and the policy file): local activities, no task queue round trip.
-const { checkPreviewSegment, moderatePrompt: judgePrompt } = proxyLocalActivities<Activities>({
+const {
+  checkPreviewSegment,
+  moderatePrompt: judgePrompt,
+  judgeOutput,
+} = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
 });
@@ -113,17 +117,18 @@ export const OUTPUT_SAFETY_PATCH = 'output-safety';
 export const LIVE_PREVIEW_PATCH = 'live-preview';
 
 /**
- * The patch that judges the prompt in the generation workflow itself (the policy as a local activity, the case's
- * events appended to its stream from here) instead of in a child moderationWorkflow: one child workflow fewer per
- * video, the same case stream.
+ * The patch that judges the prompt and the output in the generation workflow itself (the policy and the output's
+ * classifiers as local activities, each case's events appended to its stream from here) instead of in child
+ * moderationWorkflows: two child workflows fewer per video, the same case streams. Asked where each is judged.
  */
-export const PROMPT_INLINE_PATCH = 'prompt-inline';
+export const MODERATION_INLINE_PATCH = 'moderation-inline';
 
 /**
- * Event ids derive from the workflow id and its writer's sequence number: the prompt case's stream, written from this
- * workflow beside the video's, takes its numbers from here on, far above any video stream's.
+ * Event ids derive from the workflow id and its writer's sequence number: the case streams written from this workflow
+ * beside the video's take their numbers from here on (the prompt's, then the output's a million on), far above any
+ * video stream's.
  */
-const CASE_STREAM_FIRST_SEQ = 1 << 30;
+const CASE_STREAM_FIRST_SEQ = { prompt: 1 << 30, output: (1 << 30) + 1_000_000 };
 
 export interface Progress {
   status: VideoState['status'];
@@ -364,7 +369,7 @@ async function generate(run: VideoRun): Promise<Progress> {
 
 /**
  * Records the request while the prompt is judged (neither waits for the other); returns the verdict to decide. Since the
- * prompt-inline patch the policy runs here as a local activity and the case (opened, judged, closed) is appended to its
+ * moderation-inline patch the policy runs here as a local activity and the case (opened, judged, closed) is appended to its
  * stream from here; before it, a child moderationWorkflow did both.
  */
 async function moderatePrompt(run: VideoRun): Promise<VideoCommand> {
@@ -373,11 +378,11 @@ async function moderatePrompt(run: VideoRun): Promise<VideoCommand> {
   requested.catch(() => undefined); // awaited below, after the verdict
   const promptCase = `case_${uuid4().replace(/-/g, '')}`;
   // Determinism: a local activity and an append where the child workflow was; histories from before replay the child.
-  // - deprecatePatch(PROMPT_INLINE_PATCH) once no generationWorkflow from before it runs or must replay.
-  if (patched(PROMPT_INLINE_PATCH)) {
+  // - deprecatePatch(MODERATION_INLINE_PATCH) once no generationWorkflow from before it runs or must replay.
+  if (patched(MODERATION_INLINE_PATCH)) {
     const automated = await judgePrompt({ prompt: request.prompt });
     const at = now();
-    const writer = streamWriter(`moderation-${promptCase}`, { actor: run.actor, correlationId: request.video_id }, { seq: CASE_STREAM_FIRST_SEQ });
+    const writer = streamWriter(`moderation-${promptCase}`, { actor: run.actor, correlationId: request.video_id }, { seq: CASE_STREAM_FIRST_SEQ.prompt });
     await writer.append(() => [caseOpenedEvent(promptCase, request.video_id, 'prompt', at), ...caseVerdictEvents(automated, at)], request.video_id);
     await requested;
     run.requestRecorded = true;
@@ -617,35 +622,39 @@ interface Output {
 }
 
 /**
- * The mux and the output review, side by side: the review (a child moderationWorkflow) judges the segments the mux
- * copies, on their flash measurements and (since the 'output-safety' patch) their frames' safety scores.
+ * The mux and the output review, side by side: the review judges the segments the mux copies, on their flash
+ * measurements and (since the 'output-safety' patch) their frames' safety scores; here since the 'moderation-inline'
+ * patch (judgeOutputHere), before it in a child moderationWorkflow.
  */
 async function muxAndReview(run: VideoRun, origin: Origin, inputs: ReviewInputs): Promise<Output> {
   const { request, state } = run;
   const [width, height] = frameSize(request);
   const caseId = `case_${uuid4().replace(/-/g, '')}`;
   const contentKey = contentKeys(request.video_id).content;
+  // Determinism: the output's case judged here (a local activity and an append) where a child workflow judged it.
   const review = handled(
-    Promise.all([Promise.all(inputs.measurements), inputs.safety ? Promise.all(inputs.safety) : undefined]).then(([measured, scored]) =>
-      executeChild(moderationWorkflow, {
-        workflowId: `moderation-${caseId}`,
-        args: [
-          {
-            caseId,
-            subjectId: request.video_id,
-            subject: {
-              stage: 'output',
-              contentKey,
-              measurementKeys: measured.map((m) => m.measurementKey),
-              fps: FPS,
-              ...(scored ? { safety: scored.flatMap((s) => s.frames) } : {}),
-            },
-            actor: run.actor,
-            correlationId: request.video_id,
-          },
-        ],
-      }),
-    ),
+    inputs.safety && patched(MODERATION_INLINE_PATCH)
+      ? judgeOutputHere(run, caseId, inputs.measurements, inputs.safety)
+      : Promise.all([Promise.all(inputs.measurements), inputs.safety ? Promise.all(inputs.safety) : undefined]).then(([measured, scored]) =>
+          executeChild(moderationWorkflow, {
+            workflowId: `moderation-${caseId}`,
+            args: [
+              {
+                caseId,
+                subjectId: request.video_id,
+                subject: {
+                  stage: 'output',
+                  contentKey,
+                  measurementKeys: measured.map((m) => m.measurementKey),
+                  fps: FPS,
+                  ...(scored ? { safety: scored.flatMap((s) => s.frames) } : {}),
+                },
+                actor: run.actor,
+                correlationId: request.video_id,
+              },
+            ],
+          }),
+        ),
   );
   // An extension's content is its source's, then its own chunks.
   const muxed = await muxVideo({
@@ -657,6 +666,25 @@ async function muxAndReview(run: VideoRun, origin: Origin, inputs: ReviewInputs)
     height,
   });
   return { muxed, caseId, verdict: await review };
+}
+
+/**
+ * The output's case judged in this workflow: both classifiers in one local activity (judgeOutput), the case opened,
+ * judged and closed in one append to `moderation-<case id>`, beside the mux.
+ */
+async function judgeOutputHere(
+  run: VideoRun,
+  caseId: string,
+  measurements: Promise<{ measurementKey: string }>[],
+  safety: Promise<SegmentSafetyResult>[],
+): Promise<ModerationResult> {
+  const { request } = run;
+  const [measured, scored] = await Promise.all([Promise.all(measurements), Promise.all(safety)]);
+  const automated = await judgeOutput({ measurementKeys: measured.map((m) => m.measurementKey), fps: FPS, frames: scored.flatMap((s) => s.frames) });
+  const at = now();
+  const writer = streamWriter(`moderation-${caseId}`, { actor: run.actor, correlationId: request.video_id }, { seq: CASE_STREAM_FIRST_SEQ.output });
+  await writer.append(() => [caseOpenedEvent(caseId, request.video_id, 'output', at), ...caseVerdictEvents(automated, at)], request.video_id);
+  return { caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
 }
 
 /** Consent again, just before completing: a use blocked meanwhile stops the video here (false). */

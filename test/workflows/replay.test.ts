@@ -101,7 +101,7 @@ describe('a workflow change that issues different commands', () => {
   let unguarded: WorkflowCode;
   /** The live-preview change without its guard (alone: with the others, the first command to differ would be another). */
   let previewUnguarded: WorkflowCode;
-  /** The prompt-inline change without its guard. */
+  /** The moderation-inline change without its guard. */
   let promptUnguarded: WorkflowCode;
 
   beforeAll(async () => {
@@ -118,7 +118,7 @@ describe('a workflow change that issues different commands', () => {
         'generation.ts': [['patched(OUTPUT_SAFETY_PATCH)', 'true']],
       }),
       bundleChangedCopy({ 'generation.ts': [['patched(LIVE_PREVIEW_PATCH)', 'true']] }),
-      bundleChangedCopy({ 'generation.ts': [['patched(PROMPT_INLINE_PATCH)', 'true']] }),
+      bundleChangedCopy({ 'generation.ts': [['patched(MODERATION_INLINE_PATCH)', 'true']] }),
     ]);
   }, 90_000);
 
@@ -244,17 +244,19 @@ describe('a workflow change that issues different commands', () => {
     });
   });
 
-  // The prompt judged in the generation workflow (a local activity, the case appended from there): no child, guarded.
-  describe("generationWorkflow's prompt-inline patch", () => {
+  // The prompt and the output judged in the generation workflow (local activities, each case appended from there): no
+  // child, guarded.
+  describe("generationWorkflow's moderation-inline patch", () => {
     const children = (file: string) =>
       historyOf(file)
         .events!.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name)
         .filter(Boolean);
 
-    it('the history after it starts no prompt case child (the output case is its one moderation child); the one before, two', () => {
+    it('the history after it starts no case child; the one before, two (the prompt and the output)', () => {
       expect(children('generation-completed-published-before-live-preview.json').filter((c) => c === 'moderationWorkflow')).toHaveLength(2);
-      expect(children('generation-completed-published.json').filter((c) => c === 'moderationWorkflow')).toHaveLength(1);
-      expect(entry('moderation-prompt.json').before_change).toBe('prompt-inline');
+      expect(children('generation-completed-published.json')).not.toContain('moderationWorkflow');
+      expect(entry('moderation-prompt.json').before_change).toBe('moderation-inline');
+      expect(entry('moderation-output.json').before_change).toBe('moderation-inline');
     });
 
     it('is what lets the old history replay: the same change without patched() does not', async () => {
