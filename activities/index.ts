@@ -5,6 +5,7 @@ import type { BlobStore } from '../infra/blobs';
 import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
+import type { ContentCredentials } from '../infra/provenance/c2pa';
 import { createAppendEvents } from './appendEvents';
 import { createCameoConsentActivities } from './cameo/consent';
 import { createCameoVerificationActivities } from './cameo/verify';
@@ -24,6 +25,8 @@ export interface ActivityDeps {
   temporal?: () => Client;
   /** The webhook endpoints and the URL rules, for the delivery activities (absent: those activities fail, naming it). */
   webhooks?: WebhookDeps;
+  /** Signs each MP4's content credentials at mux time; absent, muxVideo fails naming C2PA_SIGNING_KEY. */
+  contentCredentials?: ContentCredentials;
   /** CAMEO_FACE_MODEL: the BlazeFace model file; absent, the one the bootstrap fetched (.tools/tools.json). */
   cameoFaceModelPath?: string;
 }

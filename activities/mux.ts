@@ -1,15 +1,17 @@
 // The mux activity: a video's chunk segments and PCM audio become one MP4 (H.264 + AAC, faststart), plus a
-// thumbnail and a spritesheet, all in the blob store. The ffmpeg work itself lives in infra/media/ffmpeg.ts.
+// thumbnail and a spritesheet, all in the blob store. The ffmpeg work itself lives in infra/media/ffmpeg.ts; the MP4 is
+// signed with its content credentials (a C2PA manifest, infra/provenance/c2pa.ts) before it is hashed and stored.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BlobStore } from '../infra/blobs';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
+import type { ContentCredentials } from '../infra/provenance/c2pa';
 import { contentKeys } from '../domain/video/content';
 
 export interface MuxInput {
@@ -19,6 +21,15 @@ export interface MuxInput {
   fps: number;
   width: number;
   height: number;
+  /** What the content credentials state: the seed, each cameo's consent, a remix's or an extension's parent. */
+  provenance: MuxProvenance;
+}
+
+export interface MuxProvenance {
+  seed: number;
+  cameos: { cameoId: string; grantRevision: number }[];
+  /** The video this one builds on and its MP4's blob key: the parent ingredient. */
+  parent?: { videoId: string; contentKey: string };
 }
 
 export interface MuxResult {
@@ -37,11 +48,18 @@ async function sha256OfFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger }) {
+export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; contentCredentials?: ContentCredentials }) {
   return {
     async muxVideo(input: MuxInput): Promise<MuxResult> {
       if (input.videoKeys.length === 0 || input.videoKeys.length !== input.audioKeys.length) {
         throw new Error(`mux needs one audio chunk per video chunk, got ${input.videoKeys.length} video and ${input.audioKeys.length} audio`);
+      }
+      const credentials = deps.contentCredentials;
+      if (!credentials) {
+        throw ApplicationFailure.nonRetryable(
+          'this worker cannot sign content credentials: set C2PA_SIGNING_KEY and C2PA_SIGNING_CERTS',
+          'c2pa_not_configured',
+        );
       }
       const ctx = Context.current();
       const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'reelforge-mux-'));
@@ -78,9 +96,24 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
           ...files,
         });
         ctx.heartbeat({ step: 'muxed' });
+        // Signed, then hashed: the recorded sha256 is the signed file's, the one users download.
+        const signed = path.join(dir, 'signed.mp4');
+        const { parent } = input.provenance;
+        let parentFile: string | undefined;
+        if (parent) {
+          parentFile = path.join(dir, 'parent.mp4');
+          await pipeline(await deps.blobs.stream(parent.contentKey), fs.createWriteStream(parentFile));
+        }
+        await credentials.sign({
+          source: files.content,
+          dest: signed,
+          facts: { videoId: input.videoId, seed: input.provenance.seed, cameos: input.provenance.cameos },
+          ...(parent && parentFile ? { parent: { file: parentFile, videoId: parent.videoId } } : {}),
+        });
+        ctx.heartbeat({ step: 'signed' });
         const keys = contentKeys(input.videoId);
-        const sha256 = await sha256OfFile(files.content);
-        const content = await deps.blobs.put(keys.content, fs.createReadStream(files.content));
+        const sha256 = await sha256OfFile(signed);
+        const content = await deps.blobs.put(keys.content, fs.createReadStream(signed));
         await deps.blobs.put(keys.thumbnail, fs.createReadStream(files.thumbnail));
         await deps.blobs.put(keys.spritesheet, fs.createReadStream(files.spritesheet));
         deps.logger.debug({ videoId: input.videoId, bytes: content.bytes }, 'video muxed');

@@ -15,6 +15,7 @@ import { startTracing } from '../infra/telemetry/tracing';
 import { activityErrorsInterceptor, taskQueueBacklogGauge } from '../infra/temporal/metrics';
 import { tracingWorkerOptions } from '../infra/temporal/tracing';
 import { createFfmpeg } from '../infra/media/ffmpeg';
+import { createContentCredentials } from '../infra/provenance/c2pa';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { createPgPool } from '../infra/postgres/pool';
 import type { PgPool } from '../infra/postgres/pool';
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
       logger,
       blobs,
       ffmpeg: createFfmpeg(config),
+      contentCredentials: createContentCredentials(config),
       policy,
       ...(config.cameoFaceModelPath ? { cameoFaceModelPath: config.cameoFaceModelPath } : {}),
       temporal: () => temporal.client,

@@ -3,6 +3,7 @@
 // table), the blob store and a Temporal client, then serves HTTP on PORT.
 // On the very first start it creates the development keys and prints them, once, to stdout.
 import { createFfmpeg, type Ffmpeg } from '../infra/media/ffmpeg';
+import { createContentCredentials } from '../infra/provenance/c2pa';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfigOrExit } from '../infra/config';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     idempotency,
     // The live preview packages fragments with it: found on the first preview request, not at start.
     ffmpeg: () => (ffmpeg ??= createFfmpeg(config)),
+    contentCredentials: createContentCredentials(config),
     config: {
       // MODEL_PACK may be a path; the model's name is its folder's.
       modelName: path.basename(config.modelPack),

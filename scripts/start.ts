@@ -10,6 +10,7 @@ import { Connection } from '@temporalio/client';
 import pg from 'pg';
 import { loadConfigOrExit, ROLE_NAMES, type Config, type Role } from '../infra/config';
 import { createLogger, type Logger } from '../infra/logger';
+import { ensureDevSigningChain } from '../infra/provenance/devChain';
 import { embeddedClusterDir, freePort, startEmbeddedPostgres } from '../infra/postgres/embedded';
 import { pingTemporal, temporalConnectionOptions } from '../infra/temporal/connection';
 import { startTemporalDevServer, temporalDbFilename, type TemporalDevServer } from '../infra/temporal/devServer';
@@ -272,6 +273,20 @@ type Watch = (name: string, pid: number, signal: NodeJS.Signals) => Promise<void
 /** A second signal this soon after the first is the same Ctrl-C arriving by another path. */
 const SIGNAL_ECHO_MS = 1000;
 
+/**
+ * The content credentials' signing chain: the configured one, or (neither C2PA_SIGNING_KEY nor C2PA_SIGNING_CERTS set) a
+ * development CA and leaf made once under the data folder. Validators call that chain untrusted: it is for development.
+ */
+function developmentSigning(config: Config, logger: Logger): NodeJS.ProcessEnv {
+  if (config.c2paSigningKeyPath) return {};
+  const chain = ensureDevSigningChain(path.join(config.dataDir, 'c2pa'));
+  logger.warn(
+    { key: chain.keyPath, certs: chain.certsPath, created: chain.created },
+    'content credentials are signed with a DEVELOPMENT certificate chain (a local CA, untrusted elsewhere): set C2PA_SIGNING_KEY and C2PA_SIGNING_CERTS for production',
+  );
+  return { C2PA_SIGNING_KEY: chain.keyPath, C2PA_SIGNING_CERTS: chain.certsPath };
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'supervisor' });
@@ -469,6 +484,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...(eventStoreUrl ? { EVENTSTORE_URL: eventStoreUrl } : {}),
     ...(temporalAddress ? { TEMPORAL_ADDRESS: temporalAddress } : {}),
+    ...developmentSigning(config, logger),
   };
   for (const role of roles) {
     // A stop that began meanwhile only knows the units listed when it began.

@@ -17,6 +17,7 @@ import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from '../infra/temporal/
 import { describeFailure, readTools } from '../infra/tools';
 import { allPids, cmdlineOf, procStat } from '../infra/processes';
 import { Watchdog } from '../infra/watchdog';
+import { ensureDevSigningChain } from '../infra/provenance/devChain';
 import { workerPgUrlVariable } from './support/workerPostgres';
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -184,6 +185,12 @@ async function setUp(globalConfig: { maxWorkers: number }): Promise<void> {
   const env = stack.values.temporal as TestWorkflowEnvironment;
 
   process.env.REELFORGE_TEST_TMP = tmp;
+  // Every mux signs content credentials: the tests sign with a development chain of their own (C2PA_SIGNING_*).
+  if (!process.env.C2PA_SIGNING_KEY) {
+    const chain = ensureDevSigningChain(path.join(tmp, 'c2pa'));
+    process.env.C2PA_SIGNING_KEY = chain.keyPath;
+    process.env.C2PA_SIGNING_CERTS = chain.certsPath;
+  }
   for (const [i, pg] of pgs.entries()) process.env[workerPgUrlVariable(workers[i]!)] = pg.connectionString;
   process.env.REELFORGE_TEST_TEMPORAL_ADDRESS = env.address;
   process.env.REELFORGE_TEST_WORKFLOW_BUNDLE = stack.values.bundle as string;

@@ -664,6 +664,12 @@ async function muxAndReview(run: VideoRun, origin: Origin, inputs: ReviewInputs)
     fps: FPS,
     width,
     height,
+    // Input only: the command is the same ScheduleActivityTask, so histories from before replay unchanged.
+    provenance: {
+      seed: request.seed,
+      cameos: (state.cameoReservations ?? []).map((r) => ({ cameoId: r.cameo_id, grantRevision: r.grant_revision })),
+      ...(origin.parent ? { parent: { videoId: origin.parent.id, contentKey: contentKeys(origin.parent.id).content } } : {}),
+    },
   });
   return { muxed, caseId, verdict: await review };
 }

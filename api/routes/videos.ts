@@ -9,6 +9,7 @@ import { createVideoRoutes } from '../videos/create';
 import { usageRoutes } from '../videos/limits';
 import { videoProgressRoutes } from '../videos/progress';
 import { previewRoutes } from '../videos/preview';
+import { provenanceRoutes } from '../videos/provenance';
 import { readVideoRoutes } from '../videos/read';
 import { useStrictJsonBody } from '../plugins/jsonBody';
 
@@ -26,6 +27,7 @@ export const videosRoutes: FastifyPluginAsync<VideosRoutesOptions> = async (app,
   await app.register(createVideoRoutes, context);
   await app.register(readVideoRoutes, context);
   await app.register(previewRoutes, context);
+  await app.register(provenanceRoutes, context);
   await app.register(videoProgressRoutes, context);
   await app.register(videoChangeRoutes, context);
   await app.register(usageRoutes, context);

@@ -8,6 +8,7 @@ import type { generationWorkflow } from '../../workflows/generation';
 import type { BlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
 import type { Ffmpeg } from '../../infra/media/ffmpeg';
+import type { ContentCredentials } from '../../infra/provenance/c2pa';
 import { previewUrlOf } from '../../projections/queries';
 import { readVideo } from '../../infra/streams/videos';
 import type { User } from '../../infra/users/port';
@@ -55,6 +56,8 @@ export interface VideosRoutesOptions {
   tiers: TierTable;
   /** The ffmpeg the live preview packages its fragments with, found on first use; absent, the preview answers 503. */
   ffmpeg?: () => Ffmpeg;
+  /** Reads the content credentials of GET /v1/videos/{id}/provenance; absent, that route answers 503. */
+  contentCredentials?: ContentCredentials;
 }
 
 export { VIDEO_ID };

@@ -101,7 +101,15 @@ export async function renderDirect(deps: DirectDeps, spec: DirectSpec): Promise<
     await audio;
     const rendered = performance.now();
     // The mux activity's code as is; the mock environment only gives its heartbeats somewhere to go.
-    await new MockActivityEnvironment().run(deps.mux.muxVideo, { videoId, videoKeys, audioKeys, fps: spec.fps, width, height });
+    await new MockActivityEnvironment().run(deps.mux.muxVideo, {
+      videoId,
+      videoKeys,
+      audioKeys,
+      fps: spec.fps,
+      width,
+      height,
+      provenance: { seed: spec.seed, cameos: [] },
+    });
     const done = performance.now();
     const cpuS = deps.cpu() - cpuBefore;
     // The output review's compute: every segment decoded and measured, then the analysis.

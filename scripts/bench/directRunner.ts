@@ -2,6 +2,7 @@
 // does (INFERENCE_EP, INFERENCE_THREADS, MODEL_PACK from the environment), says so on stdout, then renders one video
 // per line of JSON on stdin (a DirectSpec) and answers each with one line: {"ok":true,"value":DirectRun} or
 // {"ok":false,"error":"..."}. Ends when stdin closes.
+import path from 'node:path';
 import readline from 'node:readline';
 import pino from 'pino';
 import { createModerationActivities, loadPolicy } from '../../activities/moderation';
@@ -10,6 +11,8 @@ import { createEngine } from '../../gpu-workers/engine/engine';
 import { FsBlobStore } from '../../infra/blobs';
 import { loadConfig } from '../../infra/config';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { createContentCredentials } from '../../infra/provenance/c2pa';
+import { ensureDevSigningChain } from '../../infra/provenance/devChain';
 import { cpuSeconds } from './cpu';
 import { renderDirect, type DirectRunnerInfo, type DirectSpec } from './direct';
 
@@ -21,11 +24,14 @@ async function main(): Promise<void> {
   const engine = await createEngine({ config, logger: pino({ level: 'warn' }, pino.destination(2)) });
   const ffmpeg = createFfmpeg(config);
   const blobs = new FsBlobStore(blobsDir);
+  // The bench signs as the product does: with the configured chain, or a development one beside its blobs.
+  const dev = config.c2paSigningKeyPath ? undefined : ensureDevSigningChain(path.join(blobsDir, '..', 'c2pa'));
+  const signing = dev ? { ...config, c2paSigningKeyPath: dev.keyPath, c2paSigningCertsPath: dev.certsPath } : config;
   const deps = {
     engine,
     ffmpeg,
     blobs,
-    mux: createMuxActivities({ blobs, ffmpeg, logger: silent }),
+    mux: createMuxActivities({ blobs, ffmpeg, logger: silent, contentCredentials: createContentCredentials(signing) }),
     moderation: createModerationActivities({ blobs, ffmpeg, logger: silent, policy: loadPolicy(config.moderationPolicyPath) }),
     cpu: () => cpuSeconds(process.pid, true),
   };

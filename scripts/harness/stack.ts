@@ -21,6 +21,8 @@ import { FsBlobStore } from '../../infra/blobs';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { createContentCredentials } from '../../infra/provenance/c2pa';
+import { loadConfig } from '../../infra/config';
 import { createPgPool } from '../../infra/postgres/pool';
 import { startScript } from '../bench/child';
 import { scrapeInferenceSeconds } from '../bench/gpuMetrics';
@@ -172,6 +174,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       eventStore,
       blobs,
       ffmpeg,
+      contentCredentials: createContentCredentials(loadConfig()),
       policy: loadPolicy(DEFAULT_POLICY_PATH),
       logger: logger.child({ component: 'activities' }),
       temporal: () => temporal.client,
@@ -276,6 +279,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         readModel: videoReadModel,
         idempotency,
         ffmpeg: () => ffmpeg,
+        contentCredentials: createContentCredentials(loadConfig()),
         config: {
           modelName: 'reference',
           taskQueue,

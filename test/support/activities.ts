@@ -10,6 +10,8 @@ import { FsBlobStore } from '../../infra/blobs';
 import type { EventStore } from '../../infra/eventstore/port';
 import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
+import { createContentCredentials } from '../../infra/provenance/c2pa';
+import { loadConfig } from '../../infra/config';
 import { testEnv } from './env';
 
 export function realActivities(
@@ -26,6 +28,7 @@ export function realActivities(
       eventStore,
       blobs,
       ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
+      contentCredentials: createContentCredentials(loadConfig()),
       policy,
       logger: createLogger({ level: 'silent', name: 'test' }),
       ...(temporal ? { temporal: () => temporal } : {}),
