@@ -10,6 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ScoredFrame } from '../domain/moderation/outputSafety';
 import type { Collision } from '../domain/video/events';
 import type { BlobStore } from '../infra/blobs';
+import type { WatermarkSettings } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import { refusedInput, type Ffmpeg } from '../infra/media/ffmpeg';
 import { measureSegmentFlashes } from '../infra/media/flashes';
@@ -21,6 +22,7 @@ import { SAFETY_INPUT_SIDE, SAFETY_RESIZE_SIDE, type SafetyClassifier } from './
 import { renderInSlices } from './engine/slices';
 import { promptMentions, remixScene, vocabularyOf } from './engine/remix';
 import { writeAudioSegment, writeVideoSegment } from './engine/segments';
+import { watermarkChunk } from './engine/watermark';
 
 export interface ChunkJob {
   videoId: string;
@@ -375,6 +377,11 @@ export function createGpuActivities(deps: {
   safety?: SafetyClassifier;
   concurrency?: number;
   lookaheadChunks?: number;
+  /**
+   * The visible mark drawn into every frame before its chunk is encoded (WATERMARK*), or 'off'. Required, not
+   * defaulted: it is part of what makes a chunk, so every GPU worker of a deployment must be given the same.
+   */
+  watermark: WatermarkSettings | 'off';
   /** Told each video chunk's render time (its frames, slice by slice, whether asked for or ahead), for /metrics. */
   onChunkRendered?: (seconds: number) => void;
 }) {
@@ -613,7 +620,10 @@ export function createGpuActivities(deps: {
       index: job.index,
       startFrame: job.startFrame,
       fps,
-      video: rendered,
+      // Marked after the engine and after the next chunk was started from this one, just before encoding: the frames
+      // rendered (and those rendered ahead) stay the engine's own, and every output made from the segment (the MP4,
+      // the live preview's fragments, the thumbnail and the spritesheet) carries the mark.
+      video: watermarkChunk(rendered, deps.watermark),
     });
     const { events } = rendered;
     await blobs.put(eventsKey(job.videoId, job.index), new Uint8Array(events.buffer, events.byteOffset, events.byteLength));

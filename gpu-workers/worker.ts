@@ -73,6 +73,7 @@ async function main(): Promise<void> {
         logger,
         concurrency: config.gpuConcurrency,
         lookaheadChunks: config.gpuLookaheadChunks,
+        watermark: config.watermark,
         onChunkRendered: (seconds) => chunkSeconds.observe(seconds),
       }),
       // Which GPU worker picks up a task, its provider and its pack: a cheap check for operators.
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
         threads: engine.report.threads,
         pack: `${engine.pack.name}@${engine.pack.version}`,
         concurrency: config.gpuConcurrency,
+        // A chunk depends on it: workers of one deployment that disagree here would make retries differ.
+        watermark: config.watermark,
       }),
     },
     ...gpuWorkerOptions(config.gpuConcurrency),

@@ -141,6 +141,51 @@ export interface Config {
    * 410 `cursor_expired`. The projector trims the feed's engagement log to what walks this young can need.
    */
   feedCursorTtlSeconds: number;
+  // --- the visible watermark (issue 21) ---
+  /**
+   * WATERMARK (`on`, the default, or `off`), WATERMARK_POSITION and WATERMARK_SCALE: the mark the GPU worker draws into
+   * every frame before it encodes a chunk (gpu-workers/engine/watermark.ts). It is part of what makes a chunk, so every
+   * GPU worker of a deployment must share these settings: a chunk retried on another worker must come out the same.
+   */
+  watermark: WatermarkSettings | 'off';
+}
+
+// --- the visible watermark (issue 21) -------------------------------------------------------------------------------
+
+export const WATERMARK_POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left'] as const;
+export type WatermarkPosition = (typeof WATERMARK_POSITIONS)[number];
+
+export interface WatermarkSettings {
+  /** The corner of the frame it sits in. */
+  position: WatermarkPosition;
+  /**
+   * The letters' height as a fraction of the frame's shorter side (not its height: a portrait frame would otherwise
+   * get a mark wider than itself), rounded down to whole pixels of the built-in font, at least one.
+   */
+  scale: number;
+}
+
+/** WATERMARK_SCALE's bounds: below, the mark is a few pixels at every size; above, it covers most of a frame's width. */
+export const WATERMARK_SCALE_MIN = 0.02;
+export const WATERMARK_SCALE_MAX = 0.1;
+
+/** What WATERMARK=on draws unless told otherwise. */
+export const DEFAULT_WATERMARK: WatermarkSettings = { position: 'bottom-right', scale: 0.04 };
+
+function watermarkSettings(env: Env): WatermarkSettings | 'off' {
+  const enabled = oneOf(env, 'WATERMARK', 'on', ['on', 'off'] as const);
+  // Checked even when off, so a typo does not wait to be found until the mark is turned on.
+  const position = oneOf(env, 'WATERMARK_POSITION', DEFAULT_WATERMARK.position, WATERMARK_POSITIONS);
+  const raw = text(env, 'WATERMARK_SCALE');
+  const scale = raw === undefined ? DEFAULT_WATERMARK.scale : Number(raw);
+  if (raw !== undefined && (!/^\d*\.?\d+$/.test(raw) || scale < WATERMARK_SCALE_MIN || scale > WATERMARK_SCALE_MAX)) {
+    throw new ConfigError(
+      'WATERMARK_SCALE',
+      raw,
+      `a decimal from ${WATERMARK_SCALE_MIN} to ${WATERMARK_SCALE_MAX} (the letters' height over the frame's shorter side)`,
+    );
+  }
+  return enabled === 'off' ? 'off' : { position, scale };
 }
 
 /** VIDEO_RETENTION_SECONDS's default: 7 days. */
@@ -467,6 +512,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitWindowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400),
     tiers: tiers(env),
     feedCursorTtlSeconds: integer(env, 'FEED_CURSOR_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
+    watermark: watermarkSettings(env),
   };
 }
 

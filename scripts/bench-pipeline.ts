@@ -755,6 +755,7 @@ async function main(): Promise<void> {
         name,
         gpuConcurrency,
         gpuLookaheadChunks: config.gpuLookaheadChunks,
+        watermark: config.watermark,
         ffmpegPath: config.ffmpegPath,
         logger,
         ...(cores ? { gpuCores: { cpus: cores.device, count: cores.deviceCores } } : {}),

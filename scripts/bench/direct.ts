@@ -13,7 +13,9 @@ import { planChunks } from '../../domain/video';
 import type { Engine } from '../../gpu-workers/engine/engine';
 import { writeAudioSegment, writeVideoSegment } from '../../gpu-workers/engine/segments';
 import { renderInSlices } from '../../gpu-workers/engine/slices';
+import { watermarkChunk } from '../../gpu-workers/engine/watermark';
 import type { FsBlobStore } from '../../infra/blobs';
+import type { WatermarkSettings } from '../../infra/config';
 import type { Ffmpeg } from '../../infra/media/ffmpeg';
 import { startScript } from './child';
 
@@ -49,6 +51,8 @@ export interface DirectDeps {
   moderation: ReturnType<typeof createModerationActivities>;
   /** CPU seconds used so far by this process and the children it has waited for. */
   cpu: () => number;
+  /** The GPU worker's mark (WATERMARK*), drawn as it draws it: part of a chunk's cost. */
+  watermark: WatermarkSettings | 'off';
 }
 
 export async function renderDirect(deps: DirectDeps, spec: DirectSpec): Promise<DirectRun> {
@@ -79,7 +83,15 @@ export async function renderDirect(deps: DirectDeps, spec: DirectSpec): Promise<
       state = video.state;
       const allEvents = video.events;
       // Encoded before the next chunk renders: on one core, overlapping the two measured slower than this.
-      const segment = await writeVideoSegment({ blobs, ffmpeg, videoId, index: chunk.index, startFrame: chunk.start_frame, fps: spec.fps, video });
+      const segment = await writeVideoSegment({
+        blobs,
+        ffmpeg,
+        videoId,
+        index: chunk.index,
+        startFrame: chunk.start_frame,
+        fps: spec.fps,
+        video: watermarkChunk(video, deps.watermark),
+      });
       videoKeys[chunk.index] = segment.key;
       const previous = previousEvents;
       previousEvents = allEvents;

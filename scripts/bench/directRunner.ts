@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     mux: createMuxActivities({ blobs, ffmpeg, logger: silent, contentCredentials: createContentCredentials(signing) }),
     moderation: createModerationActivities({ blobs, ffmpeg, logger: silent, policy: loadPolicy(config.moderationPolicyPath) }),
     cpu: () => cpuSeconds(process.pid, true),
+    watermark: config.watermark,
   };
   const say = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
   const info: DirectRunnerInfo = {

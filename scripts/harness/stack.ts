@@ -19,6 +19,7 @@ import { inferenceMeter, meteredEngine, meteredSafety } from '../../gpu-workers/
 import { createSafetyClassifier, resolveSafetyModel } from '../../gpu-workers/engine/safety';
 import { FsBlobStore } from '../../infra/blobs';
 import { PgEventStore } from '../../infra/eventstore/postgres';
+import { DEFAULT_WATERMARK, type WatermarkSettings } from '../../infra/config';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createContentCredentials } from '../../infra/provenance/c2pa';
@@ -66,6 +67,8 @@ export interface PlatformStackOptions {
   cameoPhrasesFile?: string;
   /** Chunks the GPU worker renders ahead (GPU_LOOKAHEAD_CHUNKS); its default when absent. */
   gpuLookaheadChunks?: number;
+  /** The GPU worker's visible mark (WATERMARK*), in process or not; absent, a deployment's default (on, bottom-right). */
+  watermark?: WatermarkSettings | 'off';
   /** The GPU worker process (engine 'process') limited to these CPUs (a taskset list), with one inference thread per core. */
   gpuCores?: { cpus: string; count: number };
   /** The event store's subscription poll interval (the projector's wake-up when no append wakes it). */
@@ -220,6 +223,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
               logger: logger.child({ component: 'gpu' }),
               concurrency: options.gpuConcurrency,
               lookaheadChunks: options.gpuLookaheadChunks,
+              watermark: options.watermark ?? DEFAULT_WATERMARK,
             }),
             ...(options.gpuConcurrency !== undefined ? gpuWorkerOptions(options.gpuConcurrency) : {}),
           });
@@ -259,6 +263,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
           ...(options.ffmpegPath ? { FFMPEG_PATH: options.ffmpegPath } : {}),
           ...(options.gpuCores ? { INFERENCE_THREADS: String(options.gpuCores.count) } : {}),
           ...(options.gpuLookaheadChunks !== undefined ? { GPU_LOOKAHEAD_CHUNKS: String(options.gpuLookaheadChunks) } : {}),
+          // Always set, so the process draws what the in-process worker would, whatever this process's environment says.
+          ...watermarkEnv(options.watermark ?? DEFAULT_WATERMARK),
         },
         options.gpuCores?.cpus,
       );
@@ -336,6 +342,12 @@ async function terminateOpenWorkflows(client: Client, taskQueues: string[]): Pro
       );
   }
   return terminated;
+}
+
+/** The WATERMARK* variables that give a GPU worker process `watermark`. */
+function watermarkEnv(watermark: WatermarkSettings | 'off'): Record<string, string> {
+  if (watermark === 'off') return { WATERMARK: 'off' };
+  return { WATERMARK: 'on', WATERMARK_POSITION: watermark.position, WATERMARK_SCALE: String(watermark.scale) };
 }
 
 /** How long the GPU worker process may take to load the model pack, warm up and start polling. */

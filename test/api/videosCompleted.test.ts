@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { contentKeys } from '../../domain/video/content';
 import { createGpuActivities } from '../../gpu-workers/activities';
+import { DEFAULT_WATERMARK } from '../../infra/config';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { S3BlobStore } from '../../infra/blobs';
 import { createLogger } from '../../infra/logger';
@@ -196,6 +197,7 @@ describe('end to end with the real renderer', () => {
         blobs: api.blobs,
         ffmpeg,
         logger: createLogger({ level: 'silent', name: 'test-gpu' }),
+        watermark: DEFAULT_WATERMARK,
       }),
     });
     gpuRun = gpuWorker.run();

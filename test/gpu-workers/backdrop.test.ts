@@ -9,6 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createGpuActivities, type ChunkJob } from '../../gpu-workers/activities';
 import { FsBlobStore } from '../../infra/blobs';
 import { createLogger } from '../../infra/logger';
+import { DEFAULT_WATERMARK } from '../../infra/config';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { testEnv } from '../support/env';
 import { testEngine } from '../support/pipeline';
@@ -50,6 +51,7 @@ describe('the input_reference backdrop', () => {
       logger: createLogger({ level: 'silent', name: 'test-gpu' }),
       concurrency: 1,
       lookaheadChunks: 0,
+      watermark: DEFAULT_WATERMARK,
     });
   });
 

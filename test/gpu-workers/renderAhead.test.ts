@@ -11,6 +11,7 @@ import { createGpuActivities, type ChunkJob } from '../../gpu-workers/activities
 import type { Engine, Scene } from '../../gpu-workers/engine/engine';
 import { FsBlobStore } from '../../infra/blobs';
 import { createLogger } from '../../infra/logger';
+import { DEFAULT_WATERMARK } from '../../infra/config';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { testEnv } from '../support/env';
 import { testEngine } from '../support/pipeline';
@@ -46,6 +47,7 @@ function worker(engine: Engine, lookaheadChunks?: number) {
     logger: createLogger({ level: 'silent', name: 'test-gpu' }),
     concurrency: 1,
     lookaheadChunks,
+    watermark: DEFAULT_WATERMARK,
   });
   return { blobs, activities };
 }

@@ -13,6 +13,7 @@ import { MODELS_DIR } from '../../gpu-workers/engine/engine';
 import { createSafetyClassifier, resolveSafetyModel, SafetyModelUnavailable } from '../../gpu-workers/engine/safety';
 import { FsBlobStore } from '../../infra/blobs';
 import { createLogger } from '../../infra/logger';
+import { DEFAULT_WATERMARK } from '../../infra/config';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { testEnv } from '../support/env';
 import { testEngine, testSafetyClassifier } from '../support/pipeline';
@@ -28,7 +29,15 @@ describe('the safety classifier on the GPU worker', () => {
   let activities: ReturnType<typeof createGpuActivities>;
 
   beforeAll(async () => {
-    activities = createGpuActivities({ engine: await testEngine(), safety: await testSafetyClassifier(), blobs, ffmpeg, logger: silent, lookaheadChunks: 0 });
+    activities = createGpuActivities({
+      engine: await testEngine(),
+      safety: await testSafetyClassifier(),
+      blobs,
+      ffmpeg,
+      logger: silent,
+      lookaheadChunks: 0,
+      watermark: DEFAULT_WATERMARK,
+    });
   });
 
   /** A segment of `frames` copies of one picture, stored as a chunk's segment is. */

@@ -12,7 +12,7 @@ import { createEngine, type Engine, type VideoChunk } from '../../gpu-workers/en
 import { ModelPackMismatch } from '../../gpu-workers/engine/errors';
 import { readManifest } from '../../gpu-workers/engine/manifest';
 import { FsBlobStore } from '../../infra/blobs';
-import { loadConfig } from '../../infra/config';
+import { DEFAULT_WATERMARK, loadConfig } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { REFERENCE_PACK_DIR } from '../../scripts/models/build';
@@ -244,7 +244,15 @@ describe('the engine with UPSCALER=on', () => {
   it('the GPU worker renders a 1280x720 chunk through it and stores a 1280x720 segment with every frame', async () => {
     const ffmpeg = createFfmpeg({ ffmpegPath: testEnv.ffmpegPath });
     const blobs = new FsBlobStore(fs.mkdtempSync(path.join(testEnv.tmpDir, 'upscaler-')));
-    const activities = createGpuActivities({ engine: upscaling, blobs, ffmpeg, logger: silent, concurrency: 1, lookaheadChunks: 0 });
+    const activities = createGpuActivities({
+      engine: upscaling,
+      blobs,
+      ffmpeg,
+      logger: silent,
+      concurrency: 1,
+      lookaheadChunks: 0,
+      watermark: DEFAULT_WATERMARK,
+    });
     const videoId = `video_${randomUUID().replace(/-/g, '')}`;
     const job: ChunkJob = { videoId, index: 0, startFrame: 0, numFrames: 3, prompt: PROMPT, seed: 3, size: '1280x720', style: 'noir', camera: 'zoom' };
     const result = (await new MockActivityEnvironment().run(activities.renderVideoChunk, job)) as VideoChunkResult;

@@ -324,3 +324,24 @@ describe('config: WEBHOOK_ALLOWED_HOSTS', () => {
     expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: '[::1]' })).toThrow(/"\[::1\]" is neither/);
   });
 });
+
+describe('config: WATERMARK, WATERMARK_POSITION, WATERMARK_SCALE', () => {
+  it('draws the mark by default, bottom-right at 0.04 of the shorter side, and reads where and how large', () => {
+    expect(loadConfig({}).watermark).toEqual({ position: 'bottom-right', scale: 0.04 });
+    expect(loadConfig({ WATERMARK: 'on', WATERMARK_POSITION: 'top-left', WATERMARK_SCALE: '0.1' }).watermark).toEqual({ position: 'top-left', scale: 0.1 });
+    expect(loadConfig({ WATERMARK_SCALE: '.025' }).watermark).toEqual({ position: 'bottom-right', scale: 0.025 });
+    expect(loadConfig({ WATERMARK: 'off' }).watermark).toBe('off');
+  });
+
+  it('refuses a bad value, naming the variable and the value, even with the mark turned off', () => {
+    expect(() => loadConfig({ WATERMARK: 'yes' })).toThrow('invalid WATERMARK="yes": expected one of on, off');
+    expect(() => loadConfig({ WATERMARK: 'off', WATERMARK_POSITION: 'bottom' })).toThrow(
+      'invalid WATERMARK_POSITION="bottom": expected one of bottom-right, bottom-left, top-right, top-left',
+    );
+    for (const scale of ['0.5', '0.01', '4%', '1e-2', '-0.05']) {
+      expect(() => loadConfig({ WATERMARK_SCALE: scale })).toThrow(
+        `invalid WATERMARK_SCALE=${JSON.stringify(scale)}: expected a decimal from 0.02 to 0.1 (the letters' height over the frame's shorter side)`,
+      );
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { createEngine, type Engine } from '../../gpu-workers/engine/engine';
 import { createSafetyClassifier, resolveSafetyModel, type SafetyClassifier } from '../../gpu-workers/engine/safety';
 import type { PromptPolicy } from '../../domain/moderation/promptPolicy';
 import type { BlobStore } from '../../infra/blobs';
+import { DEFAULT_WATERMARK, type WatermarkSettings } from '../../infra/config';
 import type { EventStore } from '../../infra/eventstore/port';
 import type { PgEventStore } from '../../infra/eventstore/postgres';
 import type { VideoRequestedData } from '../../domain/video';
@@ -56,8 +57,17 @@ export function createOrchestrationWorker(connection: NativeConnection, taskQueu
 
 type Wrap = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A) => Promise<R>;
 
-/** A GPU worker in this process: the file's engine, the real GPU activities (each passed through `wrap`), `blobs`. */
-export async function createGpuWorker(connection: NativeConnection, taskQueue: string, blobs: BlobStore, wrap: Wrap = (fn) => fn): Promise<Worker> {
+/**
+ * A GPU worker in this process: the file's engine, the real GPU activities (each passed through `wrap`), `blobs`, and
+ * the mark a deployment draws by default unless `watermark` says otherwise.
+ */
+export async function createGpuWorker(
+  connection: NativeConnection,
+  taskQueue: string,
+  blobs: BlobStore,
+  wrap: Wrap = (fn) => fn,
+  watermark: WatermarkSettings | 'off' = DEFAULT_WATERMARK,
+): Promise<Worker> {
   const engine = await testEngine();
   const gpuActivities = createGpuActivities({
     engine,
@@ -66,6 +76,7 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
     ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
     logger: createLogger({ level: 'silent', name: 'test-gpu' }),
     concurrency: TEST_GPU_CONCURRENCY,
+    watermark,
   });
   return Worker.create({
     connection,
@@ -81,7 +92,13 @@ export async function createGpuWorker(connection: NativeConnection, taskQueue: s
   });
 }
 
-export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore, options: { policy?: PromptPolicy } = {}) {
+export interface PipelineOptions {
+  policy?: PromptPolicy;
+  /** The GPU worker's WATERMARK* settings; a deployment's default when absent. */
+  watermark?: WatermarkSettings | 'off';
+}
+
+export async function startPipeline(env: TestWorkflowEnvironment, eventStore: EventStore, options: PipelineOptions = {}) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'pipeline-'));
   const { activities, blobs } = realActivities(eventStore, dataDir, env.client, options.policy);
   const taskQueue = `orchestration-${randomUUID()}`;
@@ -99,7 +116,7 @@ export async function startPipeline(env: TestWorkflowEnvironment, eventStore: Ev
         inFlight--;
       }
     };
-  const gpu = await createGpuWorker(env.nativeConnection, gpuTaskQueue, blobs, counted);
+  const gpu = await createGpuWorker(env.nativeConnection, gpuTaskQueue, blobs, counted, options.watermark);
   const running = Promise.all([orchestration.run(), gpu.run()]);
   return {
     taskQueue,
@@ -121,7 +138,7 @@ export { videoRequest } from './videos';
  * A pipeline for the describe block it is called in: the shared dev server, an event store in a schema of its own
  * and the workers, started before its tests and stopped (the schema dropped) after them. Read the fields in tests.
  */
-export function usePipeline(prefix: string, options: { policy?: PromptPolicy } = {}) {
+export function usePipeline(prefix: string, options: PipelineOptions = {}) {
   const ctx = {
     /** Runs a generation to its end on this pipeline (workflow id `video-<id>`, as the API starts it). */
     generate: (req: VideoRequestedData) =>

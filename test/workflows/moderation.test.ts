@@ -10,6 +10,7 @@ import type { ScoredFrame } from '../../domain/moderation/outputSafety';
 import { createGpuActivities, type SegmentSafetyResult } from '../../gpu-workers/activities';
 import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger } from '../../infra/logger';
+import { DEFAULT_WATERMARK } from '../../infra/config';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { moderationWorkflow } from '../../workflows';
 import { realActivities } from '../support/activities';
@@ -113,6 +114,7 @@ describe('moderationWorkflow', () => {
       blobs: activities.blobs,
       ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
       logger: createLogger({ level: 'silent', name: 'test-gpu' }),
+      watermark: DEFAULT_WATERMARK,
     });
     const scored = (await new MockActivityEnvironment().run(gpu.scoreSegmentSafety, { segmentKey, numFrames: fps })) as SegmentSafetyResult;
 
