@@ -40,6 +40,11 @@ export interface MuxResult {
   bytes: number;
   /** SHA-256 of the MP4's bytes (hex): how an uploaded copy of it is recognised (POST /v1/videos/edits, extensions). */
   sha256: string;
+  /**
+   * SHA-256 of the MP4 before its content credentials: the media alone, the same for the same render (the manifest
+   * names the video and its signature is new each time), so a rerun or a job that survived a fault can be compared.
+   */
+  media_sha256: string;
 }
 
 async function sha256OfFile(file: string): Promise<string> {
@@ -96,18 +101,28 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
           ...files,
         });
         ctx.heartbeat({ step: 'muxed' });
+        const mediaSha256 = await sha256OfFile(files.content);
         // Signed, then hashed: the recorded sha256 is the signed file's, the one users download.
         const signed = path.join(dir, 'signed.mp4');
         const { parent } = input.provenance;
         let parentFile: string | undefined;
-        if (parent) {
+        // A remix is made from its parent's scene, not its file: a parent whose content is gone (retention deleted it)
+        // still has remixes. Its MP4 is then no ingredient; the assertion still names it (parent_video_id).
+        if (parent && (await deps.blobs.exists(parent.contentKey))) {
           parentFile = path.join(dir, 'parent.mp4');
           await pipeline(await deps.blobs.stream(parent.contentKey), fs.createWriteStream(parentFile));
+        } else if (parent) {
+          deps.logger.warn({ videoId: input.videoId, parent: parent.videoId }, "the parent's MP4 is gone: signed without it as an ingredient");
         }
         await credentials.sign({
           source: files.content,
           dest: signed,
-          facts: { videoId: input.videoId, seed: input.provenance.seed, cameos: input.provenance.cameos },
+          facts: {
+            videoId: input.videoId,
+            seed: input.provenance.seed,
+            cameos: input.provenance.cameos,
+            ...(parent ? { parentVideoId: parent.videoId } : {}),
+          },
           ...(parent && parentFile ? { parent: { file: parentFile, videoId: parent.videoId } } : {}),
         });
         ctx.heartbeat({ step: 'signed' });
@@ -124,6 +139,7 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
           duration_s: result.durationS,
           bytes: content.bytes,
           sha256,
+          media_sha256: mediaSha256,
         };
       } finally {
         await fs.promises.rm(dir, { recursive: true, force: true });

@@ -77,6 +77,7 @@ const dataSchemas = eventSchemas({
     duration_s: Type.Number(),
     bytes: Type.Integer(),
     sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    media_sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
     at: At,
   }),
   OutputModerated: Moderated,

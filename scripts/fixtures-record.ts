@@ -413,7 +413,7 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
         await until(async () => {
           if (!(await eventsOf(ctx, req.video_id)).some((e) => e.type === 'VideoChunkRendered')) return undefined;
           const pending = (await handle.describe()).raw.pendingActivities ?? [];
-          return pending.some((a) => a.activityType?.name === 'renderVideoChunk' && a.heartbeatDetails?.payloads?.length) ? true : undefined;
+          return pending.some((a) => a.activityType?.name === 'renderChunk' && a.heartbeatDetails?.payloads?.length) ? true : undefined;
         }, 'chunk 1 in progress');
         await roles[0]!.kill('SIGKILL');
         roles.push(startRole('gpu-workers/worker.ts', env));

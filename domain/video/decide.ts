@@ -16,7 +16,16 @@ export type VideoCommand =
   | { type: 'PassPreviewSegment'; data: { index: number; at: number } }
   | {
       type: 'RecordMux';
-      data: { content_key: string; thumbnail_key: string; spritesheet_key: string; duration_s: number; bytes: number; sha256?: string; at: number };
+      data: {
+        content_key: string;
+        thumbnail_key: string;
+        spritesheet_key: string;
+        duration_s: number;
+        bytes: number;
+        sha256?: string;
+        media_sha256?: string;
+        at: number;
+      };
     }
   | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   /** `expires_at`: when the content is to be deleted (VIDEO_RETENTION_SECONDS after `at`); null or absent: kept. */

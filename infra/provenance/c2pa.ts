@@ -23,6 +23,8 @@ export interface GenerationFacts {
   modelPack?: { name: string; version?: string; hashes?: Record<string, string> };
   /** Each cameo in it: the consent it rests on (the grant revision reserved before rendering). */
   cameos: { cameoId: string; grantRevision: number; consentHeadHash?: string }[];
+  /** A remix's or an extension's parent, named even when its MP4 is gone and so no ingredient. */
+  parentVideoId?: string;
 }
 
 export interface SignRequest {
@@ -78,7 +80,7 @@ export function manifestDefinition(request: SignRequest): Record<string, unknown
             grant_revision: c.grantRevision,
             ...(c.consentHeadHash ? { consent_head_hash: c.consentHeadHash } : {}),
           })),
-          ...(request.parent ? { parent_video_id: request.parent.videoId } : {}),
+          ...(facts.parentVideoId || request.parent ? { parent_video_id: facts.parentVideoId ?? request.parent!.videoId } : {}),
         },
       },
     ],

@@ -3,7 +3,8 @@
 // of its own, with its own DATA_DIR, working folder and TMPDIR; the shared services are the test run's Temporal dev
 // server (task queues of this file's own), a PostgreSQL of this file's own and moto's S3 server behind a TCP proxy.
 // One video (same prompt, seed and size every time) is made in each scenario, and every run's MP4 must be the
-// uninterrupted run's, byte for byte (the Muxed event's SHA-256), with one VideoChunkRendered per chunk.
+// uninterrupted run's, byte for byte (the Muxed event's media_sha256: the MP4 before its content credentials, which
+// name the video and are signed anew), with one VideoChunkRendered per chunk.
 //
 // "The S3 server stopped for 10 s" is the proxy closed for 10 s (its listener and every open connection): moto keeps
 // its objects in memory, so stopping moto itself would lose them. To the hosts the store is gone and comes back.
@@ -63,9 +64,10 @@ describe('a cluster: one platform host and two GPU-worker hosts on shared servic
     const rendered = events.filter((e) => e.type === 'VideoChunkRendered').map((e) => (e.data as { index: number }).index);
     expect(rendered.sort()).toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
     expect(events.map((e) => e.type)).toContain('VideoCompleted');
-    const muxed = events.find((e) => e.type === 'Muxed')!.data as { sha256: string };
-    if (uninterruptedSha) expect(muxed.sha256).toBe(uninterruptedSha);
-    return { events, sha256: muxed.sha256 };
+    // The media (the MP4 before its content credentials, which name the video and are signed anew each time).
+    const muxed = events.find((e) => e.type === 'Muxed')!.data as { media_sha256: string };
+    if (uninterruptedSha) expect(muxed.media_sha256).toBe(uninterruptedSha);
+    return { events, sha256: muxed.media_sha256 };
   }
 
   /** Every blob the video's events name (chunks, audio, the MP4, its thumbnail and sprite sheet) is in the bucket. */
@@ -82,11 +84,11 @@ describe('a cluster: one platform host and two GPU-worker hosts on shared servic
     expect(stored).toEqual(expect.arrayContaining(named));
   }
 
-  /** Waits until a renderVideoChunk is running on `host`'s GPU worker (its identity is `<pid>@<hostname>`). */
+  /** Waits until a renderChunk (a chunk's video, audio and checks) is running on `host`'s GPU worker (its identity is `<pid>@<hostname>`). */
   async function chunkStartedOn(host: ClusterHost, id: string) {
     const pid = gpuWorkerPid(host);
     return eventually(
-      async () => (await pendingActivities(services, id)).find((p) => p.activity === 'renderVideoChunk' && p.started && p.identity.startsWith(`${pid}@`)),
+      async () => (await pendingActivities(services, id)).find((p) => p.activity === 'renderChunk' && p.started && p.identity.startsWith(`${pid}@`)),
       `a chunk of video ${id} to start on host ${host.name}`,
       60_000,
       50,
@@ -104,7 +106,7 @@ describe('a cluster: one platform host and two GPU-worker hosts on shared servic
     await expectCompletedOnce(id);
     // The chunk B had was started again, on C, after B's attempt timed out.
     const cPid = gpuWorkerPid(c);
-    const moved = (await gpuActivities(services, id)).filter((r) => r.activity === 'renderVideoChunk' && (r.attempt ?? 1) > 1);
+    const moved = (await gpuActivities(services, id)).filter((r) => r.activity === 'renderChunk' && (r.attempt ?? 1) > 1);
     expect(moved.length).toBeGreaterThan(0);
     for (const run of moved) expect(run).toMatchObject({ identity: expect.stringMatching(new RegExp(`^${cPid}@`)), outcome: 'completed' });
     return id;

@@ -96,7 +96,7 @@ describe('graceful drain on SIGTERM', () => {
           async () => {
             const { raw } = await workflow.describe();
             const chunk = (raw.pendingActivities ?? []).find(
-              (a) => a.activityType?.name === 'renderVideoChunk' && a.lastWorkerIdentity && a.heartbeatDetails?.payloads?.length,
+              (a) => a.activityType?.name === 'renderChunk' && a.lastWorkerIdentity && a.heartbeatDetails?.payloads?.length,
             );
             return gpu.find((g) => chunk?.lastWorkerIdentity?.startsWith(`${g.child.pid}@`));
           },
@@ -120,7 +120,7 @@ describe('graceful drain on SIGTERM', () => {
         // The history: the chunk's first attempt failed because its worker shut down (handed back), not by a heartbeat
         // timeout, and the attempt that rendered it ran on the other worker.
         const history = await workflow.fetchHistory();
-        const chunkStarts = startsOf(history.events ?? [], 'renderVideoChunk');
+        const chunkStarts = startsOf(history.events ?? [], 'renderChunk');
         expect(chunkStarts).toHaveLength(1);
         const [started] = chunkStarts;
         expect(started!.attempt).toBeGreaterThan(1);

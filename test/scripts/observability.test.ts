@@ -181,8 +181,8 @@ describe('traces and metrics of the roles', () => {
       'reelforge-api POST /v1/videos',
       'reelforge-api StartWorkflow:generationWorkflow',
       'reelforge-orchestration-worker RunWorkflow:generationWorkflow',
-      'reelforge-orchestration-worker StartActivity:renderVideoChunk',
-      'reelforge-gpu-worker RunActivity:renderVideoChunk',
+      'reelforge-orchestration-worker StartActivity:renderChunk',
+      'reelforge-gpu-worker RunActivity:renderChunk',
       'reelforge-gpu-worker inference renderVideoChunk',
     ]);
     // The orchestration worker's own activities are in the trace too (the appends of the video's events).
