@@ -192,7 +192,9 @@ describe('graceful drain on SIGTERM', () => {
         slow.end(body.subarray(10));
         const answer = await slowResponse;
         expect(answer.status).toBe(200);
-        expect(JSON.parse(answer.text)).toMatchObject({ object: 'video', status: 'queued' });
+        // Queued, or already in progress: the prompt is judged within the generation's first workflow task, so the read
+        // model may have its chunk plan by the time the answer is built.
+        expect(JSON.parse(answer.text)).toMatchObject({ object: 'video', status: expect.stringMatching(/^(queued|in_progress)$/) });
         expect(await api.exited).toBe('code 0');
       },
     );
