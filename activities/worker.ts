@@ -15,7 +15,7 @@ import { startTracing } from '../infra/telemetry/tracing';
 import { activityErrorsInterceptor, taskQueueBacklogGauge } from '../infra/temporal/metrics';
 import { tracingWorkerOptions } from '../infra/temporal/tracing';
 import { createFfmpeg } from '../infra/media/ffmpeg';
-import { createContentCredentials } from '../infra/provenance/c2pa';
+import { createContentCredentials, signingProblem } from '../infra/provenance/c2pa';
 import { connectTemporalClient, connectTemporalWorker } from '../infra/temporal/connection';
 import { createPgPool } from '../infra/postgres/pool';
 import type { PgPool } from '../infra/postgres/pool';
@@ -35,6 +35,10 @@ async function main(): Promise<void> {
   const eventStoreUrl = config.eventStoreUrl ?? config.databaseUrl;
   if (!eventStoreUrl) return fatal(new Error('neither EVENTSTORE_URL nor DATABASE_URL is set (`npm start` sets them)'));
 
+  // Every mux signs: without a readable key and chain, refuse to start (naming the variables) rather than fail every
+  // video at its end. `npm start` and the tests always give it one; deploy/ mounts the operator's.
+  const unsigned = signingProblem(config);
+  if (unsigned) return fatal(new Error(unsigned));
   let policy;
   try {
     policy = loadPolicy(config.moderationPolicyPath);

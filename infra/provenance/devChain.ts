@@ -3,6 +3,7 @@
 // report it untrusted (no trust list names it): integrity is checked all the same. Production configures its own.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 // What c2pa-rs asks of a signing certificate: an end entity (CA:false) with digitalSignature and an allowed extended
@@ -29,10 +30,14 @@ export interface SigningChain {
   created: boolean;
 }
 
+/** The file names of a signing folder: the leaf's key, and the chain (leaf first). deploy/ mounts a folder of these two. */
+export const SIGNING_KEY_FILE = 'signer.key';
+export const SIGNING_CERTS_FILE = 'chain.pem';
+
 /** Makes (or reuses) a development chain in `dir`: signer.key (the leaf's key) and chain.pem (leaf, then CA). */
 export function ensureDevSigningChain(dir: string): SigningChain {
-  const keyPath = path.join(dir, 'signer.key');
-  const certsPath = path.join(dir, 'chain.pem');
+  const keyPath = path.join(dir, SIGNING_KEY_FILE);
+  const certsPath = path.join(dir, SIGNING_CERTS_FILE);
   if (fs.existsSync(keyPath) && fs.existsSync(certsPath)) return { keyPath, certsPath, created: false };
   fs.mkdirSync(dir, { recursive: true });
   const f = (name: string) => path.join(dir, name);
@@ -82,4 +87,30 @@ export function ensureDevSigningChain(dir: string): SigningChain {
   fs.writeFileSync(certsPath, fs.readFileSync(f('signer.pem'), 'utf8') + fs.readFileSync(f('ca.pem'), 'utf8'));
   fs.renameSync(f('signer.key.partial'), keyPath);
   return { keyPath, certsPath, created: true };
+}
+
+/**
+ * A development chain's two files in `dir`, for a deployment to mount (deploy/compose.yaml's C2PA_SECRETS_DIR, the
+ * chart's c2pa.existingSecret): signer.key and chain.pem only, the CA's key left behind in a temporary folder and
+ * removed. Readable by every user (0644), since the image's user (uid 10001) is not the one making them: a development
+ * key, untrusted anywhere. Existing files in `dir` are kept.
+ */
+export function writeDevSigningFolder(dir: string): SigningChain {
+  const keyPath = path.join(dir, SIGNING_KEY_FILE);
+  const certsPath = path.join(dir, SIGNING_CERTS_FILE);
+  const present = [keyPath, certsPath].filter((f) => fs.existsSync(f));
+  if (present.length === 2) return { keyPath, certsPath, created: false };
+  if (present.length === 1)
+    throw new Error(`${present[0]} is there without its pair: remove it, or add the other of ${SIGNING_KEY_FILE} and ${SIGNING_CERTS_FILE}`);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'reelforge-c2pa-dev-'));
+  try {
+    const chain = ensureDevSigningChain(scratch);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    fs.copyFileSync(chain.certsPath, certsPath);
+    fs.copyFileSync(chain.keyPath, keyPath);
+    for (const file of [certsPath, keyPath]) fs.chmodSync(file, 0o644);
+    return { keyPath, certsPath, created: true };
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -1,8 +1,9 @@
 // Offline checks of what deploy/ ships, for `npm run deploy:verify` (and its unit tests):
 // - every Kubernetes object the chart renders against the Kubernetes and KEDA schemas (the npm packages
 //   kubernetes-models and @kubernetes-models/keda), then our own rules: hardened pods, probes, GPUs, drain, PDBs,
-//   autoscalers aimed at the right Deployments, configuration that exists;
-// - deploy/compose.yaml's shape: a one-shot migrate service every role waits for, health checks, a GPU reservation.
+//   autoscalers aimed at the right Deployments, configuration that exists, a signing key for the role that muxes;
+// - deploy/compose.yaml's shape: a one-shot migrate service every role waits for, health checks, a GPU reservation, the
+//   signing key mounted read-only into the orchestration worker.
 // Each returns the problems it found, one line each; none means it passed.
 
 // Parsed YAML of any shape, read field by field.
@@ -42,6 +43,15 @@ function podSpecOf(obj: Obj): Obj | undefined {
 
 function envValue(container: Obj, name: string): string | undefined {
   return (container.env as Obj[] | undefined)?.find((e) => e.name === name)?.value;
+}
+
+/** The roles that mux, and so sign every MP4's content credentials (C2PA_SIGNING_KEY / C2PA_SIGNING_CERTS). */
+const SIGNING_ROLES = ['orchestration-worker'];
+const SIGNING_ENV = ['C2PA_SIGNING_KEY', 'C2PA_SIGNING_CERTS'];
+
+/** Whether `file` lies inside the folder `dir` (both absolute container paths). */
+function inside(file: string, dir: string): boolean {
+  return file.startsWith(`${dir.replace(/\/+$/, '')}/`);
 }
 
 function matches(selector: Obj | undefined, labels: Obj | undefined): boolean {
@@ -84,6 +94,10 @@ export function manifestProblems(objects: Obj[], external: { secrets?: string[];
       const mounts = new Set(((c.volumeMounts ?? []) as Obj[]).map((m) => m.mountPath));
       if (!mounts.has('/tmp')) problems.push(`${cw}: no writable /tmp mounted (the root filesystem is read-only)`);
     }
+    for (const volume of (pod.volumes ?? []) as Obj[]) {
+      const name = volume.secret?.secretName as string | undefined;
+      if (name !== undefined && !secrets.has(name)) problems.push(`${where} volume ${volume.name}: names Secret ${name}, which is not rendered`);
+    }
     if (obj.kind !== 'Deployment') continue;
     const role = componentOf(obj);
     const main = (pod.containers as Obj[]).find((c) => envValue(c, 'ROLES') !== undefined);
@@ -102,6 +116,17 @@ export function manifestProblems(objects: Obj[], external: { secrets?: string[];
       problems.push(
         `${where}: terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} is not longer than SHUTDOWN_GRACE_SECONDS ${envValue(main, 'SHUTDOWN_GRACE_SECONDS')}`,
       );
+    }
+    if (role !== undefined && SIGNING_ROLES.includes(role)) {
+      // Each signing file inside a read-only mount of a Secret volume: a worker without them fails every mux.
+      const secretVolumes = new Set(((pod.volumes ?? []) as Obj[]).filter((v) => v.secret).map((v) => v.name as string));
+      const secretMounts = ((main.volumeMounts ?? []) as Obj[]).filter((m) => m.readOnly === true && secretVolumes.has(m.name));
+      for (const name of SIGNING_ENV) {
+        const file = envValue(main, name);
+        if (!file || !secretMounts.some((m) => inside(file, m.mountPath))) {
+          problems.push(`${where}: ${name} (${file ?? 'unset'}) is not a file in a read-only Secret mount: it could not sign content credentials`);
+        }
+      }
     }
     if (role === 'gpu-worker') {
       if (!main.resources?.limits?.['nvidia.com/gpu']) problems.push(`${where}: no nvidia.com/gpu limit`);
@@ -180,6 +205,20 @@ export function composeProblems(compose: Obj): string[] {
     const usesDb = role !== 'gpu-worker';
     if (usesDb && !waitsForMigrate) problems.push(`compose: service ${role} does not wait for migrate (depends_on condition service_completed_successfully)`);
     if (svc.read_only !== true) problems.push(`compose: service ${role} has a writable root filesystem (read_only: true)`);
+    if (SIGNING_ROLES.includes(role)) {
+      const readOnlyTargets = ((svc.volumes ?? []) as Array<string | Obj>).flatMap((v) => {
+        if (typeof v !== 'string') return v.read_only === true && typeof v.target === 'string' ? [v.target as string] : [];
+        // SOURCE:TARGET[:OPTIONS], where SOURCE may hold ${VAR:?message} and so colons of its own: read from the end.
+        const m = /:(\/[^:]*)(?::([a-z,]+))?$/.exec(v);
+        return m && (m[2] ?? '').split(',').includes('ro') ? [m[1]!] : [];
+      });
+      for (const name of SIGNING_ENV) {
+        const file = svc.environment?.[name] as string | undefined;
+        if (!file || !readOnlyTargets.some((dir) => inside(file, dir))) {
+          problems.push(`compose: service ${role}'s ${name} (${file ?? 'unset'}) is not a file in a read-only volume: it could not sign content credentials`);
+        }
+      }
+    }
   }
   const gpuDevices = services['gpu-worker']?.deploy?.resources?.reservations?.devices as Obj[] | undefined;
   if (!gpuDevices?.some((d) => (d.capabilities as string[] | undefined)?.includes('gpu'))) problems.push('compose: the gpu-worker service reserves no GPU');

@@ -17,7 +17,14 @@ function deployment(role: string): Obj {
     { name: 'ROLES', value: role },
     { name: 'SHUTDOWN_GRACE_SECONDS', value: '30' },
     ...(role === 'gpu-worker' ? [{ name: 'WORKER_DRAIN_SECONDS', value: '20' }] : []),
+    ...(role === 'orchestration-worker'
+      ? [
+          { name: 'C2PA_SIGNING_KEY', value: '/run/secrets/c2pa/signer.key' },
+          { name: 'C2PA_SIGNING_CERTS', value: '/run/secrets/c2pa/chain.pem' },
+        ]
+      : []),
   ];
+  const signs = role === 'orchestration-worker';
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -43,10 +50,10 @@ function deployment(role: string): Obj {
               readinessProbe: { httpGet: { path: '/readyz', port } },
               resources: { requests: { cpu: '1' }, ...(role === 'gpu-worker' ? { limits: { 'nvidia.com/gpu': 1 } } : {}) },
               securityContext: hardened,
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(signs ? [{ name: 'c2pa', mountPath: '/run/secrets/c2pa', readOnly: true }] : [])],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: {} }, ...(signs ? [{ name: 'c2pa', secret: { secretName: 'rf-c2pa' } }] : [])],
         },
       },
     },
@@ -58,6 +65,7 @@ function rendering(): Obj[] {
   return [
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'rf-config' }, data: {} },
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'rf-secrets' }, stringData: {} },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'rf-c2pa' }, stringData: {} },
     ...roles.map(deployment),
     ...roles.map((role) => ({
       apiVersion: 'policy/v1',
@@ -171,7 +179,21 @@ describe('deploy manifests: the rules deploy:verify applies to the rendered char
     expect(manifestProblems(objects).filter((p) => p.includes('rf-api'))).toEqual([
       'Deployment rf-api container api: envFrom names Secret rf-secrets, which is not rendered',
     ]);
-    expect(manifestProblems(objects, { secrets: ['rf-secrets'] })).toEqual([]);
+    expect(manifestProblems(objects, { secrets: ['rf-secrets'] })).toEqual([
+      'Deployment rf-orchestration-worker volume c2pa: names Secret rf-c2pa, which is not rendered',
+    ]);
+    expect(manifestProblems(objects, { secrets: ['rf-secrets', 'rf-c2pa'] })).toEqual([]);
+  });
+
+  it('names an orchestration worker that could not sign content credentials: no key, or a key outside a read-only Secret mount', () => {
+    const objects = rendering();
+    const worker = container(objects, 'orchestration-worker');
+    worker.env = worker.env.filter((e: Obj) => e.name !== 'C2PA_SIGNING_CERTS');
+    worker.volumeMounts.find((m: Obj) => m.name === 'c2pa').readOnly = false;
+    expect(manifestProblems(objects)).toEqual([
+      'Deployment rf-orchestration-worker: C2PA_SIGNING_KEY (/run/secrets/c2pa/signer.key) is not a file in a read-only Secret mount: it could not sign content credentials',
+      'Deployment rf-orchestration-worker: C2PA_SIGNING_CERTS (unset) is not a file in a read-only Secret mount: it could not sign content credentials',
+    ]);
   });
 });
 
@@ -191,6 +213,18 @@ describe('deploy/compose.yaml', () => {
       'compose: service api may migrate itself (SCHEMA_MIGRATIONS is not verify)',
       'compose: service projector does not wait for migrate (depends_on condition service_completed_successfully)',
       'compose: the gpu-worker service reserves no GPU',
+    ]);
+  });
+
+  it('mounts the signing key and chain read-only into the orchestration worker, or says it could not sign', () => {
+    const worker = compose().services['orchestration-worker'];
+    expect(worker.volumes).toEqual([expect.stringMatching(/^\$\{C2PA_SECRETS_DIR:\?[^}]+\}:\/run\/secrets\/c2pa:ro$/)]);
+    const c = compose();
+    c.services['orchestration-worker'].volumes = ['./c2pa:/run/secrets/c2pa'];
+    delete c.services['orchestration-worker'].environment.C2PA_SIGNING_CERTS;
+    expect(composeProblems(c)).toEqual([
+      "compose: service orchestration-worker's C2PA_SIGNING_KEY (/run/secrets/c2pa/signer.key) is not a file in a read-only volume: it could not sign content credentials",
+      "compose: service orchestration-worker's C2PA_SIGNING_CERTS (unset) is not a file in a read-only volume: it could not sign content credentials",
     ]);
   });
 });
