@@ -23,6 +23,7 @@ import { DEFAULT_WATERMARK, type WatermarkSettings } from '../../infra/config';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createFfmpeg } from '../../infra/media/ffmpeg';
 import { createContentCredentials } from '../../infra/provenance/c2pa';
+import { ensureDevSigningChain } from '../../infra/provenance/devChain';
 import { loadConfig } from '../../infra/config';
 import { createPgPool } from '../../infra/postgres/pool';
 import { startScript } from '../bench/child';
@@ -121,6 +122,13 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
   const namespace = options.temporalNamespace ?? 'default';
   const logger = options.logger ?? createLogger({ level: 'silent', name });
   const ffmpeg = createFfmpeg({ ffmpegPath: options.ffmpegPath });
+  // Every mux signs content credentials: with the configured chain (C2PA_SIGNING_*, as the tests set it), else a
+  // development chain of the stack's own beside its data (a bench, the fixtures' recording).
+  const configured = loadConfig();
+  const dev = configured.c2paSigningKeyPath ? undefined : ensureDevSigningChain(path.join(options.dataDir, 'c2pa'));
+  const contentCredentials = createContentCredentials(
+    dev ? { ...configured, c2paSigningKeyPath: dev.keyPath, c2paSigningCertsPath: dev.certsPath } : configured,
+  );
 
   // Each part registers its release as soon as it exists: a start that fails half-way leaves nothing running.
   const releases: { what: string; run: () => Promise<unknown> }[] = [];
@@ -177,7 +185,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       eventStore,
       blobs,
       ffmpeg,
-      contentCredentials: createContentCredentials(loadConfig()),
+      contentCredentials,
       policy: loadPolicy(DEFAULT_POLICY_PATH),
       logger: logger.child({ component: 'activities' }),
       temporal: () => temporal.client,
@@ -285,7 +293,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
         readModel: videoReadModel,
         idempotency,
         ffmpeg: () => ffmpeg,
-        contentCredentials: createContentCredentials(loadConfig()),
+        contentCredentials,
         config: {
           modelName: 'reference',
           taskQueue,
