@@ -1,6 +1,6 @@
 // The video decider: a command and the current state give the events to record, or a typed refusal.
 // Pure: time, ids and verdicts come in with the command.
-import type { CancelCode, ChunkPlan, Collision, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
+import type { CancelCode, ChunkPlan, Collision, FailureCode, MuxedData, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
 import { isContentExpired, isFinished, type VideoState } from './state';
 
 export type VideoCommand =
@@ -14,19 +14,7 @@ export type VideoCommand =
   | { type: 'RecordAudioChunk'; data: { index: number; blob_key: string; samples: number; at: number } }
   /** Chunk `index`'s segment passed its own output checks: the live preview may show it (in order, from 0). */
   | { type: 'PassPreviewSegment'; data: { index: number; at: number } }
-  | {
-      type: 'RecordMux';
-      data: {
-        content_key: string;
-        thumbnail_key: string;
-        spritesheet_key: string;
-        duration_s: number;
-        bytes: number;
-        sha256?: string;
-        media_sha256?: string;
-        at: number;
-      };
-    }
+  | { type: 'RecordMux'; data: MuxedData }
   | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   /** `expires_at`: when the content is to be deleted (VIDEO_RETENTION_SECONDS after `at`); null or absent: kept. */
   | { type: 'CompleteVideo'; data: { at: number; expires_at?: number | null } }

@@ -66,6 +66,22 @@ export interface SceneDescribedData {
   at: number;
 }
 
+/**
+ * The mux's result. `sha256`: of the MP4's bytes (hex), so a downloaded copy uploaded again is known; absent on videos
+ * muxed before it. `media_sha256`: of the MP4 before its content credentials were signed into it: the same for the
+ * same render (the signature is new each time); absent on videos muxed before credentials.
+ */
+export interface MuxedData {
+  content_key: string;
+  thumbnail_key: string;
+  spritesheet_key: string;
+  duration_s: number;
+  bytes: number;
+  sha256?: string;
+  media_sha256?: string;
+  at: number;
+}
+
 export type VideoEvent =
   | { type: 'VideoRequested'; data: VideoRequestedData }
   | { type: 'PromptModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
@@ -81,24 +97,8 @@ export type VideoEvent =
    * segments before it, the safety classifier's scores of its frames): the live preview may show it. In order, from 0.
    */
   | { type: 'PreviewSegmentPassed'; data: { index: number; at: number } }
-  /**
-   * `sha256`: of the MP4's bytes (hex), so a downloaded copy uploaded again is known; absent on videos muxed before it.
-   * `media_sha256`: of the MP4 before its content credentials were signed into it: the same for the same render
-   * (the signature is new each time); absent on videos muxed before credentials.
-   */
-  | {
-      type: 'Muxed';
-      data: {
-        content_key: string;
-        thumbnail_key: string;
-        spritesheet_key: string;
-        duration_s: number;
-        bytes: number;
-        sha256?: string;
-        media_sha256?: string;
-        at: number;
-      };
-    }
+  /** The MP4, its thumbnail and spritesheet, and their hashes (MuxedData). */
+  | { type: 'Muxed'; data: MuxedData }
   | { type: 'OutputModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
   /** `expires_at`: when its content (every blob of it) is deleted, unless it is published first; null or absent: kept. */
   | { type: 'VideoCompleted'; data: { at: number; expires_at?: number | null } }
