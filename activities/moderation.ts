@@ -12,8 +12,6 @@ import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
 import { measureSegmentFlashes, type StoredMeasurement } from '../infra/media/flashes';
 
-export { withLocalCopy } from '../infra/media/flashes';
-
 export interface AutomatedVerdict {
   verdict: Verdict;
   categories: string[];

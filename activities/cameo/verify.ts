@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { BlobNotFound, InvalidBlobKey, checkKey, type BlobStore } from '../../infra/blobs';
 import type { Logger } from '../../infra/logger';
 import type { Ffmpeg } from '../../infra/media/ffmpeg';
-import { withLocalCopy } from '../moderation';
+import { withLocalCopy } from '../../infra/blobs';
 import { deriveLikeness, LikenessUnavailable, type Likeness } from '../../infra/media/likeness';
 import type { VerificationCode } from '../../domain/cameo/events';
 import { createDetectorVerifier, type CameoVerifier, type DetectorCheck, type RecordingChecks, type VerificationReport } from './verifier';

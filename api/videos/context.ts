@@ -129,6 +129,19 @@ export function hasExpired(video: Pick<VideoObject, 'expires_at'>): boolean {
   return video.expires_at !== null && nowS() >= video.expires_at;
 }
 
+/**
+ * A video the caller may see whose content is there to read: completed (else 404 `video_not_ready`, `available` saying
+ * what becomes available then) and not past its retention (410 `video_expired`: the video object stays, completed).
+ */
+export async function completedVideo(context: Pick<VideosContext, 'visibleVideo'>, caller: User, id: string, available: string): Promise<VideoObject> {
+  const video = await context.visibleVideo(caller, id);
+  if (video.status !== 'completed') {
+    throw new ProblemError({ status: 404, code: 'video_not_ready', detail: `video ${id} is ${video.status}; ${available} once it is completed` });
+  }
+  if (hasExpired(video)) throw videoExpired(id, video.expires_at);
+  return video;
+}
+
 export const errorResponses = {
   404: problemResponse('No such video, or one the caller may not see (a video is never 403, so its existence does not leak)'),
 };

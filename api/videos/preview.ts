@@ -117,11 +117,10 @@ function refusePreview(id: string, state: VideoState): void {
 export const previewRoutes: FastifyPluginAsync<VideosContext> = async (app, context) => {
   const { blobs, ownedState } = context;
   const cache = new FragmentCache();
-  let ffmpeg: Ffmpeg | undefined;
+  // The context's factory finds ffmpeg once, on first use.
   const packager = (): Ffmpeg => {
     if (!context.ffmpeg) throw new ProblemError({ status: 503, code: 'preview_unavailable', detail: 'this server has no ffmpeg to package the preview with' });
-    ffmpeg ??= context.ffmpeg();
-    return ffmpeg;
+    return context.ffmpeg();
   };
 
   const previewResponses = {

@@ -1,15 +1,12 @@
 // GET /v1/videos/{id}/provenance: the content credentials signed into the video's MP4 at mux time (a C2PA manifest
 // store, read and validated by c2pa-rs through infra/provenance/c2pa.ts), for anyone who may see the video.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { contentKeys } from '../../domain/video/content';
 import { callerOf, problemResponse } from '../plugins/auth';
 import { ProblemError } from '../plugins/errors';
-import { hasExpired, videoExpired, type VideosContext } from './context';
+import { withLocalCopy } from '../../infra/blobs';
+import { completedVideo, type VideosContext } from './context';
 import { VideoIdParams } from './schemas';
 
 const JsonObject = Type.Record(Type.String(), Type.Unknown());
@@ -30,7 +27,7 @@ export const VideoProvenance = Type.Object(
 );
 
 export const provenanceRoutes: FastifyPluginAsync<VideosContext> = async (app, context) => {
-  const { blobs, visibleVideo } = context;
+  const { blobs } = context;
 
   app.get<{ Params: VideoIdParams }>(
     '/v1/videos/:id/provenance',
@@ -53,28 +50,14 @@ export const provenanceRoutes: FastifyPluginAsync<VideosContext> = async (app, c
     },
     async (request) => {
       const { id } = request.params;
-      const video = await visibleVideo(callerOf(request), id);
-      if (video.status !== 'completed') {
-        throw new ProblemError({
-          status: 404,
-          code: 'video_not_ready',
-          detail: `video ${id} is ${video.status}; its provenance is readable once it is completed`,
-        });
-      }
-      if (hasExpired(video)) throw videoExpired(id, video.expires_at);
+      await completedVideo(context, callerOf(request), id, 'its provenance is readable');
       if (!context.contentCredentials) {
         throw new ProblemError({ status: 503, code: 'provenance_unavailable', detail: 'this server has no C2PA reader' });
       }
       const key = contentKeys(id).content;
       if (!(await blobs.stat(key))) throw new ProblemError({ status: 404, code: 'content_not_found', detail: `the video of ${id} is not stored` });
-      const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'reelforge-provenance-'));
-      try {
-        const file = path.join(dir, 'content.mp4');
-        await pipeline(await blobs.stream(key), fs.createWriteStream(file));
-        return { object: 'video.provenance' as const, video_id: id, ...(await context.contentCredentials.read(file)) };
-      } finally {
-        await fs.promises.rm(dir, { recursive: true, force: true });
-      }
+      const credentials = context.contentCredentials;
+      return { object: 'video.provenance' as const, video_id: id, ...(await withLocalCopy(blobs, key, (file) => credentials.read(file))) };
     },
   );
 };

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { contentKeys } from '../../domain/video/content';
 import { callerOf, problemResponse } from '../plugins/auth';
 import { contentRefusal, invalidParams, ProblemError, unprocessableResponse } from '../plugins/errors';
-import { errorResponses, hasExpired, videoExpired, type VideosContext } from './context';
+import { errorResponses, completedVideo, type VideosContext } from './context';
 import { parseRange } from './range';
 import { UnknownCursor } from './readModel';
 import { ContentQuery, ListVideosQuery, VideoIdParams, VideoList, VideoObject } from './schemas';
@@ -75,16 +75,8 @@ export const readVideoRoutes: FastifyPluginAsync<VideosContext> = async (app, co
     async (request, reply) => {
       const { id } = request.params;
       const variant = request.query.variant ?? 'video';
-      const video = await visibleVideo(callerOf(request), id);
-      if (video.status !== 'completed') {
-        throw new ProblemError({
-          status: 404,
-          code: 'video_not_ready',
-          detail: `video ${id} is ${video.status}; its content is available once it is completed`,
-        });
-      }
       // Retention: past expires_at the content is gone (or going this moment); the video object stays, completed.
-      if (hasExpired(video)) throw videoExpired(id, video.expires_at);
+      const video = await completedVideo(context, callerOf(request), id, 'its content is available');
       const keys = contentKeys(id);
       const key = variant === 'video' ? keys.content : variant === 'thumbnail' ? keys.thumbnail : keys.spritesheet;
       const info = await blobs.stat(key);

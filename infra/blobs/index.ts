@@ -6,6 +6,7 @@ import { createS3Client, S3BlobStore } from './s3';
 
 export * from './port';
 export { FsBlobStore } from './filesystem';
+export { withLocalCopy } from './localCopy';
 export { createS3Client, S3BlobStore } from './s3';
 
 export function createBlobStore(config: Pick<Config, 'blobs' | 'aws'>): BlobStore {
