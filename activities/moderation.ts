@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Verdict } from '../domain/moderation/events';
+import type { AutomatedOutcome, ReviewTerms } from '../domain/moderation/events';
 import { joinOutputVerdicts, judgeOutputSafety, type ScoredFrame } from '../domain/moderation/outputSafety';
 import { analyzeRegionSeries, joinRegionSeries, type RegionSeries } from '../domain/moderation/photosensitivity';
 import { checkPrompt, parsePolicy, type PromptPolicy } from '../domain/moderation/promptPolicy';
@@ -13,10 +13,12 @@ import type { Ffmpeg } from '../infra/media/ffmpeg';
 import { measureSegmentFlashes, type StoredMeasurement } from '../infra/media/flashes';
 
 export interface AutomatedVerdict {
-  verdict: Verdict;
+  verdict: AutomatedOutcome;
   categories: string[];
   reasons: string[];
   details: Record<string, unknown>;
+  /** With a `review` verdict: how long the case waits for a person, and its default (the policy's `review`). */
+  review?: ReviewTerms;
 }
 
 export const DEFAULT_POLICY_PATH = path.resolve(__dirname, '..', 'config', 'moderation-policy.json');
@@ -41,7 +43,12 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
       // Scores that are not there or not probabilities will not be on a retry either.
       throw ApplicationFailure.nonRetryable(`the output's safety scores: ${(err as Error).message}`, 'InvalidSafetyScores');
     }
-    return { ...judged, details: { ...judged.details, policyVersion: deps.policy.version } };
+    return withReview({ ...judged, details: { ...judged.details, policyVersion: deps.policy.version } });
+  }
+
+  /** A `review` verdict carries the policy's review terms, which the case's timers then follow. */
+  function withReview(verdict: AutomatedVerdict): AutomatedVerdict {
+    return verdict.verdict === 'review' ? { ...verdict, review: deps.policy.review } : verdict;
   }
 
   /** The flash analysis over measured segments (measureSegmentFlashes), in playback order, joined into one series. */
@@ -67,12 +74,17 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
   return {
     async moderatePrompt(input: { prompt: string }): Promise<AutomatedVerdict> {
       const result = checkPrompt(input.prompt, deps.policy);
-      return {
+      return withReview({
         verdict: result.verdict,
         categories: result.categories,
         reasons: result.reasons,
-        details: { matches: result.matches, policyVersion: deps.policy.version },
-      };
+        details: { score: result.score, thresholds: deps.policy.thresholds, matches: result.matches, policyVersion: deps.policy.version },
+      });
+    },
+
+    /** The policy's review terms: how long an appeal waits for a moderator before it escalates, then ends. */
+    async moderationReviewTerms(): Promise<ReviewTerms> {
+      return deps.policy.review;
     },
 
     /**
@@ -104,7 +116,7 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
      * activity (it reads a few small measurements), where the moderation workflow ran the two apart.
      */
     async judgeOutput(input: { measurementKeys: string[]; fps: number; frames: ScoredFrame[] }): Promise<AutomatedVerdict> {
-      return joinOutputVerdicts(await flashVerdict(input.measurementKeys, input.fps), safetyVerdict(input.frames));
+      return withReview(joinOutputVerdicts(await flashVerdict(input.measurementKeys, input.fps), safetyVerdict(input.frames)));
     },
 
     /**
@@ -117,6 +129,7 @@ export function createModerationActivities(deps: { policy: PromptPolicy; blobs: 
       const flashes = await flashVerdict(input.measurementKeys, input.fps);
       const safety = input.frames ? judgeOutputSafety(input.frames, deps.policy.outputSafety) : undefined;
       const reasons = [...flashes.reasons, ...(safety?.reasons ?? [])];
+      // A segment in the review band is not shown before a person has looked at the video.
       return { passed: flashes.verdict === 'allow' && (safety === undefined || safety.verdict === 'allow'), reasons };
     },
   };

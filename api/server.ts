@@ -25,6 +25,7 @@ import { textPlugin } from './plugins/text';
 import { cameosRoutes } from './routes/cameos';
 import { debugRoutes } from './routes/debug';
 import { engagementRoutes } from './routes/engagement';
+import { moderationRoutes } from './routes/moderation';
 import { operationsRoutes } from './routes/operations';
 import { remixRoutes } from './routes/remix';
 import { usersRoutes } from './routes/users';
@@ -142,6 +143,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       readModel: deps.videos.readModel,
       follows,
       ...(deps.engagement.feedCursorTtlSeconds !== undefined ? { feedCursorTtlSeconds: deps.engagement.feedCursorTtlSeconds } : {}),
+    });
+  }
+  if (deps.videos) {
+    await app.register(moderationRoutes, {
+      temporal: deps.temporal,
+      eventStore: deps.eventStore,
+      db: deps.readModels,
+      ...((deps.readModelsSchema ?? deps.engagement?.schema) ? { schema: (deps.readModelsSchema ?? deps.engagement?.schema)! } : {}),
+      config: deps.videos.config,
     });
   }
   if (deps.videos) await app.register(remixRoutes, { ...deps.videos, tiers, temporal: deps.temporal, eventStore: deps.eventStore });

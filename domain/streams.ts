@@ -44,6 +44,8 @@ const CATEGORIES: { [C in StreamCategory]: Category<C> } = {
     types: eventTypes<VideoEventType>({
       VideoRequested: true,
       PromptModerated: true,
+      ModerationReviewed: true,
+      VideoAppealed: true,
       CameoUseReserved: true,
       SceneDescribed: true,
       ChunksPlanned: true,
@@ -95,6 +97,7 @@ const CATEGORIES: { [C in StreamCategory]: Category<C> } = {
       CaseOpened: true,
       AutomatedVerdict: true,
       ReviewRequested: true,
+      CaseEscalated: true,
       ReviewDecided: true,
       Appealed: true,
       CaseClosed: true,

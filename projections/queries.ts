@@ -23,4 +23,5 @@ export {
   type FeedQuery,
 } from './feedQuery';
 export { createFollowsQuery, type FollowsQuery } from './followsQuery';
+export { createModerationCasesQuery, type CaseListOptions, type CaseRow, type ModerationCasesQuery } from './moderationCasesQuery';
 export { createLineageQuery, type Lineage, type LineageEntry, type LineageQuery, type LineageViewer } from './lineageQuery';

@@ -4,6 +4,7 @@ import { createFeedReadModel } from './feed';
 import { createFollowsReadModel } from './follows';
 import { createLikesReadModel } from './likes';
 import { createLineageReadModel } from './lineage';
+import { createModerationCasesReadModel } from './moderationCases';
 import type { ReadModel } from './projection';
 import { createVideosReadModel } from './videos';
 
@@ -15,5 +16,6 @@ export function createReadModels(): ReadModel[] {
     createLikesReadModel(),
     createAppearancesReadModel(),
     createFollowsReadModel(),
+    createModerationCasesReadModel(),
   ];
 }

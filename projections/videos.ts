@@ -31,11 +31,13 @@ const Id = Type.String({ minLength: 1 });
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Moderated = Type.Object({
   case_id: Type.String(),
-  verdict: Type.Union([Type.Literal('allow'), Type.Literal('block')]),
+  verdict: Type.Union([Type.Literal('allow'), Type.Literal('block'), Type.Literal('review')]),
   categories: Type.Array(Type.String()),
   reasons: Type.Array(Type.String()),
   at: At,
 });
+const Decision = Type.Union([Type.Literal('allow'), Type.Literal('block')]);
+const CaseStage = Type.Union([Type.Literal('prompt'), Type.Literal('output')]);
 const ChunkIndex = Type.Integer({ minimum: 0 });
 
 const dataSchemas = eventSchemas({
@@ -83,7 +85,17 @@ const dataSchemas = eventSchemas({
   OutputModerated: Moderated,
   VideoCompleted: Type.Object({ at: At, expires_at: Type.Optional(Nullable(At)) }),
   // Codes as plain strings: a code the domain adds later must not park the events that carry it.
-  VideoBlocked: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
+  VideoBlocked: Type.Object({ code: Type.String(), message: Type.String(), case_id: Type.Optional(Type.String()), at: At }),
+  ModerationReviewed: Type.Object({
+    case_id: Type.String(),
+    stage: CaseStage,
+    decision: Decision,
+    by: Nullable(Type.String()),
+    reason: Type.String(),
+    appeal: Type.Optional(Type.Boolean()),
+    at: At,
+  }),
+  VideoAppealed: Type.Object({ case_id: Type.String(), stage: CaseStage, by: Type.String(), at: At }),
   VideoFailed: Type.Object({ code: Type.String(), message: Type.String(), at: At }),
   VideoCancelled: Type.Object({ by: Type.String(), at: At, code: Type.Optional(Type.Literal('deadline_exceeded')), message: Type.Optional(Type.String()) }),
   VideoPublished: Type.Object({ by: Type.String(), cameo_uses: Type.Array(Type.Object({ cameo_id: Type.String(), grant_revision: Type.Integer() })), at: At }),

@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ConsentCode, Permission } from '../domain/cameo/events';
 import type { CameoState } from '../domain/cameo/state';
+import type { ModerationCaseState, Verdict } from '../domain/moderation/events';
 import type { WebhookEventType } from '../domain/webhooks/eventTypes';
 
 /** The default task queues (config may name others): workflows and light activities, and inference. */
@@ -33,6 +34,11 @@ export const publishUseUpdate = defineUpdate<{ grant_revision: number }, [{ vide
 /** The mutual follow between `user_id` and the cameo's owner ended: the uses resting on it are blocked; answers the videos stopped. */
 export const endMutualUpdate = defineUpdate<{ blocked_video_ids: string[] }, [{ by: string; user_id: string; reason: string }]>('endMutual');
 export const deleteCameoUpdate = defineUpdate<{ revision: number }, [{ by: string; take_down: boolean; as_admin?: boolean }]>('deleteCameo');
+
+/** A case as its caseReviewWorkflow holds it now. */
+export const caseStateQuery = defineQuery<ModerationCaseState>('caseState');
+/** A moderator's decision on a case in review (or on an appeal), validated by the moderation decider; answers the case. */
+export const decideCaseUpdate = defineUpdate<ModerationCaseState, [{ moderator_id: string; decision: Verdict; reason: string }]>('decideCase');
 
 /** From cameoWorkflow to a generation that holds a use of the cameo: that use was blocked (revoked, narrowed, deleted). */
 /** One webhook delivery for an endpoint's workflow to send, in the order received (infra/webhooks/queue.ts sends it). */

@@ -41,6 +41,8 @@ import {
 import type { MuxResult } from '../activities/mux';
 import type { ChunkJob, GpuActivities, SegmentSafetyResult } from '../gpu-workers/activities';
 import type { Scene } from '../gpu-workers/engine/engine';
+import type { AutomatedVerdict } from '../activities/moderation';
+import { caseReviewWorkflow } from './caseReview';
 import { consentRevokedSignal, GPU_TASK_QUEUE } from './definitions';
 import { caseOpenedEvent, caseVerdictEvents, moderationWorkflow, type ModerationResult } from './moderation';
 import { publishWorkflow } from './publish';
@@ -95,6 +97,11 @@ export interface GenerationInput {
    * error `deadline_exceeded`); a job still waiting then never reaches a GPU, one rendering stops its chunks.
    */
   deadlineAt?: number;
+  /**
+   * A run started again after an appeal overturned the block of the video's prompt (caseReviewWorkflow starts it, as
+   * `video-<id>` once more): it reads the video's stream and goes on from there, to rendering.
+   */
+  resume?: boolean;
 }
 
 /** The patch that added deadlines (a timer that cancels the work at `deadlineAt`). */
@@ -129,6 +136,12 @@ export const MODERATION_INLINE_PATCH = 'moderation-inline';
  * video stream's.
  */
 const CASE_STREAM_FIRST_SEQ = { prompt: 1 << 30, output: (1 << 30) + 1_000_000 };
+
+/**
+ * A resumed run (after an appeal) shares the first run's workflow id: its writes to the video's stream number from here,
+ * and its output case's from CASE_STREAM_FIRST_SEQ.output plus this, so no event id of the first run comes again.
+ */
+const RESUMED_FIRST_SEQ = 1 << 29;
 
 export interface Progress {
   status: VideoState['status'];
@@ -207,7 +220,9 @@ class VideoRun {
   /** Its VideoRequested is recorded: from then on the job may be stopped by a decision (a cancel, a deadline). */
   requestRecorded = false;
   state: VideoState = initialVideoState;
-  private readonly writer: StreamWriter;
+  /** A run resumed after an appeal (GenerationInput.resume): its request and verdict are on the stream already. */
+  readonly resumed: boolean;
+  private writer: StreamWriter;
   // Appends still in flight that the work went on without (see `decideNow`); all are awaited before the mux, and
   // before the workflow ends.
   private readonly recording: Promise<unknown>[] = [];
@@ -217,7 +232,16 @@ class VideoRun {
     this.actor = input.actor;
     this.gpu = gpuActivities(input.gpuTaskQueue ?? GPU_TASK_QUEUE);
     this.retentionSeconds = input.retentionSeconds ?? 0;
+    this.resumed = input.resume === true;
     this.writer = streamWriter(workflowInfo().workflowId, { actor: input.actor, correlationId: input.request.video_id });
+  }
+
+  /** A resumed run: the video as its stream has it, and the writer at its revision. */
+  async load(): Promise<void> {
+    const { events, revision } = await readVideoStream({ stream: `video-${this.request.video_id}` });
+    this.state = foldVideo(events as VideoEvent[]);
+    this.writer = streamWriter(workflowInfo().workflowId, { actor: this.actor, correlationId: this.request.video_id }, { revision, seq: RESUMED_FIRST_SEQ });
+    this.requestRecorded = true;
   }
 
   /** Decides the commands and resolves once their events are recorded. */
@@ -348,7 +372,8 @@ export async function generationWorkflow(input: GenerationInput): Promise<Progre
  * followed by the check that returns its progress there.
  */
 async function generate(run: VideoRun): Promise<Progress> {
-  const verdict = await moderatePrompt(run);
+  const verdict = await judgeThePrompt(run);
+  if (run.blocked()) return await run.settled();
   // An extension's plan continues its source's frames, so the source (a remix's parent too) is read first.
   const origin = await readOrigin(run.request);
   const cast = await reserveCameos(run, verdict, chunkPlan(origin));
@@ -368,6 +393,37 @@ async function generate(run: VideoRun): Promise<Progress> {
 }
 
 /**
+ * The prompt's verdict to decide, or null when it is decided already: a prompt in the review band waits here, in stage
+ * `in_review`, for a person (or the policy's default), and a resumed run's prompt was allowed on appeal.
+ */
+async function judgeThePrompt(run: VideoRun): Promise<VideoCommand | null> {
+  if (run.resumed) {
+    await run.load();
+    return null;
+  }
+  const command = await moderatePrompt(run);
+  if (command.type !== 'RecordPromptVerdict' || command.data.verdict !== 'review') return command;
+  await run.apply(command);
+  await awaitReview(run, command.data.case_id);
+  return null;
+}
+
+/**
+ * Waits for a person to decide the case the video is in review for (caseReviewWorkflow, its child, takes the
+ * moderators' decisions and keeps the timers), then records the decision: allowed, the video goes on; blocked, it ends.
+ */
+async function awaitReview(run: VideoRun, caseId: string): Promise<void> {
+  const outcome = await executeChild(caseReviewWorkflow, {
+    workflowId: `moderation-${caseId}`,
+    args: [{ caseId, mode: 'review', actor: run.actor, correlationId: run.request.video_id }],
+  });
+  await run.apply({
+    type: 'RecordReviewDecision',
+    data: { case_id: caseId, decision: outcome.verdict, by: outcome.moderator_id, reason: outcome.reason, at: now() },
+  });
+}
+
+/**
  * Records the request while the prompt is judged (neither waits for the other); returns the verdict to decide. Since the
  * moderation-inline patch the policy runs here as a local activity and the case (opened, judged, closed) is appended to its
  * stream from here; before it, a child moderationWorkflow did both.
@@ -383,7 +439,10 @@ async function moderatePrompt(run: VideoRun): Promise<VideoCommand> {
     const automated = await judgePrompt({ prompt: request.prompt });
     const at = now();
     const writer = streamWriter(`moderation-${promptCase}`, { actor: run.actor, correlationId: request.video_id }, { seq: CASE_STREAM_FIRST_SEQ.prompt });
-    await writer.append(() => [caseOpenedEvent(promptCase, request.video_id, 'prompt', at), ...caseVerdictEvents(automated, at)], request.video_id);
+    await writer.append(
+      () => [caseOpenedEvent(promptCase, request.video_id, 'prompt', at, request.owner_id), ...caseVerdictEvents(automated, at)],
+      request.video_id,
+    );
     await requested;
     run.requestRecorded = true;
     return {
@@ -442,15 +501,16 @@ function chunkPlan(origin: Origin): VideoCommand {
  * before any GPU work. Returns the likeness to render, or undefined when a cameo's consent is refused (the video is
  * then stopped); a blocked prompt leaves the video blocked, which the caller checks.
  */
-async function reserveCameos(run: VideoRun, verdict: VideoCommand, plan: VideoCommand): Promise<{ likenessKey: string | undefined } | undefined> {
+async function reserveCameos(run: VideoRun, verdict: VideoCommand | null, plan: VideoCommand): Promise<{ likenessKey: string | undefined } | undefined> {
   const { request } = run;
+  const verdicts = verdict ? [verdict] : [];
   // The verdict and the scene are decided before the next GPU activity and appended beside it. No patch: the
   // commands are the same, only sent a workflow task earlier, and histories from before replay (a fixture shows it).
   if (request.cameo_ids.length === 0) {
-    await run.decideNow(verdict, plan);
+    await run.decideNow(...verdicts, plan);
     return { likenessKey: undefined };
   }
-  await run.apply(verdict);
+  if (verdict) await run.apply(verdict);
   if (run.blocked()) return undefined;
   let likenessKey: string | undefined;
   const reservations: VideoCommand[] = [];
@@ -618,7 +678,8 @@ function chunkJob(run: VideoRun, origin: Origin, scene: Scene, likenessKey: stri
 interface Output {
   muxed: MuxResult;
   caseId: string;
-  verdict: ModerationResult;
+  /** `review` when judged here in the review band. */
+  verdict: Omit<ModerationResult, 'verdict'> & { verdict: AutomatedVerdict['verdict'] };
 }
 
 /**
@@ -683,13 +744,14 @@ async function judgeOutputHere(
   caseId: string,
   measurements: Promise<{ measurementKey: string }>[],
   safety: Promise<SegmentSafetyResult>[],
-): Promise<ModerationResult> {
+): Promise<Output['verdict']> {
   const { request } = run;
   const [measured, scored] = await Promise.all([Promise.all(measurements), Promise.all(safety)]);
   const automated = await judgeOutput({ measurementKeys: measured.map((m) => m.measurementKey), fps: FPS, frames: scored.flatMap((s) => s.frames) });
   const at = now();
-  const writer = streamWriter(`moderation-${caseId}`, { actor: run.actor, correlationId: request.video_id }, { seq: CASE_STREAM_FIRST_SEQ.output });
-  await writer.append(() => [caseOpenedEvent(caseId, request.video_id, 'output', at), ...caseVerdictEvents(automated, at)], request.video_id);
+  const seq = CASE_STREAM_FIRST_SEQ.output + (run.resumed ? RESUMED_FIRST_SEQ : 0);
+  const writer = streamWriter(`moderation-${caseId}`, { actor: run.actor, correlationId: request.video_id }, { seq });
+  await writer.append(() => [caseOpenedEvent(caseId, request.video_id, 'output', at, request.owner_id), ...caseVerdictEvents(automated, at)], request.video_id);
   return { caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
 }
 
@@ -721,11 +783,22 @@ function retains(run: VideoRun): boolean {
 /** One append records the mux, the output's verdict and the completion (or, for a blocked output, the block). */
 async function complete(run: VideoRun, { muxed, caseId, verdict }: Output): Promise<void> {
   const at = now();
-  await run.apply(
+  const recorded: VideoCommand[] = [
     { type: 'RecordMux', data: { ...muxed, at } },
     { type: 'RecordOutputVerdict', data: { case_id: caseId, verdict: verdict.verdict, categories: verdict.categories, reasons: verdict.reasons, at } },
-    { type: 'CompleteVideo', data: { at, ...(retains(run) ? { expires_at: at + run.retentionSeconds } : {}) } },
-  );
+  ];
+  const completion = (): VideoCommand => {
+    const completedAt = now();
+    return { type: 'CompleteVideo', data: { at: completedAt, ...(retains(run) ? { expires_at: completedAt + run.retentionSeconds } : {}) } };
+  };
+  if (verdict.verdict !== 'review') {
+    await run.apply(...recorded, completion());
+    return;
+  }
+  // In the review band: the output waits, muxed, in stage `in_review` for a person.
+  await run.apply(...recorded);
+  await awaitReview(run, caseId);
+  if (!run.blocked()) await run.apply(completion());
 }
 
 /**

@@ -54,37 +54,48 @@ export async function moderationWorkflow(input: ModerationInput): Promise<Modera
   const stage: ModerationStage = input.subject.stage;
 
   const caseOpened = caseOpenedEvent(input.caseId, input.subjectId, stage, now());
+  // Only histories from before the 'moderation-inline' patch run this workflow; nobody waits for a review here, so the
+  // review band does not exist for them: under the block threshold is allowed, as it was.
+  const classify = async (): Promise<AutomatedVerdict> => {
+    const automated = input.subject.stage === 'prompt' ? await moderatePrompt({ prompt: input.subject.prompt }) : await judgeOutput(input.subject);
+    return automated.verdict === 'review' ? { ...automated, verdict: 'allow', review: undefined } : automated;
+  };
   const verdictOf = (automated: AutomatedVerdict): ModerationEvent[] => caseVerdictEvents(automated, now());
   // The prompt policy answers within the workflow task (a local activity): the whole case is one append. Histories
   // from before this patch appended CaseOpened first, beside the classifier.
   if (input.subject.stage === 'prompt' && patched('prompt-case-in-one-append')) {
-    const automated = await moderatePrompt({ prompt: input.subject.prompt });
+    const automated = await classify();
     await record([caseOpened, ...verdictOf(automated)]);
-    return { caseId: input.caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
+    return { caseId: input.caseId, verdict: automated.verdict as Verdict, categories: automated.categories, reasons: automated.reasons };
   }
   // The case is opened while the classifier runs: the verdict is appended after it either way.
   const opened = record([caseOpened]);
   opened.catch(() => undefined);
-  const automated = input.subject.stage === 'prompt' ? await moderatePrompt({ prompt: input.subject.prompt }) : await judgeOutput(input.subject);
+  const automated = await classify();
   await opened;
   await record(verdictOf(automated));
-  return { caseId: input.caseId, verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons };
+  return { caseId: input.caseId, verdict: automated.verdict as Verdict, categories: automated.categories, reasons: automated.reasons };
 }
 
 /** A case's first event. */
-export function caseOpenedEvent(caseId: string, subjectId: string, stage: ModerationStage, at: number): ModerationEvent {
-  return { type: 'CaseOpened', data: { case_id: caseId, subject_id: subjectId, stage, at } };
+export function caseOpenedEvent(caseId: string, subjectId: string, stage: ModerationStage, at: number, ownerId?: string): ModerationEvent {
+  return { type: 'CaseOpened', data: { case_id: caseId, subject_id: subjectId, stage, ...(ownerId ? { owner_id: ownerId } : {}), at } };
 }
 
-/** An automated verdict and the case closed by it: how a case without a person in it ends. */
+/**
+ * An automated verdict and the case closed by it (how a case without a person in it ends), or, in the review band,
+ * sent to a person with the policy's terms (caseReviewWorkflow then waits for the decision).
+ */
 export function caseVerdictEvents(automated: AutomatedVerdict, at: number): ModerationEvent[] {
-  return [
-    {
-      type: 'AutomatedVerdict',
-      data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at },
-    },
-    { type: 'CaseClosed', data: { verdict: automated.verdict, at } },
-  ];
+  const judged: ModerationEvent = {
+    type: 'AutomatedVerdict',
+    data: { verdict: automated.verdict, categories: automated.categories, reasons: automated.reasons, details: automated.details, at },
+  };
+  if (automated.verdict === 'review') {
+    const reason = automated.reasons.join('; ') || 'scored in the review band';
+    return [judged, { type: 'ReviewRequested', data: { reason, ...(automated.review ?? {}), at } }];
+  }
+  return [judged, { type: 'CaseClosed', data: { verdict: automated.verdict, at } }];
 }
 
 /**

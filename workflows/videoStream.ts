@@ -10,6 +10,9 @@ const { appendEvents, readVideoStream } = proxyActivities<Activities>({
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
 
+/** Reads any stream as plain {type, data} and the revision to append at (a case's, a video's). */
+export const readStream = readVideoStream;
+
 /** Times the stream may move under one decision before the workflow gives up. */
 const ATTEMPTS = 8;
 

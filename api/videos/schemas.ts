@@ -23,7 +23,7 @@ export const VIDEO_SIZES = ['720x1280', '1280x720', '1024x1792', '1792x1024', '2
 export const VIDEO_STYLES = ['cinematic', 'anime', 'noir'] as const;
 export const CAMERA_MOVES = ['static', 'pan', 'zoom'] as const;
 export const VIDEO_STATUSES = ['queued', 'in_progress', 'completed', 'failed', 'cancelled'] as const;
-export const VIDEO_STAGES = ['queued', 'moderating', 'rendering', 'muxing', 'reviewing', 'completed', 'failed', 'cancelled', 'blocked'] as const;
+export const VIDEO_STAGES = ['queued', 'moderating', 'rendering', 'muxing', 'reviewing', 'in_review', 'completed', 'failed', 'cancelled', 'blocked'] as const;
 export const VISIBILITIES = ['private', 'published', 'taken_down'] as const;
 export const CONTENT_VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
 
@@ -73,7 +73,10 @@ export const VideoObject = Type.Object(
     ),
     error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
     remixed_from_video_id: Nullable(Type.String()),
-    stage: StringEnum(VIDEO_STAGES, { description: 'Where the job is; `blocked` when moderation or consent stopped it' }),
+    stage: StringEnum(VIDEO_STAGES, {
+      description:
+        'Where the job is; `in_review` while a moderator looks at its prompt or output (or at its appeal); `blocked` when moderation or consent stopped it',
+    }),
     style: Type.String(),
     camera: Type.String(),
     seed: Type.Integer({ description: 'The seed it renders with; chosen at random when the request gave none' }),

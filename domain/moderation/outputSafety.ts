@@ -1,7 +1,7 @@
 // The output safety verdict: the NSFW probability of each sampled frame of a rendered output (open_nsfw, scored on
 // the GPU worker as each chunk renders) against the policy's threshold, and how it joins the flash verdict into one.
 // Pure: the scores come in as data and the threshold from the policy file.
-import type { Verdict } from './events';
+import type { AutomatedOutcome } from './events';
 
 /** One sampled frame as scored: where it comes from, the stored copy the classifier saw, and its NSFW probability. */
 export interface ScoredFrame {
@@ -21,10 +21,12 @@ export interface OutputSafetyPolicy {
   model: 'open_nsfw';
   /** A frame scoring this or more blocks the output. */
   nsfwThreshold: number;
+  /** The highest frame scoring this or more (and under `nsfwThreshold`) sends the output to a person; equal to it: no band. */
+  reviewThreshold: number;
 }
 
 export interface ClassifierVerdict {
-  verdict: Verdict;
+  verdict: AutomatedOutcome;
   categories: string[];
   reasons: string[];
   details: Record<string, unknown>;
@@ -33,7 +35,10 @@ export interface ClassifierVerdict {
 /** The category an output blocked by the safety classifier is filed under (the prompt policy's id for the same harm). */
 export const SAFETY_CATEGORY = 'sexual';
 
-/** Blocks when any sampled frame scores at or over the threshold; the case's details keep every frame and score. */
+/**
+ * Blocks when any sampled frame scores at or over the threshold; sends the output to a person when the highest scores
+ * in the review band; the case's details keep every frame and score.
+ */
 export function judgeOutputSafety(frames: ScoredFrame[], policy: OutputSafetyPolicy): ClassifierVerdict {
   if (frames.length === 0) throw new RangeError('the safety verdict needs at least one scored frame');
   for (const f of frames) {
@@ -44,10 +49,21 @@ export function judgeOutputSafety(frames: ScoredFrame[], policy: OutputSafetyPol
   const details = {
     model: policy.model,
     threshold: policy.nsfwThreshold,
+    review_threshold: policy.reviewThreshold,
     max_nsfw: worst.nsfw,
     frames,
     over_threshold: over.map((f) => f.blob_key),
   };
+  if (over.length === 0 && worst.nsfw >= policy.reviewThreshold) {
+    return {
+      verdict: 'review',
+      categories: [SAFETY_CATEGORY],
+      reasons: [
+        `possibly sexual or nude content in the rendered frames (highest score ${worst.nsfw.toFixed(3)}, review from ${policy.reviewThreshold}): for a person to look at`,
+      ],
+      details,
+    };
+  }
   if (over.length === 0) return { verdict: 'allow', categories: [], reasons: [], details };
   return {
     verdict: 'block',
@@ -60,12 +76,14 @@ export function judgeOutputSafety(frames: ScoredFrame[], policy: OutputSafetyPol
 }
 
 /**
- * The output's one verdict from its classifiers: blocked when any blocks, with every category and reason; each
+ * The output's one verdict from its classifiers: blocked when any blocks, in review when none blocks and one asks for
+ * a person, with every category and reason; each
  * classifier's details under its own name (the flash analysis's also at the top level, where cases recorded before the
  * safety classifier have them).
  */
 export function joinOutputVerdicts(flashes: ClassifierVerdict, safety: ClassifierVerdict): ClassifierVerdict {
-  const verdict: Verdict = flashes.verdict === 'block' || safety.verdict === 'block' ? 'block' : 'allow';
+  const either = (v: AutomatedOutcome) => flashes.verdict === v || safety.verdict === v;
+  const verdict: AutomatedOutcome = either('block') ? 'block' : either('review') ? 'review' : 'allow';
   return {
     verdict,
     categories: [...flashes.categories, ...safety.categories],
@@ -77,10 +95,14 @@ export function joinOutputVerdicts(flashes: ClassifierVerdict, safety: Classifie
 /** Checks the policy file's `output_safety` section; errors name the path of the bad value. */
 export function parseOutputSafetyPolicy(value: unknown, fail: (path: string, reason: string) => Error): OutputSafetyPolicy {
   const at = '$.output_safety';
-  if (typeof value !== 'object' || value === null) throw fail(at, 'must be an object: {"model": "open_nsfw", "nsfw_threshold": <0..1>}');
+  if (typeof value !== 'object' || value === null)
+    throw fail(at, 'must be an object: {"model": "open_nsfw", "nsfw_threshold": <0..1>, "review_threshold": <0..1>}');
   const v = value as Record<string, unknown>;
   if (v.model !== 'open_nsfw') throw fail(`${at}.model`, 'must be "open_nsfw" (the classifier the GPU workers run)');
   const threshold = v.nsfw_threshold;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw fail(`${at}.nsfw_threshold`, 'must be a number above 0 and at most 1');
-  return { model: 'open_nsfw', nsfwThreshold: threshold };
+  const review = v.review_threshold ?? threshold;
+  if (typeof review !== 'number' || !(review > 0 && review <= threshold))
+    throw fail(`${at}.review_threshold`, 'must be a number above 0 and at most nsfw_threshold');
+  return { model: 'open_nsfw', nsfwThreshold: threshold, reviewThreshold: review };
 }

@@ -1,31 +1,54 @@
 // The automated prompt policy: categories of terms, each with the reason a person is shown, matched against a
 // normalized prompt so that tricky spellings ("g0r3", "d.e.c.a.p.i.t.a.t.e", "ＳＵＩＣＩＤＥ") do not slip through.
+// A category's `terms` score 1 and its `review_terms` (borderline words) its `review_score`; the prompt's score is its
+// highest match's, and the policy's `prompt_thresholds` turn it into a verdict: block, review (a person decides), allow.
 // Pure: the policy itself is data, loaded from a file by the caller (config/moderation-policy.json by default), which
-// also holds the output review's safety threshold (outputSafety.ts).
+// also holds the output review's safety thresholds (outputSafety.ts) and how long a review waits (`review`).
+import type { AutomatedOutcome, ReviewTerms } from './events';
 import { parseOutputSafetyPolicy, type OutputSafetyPolicy } from './outputSafety';
 
 export interface PolicyCategory {
   id: string;
   /** What a person is told when a prompt is blocked for this category. */
   reason: string;
-  /** Words or phrases; phrases match on word boundaries after normalization. */
+  /** Words or phrases; phrases match on word boundaries after normalization. Each scores 1. */
   terms: string[];
+  /** Borderline words or phrases, matched the same way: each scores `reviewScore`. */
+  reviewTerms: string[];
+  reviewScore: number;
+}
+
+/** A prompt scoring `block` or more is blocked; `review` or more (and under `block`), sent to a person. */
+export interface PromptThresholds {
+  review: number;
+  block: number;
 }
 
 export interface PromptPolicy {
   version: number;
   categories: PolicyCategory[];
-  /** The output review's safety classifier threshold (the policy file's `output_safety`). */
+  thresholds: PromptThresholds;
+  /** The output review's safety classifier thresholds (the policy file's `output_safety`). */
   outputSafety: OutputSafetyPolicy;
+  /** How long a case in review waits for a person, and how it ends when nobody decides (the policy file's `review`). */
+  review: ReviewTerms;
 }
 
 export interface PromptVerdict {
-  verdict: 'allow' | 'block';
+  verdict: AutomatedOutcome;
+  /** The highest score of a matched term (0 when none matched). */
+  score: number;
   categories: string[];
   reasons: string[];
-  /** Which term of which category matched, for the moderation case's record. */
-  matches: { category: string; term: string }[];
+  /** Which term of which category matched and what it scored, for the moderation case's record. */
+  matches: { category: string; term: string; score: number }[];
 }
+
+/** A borderline term's score when its category names none: in the default review band. */
+export const DEFAULT_REVIEW_SCORE = 0.5;
+export const DEFAULT_THRESHOLDS: PromptThresholds = { review: 0.5, block: 1 };
+/** An hour for a first look, then a day for a senior one; nobody deciding blocks. */
+export const DEFAULT_REVIEW_TERMS: ReviewTerms = { escalate_after_seconds: 3600, default_after_seconds: 86_400, default: 'block' };
 
 export class InvalidPolicy extends Error {
   constructor(
@@ -100,23 +123,29 @@ const JOINED_MIN_LENGTH = 7;
 
 export function checkPrompt(prompt: string, policy: PromptPolicy): PromptVerdict {
   const normalized = normalizePrompt(prompt);
-  const matches: { category: string; term: string }[] = [];
+  const hits = (term: string): boolean => {
+    const words = termWords(term);
+    if (words.length === 0) return false;
+    const joinedTerm = words.join('');
+    return containsPhrase(normalized.words, words) || (words.length === 1 && joinedTerm.length >= JOINED_MIN_LENGTH && normalized.joined.includes(joinedTerm));
+  };
+  // One match per category: its strongest (a blocking term before a borderline one).
+  const matches: PromptVerdict['matches'] = [];
   for (const category of policy.categories) {
-    for (const term of category.terms) {
-      const words = termWords(term);
-      if (words.length === 0) continue;
-      const joinedTerm = words.join('');
-      const hit =
-        containsPhrase(normalized.words, words) || (words.length === 1 && joinedTerm.length >= JOINED_MIN_LENGTH && normalized.joined.includes(joinedTerm));
-      if (hit) {
-        matches.push({ category: category.id, term });
-        break;
-      }
-    }
+    const term = category.terms.find(hits);
+    const borderline = term === undefined ? category.reviewTerms.find(hits) : undefined;
+    if (term !== undefined) matches.push({ category: category.id, term, score: 1 });
+    else if (borderline !== undefined) matches.push({ category: category.id, term: borderline, score: category.reviewScore });
   }
-  const categories = matches.map((m) => m.category);
-  const reasons = categories.map((id) => policy.categories.find((c) => c.id === id)!.reason);
-  return { verdict: matches.length ? 'block' : 'allow', categories, reasons, matches };
+  const score = matches.reduce((max, m) => Math.max(max, m.score), 0);
+  const { thresholds } = policy;
+  const verdict: AutomatedOutcome = score >= thresholds.block ? 'block' : score >= thresholds.review ? 'review' : 'allow';
+  // The categories that put it where it is: those scoring the block threshold when blocked, the review band's when in review.
+  const counted = verdict === 'allow' ? [] : matches.filter((m) => m.score >= (verdict === 'block' ? thresholds.block : thresholds.review));
+  const reasonOf = (id: string) => policy.categories.find((c) => c.id === id)!.reason;
+  const categories = counted.map((m) => m.category);
+  const reasons = counted.map((m) => (m.score >= thresholds.block ? reasonOf(m.category) : `possibly ${reasonOf(m.category)} (for a person to look at)`));
+  return { verdict, score, categories, reasons, matches };
 }
 
 /** Checks the shape of a policy read from a file; errors name the path of the bad value. */
@@ -137,8 +166,40 @@ export function parsePolicy(value: unknown): PromptPolicy {
     if (!Array.isArray(cat.terms) || cat.terms.length === 0 || !cat.terms.every((t) => typeof t === 'string' && t.trim() !== '')) {
       throw new InvalidPolicy(`${at}.terms`, 'must be a non-empty array of non-empty strings');
     }
-    return { id: cat.id, reason: cat.reason, terms: cat.terms as string[] };
+    const reviewTerms = cat.review_terms ?? [];
+    if (!Array.isArray(reviewTerms) || !reviewTerms.every((t) => typeof t === 'string' && t.trim() !== '')) {
+      throw new InvalidPolicy(`${at}.review_terms`, 'must be an array of non-empty strings');
+    }
+    const reviewScore = cat.review_score ?? DEFAULT_REVIEW_SCORE;
+    if (typeof reviewScore !== 'number' || !(reviewScore > 0 && reviewScore < 1))
+      throw new InvalidPolicy(`${at}.review_score`, 'must be a number above 0 and below 1');
+    return { id: cat.id, reason: cat.reason, terms: cat.terms as string[], reviewTerms: reviewTerms as string[], reviewScore };
   });
   const outputSafety = parseOutputSafetyPolicy(v.output_safety, (at, reason) => new InvalidPolicy(at, reason));
-  return { version: v.version, categories, outputSafety };
+  return { version: v.version, categories, thresholds: parseThresholds(v.prompt_thresholds), outputSafety, review: parseReviewTerms(v.review) };
+}
+
+function parseThresholds(value: unknown): PromptThresholds {
+  if (value === undefined) return DEFAULT_THRESHOLDS;
+  const at = '$.prompt_thresholds';
+  if (typeof value !== 'object' || value === null) throw new InvalidPolicy(at, 'must be an object: {"review": <0..1>, "block": <0..1>}');
+  const { review, block } = value as Record<string, unknown>;
+  if (typeof block !== 'number' || !(block > 0 && block <= 1)) throw new InvalidPolicy(`${at}.block`, 'must be a number above 0 and at most 1');
+  if (typeof review !== 'number' || !(review > 0 && review <= block)) throw new InvalidPolicy(`${at}.review`, 'must be a number above 0 and at most block');
+  return { review, block };
+}
+
+function parseReviewTerms(value: unknown): ReviewTerms {
+  if (value === undefined) return DEFAULT_REVIEW_TERMS;
+  const at = '$.review';
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidPolicy(at, 'must be an object: {"escalate_after_seconds": <s>, "default_after_seconds": <s>, "default": "allow" | "block"}');
+  }
+  const v = value as Record<string, unknown>;
+  for (const key of ['escalate_after_seconds', 'default_after_seconds'] as const) {
+    const s = v[key];
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 1) throw new InvalidPolicy(`${at}.${key}`, 'must be a whole number of seconds, at least 1');
+  }
+  if (v.default !== 'allow' && v.default !== 'block') throw new InvalidPolicy(`${at}.default`, 'must be "allow" or "block"');
+  return { escalate_after_seconds: v.escalate_after_seconds as number, default_after_seconds: v.default_after_seconds as number, default: v.default };
 }

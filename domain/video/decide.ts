@@ -1,11 +1,23 @@
 // The video decider: a command and the current state give the events to record, or a typed refusal.
 // Pure: time, ids and verdicts come in with the command.
-import type { CancelCode, ChunkPlan, Collision, FailureCode, MuxedData, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
+import type {
+  CancelCode,
+  ChunkPlan,
+  Collision,
+  FailureCode,
+  ModeratedData,
+  MuxedData,
+  SceneDescribedData,
+  StopCode,
+  VideoEvent,
+  VideoRequestedData,
+} from './events';
 import { isContentExpired, isFinished, type VideoState } from './state';
 
 export type VideoCommand =
   | { type: 'RequestVideo'; data: VideoRequestedData }
-  | { type: 'RecordPromptVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  /** The prompt's automated verdict: `review` waits in `in_review` for RecordReviewDecision. */
+  | { type: 'RecordPromptVerdict'; data: ModeratedData }
   | { type: 'ReserveCameo'; data: { cameo_id: string; basis: string; grant_revision: number; at: number } }
   | { type: 'RecordScene'; data: SceneDescribedData }
   /** `from_frame`: an extension plans only the chunks after its source's frames (same boundaries as one long render). */
@@ -15,7 +27,13 @@ export type VideoCommand =
   /** Chunk `index`'s segment passed its own output checks: the live preview may show it (in order, from 0). */
   | { type: 'PassPreviewSegment'; data: { index: number; at: number } }
   | { type: 'RecordMux'; data: MuxedData }
-  | { type: 'RecordOutputVerdict'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'RecordOutputVerdict'; data: ModeratedData }
+  /** A person's (or the policy default's, `by` null) decision on the case the video waits in review for. */
+  | { type: 'RecordReviewDecision'; data: { case_id: string; decision: 'allow' | 'block'; by: string | null; reason: string; at: number } }
+  /** The owner appeals the block of case `case_id`. */
+  | { type: 'AppealBlock'; data: { case_id: string; by: string; at: number } }
+  /** The decision on the appeal the video waits for: allowed, it goes on from where it was blocked. */
+  | { type: 'RecordAppealDecision'; data: { case_id: string; decision: 'allow' | 'block'; by: string | null; reason: string; at: number } }
   /** `expires_at`: when the content is to be deleted (VIDEO_RETENTION_SECONDS after `at`); null or absent: kept. */
   | { type: 'CompleteVideo'; data: { at: number; expires_at?: number | null } }
   | { type: 'StopVideo'; data: { code: StopCode; message: string; at: number } }
@@ -39,7 +57,8 @@ export type RefusalCode =
   | 'not_completed'
   | 'invalid_chunk'
   | 'invalid_cameo'
-  | 'video_expired';
+  | 'video_expired'
+  | 'not_in_review';
 
 export class VideoCommandRefused extends Error {
   constructor(
@@ -75,20 +94,38 @@ export function planChunks(seconds: number, fps: number, framesPerChunk: number,
   return chunks;
 }
 
+/** The verdict's events: allowed, the video goes on; in review, it waits; blocked, it ends naming its case. */
+function verdictEvents(stage: 'prompt' | 'output', data: ModeratedData): VideoEvent[] {
+  const moderated: VideoEvent = { type: stage === 'prompt' ? 'PromptModerated' : 'OutputModerated', data } as VideoEvent;
+  if (data.verdict !== 'block') return [moderated];
+  return [moderated, blockedEvent(stage, data.case_id, data.reasons.join('; ') || data.categories.join(', '), data.at)];
+}
+
+function blockedEvent(stage: 'prompt' | 'output', caseId: string, why: string, at: number): VideoEvent {
+  return {
+    type: 'VideoBlocked',
+    data: { code: 'moderation_blocked', message: `${stage} blocked by moderation (case ${caseId}): ${why}`, case_id: caseId, at },
+  };
+}
+
+/** The case the video waits in review for, when it is `caseId`'s `kind` (a review, an appeal). */
+function waitingFor(state: VideoState, caseId: string, kind: 'review' | 'appeal'): { stage: 'prompt' | 'output' } {
+  const { moderation } = state;
+  if (state.stage !== 'in_review' || !moderation || moderation.case_id !== caseId || moderation.waiting !== kind) {
+    refuse('not_in_review', `the video does not wait for the ${kind} of case ${caseId} (it is at stage ${state.stage})`);
+  }
+  return { stage: moderation.stage };
+}
+
 export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
   switch (command.type) {
     case 'RequestVideo':
       if (state.exists) refuse('already_exists', `video ${command.data.video_id} was already requested`);
       return [{ type: 'VideoRequested', data: command.data }];
 
-    case 'RecordPromptVerdict': {
+    case 'RecordPromptVerdict':
       requireRunning(state, 'RecordPromptVerdict');
-      const moderated: VideoEvent = { type: 'PromptModerated', data: command.data };
-      if (command.data.verdict === 'allow') return [moderated];
-      const why = command.data.reasons.join('; ') || command.data.categories.join(', ');
-      return [moderated, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: `prompt blocked by moderation: ${why}`, at: command.data.at } }];
-    }
-
+      return verdictEvents('prompt', command.data);
     case 'ReserveCameo':
       requireRunning(state, 'ReserveCameo');
       if (!state.request!.cameo_ids.includes(command.data.cameo_id)) refuse('invalid_cameo', `cameo ${command.data.cameo_id} is not one the video asked for`);
@@ -161,13 +198,35 @@ export function decide(command: VideoCommand, state: VideoState): VideoEvent[] {
       if (state.content) return [];
       return [{ type: 'Muxed', data: command.data }];
 
-    case 'RecordOutputVerdict': {
+    case 'RecordOutputVerdict':
       requireRunning(state, 'RecordOutputVerdict');
       if (!state.content) refuse('wrong_stage', 'RecordOutputVerdict: nothing has been muxed yet');
-      const moderated: VideoEvent = { type: 'OutputModerated', data: command.data };
-      if (command.data.verdict === 'allow') return [moderated];
-      const why = command.data.reasons.join('; ') || command.data.categories.join(', ');
-      return [moderated, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: `output blocked by moderation: ${why}`, at: command.data.at } }];
+      return verdictEvents('output', command.data);
+
+    case 'RecordReviewDecision': {
+      requireRunning(state, 'RecordReviewDecision');
+      const waiting = waitingFor(state, command.data.case_id, 'review');
+      const { case_id, decision, by, reason, at } = command.data;
+      const reviewed: VideoEvent = { type: 'ModerationReviewed', data: { case_id, stage: waiting.stage, decision, by, reason, at } };
+      if (decision === 'allow') return [reviewed];
+      const who = by === null ? "the policy's default (no moderator decided in time)" : 'a moderator';
+      return [reviewed, blockedEvent(waiting.stage, case_id, `${who}: ${reason}`, at)];
+    }
+
+    case 'AppealBlock': {
+      if (!state.exists) refuse('not_found', 'AppealBlock: the video was never requested');
+      const { moderation } = state;
+      if (state.stage !== 'blocked' || state.error?.code !== 'moderation_blocked' || !moderation || moderation.case_id !== command.data.case_id) {
+        refuse('wrong_stage', `AppealBlock: the video is not blocked by case ${command.data.case_id}`);
+      }
+      if (moderation.appealed) refuse('wrong_stage', `AppealBlock: the block of case ${command.data.case_id} was already appealed`);
+      return [{ type: 'VideoAppealed', data: { case_id: command.data.case_id, stage: moderation.stage, by: command.data.by, at: command.data.at } }];
+    }
+
+    case 'RecordAppealDecision': {
+      if (!state.exists) refuse('not_found', 'RecordAppealDecision: the video was never requested');
+      const waiting = waitingFor(state, command.data.case_id, 'appeal');
+      return [{ type: 'ModerationReviewed', data: { ...command.data, stage: waiting.stage, appeal: true } }];
     }
 
     case 'CompleteVideo':

@@ -82,9 +82,35 @@ export interface MuxedData {
   at: number;
 }
 
+/**
+ * A moderation case's automated verdict on the video's prompt or output: `review` sends it to a person (stage
+ * `in_review`) until ModerationReviewed.
+ */
+export interface ModeratedData {
+  case_id: string;
+  verdict: 'allow' | 'block' | 'review';
+  categories: string[];
+  reasons: string[];
+  at: number;
+}
+
+/**
+ * A person's decision on the video's case (`by`: the moderator; null: the policy's default when nobody decided in
+ * time). `appeal`: on the owner's appeal of a block. Allowed, the video goes on from where the case stopped it.
+ */
+export interface ModerationReviewedData {
+  case_id: string;
+  stage: 'prompt' | 'output';
+  decision: 'allow' | 'block';
+  by: string | null;
+  reason: string;
+  appeal?: boolean;
+  at: number;
+}
+
 export type VideoEvent =
   | { type: 'VideoRequested'; data: VideoRequestedData }
-  | { type: 'PromptModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'PromptModerated'; data: ModeratedData }
   /** A use of a cameo reserved on the cameo's workflow before any rendering: the consent it rests on. */
   | { type: 'CameoUseReserved'; data: { cameo_id: string; basis: string; grant_revision: number; at: number } }
   | { type: 'SceneDescribed'; data: SceneDescribedData }
@@ -99,10 +125,14 @@ export type VideoEvent =
   | { type: 'PreviewSegmentPassed'; data: { index: number; at: number } }
   /** The MP4, its thumbnail and spritesheet, and their hashes (MuxedData). */
   | { type: 'Muxed'; data: MuxedData }
-  | { type: 'OutputModerated'; data: { case_id: string; verdict: 'allow' | 'block'; categories: string[]; reasons: string[]; at: number } }
+  | { type: 'OutputModerated'; data: ModeratedData }
+  | { type: 'ModerationReviewed'; data: ModerationReviewedData }
+  /** Its owner appealed the block of case `case_id`: the video waits in `in_review` until the appeal is decided. */
+  | { type: 'VideoAppealed'; data: { case_id: string; stage: 'prompt' | 'output'; by: string; at: number } }
   /** `expires_at`: when its content (every blob of it) is deleted, unless it is published first; null or absent: kept. */
   | { type: 'VideoCompleted'; data: { at: number; expires_at?: number | null } }
-  | { type: 'VideoBlocked'; data: { code: StopCode; message: string; at: number } }
+  /** `case_id`: the moderation case that blocked it (what an appeal names); absent for consent stops and older blocks. */
+  | { type: 'VideoBlocked'; data: { code: StopCode; message: string; case_id?: string; at: number } }
   | { type: 'VideoFailed'; data: { code: FailureCode; message: string; at: number } }
   | { type: 'VideoCancelled'; data: { by: string; at: number; code?: CancelCode; message?: string } }
   | { type: 'VideoPublished'; data: { by: string; cameo_uses: { cameo_id: string; grant_revision: number }[]; at: number } }

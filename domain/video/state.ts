@@ -3,7 +3,13 @@
 import type { CancelCode, ChunkPlan, FailureCode, SceneDescribedData, StopCode, VideoEvent, VideoRequestedData } from './events';
 
 export type VideoStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
-export type VideoStage = 'queued' | 'moderating' | 'rendering' | 'muxing' | 'reviewing' | 'completed' | 'failed' | 'cancelled' | 'blocked';
+export type VideoStage = 'queued' | 'moderating' | 'rendering' | 'muxing' | 'reviewing' | 'in_review' | 'completed' | 'failed' | 'cancelled' | 'blocked';
+
+/** A moderation case about the video: which, and what it judged. */
+export interface VideoCase {
+  case_id: string;
+  stage: 'prompt' | 'output';
+}
 export type Visibility = 'private' | 'published' | 'taken_down';
 
 export interface VideoState {
@@ -19,7 +25,13 @@ export interface VideoState {
   previewSegments: number;
   /** `sha256`: of the MP4's bytes, hex; absent for videos muxed before it was recorded. */
   content: { contentKey: string; thumbnailKey: string; spritesheetKey: string; durationS: number; sha256?: string } | null;
-  error: { code: StopCode | FailureCode | CancelCode; message: string } | null;
+  /** `case_id`: the moderation case that blocked it, for an appeal to name. */
+  error: { code: StopCode | FailureCode | CancelCode; message: string; case_id?: string } | null;
+  /**
+   * The case that last judged it (its prompt's, then its output's); `waiting`: in stage `in_review` for that case's
+   * review or appeal. Null on states folded before review.
+   */
+  moderation: (VideoCase & { waiting: 'review' | 'appeal' | null; appealed: boolean }) | null;
   visibility: Visibility;
   cameoUses: { cameo_id: string; grant_revision: number }[];
   /** Cameo uses reserved for this video before rendering (the consent each rests on). */
@@ -54,6 +66,7 @@ export const initialVideoState: VideoState = Object.freeze({
   previewSegments: 0,
   content: null,
   error: null,
+  moderation: null,
   visibility: 'private',
   cameoUses: [],
   cameoReservations: [],
@@ -95,7 +108,23 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
     case 'VideoRequested':
       return { ...state, exists: true, request: event.data, status: 'queued', stage: 'moderating', progress: 0, createdAt: event.data.at };
     case 'PromptModerated':
-      return event.data.verdict === 'allow' ? { ...state, status: 'in_progress', progress: 5 } : state;
+    case 'OutputModerated': {
+      const stage = event.type === 'PromptModerated' ? 'prompt' : 'output';
+      const moderation = { case_id: event.data.case_id, stage, waiting: null, appealed: false } as const;
+      if (event.data.verdict === 'review') return { ...state, stage: 'in_review', moderation: { ...moderation, waiting: 'review' } };
+      if (event.data.verdict === 'block') return { ...state, moderation };
+      return stage === 'prompt' ? { ...state, status: 'in_progress', progress: 5, moderation } : { ...state, progress: 99, moderation };
+    }
+    case 'ModerationReviewed': {
+      const moderation = state.moderation ? { ...state.moderation, waiting: null } : null;
+      // Blocked on review, VideoBlocked follows; a block upheld on appeal is where it was.
+      if (event.data.decision === 'block') return event.data.appeal ? { ...state, stage: 'blocked', moderation } : { ...state, moderation };
+      // Allowed, the video goes on from where the case stopped it: to rendering, or to completion.
+      const resumed = { ...state, status: 'in_progress' as const, error: null, completedAt: null, moderation };
+      return event.data.stage === 'prompt' ? { ...resumed, stage: 'moderating', progress: 5 } : { ...resumed, stage: 'reviewing', progress: 99 };
+    }
+    case 'VideoAppealed':
+      return { ...state, stage: 'in_review', moderation: { case_id: event.data.case_id, stage: event.data.stage, waiting: 'appeal', appealed: true } };
     case 'CameoUseReserved':
       // `?? []`: states folded and stored before reservations existed lack the field.
       if ((state.cameoReservations ?? []).some((r) => r.cameo_id === event.data.cameo_id)) return state;
@@ -148,12 +177,16 @@ export function evolve(state: VideoState, event: VideoEvent): VideoState {
           ...(event.data.sha256 !== undefined ? { sha256: event.data.sha256 } : {}),
         },
       };
-    case 'OutputModerated':
-      return event.data.verdict === 'allow' ? { ...state, progress: 99 } : state;
     case 'VideoCompleted':
       return { ...state, status: 'completed', stage: 'completed', progress: 100, completedAt: event.data.at, expiresAt: event.data.expires_at ?? null };
     case 'VideoBlocked':
-      return { ...state, status: 'failed', stage: 'blocked', error: { code: event.data.code, message: event.data.message }, completedAt: event.data.at };
+      return {
+        ...state,
+        status: 'failed',
+        stage: 'blocked',
+        error: { code: event.data.code, message: event.data.message, ...(event.data.case_id ? { case_id: event.data.case_id } : {}) },
+        completedAt: event.data.at,
+      };
     case 'VideoFailed':
       return { ...state, status: 'failed', stage: 'failed', error: { code: event.data.code, message: event.data.message }, completedAt: event.data.at };
     case 'VideoCancelled':

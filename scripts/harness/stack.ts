@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import type { PromptPolicy } from '../../domain/moderation/promptPolicy';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
 import { loadCameoPhrases, PgChallengeStore } from '../../api/cameos/challenges';
 import { buildServer } from '../../api/server';
@@ -86,6 +87,8 @@ export interface PlatformStackOptions {
    * added when the list has none. Absent: one unlimited `default` tier.
    */
   tiers?: Tier[];
+  /** The moderation policy of the orchestration worker (MODERATION_POLICY's); absent, the shipped one. */
+  policy?: PromptPolicy;
   /** For the components; silent by default. */
   logger?: Logger;
 }
@@ -186,7 +189,7 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       blobs,
       ffmpeg,
       contentCredentials,
-      policy: loadPolicy(DEFAULT_POLICY_PATH),
+      policy: options.policy ?? loadPolicy(DEFAULT_POLICY_PATH),
       logger: logger.child({ component: 'activities' }),
       temporal: () => temporal.client,
       webhooks: { store: webhookStore, policy: webhookPolicy },

@@ -1,7 +1,7 @@
 // The output safety verdict: sampled frames' NSFW scores against the policy's threshold, joined with the flash verdict.
 import { joinOutputVerdicts, judgeOutputSafety, type ScoredFrame } from '../../domain/moderation/outputSafety';
 
-const policy = { model: 'open_nsfw' as const, nsfwThreshold: 0.8 };
+const policy = { model: 'open_nsfw' as const, nsfwThreshold: 0.8, reviewThreshold: 0.8 };
 const frame = (nsfw: number, n = 4): ScoredFrame => ({
   segment_key: 'videos/v/chunks/000.ts',
   frame: n,
@@ -14,7 +14,7 @@ describe('the output safety verdict', () => {
     const frames = [frame(0.01, 4), frame(0.3, 12), frame(0.7999, 20)];
     const judged = judgeOutputSafety(frames, policy);
     expect(judged).toMatchObject({ verdict: 'allow', categories: [], reasons: [] });
-    expect(judged.details).toEqual({ model: 'open_nsfw', threshold: 0.8, max_nsfw: 0.7999, frames, over_threshold: [] });
+    expect(judged.details).toEqual({ model: 'open_nsfw', threshold: 0.8, review_threshold: 0.8, max_nsfw: 0.7999, frames, over_threshold: [] });
   });
 
   it('blocks an output with one frame at or over the threshold, naming the frames over it', () => {

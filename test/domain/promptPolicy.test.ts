@@ -46,8 +46,8 @@ describe('prompt policy', () => {
     const verdict = checkPrompt('a gory nsfw massacre', policy);
     expect(verdict.categories).toEqual(['graphic_violence', 'sexual']);
     expect(verdict.matches).toEqual([
-      { category: 'graphic_violence', term: 'gory' },
-      { category: 'sexual', term: 'nsfw' },
+      { category: 'graphic_violence', term: 'gory', score: 1 },
+      { category: 'sexual', term: 'nsfw', score: 1 },
     ]);
   });
 
@@ -67,7 +67,7 @@ describe('prompt policy', () => {
   });
 
   it('holds the output safety threshold, and refuses a policy without a valid one, naming the value', () => {
-    expect(policy.outputSafety).toEqual({ model: 'open_nsfw', nsfwThreshold: 0.8 });
+    expect(policy.outputSafety).toEqual({ model: 'open_nsfw', nsfwThreshold: 0.8, reviewThreshold: 0.6 });
     const categories = [{ id: 'x', reason: 'r', terms: ['a'] }];
     expect(() => parsePolicy({ version: 1, categories })).toThrow('invalid moderation policy at $.output_safety: must be an object');
     expect(() => parsePolicy({ version: 1, categories, output_safety: { model: 'other', nsfw_threshold: 0.5 } })).toThrow('$.output_safety.model');
@@ -76,6 +76,56 @@ describe('prompt policy', () => {
         '$.output_safety.nsfw_threshold: must be a number above 0 and at most 1',
       );
     }
-    expect(parsePolicy({ version: 1, categories, output_safety: { model: 'open_nsfw', nsfw_threshold: 1 } }).outputSafety.nsfwThreshold).toBe(1);
+    expect(parsePolicy({ version: 1, categories, output_safety: { model: 'open_nsfw', nsfw_threshold: 1 } }).outputSafety).toEqual({
+      model: 'open_nsfw',
+      nsfwThreshold: 1,
+      reviewThreshold: 1,
+    });
+    expect(() => parsePolicy({ version: 1, categories, output_safety: { model: 'open_nsfw', nsfw_threshold: 0.5, review_threshold: 0.7 } })).toThrow(
+      '$.output_safety.review_threshold: must be a number above 0 and at most nsfw_threshold',
+    );
+  });
+});
+
+describe('the review band', () => {
+  it('given a borderline term, when the prompt is checked, then it scores the review score and goes to a person', () => {
+    const verdict = checkPrompt('a ball rolls past a c0rpse', policy);
+    expect(verdict).toMatchObject({
+      verdict: 'review',
+      score: 0.5,
+      categories: ['graphic_violence'],
+      matches: [{ category: 'graphic_violence', term: 'corpse', score: 0.5 }],
+    });
+    expect(verdict.reasons).toEqual(['possibly graphic violence or gore (for a person to look at)']);
+  });
+
+  it('given a blocking term beside a borderline one, then the block wins and names only the blocking category', () => {
+    const verdict = checkPrompt('a gory scene in lingerie', policy);
+    expect(verdict).toMatchObject({ verdict: 'block', score: 1, categories: ['graphic_violence'] });
+    expect(verdict.matches.map((m) => m.category)).toEqual(['graphic_violence', 'sexual']);
+  });
+
+  it('given thresholds that move, then the same prompt is allowed, reviewed or blocked by them', () => {
+    const base = { version: 1, output_safety: { model: 'open_nsfw', nsfw_threshold: 0.8 } };
+    const categories = [{ id: 'x', reason: 'r', terms: ['alpha'], review_terms: ['beta'], review_score: 0.4 }];
+    expect(checkPrompt('beta', parsePolicy({ ...base, categories })).verdict).toBe('allow');
+    expect(checkPrompt('beta', parsePolicy({ ...base, categories, prompt_thresholds: { review: 0.3, block: 1 } })).verdict).toBe('review');
+    expect(checkPrompt('beta', parsePolicy({ ...base, categories, prompt_thresholds: { review: 0.2, block: 0.4 } })).verdict).toBe('block');
+    expect(checkPrompt('a calm sea', parsePolicy({ ...base, categories, prompt_thresholds: { review: 0.2, block: 0.4 } }))).toMatchObject({
+      verdict: 'allow',
+      score: 0,
+    });
+  });
+
+  it('holds how long a review waits, with defaults, and refuses bad values naming them', () => {
+    expect(policy.review).toEqual({ escalate_after_seconds: 3600, default_after_seconds: 86_400, default: 'block' });
+    const base = { version: 1, categories: [{ id: 'x', reason: 'r', terms: ['a'] }], output_safety: { model: 'open_nsfw', nsfw_threshold: 0.8 } };
+    expect(parsePolicy(base).review).toEqual({ escalate_after_seconds: 3600, default_after_seconds: 86_400, default: 'block' });
+    expect(() => parsePolicy({ ...base, review: { escalate_after_seconds: 0, default_after_seconds: 1, default: 'block' } })).toThrow(
+      '$.review.escalate_after_seconds',
+    );
+    expect(() => parsePolicy({ ...base, review: { escalate_after_seconds: 1, default_after_seconds: 1, default: 'maybe' } })).toThrow('$.review.default');
+    expect(() => parsePolicy({ ...base, prompt_thresholds: { review: 0.9, block: 0.5 } })).toThrow('$.prompt_thresholds.review');
+    expect(() => parsePolicy({ ...base, categories: [{ id: 'x', reason: 'r', terms: ['a'], review_score: 1 }] })).toThrow('$.categories[0].review_score');
   });
 });

@@ -2,7 +2,7 @@
 // revision, then the state the system's own evolve gives; names of no known category and events no evolve knows are
 // refused with errors that say what was wrong.
 import { foldCameo, initialCameoState, type CameoEvent } from '../../domain/cameo';
-import type { ModerationEvent } from '../../domain/moderation/events';
+import { initialModerationState, type ModerationEvent } from '../../domain/moderation/events';
 import { categoryOf, foldStream, STREAM_CATEGORIES, UnfoldableEvent, UnknownStreamCategory, type FoldedStream, type StreamEvent } from '../../domain/streams';
 import { foldVideo, planChunks, type VideoEvent } from '../../domain/video';
 import { videoRequest } from '../support/videos';
@@ -117,6 +117,9 @@ describe('folding a stream by its category', () => {
       { type: 'CaseClosed', data: { verdict: 'block', at } },
     ];
     const expected = {
+      ...initialModerationState,
+      openedAt: at,
+      updatedAt: at,
       caseId: 'case_1',
       subjectId: 'video_1',
       stage: 'prompt' as const,

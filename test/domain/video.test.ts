@@ -41,7 +41,10 @@ describe('video decider', () => {
       .when({ type: 'RecordPromptVerdict', data: { case_id: 'c', verdict: 'block', categories: ['violence'], reasons: ['graphic violence'], at: 1001 } })
       .then([
         { type: 'PromptModerated', data: { case_id: 'c', verdict: 'block', categories: ['violence'], reasons: ['graphic violence'], at: 1001 } },
-        { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'prompt blocked by moderation: graphic violence', at: 1001 } },
+        {
+          type: 'VideoBlocked',
+          data: { code: 'moderation_blocked', message: 'prompt blocked by moderation (case c): graphic violence', case_id: 'c', at: 1001 },
+        },
       ]);
     const state = foldVideo([
       requested,
@@ -119,7 +122,10 @@ describe('video decider', () => {
       .when({ type: 'RecordOutputVerdict', data: blocked })
       .then([
         { type: 'OutputModerated', data: blocked },
-        { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'output blocked by moderation: 5.0 general flashes per second', at: 1005 } },
+        {
+          type: 'VideoBlocked',
+          data: { code: 'moderation_blocked', message: 'output blocked by moderation (case c2): 5.0 general flashes per second', case_id: 'c2', at: 1005 },
+        },
       ]);
     spec
       .given([...history, { type: 'OutputModerated', data: blocked }, { type: 'VideoBlocked', data: { code: 'moderation_blocked', message: 'm', at: 1005 } }])
@@ -352,5 +358,111 @@ describe('video scenes, remixes and extensions', () => {
       .when({ type: 'RecordRemix', data: { child_video_id: 'video_2', by: 'user_2', at: 2000 } })
       .thenThrows(refusal('not_found'));
     expect(foldVideo([...finished, remixed]).remixes).toEqual(['video_2']);
+  });
+});
+
+describe('video decider: human review and appeals', () => {
+  const review = (case_id: string, at = 1001): VideoEvent => ({
+    type: 'PromptModerated',
+    data: { case_id, verdict: 'review', categories: ['graphic_violence'], reasons: ['possibly graphic'], at },
+  });
+
+  it('given a prompt in the review band, then the video waits in review, and a decision for another case is refused', () => {
+    spec
+      .given([requested])
+      .when({ type: 'RecordPromptVerdict', data: review('case_r').data as never })
+      .then([review('case_r')]);
+    expect(foldVideo([requested, review('case_r')])).toMatchObject({
+      status: 'queued',
+      stage: 'in_review',
+      moderation: { case_id: 'case_r', waiting: 'review' },
+    });
+    spec
+      .given([requested, review('case_r')])
+      .when({ type: 'RecordReviewDecision', data: { case_id: 'case_x', decision: 'allow', by: 'user_mod', reason: 'r', at: 1002 } })
+      .thenThrows(refusal('not_in_review'));
+  });
+
+  it('given a video in review, when a moderator allows it, then it goes on to rendering; when blocked, it ends naming the case', () => {
+    const allowedByPerson: VideoEvent = {
+      type: 'ModerationReviewed',
+      data: { case_id: 'case_r', stage: 'prompt', decision: 'allow', by: 'user_mod', reason: 'fine', at: 1002 },
+    };
+    spec
+      .given([requested, review('case_r')])
+      .when({ type: 'RecordReviewDecision', data: { case_id: 'case_r', decision: 'allow', by: 'user_mod', reason: 'fine', at: 1002 } })
+      .then([allowedByPerson]);
+    expect(foldVideo([requested, review('case_r'), allowedByPerson])).toMatchObject({ status: 'in_progress', stage: 'moderating' });
+    spec
+      .given([requested, review('case_r'), allowedByPerson])
+      .when({ type: 'PlanChunks', data: { fps: 24, frames_per_chunk: 24, at: 1003 } })
+      .then([{ type: 'ChunksPlanned', data: { total: 2, fps: 24, frames: 48, chunks: planChunks(2, 24, 24), at: 1003 } }]);
+    spec
+      .given([requested, review('case_r')])
+      .when({ type: 'RecordReviewDecision', data: { case_id: 'case_r', decision: 'block', by: null, reason: 'nobody decided', at: 1002 } })
+      .then([
+        { type: 'ModerationReviewed', data: { case_id: 'case_r', stage: 'prompt', decision: 'block', by: null, reason: 'nobody decided', at: 1002 } },
+        {
+          type: 'VideoBlocked',
+          data: {
+            code: 'moderation_blocked',
+            message: "prompt blocked by moderation (case case_r): the policy's default (no moderator decided in time): nobody decided",
+            case_id: 'case_r',
+            at: 1002,
+          },
+        },
+      ]);
+  });
+
+  it('given a blocked video, when its owner appeals, then it waits in review once; upheld, a prompt renders and an output completes', () => {
+    const blocked = [
+      requested,
+      review('case_r'),
+      ...decide(
+        { type: 'RecordReviewDecision', data: { case_id: 'case_r', decision: 'block', by: 'm', reason: 'no', at: 2 } },
+        foldVideo([requested, review('case_r')]),
+      ),
+    ];
+    const appealed: VideoEvent = { type: 'VideoAppealed', data: { case_id: 'case_r', stage: 'prompt', by: 'user_1', at: 3 } };
+    spec
+      .given(blocked)
+      .when({ type: 'AppealBlock', data: { case_id: 'case_r', by: 'user_1', at: 3 } })
+      .then([appealed]);
+    spec
+      .given(blocked)
+      .when({ type: 'AppealBlock', data: { case_id: 'case_other', by: 'user_1', at: 3 } })
+      .thenThrows(refusal('wrong_stage'));
+    expect(foldVideo([...blocked, appealed])).toMatchObject({ status: 'failed', stage: 'in_review', moderation: { waiting: 'appeal', appealed: true } });
+    const upheld: VideoEvent = {
+      type: 'ModerationReviewed',
+      data: { case_id: 'case_r', stage: 'prompt', decision: 'allow', by: 'm2', reason: 'ok', appeal: true, at: 4 },
+    };
+    spec
+      .given([...blocked, appealed])
+      .when({ type: 'RecordAppealDecision', data: { case_id: 'case_r', decision: 'allow', by: 'm2', reason: 'ok', at: 4 } })
+      .then([upheld]);
+    expect(foldVideo([...blocked, appealed, upheld])).toMatchObject({ status: 'in_progress', stage: 'moderating', error: null });
+    const denied: VideoEvent = { type: 'ModerationReviewed', data: { ...upheld.data, decision: 'block' } as never };
+    expect(foldVideo([...blocked, appealed, denied])).toMatchObject({ status: 'failed', stage: 'blocked', error: { code: 'moderation_blocked' } });
+    // Appealed once: the block that stands after it is not appealed again.
+    spec
+      .given([...blocked, appealed, denied])
+      .when({ type: 'AppealBlock', data: { case_id: 'case_r', by: 'user_1', at: 5 } })
+      .thenThrows(refusal('wrong_stage'));
+
+    // An output blocked, appealed and upheld completes from the content already muxed.
+    const outputBlocked = { case_id: 'case_o', verdict: 'block' as const, categories: ['sexual'], reasons: ['frames'], at: 1005 };
+    const history = [requested, allowed, planned, ...rendered(0), ...rendered(1), muxed];
+    const afterBlock = [...history, ...decide({ type: 'RecordOutputVerdict', data: outputBlocked }, foldVideo(history))];
+    const outAppealed = [...afterBlock, ...decide({ type: 'AppealBlock', data: { case_id: 'case_o', by: 'user_1', at: 1006 } }, foldVideo(afterBlock))];
+    const outUpheld = [
+      ...outAppealed,
+      ...decide({ type: 'RecordAppealDecision', data: { case_id: 'case_o', decision: 'allow', by: 'm2', reason: 'ok', at: 1007 } }, foldVideo(outAppealed)),
+    ];
+    expect(foldVideo(outUpheld)).toMatchObject({ status: 'in_progress', stage: 'reviewing' });
+    spec
+      .given(outUpheld)
+      .when({ type: 'CompleteVideo', data: { at: 1008 } })
+      .then([{ type: 'VideoCompleted', data: { at: 1008 } }]);
   });
 });

@@ -4,6 +4,7 @@
 // The stack itself is built by the shared harness, scripts/harness/stack.ts, which the pipeline benchmark shares.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { PromptPolicy } from '../../domain/moderation/promptPolicy';
 import { UNLIMITED_DEFAULT_TIER, type Tier } from '../../infra/tiers';
 import { startPlatformStack } from '../../scripts/harness/stack';
 import { cameoPhrasesFile } from './clips';
@@ -25,6 +26,8 @@ export async function startApiStack(
     /** More tiers (TIERS_FILE's); users join one with `user(name, role, tier)`. */
     tiers?: Tier[];
     webhooks?: { allowedHosts?: string[]; retry?: { firstSeconds: number; windowSeconds: number } };
+    /** Another moderation policy than the shipped one (a test's review times). */
+    policy?: PromptPolicy;
   } = {},
 ) {
   const dataDir = fs.mkdtempSync(path.join(testEnv.tmpDir, 'stack-'));
@@ -40,6 +43,7 @@ export async function startApiStack(
     eventStorePollIntervalMs: 50,
     ...(options.projector === false ? { projector: false } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
     ...(options.retentionSeconds ? { retentionSeconds: options.retentionSeconds } : {}),
     ...(options.maxActiveVideos || options.dailyVideoSeconds || options.tiers
       ? {

@@ -73,7 +73,9 @@ describe('the output safety classifier, with a threshold every frame reaches', (
   // The reference pack renders nothing unsafe, so this policy's threshold sits under what its frames score: the
   // classifier's real scores on a real render then block it, as an unsafe render would be with the shipped one.
   const threshold = 1e-6;
-  const stack = usePipeline('safetylow', { policy: { ...shipped, outputSafety: { model: 'open_nsfw', nsfwThreshold: threshold } } });
+  const stack = usePipeline('safetylow', {
+    policy: { ...shipped, outputSafety: { model: 'open_nsfw', nsfwThreshold: threshold, reviewThreshold: threshold } },
+  });
   const caseOf = outputCase(stack);
 
   it('blocks the video as moderation_blocked, the case recording the frames over the threshold and their scores', async () => {
