@@ -25,6 +25,8 @@ export interface ActivityDeps {
   temporal?: () => Client;
   /** The webhook endpoints and the URL rules, for the delivery activities (absent: those activities fail, naming it). */
   webhooks?: WebhookDeps;
+  /** MODEL_PACK: its manifest gives the mux the SHA-256 of the pack's files for the content credentials. */
+  modelPack: string;
   /** Signs each MP4's content credentials at mux time; absent, muxVideo fails naming C2PA_SIGNING_KEY. */
   contentCredentials?: ContentCredentials;
   /** CAMEO_FACE_MODEL: the BlazeFace model file; absent, the one the bootstrap fetched (.tools/tools.json). */

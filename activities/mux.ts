@@ -1,6 +1,8 @@
 // The mux activity: a video's chunk segments and PCM audio become one MP4 (H.264 + AAC, faststart), plus a
 // thumbnail and a spritesheet, all in the blob store. The ffmpeg work itself lives in infra/media/ffmpeg.ts; the MP4 is
-// signed with its content credentials (a C2PA manifest, infra/provenance/c2pa.ts) before it is hashed and stored.
+// signed with its content credentials (a C2PA manifest, infra/provenance/c2pa.ts) before it is hashed and stored: the
+// facts it states beyond its input (the model pack and its files' hashes, each cameo's consent chain head) are read
+// here from the event store and the pack's manifest.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -9,9 +11,13 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BlobStore } from '../infra/blobs';
+import type { EventStore } from '../infra/eventstore/port';
 import type { Logger } from '../infra/logger';
 import type { Ffmpeg } from '../infra/media/ffmpeg';
-import type { ContentCredentials } from '../infra/provenance/c2pa';
+import { packDirOf, readPackIdentity } from '../infra/modelPacks';
+import type { ContentCredentials, GenerationFacts } from '../infra/provenance/c2pa';
+import { readConsentChain } from '../infra/streams/cameos';
+import { readVideo } from '../infra/streams/videos';
 import { contentKeys } from '../domain/video/content';
 
 export interface MuxInput {
@@ -53,7 +59,70 @@ async function sha256OfFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; logger: Logger; contentCredentials?: ContentCredentials }) {
+export interface MuxDeps {
+  blobs: BlobStore;
+  ffmpeg: Ffmpeg;
+  logger: Logger;
+  contentCredentials?: ContentCredentials;
+  /**
+   * Where the video's scene (its pack) and its cameos' consent histories are read. Absent (the pipeline bench's direct
+   * runs, which record no streams): the credentials name no pack, and a video with a cameo cannot be signed.
+   */
+  eventStore?: EventStore;
+  /** MODEL_PACK: the pack whose manifest gives the files' hashes of the pack the video's scene names (absent: none). */
+  modelPack?: string;
+}
+
+export function createMuxActivities(deps: MuxDeps) {
+  /**
+   * The pack named on the video's scene (`name@version`), with its files' SHA-256 from the pack's manifest when that
+   * manifest is of the same name and version. The GPU workers refuse a pack whose files do not match their manifest,
+   * so the hashes are those of the files that rendered it; the orchestration worker needs only the manifest.
+   */
+  const modelPackOf = async (videoId: string): Promise<GenerationFacts['modelPack']> => {
+    if (!deps.eventStore) return undefined;
+    const scene = (await readVideo(deps.eventStore, videoId))?.state.scene;
+    // Videos asked for before scenes were recorded name no pack.
+    if (!scene) return undefined;
+    const at = scene.pack.lastIndexOf('@');
+    const name = at > 0 ? scene.pack.slice(0, at) : scene.pack;
+    const version = at > 0 ? scene.pack.slice(at + 1) : undefined;
+    let why = 'this mux was given no MODEL_PACK';
+    if (deps.modelPack !== undefined) {
+      try {
+        const local = readPackIdentity(packDirOf(deps.modelPack));
+        if (local.name === name && local.version === version) return { name, version, hashes: local.files };
+        why = `MODEL_PACK is ${local.name}@${local.version}`;
+      } catch (err) {
+        why = (err as Error).message;
+      }
+    }
+    // Signed all the same, naming the pack without hashes: nothing is stated that is not known.
+    deps.logger.warn({ videoId, pack: scene.pack, why }, "the video's pack has no manifest here: its content credentials name it without its files' hashes");
+    return { name, ...(version !== undefined ? { version } : {}) };
+  };
+
+  /** Each cameo's consent as the credentials state it: its grant revision and its consent history's head hash now. */
+  const cameoFactsOf = async (videoId: string, cameos: MuxProvenance['cameos']): Promise<GenerationFacts['cameos']> => {
+    if (cameos.length === 0) return [];
+    const eventStore = deps.eventStore;
+    if (!eventStore)
+      throw ApplicationFailure.nonRetryable(`video ${videoId} has cameos, and this mux has no event store to read their consent`, 'c2pa_not_configured');
+    return Promise.all(
+      cameos.map(async (c) => {
+        const chain = await readConsentChain(eventStore, c.cameoId);
+        // A history that fails its own hash chain is not consent the credentials can vouch for.
+        if (!chain.valid) {
+          throw ApplicationFailure.nonRetryable(
+            `cameo ${c.cameoId}'s consent history fails its hash chain (${chain.problems.map((p) => `revision ${p.revision}: ${p.problem}`).join('; ')})`,
+            'consent_chain_invalid',
+          );
+        }
+        return { cameoId: c.cameoId, grantRevision: c.grantRevision, consentHeadHash: chain.head_hash };
+      }),
+    );
+  };
+
   return {
     async muxVideo(input: MuxInput): Promise<MuxResult> {
       if (input.videoKeys.length === 0 || input.videoKeys.length !== input.audioKeys.length) {
@@ -114,13 +183,15 @@ export function createMuxActivities(deps: { blobs: BlobStore; ffmpeg: Ffmpeg; lo
         } else if (parent) {
           deps.logger.warn({ videoId: input.videoId, parent: parent.videoId }, "the parent's MP4 is gone: signed without it as an ingredient");
         }
+        const [modelPack, cameos] = await Promise.all([modelPackOf(input.videoId), cameoFactsOf(input.videoId, input.provenance.cameos)]);
         await credentials.sign({
           source: files.content,
           dest: signed,
           facts: {
             videoId: input.videoId,
             seed: input.provenance.seed,
-            cameos: input.provenance.cameos,
+            ...(modelPack ? { modelPack } : {}),
+            cameos,
             ...(parent ? { parentVideoId: parent.videoId } : {}),
           },
           ...(parent && parentFile ? { parent: { file: parentFile, videoId: parent.videoId } } : {}),

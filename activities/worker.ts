@@ -110,6 +110,7 @@ async function main(): Promise<void> {
       blobs,
       ffmpeg: createFfmpeg(config),
       contentCredentials: createContentCredentials(config),
+      modelPack: config.modelPack,
       policy,
       ...(config.cameoFaceModelPath ? { cameoFaceModelPath: config.cameoFaceModelPath } : {}),
       temporal: () => temporal.client,

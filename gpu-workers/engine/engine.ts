@@ -1,11 +1,11 @@
 // The inference engine: loads a model pack on the chosen execution provider, validates render requests, and runs the
 // pack's three graphs (prompt → scene, scene + state → frames and event track, event track → audio), and with
 // UPSCALER=on its upscaler for the sizes it lists (rendered smaller, then upscaled).
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { Config, InferenceEp } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
+import { MODELS_DIR, packDirOf } from '../../infra/modelPacks';
 import { InvalidRenderInput, ModelPackMismatch } from './errors';
 import { evalShape, formatShape, loadModelPack, parseSize, tensorSpec, type GraphName, type LoadedModelPack, type ModelPackManifest } from './manifest';
 import { chooseProvider, sessionPool, type ExecutionProvider, type SessionPool } from './sessions';
@@ -13,7 +13,7 @@ import { tokenize, validatePrompt } from './tokenizer';
 import { loadUpscaler, upscaleFrames, type LoadedUpscaler } from './upscaler';
 import type { VocabEntry } from './vocabulary';
 
-export const MODELS_DIR = path.resolve(__dirname, '..', 'models');
+export { MODELS_DIR, packDirOf };
 
 /** Frames one chunk may hold: 10 s at 24 fps keeps a 1792x1024 chunk near 1.3 GB of RGB. */
 export const MAX_CHUNK_FRAMES = 240;
@@ -126,10 +126,6 @@ export interface EngineOptions {
   /** Overrides config.upscaler (the bench renders with and without it in one process). */
   upscale?: boolean;
   pool?: SessionPool;
-}
-
-export function packDirOf(modelPack: string): string {
-  return path.isAbsolute(modelPack) ? modelPack : path.join(MODELS_DIR, modelPack);
 }
 
 /** Loads the pack on the configured provider (auto: the best that works), renders a warm-up chunk, and is ready. */

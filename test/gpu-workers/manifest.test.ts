@@ -1,5 +1,6 @@
 // Loading a model pack: a manifest that does not match its graphs, or is itself malformed, is refused with a message
-// naming the graph, the tensor and what differs.
+// naming the graph, the tensor and what differs; a file that is not the one its manifest hashes is refused too.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,8 +108,36 @@ describe('model pack manifest', () => {
     const file = path.join(dir, 'audio.onnx');
     const model = onnx.ModelProto.decode(fs.readFileSync(file));
     model.graph!.input!.push({ name: 'x', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }] } } } });
-    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const bytes = onnx.ModelProto.encode(model).finish();
+    fs.writeFileSync(file, bytes);
+    // Rehashed as a pack's build would: the graph itself is what is wrong.
+    const manifestFile = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Record<string, any>;
+    manifest.files['audio.onnx'] = createHash('sha256').update(bytes).digest('hex');
+    fs.writeFileSync(manifestFile, JSON.stringify(manifest));
     expect((await loadError(dir)).message).toBe("model pack reference: audio.onnx has an input 'x' the manifest does not name");
+  });
+
+  it("records every file's SHA-256, and refuses a graph or a vocabulary that is not the file it names", async () => {
+    const m = readManifest(REFERENCE);
+    const sha256 = (name: string) =>
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(REFERENCE, name)))
+        .digest('hex');
+    const used = ['text.onnx', 'video.onnx', 'audio.onnx', 'vocab.json', 'vocab-features.json', 'upscaler.onnx'];
+    expect(Object.keys(m.files).sort()).toEqual([...used].sort());
+    for (const name of used) expect({ name, sha256: m.files[name] }).toEqual({ name, sha256: sha256(name) });
+    expect(m.files['upscaler.onnx']).toBe(m.upscaler!.sha256);
+
+    for (const name of ['video.onnx', 'vocab.json']) {
+      const dir = packWith(() => undefined);
+      const bytes = fs.readFileSync(path.join(dir, name));
+      bytes[bytes.length - 2] ^= 1;
+      fs.writeFileSync(path.join(dir, name), bytes);
+      expect((await loadError(dir)).message).toBe(
+        `model pack reference: ${name} has SHA-256 ${createHash('sha256').update(bytes).digest('hex')}, the manifest says ${m.files[name]}`,
+      );
+    }
   });
 
   it('lists every difference at once', async () => {
@@ -127,6 +156,15 @@ describe('model pack manifest', () => {
     ['an unknown dtype', (m) => (tensor(m, 'video', 'inputs', 'style').dtype = 'long'), /manifest.json field graphs.video.inputs.7.dtype: .*got "long"/],
     ['a misspelt tensor key', (m) => (tensor(m, 'audio', 'outputs', 'audio').shap = [1]), /manifest.json field graphs.audio.outputs.0.shap/],
     ['a resolution that is not WxH', (m) => m.resolutions.push('large'), /manifest.json field resolutions.8: .*got "large"/],
+    ['no files map', (m) => delete m.files, 'manifest.json field files: expected required property, got nothing'],
+    ['a hash that is not SHA-256', (m) => (m.files['text.onnx'] = 'abc'), /manifest.json field files.text.onnx: .*got "abc"/],
+    ['a file it uses left out of files', (m) => delete m.files['vocab.json'], 'files lacks vocab.json, which the pack uses'],
+    ['a file in files it does not use', (m) => (m.files['extra.onnx'] = '0'.repeat(64)), 'files names extra.onnx, which the manifest does not use'],
+    [
+      'an upscaler hashed twice, differently',
+      (m) => (m.files['upscaler.onnx'] = '0'.repeat(64)),
+      'files gives upscaler.onnx another SHA-256 than upscaler.sha256',
+    ],
     [
       'an input the engine cannot feed',
       (m) => m.graphs.audio.inputs.push({ name: 'tempo', dtype: 'float32', shape: [] }),

@@ -29,6 +29,7 @@ export function realActivities(
       blobs,
       ffmpeg: createFfmpeg({ ffmpegPath: testEnv.ffmpegPath }),
       contentCredentials: createContentCredentials(loadConfig()),
+      modelPack: loadConfig().modelPack,
       policy,
       logger: createLogger({ level: 'silent', name: 'test' }),
       ...(temporal ? { temporal: () => temporal } : {}),

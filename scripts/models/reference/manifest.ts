@@ -12,7 +12,8 @@ const SAMPLES_PER_FRAME = SAMPLE_RATE_HZ / FPS;
 /** The sizes of API.md, width x height: square, portrait and landscape. */
 export const RESOLUTIONS = ['256x256', '512x512', '480x854', '854x480', '720x1280', '1280x720', '1024x1792', '1792x1024'];
 
-export function buildManifest(): ModelPackManifest {
+/** The manifest without `files`: the build adds the hashes of the files it made. */
+export function buildManifest(): Omit<ModelPackManifest, 'files'> {
   return {
     name: 'reference',
     version: '1.0.0',
