@@ -25,8 +25,24 @@ import { startTemporalDevServer } from '../infra/temporal/devServer';
 import { fetchHistoryJson } from '../infra/temporal/replay';
 import { PROJECT_ROOT, readTools } from '../infra/tools';
 import { queueWebhookDelivery, webhookEndpointWorkflowId } from '../infra/webhooks/queue';
-import { cameoWorkflow, generationWorkflow, publishWorkflow, recordEventsWorkflow, retentionWorkflow, takedownWorkflow } from '../workflows';
-import { cameoStateQuery, changePermissionUpdate, deleteCameoUpdate, grantAccessUpdate, revokeAccessUpdate } from '../workflows/definitions';
+import {
+  caseReviewWorkflow,
+  cameoWorkflow,
+  generationWorkflow,
+  publishWorkflow,
+  recordEventsWorkflow,
+  retentionWorkflow,
+  takedownWorkflow,
+} from '../workflows';
+import {
+  caseStateQuery,
+  cameoStateQuery,
+  changePermissionUpdate,
+  decideCaseUpdate,
+  deleteCameoUpdate,
+  grantAccessUpdate,
+  revokeAccessUpdate,
+} from '../workflows/definitions';
 import { Cleanup } from './bench/cleanup';
 import { cameoClip, liveCameoClip } from './harness/cameoClips';
 import { useClipFolder } from './harness/clips';
@@ -108,6 +124,21 @@ async function runVideo(ctx: Ctx, req: VideoRequestedData, expected: { status: s
 const firstChunkRendered = (ctx: Ctx, videoId: string) =>
   until(async () => ((await eventsOf(ctx, videoId)).some((e) => e.type === 'VideoChunkRendered') ? true : undefined), `a first chunk of ${videoId}`);
 
+/** The id of the case a video waits in review for, once its case's workflow runs. */
+async function caseInReview(ctx: Ctx, videoId: string): Promise<string> {
+  return await until(async () => {
+    const moderated = (await eventsOf(ctx, videoId)).find((e) => e.type === 'PromptModerated');
+    const data = moderated?.data as { case_id: string; verdict: string } | undefined;
+    if (!data) return undefined;
+    if (data.verdict !== 'review') throw new Error(`video ${videoId}'s prompt was ${data.verdict}, not in review`);
+    const state = await ctx.client.workflow
+      .getHandle(`moderation-${data.case_id}`)
+      .query(caseStateQuery)
+      .catch(() => undefined);
+    return state?.caseId ? data.case_id : undefined;
+  }, `video ${videoId} in review`);
+}
+
 /** The child workflow ids a history started, by workflow type. */
 async function childrenOf(ctx: Ctx, workflowId: string): Promise<Record<string, string[]>> {
   const history = await ctx.client.workflow.getHandle(workflowId).fetchHistory();
@@ -185,6 +216,82 @@ const SCENARIOS: { names: string[]; run: (ctx: Ctx) => Promise<Recorded[]> }[] =
       const req = videoRequest('a gory bloodbath', { seconds: 1 });
       await runVideo(ctx, req, { status: 'failed', stage: 'blocked' });
       return [{ name: 'generation-blocked-prompt', workflowId: `video-${req.video_id}`, path: 'a video blocked by prompt moderation before any GPU work' }];
+    },
+  },
+  {
+    names: ['generation-review-allowed', 'case-review'],
+    run: async (ctx) => {
+      const req = videoRequest('a red ball rolls past a corpse', { seconds: 1 });
+      const handle = await startVideo(ctx, req);
+      const caseId = await caseInReview(ctx, req.video_id);
+      await ctx.client.workflow
+        .getHandle(`moderation-${caseId}`)
+        .executeUpdate(decideCaseUpdate, { args: [{ moderator_id: 'user_moderator', decision: 'allow', reason: 'a toy scene' }] });
+      const result = await handle.result();
+      if (result.status !== 'completed') throw new Error(`video ${req.video_id} ended ${result.status}/${result.stage} after its review was allowed`);
+      return [
+        {
+          name: 'generation-review-allowed',
+          workflowId: `video-${req.video_id}`,
+          path: 'a 1 s video whose prompt scored in the review band: it waited in review for its case (a child caseReviewWorkflow), was allowed and completed',
+        },
+        {
+          name: 'case-review',
+          workflowId: `moderation-${caseId}`,
+          path: 'a prompt case in review, decided (allow) by a moderator through the decideCase Update',
+        },
+      ];
+    },
+  },
+  {
+    names: ['case-appeal', 'generation-resumed'],
+    run: async (ctx) => {
+      const req = videoRequest('a purple ball beside some explosives', { seconds: 1 });
+      const handle = await startVideo(ctx, req);
+      const caseId = await caseInReview(ctx, req.video_id);
+      const decide = (moderator: string, decision: 'allow' | 'block') =>
+        ctx.client.workflow
+          .getHandle(`moderation-${caseId}`)
+          .executeUpdate(decideCaseUpdate, { args: [{ moderator_id: moderator, decision, reason: 'looked at it' }] });
+      await decide('user_moderator', 'block');
+      const blocked = await handle.result();
+      if (blocked.stage !== 'blocked') throw new Error(`video ${req.video_id} ended ${blocked.status}/${blocked.stage}, not blocked`);
+      const appeal = await ctx.client.workflow.start(caseReviewWorkflow, {
+        taskQueue: ctx.stack.taskQueue,
+        workflowId: `moderation-${caseId}`,
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        args: [
+          {
+            caseId,
+            mode: 'appeal',
+            appeal: { by: req.owner_id, statement: 'cartoon fireworks' },
+            actor: req.owner_id,
+            correlationId: req.video_id,
+            generation: { gpuTaskQueue: ctx.stack.gpuTaskQueue },
+          },
+        ],
+      });
+      await until(async () => ((await appeal.query(caseStateQuery)).appealed ? true : undefined), `the appeal of ${caseId} recorded`);
+      await decide('user_moderator2', 'allow');
+      await appeal.result();
+      await until(
+        async () => ((await eventsOf(ctx, req.video_id)).some((e) => e.type === 'VideoCompleted') ? true : undefined),
+        `video ${req.video_id} completed after its appeal`,
+      );
+      const resumed = await ctx.client.workflow.getHandle(`video-${req.video_id}`).result();
+      if (resumed.status !== 'completed') throw new Error(`the resumed run of ${req.video_id} ended ${resumed.status}`);
+      return [
+        {
+          name: 'case-appeal',
+          workflowId: `moderation-${caseId}`,
+          path: "a blocked prompt's appeal, upheld by another moderator: the generation started again (resume)",
+        },
+        {
+          name: 'generation-resumed',
+          workflowId: `video-${req.video_id}`,
+          path: 'the generation run started again after an upheld appeal of its prompt: read the stream, rendered and completed',
+        },
+      ];
     },
   },
   {

@@ -46,4 +46,17 @@ describe('the output safety verdict', () => {
     });
     expect(joinOutputVerdicts(flashes, judgeOutputSafety([frame(0.1)], policy)).verdict).toBe('allow');
   });
+
+  it('given a review band, when the highest frame falls in it, then the output goes to a person; a block still wins', () => {
+    const banded = { ...policy, reviewThreshold: 0.6 };
+    const inBand = judgeOutputSafety([frame(0.1, 4), frame(0.65, 12)], banded);
+    expect(inBand).toMatchObject({ verdict: 'review', categories: ['sexual'] });
+    expect(inBand.reasons[0]).toContain('for a person to look at');
+    expect(judgeOutputSafety([frame(0.59)], banded).verdict).toBe('allow');
+    expect(judgeOutputSafety([frame(0.65), frame(0.85)], banded).verdict).toBe('block');
+    const flashes = { verdict: 'allow' as const, categories: [], reasons: [], details: {} };
+    expect(joinOutputVerdicts(flashes, inBand).verdict).toBe('review');
+    const flashing = { verdict: 'block' as const, categories: ['photosensitivity'], reasons: ['flashes'], details: {} };
+    expect(joinOutputVerdicts(flashing, inBand).verdict).toBe('block');
+  });
 });

@@ -698,7 +698,7 @@ describe('projections:rebuild', () => {
         swappedAt.set(readModel.name, { events: workload.events, checkpoint: positionToString(workload.head!) });
       },
     });
-    expect(compared).toEqual(['videos', 'feed', 'lineage', 'likes', 'cameo_appearances', 'follows']);
+    expect(compared).toEqual(['videos', 'feed', 'lineage', 'likes', 'cameo_appearances', 'follows', 'moderation_cases']);
     for (const r of results) {
       expect({ readModel: r.readModel, events: r.events, parked: r.parked, checkpoint: r.checkpoint }).toEqual({
         readModel: r.readModel,

@@ -72,6 +72,8 @@ describe('recorded workflow histories', () => {
       'generation-gpu-worker-killed',
       'generation-remix',
       'generation-extension',
+      'generation-review-allowed',
+      'generation-resumed',
     ]) {
       expect(entry(`${file}.json`)).toMatchObject({ workflow_type: 'generationWorkflow' });
     }
