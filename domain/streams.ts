@@ -101,6 +101,7 @@ const CATEGORIES: { [C in StreamCategory]: Category<C> } = {
       ReviewDecided: true,
       Appealed: true,
       CaseClosed: true,
+      CaseWithdrawn: true,
     }),
     fold: (events) => (events as ModerationEvent[]).reduce(evolveModeration, initialModerationState),
   },

@@ -9,7 +9,7 @@ import { quoteSchema, type SqlClient } from './store';
 
 export const MODERATION_CASES_READ_MODEL = 'moderation_cases';
 const PREFIX = 'moderation-';
-const TYPES = new Set(['CaseOpened', 'AutomatedVerdict', 'ReviewRequested', 'CaseEscalated', 'ReviewDecided', 'Appealed', 'CaseClosed']);
+const TYPES = new Set(['CaseOpened', 'AutomatedVerdict', 'ReviewRequested', 'CaseEscalated', 'ReviewDecided', 'Appealed', 'CaseClosed', 'CaseWithdrawn']);
 
 /** What each event sets on the row (besides updated_at and last_revision). */
 function changes(event: RecordedEvent): Record<string, unknown> | undefined {
@@ -31,6 +31,8 @@ function changes(event: RecordedEvent): Record<string, unknown> | undefined {
       return { status: 'awaiting_review', appealed: true, escalated: false };
     case 'CaseClosed':
       return { status: 'closed', verdict: field(rm, event, 'verdict', 'string') };
+    case 'CaseWithdrawn':
+      return { status: 'closed' };
     default:
       return undefined;
   }

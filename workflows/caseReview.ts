@@ -10,7 +10,9 @@
 import {
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   ParentClosePolicy,
   proxyLocalActivities,
   setHandler,
@@ -119,9 +121,22 @@ export async function caseReviewWorkflow(input: CaseReviewInput): Promise<CaseOu
   if (input.mode === 'appeal') await recordAppeal(input, record);
   const terms: ReviewTerms = state.review ?? (await moderationReviewTerms());
   const decided = () => !awaitsDecision(state);
-  if (!(await condition(decided, terms.escalate_after_seconds * 1000))) {
-    await record({ type: 'EscalateCase', data: { at: now() } });
-    if (!(await condition(decided, terms.default_after_seconds * 1000))) await record({ type: 'CloseByDefault', data: { at: now() } });
+  try {
+    if (!(await condition(decided, terms.escalate_after_seconds * 1000))) {
+      await record({ type: 'EscalateCase', data: { at: now() } });
+      if (!(await condition(decided, terms.default_after_seconds * 1000))) await record({ type: 'CloseByDefault', data: { at: now() } });
+    }
+  } catch (err) {
+    // The video waiting for it was cancelled (its workflow cancels this child): the case leaves the queue, undecided.
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() =>
+        record({
+          type: 'WithdrawCase',
+          data: { reason: 'the video stopped (cancelled, past its deadline or without consent) while it waited for review', at: now() },
+        }),
+      );
+    }
+    throw err;
   }
   // The decision's append (in its Update's handler) is recorded before the workflow goes on.
   await condition(allHandlersFinished);

@@ -17,6 +17,7 @@ export type ModerationCommand =
   | { type: 'DecideCase'; data: { moderator_id: string; decision: Verdict; reason: string; at: number } }
   | { type: 'EscalateCase'; data: { at: number } }
   | { type: 'CloseByDefault'; data: { at: number } }
+  | { type: 'WithdrawCase'; data: { reason: string; at: number } }
   | { type: 'AppealCase'; data: { by: string; statement: string; terms: ReviewTerms; at: number } };
 
 export type ModerationRefusalCode =
@@ -90,6 +91,10 @@ export function decideModeration(command: ModerationCommand, state: ModerationCa
         { type: 'CaseClosed', data: { verdict: decision, at } },
       ];
     }
+
+    case 'WithdrawCase':
+      if (!awaitsDecision(state)) return [];
+      return [{ type: 'CaseWithdrawn', data: { reason: command.data.reason, at } }];
 
     case 'AppealCase': {
       const { by, statement, terms } = command.data;

@@ -38,7 +38,9 @@ export type ModerationEvent =
     }
   /** The owner's appeal of a blocked case: `reason` is their statement. */
   | { type: 'Appealed'; data: { by: string; reason: string; at: number } & Partial<ReviewTerms> }
-  | { type: 'CaseClosed'; data: { verdict: Verdict; at: number } };
+  | { type: 'CaseClosed'; data: { verdict: Verdict; at: number } }
+  /** Nothing left to decide: the video waiting for the review was cancelled. Closed without a decision. */
+  | { type: 'CaseWithdrawn'; data: { reason: string; at: number } };
 
 export type CaseStatus = 'open' | 'awaiting_review' | 'escalated' | 'closed';
 
@@ -148,6 +150,8 @@ export function evolveModeration(state: ModerationCaseState, event: ModerationEv
       };
     case 'CaseClosed':
       return { ...state, ...at, status: 'closed', verdict: event.data.verdict, review: null };
+    case 'CaseWithdrawn':
+      return { ...state, ...at, status: 'closed', review: null };
   }
 }
 

@@ -148,6 +148,17 @@ describe('human review of the review band', () => {
     expect(decided.status).toBe(200);
     await atStage(own, 'completed', 'modA');
   }, 180_000);
+
+  it('a video cancelled while it waits for review withdraws its case from the queue, undecided', async () => {
+    const id = await create('owner', 'a ball rolls past a corpse at dusk');
+    await atStage(id, 'in_review');
+    const waiting = await caseOf(id);
+    expect((await call('owner', 'POST', `/v1/videos/${id}/cancel`)).status).toBe(202);
+    const closed = await caseOf(id, 'closed');
+    expect(closed).toMatchObject({ status: 'closed', verdict: 'review' });
+    expect(await eventTypes(waiting.id)).toEqual(['CaseOpened', 'AutomatedVerdict', 'ReviewRequested', 'CaseWithdrawn']);
+    await eventually(async () => ((await video(id)).status === 'cancelled' ? true : undefined), `video ${id} cancelled`, 30_000, 50);
+  }, 120_000);
 });
 
 describe('appeals', () => {

@@ -149,6 +149,21 @@ describe('moderation decider', () => {
       ]);
   });
 
+  it('given a case in review, when its video stops, then it is withdrawn undecided; a decided case is left as it is', () => {
+    spec
+      .given(inReview)
+      .when({ type: 'WithdrawCase', data: { reason: 'cancelled', at: 9 } })
+      .then([{ type: 'CaseWithdrawn', data: { reason: 'cancelled', at: 9 } }]);
+    expect(foldModeration([...inReview, { type: 'CaseWithdrawn', data: { reason: 'cancelled', at: 9 } }])).toMatchObject({
+      status: 'closed',
+      verdict: 'review',
+    });
+    spec
+      .given([...inReview, ...decided('allow', 'user_mod')])
+      .when({ type: 'WithdrawCase', data: { reason: 'cancelled', at: 9 } })
+      .then([]);
+  });
+
   it('folds a case with its decisions, the appeal and where it stands', () => {
     const state = foldModeration([...inReview, ...decided('block', 'user_modA'), appealed, ...decided('allow', 'user_modB', 20, true)]);
     expect(state).toMatchObject({

@@ -756,7 +756,7 @@ describe('projections:rebuild', () => {
       batchSize: 200,
     }).finally(() => (loading = false));
     await load;
-    expect(underLoad.map((r) => r.parked)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(underLoad.map((r) => r.parked)).toEqual([0, 0, 0, 0, 0, 0, 0]);
     await workload.generate('published', workload.users[0]!);
     await runner.waitFor(workload.head!, { timeoutMs: 30_000 });
     const fresh = freshSchema('rb_rebuild');

@@ -86,7 +86,7 @@ describe('the output safety classifier, with a threshold every frame reaches', (
     const blocked = events.at(-1)!.data as { code: string; message: string };
     expect(blocked.code).toBe('moderation_blocked');
     expect(blocked.message).toMatch(
-      /^output blocked by moderation: sexual or nude content in the rendered frames: 3 of 3 sampled frames scored 0\.000001 or more/,
+      /^output blocked by moderation \(case case_[0-9a-f]{32}\): sexual or nude content in the rendered frames: 3 of 3 sampled frames scored 0\.000001 or more/,
     );
     expect(verdict).toMatchObject({ verdict: 'block', categories: ['sexual'] });
     expect(safety.threshold).toBe(threshold);
