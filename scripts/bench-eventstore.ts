@@ -20,7 +20,8 @@ import { Cleanup } from './bench/cleanup';
 
 // The targets from the issue. They are reported as PASS/MISS, never turned into a failing exit code: a bench run on a
 // loaded laptop should still produce its numbers.
-const APPEND_RATIO_TARGET = 0.5; // 16-writer store appends / plain-INSERT floor
+// Issue 22: 16 writers at >= 0.8x the plain-INSERT floor, at batch 1 and at batch 10 (it was 0.5).
+const APPEND_RATIO_TARGET = 0.8; // 16-writer store appends / plain-INSERT floor
 const LAG_P99_TARGET_MS = 100; // at LAG_OFFERED_RATE
 const LAG_OFFERED_RATE = 1000; // events/s
 
@@ -664,7 +665,7 @@ function report(
     `run:      ${args.seconds} s measured after ${args.warmup} s warm-up per append cell; a new stream every ${EVENTS_PER_STREAM} events; schema ${results.schema}`,
   );
   out.push('');
-  out.push(`Append throughput: store vs plain-INSERT floor (target: 16 writers >= ${APPEND_RATIO_TARGET}x floor)`);
+  out.push(`Append throughput: store vs plain-INSERT floor (target, issue 22: 16 writers >= ${APPEND_RATIO_TARGET}x floor at every batch size)`);
   const appendRows: Cell[][] = cells.map((c) => [
     c.writers,
     c.batch,

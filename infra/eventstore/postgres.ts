@@ -11,6 +11,10 @@
 // once a reader has returned position P, no row can later appear before P: the order is final and gap-free as
 // subscribers see it. The cost: an open transaction holds $all back until it ends, so keep transactions short.
 //
+// An append is one prepared statement (appendStatements): the stream row moved on the expected revision's condition
+// and the batch inserted in the same statement. The plpgsql append_events function of the first migrations stays in the
+// schema for code of the versions before, which called it during a rolling deploy; this code no longer does.
+//
 // Live subscriptions are woken by LISTEN/NOTIFY. A NOTIFY inside the append transaction would take the
 // notification queue's lock until commit and so serialize every append's commit; instead each store instance sends
 // one coalesced NOTIFY after its appends commit, from a connection with synchronous_commit off. Subscribers also
@@ -151,6 +155,41 @@ function migrations(s: string): string[] {
   ];
 }
 
+/** How an append states what it expects of the stream: each is its own prepared statement. */
+type AppendVariant = 'revision' | 'any' | 'no_stream' | 'stream_exists';
+
+/**
+ * One append as one statement (no function call, no plpgsql): a data-modifying CTE moves the stream's row, on the
+ * expected revision's condition, and hands the base revision to the INSERT of the batch, numbered from it. The row's
+ * lock (taken by its UPDATE or upsert) serializes writers of one stream until commit, as the function's did. When the
+ * condition holds nothing (another revision, a stream that exists or does not), nothing is inserted and no row comes
+ * back. Parameters: $1 stream, $2 the batch's size, [$3 the expected revision,] then ids, types, data and metadata.
+ */
+function appendStatements(s: string): Record<AppendVariant, string> {
+  const insert = (first: number, moved: string) => `WITH st AS (${moved}),
+     ins AS (
+       INSERT INTO ${s}.events (event_id, stream_name, revision, type, data, metadata)
+       SELECT i.id, $1, st.base + i.ord, i.type, i.data::jsonb, i.meta::jsonb
+       FROM st, unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::text[], $${first + 3}::text[]) WITH ORDINALITY AS i(id, type, data, meta, ord)
+       RETURNING global_seq
+     )
+     SELECT st.base + $2::bigint AS next_revision, pg_current_xact_id()::text AS commit_position, (SELECT max(global_seq) FROM ins) AS prepare_position
+     FROM st`;
+  return {
+    revision: insert(
+      4,
+      `UPDATE ${s}.streams SET revision = revision + $2::bigint WHERE stream_name = $1 AND revision = $3::bigint RETURNING revision - $2::bigint AS base`,
+    ),
+    stream_exists: insert(3, `UPDATE ${s}.streams SET revision = revision + $2::bigint WHERE stream_name = $1 RETURNING revision - $2::bigint AS base`),
+    no_stream: insert(3, `INSERT INTO ${s}.streams (stream_name, revision) VALUES ($1, $2::bigint - 1) ON CONFLICT DO NOTHING RETURNING -1::bigint AS base`),
+    any: insert(
+      3,
+      `INSERT INTO ${s}.streams AS x (stream_name, revision) VALUES ($1, $2::bigint - 1)
+       ON CONFLICT (stream_name) DO UPDATE SET revision = x.revision + $2::bigint RETURNING x.revision - $2::bigint AS base`,
+    ),
+  };
+}
+
 interface EventRow {
   event_id: string;
   stream_name: string;
@@ -203,9 +242,14 @@ export class PgEventStore implements EventStore {
   private notifyRunning = false;
   private closed = false;
   private readonly subscriptions = new Set<PgSubscription>();
+  private readonly appendSql: Record<AppendVariant, string>;
+  /** Prepared statements are per connection and named; the schema is in the name, as it is in the text. */
+  private readonly statementPrefix: string;
 
   private constructor(private readonly options: PgEventStoreOptions) {
     this.s = quoteIdent(options.schema ?? 'eventstore');
+    this.appendSql = appendStatements(this.s);
+    this.statementPrefix = `rf_append_${options.schema ?? 'eventstore'}_`;
     this.channel = `reelforge_events_${options.schema ?? 'eventstore'}`;
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 20 });
     this.pool.on('error', (err) => options.logger?.warn({ err }, 'idle event store connection failed'));
@@ -254,12 +298,20 @@ export class PgEventStore implements EventStore {
     assertStreamName(stream);
     const expected = expectedToText(options.expectedRevision ?? 'any');
     const batch = serializeEvents(events, this.options.maxEventBytes);
+    const variant: AppendVariant = expected === 'any' || expected === 'no_stream' || expected === 'stream_exists' ? expected : 'revision';
+    const columns = [batch.map((e) => e.id), batch.map((e) => e.type), batch.map((e) => e.data), batch.map((e) => e.metadata)];
     try {
-      const res = await this.pool.query<{ next_revision: string; commit_position: string; prepare_position: string }>(
-        `SELECT * FROM ${this.s}.append_events($1, $2, $3::uuid[], $4::text[], $5::text[], $6::text[])`,
-        [stream, expected, batch.map((e) => e.id), batch.map((e) => e.type), batch.map((e) => e.data), batch.map((e) => e.metadata)],
-      );
-      const row = res.rows[0]!;
+      const res = await this.pool.query<{ next_revision: string; commit_position: string; prepare_position: string }>({
+        name: `${this.statementPrefix}${variant}`,
+        text: this.appendSql[variant],
+        values: variant === 'revision' ? [stream, batch.length, expected, ...columns] : [stream, batch.length, ...columns],
+      });
+      const row = res.rows[0];
+      if (!row) {
+        // The stream row's condition held nothing: the expected revision was not the stream's (nothing was written).
+        const current = await this.pool.query<{ revision: string }>(`SELECT revision FROM ${this.s}.streams WHERE stream_name = $1`, [stream]);
+        throw Object.assign(new Error(current.rows[0]?.revision ?? '-1'), { code: WRONG_VERSION });
+      }
       this.notifyAppended();
       return {
         nextExpectedRevision: BigInt(row.next_revision),
