@@ -141,6 +141,11 @@ export interface Config {
    * 410 `cursor_expired`. The projector trims the feed's engagement log to what walks this young can need.
    */
   feedCursorTtlSeconds: number;
+  /**
+   * FEED_RANKING_INTERVAL_SECONDS (default 60; 0: none): how often the projector ranks the whole feed into a table, so
+   * feed pages read a ranking instead of scoring every video (projections/feedRanking.ts).
+   */
+  feedRankingIntervalSeconds: number;
   // --- the visible watermark (issue 21) ---
   /**
    * WATERMARK (`on`, the default, or `off`), WATERMARK_POSITION and WATERMARK_SCALE: the mark the GPU worker draws into
@@ -512,6 +517,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitWindowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400),
     tiers: tiers(env),
     feedCursorTtlSeconds: integer(env, 'FEED_CURSOR_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
+    feedRankingIntervalSeconds: integer(env, 'FEED_RANKING_INTERVAL_SECONDS', 60, 0, 24 * 3600),
     watermark: watermarkSettings(env),
   };
 }

@@ -39,6 +39,8 @@ function migrate(s: string): string {
       views bigint NOT NULL
     );
     CREATE INDEX IF NOT EXISTS feed_owner ON ${s}.feed (owner_id);
+    -- A walk on a precomputed ranking scores only the videos published after the ranking's snapshot (feedRanking.ts).
+    CREATE INDEX IF NOT EXISTS feed_pub ON ${s}.feed (pub_commit, pub_prepare);
     CREATE TABLE IF NOT EXISTS ${s}.feed_engagement (
       commit_pos numeric NOT NULL,
       prepare_pos bigint NOT NULL,

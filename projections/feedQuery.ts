@@ -10,8 +10,12 @@
 // for the next walk; a video taken down or deleted leaves at the next page (rows removed never shift the others). A
 // walk's cursors live FEED_CURSOR_TTL_SECONDS (an hour) from its first page; after that the engagement log it needs
 // may be trimmed (feedTrim.ts), so an older cursor is refused (cursor_expired) rather than answered out of order.
-import { positionFromString, positionToString, START, type Position } from '../infra/eventstore/port';
+// Once the projector has ranked the feed (feedRanking.ts), a walk takes the newest ranking: its ranking time is the
+// ranking's, its pages read the ranking's table by keyset and score only the videos published after the ranking's
+// snapshot (and up to the walk's), so a page costs an index range and a few minutes' worth of new videos, not the feed.
+import { comparePositions, positionFromString, positionToString, START, type Position } from '../infra/eventstore/port';
 import { FEED_READ_MODEL } from './feed';
+import { newestRanking, rankTable, SCORED_FEED } from './feedRanking';
 import { DEFAULT_READMODELS_SCHEMA, quoteSchema, readCheckpoint, type SqlClient } from './store';
 import { VIDEO_COLUMNS, type VideoRow } from './videos';
 import { toApiVideo, type ApiVideo } from './videosQuery';
@@ -48,6 +52,10 @@ export class InvalidFeedCursor extends Error {
 interface Cursor {
   /** Ranking time, Unix seconds. */
   t: number;
+  /** When the walk began (its first page), Unix seconds; absent in cursors from before rankings (then `t`). */
+  w?: number;
+  /** The precomputed ranking the walk reads (feedRanking.ts); absent: none, every video is scored per page. */
+  r?: number;
   /** Snapshot position, "commit/prepare". */
   p: string;
   /** Score and id of the last video of the previous page. */
@@ -59,13 +67,14 @@ function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-function decodeCursor(after: string): { at: number; snapshot: Position; score: number; id: string } {
+function decodeCursor(after: string): { at: number; startedAt: number; ranking: number | undefined; snapshot: Position; score: number; id: string } {
   try {
     if (!/^[A-Za-z0-9_-]{1,600}$/.test(after)) throw new Error('not base64url');
     const c = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as Partial<Cursor>;
     if (!Number.isInteger(c.t) || typeof c.p !== 'string' || typeof c.s !== 'number' || !Number.isFinite(c.s) || typeof c.i !== 'string')
       throw new Error('fields');
-    return { at: c.t!, snapshot: positionFromString(c.p), score: c.s, id: c.i };
+    if ((c.w !== undefined && !Number.isInteger(c.w)) || (c.r !== undefined && !(Number.isInteger(c.r) && c.r! > 0))) throw new Error('fields');
+    return { at: c.t!, startedAt: c.w ?? c.t!, ranking: c.r, snapshot: positionFromString(c.p), score: c.s, id: c.i };
   } catch {
     throw new InvalidFeedCursor(after);
   }
@@ -102,45 +111,60 @@ export function createFeedQuery(db: SqlClient, options: { schema?: string; curso
     async page({ limit, after, owners, nowS }) {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new RangeError(`limit must be an integer from 1 to 100, got ${limit}`);
       let at = nowS;
+      let startedAt = nowS;
       let snapshot: Position;
+      let ranking: { id: number; snapshot: Position } | undefined;
       let keyset: { score: number; id: string } | undefined;
       if (after !== undefined) {
         const c = decodeCursor(after);
         // The engagement this walk subtracts may have been trimmed (feedTrim.ts): its order would no longer hold.
-        if (nowS - c.at > ttl) throw new FeedCursorExpired(c.at, ttl);
+        if (nowS - c.startedAt > ttl) throw new FeedCursorExpired(c.startedAt, ttl);
         at = c.at;
+        startedAt = c.startedAt;
         snapshot = c.snapshot;
         keyset = { score: c.score, id: c.id };
+        if (c.ranking !== undefined) {
+          const found = await db.query<{ snap_commit: string; snap_prepare: string }>(
+            `SELECT snap_commit, snap_prepare FROM ${s}.feed_rankings WHERE id = $1`,
+            [c.ranking],
+          );
+          // Pruned: made longer ago than any walk's cursors live.
+          if (!found.rows[0]) throw new FeedCursorExpired(c.startedAt, ttl);
+          ranking = { id: c.ranking, snapshot: positionFromString(`${found.rows[0].snap_commit}/${found.rows[0].snap_prepare}`) };
+        }
       } else {
         const stored = await readCheckpoint(db, schema, FEED_READ_MODEL);
         snapshot = stored ? positionFromString(stored.position) : START;
+        const newest = await newestRanking(db, schema);
+        // A ranking past the walk's snapshot (the projector ranked after this read) waits for the next walk.
+        if (newest && comparePositions(newest.snapshot, snapshot) <= 0) {
+          ranking = { id: newest.id, snapshot: newest.snapshot };
+          at = newest.rankedAt;
+        }
       }
       const params: unknown[] = [snapshot.commit.toString(), snapshot.prepare.toString(), at];
-      let ownerFilter = '';
-      if (owners) {
-        params.push([...owners]);
-        ownerFilter = `AND f.owner_id = ANY($${params.length}::text[])`;
-      }
-      let keysetFilter = '';
-      if (keyset) {
-        params.push(keyset.score, keyset.id);
-        keysetFilter = `WHERE score < $${params.length - 1}::float8 OR (score = $${params.length - 1}::float8 AND video_id > $${params.length}::text)`;
-      }
-      params.push(limit + 1);
+      const param = (value: unknown) => `$${params.push(value)}`;
+      const ownerParam = owners ? param([...owners]) : undefined;
+      const ownerFilter = (column: string) => (ownerParam ? `AND ${column} = ANY(${ownerParam}::text[])` : '');
+      const keysetFilter = keyset
+        ? `AND (score < ${param(keyset.score)}::float8 OR (score = $${params.length}::float8 AND video_id > ${param(keyset.id)}::text))`
+        : '';
+      // The ranking's videos (published at or before its snapshot), then those scored here: published after it and up to the walk's snapshot.
+      const from = ranking ? ranking.snapshot : undefined;
+      const tailFrom = from ? `AND (pub_commit, pub_prepare) > (${param(from.commit.toString())}::numeric, ${param(from.prepare.toString())}::bigint)` : '';
+      const limitParam = param(limit + 1);
+      const tail = `SELECT video_id, score FROM scored
+         WHERE (pub_commit, pub_prepare) <= ($1::numeric, $2::bigint) ${tailFrom} ${ownerFilter('owner_id')} ${keysetFilter}
+         ORDER BY score DESC, video_id ASC LIMIT ${limitParam}`;
       const ranked = await db.query<{ video_id: string; score: number }>(
-        `WITH later AS (
-           SELECT video_id, sum(likes_delta) AS l, sum(remixes_delta) AS r FROM ${s}.feed_engagement
-           WHERE (commit_pos, prepare_pos) > ($1::numeric, $2::bigint) GROUP BY video_id
-         ), ranked AS (
-           SELECT f.video_id,
-                  (1 + (f.likes - coalesce(later.l, 0)) + 2 * (f.remixes - coalesce(later.r, 0)))::float8
-                    / power(greatest($3::float8 - f.published_at, 0) / 3600.0 + 2, 1.5) AS score
-           FROM ${s}.feed f LEFT JOIN later USING (video_id)
-           WHERE (f.pub_commit, f.pub_prepare) <= ($1::numeric, $2::bigint) ${ownerFilter}
-         )
-         SELECT video_id, score FROM ranked ${keysetFilter}
-         ORDER BY score DESC, video_id ASC
-         LIMIT $${params.length}`,
+        ranking
+          ? `WITH ${SCORED_FEED(s)}
+             SELECT video_id, score FROM (
+               (SELECT video_id, score FROM ${rankTable(s, ranking.id)} WHERE true ${ownerFilter('owner_id')} ${keysetFilter}
+                ORDER BY score DESC, video_id ASC LIMIT ${limitParam})
+               UNION ALL (${tail})
+             ) page ORDER BY score DESC, video_id ASC LIMIT ${limitParam}`
+          : `WITH ${SCORED_FEED(s)} ${tail}`,
         params,
       );
       const page = ranked.rows.slice(0, limit);
@@ -157,7 +181,9 @@ export function createFeedQuery(db: SqlClient, options: { schema?: string; curso
       return {
         object: 'list',
         data,
-        last_id: last ? encodeCursor({ t: at, p: positionToString(snapshot), s: Number(last.score), i: last.video_id }) : null,
+        last_id: last
+          ? encodeCursor({ t: at, w: startedAt, ...(ranking ? { r: ranking.id } : {}), p: positionToString(snapshot), s: Number(last.score), i: last.video_id })
+          : null,
         has_more: ranked.rows.length > limit,
       };
     },

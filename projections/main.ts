@@ -8,6 +8,7 @@ import { createLogger } from '../infra/logger';
 import { setSchemaMigrations } from '../infra/postgres/migrations';
 import { errorsCounter, roleRegistry } from '../infra/metrics';
 import { createPgPool, pingPgPool } from '../infra/postgres/pool';
+import { startFeedRanker } from './feedRanking';
 import { startFeedTrimmer } from './feedTrim';
 import { ProjectionRunner } from './runner';
 import { createReadModels } from './readModels';
@@ -58,11 +59,23 @@ async function main(): Promise<void> {
 
   // The feed's engagement log, trimmed to what open walks can need (projections/feedTrim.ts).
   const trimmer = startFeedTrimmer({ db: readModels, schema: config.readModelsSchema, cursorTtlSeconds: config.feedCursorTtlSeconds, logger });
+  // The feed ranked into a table now and then, so pages read it instead of scoring every video (projections/feedRanking.ts).
+  const ranker =
+    config.feedRankingIntervalSeconds > 0
+      ? startFeedRanker({
+          pool: readModels,
+          schema: config.readModelsSchema,
+          intervalSeconds: config.feedRankingIntervalSeconds,
+          cursorTtlSeconds: config.feedCursorTtlSeconds,
+          logger,
+        })
+      : undefined;
 
   // Set before start: a stop request while the runner migrates still closes everything in order.
   shutdown.setStop(async () => {
     // The runner first, so no batch is cut off by its pool closing under it.
     await trimmer.stop();
+    await ranker?.stop();
     await runner.stop();
     await Promise.allSettled([eventStore.close(), readModels.end(), health.close()]);
   });

@@ -157,8 +157,8 @@ describe('likes, lineage and the feed over HTTP', () => {
 
     // A cursor of a walk begun two hours ago (cursors live an hour): 410 cursor_expired, suggesting a fresh walk.
     const first = await call('alice', 'GET', '/v1/feed?limit=1');
-    const cursor = JSON.parse(Buffer.from(first.body.last_id, 'base64url').toString('utf8')) as { t: number };
-    const aged = Buffer.from(JSON.stringify({ ...cursor, t: cursor.t - 7200 })).toString('base64url');
+    const cursor = JSON.parse(Buffer.from(first.body.last_id, 'base64url').toString('utf8')) as { t: number; w?: number };
+    const aged = Buffer.from(JSON.stringify({ ...cursor, t: cursor.t - 7200, w: (cursor.w ?? cursor.t) - 7200 })).toString('base64url');
     const expired = await call('alice', 'GET', `/v1/feed?limit=1&after=${aged}`);
     expect(expired.status).toBe(410);
     expect(expired.body.error.code).toBe('cursor_expired');

@@ -10,6 +10,7 @@ import { PgEventStore } from '../../infra/eventstore/postgres';
 import { createLogger } from '../../infra/logger';
 import type { PgPool } from '../../infra/postgres/pool';
 import { createFeedQuery, FeedCursorExpired, feedScore, InvalidFeedCursor } from '../../projections/feedQuery';
+import { newestRanking, pruneFeedRankings, refreshFeedRanking } from '../../projections/feedRanking';
 import { trimFeedEngagement } from '../../projections/feedTrim';
 import { createLineageQuery } from '../../projections/lineageQuery';
 import { createReadModels } from '../../projections/readModels';
@@ -237,6 +238,97 @@ describe('feed read model', () => {
     // A fresh walk ranks on the feed's own counts, which never depended on the log.
     const fresh = await query.page({ limit: 5, nowS: T + ttl + 1 });
     expect(fresh.data.map((v) => v.id)).toEqual([videos[0], videos[2], videos[1]]);
+  });
+
+  it('reads a precomputed ranking: each eligible video once, ranked videos by the ranking, newer ones scored per page, while rankings are remade and pruned', async () => {
+    const schema = freshSchema('rm');
+    const r = runner(schema);
+    await r.start();
+    const T = BASE + 60 * 3600;
+    const users = Array.from({ length: 4 }, (_, i) => `user_rank${i}_${suffix}`);
+    // 40 videos published before the ranking, liked unevenly.
+    const old = Array.from({ length: 40 }, (_, i) => ({ id: newVideoId(), owner: users[i % 4]!, publishedAt: T - 7200 + i * 60, likes: (i * 7) % 11 }));
+    await Promise.all(
+      old.map((v) =>
+        append(v.id, [
+          ...story(v.id, v.owner, v.publishedAt - 100, v.publishedAt),
+          ...Array.from({ length: v.likes }, (_, k) => like(`user_a${k}`, v.publishedAt + 5)),
+        ]),
+      ),
+    );
+    await r.waitFor(head!, { timeoutMs: 60000 });
+    const ranking = await refreshFeedRanking(pool, { schema, nowS: T });
+    expect(ranking).toMatchObject({ id: 1, rankedAt: T, videos: 40 });
+    expect((await newestRanking(pool, schema))?.id).toBe(1);
+
+    // After the ranking: likes that would reorder the ranked videos on live counts, and 10 new videos (not ranked yet).
+    for (const v of old.slice(30))
+      await append(
+        v.id,
+        Array.from({ length: 20 }, (_, k) => like(`user_b${k}`, T + 10)),
+      );
+    const fresh = Array.from({ length: 10 }, (_, i) => ({ id: newVideoId(), owner: users[i % 4]!, publishedAt: T + 60 + i }));
+    await Promise.all(fresh.map((v) => append(v.id, story(v.id, v.owner, v.publishedAt - 10, v.publishedAt))));
+    await r.waitFor(head!, { timeoutMs: 60000 });
+
+    // A walk on ranking 1: the old videos by their ranked scores (likes as of the ranking), the new ones scored at the
+    // ranking's time on their counts at the walk's snapshot, merged in one order; a ranking made mid-walk changes nothing.
+    const query = createFeedQuery(pool, { schema });
+    const cursors: string[] = [];
+    const walk = async (owners?: string[]) => {
+      const ids: string[] = [];
+      let after: string | undefined;
+      for (let page = 0; ; page++) {
+        const got = await query.page({ limit: 6, nowS: T + 120 + page, ...(after ? { after } : {}), ...(owners ? { owners } : {}) });
+        ids.push(...got.data.map((v) => v.id));
+        if (got.last_id) cursors.push(got.last_id);
+        if (page === 1 && !owners) {
+          await refreshFeedRanking(pool, { schema, nowS: T + 200 });
+          await append(old[0]!.id, [like('user_c', T + 201)]);
+          await r.waitFor(head!, { timeoutMs: 60000 });
+        }
+        if (!got.has_more) break;
+        after = got.last_id!;
+      }
+      return ids;
+    };
+    const expected = (owners?: string[]) =>
+      [
+        ...old.map((v) => ({ ...v, score: feedScore({ likes: v.likes, remixes: 0, publishedAt: v.publishedAt }, T) })),
+        ...fresh.map((v) => ({ ...v, score: feedScore({ likes: 0, remixes: 0, publishedAt: v.publishedAt }, T) })),
+      ]
+        .filter((v) => !owners || owners.includes(v.owner))
+        .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+        .map((v) => v.id);
+    const everyone = await walk();
+    const onFirstRanking = cursors[0]!;
+    expect(new Set(everyone).size).toBe(everyone.length);
+    expect(everyone).toEqual(expected());
+    expect((await newestRanking(pool, schema))?.id).toBe(2);
+
+    // following=true on a ranking: only the followees' videos, in the same order.
+    const followees = [users[1]!, users[3]!];
+    expect(await walk(followees)).toEqual(
+      // A walk starting now takes ranking 2 (made at T + 200, the later likes counted): its own order.
+      [...old.map((v) => ({ ...v, likes: v.likes + (old.indexOf(v) >= 30 ? 20 : 0) })), ...fresh.map((v) => ({ ...v, likes: 0 }))]
+        .filter((v) => followees.includes(v.owner))
+        .map((v) => ({ id: v.id, score: feedScore({ likes: v.likes, remixes: 0, publishedAt: v.publishedAt }, T + 200) }))
+        .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+        .map((v) => v.id),
+    );
+
+    // Pruning drops rankings older than a walk's cursors live, never the newest; a cursor on a dropped one has expired.
+    const first = await createFeedQuery(pool, { schema, cursorTtlSeconds: 600 }).page({ limit: 2, nowS: T + 300 });
+    expect(await pruneFeedRankings(pool, { schema, nowS: T + 10_000, keepSeconds: 660 })).toBe(1);
+    expect((await newestRanking(pool, schema))?.id).toBe(2);
+    expect(await pruneFeedRankings(pool, { schema, nowS: T + 20_000, keepSeconds: 660 })).toBe(0);
+    const tables = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'feed_rank\\_%'`, [
+      schema,
+    ]);
+    expect(tables.rows[0]!.n).toBe(1);
+    const ttlQuery = createFeedQuery(pool, { schema, cursorTtlSeconds: 600 });
+    await expect(ttlQuery.page({ limit: 2, after: first.last_id!, nowS: T + 301 })).resolves.toMatchObject({ object: 'list' });
+    await expect(ttlQuery.page({ limit: 2, after: onFirstRanking, nowS: T + 130 })).rejects.toBeInstanceOf(FeedCursorExpired);
   });
 
   it('ranks by (1 + likes + 2·remixes) / (hours since published + 2)^1.5 at the injected time, ties by id', async () => {
