@@ -5,6 +5,10 @@
 // having committed it (p50/p99). Prints a table and writes the results as JSON to bench-results/.
 //
 // Flags: --events N (default 100000), --lag-seconds N (default 20), --rate N (events/s offered, default 200).
+// --scale S (issue 22): instead of the mix, a synthetic store of S x (1,000,000 published videos, 10,000,000 likes,
+// 100,000 users following 10 each, 50,000 remixes, one chain of them 1,000 deep), decided by the video decider
+// (scripts/bench/scaleStore.ts); then also the reads' latency (feed first and later pages, following=true, lineage at
+// the chain's depth, a user's list) on the live read models, and a targets table. --rate defaults to 1000 with it.
 // Target: DATABASE_URL when set, else a throw-away embedded PostgreSQL. Everything lives in fresh schemas, dropped at the end.
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -25,23 +29,28 @@ import { ProjectionRunner } from '../projections/runner';
 import { Cleanup } from './bench/cleanup';
 import { writeResults } from './bench/results';
 import { fmt, renderTable } from './bench/table';
+import { scaleShape, writeScaleStore, type ScaleStore } from './bench/scaleStore';
+import { measureReads, targetsTable } from './bench/projectionReads';
 
 interface Args {
   events: number;
   lagSeconds: number;
   rate: number;
+  scale: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { events: 100_000, lagSeconds: 20, rate: 200 };
-  const flags: Record<string, keyof Args> = { '--events': 'events', '--lag-seconds': 'lagSeconds', '--rate': 'rate' };
+  const args: Args = { events: 100_000, lagSeconds: 20, rate: 0, scale: 0 };
+  const flags: Record<string, keyof Args> = { '--events': 'events', '--lag-seconds': 'lagSeconds', '--rate': 'rate', '--scale': 'scale' };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const key = flags[flag];
     const value = Number(inline ?? argv[++i]);
-    if (!key || !Number.isFinite(value) || value <= 0) throw new Error(`usage: bench-projections [--events N] [--lag-seconds N] [--rate N] (bad ${argv[i]})`);
+    if (!key || !Number.isFinite(value) || value <= 0)
+      throw new Error(`usage: bench-projections [--events N] [--lag-seconds N] [--rate N] [--scale S] (bad ${argv[i]})`);
     args[key] = value;
   }
+  if (args.rate === 0) args.rate = args.scale > 0 ? 1000 : 200;
   return args;
 }
 
@@ -182,51 +191,79 @@ async function main(): Promise<void> {
     cleanup.push('close event store', () => store.close());
 
     // ---- the log ----
-    log(`writing ${fmt(args.events)} events`);
-    const { stories, engagement } = workload(args.events);
     let head: Position | undefined;
     const note = (p: Position) => {
       if (!head || comparePositions(p, head) > 0) head = p;
     };
     const writeStart = performance.now();
-    const appendAll = async (items: [string, VideoEvent[]][]) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 8 }, async () => {
-          while (next < items.length) {
-            const [id, events] = items[next++]!;
-            // Workflows append a step or a few at a time, not a whole story at once.
-            for (let i = 0; i < events.length; i += 4) {
-              note(
-                (
-                  await store.appendToStream(
-                    `video-${id}`,
-                    events.slice(i, i + 4).map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'bench' } })),
-                  )
-                ).position,
-              );
+    let stories = new Map<string, VideoEvent[]>();
+    let engagement: [string, VideoEvent[]][] = [];
+    let scaled: ScaleStore | undefined;
+    if (args.scale > 0) {
+      log(`writing the synthetic store at scale ${args.scale}: ${JSON.stringify(scaleShape(args.scale))}`);
+      scaled = await writeScaleStore(store, args.scale, log);
+      note(scaled.head);
+    } else {
+      log(`writing ${fmt(args.events)} events`);
+      ({ stories, engagement } = workload(args.events));
+      const appendAll = async (items: [string, VideoEvent[]][]) => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (next < items.length) {
+              const [id, events] = items[next++]!;
+              // Workflows append a step or a few at a time, not a whole story at once.
+              for (let i = 0; i < events.length; i += 4) {
+                note(
+                  (
+                    await store.appendToStream(
+                      `video-${id}`,
+                      events.slice(i, i + 4).map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: { actor: 'bench' } })),
+                    )
+                  ).position,
+                );
+              }
             }
-          }
-        }),
-      );
-    };
-    await appendAll([...stories]);
-    await appendAll(engagement);
+          }),
+        );
+      };
+      await appendAll([...stories]);
+      await appendAll(engagement);
+    }
+    const writeSeconds = (performance.now() - writeStart) / 1000;
     const written = (
       await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${schemas.events}".events`).catch(() => ({ rows: [{ n: String(args.events) }] }))
     ).rows[0]!.n;
-    log(`wrote ${written} events in ${fmt((performance.now() - writeStart) / 1000, 1)} s`);
+    const storeBytes = Number(
+      (
+        await pool.query<{ bytes: string }>(
+          `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind = 'r'`,
+          [schemas.events],
+        )
+      ).rows[0]!.bytes,
+    );
+    log(`wrote ${written} events in ${fmt(writeSeconds, 1)} s (${fmt(storeBytes / 1024 / 1024, 1)} MiB on disk)`);
 
     // ---- rebuild each read model from zero, one at a time ----
     const rebuilds: { readModel: string; events: number; handled: number; seconds: number; eventsPerSec: number; handledPerSec: number; parked: number }[] = [];
+    // Events by type and stream category (what each read model's `handles` is asked about).
     const typeCounts = new Map<string, number>();
-    for (const [, events] of [...stories, ...engagement]) for (const e of events) typeCounts.set(e.type, (typeCounts.get(e.type) ?? 0) + 1);
+    for (const row of (
+      await pool.query<{ type: string; cat: string; n: string }>(
+        `SELECT type, split_part(stream_name, '-', 1) AS cat, count(*) AS n FROM "${schemas.events}".events GROUP BY 1, 2`,
+      )
+    ).rows)
+      typeCounts.set(`${row.cat}-x ${row.type}`, Number(row.n));
     for (const model of createReadModels()) {
       log(`rebuilding ${model.name}`);
       const t0 = performance.now();
       const result = await rebuild({ eventStore: store, pool, readModel: model, schema: schemas.rebuild, logger, batchSize: 500 });
       const seconds = (performance.now() - t0) / 1000;
-      const handled = [...typeCounts].reduce((n, [type, c]) => n + (model.handles(type, 'video-x') ? c : 0), 0);
+      const handled = [...typeCounts].reduce((n, [key, c]) => {
+        const [stream, type] = key.split(' ') as [string, string];
+        return n + (model.handles(type, stream) ? c : 0);
+      }, 0);
       rebuilds.push({
         readModel: model.name,
         events: result.events,
@@ -246,10 +283,13 @@ async function main(): Promise<void> {
     await runner.start();
     await runner.waitFor(head!, { timeoutMs: 600_000 });
     const catchUpSeconds = (performance.now() - catchUpStart) / 1000;
+    const reads = scaled ? await measureReads(pool, schemas.live, scaled, log) : undefined;
 
     log(`live projector: ${args.rate} events/s offered for ${args.lagSeconds} s`);
     const lags = new Map<string, number[]>(createReadModels().map((m) => [m.name, []]));
-    const published = [...stories].filter(([, events]) => events.some((e) => e.type === 'VideoPublished')).map(([id]) => id);
+    const published = scaled
+      ? scaled.videos.map((v) => v.id)
+      : [...stories].filter(([, events]) => events.some((e) => e.type === 'VideoPublished')).map(([id]) => id);
     const writers = 4;
     const intervalMs = (1000 * writers) / args.rate;
     const waits: Promise<void>[] = [];
@@ -308,6 +348,8 @@ async function main(): Promise<void> {
       postgres: target,
       events: Number(written),
       eventTypes: Object.fromEntries(typeCounts),
+      ...(scaled ? { scale: { factor: args.scale, shape: scaled.shape, writeSeconds, storeBytes, chainDepth: scaled.shape.chainDepth } } : {}),
+      ...(reads ? { reads } : {}),
       rebuild: rebuilds,
       live: { catchUpSeconds, catchUpEventsPerSec: Number(written) / catchUpSeconds, offeredRate: args.rate, achievedRate: offered / offeredSeconds, lag },
     };
@@ -332,6 +374,12 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${table}\n\nlive catch-up of all read models together: ${fmt(results.live.catchUpEventsPerSec)} events/s (${fmt(catchUpSeconds, 1)} s); offered ${fmt(results.live.achievedRate, 1)} events/s for ${fmt(offeredSeconds, 1)} s\n`,
     );
+    if (scaled) {
+      process.stdout.write(
+        `\nscale ${args.scale}: ${fmt(scaled.shape.videos)} videos, ${fmt(scaled.shape.likes)} likes, ${fmt(scaled.shape.users)} users, ${fmt(scaled.shape.remixes)} remixes (chain ${scaled.shape.chainDepth} deep); ${written} events written in ${fmt(writeSeconds, 1)} s, ${fmt(storeBytes / 1024 / 1024, 1)} MiB on disk\n`,
+      );
+      process.stdout.write(`\n${targetsTable(rebuilds, lag, reads!, args.rate)}\n`);
+    }
     process.stdout.write(`JSON: ${writeResults('projections', startedAt, results)}\n`);
   } finally {
     await cleanup.run();
