@@ -28,6 +28,12 @@ export interface ReadModel {
    * failure, which is retried.
    */
   apply(client: SqlClient, event: RecordedEvent, schema: string): Promise<void>;
+  /**
+   * Optional: the events of a batch this read model handles, at once, with exactly the rows `apply` would leave one
+   * event at a time (fewer round trips: a rebuild and a catch-up go faster). A throw is handled as apply's: the batch
+   * is then replayed one event per transaction through `apply`, which finds the poison one.
+   */
+  applyBatch?(client: SqlClient, events: readonly RecordedEvent[], schema: string): Promise<void>;
 }
 
 /** What a read model's name and its tables' names may be: lower-case letters, digits and "_". */
@@ -92,8 +98,11 @@ export class Projection {
     let applied = 0;
     try {
       await client.query('BEGIN');
-      for (const event of events) {
-        if (await this.applyOne(client, event)) applied++;
+      if (this.model.applyBatch) applied = await this.applyAll(client, events);
+      else {
+        for (const event of events) {
+          if (await this.applyOne(client, event)) applied++;
+        }
       }
       await this.writeCheckpoint(client, last);
       await client.query('COMMIT');
@@ -151,6 +160,18 @@ export class Projection {
       `poison event parked by read model ${this.model.name}: ${(cause as Error)?.message ?? String(cause)}`,
     );
     this.advance(event, 0);
+  }
+
+  /** The batch's handled events through the read model's applyBatch; how many there were. */
+  private async applyAll(client: SqlClient, events: readonly RecordedEvent[]): Promise<number> {
+    const handled = events.filter((e) => this.model.handles(e.type, e.streamName));
+    if (handled.length === 0) return 0;
+    try {
+      await this.model.applyBatch!(client, handled, this.schema);
+    } catch (cause) {
+      throw new ApplyFailure(handled[0]!, cause);
+    }
+    return handled.length;
   }
 
   private async applyOne(client: SqlClient, event: RecordedEvent): Promise<boolean> {

@@ -112,6 +112,8 @@ describe('projection runner', () => {
     gates.push(() => release());
     const gated: ReadModel = {
       ...videos,
+      // One event at a time (apply), so that the gate counts and meets single events.
+      applyBatch: undefined,
       async apply(client, event, s) {
         if (++applies === 700) {
           inFlight();
@@ -246,6 +248,8 @@ describe('projection runner', () => {
     gates.push(() => release());
     const gated: ReadModel = {
       ...videos,
+      // One event at a time (apply), so that the gate counts and meets single events.
+      applyBatch: undefined,
       async apply(client, event, s) {
         if (event.revision === 4n && deadlocks < 2) {
           deadlocks++;

@@ -87,6 +87,34 @@ async function rowOf(schema: string, id: string): Promise<VideoRow | undefined> 
 }
 
 describe('videos read model', () => {
+  it('folds a batch at once (applyBatch) into exactly the rows one event at a time (apply) leaves, redeliveries included', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `video_batch${i}_${suffix}`);
+    for (const [i, id] of ids.entries()) {
+      await append(id, [requested(id, `user_${i % 2}`, 2000 + i), allowed(2001 + i), planned(2002 + i), ...chunk(0, 2003 + i)]);
+      if (i % 2 === 0) await append(id, [...chunk(1, 2010 + i), muxed(2011 + i), outputAllowed(2012 + i), { type: 'VideoCompleted', data: { at: 2013 + i } }]);
+    }
+    const recorded = (await Promise.all(ids.map((id) => store.readStream(`video-${id}`)))).flat();
+    // In $all order, the videos' events interleaved; some delivered twice, as after a rewound checkpoint.
+    const inOrder = recorded.sort((a, b) =>
+      a.position.commit === b.position.commit ? Number(a.position.prepare - b.position.prepare) : a.position.commit < b.position.commit ? -1 : 1,
+    );
+    const delivered = [...inOrder.slice(0, 10), ...inOrder.slice(5, inOrder.length)];
+    const model = createVideosReadModel();
+    const one = freshSchema();
+    const batch = freshSchema();
+    for (const schema of [one, batch]) {
+      await pool.query(`CREATE SCHEMA "${schema}"`);
+      await model.migrate(pool, schema);
+    }
+    for (const event of delivered) await model.apply(pool, event, one);
+    await model.applyBatch!(pool, delivered.slice(0, 7), batch);
+    await model.applyBatch!(pool, delivered.slice(7), batch);
+    const rows = async (schema: string) => (await pool.query(`SELECT row_to_json(v)::text AS r FROM "${schema}".videos v ORDER BY id`)).rows.map((r) => r.r);
+    expect(await rows(batch)).toEqual(await rows(one));
+    expect((await rows(one)).length).toBe(6);
+    expect((await rowOf(batch, ids[0]!))!.status).toBe('completed');
+  });
+
   it('projects each video to the row foldVideo gives for the same events, and serves it in the API shape', async () => {
     const schema = freshSchema();
     const runner = startRunner(schema);
