@@ -133,5 +133,173 @@ export function createFeedReadModel(): ReadModel {
         }
       }
     },
+
+    // A batch at once: the batch's counters read in one locked statement, its events folded in memory as apply folds
+    // them one at a time, then a statement per table (counters, feed rows out, in and changed, the engagement log).
+    async applyBatch(client: SqlClient, events: readonly RecordedEvent[], schema: string) {
+      await foldFeedBatch(client, events, quoteSchema(schema));
+    },
   };
+}
+
+interface Counters {
+  owner_id: string;
+  created_at: number;
+  likes: number;
+  remixes: number;
+  views: number;
+  removed: boolean;
+  last_revision: bigint;
+  changed: boolean;
+}
+
+async function foldFeedBatch(client: SqlClient, events: readonly RecordedEvent[], s: string): Promise<void> {
+  const ids = [...new Set(events.map(videoIdOf))].sort();
+  const found = await client.query<{
+    video_id: string;
+    owner_id: string;
+    created_at: string;
+    likes: number;
+    remixes: number;
+    views: string;
+    removed: boolean;
+    last_revision: string;
+  }>(
+    `SELECT video_id, owner_id, created_at, likes, remixes, views, removed, last_revision FROM ${s}.feed_counters WHERE video_id = ANY($1::text[]) ORDER BY video_id FOR UPDATE`,
+    [ids],
+  );
+  const counters = new Map<string, Counters>(
+    found.rows.map((r) => [
+      r.video_id,
+      {
+        owner_id: r.owner_id,
+        created_at: Number(r.created_at),
+        likes: r.likes,
+        remixes: r.remixes,
+        views: Number(r.views),
+        removed: r.removed,
+        last_revision: BigInt(r.last_revision),
+        changed: false,
+      },
+    ]),
+  );
+  const onFeed = new Set(
+    (await client.query<{ video_id: string }>(`SELECT video_id FROM ${s}.feed WHERE video_id = ANY($1::text[])`, [ids])).rows.map((r) => r.video_id),
+  );
+  const inserts = new Map<string, unknown[]>();
+  const deletes = new Set<string>();
+  const deltas = new Map<string, { likes: number; remixes: number; views: number }>();
+  const engagement: unknown[][] = [];
+  const delta = (id: string, change: { likes?: number; remixes?: number; views?: number }) => {
+    if (!onFeed.has(id)) return;
+    const inserted = inserts.get(id);
+    if (inserted) {
+      // On the feed since this batch: its row is still to be inserted, with the counts as they are then.
+      inserted[6] = (inserted[6] as number) + (change.likes ?? 0);
+      inserted[7] = (inserted[7] as number) + (change.remixes ?? 0);
+      inserted[8] = (inserted[8] as number) + (change.views ?? 0);
+      return;
+    }
+    const d = deltas.get(id) ?? { likes: 0, remixes: 0, views: 0 };
+    deltas.set(id, { likes: d.likes + (change.likes ?? 0), remixes: d.remixes + (change.remixes ?? 0), views: d.views + (change.views ?? 0) });
+  };
+  for (const event of events) {
+    const id = videoIdOf(event);
+    const at = field(FEED_READ_MODEL, event, 'at', 'number');
+    if (event.type === 'VideoRequested') {
+      const owner = field(FEED_READ_MODEL, event, 'owner_id', 'string');
+      if (!counters.has(id))
+        counters.set(id, { owner_id: owner, created_at: at, likes: 0, remixes: 0, views: 0, removed: false, last_revision: event.revision, changed: true });
+      continue;
+    }
+    const row = counters.get(id);
+    if (!row) throw new MalformedEvent(FEED_READ_MODEL, event, `video ${id} was never requested`);
+    if (row.last_revision >= event.revision) continue;
+    switch (event.type) {
+      case 'VideoPublished':
+        if (!row.removed && !onFeed.has(id)) {
+          onFeed.add(id);
+          inserts.set(id, [
+            id,
+            row.owner_id,
+            row.created_at,
+            at,
+            event.position.commit.toString(),
+            event.position.prepare.toString(),
+            row.likes,
+            row.remixes,
+            row.views,
+          ]);
+        }
+        break;
+      case 'VideoTakenDown':
+      case 'VideoDeleted':
+        row.removed = true;
+        if (onFeed.delete(id) && !inserts.delete(id)) deletes.add(id);
+        deltas.delete(id);
+        break;
+      case 'VideoViewed': {
+        const count = field(FEED_READ_MODEL, event, 'count', 'number');
+        row.views += count;
+        delta(id, { views: count });
+        break;
+      }
+      default: {
+        field(FEED_READ_MODEL, event, event.type === 'VideoRemixed' ? 'child_video_id' : 'user_id', 'string');
+        const likes = event.type === 'VideoLiked' ? 1 : event.type === 'VideoUnliked' ? -1 : 0;
+        const remixes = event.type === 'VideoRemixed' ? 1 : 0;
+        row.likes += likes;
+        row.remixes += remixes;
+        delta(id, { likes, remixes });
+        engagement.push([event.position.commit.toString(), event.position.prepare.toString(), id, likes, remixes]);
+      }
+    }
+    row.last_revision = event.revision;
+    row.changed = true;
+  }
+  const changed = [...counters].filter(([, c]) => c.changed);
+  if (changed.length > 0) {
+    await client.query(
+      `INSERT INTO ${s}.feed_counters (video_id, owner_id, created_at, likes, remixes, views, removed, last_revision)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::bigint[], $7::boolean[], $8::bigint[])
+       ON CONFLICT (video_id) DO UPDATE SET likes = EXCLUDED.likes, remixes = EXCLUDED.remixes, views = EXCLUDED.views,
+         removed = EXCLUDED.removed, last_revision = EXCLUDED.last_revision`,
+      [
+        changed.map(([id]) => id),
+        changed.map(([, c]) => c.owner_id),
+        changed.map(([, c]) => c.created_at),
+        changed.map(([, c]) => c.likes),
+        changed.map(([, c]) => c.remixes),
+        changed.map(([, c]) => c.views),
+        changed.map(([, c]) => c.removed),
+        changed.map(([, c]) => c.last_revision.toString()),
+      ],
+    );
+  }
+  if (deletes.size > 0) await client.query(`DELETE FROM ${s}.feed WHERE video_id = ANY($1::text[])`, [[...deletes]]);
+  if (inserts.size > 0) {
+    const rows = [...inserts.values()];
+    const column = (i: number) => rows.map((r) => r[i]);
+    await client.query(
+      `INSERT INTO ${s}.feed (video_id, owner_id, created_at, published_at, pub_commit, pub_prepare, likes, remixes, views)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::numeric[], $6::bigint[], $7::int[], $8::int[], $9::bigint[])
+       ON CONFLICT (video_id) DO NOTHING`,
+      Array.from({ length: 9 }, (_, i) => column(i)),
+    );
+  }
+  const changes = [...deltas].filter(([, d]) => d.likes !== 0 || d.remixes !== 0 || d.views !== 0);
+  if (changes.length > 0) {
+    await client.query(
+      `UPDATE ${s}.feed f SET likes = f.likes + d.likes, remixes = f.remixes + d.remixes, views = f.views + d.views
+       FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[]) AS d(video_id, likes, remixes, views) WHERE f.video_id = d.video_id`,
+      [changes.map(([id]) => id), changes.map(([, d]) => d.likes), changes.map(([, d]) => d.remixes), changes.map(([, d]) => d.views)],
+    );
+  }
+  if (engagement.length > 0) {
+    await client.query(
+      `INSERT INTO ${s}.feed_engagement (commit_pos, prepare_pos, video_id, likes_delta, remixes_delta)
+       SELECT * FROM unnest($1::numeric[], $2::bigint[], $3::text[], $4::int[], $5::int[]) ON CONFLICT DO NOTHING`,
+      Array.from({ length: 5 }, (_, i) => engagement.map((r) => r[i])),
+    );
+  }
 }

@@ -596,6 +596,8 @@ describe('projections:rebuild', () => {
           ? m
           : {
               ...m,
+              // One event at a time (apply), so that the gate meets single events.
+              applyBatch: undefined,
               async apply(client, event, s) {
                 if (event.type === 'VideoLiked' && (event.data as { user_id?: string }).user_id === gateUser) {
                   reached();
