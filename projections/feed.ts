@@ -69,73 +69,11 @@ export function createFeedReadModel(): ReadModel {
     },
     handles: (type, stream) => stream.startsWith(VIDEO_STREAM_PREFIX) && TYPES.has(type),
     async apply(client: SqlClient, event: RecordedEvent, schema: string) {
-      const s = quoteSchema(schema);
-      const id = videoIdOf(event);
-      const at = field(FEED_READ_MODEL, event, 'at', 'number');
-      if (event.type === 'VideoRequested') {
-        const owner = field(FEED_READ_MODEL, event, 'owner_id', 'string');
-        await client.query(
-          `INSERT INTO ${s}.feed_counters (video_id, owner_id, created_at, last_revision) VALUES ($1, $2, $3, $4) ON CONFLICT (video_id) DO NOTHING`,
-          [id, owner, at, event.revision.toString()],
-        );
-        return;
-      }
-      const found = await client.query<{
-        last_revision: string;
-        owner_id: string;
-        created_at: string;
-        likes: number;
-        remixes: number;
-        views: string;
-        removed: boolean;
-      }>(`SELECT last_revision, owner_id, created_at, likes, remixes, views, removed FROM ${s}.feed_counters WHERE video_id = $1 FOR UPDATE`, [id]);
-      const row = found.rows[0];
-      if (!row) throw new MalformedEvent(FEED_READ_MODEL, event, `video ${id} was never requested`);
-      if (BigInt(row.last_revision) >= event.revision) return;
-      const revision = event.revision.toString();
-      switch (event.type) {
-        case 'VideoPublished':
-          await client.query(`UPDATE ${s}.feed_counters SET last_revision = $2 WHERE video_id = $1`, [id, revision]);
-          if (row.removed) return;
-          await client.query(
-            `INSERT INTO ${s}.feed (video_id, owner_id, created_at, published_at, pub_commit, pub_prepare, likes, remixes, views)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (video_id) DO NOTHING`,
-            [id, row.owner_id, row.created_at, at, event.position.commit.toString(), event.position.prepare.toString(), row.likes, row.remixes, row.views],
-          );
-          return;
-        case 'VideoTakenDown':
-        case 'VideoDeleted':
-          await client.query(`UPDATE ${s}.feed_counters SET removed = true, last_revision = $2 WHERE video_id = $1`, [id, revision]);
-          await client.query(`DELETE FROM ${s}.feed WHERE video_id = $1`, [id]);
-          return;
-        case 'VideoViewed': {
-          const count = field(FEED_READ_MODEL, event, 'count', 'number');
-          await client.query(`UPDATE ${s}.feed_counters SET views = views + $2, last_revision = $3 WHERE video_id = $1`, [id, count, revision]);
-          await client.query(`UPDATE ${s}.feed SET views = views + $2 WHERE video_id = $1`, [id, count]);
-          return;
-        }
-        default: {
-          // VideoLiked, VideoUnliked, VideoRemixed: the decider records a like once per user, so +1/-1 is exact.
-          field(FEED_READ_MODEL, event, event.type === 'VideoRemixed' ? 'child_video_id' : 'user_id', 'string');
-          const likes = event.type === 'VideoLiked' ? 1 : event.type === 'VideoUnliked' ? -1 : 0;
-          const remixes = event.type === 'VideoRemixed' ? 1 : 0;
-          await client.query(`UPDATE ${s}.feed_counters SET likes = likes + $2, remixes = remixes + $3, last_revision = $4 WHERE video_id = $1`, [
-            id,
-            likes,
-            remixes,
-            revision,
-          ]);
-          await client.query(`UPDATE ${s}.feed SET likes = likes + $2, remixes = remixes + $3 WHERE video_id = $1`, [id, likes, remixes]);
-          await client.query(
-            `INSERT INTO ${s}.feed_engagement (commit_pos, prepare_pos, video_id, likes_delta, remixes_delta) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-            [event.position.commit.toString(), event.position.prepare.toString(), id, likes, remixes],
-          );
-        }
-      }
+      await foldFeedBatch(client, [event], quoteSchema(schema));
     },
 
-    // A batch at once: the batch's counters read in one locked statement, its events folded in memory as apply folds
-    // them one at a time, then a statement per table (counters, feed rows out, in and changed, the engagement log).
+    // A batch at once (apply is a batch of one): the batch's counters read in one locked statement, its events folded
+    // in memory, then a statement per table (counters, feed rows out, in and changed, the engagement log).
     async applyBatch(client: SqlClient, events: readonly RecordedEvent[], schema: string) {
       await foldFeedBatch(client, events, quoteSchema(schema));
     },
