@@ -30,7 +30,7 @@ import { Cleanup } from './bench/cleanup';
 import { writeResults } from './bench/results';
 import { fmt, renderTable } from './bench/table';
 import { scaleShape, writeScaleStore, type ScaleStore } from './bench/scaleStore';
-import { measureReads, targetsTable } from './bench/projectionReads';
+import { measureReads, percentile, targetsTable } from './bench/projectionReads';
 
 interface Args {
   events: number;
@@ -57,12 +57,6 @@ function parseArgs(argv: readonly string[]): Args {
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const newVideoId = () => `video_${randomBytes(16).toString('hex')}`;
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 /** A whole generation of a video as the workflows record it: 11 events for 2 chunks. */
 function generation(id: string, owner: string, at: number, parent: string | null): VideoEvent[] {

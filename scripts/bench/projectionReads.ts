@@ -27,7 +27,8 @@ export interface Reads {
   latencies: ReadLatency[];
 }
 
-function percentile(values: readonly number[], p: number): number {
+/** The p-th percentile (nearest rank) of `values`; NaN when there are none. */
+export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
 }
