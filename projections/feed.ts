@@ -93,6 +93,8 @@ interface Counters {
 
 async function foldFeedBatch(client: SqlClient, events: readonly RecordedEvent[], s: string): Promise<void> {
   const ids = [...new Set(events.map(videoIdOf))].sort();
+  // The counters locked in one order (concurrent writers of one video queue up rather than deadlock), with whether each
+  // video is on the feed now, in one statement.
   const found = await client.query<{
     video_id: string;
     owner_id: string;
@@ -102,8 +104,11 @@ async function foldFeedBatch(client: SqlClient, events: readonly RecordedEvent[]
     views: string;
     removed: boolean;
     last_revision: string;
+    on_feed: boolean;
   }>(
-    `SELECT video_id, owner_id, created_at, likes, remixes, views, removed, last_revision FROM ${s}.feed_counters WHERE video_id = ANY($1::text[]) ORDER BY video_id FOR UPDATE`,
+    `SELECT c.video_id, c.owner_id, c.created_at, c.likes, c.remixes, c.views, c.removed, c.last_revision, f.video_id IS NOT NULL AS on_feed
+     FROM ${s}.feed_counters c LEFT JOIN ${s}.feed f ON f.video_id = c.video_id
+     WHERE c.video_id = ANY($1::text[]) ORDER BY c.video_id FOR UPDATE OF c`,
     [ids],
   );
   const counters = new Map<string, Counters>(
@@ -121,9 +126,8 @@ async function foldFeedBatch(client: SqlClient, events: readonly RecordedEvent[]
       },
     ]),
   );
-  const onFeed = new Set(
-    (await client.query<{ video_id: string }>(`SELECT video_id FROM ${s}.feed WHERE video_id = ANY($1::text[])`, [ids])).rows.map((r) => r.video_id),
-  );
+  // A feed row is only ever made from its counters' row, so a video without counters is not on the feed.
+  const onFeed = new Set(found.rows.filter((r) => r.on_feed).map((r) => r.video_id));
   const inserts = new Map<string, unknown[]>();
   const deletes = new Set<string>();
   const deltas = new Map<string, { likes: number; remixes: number; views: number }>();

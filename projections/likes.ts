@@ -26,14 +26,71 @@ export function createLikesReadModel(): ReadModel {
     },
     handles: (type, stream) => stream.startsWith(VIDEO_STREAM_PREFIX) && TYPES.has(type),
     async apply(client: SqlClient, event: RecordedEvent, schema: string) {
-      const s = quoteSchema(schema);
-      const user = field(LIKES_READ_MODEL, event, 'user_id', 'string');
-      const at = field(LIKES_READ_MODEL, event, 'at', 'number');
-      if (event.type === 'VideoLiked') {
-        await client.query(`INSERT INTO ${s}.likes (video_id, user_id, liked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [videoIdOf(event), user, at]);
-      } else {
-        await client.query(`DELETE FROM ${s}.likes WHERE video_id = $1 AND user_id = $2`, [videoIdOf(event), user]);
-      }
+      await foldLikes(client, [event], quoteSchema(schema));
+    },
+    // A batch at once (apply is a batch of one): the batch's likes and unlikes folded per (video, user) in memory, then
+    // at most three statements, whatever the batch's size.
+    async applyBatch(client: SqlClient, events: readonly RecordedEvent[], schema: string) {
+      await foldLikes(client, events, quoteSchema(schema));
     },
   };
+}
+
+/** Where a batch leaves one (video, user): liked or not, and whether an unlike came first (a row then starts anew). */
+interface Net {
+  video: string;
+  user: string;
+  liked: boolean;
+  /** data.at of the first like since the batch's last unlike (a repeated like keeps the first, as the table does). */
+  at: number | null;
+  unlikedInBatch: boolean;
+}
+
+/**
+ * The rows one event at a time would leave: a like inserts unless the row is there (keeping its liked_at), an unlike
+ * deletes. Per (video, user) only the batch's net effect is written: gone, inserted if missing, or (an unlike, then a
+ * like) replaced with the new liked_at.
+ */
+async function foldLikes(client: SqlClient, events: readonly RecordedEvent[], s: string): Promise<void> {
+  const nets = new Map<string, Net>();
+  for (const event of events) {
+    const video = videoIdOf(event);
+    const user = field(LIKES_READ_MODEL, event, 'user_id', 'string');
+    const at = field(LIKES_READ_MODEL, event, 'at', 'number');
+    const key = `${video} ${user}`;
+    const net = nets.get(key) ?? { video, user, liked: false, at: null, unlikedInBatch: false };
+    if (event.type === 'VideoLiked') {
+      if (!net.liked) net.at = at;
+      net.liked = true;
+    } else {
+      net.liked = false;
+      net.at = null;
+      net.unlikedInBatch = true;
+    }
+    nets.set(key, net);
+  }
+  const all = [...nets.values()];
+  const gone = all.filter((n) => !n.liked);
+  const added = all.filter((n) => n.liked && !n.unlikedInBatch);
+  const renewed = all.filter((n) => n.liked && n.unlikedInBatch);
+  const columns = (rows: Net[]) => [rows.map((n) => n.video), rows.map((n) => n.user), rows.map((n) => n.at)];
+  if (gone.length > 0) {
+    await client.query(
+      `DELETE FROM ${s}.likes l USING unnest($1::text[], $2::text[]) AS g(video_id, user_id) WHERE l.video_id = g.video_id AND l.user_id = g.user_id`,
+      [gone.map((n) => n.video), gone.map((n) => n.user)],
+    );
+  }
+  if (added.length > 0) {
+    await client.query(
+      `INSERT INTO ${s}.likes (video_id, user_id, liked_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING`,
+      columns(added),
+    );
+  }
+  if (renewed.length > 0) {
+    await client.query(
+      `INSERT INTO ${s}.likes (video_id, user_id, liked_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+       ON CONFLICT (video_id, user_id) DO UPDATE SET liked_at = EXCLUDED.liked_at`,
+      columns(renewed),
+    );
+  }
 }

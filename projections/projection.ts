@@ -89,12 +89,47 @@ export class Projection {
     private readonly logger: Logger,
     private readonly metrics: Metrics | undefined,
     private readonly onAdvance: () => void = () => undefined,
-  ) {}
+    /**
+     * How long the checkpoint may stay ahead of the stored one over batches this read model has nothing in (0: never).
+     * Such a batch changes no row, so advancing in memory keeps read-your-writes true for this process; the stored
+     * checkpoint follows with the next batch it writes, or `flush`. A crash meanwhile re-reads events it skips again.
+     */
+    private readonly deferIdleMs = 0,
+  ) {
+    this.committed = checkpoint;
+  }
+
+  /** The checkpoint as stored; `checkpoint` may be ahead of it (deferIdleMs). */
+  private committed: Position;
+  private unsavedSince: number | undefined;
+
+  /** Whether the checkpoint is ahead of the stored one. */
+  get unsaved(): boolean {
+    return this.unsavedSince !== undefined;
+  }
+
+  /** Stores the checkpoint if it is ahead of the stored one (one statement). */
+  async flush(client: SqlClient): Promise<void> {
+    if (this.unsavedSince === undefined) return;
+    const at = this.checkpoint;
+    await this.writeCheckpoint(client, at, this.lastEventAt);
+    this.saved(at);
+  }
 
   /** Applies a batch in one transaction with its checkpoint; on a poison event, replays it one event per transaction. */
   async commit(client: SqlClient, events: readonly RecordedEvent[]): Promise<void> {
     if (events.length === 0) return;
     const last = events[events.length - 1]!;
+    if (!events.some((e) => this.model.handles(e.type, e.streamName))) {
+      // No row changes: the checkpoint alone, in memory for a while (deferIdleMs), else in one statement.
+      this.unsavedSince ??= Date.now();
+      if (Date.now() - this.unsavedSince >= this.deferIdleMs) {
+        await this.writeCheckpoint(client, last.position, last.created);
+        this.saved(last.position);
+      }
+      this.advance(last, 0);
+      return;
+    }
     let applied = 0;
     try {
       await client.query('BEGIN');
@@ -104,8 +139,9 @@ export class Projection {
           if (await this.applyOne(client, event)) applied++;
         }
       }
-      await this.writeCheckpoint(client, last);
+      await this.writeCheckpoint(client, last.position, last.created);
       await client.query('COMMIT');
+      this.saved(last.position);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (!(err instanceof ApplyFailure)) throw err;
@@ -122,8 +158,9 @@ export class Projection {
     try {
       await client.query('BEGIN');
       if (await this.applyOne(client, event)) applied++;
-      await this.writeCheckpoint(client, event);
+      await this.writeCheckpoint(client, event.position, event.created);
       await client.query('COMMIT');
+      this.saved(event.position);
       this.advance(event, applied);
       return;
     } catch (err) {
@@ -146,8 +183,9 @@ export class Projection {
          ON CONFLICT (read_model, position) DO UPDATE SET error = EXCLUDED.error, parked_at = now()`,
         [this.model.name, position, event.id, event.streamName, event.type, event.revision.toString(), error],
       );
-      await this.writeCheckpoint(client, event);
+      await this.writeCheckpoint(client, event.position, event.created);
       await client.query('COMMIT');
+      this.saved(event.position);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -188,15 +226,20 @@ export class Projection {
    * Moves the checkpoint only from where this runner believes it is: if another process moved it (two runners of
    * one read model, despite the lease), the transaction fails and nothing it wrote is kept.
    */
-  private async writeCheckpoint(client: SqlClient, event: RecordedEvent): Promise<void> {
-    const expected = positionToString(this.checkpoint);
+  private async writeCheckpoint(client: SqlClient, position: Position, lastEventAt: Date | null): Promise<void> {
+    const expected = positionToString(this.committed);
     const res = await client.query(
       `UPDATE ${quoteSchema(this.schema)}.projection_checkpoints
        SET position = $2, last_event_at = $3, updated_at = now()
        WHERE read_model = $1 AND position = $4`,
-      [this.model.name, positionToString(event.position), event.created, expected],
+      [this.model.name, positionToString(position), lastEventAt, expected],
     );
     if (res.rowCount !== 1) throw new CheckpointMoved(this.model.name, expected);
+  }
+
+  private saved(position: Position): void {
+    this.committed = position;
+    this.unsavedSince = undefined;
   }
 
   private advance(event: RecordedEvent, applied: number): void {

@@ -12,6 +12,12 @@ import { quoteSchema, type SqlClient } from './store';
 
 export const VIDEOS_READ_MODEL = 'videos';
 const STREAM_PREFIX = 'video-';
+/**
+ * Engagement on a video's stream, which this read model leaves alone: the counters live in the feed read model, the
+ * likers in likes, the remixes in lineage. Folding them here would rewrite a video's whole row (its folded state
+ * holding every liker) on each like: the hot path of a popular video, and most of the events of a store at scale.
+ */
+const ENGAGEMENT = new Set<string>(['VideoLiked', 'VideoUnliked', 'VideoViewed', 'VideoRemixed']);
 
 type DataOf<K extends VideoEventType> = Extract<VideoEvent, { type: K }>['data'];
 
@@ -216,7 +222,8 @@ function migrate(s: string): string {
       -- The stream revision of the last event folded in: a redelivered event (revision <= this) changes nothing.
       last_revision bigint NOT NULL,
       last_position text NOT NULL,
-      -- The folded VideoState: the next event is evolve(state, event) with the domain's evolve, as everywhere else.
+      -- The folded VideoState: the next event is evolve(state, event) with the domain's evolve, as everywhere else;
+      -- of the job's own events (ENGAGEMENT is not folded here), so its likes, likers, views and remixes stay empty.
       state jsonb NOT NULL,
       -- The stages the job went through, timed by the events' created times (the store's clock, so a rebuild agrees).
       timeline jsonb NOT NULL,
@@ -341,9 +348,10 @@ export function videoIdOfStream(streamName: string): string {
 export function createVideosReadModel(): ReadModel {
   return {
     name: VIDEOS_READ_MODEL,
-    // 2: the timeline column; 3: content_sha256; 4: the GPU queue columns; 5: tier and tier_weight. A table of an older
+    // 2: the timeline column; 3: content_sha256; 4: the GPU queue columns; 5: tier and tier_weight; 6: engagement is no
+    // longer folded (last_revision, updated_at and state leave likes, views and remixes out). A table of an older
     // version is rebuilt from position zero.
-    version: 5,
+    version: 6,
     tables: ['videos'],
 
     async migrate(client: SqlClient, schema: string): Promise<void> {
@@ -351,7 +359,7 @@ export function createVideosReadModel(): ReadModel {
     },
 
     handles(eventType: string, streamName: string): boolean {
-      return streamName.startsWith(STREAM_PREFIX) && checks.has(eventType);
+      return streamName.startsWith(STREAM_PREFIX) && checks.has(eventType) && !ENGAGEMENT.has(eventType);
     },
 
     async apply(client: SqlClient, event: RecordedEvent, schema: string): Promise<void> {

@@ -309,6 +309,34 @@ describe('projection runner', () => {
     expect(await gauge('reelforge_projection_events_applied_total')).toBe(240);
   });
 
+  it('keeps the checkpoint of batches a read model has nothing in in memory, then stores it once the events pause and when it stops', async () => {
+    const schema = freshSchema('rm');
+    // Counts only the streams of one video: the other videos' events change none of its rows.
+    const counted = `video_idle0_${suffix}`;
+    const model: ReadModel = { ...counterReadModel(), handles: (_type, stream) => stream === `video-${counted}` };
+    const r = runner({ schema, readModels: [model] });
+    await r.start();
+    let head = await append(counted, videoStory(counted, 'user_i', 40000).slice(0, 3));
+    await r.waitFor(head, { timeoutMs: 20000 });
+    const stored = async () => (await readCheckpoint(pool, schema, 'event_counter'))!.position;
+    await eventually(async () => ((await stored()) === positionToString(head) ? true : undefined), 'the handled batch stored with its rows');
+
+    // Events it does not handle, one append at a time: the runner is at once where they end, its rows unchanged.
+    for (let i = 1; i < 5; i++) head = await append(`video_idle${i}_${suffix}`, videoStory(`video_idle${i}_${suffix}`, 'user_i', 40000 + i).slice(0, 3));
+    await r.waitFor(head, { timeoutMs: 20000 });
+    expect((await r.status())[0]!.checkpoint).toBe(positionToString(head));
+    expect(await counts(schema)).toEqual({ [`video-${counted}`]: 3 });
+    // Stored once the events pause (50 ms), not a transaction per batch.
+    await eventually(async () => ((await stored()) === positionToString(head) ? true : undefined), 'the checkpoint stored after a pause');
+
+    // Stopped right after more of them: stored on the way out, so the next start does not read them again.
+    for (let i = 5; i < 8; i++) head = await append(`video_idle${i}_${suffix}`, videoStory(`video_idle${i}_${suffix}`, 'user_i', 40000 + i).slice(0, 2));
+    await r.waitFor(head, { timeoutMs: 20000 });
+    await r.stop();
+    expect(await stored()).toBe(positionToString(head));
+    expect(await counts(schema)).toEqual({ [`video-${counted}`]: 3 });
+  });
+
   it('keeps a second runner of the same read model on standby until the first one stops, then it takes over', async () => {
     const schema = freshSchema('rm');
     const active = runner({ schema, readModels: [counterReadModel()] });
