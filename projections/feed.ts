@@ -199,49 +199,53 @@ async function foldFeedBatch(client: SqlClient, events: readonly RecordedEvent[]
     row.last_revision = event.revision;
     row.changed = true;
   }
+  // Every write of the batch in one statement (one round trip while the transaction holds its locks). Its parts touch
+  // disjoint feed rows: a row inserted here takes its counts with it, and a removed one is neither inserted nor changed.
+  const writes: string[] = [];
+  const params: unknown[] = [];
+  const part = (name: string, sql: (p: (value: unknown) => string) => string) => {
+    writes.push(`${name} AS (${sql((value) => `$${params.push(value)}`)})`);
+  };
   const changed = [...counters].filter(([, c]) => c.changed);
   if (changed.length > 0) {
-    await client.query(
-      `INSERT INTO ${s}.feed_counters (video_id, owner_id, created_at, likes, remixes, views, removed, last_revision)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::bigint[], $7::boolean[], $8::bigint[])
+    const column = <T>(f: (id: string, c: Counters) => T) => changed.map(([id, c]) => f(id, c));
+    part(
+      'counters',
+      (p) => `INSERT INTO ${s}.feed_counters (video_id, owner_id, created_at, likes, remixes, views, removed, last_revision)
+       SELECT * FROM unnest(${p(column((id) => id))}::text[], ${p(column((_, c) => c.owner_id))}::text[], ${p(column((_, c) => c.created_at))}::bigint[],
+         ${p(column((_, c) => c.likes))}::int[], ${p(column((_, c) => c.remixes))}::int[], ${p(column((_, c) => c.views))}::bigint[],
+         ${p(column((_, c) => c.removed))}::boolean[], ${p(column((_, c) => c.last_revision.toString()))}::bigint[])
        ON CONFLICT (video_id) DO UPDATE SET likes = EXCLUDED.likes, remixes = EXCLUDED.remixes, views = EXCLUDED.views,
          removed = EXCLUDED.removed, last_revision = EXCLUDED.last_revision`,
-      [
-        changed.map(([id]) => id),
-        changed.map(([, c]) => c.owner_id),
-        changed.map(([, c]) => c.created_at),
-        changed.map(([, c]) => c.likes),
-        changed.map(([, c]) => c.remixes),
-        changed.map(([, c]) => c.views),
-        changed.map(([, c]) => c.removed),
-        changed.map(([, c]) => c.last_revision.toString()),
-      ],
     );
   }
-  if (deletes.size > 0) await client.query(`DELETE FROM ${s}.feed WHERE video_id = ANY($1::text[])`, [[...deletes]]);
+  if (deletes.size > 0) part('removed', (p) => `DELETE FROM ${s}.feed WHERE video_id = ANY(${p([...deletes])}::text[])`);
   if (inserts.size > 0) {
     const rows = [...inserts.values()];
-    const column = (i: number) => rows.map((r) => r[i]);
-    await client.query(
-      `INSERT INTO ${s}.feed (video_id, owner_id, created_at, published_at, pub_commit, pub_prepare, likes, remixes, views)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::numeric[], $6::bigint[], $7::int[], $8::int[], $9::bigint[])
+    const types = ['text', 'text', 'bigint', 'bigint', 'numeric', 'bigint', 'int', 'int', 'bigint'];
+    part(
+      'published',
+      (p) => `INSERT INTO ${s}.feed (video_id, owner_id, created_at, published_at, pub_commit, pub_prepare, likes, remixes, views)
+       SELECT * FROM unnest(${types.map((t, i) => `${p(rows.map((r) => r[i]))}::${t}[]`).join(', ')})
        ON CONFLICT (video_id) DO NOTHING`,
-      Array.from({ length: 9 }, (_, i) => column(i)),
     );
   }
   const changes = [...deltas].filter(([, d]) => d.likes !== 0 || d.remixes !== 0 || d.views !== 0);
   if (changes.length > 0) {
-    await client.query(
-      `UPDATE ${s}.feed f SET likes = f.likes + d.likes, remixes = f.remixes + d.remixes, views = f.views + d.views
-       FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[]) AS d(video_id, likes, remixes, views) WHERE f.video_id = d.video_id`,
-      [changes.map(([id]) => id), changes.map(([, d]) => d.likes), changes.map(([, d]) => d.remixes), changes.map(([, d]) => d.views)],
+    part(
+      'counted',
+      (p) => `UPDATE ${s}.feed f SET likes = f.likes + d.likes, remixes = f.remixes + d.remixes, views = f.views + d.views
+       FROM unnest(${p(changes.map(([id]) => id))}::text[], ${p(changes.map(([, d]) => d.likes))}::int[], ${p(changes.map(([, d]) => d.remixes))}::int[],
+         ${p(changes.map(([, d]) => d.views))}::bigint[]) AS d(video_id, likes, remixes, views) WHERE f.video_id = d.video_id`,
     );
   }
   if (engagement.length > 0) {
-    await client.query(
-      `INSERT INTO ${s}.feed_engagement (commit_pos, prepare_pos, video_id, likes_delta, remixes_delta)
-       SELECT * FROM unnest($1::numeric[], $2::bigint[], $3::text[], $4::int[], $5::int[]) ON CONFLICT DO NOTHING`,
-      Array.from({ length: 5 }, (_, i) => engagement.map((r) => r[i])),
+    const types = ['numeric', 'bigint', 'text', 'int', 'int'];
+    part(
+      'logged',
+      (p) => `INSERT INTO ${s}.feed_engagement (commit_pos, prepare_pos, video_id, likes_delta, remixes_delta)
+       SELECT * FROM unnest(${types.map((t, i) => `${p(engagement.map((r) => r[i]))}::${t}[]`).join(', ')}) ON CONFLICT DO NOTHING`,
     );
   }
+  if (writes.length > 0) await client.query(`WITH ${writes.join(',\n')} SELECT 1`, params);
 }
