@@ -6,7 +6,7 @@
 // values as they were at the snapshot; the log is trimmed to what open walks can need (feedTrim.ts). Counters of videos not yet published (liked by their owner, remixed while
 // private) live in feed_counters and come along when the video is published.
 import type { RecordedEvent } from '../infra/eventstore/port';
-import type { ReadModel } from './projection';
+import { foldingBatches, type ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 import { field, MalformedEvent, VIDEO_STREAM_PREFIX, videoIdOf } from './engagement';
 
@@ -68,15 +68,9 @@ export function createFeedReadModel(): ReadModel {
       await client.query(migrate(quoteSchema(schema)));
     },
     handles: (type, stream) => stream.startsWith(VIDEO_STREAM_PREFIX) && TYPES.has(type),
-    async apply(client: SqlClient, event: RecordedEvent, schema: string) {
-      await foldFeedBatch(client, [event], quoteSchema(schema));
-    },
-
-    // A batch at once (apply is a batch of one): the batch's counters read in one locked statement, its events folded
-    // in memory, then a statement per table (counters, feed rows out, in and changed, the engagement log).
-    async applyBatch(client: SqlClient, events: readonly RecordedEvent[], schema: string) {
-      await foldFeedBatch(client, events, quoteSchema(schema));
-    },
+    // A batch at once: the batch's counters read in one locked statement, its events folded in memory, then every
+    // write (counters, feed rows out, in and changed, the engagement log) in one statement.
+    ...foldingBatches((client, events, schema) => foldFeedBatch(client, events, quoteSchema(schema))),
   };
 }
 

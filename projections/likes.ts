@@ -1,6 +1,6 @@
 // The likes read model: one row per (video, user) who likes it now, from VideoLiked / VideoUnliked on `video-<id>`.
 import type { RecordedEvent } from '../infra/eventstore/port';
-import type { ReadModel } from './projection';
+import { foldingBatches, type ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 import { field, VIDEO_STREAM_PREFIX, videoIdOf } from './engagement';
 
@@ -25,14 +25,8 @@ export function createLikesReadModel(): ReadModel {
         CREATE INDEX IF NOT EXISTS likes_user ON ${s}.likes (user_id, video_id);`);
     },
     handles: (type, stream) => stream.startsWith(VIDEO_STREAM_PREFIX) && TYPES.has(type),
-    async apply(client: SqlClient, event: RecordedEvent, schema: string) {
-      await foldLikes(client, [event], quoteSchema(schema));
-    },
-    // A batch at once (apply is a batch of one): the batch's likes and unlikes folded per (video, user) in memory, then
-    // at most three statements, whatever the batch's size.
-    async applyBatch(client: SqlClient, events: readonly RecordedEvent[], schema: string) {
-      await foldLikes(client, events, quoteSchema(schema));
-    },
+    // A batch at once: its likes and unlikes folded per (video, user) in memory, then at most three statements.
+    ...foldingBatches((client, events, schema) => foldLikes(client, events, quoteSchema(schema))),
   };
 }
 

@@ -36,6 +36,19 @@ export interface ReadModel {
   applyBatch?(client: SqlClient, events: readonly RecordedEvent[], schema: string): Promise<void>;
 }
 
+/**
+ * A read model's apply and applyBatch from one fold of a batch (apply folds a batch of one): one code path, so the
+ * rows a batch leaves are those of one event at a time by construction, as far as the fold keeps events in order.
+ */
+export function foldingBatches(
+  fold: (client: SqlClient, events: readonly RecordedEvent[], schema: string) => Promise<void>,
+): Pick<ReadModel, 'apply'> & Required<Pick<ReadModel, 'applyBatch'>> {
+  return {
+    apply: (client, event, schema) => fold(client, [event], schema),
+    applyBatch: (client, events, schema) => fold(client, events, schema),
+  };
+}
+
 /** What a read model's name and its tables' names may be: lower-case letters, digits and "_". */
 export const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 

@@ -7,7 +7,7 @@ import { advanceTimeline, type TimelineEntry } from '../domain/video/timeline';
 import type { RecordedEvent } from '../infra/eventstore/port';
 import { DEFAULT_TIER } from '../infra/tiers';
 import { gpuQueueColumns, type GpuQueueColumns } from './gpuQueue';
-import type { ReadModel } from './projection';
+import { foldingBatches, type ReadModel } from './projection';
 import { quoteSchema, type SqlClient } from './store';
 
 export const VIDEOS_READ_MODEL = 'videos';
@@ -362,15 +362,9 @@ export function createVideosReadModel(): ReadModel {
       return streamName.startsWith(STREAM_PREFIX) && checks.has(eventType) && !ENGAGEMENT.has(eventType);
     },
 
-    async apply(client: SqlClient, event: RecordedEvent, schema: string): Promise<void> {
-      await foldInto(client, [event], schema);
-    },
-
     // A batch at once: every video's row read in one statement, its events folded in memory, every row written in one
     // multi-row upsert; the same rows as one event at a time (apply), in a fraction of the round trips.
-    async applyBatch(client: SqlClient, events: readonly RecordedEvent[], schema: string): Promise<void> {
-      await foldInto(client, events, schema);
-    },
+    ...foldingBatches(foldInto),
   };
 }
 

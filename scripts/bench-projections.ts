@@ -8,7 +8,8 @@
 // --scale S (issue 22): instead of the mix, a synthetic store of S x (1,000,000 published videos, 10,000,000 likes,
 // 100,000 users following 10 each, 50,000 remixes, one chain of them 1,000 deep), decided by the video decider
 // (scripts/bench/scaleStore.ts); then also the reads' latency (feed first and later pages, following=true, lineage at
-// the chain's depth, a user's list) on the live read models, and a targets table. --rate defaults to 1000 with it.
+// the chain's depth, a user's list) over HTTP from the API app on the live read models (scripts/bench/apiServer.ts), and a
+// targets table. --rate defaults to 1000 with it.
 // Target: DATABASE_URL when set, else a throw-away embedded PostgreSQL. Everything lives in fresh schemas, dropped at the end.
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -30,7 +31,8 @@ import { Cleanup } from './bench/cleanup';
 import { writeResults } from './bench/results';
 import { fmt, renderTable } from './bench/table';
 import { scaleShape, writeScaleStore, type ScaleStore } from './bench/scaleStore';
-import { measureReads, percentile, targetsTable } from './bench/projectionReads';
+import { CALLERS, measureReads, percentile, targetsTable } from './bench/projectionReads';
+import { createCallers, startBenchApi, type BenchCallers } from './bench/apiServer';
 
 interface Args {
   events: number;
@@ -175,7 +177,7 @@ async function main(): Promise<void> {
       target = 'embedded';
     }
     const tag = randomBytes(4).toString('hex');
-    const schemas = { events: `benchproj_es_${tag}`, live: `benchproj_live_${tag}`, rebuild: `benchproj_rb_${tag}` };
+    const schemas = { events: `benchproj_es_${tag}`, live: `benchproj_live_${tag}`, rebuild: `benchproj_rb_${tag}`, app: `benchproj_app_${tag}` };
     const pool = createPgPool({ connectionString: url, max: 12 });
     cleanup.push('close pool', () => pool.end());
     cleanup.push('drop schemas', async () => {
@@ -193,9 +195,14 @@ async function main(): Promise<void> {
     let stories = new Map<string, VideoEvent[]>();
     let engagement: [string, VideoEvent[]][] = [];
     let scaled: ScaleStore | undefined;
+    let callers: BenchCallers | undefined;
     if (args.scale > 0) {
       log(`writing the synthetic store at scale ${args.scale}: ${JSON.stringify(scaleShape(args.scale))}`);
-      scaled = await writeScaleStore(store, args.scale, log);
+      // The API's callers first: they are the store's first users (they follow, own videos, like), with keys.
+      callers = await createCallers(pool, schemas.app, CALLERS);
+      const users = callers.users;
+      cleanup.push('close users store', () => users.close());
+      scaled = await writeScaleStore(store, args.scale, log, callers.ids);
       note(scaled.head);
     } else {
       log(`writing ${fmt(args.events)} events`);
@@ -277,7 +284,12 @@ async function main(): Promise<void> {
     await runner.start();
     await runner.waitFor(head!, { timeoutMs: 600_000 });
     const catchUpSeconds = (performance.now() - catchUpStart) / 1000;
-    const reads = scaled ? await measureReads(pool, schemas.live, scaled, log) : undefined;
+    let reads: Awaited<ReturnType<typeof measureReads>> | undefined;
+    if (scaled && callers) {
+      const api = await startBenchApi({ pool, eventStore: store, users: callers.users, appSchema: schemas.app, readModelsSchema: schemas.live });
+      cleanup.push('stop the API', () => api.close());
+      reads = await measureReads(pool, schemas.live, scaled, { url: api.url, keys: callers.keys }, log);
+    }
 
     log(`live projector: ${args.rate} events/s offered for ${args.lagSeconds} s`);
     const lags = new Map<string, number[]>(createReadModels().map((m) => [m.name, []]));

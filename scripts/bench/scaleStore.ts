@@ -108,7 +108,8 @@ async function inParallel(n: number, work: (i: number) => Promise<void>): Promis
   );
 }
 
-export async function writeScaleStore(store: EventStore, scale: number, log: (msg: string) => void): Promise<ScaleStore> {
+/** `callers`: user ids that take the place of the first synthetic users (the bench's API callers, with keys). */
+export async function writeScaleStore(store: EventStore, scale: number, log: (msg: string) => void, callers: readonly string[] = []): Promise<ScaleStore> {
   const shape = scaleShape(scale);
   const started = performance.now();
   let events = 0;
@@ -121,7 +122,7 @@ export async function writeScaleStore(store: EventStore, scale: number, log: (ms
     events += batch.length;
     if (!head || comparePositions(position, head) > 0) head = position;
   };
-  const users = Array.from({ length: shape.users }, (_, i) => userId(i));
+  const users = Array.from({ length: shape.users }, (_, i) => callers[i] ?? userId(i));
 
   // Follows: each user follows the next followsPerUser users (wrapping), so mutuals exist both ways.
   log(`writing follows: ${shape.users} users x ${shape.followsPerUser}`);

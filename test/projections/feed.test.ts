@@ -92,6 +92,16 @@ async function tableRows(schema: string, table: string): Promise<string[]> {
   return res.rows.map((r) => r.row).sort();
 }
 
+/** `count` fresh schemas, each holding the read model's empty tables. */
+async function migratedSchemas(model: ReadModel, count: number): Promise<string[]> {
+  const schemas = Array.from({ length: count }, () => freshSchema('rm'));
+  for (const schema of schemas) {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await model.migrate(pool, schema);
+  }
+  return schemas;
+}
+
 describe('feed read model', () => {
   it('walks the feed from the first page to the last returning each eligible video exactly once while 300 videos are published across 10 users, likes arrive and videos are taken down', async () => {
     const schema = freshSchema('rm');
@@ -256,12 +266,7 @@ describe('feed read model', () => {
     // What the runner gives it: the events it handles, in $all order; some twice, as after a rewound checkpoint.
     const handled = inOrder.filter((e) => model.handles(e.type, e.streamName));
     const delivered = [...handled.slice(0, 30), ...handled.slice(20)];
-    const one = freshSchema('rm');
-    const batch = freshSchema('rm');
-    for (const schema of [one, batch]) {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      await model.migrate(pool, schema);
-    }
+    const [one, batch] = (await migratedSchemas(model, 2)) as [string, string];
     for (const event of delivered) await model.apply(pool, event, one);
     for (let from = 0; from < delivered.length; from += 17) await model.applyBatch!(pool, delivered.slice(from, from + 17), batch);
     for (const table of ['feed', 'feed_counters', 'feed_engagement'])
@@ -291,19 +296,11 @@ describe('feed read model', () => {
     const handled = recorded.sort((a, b) => comparePositions(a.position, b.position)).filter((e) => model.handles(e.type, e.streamName));
     expect(handled).toHaveLength(28);
     const delivered = [...handled.slice(0, 15), ...handled.slice(9)];
-    const one = freshSchema('rm');
-    const batch = freshSchema('rm');
-    for (const schema of [one, batch]) {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      await model.migrate(pool, schema);
-    }
+    const [one, batch, all] = (await migratedSchemas(model, 3)) as [string, string, string];
     // One event at a time, then in batches of 5 and of everything, cut across the redelivery.
     for (const event of delivered) await model.apply(pool, event, one);
     for (let from = 0; from < delivered.length; from += 5) await model.applyBatch!(pool, delivered.slice(from, from + 5), batch);
     expect(await tableRows(batch, 'likes')).toEqual(await tableRows(one, 'likes'));
-    const all = freshSchema('rm');
-    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${all}"`);
-    await model.migrate(pool, all);
     await model.applyBatch!(pool, delivered, all);
     expect(await tableRows(all, 'likes')).toEqual(await tableRows(one, 'likes'));
     const rows = await pool.query<{ user_id: string; liked_at: string }>(`SELECT user_id, liked_at FROM "${one}".likes WHERE video_id = $1 ORDER BY user_id`, [
