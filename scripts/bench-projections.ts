@@ -278,7 +278,12 @@ async function main(): Promise<void> {
 
     // ---- live: catch up, then lag at the offered rate ----
     log('live projector: catching up');
-    const runner = new ProjectionRunner({ eventStore: store, pool, schema: schemas.live, readModels: createReadModels(), logger });
+    // The projector reads through an event store of its own, as its own process does (projections/main.ts): its
+    // subscriptions neither queue behind the writers' appends for connections nor share their in-process wake-ups
+    // (they are woken by NOTIFY, as across processes).
+    const projectorStore = await PgEventStore.open({ connectionString: url, schema: schemas.events, maxEventBytes: 1024 * 1024 });
+    cleanup.push('close the projector event store', () => projectorStore.close());
+    const runner = new ProjectionRunner({ eventStore: projectorStore, pool, schema: schemas.live, readModels: createReadModels(), logger });
     cleanup.push('stop projector', () => runner.stop());
     const catchUpStart = performance.now();
     await runner.start();

@@ -242,6 +242,10 @@ export class PgEventStore implements EventStore {
   private notifyRunning = false;
   private closed = false;
   private readonly subscriptions = new Set<PgSubscription>();
+  /** Appends heard of so far, here or by NOTIFY (each after its commit). */
+  private heard = 0;
+  /** Reads of $all that subscriptions share, by position and size (readAllPageShared). */
+  private readonly sharedReads = new Map<string, { heard: number; page: Promise<RecordedEvent[]> }>();
   private readonly appendSql: Record<AppendVariant, string>;
   /** Prepared statements are per connection and named; the schema is in the name, as it is in the text. */
   private readonly statementPrefix: string;
@@ -287,11 +291,11 @@ export class PgEventStore implements EventStore {
       if (!this.closed) setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
     });
     await client.connect();
-    client.on('notification', () => this.wake.emit('append'));
+    client.on('notification', () => this.wakeUp());
     await client.query(`LISTEN ${this.channel}`);
     this.listener = client;
     // Anything appended while we were not listening is picked up by the next read.
-    this.wake.emit('append');
+    this.wakeUp();
   }
 
   async appendToStream(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -366,9 +370,37 @@ export class PgEventStore implements EventStore {
     };
   }
 
+  private wakeUp(): void {
+    this.heard++;
+    this.wake.emit('append');
+  }
+
+  /** How many appends this store has heard of (here or by NOTIFY): a subscription reads again when it moved on. */
+  get appendsHeard(): number {
+    return this.heard;
+  }
+
+  /**
+   * readAllPage for subscriptions. The read models of a projector are subscriptions at one position when they keep
+   * up, each woken by the same appends: they share one read, when it began after every append the caller has heard of
+   * (`heard`), so none misses an append it was woken for. A subscription elsewhere (catching up) reads on its own.
+   */
+  readAllPageShared(after: Position, limit: number, heard: number): Promise<RecordedEvent[]> {
+    const key = `${after.commit}/${after.prepare}/${limit}`;
+    const running = this.sharedReads.get(key);
+    if (running && running.heard >= heard) return running.page;
+    const entry = { heard: this.heard, page: this.readAllPage(after, limit) };
+    this.sharedReads.set(key, entry);
+    const forget = () => {
+      if (this.sharedReads.get(key) === entry) this.sharedReads.delete(key);
+    };
+    entry.page.then(forget, forget);
+    return entry.page;
+  }
+
   /** One NOTIFY in flight at a time per store; appends that commit meanwhile share the next one. */
   private notifyAppended(): void {
-    this.wake.emit('append');
+    this.wakeUp();
     this.notifyPending = true;
     if (this.notifyRunning || this.closed) return;
     this.notifyRunning = true;
@@ -489,26 +521,17 @@ class PgSubscription implements Subscription {
   async *[Symbol.asyncIterator](): AsyncIterator<RecordedEvent> {
     if (this.iterating) throw new EventStoreError('a subscription can be iterated only once');
     this.iterating = true;
-    // Counts wake-ups, so an append that lands while a read is running is not slept through.
-    let wakes = 0;
-    const onWake = () => {
-      wakes++;
-    };
-    this.wake.on('append', onWake);
-    try {
-      while (!this.closed) {
-        const seen = wakes;
-        const page = await this.store.readAllPage(this.position, 500);
-        for (const event of page) {
-          if (this.closed) return;
-          this.position = event.position;
-          yield event;
-        }
-        if (page.length === 500 || this.closed || wakes !== seen) continue;
-        await this.sleep();
+    while (!this.closed) {
+      // Appends heard of before the read: one heard while it runs is read again, not slept through.
+      const seen = this.store.appendsHeard;
+      const page = await this.store.readAllPageShared(this.position, 500, seen);
+      for (const event of page) {
+        if (this.closed) return;
+        this.position = event.position;
+        yield event;
       }
-    } finally {
-      this.wake.off('append', onWake);
+      if (page.length === 500 || this.closed || this.store.appendsHeard !== seen) continue;
+      await this.sleep();
     }
   }
 
