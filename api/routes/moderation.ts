@@ -114,6 +114,13 @@ const AppealBody = Type.Object(
 );
 type AppealBody = Static<typeof AppealBody>;
 
+/**
+ * How long a decision waits for the case's workflow when the case is recorded as waiting but its workflow is not up
+ * yet (it starts just after the case is recorded), and how often it looks again.
+ */
+const WORKFLOW_START_WAIT_MS = 10_000;
+const WORKFLOW_START_POLL_MS = 100;
+
 const caseNotFound = (id: string) => new ProblemError({ status: 404, code: 'case_not_found', detail: `no moderation case ${id} that you may see` });
 
 /** The decider's refusals as HTTP problems. */
@@ -250,21 +257,26 @@ export const moderationRoutes: FastifyPluginAsync<ModerationRoutesOptions> = asy
     async (request) => {
       const caller = callerOf(request);
       const { id } = request.params;
-      const { state } = await readCase(caller, id);
       const decision = { moderator_id: caller.id, decision: request.body.decision as 'allow' | 'block', reason: request.body.reason };
-      // The decider first, on the case as recorded: a clear refusal even when no workflow waits (a closed case).
-      try {
-        decideModeration({ type: 'DecideCase', data: { ...decision, at: Math.floor(Date.now() / 1000) } }, state);
-      } catch (err) {
-        if (err instanceof ModerationCommandRefused) throw refusal(err.code, err.message, id);
-        throw err;
-      }
-      const outcome = await executeUpdateOrRefusal(workflows.getHandle(`moderation-${id}`), decideCaseUpdate, [decision]);
-      if (!outcome.ok) {
-        if (outcome.code === 'not_running') {
+      const deadline = Date.now() + WORKFLOW_START_WAIT_MS;
+      for (;;) {
+        // The decider first, on the case as recorded: a clear refusal even when no workflow waits (a closed case).
+        const { state } = await readCase(caller, id);
+        try {
+          decideModeration({ type: 'DecideCase', data: { ...decision, at: Math.floor(Date.now() / 1000) } }, state);
+        } catch (err) {
+          if (err instanceof ModerationCommandRefused) throw refusal(err.code, err.message, id);
+          throw err;
+        }
+        const outcome = await executeUpdateOrRefusal(workflows.getHandle(`moderation-${id}`), decideCaseUpdate, [decision]);
+        if (outcome.ok) break;
+        if (outcome.code !== 'not_running') throw refusal(outcome.code, outcome.message, id);
+        // Recorded as waiting, but its workflow is not up: the video's workflow records the case (which the queue may
+        // show at once) and then starts the case's workflow; an appeal, likewise. Wait for it a moment.
+        if (Date.now() >= deadline) {
           throw new ProblemError({ status: 409, code: 'case_not_awaiting_review', detail: `case ${id} has no review waiting: ${outcome.message}` });
         }
-        throw refusal(outcome.code, outcome.message, id);
+        await new Promise((resolve) => setTimeout(resolve, WORKFLOW_START_POLL_MS));
       }
       return (await readCase(caller, id)).object;
     },

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../../activities/moderation';
 import { startApiStack } from '../support/apiStack';
+import { sharedDevServer } from '../support/temporal';
 import { eventually } from '../support/env';
 
 type Json = Record<string, any>;
@@ -147,6 +148,41 @@ describe('human review of the review band', () => {
     const decided = await call('modB', 'POST', `/v1/moderation/cases/${ownCase.id}/decision`, { decision: 'allow', reason: 'a toy on a shelf' });
     expect(decided.status).toBe(200);
     await atStage(own, 'completed', 'modA');
+  }, 180_000);
+
+  it('a decision sent when the case is in the queue but its workflow not yet started waits for the workflow', async () => {
+    // The video's workflow records the case (the queue shows it at once) and only then starts the case's workflow.
+    // Here the case is recorded by hand and its workflow started a second after the decision was sent.
+    const subject = await create('owner', 'a red ball bounces on a wooden floor');
+    await atStage(subject, 'completed');
+    const caseId = `case_${randomUUID().replace(/-/g, '')}`;
+    const at = Math.floor(Date.now() / 1000);
+    await ctx.stack.eventStore.appendToStream(
+      `moderation-${caseId}`,
+      [
+        { type: 'CaseOpened', data: { case_id: caseId, subject_id: subject, stage: 'prompt', owner_id: 'user_someone_else', at } },
+        { type: 'AutomatedVerdict', data: { verdict: 'review', categories: ['graphic_violence'], reasons: ['borderline'], details: {}, at } },
+        { type: 'ReviewRequested', data: { reason: 'borderline', escalate_after_seconds: 60, default_after_seconds: 60, default: 'block', at } },
+      ].map((e) => ({ id: randomUUID(), ...e })),
+      { expectedRevision: 'no_stream' },
+    );
+    await eventually(async () => ((await call('modA', 'GET', `/v1/moderation/cases/${caseId}`)).status === 200 ? true : undefined), 'the case readable');
+    const decision = call('modA', 'POST', `/v1/moderation/cases/${caseId}/decision`, { decision: 'allow', reason: 'a toy scene' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const env = await sharedDevServer();
+    try {
+      const handle = await env.client.workflow.start('caseReviewWorkflow', {
+        workflowId: `moderation-${caseId}`,
+        taskQueue: ctx.stack.taskQueue,
+        args: [{ caseId, mode: 'review', actor: 'test', correlationId: subject }],
+      });
+      const decided = await decision;
+      expect({ status: decided.status, error: decided.body.error }).toEqual({ status: 200, error: undefined });
+      expect(decided.body).toMatchObject({ status: 'closed', verdict: 'allow', decisions: [expect.objectContaining({ decision: 'allow' })] });
+      expect(await handle.result()).toMatchObject({ caseId, verdict: 'allow' });
+    } finally {
+      await env.teardown();
+    }
   }, 180_000);
 
   it('a video cancelled while it waits for review withdraws its case from the queue, undecided', async () => {
