@@ -399,10 +399,14 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
   writeRuntime(runtime);
 
   // What is given, not started here, must answer before anything is started; what no role here uses is not asked.
-  const apiPort = !roles.includes('api') ? undefined : config.port === 0 ? await freePort() : config.port;
-  const healthPorts = await workerHealthPorts(config, roles);
+  // Ports given (PORT, HEALTH_PORT) must be free now; "any free port" (0) is picked once the servers started here have
+  // taken theirs (the Temporal dev server binds some at random), or a role could be handed one of them.
+  const givenPorts = [
+    ...(roles.includes('api') && config.port !== 0 ? [config.port] : []),
+    ...(config.healthPort !== 0 ? Object.values(await workerHealthPorts(config, roles)) : []),
+  ];
   await Promise.all([
-    ...[apiPort, ...Object.values(healthPorts)].map((port) => (port === undefined ? undefined : assertPortFree(port))),
+    ...givenPorts.map((port) => assertPortFree(port)),
     plan.needsPostgres && config.databaseUrl ? assertDatabaseReachable(config.databaseUrl) : undefined,
     plan.needsTemporal && config.temporalAddress ? assertTemporalReachable(config.temporalAddress, config.temporalNamespace, config) : undefined,
   ]);
@@ -465,6 +469,8 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
   // The first failure ends the start at once; the stop that follows cuts short the servers still starting.
   await Promise.all(infraStarts);
   if (stopping()) return;
+  const apiPort = !roles.includes('api') ? undefined : config.port === 0 ? await freePort() : config.port;
+  const healthPorts = await workerHealthPorts(config, roles, apiPort);
 
   const usesEventStore = roles.some((role) => ROLE_NEEDS[role].eventStore);
   const eventStoreUrl = usesEventStore ? (config.eventStoreUrl ?? databaseUrl) : undefined;
@@ -541,11 +547,20 @@ function urlHost(host: string): string {
  * The health port of each worker role placed here (the API answers /readyz on its own port): HEALTH_PORT for the
  * first and the ports after it for the next, in ROLES order, or any free ports when HEALTH_PORT is 0.
  */
-async function workerHealthPorts(config: Config, roles: Role[]): Promise<Partial<Record<Role, number>>> {
+async function workerHealthPorts(config: Config, roles: Role[], apiPort?: number): Promise<Partial<Record<Role, number>>> {
   const workers = roles.filter((role) => role !== 'api');
   const ports: Partial<Record<Role, number>> = {};
+  // A free port is closed again once found, so the next search may find it too: each is taken once.
+  const taken = new Set<number>(apiPort === undefined ? [] : [apiPort]);
+  const anotherFreePort = async (): Promise<number> => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) return port;
+    }
+  };
   for (const [i, role] of workers.entries()) {
-    const port = config.healthPort === 0 ? await freePort() : config.healthPort + i;
+    const port = config.healthPort === 0 ? await anotherFreePort() : config.healthPort + i;
+    taken.add(port);
     if (port > 65535) throw new Error(`HEALTH_PORT=${config.healthPort} leaves no port for the ${role} health endpoint: use a lower one, or 0`);
     ports[role] = port;
   }
