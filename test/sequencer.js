@@ -13,24 +13,19 @@ function jestDefaultSequencer() {
 
 const Sequencer = jestDefaultSequencer();
 
-/** Longest first (serial seconds on the 2-core machine, full run of 2026-12-06). */
+/** Longest first (serial seconds on the 2-core machine, December 2026). */
 const LONGEST = [
-  'test/scripts/cluster.test.ts', // 163 s: three hosts, two 20 s heartbeat timeouts and a 10 s S3 outage, by design
-  'test/workflows/faults.test.ts', // 97 s: a 20 s heartbeat timeout and a 30 s activity timeout, by design
-  'test/api/videosCompleted.test.ts', // 80 s
-  'test/workflows/cameo.test.ts', // 80 s
-  'test/activities/cameoVerification.test.ts', // 70 s
-  'test/api/fuzz.test.ts', // 65 s: schemathesis over every route
-  'test/api/videosPriority.test.ts', // 57 s
-  'test/api/openai.test.ts', // 49 s
-  'test/api/cameos.test.ts', // 44 s
-  'test/api/openaiPython.test.ts', // 36 s: the Python SDK's pytest run
-  'test/projections/rebuild.test.ts', // 35 s
-  'test/scripts/start.test.ts', // 29 s
-  'test/api/preview.test.ts', // 29 s
-  'test/workflows/cameoProperty.test.ts', // 27 s
-  'test/workflows/remix.test.ts', // 27 s
-  'test/scripts/startRoles.test.ts', // 26 s: two supervisors, one video
+  'test/scripts/cluster.test.ts', // ~110 s: three hosts, two 20 s heartbeat timeouts and a 10 s S3 outage, by design
+  'test/workflows/faults.test.ts', // 84 s: a 20 s heartbeat timeout and a 30 s activity timeout, by design
+  'test/api/openai.test.ts', // 40-67 s
+  'test/api/openaiPython.test.ts', // 56 s: the Python SDK's pytest run
+  'test/api/fuzz.test.ts', // schemathesis over every route
+  'test/scripts/startRoles.test.ts', // 27 s: two supervisors, one video
+  'test/projections/rebuild.test.ts', // 21 s
+  'test/projections/feed.test.ts', // 21 s
+  'test/scripts/start.test.ts', // 17 s
+  'test/workflows/cameo.test.ts', // 16 s
+  'test/workflows/remix.test.ts', // 15 s
 ];
 
 class LongestFirst extends Sequencer {
