@@ -133,7 +133,8 @@ export class Projection {
   async commit(client: SqlClient, events: readonly RecordedEvent[]): Promise<void> {
     if (events.length === 0) return;
     const last = events[events.length - 1]!;
-    if (!events.some((e) => this.model.handles(e.type, e.streamName))) {
+    const handled = events.filter((e) => this.model.handles(e.type, e.streamName));
+    if (handled.length === 0) {
       // No row changes: the checkpoint alone, in memory for a while (deferIdleMs), else in one statement.
       this.unsavedSince ??= Date.now();
       if (Date.now() - this.unsavedSince >= this.deferIdleMs) {
@@ -146,7 +147,7 @@ export class Projection {
     let applied = 0;
     try {
       await client.query('BEGIN');
-      if (this.model.applyBatch) applied = await this.applyAll(client, events);
+      if (this.model.applyBatch) applied = await this.applyAll(client, handled);
       else {
         for (const event of events) {
           if (await this.applyOne(client, event)) applied++;
@@ -213,10 +214,8 @@ export class Projection {
     this.advance(event, 0);
   }
 
-  /** The batch's handled events through the read model's applyBatch; how many there were. */
-  private async applyAll(client: SqlClient, events: readonly RecordedEvent[]): Promise<number> {
-    const handled = events.filter((e) => this.model.handles(e.type, e.streamName));
-    if (handled.length === 0) return 0;
+  /** The batch's handled events (some) through the read model's applyBatch; how many there were. */
+  private async applyAll(client: SqlClient, handled: readonly RecordedEvent[]): Promise<number> {
     try {
       await this.model.applyBatch!(client, handled, this.schema);
     } catch (cause) {

@@ -31,7 +31,7 @@ import { Cleanup } from './bench/cleanup';
 import { writeResults } from './bench/results';
 import { fmt, renderTable } from './bench/table';
 import { scaleShape, writeScaleStore, type ScaleStore } from './bench/scaleStore';
-import { CALLERS, measureReads, percentile, targetsTable } from './bench/projectionReads';
+import { CALLERS, measureReads, percentile, targetsTable, type Reads } from './bench/projectionReads';
 import { createCallers, startBenchApi, type BenchCallers } from './bench/apiServer';
 
 interface Args {
@@ -289,7 +289,7 @@ async function main(): Promise<void> {
     await runner.start();
     await runner.waitFor(head!, { timeoutMs: 600_000 });
     const catchUpSeconds = (performance.now() - catchUpStart) / 1000;
-    let reads: Awaited<ReturnType<typeof measureReads>> | undefined;
+    let reads: Reads | undefined;
     if (scaled && callers) {
       const api = await startBenchApi({ pool, eventStore: store, users: callers.users, appSchema: schemas.app, readModelsSchema: schemas.live });
       cleanup.push('stop the API', () => api.close());

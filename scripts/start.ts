@@ -401,10 +401,8 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
   // What is given, not started here, must answer before anything is started; what no role here uses is not asked.
   // Ports given (PORT, HEALTH_PORT) must be free now; "any free port" (0) is picked once the servers started here have
   // taken theirs (the Temporal dev server binds some at random), or a role could be handed one of them.
-  const givenPorts = [
-    ...(roles.includes('api') && config.port !== 0 ? [config.port] : []),
-    ...(config.healthPort !== 0 ? Object.values(await workerHealthPorts(config, roles)) : []),
-  ];
+  const givenHealthPorts = config.healthPort !== 0 ? await workerHealthPorts(config, roles) : undefined;
+  const givenPorts = [...(roles.includes('api') && config.port !== 0 ? [config.port] : []), ...Object.values(givenHealthPorts ?? {})];
   await Promise.all([
     ...givenPorts.map((port) => assertPortFree(port)),
     plan.needsPostgres && config.databaseUrl ? assertDatabaseReachable(config.databaseUrl) : undefined,
@@ -470,7 +468,7 @@ async function startAll(config: Config, logger: Logger, units: Supervised[], wat
   await Promise.all(infraStarts);
   if (stopping()) return;
   const apiPort = !roles.includes('api') ? undefined : config.port === 0 ? await freePort() : config.port;
-  const healthPorts = await workerHealthPorts(config, roles, apiPort);
+  const healthPorts = givenHealthPorts ?? (await workerHealthPorts(config, roles, apiPort));
 
   const usesEventStore = roles.some((role) => ROLE_NEEDS[role].eventStore);
   const eventStoreUrl = usesEventStore ? (config.eventStoreUrl ?? databaseUrl) : undefined;

@@ -258,26 +258,29 @@ export const moderationRoutes: FastifyPluginAsync<ModerationRoutesOptions> = asy
       const caller = callerOf(request);
       const { id } = request.params;
       const decision = { moderator_id: caller.id, decision: request.body.decision as 'allow' | 'block', reason: request.body.reason };
-      const deadline = Date.now() + WORKFLOW_START_WAIT_MS;
-      for (;;) {
-        // The decider first, on the case as recorded: a clear refusal even when no workflow waits (a closed case).
-        const { state } = await readCase(caller, id);
-        try {
-          decideModeration({ type: 'DecideCase', data: { ...decision, at: Math.floor(Date.now() / 1000) } }, state);
-        } catch (err) {
-          if (err instanceof ModerationCommandRefused) throw refusal(err.code, err.message, id);
-          throw err;
-        }
-        const outcome = await executeUpdateOrRefusal(workflows.getHandle(`moderation-${id}`), decideCaseUpdate, [decision]);
-        if (outcome.ok) break;
-        if (outcome.code !== 'not_running') throw refusal(outcome.code, outcome.message, id);
-        // Recorded as waiting, but its workflow is not up: the video's workflow records the case (which the queue may
-        // show at once) and then starts the case's workflow; an appeal, likewise. Wait for it a moment.
-        if (Date.now() >= deadline) {
-          throw new ProblemError({ status: 409, code: 'case_not_awaiting_review', detail: `case ${id} has no review waiting: ${outcome.message}` });
-        }
-        await new Promise((resolve) => setTimeout(resolve, WORKFLOW_START_POLL_MS));
-      }
+      let notRunning = '';
+      // Recorded as waiting, but its workflow is not up: the video's workflow records the case (which the queue may show
+      // at once) and then starts the case's workflow; an appeal, likewise. Wait for it a moment.
+      const decided = await poll(
+        async () => {
+          // The decider first, on the case as recorded: a clear refusal even when no workflow waits (a closed case).
+          const { state } = await readCase(caller, id);
+          try {
+            decideModeration({ type: 'DecideCase', data: { ...decision, at: Math.floor(Date.now() / 1000) } }, state);
+          } catch (err) {
+            if (err instanceof ModerationCommandRefused) throw refusal(err.code, err.message, id);
+            throw err;
+          }
+          const outcome = await executeUpdateOrRefusal(workflows.getHandle(`moderation-${id}`), decideCaseUpdate, [decision]);
+          if (outcome.ok) return true;
+          if (outcome.code !== 'not_running') throw refusal(outcome.code, outcome.message, id);
+          notRunning = outcome.message;
+          return undefined;
+        },
+        WORKFLOW_START_WAIT_MS,
+        WORKFLOW_START_POLL_MS,
+      );
+      if (!decided) throw new ProblemError({ status: 409, code: 'case_not_awaiting_review', detail: `case ${id} has no review waiting: ${notRunning}` });
       return (await readCase(caller, id)).object;
     },
   );
